@@ -1,0 +1,84 @@
+# Cloud Run plugin for PipeCD v1, fakerun and their end-to-end suites.
+# Run `make help` for the targets. Every target installs what it needs into .tools/.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+MODULES := fakerun plugin e2e
+TOOLS := $(CURDIR)/.tools
+BIN := $(CURDIR)/bin
+GOLANGCI_LINT_VERSION := v2.15.0
+GINKGO := $(TOOLS)/ginkgo
+GOLANGCI_LINT := $(TOOLS)/golangci-lint
+# Ginkgo processes for the end-to-end suites: specs mostly wait on I/O, so more than the core count pays off.
+E2E_PROCS ?= 4
+FUZZTIME ?= 5s
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+
+##@ Build
+
+.PHONY: build
+build: ## Build the plugin and fakerun binaries into bin/.
+	CGO_ENABLED=0 go build -trimpath -o $(BIN)/cloudrun-plugin ./plugin
+	CGO_ENABLED=0 go build -trimpath -o $(BIN)/fakerun ./fakerun/cmd/fakerun
+
+.PHONY: fakerun-image
+fakerun-image: ## Build the fakerun container image (FROM scratch, static binary).
+	CGO_ENABLED=0 go build -trimpath -o fakerun/.image/fakerun ./fakerun/cmd/fakerun
+	docker build -t fakerun:dev -f fakerun/Dockerfile fakerun/.image
+
+##@ Test
+
+.PHONY: test
+test: test-unit test-fuzz test-e2e ## Run every test: unit (-race), short fuzzing, end-to-end suites.
+
+.PHONY: test-unit
+test-unit: ## Unit tests of fakerun and plugin with the race detector.
+	@for m in fakerun plugin; do echo "== go test $$m"; go -C $$m test -race -count=1 ./...; done
+
+.PHONY: test-fuzz
+test-fuzz: ## Run each fuzz target briefly (FUZZTIME, default 5s).
+	@for pkg in $$(go -C plugin list ./...); do \
+	  for f in $$(go -C plugin test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== fuzz $$pkg $$f"; go -C plugin test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+.PHONY: test-e2e
+test-e2e: $(GINKGO) ## End-to-end Ginkgo suites (set LABELS= or FOCUS= to narrow).
+	cd e2e && $(GINKGO) -r --race --procs=$(E2E_PROCS) --timeout=20m --poll-progress-after=120s \
+	  $(if $(LABELS),--label-filter='$(LABELS)') $(if $(FOCUS),--focus='$(FOCUS)') ./...
+
+.PHONY: bench
+bench: ## Print fakerun and plugin performance figures.
+	go -C fakerun test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint on every module.
+	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@for m in $(MODULES); do echo "== vet + golangci-lint $$m"; go -C $$m vet ./...; (cd $$m && $(GOLANGCI_LINT) run ./...); done
+
+.PHONY: tidy
+tidy: ## go mod tidy in every module.
+	@for m in $(MODULES); do go -C $$m mod tidy; done
+
+##@ Run
+
+.PHONY: demo
+demo: ## The main job: a canary deployment through the plugin against fakerun, with live progress.
+	go -C e2e run ./cmd/demo
+
+##@ Tools
+
+$(GINKGO): e2e/go.mod
+	GOBIN=$(TOOLS) go install github.com/onsi/ginkgo/v2/ginkgo@$$(go -C e2e list -m -f '{{.Version}}' github.com/onsi/ginkgo/v2)
+
+$(GOLANGCI_LINT):
+	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
