@@ -1,0 +1,107 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pipe-cd/piped-plugin-sdk-go/unit"
+)
+
+// DefaultServiceManifestFile is the manifest file name used when input.serviceManifestFile is empty.
+const DefaultServiceManifestFile = "service.yaml"
+
+const applicationWhere = "application spec.plugins.<plugin>"
+
+// ApplicationSpec is the plugin's part of app.pipecd.yaml (spec.plugins.<plugin name>).
+type ApplicationSpec struct {
+	// Input says where the service manifest is.
+	Input Input `json:"input"`
+	// QuickSync configures the CLOUDRUN_SYNC stage of a quick sync.
+	QuickSync QuickSyncOptions `json:"quickSync"`
+}
+
+// Input says where the service manifest is and how to adjust it.
+type Input struct {
+	// ServiceManifestFile is the path of the Cloud Run Service manifest, relative to the
+	// application directory. Default: "service.yaml".
+	ServiceManifestFile string `json:"serviceManifestFile"`
+	// Image, when set, replaces the image of the service's only (or ingress) container.
+	// Default: empty (use the manifest's image).
+	Image string `json:"image,omitempty"`
+}
+
+// QuickSyncOptions configure quick sync, which sends the new revision 100% of the traffic
+// (existing tags are kept as 0% tag-only entries).
+type QuickSyncOptions struct {
+	// Prune deletes, after a successful quick sync, the revisions that serve no traffic and carry
+	// no tag. Default: false.
+	Prune bool `json:"prune"`
+	// Timeout bounds the wait for the new revision to become ready. Default: 10m.
+	Timeout unit.Duration `json:"timeout"`
+}
+
+// SyncStageOptions returns the CLOUDRUN_SYNC options that a quick sync runs with.
+func (q QuickSyncOptions) SyncStageOptions() SyncStageOptions {
+	return SyncStageOptions{Prune: q.Prune, Timeout: q.Timeout}
+}
+
+// UnmarshalJSON strictly decodes the spec and applies the defaults.
+func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
+	o, err := parseObject(applicationWhere, data, []string{"input", "quickSync"})
+	if err != nil {
+		return err
+	}
+	spec := ApplicationSpec{
+		Input:     Input{ServiceManifestFile: DefaultServiceManifestFile},
+		QuickSync: QuickSyncOptions{Timeout: unit.Duration(DefaultSyncTimeout)},
+	}
+	in, err := o.nested("input", []string{"image", "serviceManifestFile"})
+	if err != nil {
+		return err
+	}
+	if err := in.string("serviceManifestFile", &spec.Input.ServiceManifestFile); err != nil {
+		return err
+	}
+	if spec.Input.ServiceManifestFile == "" {
+		spec.Input.ServiceManifestFile = DefaultServiceManifestFile
+	}
+	if err := in.string("image", &spec.Input.Image); err != nil {
+		return err
+	}
+	qs, err := o.nested("quickSync", []string{"prune", "timeout"})
+	if err != nil {
+		return err
+	}
+	if err := qs.bool("prune", &spec.QuickSync.Prune); err != nil {
+		return err
+	}
+	if err := decodeTimeout(qs, &spec.QuickSync.Timeout); err != nil {
+		return err
+	}
+	*s = spec
+	return nil
+}
+
+// Validate checks the spec. The SDK calls it after decoding app.pipecd.yaml.
+// The image reference itself is checked by the manifest package when it is applied.
+func (s *ApplicationSpec) Validate() error {
+	fail := func(field, format string, args ...any) error {
+		return fmt.Errorf("%s: field %q: %s", applicationWhere, field, fmt.Sprintf(format, args...))
+	}
+	f := s.Input.ServiceManifestFile
+	if f == "" {
+		return fail("input.serviceManifestFile", "is empty, allowed a path relative to the application directory (default %q)", DefaultServiceManifestFile)
+	}
+	if !filepath.IsLocal(f) {
+		return fail("input.serviceManifestFile", "%q is outside the application directory, allowed a relative path inside it such as %q", f, DefaultServiceManifestFile)
+	}
+	if s.Input.Image != strings.TrimSpace(s.Input.Image) {
+		return fail("input.image", "%q has surrounding spaces, allowed an image reference such as \"gcr.io/project/app:v1\"", s.Input.Image)
+	}
+	if s.QuickSync.Timeout.Duration() <= 0 {
+		return fail("quickSync.timeout", "%q is not positive, allowed %s", time.Duration(s.QuickSync.Timeout).String(), timeoutAllowed)
+	}
+	return nil
+}

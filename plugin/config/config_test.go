@@ -1,0 +1,130 @@
+package config
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/pipe-cd/piped-plugin-sdk-go/unit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeDeployTargetConfig(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		raw     string
+		want    DeployTargetConfig
+		wantErr string
+	}{
+		{name: "success: minimal", raw: `{"project": "my-proj", "region": "asia-northeast1"}`, want: DeployTargetConfig{Project: "my-proj", Region: "asia-northeast1"}},
+		{
+			name: "success: fake endpoint",
+			raw:  `{"project": "p", "region": "us-central1", "endpoint": "127.0.0.1:8080", "insecure": true}`,
+			want: DeployTargetConfig{Project: "p", Region: "us-central1", Endpoint: "127.0.0.1:8080", Insecure: true},
+		},
+		{
+			name: "success: credentials file",
+			raw:  `{"project": "example.com:proj", "region": "europe-west1", "credentialsFile": "/etc/sa.json"}`,
+			want: DeployTargetConfig{Project: "example.com:proj", Region: "europe-west1", CredentialsFile: "/etc/sa.json"},
+		},
+		{name: "fail: empty", raw: ``, wantErr: `deploy target config: field "project": is required`},
+		{name: "fail: missing region", raw: `{"project": "p"}`, wantErr: `deploy target config: field "region": is required, allowed a Cloud Run region such as "us-central1"`},
+		{name: "fail: bad region", raw: `{"project": "p", "region": "Tokyo"}`, wantErr: `field "region": "Tokyo" is not a Cloud Run region`},
+		{name: "fail: zone instead of region", raw: `{"project": "p", "region": "us-central1-a"}`, wantErr: `"us-central1-a" is not a Cloud Run region`},
+		{name: "fail: bad project", raw: `{"project": "my/proj", "region": "us-central1"}`, wantErr: `field "project": "my/proj" is not a project ID`},
+		{name: "fail: insecure without endpoint", raw: `{"project": "p", "region": "us-central1", "insecure": true}`, wantErr: `field "insecure": true requires "endpoint" to be set`},
+		{name: "fail: endpoint with scheme", raw: `{"project": "p", "region": "us-central1", "endpoint": "http://localhost:80"}`, wantErr: `field "endpoint": "http://localhost:80" must not have a scheme, allowed "host:port"`},
+		{name: "fail: endpoint without port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost"}`, wantErr: `"localhost" is not host:port`},
+		{name: "fail: endpoint bad port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost:99999"}`, wantErr: `has an invalid port`},
+		{name: "fail: unknown field", raw: `{"project": "p", "region": "us-central1", "credentialFile": "x"}`, wantErr: `deploy target config: unknown field "credentialFile", allowed fields: credentialsFile, endpoint, insecure, project, region`},
+		{name: "fail: project not a string", raw: `{"project": 12, "region": "us-central1"}`, wantErr: `field "project": 12 is not a string`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeDeployTargetConfig([]byte(tc.raw))
+			var viaJSON DeployTargetConfig
+			jsonErr := json.Unmarshal([]byte(orEmptyObject(tc.raw)), &viaJSON)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				require.Error(t, jsonErr)
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, jsonErr)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.want, viaJSON)
+		})
+	}
+}
+
+func orEmptyObject(s string) string {
+	if s == "" {
+		return "{}"
+	}
+	return s
+}
+
+func TestApplicationSpec(t *testing.T) {
+	t.Parallel()
+	defaults := ApplicationSpec{
+		Input:     Input{ServiceManifestFile: "service.yaml"},
+		QuickSync: QuickSyncOptions{Timeout: unit.Duration(10 * time.Minute)},
+	}
+	testcases := []struct {
+		name    string
+		raw     string
+		want    ApplicationSpec
+		wantErr string
+	}{
+		{name: "success: empty object means defaults", raw: `{}`, want: defaults},
+		{name: "success: empty input means defaults", raw: `{"input": {}, "quickSync": null}`, want: defaults},
+		{name: "success: empty manifest file name means default", raw: `{"input": {"serviceManifestFile": ""}}`, want: defaults},
+		{
+			name: "success: every field",
+			raw:  `{"input": {"serviceManifestFile": "run/svc.json", "image": "localhost:5000/app:v2"}, "quickSync": {"prune": true, "timeout": "2m"}}`,
+			want: ApplicationSpec{
+				Input:     Input{ServiceManifestFile: "run/svc.json", Image: "localhost:5000/app:v2"},
+				QuickSync: QuickSyncOptions{Prune: true, Timeout: unit.Duration(2 * time.Minute)},
+			},
+		},
+		{name: "fail: unknown top-level field", raw: `{"inputs": {}}`, wantErr: `application spec.plugins.<plugin>: unknown field "inputs", allowed fields: input, quickSync`},
+		{name: "fail: unknown input field", raw: `{"input": {"manifest": "a.yaml"}}`, wantErr: `unknown field "input.manifest", allowed fields: image, serviceManifestFile`},
+		{name: "fail: input not an object", raw: `{"input": "service.yaml"}`, wantErr: `field "input": must be an object, got "service.yaml"`},
+		{name: "fail: bad quick sync timeout", raw: `{"quickSync": {"timeout": "soon"}}`, wantErr: `field "quickSync.timeout": "soon" is not a duration`},
+		{name: "fail: unknown quick sync field", raw: `{"quickSync": {"tag": true}}`, wantErr: `unknown field "quickSync.tag", allowed fields: prune, timeout`},
+		{name: "fail: manifest outside the app dir", raw: `{"input": {"serviceManifestFile": "../other/service.yaml"}}`, wantErr: `field "input.serviceManifestFile": "../other/service.yaml" is outside the application directory`},
+		{name: "fail: absolute manifest path", raw: `{"input": {"serviceManifestFile": "/etc/service.yaml"}}`, wantErr: `"/etc/service.yaml" is outside the application directory`},
+		{name: "fail: image with spaces", raw: `{"input": {"image": " app:v1"}}`, wantErr: `field "input.image": " app:v1" has surrounding spaces`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var spec ApplicationSpec
+			err := json.Unmarshal([]byte(tc.raw), &spec)
+			if err == nil {
+				err = spec.Validate()
+			}
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, spec)
+			assert.Equal(t, SyncStageOptions{Prune: tc.want.QuickSync.Prune, Timeout: tc.want.QuickSync.Timeout}, spec.QuickSync.SyncStageOptions())
+		})
+	}
+}
+
+func TestPluginConfig(t *testing.T) {
+	t.Parallel()
+	var c PluginConfig
+	require.NoError(t, json.Unmarshal([]byte(`{}`), &c))
+	err := json.Unmarshal([]byte(`{"project": "p"}`), &c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `plugin config: unknown field "project", no fields are allowed`)
+}

@@ -1,0 +1,184 @@
+package config
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/pipe-cd/piped-plugin-sdk-go/unit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeSyncStageOptions(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		raw     string
+		want    SyncStageOptions
+		wantErr string
+	}{
+		{name: "success: nil means defaults", raw: "", want: SyncStageOptions{Timeout: unit.Duration(10 * time.Minute)}},
+		{name: "success: null means defaults", raw: "null", want: SyncStageOptions{Timeout: unit.Duration(10 * time.Minute)}},
+		{name: "success: empty object means defaults", raw: "{}", want: SyncStageOptions{Timeout: unit.Duration(10 * time.Minute)}},
+		{
+			name: "success: every field",
+			raw:  `{"skipTrafficShift": true, "prune": true, "tag": true, "timeout": "30s"}`,
+			want: SyncStageOptions{SkipTrafficShift: true, Prune: true, Tag: true, Timeout: unit.Duration(30 * time.Second)},
+		},
+		{name: "success: null field keeps default", raw: `{"timeout": null}`, want: SyncStageOptions{Timeout: unit.Duration(10 * time.Minute)}},
+		{name: "fail: unknown field", raw: `{"skipTraficShift": true}`, wantErr: `CLOUDRUN_SYNC: unknown field "skipTraficShift", allowed fields: prune, skipTrafficShift, tag, timeout`},
+		{name: "fail: field names are case sensitive", raw: `{"Prune": true}`, wantErr: `unknown field "Prune"`},
+		{name: "fail: not an object", raw: `[1]`, wantErr: `CLOUDRUN_SYNC: must be an object, got [1]`},
+		{name: "fail: bool as string", raw: `{"prune": "yes"}`, wantErr: `CLOUDRUN_SYNC: field "prune": "yes" is not a boolean, allowed true or false`},
+		{name: "fail: timeout as number", raw: `{"timeout": 30}`, wantErr: `CLOUDRUN_SYNC: field "timeout": 30 is not a duration, allowed a positive duration such as "30s" or "10m"`},
+		{name: "fail: timeout unparsable", raw: `{"timeout": "10 minutes"}`, wantErr: `field "timeout": "10 minutes" is not a duration`},
+		{name: "fail: timeout zero", raw: `{"timeout": "0s"}`, wantErr: `field "timeout": "0s" is not positive`},
+		{name: "fail: timeout negative", raw: `{"timeout": "-1m"}`, wantErr: `field "timeout": "-1m0s" is not positive`},
+		{name: "fail: broken JSON", raw: `{"prune": tru`, wantErr: `CLOUDRUN_SYNC: invalid JSON`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeSyncStageOptions([]byte(tc.raw))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			require.NoError(t, got.Validate())
+		})
+	}
+}
+
+func TestDecodePromoteStageOptions(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		raw     string
+		want    unit.Percentage
+		wantErr string
+	}{
+		{name: "success: integer", raw: `{"percent": 10}`, want: unit.Percentage{Number: 10}},
+		{name: "success: string with suffix", raw: `{"percent": "10%"}`, want: unit.Percentage{Number: 10, HasSuffix: true}},
+		{name: "success: string without suffix", raw: `{"percent": "25"}`, want: unit.Percentage{Number: 25}},
+		{name: "success: zero", raw: `{"percent": 0}`, want: unit.Percentage{Number: 0}},
+		{name: "success: hundred", raw: `{"percent": "100%"}`, want: unit.Percentage{Number: 100, HasSuffix: true}},
+		{name: "fail: nil config", raw: ``, wantErr: `CLOUDRUN_PROMOTE: field "percent" is required, allowed 0-100 (an integer, optionally with a % suffix)`},
+		{name: "fail: null percent", raw: `{"percent": null}`, wantErr: `field "percent" is required`},
+		{name: "fail: above range", raw: `{"percent": 120}`, wantErr: `CLOUDRUN_PROMOTE: field "percent": 120 is out of range, allowed 0-100 (an integer, optionally with a % suffix)`},
+		{name: "fail: below range", raw: `{"percent": "-5%"}`, wantErr: `field "percent": "-5%" is out of range`},
+		{name: "fail: fraction", raw: `{"percent": 10.5}`, wantErr: `field "percent": 10.5 is not a percentage, allowed 0-100`},
+		{name: "fail: words", raw: `{"percent": "ten"}`, wantErr: `field "percent": "ten" is not a percentage`},
+		{name: "fail: boolean", raw: `{"percent": true}`, wantErr: `field "percent": true is not a percentage`},
+		{name: "fail: space before suffix", raw: `{"percent": "10 %"}`, wantErr: `is not a percentage`},
+		{name: "fail: huge number", raw: `{"percent": 99999999999999999999}`, wantErr: `is not a percentage`},
+		{name: "fail: unknown field", raw: `{"percent": 10, "percentage": 10}`, wantErr: `CLOUDRUN_PROMOTE: unknown field "percentage", allowed fields: percent`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodePromoteStageOptions([]byte(tc.raw))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got.Percent)
+			require.NoError(t, got.Validate())
+		})
+	}
+}
+
+func TestDecodeRollbackStageOptions(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		raw     string
+		want    RollbackStageOptions
+		wantErr string
+	}{
+		{name: "success: nil restores the pre-deploy state", raw: ``, want: RollbackStageOptions{}},
+		{name: "success: revision", raw: `{"revision": "app-00001-abc"}`, want: RollbackStageOptions{Revision: "app-00001-abc"}},
+		{name: "fail: full resource name", raw: `{"revision": "projects/p/locations/r/services/s/revisions/s-1"}`, wantErr: `CLOUDRUN_ROLLBACK: field "revision": "projects/p/locations/r/services/s/revisions/s-1" is not a revision name`},
+		{name: "fail: upper case", raw: `{"revision": "App-1"}`, wantErr: `"App-1" is not a revision name`},
+		{name: "fail: number", raw: `{"revision": 1}`, wantErr: `CLOUDRUN_ROLLBACK: field "revision": 1 is not a string`},
+		{name: "fail: unknown field", raw: `{"rev": "a"}`, wantErr: `CLOUDRUN_ROLLBACK: unknown field "rev", allowed fields: revision`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeRollbackStageOptions([]byte(tc.raw))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestDecodeCleanupStageOptions(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		raw     string
+		want    CleanupStageOptions
+		wantErr string
+	}{
+		{name: "success: nil means defaults", raw: ``, want: CleanupStageOptions{KeepCount: 5, KeepLatest: true}},
+		{name: "success: every field", raw: `{"keepCount": 1, "keepLatest": false}`, want: CleanupStageOptions{KeepCount: 1, KeepLatest: false}},
+		{name: "fail: zero", raw: `{"keepCount": 0}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: field "keepCount": 0 is out of range, allowed an integer >= 1`},
+		{name: "fail: string", raw: `{"keepCount": "3"}`, wantErr: `field "keepCount": "3" is not an integer, allowed an integer >= 1`},
+		{name: "fail: fraction", raw: `{"keepCount": 2.5}`, wantErr: `field "keepCount": 2.5 is not an integer`},
+		{name: "fail: unknown field", raw: `{"keep": 3}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: unknown field "keep", allowed fields: keepCount, keepLatest`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeCleanupStageOptions([]byte(tc.raw))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestStageOptionsJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	sync := SyncStageOptions{Tag: true, Timeout: unit.Duration(90 * time.Second)}
+	promote := PromoteStageOptions{Percent: unit.Percentage{Number: 30, HasSuffix: true}}
+	cleanup := CleanupStageOptions{KeepCount: 2}
+	rollback := RollbackStageOptions{Revision: "svc-1"}
+	for _, v := range []any{&sync, &promote, &cleanup, &rollback} {
+		data, err := json.Marshal(v)
+		require.NoError(t, err)
+		switch v.(type) {
+		case *SyncStageOptions:
+			var got SyncStageOptions
+			require.NoError(t, json.Unmarshal(data, &got))
+			assert.Equal(t, sync, got)
+		case *PromoteStageOptions:
+			var got PromoteStageOptions
+			require.NoError(t, json.Unmarshal(data, &got))
+			assert.Equal(t, promote, got)
+		case *CleanupStageOptions:
+			var got CleanupStageOptions
+			require.NoError(t, json.Unmarshal(data, &got))
+			assert.Equal(t, cleanup, got)
+		case *RollbackStageOptions:
+			var got RollbackStageOptions
+			require.NoError(t, json.Unmarshal(data, &got))
+			assert.Equal(t, rollback, got)
+		}
+	}
+}
