@@ -1,0 +1,331 @@
+// Package provider is the plugin's only door to Google Cloud: a Cloud Run Admin API v2 client
+// (cloud.google.com/go/run/apiv2 over gRPC) with retries of transient errors, error messages that say
+// what to fix, and a registry that keeps one client per deploy target.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+)
+
+// Config says how to reach the Cloud Run Admin API of one deploy target.
+type Config struct {
+	// CredentialsFile is the path of a service-account key file. Empty means Application Default Credentials.
+	CredentialsFile string
+	// Endpoint overrides the API address, host:port. Empty means run.googleapis.com:443.
+	Endpoint string
+	// Insecure dials Endpoint with plaintext gRPC and no authentication (for fakes such as fakerun).
+	Insecure bool
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Insecure && c.Endpoint == "" {
+		return errors.New("insecure is true but endpoint is empty: set endpoint to the host:port of the fake, or remove insecure")
+	}
+	if c.Insecure && c.CredentialsFile != "" {
+		return errors.New("insecure is true and credentialsFile is set: an insecure connection sends no credentials, remove one of them")
+	}
+	return nil
+}
+
+const (
+	defaultCallTimeout  = 30 * time.Second
+	defaultPollInterval = time.Second
+	defaultRetryInitial = 500 * time.Millisecond
+	defaultRetryMax     = 8 * time.Second
+	defaultMaxAttempts  = 6
+)
+
+// Client talks to the Cloud Run Admin API v2 of one deploy target. It is safe for concurrent use.
+type Client struct {
+	services     *run.ServicesClient
+	revisions    *run.RevisionsClient
+	pollInterval time.Duration
+	retryInitial time.Duration
+	retryMax     time.Duration
+	maxAttempts  int
+	extra        []option.ClientOption
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithPollInterval sets how often a running operation is polled (default 1s).
+func WithPollInterval(d time.Duration) Option {
+	return func(c *Client) { c.pollInterval = d }
+}
+
+// WithRetry sets the backoff for transient errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED):
+// the first retry waits initial, each next one twice as long up to max, and a call is sent at most attempts times
+// (defaults 500ms, 8s, 6).
+func WithRetry(initial, max time.Duration, attempts int) Option {
+	return func(c *Client) {
+		c.retryInitial, c.retryMax, c.maxAttempts = initial, max, attempts
+	}
+}
+
+// WithClientOptions appends options for the underlying Google API clients.
+func WithClientOptions(opts ...option.ClientOption) Option {
+	return func(c *Client) { c.extra = append(c.extra, opts...) }
+}
+
+// NewClient connects to Cloud Run as described by cfg.
+func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		pollInterval: defaultPollInterval,
+		retryInitial: defaultRetryInitial,
+		retryMax:     defaultRetryMax,
+		maxAttempts:  defaultMaxAttempts,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	clientOpts, err := cfg.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	clientOpts = append(clientOpts, c.extra...)
+
+	// The clients outlive the stage that creates them, so they must not inherit its cancellation.
+	ctx = context.WithoutCancel(ctx)
+	services, err := run.NewServicesClient(ctx, clientOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the Cloud Run services client: %w", err)
+	}
+	revisions, err := run.NewRevisionsClient(ctx, clientOpts...)
+	if err != nil {
+		services.Close()
+		return nil, fmt.Errorf("failed to create the Cloud Run revisions client: %w", err)
+	}
+	// The plugin retries by itself (see do), so the generated clients only get timeouts.
+	timeout := []gax.CallOption{gax.WithTimeout(defaultCallTimeout)}
+	services.CallOptions = &run.ServicesCallOptions{
+		CreateService: timeout, GetService: timeout, UpdateService: timeout, GetOperation: timeout,
+	}
+	revisions.CallOptions = &run.RevisionsCallOptions{
+		GetRevision: timeout, ListRevisions: timeout, DeleteRevision: timeout, GetOperation: timeout,
+	}
+	c.services, c.revisions = services, revisions
+	return c, nil
+}
+
+func (cfg Config) clientOptions() ([]option.ClientOption, error) {
+	var opts []option.ClientOption
+	if cfg.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
+	}
+	switch {
+	case cfg.Insecure:
+		opts = append(opts,
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	case cfg.CredentialsFile != "":
+		if _, err := os.Stat(cfg.CredentialsFile); err != nil {
+			return nil, fmt.Errorf("credentialsFile %q cannot be read: %w (mount the service-account key file into piped, or leave credentialsFile empty to use Application Default Credentials)", cfg.CredentialsFile, err)
+		}
+		opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, cfg.CredentialsFile))
+	}
+	return opts, nil
+}
+
+// Close releases the connections.
+func (c *Client) Close() error {
+	return errors.Join(c.services.Close(), c.revisions.Close())
+}
+
+// GetService returns the service, or an error wrapping ErrNotFound.
+func (c *Client) GetService(ctx context.Context, name string) (*runpb.Service, error) {
+	var svc *runpb.Service
+	err := c.do(ctx, "get service", name, func(ctx context.Context) (err error) {
+		svc, err = c.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+		return err
+	})
+	return svc, err
+}
+
+// CreateService creates svc (its Name is the full resource name) without waiting for the new revision.
+// It returns the Service the operation finished with, or nil while the operation is still running.
+func (c *Client) CreateService(ctx context.Context, svc *runpb.Service) (*runpb.Service, error) {
+	parent, id, err := splitServiceName(svc.GetName())
+	if err != nil {
+		return nil, err
+	}
+	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc)}
+	var op *run.CreateServiceOperation
+	if err := c.do(ctx, "create service", svc.GetName(), func(ctx context.Context) (err error) {
+		op, err = c.services.CreateService(ctx, req)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return finished[runpb.Service](ctx, op, "create service", svc.GetName())
+}
+
+// ReplaceService replaces every writable field of the service with svc (no update mask, as
+// `gcloud run services replace` does) without waiting for a new revision to become ready.
+// svc.Etag must be the etag of the read the change is based on. It returns the Service the operation
+// finished with, or nil while the operation is still running.
+func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb.Service, error) {
+	var op *run.UpdateServiceOperation
+	if err := c.do(ctx, "update service", svc.GetName(), func(ctx context.Context) (err error) {
+		op, err = c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return finished[runpb.Service](ctx, op, "update service", svc.GetName())
+}
+
+// UpdateTraffic replaces only the traffic of the service (update mask "traffic") and waits until Cloud Run
+// has applied it. etag must be the etag of the read the new traffic is based on.
+func (c *Client) UpdateTraffic(ctx context.Context, name, etag string, traffic []*runpb.TrafficTarget) (*runpb.Service, error) {
+	req := &runpb.UpdateServiceRequest{
+		Service:    &runpb.Service{Name: name, Etag: etag, Traffic: traffic},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"traffic"}},
+	}
+	var op *run.UpdateServiceOperation
+	if err := c.do(ctx, "update traffic of service", name, func(ctx context.Context) (err error) {
+		op, err = c.services.UpdateService(ctx, req)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return wait[runpb.Service](ctx, c, op, "update traffic of service", name)
+}
+
+// GetRevision returns the revision, or an error wrapping ErrNotFound.
+func (c *Client) GetRevision(ctx context.Context, name string) (*runpb.Revision, error) {
+	var rev *runpb.Revision
+	err := c.do(ctx, "get revision", name, func(ctx context.Context) (err error) {
+		rev, err = c.revisions.GetRevision(ctx, &runpb.GetRevisionRequest{Name: name})
+		return err
+	})
+	return rev, err
+}
+
+// ListRevisions returns every revision of the service, in the order Cloud Run lists them.
+func (c *Client) ListRevisions(ctx context.Context, service string) ([]*runpb.Revision, error) {
+	var revs []*runpb.Revision
+	err := c.do(ctx, "list revisions of service", service, func(ctx context.Context) error {
+		revs = nil
+		it := c.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: service})
+		for {
+			rev, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			revs = append(revs, rev)
+		}
+	})
+	return revs, err
+}
+
+// DeleteRevision deletes the revision and waits for the deletion. A revision that is already gone counts as deleted.
+func (c *Client) DeleteRevision(ctx context.Context, name, etag string) error {
+	var op *run.DeleteRevisionOperation
+	err := c.do(ctx, "delete revision", name, func(ctx context.Context) (err error) {
+		op, err = c.revisions.DeleteRevision(ctx, &runpb.DeleteRevisionRequest{Name: name, Etag: etag})
+		return err
+	})
+	if err == nil {
+		_, err = wait[runpb.Revision](ctx, c, op, "delete revision", name)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// do sends call until it succeeds, fails with a non-transient error, runs out of attempts or ctx ends.
+func (c *Client) do(ctx context.Context, op, resource string, call func(context.Context) error) error {
+	delay := c.retryInitial
+	for attempt := 1; ; attempt++ {
+		err := call(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("failed to %s %s: %w", op, resource, context.Cause(ctx))
+		}
+		if !isTransient(err) || attempt >= c.maxAttempts {
+			return translate(op, resource, err)
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return fmt.Errorf("failed to %s %s: %w", op, resource, err)
+		}
+		delay = min(2*delay, c.retryMax)
+	}
+}
+
+// operation is what the generated *Operation types of run/apiv2 have in common.
+type operation[T any] interface {
+	Poll(context.Context, ...gax.CallOption) (*T, error)
+	Done() bool
+}
+
+// finished returns the result of op if it is already done, without sending a request, and nil otherwise.
+func finished[T any](ctx context.Context, op operation[T], what, resource string) (*T, error) {
+	if !op.Done() {
+		return nil, nil
+	}
+	resp, err := op.Poll(ctx)
+	if err != nil {
+		return nil, operationFailed(what, resource, err)
+	}
+	return resp, nil
+}
+
+// wait polls op every poll interval until it is done. An operation that is already done is not polled.
+func wait[T any](ctx context.Context, c *Client, op operation[T], what, resource string) (*T, error) {
+	for {
+		if op.Done() {
+			return finished(ctx, op, what, resource)
+		}
+		if err := c.do(ctx, "poll operation to "+what, resource, func(ctx context.Context) error {
+			_, err := op.Poll(ctx)
+			if op.Done() {
+				return nil // The operation's own error is reported by finished.
+			}
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if op.Done() {
+			continue
+		}
+		if err := sleep(ctx, c.pollInterval); err != nil {
+			return nil, fmt.Errorf("failed to wait for the operation to %s %s: %w", what, resource, err)
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

@@ -1,0 +1,195 @@
+package provider
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func TestTranslate(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name      string
+		code      codes.Code
+		wantIs    error
+		wantInMsg string
+	}{
+		{name: "success: not found", code: codes.NotFound, wantIs: ErrNotFound, wantInMsg: "check the project and region"},
+		{name: "success: aborted is a conflict", code: codes.Aborted, wantIs: ErrConflict, wantInMsg: "re-reads it and retries"},
+		{name: "success: already exists", code: codes.AlreadyExists, wantIs: ErrAlreadyExists, wantInMsg: "different template"},
+		{name: "success: unavailable is transient", code: codes.Unavailable, wantIs: ErrTransient, wantInMsg: "retried with backoff"},
+		{name: "success: resource exhausted is transient", code: codes.ResourceExhausted, wantIs: ErrTransient},
+		{name: "success: permission denied", code: codes.PermissionDenied, wantInMsg: "roles/run.developer"},
+		{name: "success: unauthenticated", code: codes.Unauthenticated, wantInMsg: "credentialsFile"},
+		{name: "success: invalid argument", code: codes.InvalidArgument, wantInMsg: "fix the service manifest"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := translate("update service", "projects/p/locations/l/services/s", status.Error(tc.code, "boom"))
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tc.code, pe.Code)
+			assert.Contains(t, err.Error(), "failed to update service projects/p/locations/l/services/s")
+			assert.Contains(t, err.Error(), "boom")
+			assert.Contains(t, err.Error(), tc.wantInMsg)
+			if tc.wantIs != nil {
+				assert.ErrorIs(t, err, tc.wantIs)
+			}
+		})
+	}
+}
+
+func TestOperationFailedKeepsKind(t *testing.T) {
+	t.Parallel()
+	err := operationFailed("delete revision", "r", status.Error(codes.NotFound, "gone"))
+	assert.ErrorIs(t, err, ErrOperationFailed)
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestSplitServiceName(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name       string
+		in         string
+		wantParent string
+		wantID     string
+		wantErr    bool
+	}{
+		{name: "success: full name", in: "projects/p/locations/asia-northeast1/services/web", wantParent: "projects/p/locations/asia-northeast1", wantID: "web"},
+		{name: "fail: short name", in: "web", wantErr: true},
+		{name: "fail: empty id", in: "projects/p/locations/l/services/", wantErr: true},
+		{name: "fail: wrong collection", in: "projects/p/locations/l/jobs/web", wantErr: true},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parent, id, err := splitServiceName(tc.in)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantParent, parent)
+			assert.Equal(t, tc.wantID, id)
+		})
+	}
+}
+
+func TestNames(t *testing.T) {
+	t.Parallel()
+	svc := ServiceName("p", "l", "web")
+	assert.Equal(t, "projects/p/locations/l/services/web", svc)
+	assert.Equal(t, "projects/p/locations/l/services/web/revisions/web-1", RevisionName(svc, "web-1"))
+	assert.Equal(t, "web-1", ShortName(RevisionName(svc, "web-1")))
+	assert.Equal(t, "web", ShortName("web"))
+}
+
+func TestRevisionReadiness(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name      string
+		rev       *runpb.Revision
+		want      Readiness
+		wantInMsg string
+	}{
+		{name: "success: no conditions yet", rev: &runpb.Revision{}, want: ReadinessPending},
+		{
+			name: "success: reconciling",
+			rev:  &runpb.Revision{Conditions: []*runpb.Condition{{Type: "Ready", State: runpb.Condition_CONDITION_RECONCILING}}},
+			want: ReadinessPending,
+		},
+		{
+			name: "success: ready",
+			rev:  &runpb.Revision{Conditions: []*runpb.Condition{{Type: "Ready", State: runpb.Condition_CONDITION_SUCCEEDED}}},
+			want: ReadinessReady,
+		},
+		{
+			name: "fail: image missing",
+			rev: &runpb.Revision{Conditions: []*runpb.Condition{
+				{Type: "Ready", State: runpb.Condition_CONDITION_FAILED, Message: "Image 'gcr.io/p/x:v9' not found.",
+					Reasons: &runpb.Condition_RevisionReason_{RevisionReason: runpb.Condition_HEALTH_CHECK_CONTAINER_ERROR}},
+				{Type: "ContainerHealthy", State: runpb.Condition_CONDITION_FAILED, Severity: runpb.Condition_ERROR, Message: "no container"},
+				{Type: "Active", State: runpb.Condition_CONDITION_FAILED, Severity: runpb.Condition_INFO, Message: "retired"},
+			}},
+			want:      ReadinessFailed,
+			wantInMsg: "Image 'gcr.io/p/x:v9' not found.; ContainerHealthy: no container (reason HEALTH_CHECK_CONTAINER_ERROR)",
+		},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, msg := RevisionReadiness(tc.rev)
+			assert.Equal(t, tc.want, got)
+			assert.Contains(t, msg, tc.wantInMsg)
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{name: "success: application default credentials", cfg: Config{}},
+		{name: "success: fake", cfg: Config{Endpoint: "127.0.0.1:1", Insecure: true}},
+		{name: "fail: insecure without endpoint", cfg: Config{Insecure: true}, wantErr: "endpoint is empty"},
+		{name: "fail: insecure with credentials", cfg: Config{Endpoint: "h:1", Insecure: true, CredentialsFile: "k.json"}, wantErr: "remove one of them"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.cfg.Validate()
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
+
+func TestNewClientMissingCredentialsFile(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "sa.json")
+	_, err := NewClient(t.Context(), Config{CredentialsFile: missing})
+	require.ErrorContains(t, err, "credentialsFile")
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestRegistryReusesClients(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	t.Cleanup(func() { assert.NoError(t, r.Close()) })
+	cfg := Config{Endpoint: "127.0.0.1:1", Insecure: true}
+
+	results := make(chan *Client, 8)
+	for range 8 {
+		go func() {
+			c, err := r.Client(t.Context(), "dt1", cfg)
+			assert.NoError(t, err)
+			results <- c
+		}()
+	}
+	first := <-results
+	for range 7 {
+		assert.Same(t, first, <-results)
+	}
+
+	other, err := r.Client(t.Context(), "dt2", cfg)
+	require.NoError(t, err)
+	assert.NotSame(t, first, other)
+
+	_, err = r.Client(t.Context(), "bad", Config{Insecure: true})
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, ErrNotFound))
+}
