@@ -1,0 +1,133 @@
+// Package naming derives the deterministic names the plugin gives to Cloud Run objects:
+// revision names and preview traffic tags.
+package naming
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	// MaxRevisionNameLength is Cloud Run's limit for revision names.
+	MaxRevisionNameLength = 63
+	// MaxServiceNameLength is Cloud Run's limit for service IDs.
+	MaxServiceNameLength = 49
+	// MaxTagAndServiceLength is Cloud Run's limit for len(tag)+len(service).
+	MaxTagAndServiceLength = 46
+	// MinTagLength is the shortest traffic tag Cloud Run accepts.
+	MinTagLength = 3
+
+	commitLength = 7
+	hashLength   = 8
+	previewTag   = "preview-"
+)
+
+var servicePattern = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
+
+// lowerBase32 encodes hashes with lowercase letters and the digits 2-7, all valid in names.
+var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// RevisionName returns the revision name for deploying template of service at commit:
+// "{service}-{commit}-{hash}", where commit is the first 7 characters of the commit hash
+// (lowercased, only letters and digits kept) and hash is 8 characters of the SHA-256 of the
+// template with its revision field cleared, marshalled deterministically.
+// The same (service, commit, template) always gives the same name; any change of the template
+// gives a different one. The name fits Cloud Run's rules (at most 63 characters, starts with
+// "{service}-"); for long service names the commit part is shortened first, never the hash.
+// service is the short service ID (not the full resource name).
+func RevisionName(service, commit string, template *runpb.RevisionTemplate) (string, error) {
+	if err := checkService(service); err != nil {
+		return "", err
+	}
+	c, err := commitPart(commit)
+	if err != nil {
+		return "", err
+	}
+	if template == nil {
+		return "", fmt.Errorf("revision template is missing")
+	}
+	h, err := TemplateHash(template)
+	if err != nil {
+		return "", err
+	}
+	// Budget after "{service}-" for "{commit}-{hash}".
+	budget := MaxRevisionNameLength - len(service) - 1
+	if keep := budget - hashLength - 1; keep < len(c) {
+		c = c[:keep]
+	}
+	return service + "-" + c + "-" + h[:hashLength], nil
+}
+
+// TemplateHash returns a lowercase base32 SHA-256 of template with its revision field cleared
+// (so the hash does not depend on the name the plugin gives the revision). It is stable for a
+// given build of the plugin; Cloud Run never sees it except inside revision names.
+func TemplateHash(template *runpb.RevisionTemplate) (string, error) {
+	t := proto.Clone(template).(*runpb.RevisionTemplate)
+	t.Revision = ""
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(t)
+	if err != nil {
+		return "", fmt.Errorf("failed to marshal the revision template: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return lowerBase32.EncodeToString(sum[:]), nil
+}
+
+// PreviewTag returns the traffic tag the plugin gives a new revision of service deployed at commit,
+// so that it has its own URL ("https://{tag}---{service}-...run.app") even at 0% traffic.
+// It is "preview-{commit[:7]}". Cloud Run limits len(tag)+len(service) to 46, so for services
+// longer than 31 characters the tag is shortened deterministically to "p{commit}" with as many
+// commit characters (up to 7) as fit. A service longer than 43 characters leaves no room for a
+// tag of at least 3 characters; that is an error telling the user to disable the tag option.
+func PreviewTag(service, commit string) (string, error) {
+	if err := checkService(service); err != nil {
+		return "", err
+	}
+	c, err := commitPart(commit)
+	if err != nil {
+		return "", err
+	}
+	room := MaxTagAndServiceLength - len(service)
+	if tag := previewTag + c; len(tag) <= room {
+		return tag, nil
+	}
+	if room < MinTagLength {
+		return "", fmt.Errorf("service name %q is %d characters long: Cloud Run allows at most %d characters for a traffic tag plus the service name, "+
+			"which leaves no room for a tag of at least %d characters; disable the \"tag\" option of CLOUDRUN_SYNC or use a service name of at most %d characters",
+			service, len(service), MaxTagAndServiceLength, MinTagLength, MaxTagAndServiceLength-MinTagLength)
+	}
+	tag := "p" + c[:min(len(c), room-1)]
+	if len(tag) < MinTagLength {
+		return "", fmt.Errorf("commit hash %q is too short to build a preview tag of at least %d characters for service %q", commit, MinTagLength, service)
+	}
+	return tag, nil
+}
+
+func checkService(service string) error {
+	if !servicePattern.MatchString(service) {
+		return fmt.Errorf("service name %q is invalid: allowed lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen, at most %d characters", service, MaxServiceNameLength)
+	}
+	return nil
+}
+
+// commitPart returns the first 7 letters or digits of the lowercased commit hash.
+func commitPart(commit string) (string, error) {
+	var b strings.Builder
+	for _, r := range strings.ToLower(commit) {
+		if b.Len() == commitLength {
+			break
+		}
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "", fmt.Errorf("commit hash %q has no letters or digits", commit)
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,153 @@
+package naming
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+var (
+	revisionRule = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	tagRule      = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+const commit = "0B13751aa6f1e2d3c4b5a69788990011aabbccdd"
+
+func template(image string) *runpb.RevisionTemplate {
+	return &runpb.RevisionTemplate{
+		Labels:     map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"},
+		Containers: []*runpb.Container{{Image: image, Env: []*runpb.EnvVar{{Name: "X", Values: &runpb.EnvVar_Value{Value: "1"}}}}},
+		Timeout:    durationpb.New(60_000_000_000),
+	}
+}
+
+func TestRevisionName(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name       string
+		service    string
+		commit     string
+		wantPrefix string
+		wantErr    string
+	}{
+		{name: "success: short service", service: "hello", commit: commit, wantPrefix: "hello-0b13751-"},
+		{name: "success: commit is sanitised", service: "hello", commit: "AB_cd.EF/1234", wantPrefix: "hello-abcdef1-"},
+		{name: "success: 40 character service keeps the whole commit", service: strings.Repeat("a", 40), commit: commit, wantPrefix: strings.Repeat("a", 40) + "-0b13751-"},
+		{name: "success: 49 character service shortens the commit", service: strings.Repeat("s", 49), commit: commit, wantPrefix: strings.Repeat("s", 49) + "-0b13-"},
+		{name: "fail: upper case service", service: "Hello", commit: commit, wantErr: `service name "Hello" is invalid`},
+		{name: "fail: full resource name", service: "projects/p/locations/r/services/s", commit: commit, wantErr: "is invalid"},
+		{name: "fail: service too long", service: strings.Repeat("s", 50), commit: commit, wantErr: "at most 49 characters"},
+		{name: "fail: empty commit", service: "hello", commit: "", wantErr: `commit hash "" has no letters or digits`},
+		{name: "fail: commit without letters or digits", service: "hello", commit: "--", wantErr: "has no letters or digits"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := RevisionName(tc.service, tc.commit, template("app:v1"))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(got, tc.wantPrefix), "got %q, want prefix %q", got, tc.wantPrefix)
+			assert.Len(t, got, len(tc.wantPrefix)+8)
+			assert.LessOrEqual(t, len(got), MaxRevisionNameLength)
+			assert.Regexp(t, revisionRule, got)
+		})
+	}
+}
+
+func TestRevisionNameDeterminism(t *testing.T) {
+	t.Parallel()
+	base, err := RevisionName("hello", commit, template("app:v1"))
+	require.NoError(t, err)
+
+	// Map iteration order and the revision field must not matter.
+	for range 20 {
+		tmpl := template("app:v1")
+		tmpl.Revision = "hello-something-else"
+		got, err := RevisionName("hello", commit, tmpl)
+		require.NoError(t, err)
+		assert.Equal(t, base, got)
+	}
+
+	changes := map[string]func(*runpb.RevisionTemplate){
+		"image":         func(t *runpb.RevisionTemplate) { t.Containers[0].Image = "app:v2" },
+		"env":           func(t *runpb.RevisionTemplate) { t.Containers[0].Env[0].Values = &runpb.EnvVar_Value{Value: "2"} },
+		"label":         func(t *runpb.RevisionTemplate) { t.Labels["e"] = "5" },
+		"timeout":       func(t *runpb.RevisionTemplate) { t.Timeout = durationpb.New(1) },
+		"scaling":       func(t *runpb.RevisionTemplate) { t.Scaling = &runpb.RevisionScaling{MaxInstanceCount: 3} },
+		"extra sidecar": func(t *runpb.RevisionTemplate) { t.Containers = append(t.Containers, &runpb.Container{Image: "side:1"}) },
+	}
+	seen := map[string]string{base: "base"}
+	for what, change := range changes {
+		tmpl := template("app:v1")
+		change(tmpl)
+		got, err := RevisionName("hello", commit, tmpl)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(got, "hello-0b13751-"), got)
+		prev, dup := seen[got]
+		assert.False(t, dup, "changing the %s gave the same name as %s: %s", what, prev, got)
+		seen[got] = what
+	}
+
+	other, err := RevisionName("hello", "ffffffffff", template("app:v1"))
+	require.NoError(t, err)
+	assert.NotEqual(t, base, other, "another commit must give another name")
+
+	// The caller's template is not modified.
+	tmpl := template("app:v1")
+	tmpl.Revision = "keep-me"
+	_, err = RevisionName("hello", commit, tmpl)
+	require.NoError(t, err)
+	assert.Equal(t, "keep-me", tmpl.Revision)
+
+	_, err = RevisionName("hello", commit, nil)
+	require.ErrorContains(t, err, "revision template is missing")
+}
+
+func TestPreviewTag(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		service string
+		commit  string
+		want    string
+		wantErr string
+	}{
+		{name: "success: short service", service: "hello", commit: commit, want: "preview-0b13751"},
+		{name: "success: 31 character service still fits the long form", service: strings.Repeat("a", 31), commit: commit, want: "preview-0b13751"},
+		{name: "success: 32 character service gets the short form", service: strings.Repeat("a", 32), commit: commit, want: "p0b13751"},
+		{name: "success: 40 character service gets a shorter commit", service: strings.Repeat("a", 40), commit: commit, want: "p0b137"},
+		{name: "success: 43 character service gets the shortest tag", service: strings.Repeat("a", 43), commit: commit, want: "p0b"},
+		{name: "fail: 44 character service leaves no room", service: strings.Repeat("a", 44), commit: commit, wantErr: `is 44 characters long: Cloud Run allows at most 46 characters for a traffic tag plus the service name`},
+		{name: "fail: commit too short for the short form", service: strings.Repeat("a", 43), commit: "a", wantErr: "too short"},
+		{name: "fail: invalid service", service: "my_svc", commit: commit, wantErr: `service name "my_svc" is invalid`},
+		{name: "fail: empty commit", service: "hello", commit: "", wantErr: "has no letters or digits"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := PreviewTag(tc.service, tc.commit)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			assert.Regexp(t, tagRule, got)
+			assert.GreaterOrEqual(t, len(got), MinTagLength)
+			assert.LessOrEqual(t, len(got)+len(tc.service), MaxTagAndServiceLength)
+			again, err := PreviewTag(tc.service, tc.commit)
+			require.NoError(t, err)
+			assert.Equal(t, got, again)
+		})
+	}
+}
