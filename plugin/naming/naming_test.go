@@ -78,12 +78,14 @@ func TestRevisionNameDeterminism(t *testing.T) {
 	}
 
 	changes := map[string]func(*runpb.RevisionTemplate){
-		"image":         func(t *runpb.RevisionTemplate) { t.Containers[0].Image = "app:v2" },
-		"env":           func(t *runpb.RevisionTemplate) { t.Containers[0].Env[0].Values = &runpb.EnvVar_Value{Value: "2"} },
-		"label":         func(t *runpb.RevisionTemplate) { t.Labels["e"] = "5" },
-		"timeout":       func(t *runpb.RevisionTemplate) { t.Timeout = durationpb.New(1) },
-		"scaling":       func(t *runpb.RevisionTemplate) { t.Scaling = &runpb.RevisionScaling{MaxInstanceCount: 3} },
-		"extra sidecar": func(t *runpb.RevisionTemplate) { t.Containers = append(t.Containers, &runpb.Container{Image: "side:1"}) },
+		"image":   func(t *runpb.RevisionTemplate) { t.Containers[0].Image = "app:v2" },
+		"env":     func(t *runpb.RevisionTemplate) { t.Containers[0].Env[0].Values = &runpb.EnvVar_Value{Value: "2"} },
+		"label":   func(t *runpb.RevisionTemplate) { t.Labels["e"] = "5" },
+		"timeout": func(t *runpb.RevisionTemplate) { t.Timeout = durationpb.New(1) },
+		"scaling": func(t *runpb.RevisionTemplate) { t.Scaling = &runpb.RevisionScaling{MaxInstanceCount: 3} },
+		"extra sidecar": func(t *runpb.RevisionTemplate) {
+			t.Containers = append(t.Containers, &runpb.Container{Image: "side:1"})
+		},
 	}
 	seen := map[string]string{base: "base"}
 	for what, change := range changes {
