@@ -1,0 +1,254 @@
+// Package piped is a stand-in for PipeCD v1's piped, enough to drive a deployment plugin end to end: it starts the
+// plugin binary as piped does, serves piped's real PluginService to it, plans deployments with piped's rules
+// (controller.DetermineStrategy, plugin.PluginRegistry, deploysource.Provider) and schedules stages, rollback
+// included, with the built-in WAIT and WAIT_APPROVAL stages running in-process.
+package piped
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pipe-cd/pipecd/pkg/app/pipedv1/plugin"
+	"github.com/pipe-cd/pipecd/pkg/model"
+	pluginapi "github.com/pipe-cd/pipecd/pkg/plugin/api/v1alpha1"
+	"github.com/pipe-cd/pipecd/pkg/rpc/rpcclient"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+// Identity of the stand-in, sent in every deployment.
+const (
+	PipedID   = "e2e-piped"
+	ProjectID = "e2e-project"
+	RepoID    = "examples"
+)
+
+type options struct {
+	binary        string
+	pluginName    string
+	pluginConfig  map[string]any
+	deployTargets []DeployTarget
+	timeScale     float64
+	grace         time.Duration
+	logger        *zap.Logger
+}
+
+// Option configures a Piped.
+type Option func(*options)
+
+// WithPluginBinary runs the plugin binary at path instead of building it (see BuildPlugin).
+func WithPluginBinary(path string) Option { return func(o *options) { o.binary = path } }
+
+// WithPluginName sets the plugin name (the key under spec.plugins in app.pipecd.yaml). Default "cloudrun".
+func WithPluginName(name string) Option { return func(o *options) { o.pluginName = name } }
+
+// WithPluginConfig sets the plugin's own config (spec.plugins[].config in piped.yaml). Default none.
+func WithPluginConfig(cfg map[string]any) Option { return func(o *options) { o.pluginConfig = cfg } }
+
+// WithDeployTargets sets the plugin's deploy targets. At least one is required.
+func WithDeployTargets(dts ...DeployTarget) Option {
+	return func(o *options) { o.deployTargets = append(o.deployTargets, dts...) }
+}
+
+// WithTimeScale multiplies every WAIT duration by f (e.g. 0.01 turns a 10s wait into 100ms). Default 1.
+func WithTimeScale(f float64) Option { return func(o *options) { o.timeScale = f } }
+
+// WithGracePeriod sets how long Close waits after SIGTERM before killing the plugin. Default 10s.
+func WithGracePeriod(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
+// WithLogger sets the logger of piped's PluginService. Default: no logs.
+func WithLogger(l *zap.Logger) Option { return func(o *options) { o.logger = l } }
+
+// Piped runs one plugin process and drives deployments through it.
+type Piped struct {
+	opts     options
+	cp       *controlPlane
+	svc      *pluginService
+	server   *grpc.Server
+	proc     *process
+	workDir  string
+	builtin  *builtinStages
+	logIndex atomic.Int64
+
+	mu          sync.Mutex
+	client      pluginapi.PluginClient
+	registry    plugin.PluginRegistry
+	crashed     bool
+	lastSuccess map[string]*runningSource // key: application ID
+	runs        map[string]*Run           // key: deployment ID
+}
+
+// runningSource is the last successful deployment of an application.
+type runningSource struct {
+	cloner         *dirCloner
+	gitPath        *model.ApplicationGitPath
+	configFilename string
+}
+
+// New starts piped's PluginService, then the plugin, and waits until the plugin serves.
+func New(ctx context.Context, opts ...Option) (*Piped, error) {
+	o := options{pluginName: "cloudrun", timeScale: 1, grace: 10 * time.Second, logger: zap.NewNop()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(o.deployTargets) == 0 {
+		return nil, errors.New("piped: at least one deploy target is required (WithDeployTargets)")
+	}
+	if o.binary == "" {
+		bin, err := BuildPlugin()
+		if err != nil {
+			return nil, err
+		}
+		o.binary = bin
+	}
+	workDir, err := os.MkdirTemp("", "e2e-piped")
+	if err != nil {
+		return nil, err
+	}
+	p := &Piped{
+		opts:        o,
+		cp:          newControlPlane(),
+		workDir:     workDir,
+		lastSuccess: map[string]*runningSource{},
+		runs:        map[string]*Run{},
+	}
+	p.logIndex.Store(time.Now().UnixNano())
+	p.cp.onLog = p.dispatchLog
+	p.builtin = &builtinStages{timeScale: o.timeScale, cp: p.cp, logf: p.builtinLog}
+
+	svc, server, lis, err := servePluginService(p.cp, filepath.Join(workDir, "tools"), o.logger)
+	if err != nil {
+		os.RemoveAll(workDir)
+		return nil, err
+	}
+	p.svc, p.server = svc, server
+	p.proc = &process{
+		binary:      o.binary,
+		serviceAddr: lis.Addr().String(),
+		grace:       o.grace,
+		cfg: pluginConfig{
+			Name:          o.pluginName,
+			URL:           "file://" + o.binary,
+			Config:        o.pluginConfig,
+			DeployTargets: o.deployTargets,
+		},
+	}
+	if err := p.startPlugin(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Piped) startPlugin(ctx context.Context) error {
+	if err := p.proc.start(); err != nil {
+		return err
+	}
+	if err := p.proc.waitReady(ctx); err != nil {
+		return err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cli, err := pluginapi.NewClient(dialCtx, p.opts.pluginName, p.proc.addr(), rpcclient.WithBlock(), rpcclient.WithInsecure())
+	if err != nil {
+		return fmt.Errorf("failed to connect to the plugin: %w\n%s", err, p.proc.logs())
+	}
+	registry, err := plugin.NewPluginRegistry(ctx, []plugin.Plugin{
+		{Name: p.opts.pluginName, Cli: cli},
+		{Name: builtinPluginName, Cli: p.builtin},
+	})
+	if err != nil {
+		cli.Close()
+		return fmt.Errorf("failed to fetch the plugin's stages: %w\n%s", err, p.proc.logs())
+	}
+	p.mu.Lock()
+	p.client, p.registry, p.crashed = cli, registry, false
+	p.mu.Unlock()
+	return nil
+}
+
+// Close stops the plugin (SIGTERM, then SIGKILL after the grace period) and piped's PluginService.
+func (p *Piped) Close() {
+	p.mu.Lock()
+	cli := p.client
+	p.client = nil
+	p.mu.Unlock()
+	if cli != nil {
+		cli.Close()
+	}
+	p.proc.stop()
+	p.server.Stop()
+	os.RemoveAll(p.workDir)
+}
+
+// PluginPID returns the process id of the running plugin.
+func (p *Piped) PluginPID() int { return p.proc.pid() }
+
+// PluginOutput returns everything the plugin process(es) wrote to stdout and stderr.
+func (p *Piped) PluginOutput() string { return p.proc.logs() }
+
+// PluginName returns the plugin name used in deploy_targets_by_plugin and spec.plugins.
+func (p *Piped) PluginName() string { return p.opts.pluginName }
+
+// KillPlugin kills the plugin with SIGKILL, as when the machine running piped and its plugins goes down: the
+// stages in flight keep their status and their runs end as Terminated, to be continued with Run.Resume after
+// RestartPlugin.
+func (p *Piped) KillPlugin() {
+	p.mu.Lock()
+	p.crashed = true
+	p.mu.Unlock()
+	p.proc.kill()
+}
+
+// RestartPlugin starts the plugin again after KillPlugin (or a crash) and reconnects to it.
+func (p *Piped) RestartPlugin(ctx context.Context) error {
+	p.mu.Lock()
+	old := p.client
+	p.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	select {
+	case <-p.proc.done():
+	default:
+		return errors.New("piped: the plugin is still running; kill it first")
+	}
+	return p.startPlugin(ctx)
+}
+
+func (p *Piped) isCrashed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.crashed
+}
+
+func (p *Piped) pluginRegistry() plugin.PluginRegistry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.registry
+}
+
+func (p *Piped) dispatchLog(deploymentID, stageID string, line LogLine) {
+	p.mu.Lock()
+	r := p.runs[deploymentID]
+	p.mu.Unlock()
+	if r != nil {
+		r.onLog(stageID, line)
+	}
+}
+
+func (p *Piped) builtinLog(deploymentID, stageID string, severity model.LogSeverity, format string, args ...any) {
+	block := &model.LogBlock{
+		Index:     p.logIndex.Add(1),
+		Log:       fmt.Sprintf(format, args...),
+		Severity:  severity,
+		CreatedAt: time.Now().Unix(),
+	}
+	p.cp.addBlocks(deploymentID, stageID, []*model.LogBlock{block}, false)
+}
