@@ -44,9 +44,9 @@ type controlPlane struct {
 	logs          map[string]*stageLog // key: deploymentID/stageID
 	stageMeta     map[string]map[string]string
 	pluginMeta    map[pluginKey]map[string]string
-	sharedObjects map[string][]byte            // key: appID/plugin/key
-	commands      map[string][]*model.Command  // key: deploymentID/stageID
-	rejections    map[string]string            // key: deploymentID/stageID, value: who rejected
+	sharedObjects map[string][]byte           // key: appID/plugin/key
+	commands      map[string][]*model.Command // key: deploymentID/stageID
+	rejections    map[string]string           // key: deploymentID/stageID, value: who rejected
 	onLog         func(deploymentID, stageID string, line LogLine)
 }
 
