@@ -1,0 +1,238 @@
+package fakerun
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// InjectFault makes calls to method (an RPC short name from Methods) fail or
+// slow down; faults for one method apply in the order they were added.
+// An unknown method name is ignored, since it could never match a call.
+func (s *Server) InjectFault(method string, f Fault) {
+	if validateFault(method, f) != nil {
+		return
+	}
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.faults[method] = append(s.impl.faults[method], newFaultState(f))
+}
+
+// ClearFaults removes every fault, including those given by WithFault.
+func (s *Server) ClearFaults() {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.faults = map[string][]*faultState{}
+}
+
+// SetReadinessDelay changes the delay after which revisions created from
+// now on become ready (see WithReadinessDelay).
+func (s *Server) SetReadinessDelay(d time.Duration) {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.readinessDelay = max(d, 0)
+}
+
+// SetRevisionReady decides a revision's readiness now: true makes it Ready,
+// false makes it fail (Ready condition FAILED), which fails the rollouts
+// waiting for it. revisionName is a full resource name or, when unambiguous,
+// a short name such as "svc-00002-abc".
+func (s *Server) SetRevisionReady(revisionName string, ready bool) error {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	r, err := s.impl.findRevisionLocked(revisionName)
+	if err != nil {
+		return err
+	}
+	now := s.impl.nowLocked()
+	if ready {
+		s.impl.setRevisionStateLocked(r, revReady, 0, "", now)
+	} else {
+		s.impl.setRevisionStateLocked(r, revFailed, runpb.Condition_REVISION_FAILED,
+			"The user-provided container failed to start and listen on the port defined provided by the PORT=8080 environment variable within the allocated timeout.", now)
+	}
+	r.manual = true // decided by hand from now on
+	s.impl.settleLocked()
+	return nil
+}
+
+// findRevisionLocked looks a revision up by full or short name.
+// Must be called with s.mu held.
+func (s *server) findRevisionLocked(name string) (*revision, error) {
+	if strings.Contains(name, "/") {
+		if r := s.revisions[name]; r != nil {
+			return r, nil
+		}
+		return nil, fmt.Errorf("fakerun: revision %q not found", name)
+	}
+	var found *revision
+	for _, r := range s.revisions {
+		if shortName(r.name) == name {
+			if found != nil {
+				return nil, fmt.Errorf("fakerun: revision name %q is ambiguous (%s and %s); pass the full name", name, found.name, r.name)
+			}
+			found = r
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("fakerun: revision %q not found", name)
+	}
+	return found, nil
+}
+
+// AddFailingImage makes revisions created from now on with image fail (see WithFailingImage).
+func (s *Server) AddFailingImage(image string) {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.failingImages[image] = true
+}
+
+// SetNow freezes the server's own clock at t; Advance then moves it.
+// It has no effect when the server was built WithClock.
+func (s *Server) SetNow(t time.Time) {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.ownFrozen, s.impl.ownNow = true, t
+}
+
+// Advance moves the server's own clock forward by d (frozen or not).
+// It has no effect when the server was built WithClock.
+func (s *Server) Advance(d time.Duration) {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	if s.impl.ownFrozen {
+		s.impl.ownNow = s.impl.ownNow.Add(d)
+	} else {
+		s.impl.ownOffset += d
+	}
+}
+
+// Calls returns the RPCs received so far (the most recent ones, at least
+// 10,000), oldest first, over gRPC and REST alike.
+func (s *Server) Calls() []Call {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	out := make([]Call, len(s.impl.calls))
+	for i, c := range s.impl.calls {
+		out[i] = c
+		if c.Request != nil {
+			out[i].Request = proto.Clone(c.Request)
+		}
+	}
+	return out
+}
+
+// ResetCalls empties the call log.
+func (s *Server) ResetCalls() {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.calls = nil
+}
+
+// Service returns a copy of the named service (full resource name).
+func (s *Server) Service(name string) (*runpb.Service, error) {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.settleLocked()
+	svc := s.impl.services[name]
+	if svc == nil {
+		return nil, serviceNotFound(name)
+	}
+	return proto.Clone(svc.svc).(*runpb.Service), nil
+}
+
+// Revisions returns copies of a service's revisions, newest first (none
+// when the service does not exist).
+func (s *Server) Revisions(serviceName string) []*runpb.Revision {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.settleLocked()
+	svc := s.impl.services[serviceName]
+	if svc == nil {
+		return nil
+	}
+	return s.impl.revisionCopiesLocked(svc)
+}
+
+// revisionCopiesLocked renders svc's revisions newest first.
+// Must be called with s.mu held.
+func (s *server) revisionCopiesLocked(svc *service) []*runpb.Revision {
+	out := make([]*runpb.Revision, 0, len(svc.revisions))
+	for i := len(svc.revisions) - 1; i >= 0; i-- {
+		out = append(out, proto.Clone(s.revisionProtoLocked(svc.revisions[i])).(*runpb.Revision))
+	}
+	return out
+}
+
+// State is a snapshot of everything the fake holds. It marshals to JSON with
+// protojson (camelCase field names) via encoding/json.
+type State struct {
+	Services   []*runpb.Service             // by name
+	Revisions  map[string][]*runpb.Revision // by service name, newest first
+	Operations []*longrunningpb.Operation   // oldest first
+}
+
+// MarshalJSON renders the state as {"services":[…],"revisions":{…},"operations":[…]}.
+func (st *State) MarshalJSON() ([]byte, error) {
+	raw := func(m proto.Message) json.RawMessage {
+		b, err := protojson.Marshal(m)
+		if err != nil {
+			return json.RawMessage(`null`)
+		}
+		return b
+	}
+	out := struct {
+		Services   []json.RawMessage            `json:"services"`
+		Revisions  map[string][]json.RawMessage `json:"revisions"`
+		Operations []json.RawMessage            `json:"operations"`
+	}{Services: []json.RawMessage{}, Revisions: map[string][]json.RawMessage{}, Operations: []json.RawMessage{}}
+	for _, svc := range st.Services {
+		out.Services = append(out.Services, raw(svc))
+	}
+	for name, revs := range st.Revisions {
+		list := make([]json.RawMessage, 0, len(revs))
+		for _, r := range revs {
+			list = append(list, raw(r))
+		}
+		out.Revisions[name] = list
+	}
+	for _, op := range st.Operations {
+		out.Operations = append(out.Operations, raw(op))
+	}
+	return json.Marshal(out)
+}
+
+// State returns a copy of all services, revisions and operations.
+func (s *Server) State() *State {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.settleLocked()
+	st := &State{Revisions: map[string][]*runpb.Revision{}}
+	for _, names := range s.impl.serviceIndex {
+		for _, name := range names {
+			svc := s.impl.services[name]
+			st.Services = append(st.Services, proto.Clone(svc.svc).(*runpb.Service))
+			st.Revisions[name] = s.impl.revisionCopiesLocked(svc)
+		}
+	}
+	slices.SortFunc(st.Services, func(a, b *runpb.Service) int { return strings.Compare(a.GetName(), b.GetName()) })
+	for _, op := range s.impl.sortedOperationsLocked("") {
+		st.Operations = append(st.Operations, proto.Clone(op.op).(*longrunningpb.Operation))
+	}
+	return st
+}
+
+// Reset drops all services, revisions, operations, faults and calls, and
+// restores the options given to NewServer (clock, readiness, failing images).
+func (s *Server) Reset() {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.resetLocked()
+}

@@ -1,0 +1,127 @@
+package fakerun
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Methods lists the RPC short names the fake answers; they are the valid
+// method names for faults and the Method values in Calls.
+var Methods = []string{
+	"CreateService", "GetService", "ListServices", "UpdateService", "DeleteService",
+	"GetIamPolicy", "SetIamPolicy", "TestIamPermissions",
+	"GetRevision", "ListRevisions", "DeleteRevision",
+	"GetOperation", "ListOperations", "DeleteOperation", "WaitOperation", "CancelOperation",
+}
+
+// Call is one RPC received by the fake, over gRPC or REST.
+type Call struct {
+	Method  string        // short name, e.g. "UpdateService"
+	Request proto.Message // a copy of the request
+	Code    codes.Code    // the code the call was answered with
+	Time    time.Time     // server clock when the call was answered
+}
+
+// callLogLimit bounds memory: the log keeps at least the last callLogLimit calls.
+const callLogLimit = 10000
+
+// faultState is a registered fault and the calls it still affects.
+type faultState struct {
+	Fault
+	remaining int // calls left; <0 means unlimited
+}
+
+func validateFault(method string, f Fault) error {
+	if !slices.Contains(Methods, method) {
+		return fmt.Errorf("unknown method %q; allowed: %s", method, strings.Join(Methods, ", "))
+	}
+	if f.Times < 0 {
+		return fmt.Errorf("fault for %s: Times must be >= 0 (0 = every call), got %d", method, f.Times)
+	}
+	if f.Delay < 0 {
+		return fmt.Errorf("fault for %s: Delay must not be negative, got %s", method, f.Delay)
+	}
+	return nil
+}
+
+func newFaultState(f Fault) *faultState {
+	remaining := f.Times
+	if remaining == 0 {
+		remaining = -1
+	}
+	return &faultState{Fault: f, remaining: remaining}
+}
+
+// takeFaultLocked returns the fault that applies to the next call of method
+// and consumes one use of it. Must be called with s.mu held.
+func (s *server) takeFaultLocked(method string) (Fault, bool) {
+	queue := s.faults[method]
+	if len(queue) == 0 {
+		return Fault{}, false
+	}
+	f := queue[0]
+	if f.remaining > 0 {
+		f.remaining--
+		if f.remaining == 0 {
+			s.faults[method] = queue[1:]
+		}
+	}
+	return f.Fault, true
+}
+
+// recordLocked appends a call to the log. Must be called with s.mu held.
+func (s *server) recordLocked(method string, req any, code codes.Code) {
+	msg, _ := req.(proto.Message)
+	if msg != nil {
+		msg = proto.Clone(msg)
+	}
+	if len(s.calls) >= 2*callLogLimit {
+		s.calls = append(s.calls[:0], s.calls[len(s.calls)-callLogLimit:]...)
+	}
+	s.calls = append(s.calls, Call{Method: method, Request: msg, Code: code, Time: s.nowLocked()})
+}
+
+// intercept applies faults and records every unary call (REST requests are
+// transcoded to gRPC, so they pass here too).
+func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
+	s.mu.Lock()
+	f, faulty := s.takeFaultLocked(method)
+	s.mu.Unlock()
+
+	var resp any
+	var err error
+	if faulty && f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			err = status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	switch {
+	case err != nil:
+	case faulty && f.Code != codes.OK:
+		msg := f.Message
+		if msg == "" {
+			msg = fmt.Sprintf("fakerun: injected %s fault for %s", f.Code, method)
+		}
+		err = status.Error(f.Code, msg)
+	default:
+		resp, err = handler(ctx, req)
+	}
+
+	s.mu.Lock()
+	s.recordLocked(method, req, status.Code(err))
+	s.mu.Unlock()
+	return resp, err
+}

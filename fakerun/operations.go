@@ -1,0 +1,116 @@
+package fakerun
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// defaultWaitTimeout bounds WaitOperation when the request sets no timeout.
+const defaultWaitTimeout = 10 * time.Second
+
+// waitPollInterval is how often WaitOperation re-checks a pending operation.
+const waitPollInterval = 10 * time.Millisecond
+
+func (s *server) GetOperation(_ context.Context, req *longrunningpb.GetOperationRequest) (*longrunningpb.Operation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.operationLocked(req.GetName())
+}
+
+// operationLocked settles and returns the named operation.
+// Must be called with s.mu held.
+func (s *server) operationLocked(name string) (*longrunningpb.Operation, error) {
+	location, err := parseOperationName("name", name)
+	if err != nil {
+		return nil, err
+	}
+	s.settleLocked()
+	op := s.operations[name]
+	if op == nil {
+		return nil, notFound("OPERATION", shortName(name), location)
+	}
+	return op.op, nil
+}
+
+// ListOperations lists a location's operations, oldest first. Filters are
+// not supported.
+func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
+	if _, _, err := parseLocation("name", req.GetName()); err != nil {
+		return nil, err
+	}
+	if req.GetFilter() != "" {
+		return nil, invalidArgument("filter", "fakerun does not support operation filters; leave filter empty")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked()
+	ops := s.sortedOperationsLocked(req.GetName())
+	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(ops))
+	if err != nil {
+		return nil, err
+	}
+	resp := &longrunningpb.ListOperationsResponse{Operations: make([]*longrunningpb.Operation, 0, end-start), NextPageToken: next}
+	for _, op := range ops[start:end] {
+		resp.Operations = append(resp.Operations, op.op)
+	}
+	return resp, nil
+}
+
+func (s *server) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOperationRequest) (*emptypb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.operationLocked(req.GetName()); err != nil {
+		return nil, err
+	}
+	delete(s.operations, req.GetName())
+	return &emptypb.Empty{}, nil
+}
+
+// WaitOperation waits (in real time) until the operation is done or the
+// request's timeout (default 10s) passes, and returns its latest state.
+func (s *server) WaitOperation(ctx context.Context, req *longrunningpb.WaitOperationRequest) (*longrunningpb.Operation, error) {
+	timeout := defaultWaitTimeout
+	if req.GetTimeout() != nil {
+		timeout = req.GetTimeout().AsDuration()
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(waitPollInterval)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		op, err := s.operationLocked(req.GetName())
+		s.mu.Unlock()
+		if err != nil || op.GetDone() {
+			return op, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		case <-deadline.C:
+			return op, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// sortedOperationsLocked returns the operations of a location (all when
+// location is empty), oldest first. Must be called with s.mu held.
+func (s *server) sortedOperationsLocked(location string) []*operation {
+	var ops []*operation
+	for _, op := range s.operations {
+		if location == "" || op.location == location {
+			ops = append(ops, op)
+		}
+	}
+	slices.SortFunc(ops, func(a, b *operation) int {
+		return cmp.Compare(a.seq, b.seq)
+	})
+	return ops
+}

@@ -1,0 +1,126 @@
+package fakerun
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+)
+
+// Option configures a Server created by NewServer.
+type Option func(*config) error
+
+// config holds everything options can set.
+type config struct {
+	address        string
+	clock          func() time.Time
+	readinessDelay time.Duration
+	manualReady    bool
+	failingImages  []string
+	faults         map[string][]Fault
+	revisionCap    int
+}
+
+func defaultConfig() *config {
+	return &config{address: "127.0.0.1:0", revisionCap: defaultRevisionCap, faults: map[string][]Fault{}}
+}
+
+// defaultRevisionCap is Cloud Run's limit of revisions kept per service.
+const defaultRevisionCap = 1000
+
+// WithAddress sets the TCP address to listen on, e.g. "127.0.0.1:8080".
+// The default is "127.0.0.1:0" (a free loopback port).
+func WithAddress(addr string) Option {
+	return func(c *config) error {
+		if addr == "" {
+			return fmt.Errorf("fakerun: WithAddress: address must not be empty")
+		}
+		c.address = addr
+		return nil
+	}
+}
+
+// WithClock makes the server read time from now instead of its own clock.
+// Readiness delays are measured on it. SetNow and Advance then have no effect.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return fmt.Errorf("fakerun: WithClock: clock must not be nil")
+		}
+		c.clock = now
+		return nil
+	}
+}
+
+// WithReadinessDelay makes new revisions become Ready d after their
+// creation, measured on the server's clock. The default is 0 (ready at once),
+// in which case Create/UpdateService return operations that are already done.
+func WithReadinessDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("fakerun: WithReadinessDelay: delay must not be negative, got %s", d)
+		}
+		c.readinessDelay = d
+		return nil
+	}
+}
+
+// WithManualReadiness keeps new revisions not ready (and the operations
+// waiting for them pending) until SetRevisionReady is called.
+func WithManualReadiness() Option {
+	return func(c *config) error {
+		c.manualReady = true
+		return nil
+	}
+}
+
+// WithFailingImage makes revisions whose containers use image fail to become
+// ready, as Cloud Run does for a missing image: the revision's Ready
+// condition turns FAILED and the rollout's operation fails with
+// FAILED_PRECONDITION, leaving traffic on the previous revisions.
+func WithFailingImage(image string) Option {
+	return func(c *config) error {
+		if image == "" {
+			return fmt.Errorf("fakerun: WithFailingImage: image must not be empty")
+		}
+		c.failingImages = append(c.failingImages, image)
+		return nil
+	}
+}
+
+// WithRevisionCap sets how many revisions a service keeps; when a new
+// revision would exceed it, the oldest revisions that serve no traffic are
+// deleted, as Cloud Run does. The default is 1000.
+func WithRevisionCap(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("fakerun: WithRevisionCap: cap must be at least 1, got %d", n)
+		}
+		c.revisionCap = n
+		return nil
+	}
+}
+
+// Fault makes calls to one RPC fail or slow down.
+type Fault struct {
+	// Code is the gRPC code returned; codes.OK only applies Delay.
+	Code codes.Code
+	// Message is the error message; a default naming the method is used when empty.
+	Message string
+	// Times is how many calls the fault affects; 0 means every call.
+	Times int
+	// Delay is real (wall-clock) latency added before the call is answered.
+	Delay time.Duration
+}
+
+// WithFault registers a fault for method, the RPC's short name such as
+// "UpdateService" or "GetOperation" (see Methods).
+func WithFault(method string, f Fault) Option {
+	return func(c *config) error {
+		if err := validateFault(method, f); err != nil {
+			return fmt.Errorf("fakerun: WithFault: %w", err)
+		}
+		c.faults[method] = append(c.faults[method], f)
+		return nil
+	}
+}

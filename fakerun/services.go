@@ -1,0 +1,427 @@
+package fakerun
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/genproto/googleapis/api"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// creator is the caller identity recorded as creator and last_modifier.
+const creator = "fakerun@example.com"
+
+// deletedRetention is how long a deleted resource's expire_time lies after delete_time.
+const deletedRetention = 30 * 24 * time.Hour
+
+func (s *server) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
+	project, region, err := parseLocation("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if region == "-" {
+		return nil, invalidArgument("parent", "the location must not be the '-' wildcard")
+	}
+	if err := validateServiceID("service_id", req.GetServiceId()); err != nil {
+		return nil, err
+	}
+	if req.GetService() == nil {
+		return nil, invalidArgument("service", "a service is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked()
+	if _, ok := s.services[req.GetParent()+"/services/"+req.GetServiceId()]; ok {
+		return nil, status.Errorf(codes.AlreadyExists, "Resource '%s' already exists.", req.GetServiceId())
+	}
+	return s.createLocked(project, region, req.GetServiceId(), req.GetService(), req.GetValidateOnly())
+}
+
+func validateServiceID(field, id string) error {
+	if !serviceIDPattern.MatchString(id) {
+		return invalidArgument(field, fmt.Sprintf("service id %q must use only lowercase letters, digits and hyphens, begin with a letter, not end with a hyphen, and be fewer than 50 characters", id))
+	}
+	return nil
+}
+
+// createLocked creates a service and its first revision.
+// Must be called with s.mu held.
+func (s *server) createLocked(project, region, id string, in *runpb.Service, validateOnly bool) (*longrunningpb.Operation, error) {
+	now := s.nowLocked()
+	location := locationName(project, region)
+	svc := &service{name: location + "/services/" + id, location: location, project: project, region: region, id: id, nextSeq: 1}
+	next := &runpb.Service{}
+	replaceWritable(next, proto.Clone(in).(*runpb.Service))
+	normalizeService(next)
+	if err := validateService(id, next); err != nil {
+		return nil, err
+	}
+	next.Name = svc.name
+	next.Uid = s.newUIDLocked()
+	next.Generation = 1
+	next.CreateTime = timestamppb.New(now)
+	next.UpdateTime = next.CreateTime
+	next.Creator, next.LastModifier = creator, creator
+	next.Etag = s.newEtagLocked()
+	next.Uri = serviceURI(project, region, id, "")
+	next.Urls = []string{"https://" + id + "-" + projectNumber(project) + "." + region + ".run.app", next.Uri}
+	markReconciling(next, now)
+	rev, err := s.newRevisionLocked(svc, 1, next.GetTemplate())
+	if err != nil {
+		return nil, err
+	}
+	waitFor, follow, missing := s.trafficWaitsLocked(svc, next.GetTraffic(), rev)
+	next.LatestCreatedRevision = rev.name
+	if validateOnly {
+		return validateOnlyOperation(location, next)
+	}
+	svc.svc = next
+	s.services[svc.name] = svc
+	names := s.serviceIndex[location]
+	i, _ := slices.BinarySearch(names, svc.name)
+	s.serviceIndex[location] = slices.Insert(names, i, svc.name)
+	s.addRevisionLocked(svc, rev)
+	return s.startOperationLocked(svc, waitFor, follow, missing)
+}
+
+// normalizeService fills the defaults Cloud Run stores for empty fields.
+func normalizeService(svc *runpb.Service) {
+	if len(svc.GetTraffic()) == 0 {
+		svc.Traffic = defaultTraffic()
+	}
+	if svc.GetIngress() == runpb.IngressTraffic_INGRESS_TRAFFIC_UNSPECIFIED {
+		svc.Ingress = runpb.IngressTraffic_INGRESS_TRAFFIC_ALL
+	}
+	if svc.GetLaunchStage() == api.LaunchStage_LAUNCH_STAGE_UNSPECIFIED {
+		svc.LaunchStage = api.LaunchStage_GA
+	}
+}
+
+// validateService checks the required fields and the traffic rules.
+func validateService(id string, svc *runpb.Service) error {
+	if svc.GetTemplate() == nil {
+		return invalidArgument("service.template", "a revision template is required")
+	}
+	if len(svc.GetTemplate().GetContainers()) == 0 {
+		return invalidArgument("service.template.containers", "at least one container is required")
+	}
+	for i, c := range svc.GetTemplate().GetContainers() {
+		if c.GetImage() == "" {
+			return invalidArgument(fmt.Sprintf("service.template.containers[%d].image", i), "a container image is required")
+		}
+	}
+	return validateTraffic(id, svc.GetTraffic())
+}
+
+// markReconciling sets the conditions of a service whose rollout started.
+func markReconciling(svc *runpb.Service, now time.Time) {
+	svc.Reconciling = true
+	svc.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", now)
+	svc.Conditions = []*runpb.Condition{
+		condition("RoutesReady", runpb.Condition_CONDITION_RECONCILING, "", now),
+		condition("ConfigurationsReady", runpb.Condition_CONDITION_RECONCILING, "", now),
+	}
+}
+
+// validateOnlyOperation is the done, unregistered operation answering a
+// validate_only request; it carries the would-be resource.
+func validateOnlyOperation(location string, resource proto.Message) (*longrunningpb.Operation, error) {
+	resp, err := anypb.New(resource)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &longrunningpb.Operation{Name: location + "/operations/validate-only", Metadata: resp, Done: true,
+		Result: &longrunningpb.Operation_Response{Response: resp}}, nil
+}
+
+// trafficWaitsLocked returns what a rollout of traffic must wait for: the
+// new revision and every revision given traffic or a tag (failing if they
+// fail), the latest created revision when a LATEST target follows it, and
+// the first referenced revision that does not exist. Must be called with s.mu held.
+func (s *server) trafficWaitsLocked(svc *service, traffic []*runpb.TrafficTarget, created *revision) (waitFor []*revision, follow *revision, missing string) {
+	if created != nil {
+		waitFor = append(waitFor, created)
+	}
+	for _, t := range traffic {
+		if targetType(t) == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST {
+			if created == nil && len(svc.revisions) > 0 {
+				follow = svc.revisions[len(svc.revisions)-1]
+			}
+			continue
+		}
+		if created != nil && t.GetRevision() == shortName(created.name) {
+			continue
+		}
+		r := s.revisions[svc.name+"/revisions/"+t.GetRevision()]
+		switch {
+		case r == nil:
+			if missing == "" {
+				missing = t.GetRevision()
+			}
+		case (t.GetPercent() > 0 || t.GetTag() != "") && !slices.Contains(waitFor, r):
+			waitFor = append(waitFor, r)
+		}
+	}
+	return waitFor, follow, missing
+}
+
+func (s *server) GetService(_ context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
+	if _, _, _, err := parseServiceName("name", req.GetName()); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked()
+	svc := s.services[req.GetName()]
+	if svc == nil {
+		return nil, serviceNotFound(req.GetName())
+	}
+	return svc.svc, nil
+}
+
+func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
+	_, region, err := parseLocation("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if region == "-" {
+		return nil, invalidArgument("parent", "the location must not be the '-' wildcard")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked()
+	names := s.serviceIndex[req.GetParent()]
+	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(names))
+	if err != nil {
+		return nil, err
+	}
+	resp := &runpb.ListServicesResponse{Services: make([]*runpb.Service, 0, end-start), NextPageToken: next}
+	for _, name := range names[start:end] {
+		resp.Services = append(resp.Services, s.services[name].svc)
+	}
+	return resp, nil
+}
+
+func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
+	if req.GetService() == nil {
+		return nil, invalidArgument("service", "a service is required")
+	}
+	project, region, id, err := parseServiceName("service.name", req.GetService().GetName())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked()
+	svc := s.services[req.GetService().GetName()]
+	if svc == nil {
+		if !req.GetAllowMissing() {
+			return nil, serviceNotFound(req.GetService().GetName())
+		}
+		if region == "-" {
+			return nil, invalidArgument("service.name", "the location must not be the '-' wildcard")
+		}
+		if err := validateServiceID("service.name", id); err != nil {
+			return nil, err
+		}
+		return s.createLocked(project, region, id, req.GetService(), req.GetValidateOnly())
+	}
+	if etag := req.GetService().GetEtag(); etag != "" && etag != svc.svc.GetEtag() {
+		return nil, status.Errorf(codes.Aborted, "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), id)
+	}
+	in := proto.Clone(req.GetService()).(*runpb.Service)
+	next := proto.Clone(svc.svc).(*runpb.Service)
+	if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 {
+		if err := applyMask(next, in, paths); err != nil {
+			return nil, err
+		}
+	} else {
+		replaceWritable(next, in)
+	}
+	normalizeService(next)
+	if err := validateService(id, next); err != nil {
+		return nil, err
+	}
+	rev, err := s.revisionForUpdateLocked(svc, next.GetTemplate())
+	if err != nil {
+		return nil, err
+	}
+	if rev == nil && sameDesiredState(next, svc.svc) {
+		// Nothing to change: no new generation, answer with the service as is.
+		return s.doneOperationLocked(svc.location, svc.svc)
+	}
+	now := s.nowLocked()
+	next.Generation++
+	next.UpdateTime = timestamppb.New(now)
+	next.LastModifier = creator
+	next.Etag = s.newEtagLocked()
+	markReconciling(next, now)
+	waitFor, follow, missing := s.trafficWaitsLocked(svc, next.GetTraffic(), rev)
+	if rev != nil {
+		next.LatestCreatedRevision = rev.name
+	}
+	if req.GetValidateOnly() {
+		return validateOnlyOperation(svc.location, next)
+	}
+	svc.svc = next
+	if rev != nil {
+		s.addRevisionLocked(svc, rev)
+	}
+	return s.startOperationLocked(svc, waitFor, follow, missing)
+}
+
+// sameDesiredState reports whether a and b agree on every writable field.
+func sameDesiredState(a, b *runpb.Service) bool {
+	x, y := &runpb.Service{}, &runpb.Service{}
+	replaceWritable(x, a)
+	replaceWritable(y, b)
+	return proto.Equal(x, y)
+}
+
+// revisionForUpdateLocked returns the revision an update of svc to template
+// t creates, or nil when t does not call for one. Must be called with s.mu held.
+func (s *server) revisionForUpdateLocked(svc *service, t *runpb.RevisionTemplate) (*revision, error) {
+	if t.GetRevision() == "" {
+		if cur := svc.svc.GetTemplate(); cur.GetRevision() == "" {
+			if proto.Equal(t, cur) {
+				return nil, nil
+			}
+		} else {
+			t.Revision = cur.GetRevision()
+			same := proto.Equal(t, cur)
+			t.Revision = ""
+			if same {
+				return nil, nil
+			}
+		}
+		return s.newRevisionLocked(svc, svc.svc.GetGeneration()+1, t)
+	}
+	if existing := s.revisions[svc.name+"/revisions/"+t.GetRevision()]; existing != nil {
+		if proto.Equal(existing.template, t) {
+			return nil, nil
+		}
+		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", t.GetRevision())
+	}
+	return s.newRevisionLocked(svc, svc.svc.GetGeneration()+1, t)
+}
+
+// newRevisionLocked builds (without registering) a revision of svc from
+// template t, named by t.revision or automatically {service}-{generation}-{xyz}.
+// Must be called with s.mu held.
+func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.RevisionTemplate) (*revision, error) {
+	name := t.GetRevision()
+	if name == "" {
+		for name == "" || s.revisions[svc.name+"/revisions/"+name] != nil {
+			name = fmt.Sprintf("%s-%05d-%s", svc.id, generation, s.randomLettersLocked(3))
+		}
+	} else if !strings.HasPrefix(name, svc.id+"-") || len(name) > 63 || !dnsLabelPattern.MatchString(name) {
+		return nil, invalidArgument("service.template.revision", fmt.Sprintf(
+			"revision name %q must start with the service name followed by a hyphen (%q), use only lowercase letters, digits and hyphens, not end with a hyphen, and have at most 63 characters", name, svc.id+"-"))
+	} else if s.revisions[svc.name+"/revisions/"+name] != nil {
+		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", name)
+	}
+	tmpl := proto.Clone(t).(*runpb.RevisionTemplate)
+	tmpl.Revision = name
+	now := s.nowLocked()
+	r := &revision{
+		name:       svc.name + "/revisions/" + name,
+		uid:        s.newUIDLocked(),
+		etag:       s.newEtagLocked(),
+		service:    svc,
+		template:   tmpl,
+		createTime: now,
+		readyAt:    now.Add(s.readinessDelay),
+		manual:     s.manualReady,
+		changedAt:  now,
+	}
+	for _, c := range tmpl.GetContainers() {
+		if s.failingImages[c.GetImage()] {
+			r.failImage = c.GetImage()
+			r.manual = false // a failing image fails on schedule even with manual readiness
+			break
+		}
+	}
+	return r, nil
+}
+
+// addRevisionLocked registers r and, above the revision cap, deletes the
+// oldest revisions that serve no traffic. Must be called with s.mu held.
+func (s *server) addRevisionLocked(svc *service, r *revision) {
+	r.seq = svc.nextSeq
+	svc.nextSeq++
+	svc.revisions = append(svc.revisions, r)
+	s.revisions[r.name] = r
+	for i := 0; len(svc.revisions) > s.cfg.revisionCap && i < len(svc.revisions)-1; {
+		old := svc.revisions[i]
+		if s.addressableLocked(old) || s.awaitedLocked(old) {
+			i++
+			continue
+		}
+		s.removeRevisionLocked(old)
+	}
+}
+
+// awaitedLocked reports whether a pending operation waits for r.
+// Must be called with s.mu held.
+func (s *server) awaitedLocked(r *revision) bool {
+	for _, op := range s.pending {
+		if op.follow == r || slices.Contains(op.waitFor, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// removeRevisionLocked forgets r. Must be called with s.mu held.
+func (s *server) removeRevisionLocked(r *revision) {
+	svc := r.service
+	i, found := slices.BinarySearchFunc(svc.revisions, r.seq, func(x *revision, seq int64) int { return int(x.seq - seq) })
+	if found {
+		svc.revisions = slices.Delete(svc.revisions, i, i+1)
+	}
+	delete(s.revisions, r.name)
+}
+
+func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
+	if _, _, _, err := parseServiceName("name", req.GetName()); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked()
+	svc := s.services[req.GetName()]
+	if svc == nil {
+		return nil, serviceNotFound(req.GetName())
+	}
+	if etag := req.GetEtag(); etag != "" && etag != svc.svc.GetEtag() {
+		return nil, status.Errorf(codes.Aborted, "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), svc.id)
+	}
+	now := s.nowLocked()
+	resp := proto.Clone(svc.svc).(*runpb.Service)
+	resp.DeleteTime = timestamppb.New(now)
+	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
+	if req.GetValidateOnly() {
+		return validateOnlyOperation(svc.location, resp)
+	}
+	delete(s.services, svc.name)
+	names := s.serviceIndex[svc.location]
+	if i, found := slices.BinarySearch(names, svc.name); found {
+		s.serviceIndex[svc.location] = slices.Delete(names, i, i+1)
+	}
+	for _, r := range svc.revisions {
+		delete(s.revisions, r.name)
+	}
+	svc.revisions = nil
+	svc.deleted = true
+	s.dirty = true
+	return s.doneOperationLocked(svc.location, resp)
+}
