@@ -107,3 +107,7 @@ func revisionTarget(rev string, percent int32, tag string) *runpb.TrafficTarget 
 func latestTarget(percent int32, tag string) *runpb.TrafficTarget {
 	return &runpb.TrafficTarget{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Percent: percent, Tag: tag}
 }
+
+func fieldMask(paths ...string) *fieldmaskpb.FieldMask {
+	return &fieldmaskpb.FieldMask{Paths: paths}
+}
