@@ -1,0 +1,145 @@
+package deployment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"google.golang.org/grpc/codes"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
+)
+
+// executeCleanup deletes old revisions on every deploy target. Kept are: revisions that serve traffic or
+// carry a tag, the latest created and latest ready revisions, the revisions the rollback would route to,
+// the revision of this deployment (keepLatest), revisions not created by PipeCD, and the keepCount newest
+// of the rest. The others are deleted, oldest first; each deletion and each survivor is logged with its reason.
+func (p *Plugin) executeCleanup(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
+	opts, err := config.DecodeCleanupStageOptions(input.Request.StageConfig)
+	if err != nil {
+		lp.Errorf("Invalid stage options: %v", err)
+		return sdk.StageStatusFailure
+	}
+	store := p.metadata(input.Client)
+	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
+		return p.cleanupTarget(ctx, t, store, opts)
+	})
+}
+
+func (p *Plugin) cleanupTarget(ctx context.Context, t *target, store metadataStore, opts config.CleanupStageOptions) error {
+	rec, err := loadSyncRecord(ctx, store, t.name)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		t.lp.Successf("%s did not run for deploy target %s in this deployment: no revision to clean up", StageCloudRunSync, t.name)
+		return nil
+	}
+	id := provider.ShortName(rec.Service)
+	svc, err := t.client.GetService(ctx, rec.Service)
+	if err != nil {
+		return err
+	}
+	revs, err := t.client.ListRevisions(ctx, rec.Service)
+	if err != nil {
+		return err
+	}
+	keep, remove := planCleanup(svc, revs, rec, opts)
+	for _, k := range keep {
+		t.lp.Infof("Keeping revision %s: %s", k.name, k.reason)
+	}
+	deleted := 0
+	for _, rev := range remove {
+		t.lp.Infof("Deleting revision %s: older than the %d newest and serves no traffic", provider.ShortName(rev.GetName()), opts.KeepCount)
+		err := t.client.DeleteRevision(ctx, rev.GetName(), rev.GetEtag())
+		var perr *provider.Error
+		if errors.As(err, &perr) && perr.Code == codes.FailedPrecondition {
+			t.lp.Infof("Cloud Run refused to delete revision %s, so it is kept: %s", provider.ShortName(rev.GetName()), perr.Message)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		deleted++
+	}
+	t.lp.Successf("Cleaned up service %s: deleted %d revision(s), kept %d", id, deleted, len(keep)+len(remove)-deleted)
+	return nil
+}
+
+type keptRevision struct {
+	name   string
+	reason string
+}
+
+// planCleanup splits revs into the revisions to keep (with the reason) and those to delete, oldest first.
+func planCleanup(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, opts config.CleanupStageOptions) ([]keptRevision, []*runpb.Revision) {
+	protected := map[string][]string{}
+	protect := func(rev, reason string) {
+		if rev = provider.ShortName(rev); rev != "" && !slices.Contains(protected[rev], reason) {
+			protected[rev] = append(protected[rev], reason)
+		}
+	}
+	latestReady := provider.ShortName(svc.GetLatestReadyRevision())
+	for _, t := range append(traffic.Clone(svc.GetTraffic()), statusTargets(svc)...) {
+		rev := t.GetRevision()
+		if traffic.IsLatest(t) {
+			rev = latestReady
+		}
+		if t.GetPercent() > 0 {
+			protect(rev, fmt.Sprintf("serves %d%% of the traffic", t.GetPercent()))
+		}
+		if t.GetTag() != "" {
+			protect(rev, fmt.Sprintf("carries the tag %q", t.GetTag()))
+		}
+	}
+	protect(svc.GetLatestCreatedRevision(), "latest created revision")
+	protect(latestReady, "latest ready revision")
+	for _, e := range rec.Traffic {
+		if e.Percent > 0 {
+			protect(e.Revision, "the rollback of this deployment routes traffic to it")
+		}
+	}
+	if opts.KeepLatest {
+		protect(rec.Revision, "deployed by this deployment")
+	}
+
+	sorted := slices.Clone(revs)
+	slices.SortStableFunc(sorted, func(a, b *runpb.Revision) int { // newest first
+		return b.GetCreateTime().AsTime().Compare(a.GetCreateTime().AsTime())
+	})
+	var keep []keptRevision
+	var remove []*runpb.Revision
+	newest := 0
+	for _, rev := range sorted {
+		name := provider.ShortName(rev.GetName())
+		switch {
+		case len(protected[name]) > 0:
+			keep = append(keep, keptRevision{name, strings.Join(protected[name], ", ")})
+		case rev.GetLabels()[provider.LabelManagedBy] != provider.ManagedByPiped:
+			keep = append(keep, keptRevision{name, "not created by PipeCD"})
+		case newest < opts.KeepCount:
+			newest++
+			keep = append(keep, keptRevision{name, fmt.Sprintf("one of the %d newest (keepCount)", opts.KeepCount)})
+		default:
+			remove = append(remove, rev)
+		}
+	}
+	slices.Reverse(remove)
+	return keep, remove
+}
+
+// statusTargets returns the observed traffic of svc as traffic targets, so that a revision that still
+// serves while a change is rolling out is protected too.
+func statusTargets(svc *runpb.Service) []*runpb.TrafficTarget {
+	out := make([]*runpb.TrafficTarget, 0, len(svc.GetTrafficStatuses()))
+	for _, s := range svc.GetTrafficStatuses() {
+		out = append(out, &runpb.TrafficTarget{Type: s.GetType(), Revision: s.GetRevision(), Percent: s.GetPercent(), Tag: s.GetTag()})
+	}
+	return out
+}

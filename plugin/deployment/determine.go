@@ -1,0 +1,95 @@
+package deployment
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+)
+
+// DetermineVersions reports every container image of the service manifest (sidecars included).
+func (p *Plugin) DetermineVersions(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineVersionsInput[ApplicationSpec]) (*sdk.DetermineVersionsResponse, error) {
+	src, err := loadSource(input.Request.DeploymentSource)
+	if err != nil {
+		return nil, err
+	}
+	versions, err := imageVersions(src.manifest.Images())
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.DetermineVersionsResponse{Versions: versions}, nil
+}
+
+func imageVersions(images []string) ([]sdk.ArtifactVersion, error) {
+	versions := make([]sdk.ArtifactVersion, 0, len(images))
+	for _, ref := range images {
+		img, err := manifest.ParseImage(ref)
+		if err != nil {
+			return nil, err
+		}
+		versions = append(versions, sdk.ArtifactVersion{
+			Version: img.Version(),
+			Name:    img.Name[strings.LastIndex(img.Name, "/")+1:],
+			URL:     ref,
+		})
+	}
+	return versions, nil
+}
+
+// DetermineStrategy chooses quick sync when the change creates no new revision (the revision template is
+// unchanged, so only service-level settings such as labels, scaling or ingress change), and the pipeline
+// otherwise.
+func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineStrategyInput[ApplicationSpec]) (*sdk.DetermineStrategyResponse, error) {
+	req := input.Request
+	if req.RunningDeploymentSource.CommitHash == "" {
+		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: "Sync with the pipeline because there is no running deployment to compare with"}, nil
+	}
+	running, err := loadSource(req.RunningDeploymentSource)
+	if err != nil {
+		return nil, fmt.Errorf("running commit: %w", err)
+	}
+	target, err := loadSource(req.TargetDeploymentSource)
+	if err != nil {
+		return nil, err
+	}
+	runningHash, err := templateHash(running, req.Deployment)
+	if err != nil {
+		return nil, fmt.Errorf("running commit: %w", err)
+	}
+	targetHash, err := templateHash(target, req.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	if runningHash == targetHash {
+		return &sdk.DetermineStrategyResponse{
+			Strategy: sdk.SyncStrategyQuickSync,
+			Summary:  "Quick sync because the revision template is unchanged: no new revision, only service settings are updated",
+		}, nil
+	}
+	from, to := strings.Join(running.manifest.Images(), ", "), strings.Join(target.manifest.Images(), ", ")
+	if from != to {
+		return &sdk.DetermineStrategyResponse{
+			Strategy: sdk.SyncStrategyPipelineSync,
+			Summary:  fmt.Sprintf("Sync with the pipeline because the image changes from %s to %s", from, to),
+		}, nil
+	}
+	return &sdk.DetermineStrategyResponse{
+		Strategy: sdk.SyncStrategyPipelineSync,
+		Summary:  "Sync with the pipeline because the revision template changes (same image, other settings), which creates a new revision",
+	}, nil
+}
+
+// templateHash is the hash of the revision template src deploys, as SYNC sends it. The project and region do
+// not change the template, so placeholders stand in for the unknown deploy target.
+func templateHash(src *source, d sdk.Deployment) (string, error) {
+	want, err := src.desired(config.DeployTargetConfig{Project: "project", Region: "region"}, d)
+	if err != nil {
+		return "", err
+	}
+	return naming.TemplateHash(want.svc.GetTemplate())
+}

@@ -1,0 +1,111 @@
+package deployment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+)
+
+// metadataStore is the part of *sdk.Client the stages use to keep state across stages and re-runs.
+// Tests use an in-memory map because sdk.NewClient(nil, ...) cannot serve metadata in SDK v0.4.0.
+type metadataStore interface {
+	GetDeploymentPluginMetadata(ctx context.Context, key string) (string, bool, error)
+	PutDeploymentPluginMetadata(ctx context.Context, key, value string) error
+	GetStageMetadata(ctx context.Context, key string) (string, bool, error)
+	PutStageMetadata(ctx context.Context, key, value string) error
+}
+
+// syncRecord is what CLOUDRUN_SYNC remembers about one deploy target, for PROMOTE, ROLLBACK and CLEANUP.
+// It is written once per deployment and target, before the first change, and never overwritten, so a
+// re-run SYNC keeps the state from before the deployment.
+type syncRecord struct {
+	// Service is the full resource name of the service.
+	Service string `json:"service"`
+	// Revision is the short name of the revision this deployment deploys.
+	Revision string `json:"revision"`
+	// Created is true when this deployment created the service (first deployment).
+	Created bool `json:"created,omitempty"`
+	// Traffic is the service's traffic block before the deployment, with every LATEST entry pinned to the
+	// revision that was the latest ready one then: after the deployment LATEST would mean the new revision.
+	Traffic []trafficEntry `json:"traffic,omitempty"`
+	// PreviewTag is the tag given to the new revision, if any.
+	PreviewTag string `json:"previewTag,omitempty"`
+}
+
+// trafficEntry is the JSON form of a runpb.TrafficTarget.
+type trafficEntry struct {
+	Latest   bool   `json:"latest,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	Percent  int32  `json:"percent"`
+	Tag      string `json:"tag,omitempty"`
+}
+
+func toEntries(traffic []*runpb.TrafficTarget) []trafficEntry {
+	out := make([]trafficEntry, 0, len(traffic))
+	for _, t := range traffic {
+		out = append(out, trafficEntry{
+			Latest:   t.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST,
+			Revision: t.GetRevision(),
+			Percent:  t.GetPercent(),
+			Tag:      t.GetTag(),
+		})
+	}
+	return out
+}
+
+func fromEntries(entries []trafficEntry) []*runpb.TrafficTarget {
+	out := make([]*runpb.TrafficTarget, 0, len(entries))
+	for _, e := range entries {
+		t := &runpb.TrafficTarget{
+			Type:     runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+			Revision: e.Revision,
+			Percent:  e.Percent,
+			Tag:      e.Tag,
+		}
+		if e.Latest {
+			t.Type = runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+			t.Revision = ""
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// syncRecordKey is the deployment plugin metadata key of the record of one deploy target.
+func syncRecordKey(target string) string {
+	return "cloudrun.sync." + target
+}
+
+// loadSyncRecord returns the record of target, or nil when SYNC has not changed that target in this deployment.
+func loadSyncRecord(ctx context.Context, store metadataStore, target string) (*syncRecord, error) {
+	value, found, err := store.GetDeploymentPluginMetadata(ctx, syncRecordKey(target))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the deployment metadata of deploy target %s: %w", target, err)
+	}
+	if !found || value == "" {
+		return nil, nil
+	}
+	var r syncRecord
+	if err := json.Unmarshal([]byte(value), &r); err != nil {
+		return nil, fmt.Errorf("the deployment metadata %s is not a valid record (%w); it was written by another plugin version, run a new deployment", syncRecordKey(target), err)
+	}
+	return &r, nil
+}
+
+// saveSyncRecordOnce stores r unless a record already exists, and returns the record in effect.
+func saveSyncRecordOnce(ctx context.Context, store metadataStore, target string, r *syncRecord) (*syncRecord, error) {
+	existing, err := loadSyncRecord(ctx, store, target)
+	if err != nil || existing != nil {
+		return existing, err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode the deployment metadata: %w", err)
+	}
+	if err := store.PutDeploymentPluginMetadata(ctx, syncRecordKey(target), string(b)); err != nil {
+		return nil, fmt.Errorf("failed to save the deployment metadata of deploy target %s: %w", target, err)
+	}
+	return r, nil
+}

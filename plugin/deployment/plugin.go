@@ -1,0 +1,247 @@
+// Package deployment implements the Cloud Run deployment plugin for piped: planning (versions, strategy,
+// stages) and the stages CLOUDRUN_SYNC, CLOUDRUN_PROMOTE, CLOUDRUN_CANARY_CLEANUP and CLOUDRUN_ROLLBACK.
+package deployment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"go.uber.org/zap"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+)
+
+// DeployTargetConfig is a deploy target's config exactly as piped sent it. It is decoded with
+// config.DecodeDeployTargetConfig when a stage uses the target, so that a mistake in piped.yaml fails the
+// stages of that target with a message in the stage log, instead of stopping the plugin at startup.
+type DeployTargetConfig struct {
+	raw json.RawMessage
+}
+
+// UnmarshalJSON keeps the raw config.
+func (c *DeployTargetConfig) UnmarshalJSON(data []byte) error {
+	c.raw = append(c.raw[:0], data...)
+	return nil
+}
+
+// ApplicationSpec is the plugin's part of app.pipecd.yaml exactly as written. It is decoded into
+// config.ApplicationSpec by the stages, so that a mistake fails the stage with a message in the stage log
+// rather than an opaque RPC error.
+type ApplicationSpec struct {
+	raw json.RawMessage
+}
+
+// UnmarshalJSON keeps the raw spec.
+func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
+	s.raw = append(s.raw[:0], data...)
+	return nil
+}
+
+// decode returns the typed spec; file is the application config file name, for the error message.
+func (s *ApplicationSpec) decode(file string) (config.ApplicationSpec, error) {
+	raw := s.raw
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	var spec config.ApplicationSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return config.ApplicationSpec{}, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := spec.Validate(); err != nil {
+		return config.ApplicationSpec{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return spec, nil
+}
+
+var _ sdk.DeploymentPlugin[config.PluginConfig, DeployTargetConfig, ApplicationSpec] = (*Plugin)(nil)
+
+const (
+	defaultPollInterval  = time.Second
+	defaultWriteAttempts = 5
+)
+
+// Plugin is the Cloud Run deployment plugin. Create it with NewPlugin.
+type Plugin struct {
+	registry *provider.Registry
+	// pollInterval is how often a revision is checked while waiting for it to become ready.
+	pollInterval time.Duration
+	// writeAttempts bounds how often a stage re-reads the service and re-applies its change after
+	// Cloud Run reported a concurrent modification (ABORTED).
+	writeAttempts int
+	// metadata returns the store for cross-stage state; production uses the SDK client itself.
+	metadata func(*sdk.Client) metadataStore
+}
+
+// NewPlugin returns the plugin with one Cloud Run client per deploy target, created on first use.
+func NewPlugin() *Plugin {
+	return &Plugin{
+		registry:      provider.NewRegistry(),
+		pollInterval:  defaultPollInterval,
+		writeAttempts: defaultWriteAttempts,
+		metadata:      func(c *sdk.Client) metadataStore { return c },
+	}
+}
+
+// FetchDefinedStages returns the stages this plugin executes.
+func (p *Plugin) FetchDefinedStages() []string {
+	return allStages
+}
+
+// BuildQuickSyncStages returns CLOUDRUN_SYNC and, with auto-rollback, CLOUDRUN_ROLLBACK.
+func (p *Plugin) BuildQuickSyncStages(_ context.Context, _ *config.PluginConfig, input *sdk.BuildQuickSyncStagesInput) (*sdk.BuildQuickSyncStagesResponse, error) {
+	return &sdk.BuildQuickSyncStagesResponse{Stages: buildQuickSyncPipeline(input.Request.Rollback)}, nil
+}
+
+// BuildPipelineSyncStages returns the pipeline's Cloud Run stages and, with auto-rollback, CLOUDRUN_ROLLBACK.
+func (p *Plugin) BuildPipelineSyncStages(_ context.Context, _ *config.PluginConfig, input *sdk.BuildPipelineSyncStagesInput) (*sdk.BuildPipelineSyncStagesResponse, error) {
+	stages, err := buildPipelineStages(input.Request)
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.BuildPipelineSyncStagesResponse{Stages: stages}, nil
+}
+
+// ExecuteStage runs one stage on every deploy target of the deployment, concurrently. It never panics:
+// a panic becomes a failed stage with the message in the stage log.
+func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[DeployTargetConfig], input *sdk.ExecuteStageInput[ApplicationSpec]) (resp *sdk.ExecuteStageResponse, err error) {
+	lp := stageLog(input)
+	defer func() {
+		if r := recover(); r != nil {
+			input.Logger.Error("panic while executing a stage", zap.String("stage", input.Request.StageName), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			lp.Errorf("Internal error in the Cloud Run plugin while running %s: %v. This is a bug; please report it with this log.", input.Request.StageName, r)
+			resp, err = &sdk.ExecuteStageResponse{Status: sdk.StageStatusFailure}, nil
+		}
+	}()
+
+	var run stageFunc
+	switch input.Request.StageName {
+	case StageCloudRunSync:
+		run = p.executeSync
+	case StageCloudRunPromote:
+		run = p.executePromote
+	case StageCloudRunRollback:
+		run = p.executeRollback
+	case StageCloudRunCanaryCleanup:
+		run = p.executeCleanup
+	default:
+		return nil, fmt.Errorf("unsupported stage %q: the Cloud Run plugin executes %v", input.Request.StageName, allStages)
+	}
+	return &sdk.ExecuteStageResponse{Status: run(ctx, lp, input, dts)}, nil
+}
+
+// stageFunc runs one stage on all deploy targets and returns its status.
+type stageFunc func(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus
+
+// target is one deploy target, decoded and connected.
+type target struct {
+	name   string
+	cfg    config.DeployTargetConfig
+	client *provider.Client
+	// lp writes to the stage log, prefixed with the target name when the deployment has several targets.
+	lp sdk.StageLogPersister
+}
+
+// forEachTarget decodes and connects every deploy target, then runs fn on all of them concurrently.
+// It returns failure if there is no target or if fn failed for any target.
+func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dts []*sdk.DeployTarget[DeployTargetConfig], fn func(ctx context.Context, t *target) error) sdk.StageStatus {
+	if len(dts) == 0 {
+		lp.Errorf("The deployment has no deploy target for this plugin: add the application's deploy target (one of spec.plugins[].deployTargets[].name of the cloudrun plugin in piped.yaml) to the application")
+		return sdk.StageStatusFailure
+	}
+	targets := make([]*target, 0, len(dts))
+	failed := false
+	for _, dt := range dts {
+		tlp := lp
+		if len(dts) > 1 {
+			tlp = prefixedLog{prefix: "[" + dt.Name + "] ", lp: lp}
+		}
+		cfg, err := config.DecodeDeployTargetConfig(dt.Config.raw)
+		if err != nil {
+			tlp.Errorf("Deploy target %s in piped.yaml is invalid: %v", dt.Name, err)
+			failed = true
+			continue
+		}
+		client, err := p.registry.Client(ctx, dt.Name, provider.Config{CredentialsFile: cfg.CredentialsFile, Endpoint: cfg.Endpoint, Insecure: cfg.Insecure})
+		if err != nil {
+			tlp.Errorf("Cannot connect to Cloud Run for deploy target %s: %v", dt.Name, err)
+			failed = true
+			continue
+		}
+		targets = append(targets, &target{name: dt.Name, cfg: cfg, client: client, lp: tlp})
+	}
+	if failed {
+		return sdk.StageStatusFailure
+	}
+
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("internal error (this is a bug, please report it): %v\n%s", r, debug.Stack())
+				}
+			}()
+			errs[i] = fn(ctx, t)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			targets[i].lp.Errorf("%v", err)
+			failed = true
+		}
+	}
+	if failed {
+		return sdk.StageStatusFailure
+	}
+	return sdk.StageStatusSuccess
+}
+
+// stageLog returns the stage log of input, or one that writes to the plugin's own log when there is none.
+func stageLog(input *sdk.ExecuteStageInput[ApplicationSpec]) sdk.StageLogPersister {
+	if lp, err := input.Client.StageLogPersister(); err == nil {
+		return lp
+	}
+	return zapLog{input.Logger}
+}
+
+// prefixedLog prefixes every line with the deploy target name.
+type prefixedLog struct {
+	prefix string
+	lp     sdk.StageLogPersister
+}
+
+func (l prefixedLog) Write(b []byte) (int, error) {
+	if _, err := l.lp.Write(append([]byte(l.prefix), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+func (l prefixedLog) Info(s string)                 { l.lp.Info(l.prefix + s) }
+func (l prefixedLog) Infof(format string, a ...any) { l.lp.Info(l.prefix + fmt.Sprintf(format, a...)) }
+func (l prefixedLog) Success(s string)              { l.lp.Success(l.prefix + s) }
+func (l prefixedLog) Successf(format string, a ...any) {
+	l.lp.Success(l.prefix + fmt.Sprintf(format, a...))
+}
+func (l prefixedLog) Error(s string) { l.lp.Error(l.prefix + s) }
+func (l prefixedLog) Errorf(format string, a ...any) {
+	l.lp.Error(l.prefix + fmt.Sprintf(format, a...))
+}
+
+// zapLog is the stage log used when the SDK provides none.
+type zapLog struct{ l *zap.Logger }
+
+func (z zapLog) Write(b []byte) (int, error)      { z.l.Info(string(b)); return len(b), nil }
+func (z zapLog) Info(s string)                    { z.l.Info(s) }
+func (z zapLog) Infof(format string, a ...any)    { z.l.Info(fmt.Sprintf(format, a...)) }
+func (z zapLog) Success(s string)                 { z.l.Info(s) }
+func (z zapLog) Successf(format string, a ...any) { z.l.Info(fmt.Sprintf(format, a...)) }
+func (z zapLog) Error(s string)                   { z.l.Error(s) }
+func (z zapLog) Errorf(format string, a ...any)   { z.l.Error(fmt.Sprintf(format, a...)) }

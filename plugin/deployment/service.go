@@ -1,0 +1,166 @@
+package deployment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+)
+
+// source is a deployment source with its plugin spec decoded and its service manifest loaded.
+type source struct {
+	spec     config.ApplicationSpec
+	manifest *manifest.Manifest
+	commit   string
+}
+
+// loadSource decodes the plugin spec of ds and loads its service manifest. Errors name the file and field.
+func loadSource(ds sdk.DeploymentSource[ApplicationSpec]) (*source, error) {
+	file := ds.ApplicationConfigFilename
+	if file == "" {
+		file = "app.pipecd.yaml"
+	}
+	cfg, err := ds.AppConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if cfg.Spec == nil {
+		return nil, fmt.Errorf("%s: the cloudrun plugin section spec.plugins.cloudrun is missing", file)
+	}
+	spec, err := cfg.Spec.decode(file)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Load(ds.ApplicationDirectory, spec.Input.ServiceManifestFile)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Input.Image != "" {
+		if err := m.SetImage(spec.Input.Image); err != nil {
+			return nil, fmt.Errorf("%s: field \"spec.plugins.cloudrun.input.image\": %w", file, err)
+		}
+	}
+	return &source{spec: spec, manifest: m, commit: ds.CommitHash}, nil
+}
+
+// desiredService is the service a deployment applies to one deploy target.
+type desiredService struct {
+	// svc is the service to send: full name, ownership labels, template.revision set.
+	svc *runpb.Service
+	// id is the short service id.
+	id string
+	// revision is the short name of the revision the template creates.
+	revision string
+}
+
+// desired builds the service of src for the deploy target cfg, labelled for deployment d.
+func (src *source) desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*desiredService, error) {
+	svc, err := src.manifest.Service(cfg.Project, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	id := provider.ShortName(svc.GetName())
+	labelService(svc, d, src.commit)
+	rev, err := naming.RevisionName(id, src.commit, svc.Template)
+	if err != nil {
+		return nil, fmt.Errorf("cannot name the new revision: %w", err)
+	}
+	svc.Template.Revision = rev
+	return &desiredService{svc: svc, id: id, revision: rev}, nil
+}
+
+// labelService adds the ownership labels. The revision template gets only labels that do not change
+// between deployments of the same application, so that an unchanged template keeps its revision.
+func labelService(svc *runpb.Service, d sdk.Deployment, commit string) {
+	svc.Labels = merged(svc.Labels, map[string]string{
+		provider.LabelManagedBy:   provider.ManagedByPiped,
+		provider.LabelPiped:       labelValue(d.PipedID),
+		provider.LabelApplication: labelValue(d.ApplicationID),
+		provider.LabelCommitHash:  labelValue(commit),
+	})
+	if svc.Template == nil {
+		svc.Template = &runpb.RevisionTemplate{}
+	}
+	svc.Template.Labels = merged(svc.Template.Labels, map[string]string{
+		provider.LabelManagedBy:   provider.ManagedByPiped,
+		provider.LabelApplication: labelValue(d.ApplicationID),
+	})
+}
+
+func merged(base, extra map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(extra))
+	maps.Copy(out, base)
+	for k, v := range extra {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var invalidLabelChars = regexp.MustCompile(`[^a-z0-9_-]`)
+
+// labelValue makes s a valid label value: lowercase letters, digits, '_' and '-', at most 63 characters.
+func labelValue(s string) string {
+	v := invalidLabelChars.ReplaceAllString(strings.ToLower(s), "-")
+	return v[:min(len(v), 63)]
+}
+
+// sameTemplate reports whether two revision names made by naming.RevisionName carry the same template hash,
+// which is the last dash-separated part of the name.
+func sameTemplate(a, b string) bool {
+	ha, hb := a[strings.LastIndex(a, "-")+1:], b[strings.LastIndex(b, "-")+1:]
+	return a != "" && b != "" && ha == hb
+}
+
+// writeService applies change to the service until Cloud Run accepts the write or attempts run out.
+// change gets the service as just read (live on the first attempt when not nil, so that a caller that has
+// just read it does not read it twice) and returns nil, a ErrConflict to try again, or another error to stop.
+// Every write carries the
+// etag of the read it is based on, so a concurrent change makes Cloud Run answer ABORTED, and the change is
+// computed again from the new state: entries the plugin does not own are never overwritten.
+func (p *Plugin) writeService(ctx context.Context, t *target, name string, live *runpb.Service, change func(live *runpb.Service) error) error {
+	var err error
+	for attempt := 1; attempt <= p.writeAttempts; attempt++ {
+		if live == nil {
+			if live, err = t.client.GetService(ctx, name); err != nil {
+				return err
+			}
+		}
+		err = change(live)
+		if !errors.Is(err, provider.ErrConflict) {
+			return err
+		}
+		live = nil
+		t.lp.Infof("The service %s was changed by someone else meanwhile; reading it again (attempt %d of %d)", provider.ShortName(name), attempt, p.writeAttempts)
+	}
+	return fmt.Errorf("gave up after %d attempts because the service kept changing concurrently: %w", p.writeAttempts, err)
+}
+
+// previewURL returns the URL Cloud Run gives to tag, or "" when the service does not report one.
+func previewURL(svc *runpb.Service, tag string) string {
+	if tag == "" {
+		return ""
+	}
+	for _, s := range svc.GetTrafficStatuses() {
+		if s.GetTag() == tag {
+			return s.GetUri()
+		}
+	}
+	return ""
+}
+
+func cloneService(svc *runpb.Service) *runpb.Service {
+	return proto.Clone(svc).(*runpb.Service)
+}

@@ -1,0 +1,322 @@
+package deployment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
+)
+
+// previewURLMetadataKey is the stage metadata key (suffixed with the deploy target) of the preview URL.
+const previewURLMetadataKey = "cloudrun.previewURL."
+
+// executeSync deploys the new revision on every deploy target.
+//
+// Per target: read the service; if it does not exist, create it with 100% to the new revision. Otherwise
+// record the traffic before the deployment (once), apply the new template with the traffic pinned (LATEST
+// replaced by the current latest ready revision, the new revision at 0%, plus its preview tag), wait until
+// the new revision is ready, and then, unless skipTrafficShift, route 100% to it keeping tagged entries as
+// 0% tag-only entries. If the revision fails or times out, the traffic is left as it was.
+func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
+	store := p.metadata(input.Client)
+	src, err := loadSource(input.Request.TargetDeploymentSource)
+	if err != nil {
+		lp.Errorf("Invalid application configuration: %v", err)
+		return sdk.StageStatusFailure
+	}
+	opts, quick, err := syncOptions(ctx, store, input, src.spec)
+	if err != nil {
+		lp.Errorf("Invalid stage options: %v", err)
+		return sdk.StageStatusFailure
+	}
+	lp.Infof("Deploying commit %s, image %s", short(src.commit), strings.Join(src.manifest.Images(), ", "))
+
+	var mu sync.Mutex
+	var urls []string
+	status := p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
+		url, err := p.syncTarget(ctx, t, store, src, input.Request.Deployment, opts, quick)
+		if url != "" {
+			mu.Lock()
+			urls = append(urls, url)
+			mu.Unlock()
+			if err := store.PutStageMetadata(ctx, previewURLMetadataKey+t.name, url); err != nil {
+				t.lp.Errorf("Failed to save the preview URL in the stage metadata: %v", err)
+			}
+		}
+		return err
+	})
+	if len(urls) > 0 {
+		slices.Sort(urls)
+		if err := store.PutStageMetadata(ctx, sdk.MetadataKeyStageDisplay, "Preview: "+strings.Join(urls, " ")); err != nil {
+			lp.Errorf("Failed to save the preview URL in the stage metadata: %v", err)
+		}
+	}
+	return status
+}
+
+// syncOptions returns the options of this CLOUDRUN_SYNC run and whether it is a quick sync. A quick sync
+// uses spec.quickSync and ignores the stage config, which piped may fill with an unrelated stage's `with`.
+func syncOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec], spec config.ApplicationSpec) (config.SyncStageOptions, bool, error) {
+	quick, err := isQuickSync(ctx, store, input)
+	if err != nil {
+		return config.SyncStageOptions{}, false, err
+	}
+	if quick {
+		return spec.QuickSync.SyncStageOptions(), true, nil
+	}
+	opts, err := config.DecodeSyncStageOptions(input.Request.StageConfig)
+	return opts, false, err
+}
+
+// isQuickSync tells a quick-sync stage (marked at planning, or of an application without a Cloud Run
+// pipeline) from a pipeline stage.
+func isQuickSync(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec]) (bool, error) {
+	v, found, err := store.GetStageMetadata(ctx, quickSyncMetadataKey)
+	if err != nil {
+		return false, fmt.Errorf("failed to read the stage metadata: %w", err)
+	}
+	if found && v == "true" {
+		return true, nil
+	}
+	cfg := input.Request.TargetDeploymentSource.ApplicationConfig
+	return cfg == nil || !cfg.HasStage(input.Request.StageName), nil
+}
+
+// syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any.
+func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, src *source, d sdk.Deployment, opts config.SyncStageOptions, quick bool) (string, error) {
+	want, err := src.desired(t.cfg, d)
+	if err != nil {
+		return "", err
+	}
+	tag := ""
+	if opts.Tag {
+		if tag, err = naming.PreviewTag(want.id, src.commit); err != nil {
+			return "", err
+		}
+	}
+	name := want.svc.GetName()
+	live, err := t.client.GetService(ctx, name)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return p.createService(ctx, t, store, want, tag, opts)
+	case err != nil:
+		return "", err
+	}
+
+	// The service exists. Keep its revision when the template did not change, so that a change of
+	// service-level settings only (labels, scaling, ingress) creates no revision.
+	if sameTemplate(live.GetTemplate().GetRevision(), want.revision) {
+		want.revision = live.GetTemplate().GetRevision()
+		want.svc.Template.Revision = want.revision
+	}
+	before, err := pinned(live)
+	if err != nil {
+		return "", err
+	}
+	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{
+		Service: name, Revision: want.revision, Traffic: toEntries(before), PreviewTag: tag,
+	})
+	if err != nil {
+		return "", err
+	}
+	t.lp.Infof("Service %s, new revision %s", want.id, want.revision)
+
+	if alreadyApplied(live, want) {
+		t.lp.Infof("The service already runs this template (an earlier run of this stage applied it); not applying it again")
+	} else {
+		err = p.writeService(ctx, t, name, live, func(live *runpb.Service) error {
+			cur, err := pinned(live)
+			if err != nil {
+				return err
+			}
+			next, err := traffic.KeepExisting(cur, want.revision, tag)
+			if err != nil {
+				return fmt.Errorf("cannot compute the traffic for the template update: %w", err)
+			}
+			svc := cloneService(want.svc)
+			svc.Etag = live.GetEtag()
+			svc.Traffic = next
+			_, err = t.client.ReplaceService(ctx, svc)
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("failed to apply the new template; the traffic is unchanged: %w", err)
+		}
+		t.lp.Infof("Applied the new template with the traffic pinned; revision %s gets no traffic until it is ready", want.revision)
+	}
+
+	if err := p.waitReady(ctx, t, provider.RevisionName(name, want.revision), opts.Timeout.Duration()); err != nil {
+		return "", err
+	}
+
+	var after *runpb.Service
+	err = p.writeService(ctx, t, name, nil, func(live *runpb.Service) error {
+		after = live
+		if opts.SkipTrafficShift && !quick {
+			return nil
+		}
+		cur, err := pinned(live)
+		if err != nil {
+			return err
+		}
+		next, err := traffic.RouteAll(cur, want.revision, tag)
+		if err != nil {
+			return err
+		}
+		if traffic.Equal(cur, next) {
+			return nil
+		}
+		after, err = t.client.UpdateTraffic(ctx, name, live.GetEtag(), next)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", want.revision, err)
+	}
+	t.lp.Infof("Traffic of service %s:\n%s", want.id, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
+	url := previewURL(after, tag)
+	if url != "" {
+		t.lp.Infof("Preview URL of revision %s: %s", want.revision, url)
+	}
+	if u := after.GetUri(); u != "" {
+		t.lp.Infof("Service URL: %s", u)
+	}
+	t.lp.Successf("Deployed revision %s of service %s", want.revision, want.id)
+
+	if opts.Prune {
+		if err := p.cleanupTarget(ctx, t, store, config.DefaultCleanupStageOptions()); err != nil {
+			return url, fmt.Errorf("the deployment succeeded but pruning old revisions failed: %w", err)
+		}
+	}
+	return url, nil
+}
+
+// createService creates the service (first deployment): 100% of the traffic to the new revision.
+func (p *Plugin) createService(ctx context.Context, t *target, store metadataStore, want *desiredService, tag string, opts config.SyncStageOptions) (string, error) {
+	name := want.svc.GetName()
+	if _, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{Service: name, Revision: want.revision, Created: true, PreviewTag: tag}); err != nil {
+		return "", err
+	}
+	svc := cloneService(want.svc)
+	svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(want.revision, 100, "")}
+	if tag != "" {
+		svc.Traffic = append(svc.Traffic, traffic.Revision(want.revision, 0, tag))
+	}
+	t.lp.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.id, want.revision)
+	if _, err := t.client.CreateService(ctx, svc); err != nil && !errors.Is(err, provider.ErrAlreadyExists) {
+		return "", err
+	}
+	if err := p.waitReady(ctx, t, provider.RevisionName(name, want.revision), opts.Timeout.Duration()); err != nil {
+		return "", err
+	}
+	after, err := t.client.GetService(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	t.lp.Infof("Traffic of service %s:\n%s", want.id, traffic.Table(after.GetTraffic()))
+	url := previewURL(after, tag)
+	if url != "" {
+		t.lp.Infof("Preview URL of revision %s: %s", want.revision, url)
+	}
+	if u := after.GetUri(); u != "" {
+		t.lp.Infof("Service URL: %s", u)
+	}
+	t.lp.Successf("Created service %s with revision %s", want.id, want.revision)
+	return url, nil
+}
+
+// alreadyApplied reports whether live already carries the template and commit of want, as after an
+// earlier run of the same stage.
+func alreadyApplied(live *runpb.Service, want *desiredService) bool {
+	return live.GetTemplate().GetRevision() == want.revision &&
+		live.GetLabels()[provider.LabelCommitHash] == want.svc.GetLabels()[provider.LabelCommitHash]
+}
+
+// pinned returns the traffic of live with LATEST pinned to the latest ready revision.
+func pinned(live *runpb.Service) ([]*runpb.TrafficTarget, error) {
+	cur, err := traffic.Pin(live.GetTraffic(), live.GetLatestReadyRevision())
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w; fix or delete the service, then deploy again", provider.ShortName(live.GetName()), err)
+	}
+	return cur, nil
+}
+
+// waitReady polls the revision until it is ready, fails, or timeout passes. Traffic is never changed here.
+func (p *Plugin) waitReady(ctx context.Context, t *target, revision string, timeout time.Duration) error {
+	short := provider.ShortName(revision)
+	t.lp.Infof("Waiting up to %s for revision %s to become ready", timeout, short)
+	wctx, cancel := context.WithTimeoutCause(ctx, timeout, errReadinessTimeout)
+	defer cancel()
+	last := ""
+	for {
+		rev, err := t.client.GetRevision(wctx, revision)
+		switch {
+		case err == nil:
+			state, msg := provider.RevisionReadiness(rev)
+			switch state {
+			case provider.ReadinessReady:
+				t.lp.Successf("Revision %s is ready", short)
+				return nil
+			case provider.ReadinessFailed:
+				return fmt.Errorf("revision %s failed to become ready: %s. The traffic was not changed. Fix the service manifest (image, port, command, environment, resources) and deploy again%s", short, msg, logsHint(rev))
+			}
+			if msg != last && msg != "" {
+				t.lp.Infof("Revision %s: %s", short, msg)
+				last = msg
+			}
+		case errors.Is(err, provider.ErrNotFound):
+			// Cloud Run has not created the revision yet.
+		case context.Cause(wctx) == errReadinessTimeout:
+		default:
+			return err
+		}
+		if err := sleepCtx(wctx, p.pollInterval); err != nil {
+			if errors.Is(err, errReadinessTimeout) {
+				return fmt.Errorf("revision %s did not become ready within %s (last status: %s). The traffic was not changed. Check the revision's logs, or raise the stage option \"timeout\"", short, timeout, orUnknown(last))
+			}
+			return fmt.Errorf("stopped waiting for revision %s: %w", short, err)
+		}
+	}
+}
+
+var errReadinessTimeout = errors.New("readiness timeout")
+
+func logsHint(rev *runpb.Revision) string {
+	if u := rev.GetLogUri(); u != "" {
+		return " (logs: " + u + ")"
+	}
+	return ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "pending"
+	}
+	return s
+}
+
+// sleepCtx waits for d or until ctx ends, returning the cause.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func short(commit string) string {
+	return commit[:min(len(commit), 7)]
+}

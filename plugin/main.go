@@ -1,0 +1,28 @@
+// Command cloudrun-plugin is the Cloud Run deployment plugin for PipeCD v1. piped starts it as
+//
+//	cloudrun-plugin start --piped-plugin-service localhost:9087 --config '<plugin config JSON>'
+package main
+
+import (
+	"log"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	plugin, err := sdk.NewPlugin(version,
+		sdk.WithDeploymentPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](deployment.NewPlugin()),
+	)
+	if err != nil {
+		log.Fatalf("failed to create the plugin: %v", err)
+	}
+	if err := plugin.Run(); err != nil {
+		log.Fatalf("failed to run the plugin: %v", err)
+	}
+}
