@@ -1,0 +1,49 @@
+package deployment
+
+import (
+	"testing"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+)
+
+// revisionFor returns the revision name SYNC gives to the env's current deployment.
+func (e *env) revisionFor() string {
+	e.t.Helper()
+	src, err := loadSource(e.source(e.commit, e.app, e.service))
+	require.NoError(e.t, err)
+	want, err := src.desired(config.DeployTargetConfig{Project: testProject, Region: testRegion},
+		sdk.Deployment{ApplicationID: "app-1", PipedID: "piped-1"})
+	require.NoError(e.t, err)
+	return want.revision
+}
+
+func TestSync_QuickSyncFirstDeploymentThenUpdate(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.Contains(t, log.String(), "first deployment")
+
+	f.ResetCalls()
+	e.deploy("2222222bbbb", quickSyncApp, serviceYAML("gcr.io/p/web:v2"))
+	revB := e.revisionFor()
+	require.NotEqual(t, revA, revB)
+	status, log = e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revB + ":100"}, trafficOf(t, f))
+	assert.Contains(t, log.String(), revA)
+
+	calls := callCounts(f)
+	assert.Equal(t, 2, calls["GetService"], calls)
+	assert.Equal(t, 2, calls["UpdateService"], calls)
+	assert.Zero(t, calls["CreateService"], calls)
+}
