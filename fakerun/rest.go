@@ -32,6 +32,7 @@ var operationRules = []*annotations.HttpRule{
 func newRESTHandler(gs *grpc.Server) (http.Handler, error) {
 	transcoder, err := vanguardgrpc.NewTranscoder(gs,
 		vanguard.WithRules(operationRules...),
+		vanguard.WithUnknownHandler(http.HandlerFunc(notFoundRoute)),
 		vanguard.WithDefaultServiceOptions(
 			// The Go REST client always sends "$alt=json;enum-encoding=int".
 			vanguard.WithRESTUnmarshalOptions(vanguard.RESTUnmarshalOptions{DiscardUnknownQueryParams: true}),
@@ -45,6 +46,18 @@ func newRESTHandler(gs *grpc.Server) (http.Handler, error) {
 		transcoder.ServeHTTP(ew, r)
 		ew.finish()
 	}), nil
+}
+
+// googleError is the JSON error body of Google REST APIs.
+type googleError struct {
+	Error googleErrorBody `json:"error"`
+}
+
+type googleErrorBody struct {
+	Code    int               `json:"code"`
+	Message string            `json:"message"`
+	Status  string            `json:"status"`
+	Details []json.RawMessage `json:"details,omitempty"`
 }
 
 // googleErrorWriter rewrites the google.rpc.Status JSON that vanguard writes
@@ -86,14 +99,13 @@ func (w *googleErrorWriter) finish() {
 		Code    int32             `json:"code"`
 		Message string            `json:"message"`
 		Details []json.RawMessage `json:"details"`
+		Error   json.RawMessage   `json:"error"` // already in Google's shape
 	}
 	body := w.body.Bytes()
-	if err := json.Unmarshal(body, &st); err == nil {
-		e := map[string]any{"code": w.status, "message": st.Message, "status": code.Code(st.Code).String()}
-		if len(st.Details) > 0 {
-			e["details"] = st.Details
-		}
-		if body, err = json.Marshal(map[string]any{"error": e}); err != nil {
+	if err := json.Unmarshal(body, &st); err == nil && st.Error == nil {
+		if body, err = json.Marshal(googleError{Error: googleErrorBody{
+			Code: w.status, Message: st.Message, Status: code.Code(st.Code).String(), Details: st.Details,
+		}}); err != nil {
 			body = w.body.Bytes()
 		}
 	}
@@ -103,4 +115,16 @@ func (w *googleErrorWriter) finish() {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.ResponseWriter.WriteHeader(w.status)
 	_, _ = w.ResponseWriter.Write(body)
+}
+
+// notFoundRoute answers requests that match no HTTP rule as Google's front end does.
+func notFoundRoute(w http.ResponseWriter, r *http.Request) {
+	body, _ := json.Marshal(googleError{Error: googleErrorBody{
+		Code:    http.StatusNotFound,
+		Message: "The requested URL " + r.URL.Path + " was not found on this server.",
+		Status:  "NOT_FOUND",
+	}})
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write(body)
 }
