@@ -1,0 +1,84 @@
+package deployment
+
+import (
+	"testing"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+)
+
+const canarySync = `{"skipTrafficShift": true, "tag": true}`
+
+func TestCanary_SyncPromoteCleanup(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+
+	e.deploy("2222222bbbb", canaryApp, serviceYAML("gcr.io/p/web:v2"))
+	revB := e.revisionFor()
+	tag, err := naming.PreviewTag("web", "2222222bbbb")
+	require.NoError(t, err)
+
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revA + ":100", revB + ":0:" + tag}, trafficOf(t, f))
+	assert.Contains(t, log.String(), "Preview URL of revision "+revB+": https://"+tag+"---web-")
+	assert.Contains(t, e.store.stage[sdk.MetadataKeyStageDisplay], "https://"+tag+"---web-")
+	assert.Contains(t, e.store.stage[previewURLMetadataKey+"dt1"], "https://"+tag+"---web-")
+	calls := callCounts(f)
+	assert.LessOrEqual(t, calls["GetService"]+calls["UpdateService"]+calls["CreateService"], 4, calls)
+
+	for _, step := range []struct {
+		percent string
+		want    []string
+	}{
+		{"10", []string{revB + ":10", revA + ":90", revB + ":0:" + tag}},
+		{`"50%"`, []string{revB + ":50", revA + ":50", revB + ":0:" + tag}},
+		{"100", []string{revB + ":100", revB + ":0:" + tag}},
+	} {
+		f.ResetCalls()
+		status, log = e.run(StageCloudRunPromote, `{"percent": `+step.percent+`}`, nil)
+		require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+		assert.ElementsMatch(t, step.want, trafficOf(t, f), "after PROMOTE %s", step.percent)
+		calls := callCounts(f)
+		assert.Equal(t, map[string]int{"GetService": 1, "UpdateService": 1}, calls, "PROMOTE %s", step.percent)
+	}
+
+	// Three more deployments leave older revisions behind.
+	for _, c := range []struct{ commit, image string }{{"3333333cccc", "v3"}, {"4444444dddd", "v4"}, {"5555555eeee", "v5"}} {
+		e.deploy(c.commit, quickSyncApp, serviceYAML("gcr.io/p/web:"+c.image))
+		status, log = e.run(StageCloudRunSync, "", quick)
+		require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	}
+	revE := e.revisionFor()
+	require.Len(t, f.Revisions(serviceName()), 5)
+
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunCanaryCleanup, `{"keepCount": 1}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	var left []string
+	for _, r := range f.Revisions(serviceName()) {
+		left = append(left, r.GetName()[len(serviceName())+len("/revisions/"):])
+	}
+	// revE serves, revD is the rollback target, revB keeps its preview tag, revC is the one newest
+	// kept by keepCount; revA goes.
+	assert.NotContains(t, left, revA)
+	assert.Contains(t, left, revB)
+	assert.Contains(t, left, revE)
+	assert.Len(t, left, 4)
+	assert.Contains(t, log.String(), "Deleting revision "+revA)
+	assert.Contains(t, log.String(), "Keeping revision "+revB+": carries the tag")
+	calls = callCounts(f)
+	assert.Equal(t, 1, calls["GetService"], calls)
+	assert.Equal(t, 1, calls["ListRevisions"], calls)
+	assert.Equal(t, 1, calls["DeleteRevision"], calls)
+}
