@@ -1,0 +1,275 @@
+// Package manifest loads the Cloud Run Service manifest of an application: a Cloud Run Admin API
+// v2 Service written in YAML or JSON with the REST API's camelCase field names, e.g.
+//
+//	name: hello
+//	template:
+//	  containers:
+//	    - image: us-docker.pkg.dev/my-proj/repo/hello:v1
+//
+// Decoding is strict: unknown fields and fields Cloud Run sets by itself are errors naming their
+// path. The format is detected from apiVersion so that more formats can be added: none or
+// "run.googleapis.com/v2" is the v2 Service; Knative "serving.knative.dev/v1" is recognised and
+// reported as not supported yet.
+//
+// The deployment stages own template.revision and traffic: they replace whatever the manifest says.
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/yaml"
+)
+
+// Format is the input format of a manifest.
+type Format string
+
+const (
+	// FormatCloudRunV2 is a Cloud Run Admin API v2 Service (google.cloud.run.v2.Service).
+	FormatCloudRunV2 Format = "run.googleapis.com/v2"
+	// FormatKnative is a Knative serving.knative.dev/v1 Service, as used by `gcloud run services replace`.
+	// It is detected but not supported yet.
+	FormatKnative Format = "serving.knative.dev/v1"
+)
+
+// MaxFileSize bounds the size of a manifest file.
+const MaxFileSize = 1 << 20
+
+var (
+	servicePattern  = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
+	fullNamePattern = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/services/([^/]+)$`)
+	documentSplit   = regexp.MustCompile(`(?m)^---[ \t]*$`)
+)
+
+// Manifest is a decoded and validated service manifest.
+type Manifest struct {
+	// File is the manifest's path relative to the application directory, used in messages.
+	File string
+	// Format is the format the manifest was written in.
+	Format Format
+
+	service *runpb.Service
+}
+
+// Load reads and decodes file (relative to appDir; empty means "service.yaml"). A path that
+// leaves appDir, directly or through a symbolic link, is an error.
+func Load(appDir, file string) (*Manifest, error) {
+	if file == "" {
+		file = "service.yaml"
+	}
+	if !filepath.IsLocal(file) {
+		return nil, fmt.Errorf("manifest %s: the path is outside the application directory, allowed a relative path inside it", file)
+	}
+	f, err := os.OpenInRoot(appDir, file)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: failed to open it in the application directory: %w", file, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: failed to read it: %w", file, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("manifest %s: the file is larger than %d bytes", file, MaxFileSize)
+	}
+	return Decode(file, data)
+}
+
+// Decode decodes and validates manifest data; file names the source in errors.
+func Decode(file string, data []byte) (*Manifest, error) {
+	m, err := decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", file, err)
+	}
+	m.File = file
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func decode(data []byte) (*Manifest, error) {
+	if docs := nonEmptyDocuments(data); docs > 1 {
+		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one Service", docs)
+	}
+	jsonData, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("invalid YAML or JSON: %w", err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(jsonData, &obj); err != nil || obj == nil {
+		return nil, errors.New("the manifest must be a YAML or JSON object describing a Cloud Run Service")
+	}
+	format, err := detectFormat(obj)
+	if err != nil {
+		return nil, err
+	}
+	svc := &runpb.Service{}
+	if err := checkFields(obj, svc.ProtoReflect().Descriptor(), ""); err != nil {
+		return nil, err
+	}
+	clean, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("failed to re-encode the manifest: %w", err)
+	}
+	if err := protojson.Unmarshal(clean, svc); err != nil {
+		return nil, fmt.Errorf("invalid Cloud Run Service: %s", strings.TrimPrefix(err.Error(), "proto: "))
+	}
+	return &Manifest{Format: format, service: svc}, nil
+}
+
+// detectFormat reads apiVersion and kind, removes them (the v2 Service has no such fields) and
+// returns the format, or an error for formats that are not supported.
+func detectFormat(obj map[string]any) (Format, error) {
+	apiVersion, hasVersion := obj["apiVersion"]
+	kind, hasKind := obj["kind"]
+	delete(obj, "apiVersion")
+	delete(obj, "kind")
+	if hasKind && kind != "Service" {
+		return "", fmt.Errorf("kind %v is not supported, allowed Service", quote(kind))
+	}
+	switch {
+	case !hasVersion || apiVersion == string(FormatCloudRunV2):
+		return FormatCloudRunV2, nil
+	case apiVersion == string(FormatKnative):
+		return "", fmt.Errorf("apiVersion %s (Knative) is not supported yet: write a Cloud Run Admin API v2 Service "+
+			"(no apiVersion, or apiVersion %s; fields such as name and template.containers[].image)", FormatKnative, FormatCloudRunV2)
+	}
+	return "", fmt.Errorf("apiVersion %v is not supported, allowed %s or none (Cloud Run Admin API v2 Service)", quote(apiVersion), FormatCloudRunV2)
+}
+
+func quote(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func nonEmptyDocuments(data []byte) int {
+	n := 0
+	for _, doc := range documentSplit.Split(string(data), -1) {
+		for _, line := range strings.Split(doc, "\n") {
+			if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func (m *Manifest) errorf(format string, args ...any) error {
+	return fmt.Errorf("manifest %s: %s", m.File, fmt.Sprintf(format, args...))
+}
+
+// Validate checks what the plugin needs: a valid service name, a template with at least one
+// container, and a valid image on every container.
+func (m *Manifest) Validate() error {
+	if _, _, _, err := m.splitName(); err != nil {
+		return err
+	}
+	containers := m.service.GetTemplate().GetContainers()
+	if len(containers) == 0 {
+		return m.errorf("field %q needs at least one container with an image", "template.containers")
+	}
+	for i, c := range containers {
+		field := fmt.Sprintf("template.containers[%d].image", i)
+		if c.GetImage() == "" {
+			return m.errorf("field %q is required: every container needs an image", field)
+		}
+		if _, err := ParseImage(c.GetImage()); err != nil {
+			return m.errorf("field %q: %v", field, err)
+		}
+	}
+	return nil
+}
+
+// splitName returns the project and region (empty for a short name) and the service ID.
+func (m *Manifest) splitName() (project, region, id string, err error) {
+	name := m.service.GetName()
+	const allowed = `allowed a service ID such as "my-svc" (lowercase letters, digits and hyphens, ` +
+		`starting with a letter, at most 49 characters) or "projects/PROJECT/locations/REGION/services/my-svc"`
+	if name == "" {
+		return "", "", "", m.errorf("field %q is required, %s", "name", allowed)
+	}
+	id = name
+	if match := fullNamePattern.FindStringSubmatch(name); match != nil {
+		project, region, id = match[1], match[2], match[3]
+	}
+	if !servicePattern.MatchString(id) {
+		return "", "", "", m.errorf("field %q: %q is not a valid service name, %s", "name", name, allowed)
+	}
+	return project, region, id, nil
+}
+
+// ServiceID returns the short service name, e.g. "my-svc".
+func (m *Manifest) ServiceID() string {
+	_, _, id, _ := m.splitName()
+	return id
+}
+
+// Proto returns a copy of the decoded Service, exactly as written (after SetImage).
+func (m *Manifest) Proto() *runpb.Service {
+	return proto.Clone(m.service).(*runpb.Service)
+}
+
+// Service returns a copy of the Service with its full name
+// "projects/{project}/locations/{region}/services/{id}" for the deploy target's project and region.
+// A full name in the manifest must match them.
+func (m *Manifest) Service(project, region string) (*runpb.Service, error) {
+	p, r, id, err := m.splitName()
+	if err != nil {
+		return nil, err
+	}
+	if p != "" && p != project {
+		return nil, m.errorf("field %q names project %q but the deploy target uses project %q; use the short name %q or the deploy target's project", "name", p, project, id)
+	}
+	if r != "" && r != region {
+		return nil, m.errorf("field %q names region %q but the deploy target uses region %q; use the short name %q or the deploy target's region", "name", r, region, id)
+	}
+	svc := m.Proto()
+	svc.Name = fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, id)
+	return svc, nil
+}
+
+// Images returns the image of every container, in order.
+func (m *Manifest) Images() []string {
+	var images []string
+	for _, c := range m.service.GetTemplate().GetContainers() {
+		images = append(images, c.GetImage())
+	}
+	return images
+}
+
+// SetImage replaces the image of the service's only container (input.image). With several
+// containers it picks the ingress container, the only one declaring ports; if that is ambiguous
+// it is an error.
+func (m *Manifest) SetImage(image string) error {
+	if _, err := ParseImage(image); err != nil {
+		return m.errorf("cannot apply input.image: %v", err)
+	}
+	containers := m.service.GetTemplate().GetContainers()
+	if len(containers) == 1 {
+		containers[0].Image = image
+		return nil
+	}
+	var ingress []*runpb.Container
+	for _, c := range containers {
+		if len(c.GetPorts()) > 0 {
+			ingress = append(ingress, c)
+		}
+	}
+	if len(ingress) != 1 {
+		return m.errorf("cannot apply input.image: the service has %d containers and %d of them declare ports; "+
+			"input.image needs exactly one container, or exactly one container with ports (the ingress container)", len(containers), len(ingress))
+	}
+	ingress[0].Image = image
+	return nil
+}

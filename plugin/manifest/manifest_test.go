@@ -1,0 +1,198 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	m, err := Load("testdata/app", "service.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, "service.yaml", m.File)
+	assert.Equal(t, FormatCloudRunV2, m.Format)
+	assert.Equal(t, "hello", m.ServiceID())
+	assert.Equal(t, []string{"localhost:5000/hello:v1"}, m.Images())
+
+	svc, err := m.Service("my-proj", "asia-northeast1")
+	require.NoError(t, err)
+	assert.Equal(t, "projects/my-proj/locations/asia-northeast1/services/hello", svc.GetName())
+	assert.Equal(t, map[string]string{"team": "web"}, svc.GetLabels())
+	assert.Equal(t, int32(3), svc.GetTemplate().GetScaling().GetMaxInstanceCount())
+	assert.Equal(t, time.Minute, svc.GetTemplate().GetTimeout().AsDuration())
+	assert.Equal(t, "hi", svc.GetTemplate().GetContainers()[0].GetEnv()[0].GetValue())
+	assert.Equal(t, runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, svc.GetTraffic()[0].GetType())
+	assert.Equal(t, "hello", m.Proto().GetName(), "Service must return a copy")
+
+	json, err := Load("testdata/app", "sub/service.json")
+	require.NoError(t, err)
+	assert.Equal(t, "sub/service.json", json.File)
+	assert.Equal(t, "hello", json.ServiceID())
+	assert.Len(t, json.Images(), 2)
+	svc, err = json.Service("my-proj", "asia-northeast1")
+	require.NoError(t, err)
+	assert.Equal(t, "projects/my-proj/locations/asia-northeast1/services/hello", svc.GetName())
+
+	def, err := Load("testdata/app", "")
+	require.NoError(t, err)
+	assert.Equal(t, "service.yaml", def.File)
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "secret.yaml")
+	require.NoError(t, os.WriteFile(outside, []byte("name: x\ntemplate: {containers: [{image: a}]}\n"), 0o600))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link.yaml")))
+	big := make([]byte, MaxFileSize+10)
+	for i := range big {
+		big[i] = '#'
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.yaml"), big, 0o600))
+
+	testcases := []struct {
+		name    string
+		file    string
+		wantErr string
+	}{
+		{name: "fail: parent directory", file: "../service.yaml", wantErr: "manifest ../service.yaml: the path is outside the application directory"},
+		{name: "fail: absolute path", file: "/etc/passwd", wantErr: "manifest /etc/passwd: the path is outside the application directory"},
+		{name: "fail: symbolic link out of the directory", file: "link.yaml", wantErr: "manifest link.yaml: failed to open it in the application directory"},
+		{name: "fail: missing file", file: "nope.yaml", wantErr: "manifest nope.yaml: failed to open it"},
+		{name: "fail: too large", file: "big.yaml", wantErr: "manifest big.yaml: the file is larger than"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(dir, tc.file)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		data    string
+		wantErr string
+	}{
+		{name: "fail: empty", data: "", wantErr: "manifest svc.yaml: the manifest must be a YAML or JSON object"},
+		{name: "fail: list", data: "- a\n- b\n", wantErr: "must be a YAML or JSON object"},
+		{name: "fail: broken YAML", data: "name: [a\n", wantErr: "manifest svc.yaml: invalid YAML or JSON"},
+		{name: "fail: two documents", data: "name: a\n---\nname: b\n", wantErr: "found 2 YAML documents, allowed exactly one Service"},
+		{name: "fail: unknown top-level field", data: "name: a\ntemplat: {}\n", wantErr: `manifest svc.yaml: unknown field "templat" (did you mean "template"?)`},
+		{name: "fail: unknown nested field", data: "name: a\ntemplate:\n  containers:\n    - imag: x\n", wantErr: `unknown field "template.containers[0].imag" (did you mean "image"?)`},
+		{name: "fail: unknown field deep in a list", data: "name: a\ntemplate:\n  containers:\n    - image: x\n      env: [{name: A, valu: b}]\n", wantErr: `unknown field "template.containers[0].env[0].valu"`},
+		{name: "fail: output only field", data: "name: a\nuid: 123\ntemplate: {containers: [{image: x}]}\n", wantErr: `field "uid" is output only: Cloud Run sets it, remove it from the manifest`},
+		{name: "fail: nested output only field", data: "name: a\ntemplate: {containers: [{image: x, buildInfo: {}}]}\n", wantErr: `field "template.containers[0].buildInfo" is output only`},
+		{name: "fail: Knative manifest", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\n", wantErr: "apiVersion serving.knative.dev/v1 (Knative) is not supported yet"},
+		{name: "fail: Knative shape without apiVersion", data: "metadata: {name: a}\nspec: {}\n", wantErr: `unknown field "metadata"; this looks like a Knative serving.knative.dev/v1 manifest`},
+		{name: "fail: other apiVersion", data: "apiVersion: apps/v1\nname: a\n", wantErr: `apiVersion "apps/v1" is not supported, allowed run.googleapis.com/v2 or none`},
+		{name: "fail: other kind", data: "apiVersion: run.googleapis.com/v2\nkind: Job\nname: a\n", wantErr: `kind "Job" is not supported, allowed Service`},
+		{name: "fail: wrong type", data: "name: a\ntemplate: {containers: [{image: x}], maxInstanceRequestConcurrency: lots}\n", wantErr: "manifest svc.yaml: invalid Cloud Run Service"},
+		{name: "fail: bad enum", data: "name: a\ningress: EVERYONE\ntemplate: {containers: [{image: x}]}\n", wantErr: "invalid Cloud Run Service"},
+		{name: "fail: missing name", data: "template: {containers: [{image: x}]}\n", wantErr: `manifest svc.yaml: field "name" is required, allowed a service ID such as "my-svc"`},
+		{name: "fail: invalid name", data: "name: My_Service\ntemplate: {containers: [{image: x}]}\n", wantErr: `field "name": "My_Service" is not a valid service name`},
+		{name: "fail: name too long", data: "name: a2345678901234567890123456789012345678901234567890\ntemplate: {containers: [{image: x}]}\n", wantErr: `is not a valid service name`},
+		{name: "fail: malformed full name", data: "name: projects/p/services/a\ntemplate: {containers: [{image: x}]}\n", wantErr: `"projects/p/services/a" is not a valid service name`},
+		{name: "fail: no template", data: "name: a\n", wantErr: `field "template.containers" needs at least one container with an image`},
+		{name: "fail: no containers", data: "name: a\ntemplate: {containers: []}\n", wantErr: `needs at least one container`},
+		{name: "fail: container without image", data: "name: a\ntemplate: {containers: [{image: x}, {name: side}]}\n", wantErr: `field "template.containers[1].image" is required: every container needs an image`},
+		{name: "fail: bad image", data: "name: a\ntemplate: {containers: [{image: 'Gcr.io/P/App'}]}\n", wantErr: `field "template.containers[0].image": image "Gcr.io/P/App" is not a valid reference`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Decode("svc.yaml", []byte(tc.data))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+			assert.Contains(t, err.Error(), "svc.yaml")
+		})
+	}
+}
+
+func TestDecodeAcceptsProtoNames(t *testing.T) {
+	t.Parallel()
+	m, err := Decode("svc.yaml", []byte("name: a\ntemplate:\n  max_instance_request_concurrency: 5\n  containers: [{image: x}]\n"))
+	require.NoError(t, err)
+	assert.Equal(t, int32(5), m.Proto().GetTemplate().GetMaxInstanceRequestConcurrency())
+}
+
+func TestService(t *testing.T) {
+	t.Parallel()
+	decode := func(name string) *Manifest {
+		m, err := Decode("svc.yaml", []byte("name: "+name+"\ntemplate: {containers: [{image: x}]}\n"))
+		require.NoError(t, err)
+		return m
+	}
+	testcases := []struct {
+		name    string
+		in      string
+		want    string
+		wantErr string
+	}{
+		{name: "success: short name", in: "hello", want: "projects/p/locations/us-central1/services/hello"},
+		{name: "success: matching full name", in: "projects/p/locations/us-central1/services/hello", want: "projects/p/locations/us-central1/services/hello"},
+		{name: "fail: other project", in: "projects/q/locations/us-central1/services/hello", wantErr: `manifest svc.yaml: field "name" names project "q" but the deploy target uses project "p"`},
+		{name: "fail: other region", in: "projects/p/locations/europe-west1/services/hello", wantErr: `field "name" names region "europe-west1" but the deploy target uses region "us-central1"`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := decode(tc.in)
+			got, err := m.Service("p", "us-central1")
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got.GetName())
+			got.Template.Containers[0].Image = "changed"
+			assert.Equal(t, []string{"x"}, m.Images(), "the manifest must not share state with the returned copy")
+		})
+	}
+}
+
+func TestSetImage(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name       string
+		containers string
+		image      string
+		want       []string
+		wantErr    string
+	}{
+		{name: "success: only container", containers: "[{image: a:v1}]", image: "localhost:5000/a:v2", want: []string{"localhost:5000/a:v2"}},
+		{name: "success: ingress container", containers: "[{image: side:1}, {image: a:v1, ports: [{containerPort: 8080}]}]", image: "a:v2", want: []string{"side:1", "a:v2"}},
+		{name: "fail: ambiguous without ports", containers: "[{image: a:v1}, {image: b:v1}]", image: "a:v2", wantErr: "cannot apply input.image: the service has 2 containers and 0 of them declare ports"},
+		{name: "fail: ambiguous with ports", containers: "[{image: a:v1, ports: [{containerPort: 1}]}, {image: b:v1, ports: [{containerPort: 2}]}]", image: "a:v2", wantErr: "2 of them declare ports"},
+		{name: "fail: invalid image", containers: "[{image: a:v1}]", image: "a:", wantErr: `manifest svc.yaml: cannot apply input.image: image "a:" is not a valid reference`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := Decode("svc.yaml", []byte("name: s\ntemplate: {containers: "+tc.containers+"}\n"))
+			require.NoError(t, err)
+			before := m.Images()
+			err = m.SetImage(tc.image)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.Equal(t, before, m.Images())
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, m.Images())
+			require.NoError(t, m.Validate())
+		})
+	}
+}
