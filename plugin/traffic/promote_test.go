@@ -195,3 +195,46 @@ func tags(traffic []*runpb.TrafficTarget) []string {
 	}
 	return out
 }
+
+// TestSyncProperties checks KeepExisting and RouteAll on random blocks (fixed seed): results are
+// valid, inputs untouched, KeepExisting keeps every entry and RouteAll keeps every tag.
+func TestSyncProperties(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		current := outOfBand(r, randomBlock(r, "c"))
+		tag := pick(r, "", "preview", "tc0")
+		name := fmt.Sprintf("case %d: tag %q current\n%s", i, tag, Table(current))
+		currentCopy := Clone(current)
+
+		kept, err := KeepExisting(current, "new", tag)
+		require.NoError(t, err, name)
+		require.NoError(t, Validate(kept), name)
+		require.True(t, Equal(current, currentCopy), "input modified: %s", name)
+		require.Equal(t, int32(0), PercentOf(kept, "new"), name)
+		for _, c := range current {
+			if c.Tag == "" || c.Tag != tag {
+				require.True(t, containsExactly(kept, c), "entry %v changed: %s\ngot\n%s", c, name, Table(kept))
+			}
+		}
+
+		all, err := RouteAll(current, "new", tag)
+		require.NoError(t, err, name)
+		require.NoError(t, Validate(all), name)
+		require.True(t, Equal(current, currentCopy), "input modified: %s", name)
+		require.Equal(t, int32(100), PercentOf(all, "new"), name)
+		require.ElementsMatch(t, uniq(append(tags(current), tags(block(rev("new", 0, tag)))...)), tags(all), name)
+	}
+}
+
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
