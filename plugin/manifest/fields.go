@@ -1,8 +1,13 @@
 package manifest
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -11,13 +16,9 @@ import (
 )
 
 // checkFields walks a decoded JSON value next to the message descriptor it should fill and
-// reports the first field the message does not have, or a field Cloud Run sets by itself
-// (OUTPUT_ONLY), by its full path such as "template.containers[0].imag".
-// Type mistakes are left to protojson, which names the field.
+// reports, by its full path such as "template.containers[0].imag", the first field the message
+// does not have, a field Cloud Run sets by itself (OUTPUT_ONLY), or a value of the wrong type.
 func checkFields(v any, md protoreflect.MessageDescriptor, path string) error {
-	if md.FullName().Parent() == "google.protobuf" {
-		return nil // well-known types (Duration, Timestamp, ...) have their own JSON forms
-	}
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil
@@ -36,9 +37,6 @@ func checkFields(v any, md protoreflect.MessageDescriptor, path string) error {
 		if outputOnly(fd) {
 			return fmt.Errorf("field %q is output only: Cloud Run sets it, remove it from the manifest", p)
 		}
-		if fd.Message() == nil || obj[k] == nil {
-			continue
-		}
 		if err := checkValue(obj[k], fd, p); err != nil {
 			return err
 		}
@@ -46,32 +44,114 @@ func checkFields(v any, md protoreflect.MessageDescriptor, path string) error {
 	return nil
 }
 
+// checkValue checks the JSON type of a field's value; null means unset and is always fine.
 func checkValue(v any, fd protoreflect.FieldDescriptor, path string) error {
 	switch {
+	case v == nil:
+		return nil
 	case fd.IsMap():
 		m, ok := v.(map[string]any)
-		if !ok || fd.MapValue().Message() == nil {
-			return nil
+		if !ok {
+			return typeError(path, v, "an object")
 		}
-		for k, e := range m {
-			if err := checkFields(e, fd.MapValue().Message(), fmt.Sprintf("%s[%q]", path, k)); err != nil {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if err := checkSingle(m[k], fd.MapValue(), fmt.Sprintf("%s[%q]", path, k)); err != nil {
 				return err
 			}
 		}
+		return nil
 	case fd.IsList():
 		l, ok := v.([]any)
 		if !ok {
-			return nil
+			return typeError(path, v, "a list")
 		}
 		for i, e := range l {
-			if err := checkFields(e, fd.Message(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := checkSingle(e, fd, fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
-	default:
-		return checkFields(v, fd.Message(), path)
+		return nil
+	}
+	return checkSingle(v, fd, path)
+}
+
+// checkSingle checks one (non-list, non-map) value against the field's kind.
+func checkSingle(v any, fd protoreflect.FieldDescriptor, path string) error {
+	if v == nil {
+		return nil
+	}
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		md := fd.Message()
+		if md.FullName() == "google.protobuf.Duration" {
+			if s, ok := v.(string); !ok || !durationPattern.MatchString(s) {
+				return typeError(path, v, `a duration in seconds with an "s" suffix, such as "300s" or "1.5s"`)
+			}
+			return nil
+		}
+		if md.FullName().Parent() == "google.protobuf" {
+			return nil // other well-known types have their own JSON forms; protojson checks them
+		}
+		if _, ok := v.(map[string]any); !ok {
+			return typeError(path, v, "an object")
+		}
+		return checkFields(v, md, path)
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		if _, ok := v.(string); !ok {
+			return typeError(path, v, "a string (quote the value in YAML)")
+		}
+	case protoreflect.BoolKind:
+		if _, ok := v.(bool); !ok {
+			return typeError(path, v, "true or false")
+		}
+	case protoreflect.EnumKind:
+		values := fd.Enum().Values()
+		names := make([]string, 0, values.Len())
+		for i := range values.Len() {
+			names = append(names, string(values.Get(i).Name()))
+		}
+		if s, ok := v.(string); !ok || !slices.Contains(names, s) {
+			return typeError(path, v, "one of "+strings.Join(names, ", "))
+		}
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		if !isNumber(v, false) {
+			return typeError(path, v, "a number")
+		}
+	default: // integers
+		if !isNumber(v, true) {
+			return typeError(path, v, "an integer")
+		}
 	}
 	return nil
+}
+
+var durationPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?s$`)
+
+// isNumber accepts JSON numbers and numeric strings, as protojson does.
+func isNumber(v any, integer bool) bool {
+	var f float64
+	switch n := v.(type) {
+	case float64:
+		f = n
+	case string:
+		parsed, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return false
+		}
+		f = parsed
+	default:
+		return false
+	}
+	return !integer || f == math.Trunc(f)
+}
+
+func typeError(path string, v any, allowed string) error {
+	b, _ := json.Marshal(v)
+	r := []rune(string(b))
+	if len(r) > 60 {
+		r = append(r[:60], []rune("...")...)
+	}
+	return fmt.Errorf("field %q: %s is invalid, allowed %s", path, string(r), allowed)
 }
 
 // fieldByName finds a field by its JSON (camelCase) or proto (snake_case) name, as protojson does.

@@ -48,6 +48,9 @@ var (
 	servicePattern  = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
 	fullNamePattern = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/services/([^/]+)$`)
 	documentSplit   = regexp.MustCompile(`(?m)^---[ \t]*$`)
+	// protoErrorPrefix is protojson's "proto: (line 1:23): " prefix; the position is in the
+	// JSON converted from YAML, so it would only mislead.
+	protoErrorPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(syntax error )?(\(line \d+:\d+\):[\s\x{00a0}]*)?`)
 )
 
 // Manifest is a decoded and validated service manifest.
@@ -122,7 +125,7 @@ func decode(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("failed to re-encode the manifest: %w", err)
 	}
 	if err := protojson.Unmarshal(clean, svc); err != nil {
-		return nil, fmt.Errorf("invalid Cloud Run Service: %s", strings.TrimPrefix(err.Error(), "proto: "))
+		return nil, fmt.Errorf("invalid Cloud Run Service: %s", protoErrorPrefix.ReplaceAllString(err.Error(), ""))
 	}
 	return &Manifest{Format: format, service: svc}, nil
 }

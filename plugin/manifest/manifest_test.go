@@ -97,8 +97,17 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "fail: Knative shape without apiVersion", data: "metadata: {name: a}\nspec: {}\n", wantErr: `unknown field "metadata"; this looks like a Knative serving.knative.dev/v1 manifest`},
 		{name: "fail: other apiVersion", data: "apiVersion: apps/v1\nname: a\n", wantErr: `apiVersion "apps/v1" is not supported, allowed run.googleapis.com/v2 or none`},
 		{name: "fail: other kind", data: "apiVersion: run.googleapis.com/v2\nkind: Job\nname: a\n", wantErr: `kind "Job" is not supported, allowed Service`},
-		{name: "fail: wrong type", data: "name: a\ntemplate: {containers: [{image: x}], maxInstanceRequestConcurrency: lots}\n", wantErr: "manifest svc.yaml: invalid Cloud Run Service"},
-		{name: "fail: bad enum", data: "name: a\ningress: EVERYONE\ntemplate: {containers: [{image: x}]}\n", wantErr: "invalid Cloud Run Service"},
+		{name: "fail: integer expected", data: "name: a\ntemplate: {containers: [{image: x}], maxInstanceRequestConcurrency: lots}\n", wantErr: `manifest svc.yaml: field "template.maxInstanceRequestConcurrency": "lots" is invalid, allowed an integer`},
+		{name: "fail: fraction for an integer", data: "name: a\ntemplate: {containers: [{image: x}], maxInstanceRequestConcurrency: 1.5}\n", wantErr: `"template.maxInstanceRequestConcurrency": 1.5 is invalid, allowed an integer`},
+		{name: "fail: bad enum", data: "name: a\ningress: EVERYONE\ntemplate: {containers: [{image: x}]}\n", wantErr: `field "ingress": "EVERYONE" is invalid, allowed one of INGRESS_TRAFFIC_UNSPECIFIED, INGRESS_TRAFFIC_ALL,`},
+		{name: "fail: bad traffic type", data: "name: a\ntemplate: {containers: [{image: x}]}\ntraffic: [{type: LATEST, percent: 100}]\n", wantErr: `field "traffic[0].type": "LATEST" is invalid, allowed one of TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED`},
+		{name: "fail: duration without unit", data: "name: a\ntemplate: {timeout: 5, containers: [{image: x}]}\n", wantErr: `field "template.timeout": 5 is invalid, allowed a duration in seconds with an "s" suffix`},
+		{name: "fail: object instead of list", data: "name: a\ntemplate: {containers: {image: x}}\n", wantErr: `field "template.containers": {"image":"x"} is invalid, allowed a list`},
+		{name: "fail: YAML boolean for a string", data: "name: a\ntemplate: {containers: [{image: x, env: [{name: DEBUG, value: yes}]}]}\n", wantErr: `field "template.containers[0].env[0].value": true is invalid, allowed a string (quote the value in YAML)`},
+		{name: "fail: map value type", data: "name: a\nlabels: {team: [x]}\ntemplate: {containers: [{image: x}]}\n", wantErr: `field "labels[\"team\"]": ["x"] is invalid, allowed a string`},
+		{name: "fail: bool expected", data: "name: a\ninvokerIamDisabled: \"no\"\ntemplate: {containers: [{image: x}]}\n", wantErr: `field "invokerIamDisabled": "no" is invalid, allowed true or false`},
+		{name: "fail: object expected", data: "name: a\ntemplate: yes\n", wantErr: `field "template": true is invalid, allowed an object`},
+		{name: "fail: oneof set twice", data: "name: a\ntemplate: {containers: [{image: x, env: [{name: A, value: b, valueSource: {}}]}]}\n", wantErr: `manifest svc.yaml: invalid Cloud Run Service: error parsing "valueSource", oneof google.cloud.run.v2.EnvVar.values is already set`},
 		{name: "fail: missing name", data: "template: {containers: [{image: x}]}\n", wantErr: `manifest svc.yaml: field "name" is required, allowed a service ID such as "my-svc"`},
 		{name: "fail: invalid name", data: "name: My_Service\ntemplate: {containers: [{image: x}]}\n", wantErr: `field "name": "My_Service" is not a valid service name`},
 		{name: "fail: name too long", data: "name: a2345678901234567890123456789012345678901234567890\ntemplate: {containers: [{image: x}]}\n", wantErr: `is not a valid service name`},
@@ -119,11 +128,25 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-func TestDecodeAcceptsProtoNames(t *testing.T) {
+func TestDecodeAcceptsProtoJSONForms(t *testing.T) {
 	t.Parallel()
-	m, err := Decode("svc.yaml", []byte("name: a\ntemplate:\n  max_instance_request_concurrency: 5\n  containers: [{image: x}]\n"))
+	m, err := Decode("svc.yaml", []byte(`
+name: a
+template:
+  max_instance_request_concurrency: 5   # proto name
+  scaling: {maxInstanceCount: "7"}      # integers may be quoted
+  timeout: 1.5s
+  containers: [{image: x, env: [{name: A, value: "yes"}]}]
+  labels: null
+traffic: [{type: TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, revision: a-1, percent: 100}]
+`))
 	require.NoError(t, err)
-	assert.Equal(t, int32(5), m.Proto().GetTemplate().GetMaxInstanceRequestConcurrency())
+	svc := m.Proto()
+	assert.Equal(t, int32(5), svc.GetTemplate().GetMaxInstanceRequestConcurrency())
+	assert.Equal(t, int32(7), svc.GetTemplate().GetScaling().GetMaxInstanceCount())
+	assert.Equal(t, 1500*time.Millisecond, svc.GetTemplate().GetTimeout().AsDuration())
+	assert.Equal(t, "yes", svc.GetTemplate().GetContainers()[0].GetEnv()[0].GetValue())
+	assert.Equal(t, "a-1", svc.GetTraffic()[0].GetRevision())
 }
 
 func TestService(t *testing.T) {
