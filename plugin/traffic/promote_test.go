@@ -128,9 +128,19 @@ func TestPromoteProperties(t *testing.T) {
 		zero, err := Promote(current, baseline, "new", 0)
 		require.NoError(t, err, name)
 		require.Equal(t, int32(0), PercentOf(zero, "new"), name)
-		if foreignPercent == 0 {
-			for _, b := range Merge(baseline) {
+		var baselineTotal int32
+		for _, b := range baseline {
+			if b.Revision != "new" {
+				baselineTotal += b.Percent
+			}
+		}
+		for _, b := range Merge(baseline) {
+			if foreignPercent == 0 {
 				require.Equal(t, PercentOf(baseline, b.Revision), PercentOf(zero, b.Revision), "baseline not restored: %s\ngot\n%s", name, Table(zero))
+			}
+			if baselineTotal > 0 {
+				want := float64(PercentOf(baseline, b.Revision)) * float64(share) / float64(baselineTotal)
+				require.InDelta(t, want, float64(PercentOf(zero, b.Revision)), 1, "baseline shares not scaled: %s\ngot\n%s", name, Table(zero))
 			}
 		}
 	}
