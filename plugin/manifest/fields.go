@@ -131,8 +131,12 @@ var durationPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?s$`)
 func isNumber(v any, integer bool) bool {
 	var f float64
 	switch n := v.(type) {
-	case float64:
-		f = n
+	case json.Number:
+		parsed, err := n.Float64()
+		if err != nil {
+			return false
+		}
+		f = parsed
 	case string:
 		parsed, err := strconv.ParseFloat(n, 64)
 		if err != nil {

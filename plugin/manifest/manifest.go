@@ -15,6 +15,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,7 +110,9 @@ func decode(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("invalid YAML or JSON: %w", err)
 	}
 	var obj map[string]any
-	if err := json.Unmarshal(jsonData, &obj); err != nil || obj == nil {
+	dec := json.NewDecoder(bytes.NewReader(jsonData))
+	dec.UseNumber() // keep 64-bit integers exact
+	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return nil, errors.New("the manifest must be a YAML or JSON object describing a Cloud Run Service")
 	}
 	format, err := detectFormat(obj)
