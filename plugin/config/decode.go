@@ -61,10 +61,6 @@ func (o *object) value(name string) json.RawMessage {
 	return v
 }
 
-func (o *object) has(name string) bool {
-	return o.value(name) != nil
-}
-
 func (o *object) errorf(name string, format string, args ...any) error {
 	return fmt.Errorf("%s: field %q: %s", o.where, o.prefix+name, fmt.Sprintf(format, args...))
 }

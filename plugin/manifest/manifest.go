@@ -77,9 +77,8 @@ func Load(appDir, file string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: failed to open it in the application directory: %w", file, err)
 	}
-	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
+	if err := errors.Join(err, f.Close()); err != nil {
 		return nil, fmt.Errorf("manifest %s: failed to read it: %w", file, err)
 	}
 	if len(data) > MaxFileSize {

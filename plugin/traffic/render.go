@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 )
@@ -85,26 +85,20 @@ func Diff(before, after []*runpb.TrafficTarget) []Change {
 //
 // "-" marks an entry that does not exist on that side.
 func Render(before, after []*runpb.TrafficTarget) string {
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "REVISION\tBEFORE\t→ AFTER\tTAG")
+	rows := [][]string{{"REVISION", "BEFORE", "→ AFTER", "TAG"}}
 	for _, c := range Changes(before, after) {
-		fmt.Fprintf(w, "%s\t%s\t→ %s\t%s\n", c.Revision, cell(c.Before, c.InBefore), cell(c.After, c.InAfter), c.Tag)
+		rows = append(rows, []string{c.Revision, cell(c.Before, c.InBefore), "→ " + cell(c.After, c.InAfter), c.Tag})
 	}
-	w.Flush()
-	return trimLines(b.String())
+	return formatTable(rows)
 }
 
 // Table draws one traffic block, one row per entry.
 func Table(traffic []*runpb.TrafficTarget) string {
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "REVISION\tTRAFFIC\tTAG")
+	rows := [][]string{{"REVISION", "TRAFFIC", "TAG"}}
 	for _, t := range traffic {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", key(t), Bar(t.GetPercent()), t.GetTag())
+		rows = append(rows, []string{key(t), Bar(t.GetPercent()), t.GetTag()})
 	}
-	w.Flush()
-	return trimLines(b.String())
+	return formatTable(rows)
 }
 
 func cell(percent int32, exists bool) string {
@@ -114,11 +108,28 @@ func cell(percent int32, exists bool) string {
 	return Bar(percent)
 }
 
-// trimLines removes the padding tabwriter leaves at the end of lines.
-func trimLines(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " ")
+// formatTable aligns the columns of rows, two spaces apart, without trailing spaces.
+func formatTable(rows [][]string) string {
+	var widths []int
+	for _, row := range rows {
+		for i, c := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
 	}
-	return strings.Join(lines, "\n") + "\n"
+	var b strings.Builder
+	for _, row := range rows {
+		var line strings.Builder
+		for i, c := range row {
+			line.WriteString(c)
+			if i < len(row)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteString("\n")
+	}
+	return b.String()
 }
