@@ -1,0 +1,516 @@
+package fakerun
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// AdminPrefix is the path under which AdminHandler serves the HTTP admin API.
+const AdminPrefix = "/_fakerun/"
+
+// adminEndpoints documents the admin API; unknown paths answer with this list.
+var adminEndpoints = []string{
+	"GET    /_fakerun/healthz",
+	"GET    /_fakerun/state",
+	"POST   /_fakerun/reset",
+	"GET    /_fakerun/calls[?method=UpdateService]",
+	"DELETE /_fakerun/calls",
+	"GET    /_fakerun/faults",
+	`POST   /_fakerun/faults {"method":"UpdateService","code":"UNAVAILABLE","message":"...","times":1,"delay":"2s"}`,
+	"DELETE /_fakerun/faults",
+	"GET    /_fakerun/readiness",
+	`PUT    /_fakerun/readiness {"delay":"5s","manual":false}`,
+	`POST   /_fakerun/readiness/revision {"revision":"svc-00002-abc","ready":true}`,
+	"GET    /_fakerun/failing-images",
+	`POST   /_fakerun/failing-images {"image":"us-docker.pkg.dev/p/r/app:broken"}`,
+	"GET    /_fakerun/clock",
+	`PUT    /_fakerun/clock {"now":"2026-01-02T15:04:05Z"}`,
+	`POST   /_fakerun/clock/advance {"duration":"30s"}`,
+}
+
+// AdminHandler returns the HTTP admin API, which exposes the Server's test
+// knobs to clients that cannot call Go methods (the standalone binary, other
+// languages). It serves JSON under AdminPrefix; mount it on the server's own
+// port with
+//
+//	srv.Handle(fakerun.AdminPrefix, srv.AdminHandler())
+//
+// Bad requests get HTTP 400 with {"error": "..."} naming the field at fault
+// and its allowed values.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	a := &admin{srv: s, mux: mux}
+	mux.HandleFunc("GET /_fakerun/healthz", a.healthz)
+	mux.HandleFunc("GET /_fakerun/state", a.state)
+	mux.HandleFunc("POST /_fakerun/reset", a.reset)
+	mux.HandleFunc("GET /_fakerun/calls", a.calls)
+	mux.HandleFunc("DELETE /_fakerun/calls", a.resetCalls)
+	mux.HandleFunc("GET /_fakerun/faults", a.faults)
+	mux.HandleFunc("POST /_fakerun/faults", a.injectFault)
+	mux.HandleFunc("DELETE /_fakerun/faults", a.clearFaults)
+	mux.HandleFunc("GET /_fakerun/readiness", a.readiness)
+	mux.HandleFunc("PUT /_fakerun/readiness", a.setReadiness)
+	mux.HandleFunc("POST /_fakerun/readiness/revision", a.setRevisionReady)
+	mux.HandleFunc("GET /_fakerun/failing-images", a.failingImages)
+	mux.HandleFunc("POST /_fakerun/failing-images", a.addFailingImage)
+	mux.HandleFunc("GET /_fakerun/clock", a.clock)
+	mux.HandleFunc("PUT /_fakerun/clock", a.setClock)
+	mux.HandleFunc("POST /_fakerun/clock/advance", a.advanceClock)
+	mux.HandleFunc(AdminPrefix, a.unknown)
+	return mux
+}
+
+// admin implements the admin API's handlers on top of a Server.
+type admin struct {
+	srv *Server
+	mux *http.ServeMux
+}
+
+// FaultJSON is a fault as the admin API reads and writes it.
+type FaultJSON struct {
+	// Method is an RPC short name from Methods, e.g. "UpdateService".
+	Method string `json:"method"`
+	// Code is a gRPC code name such as "UNAVAILABLE" (case and underscores
+	// do not matter) or its number; empty or "OK" only adds Delay.
+	Code string `json:"code,omitempty"`
+	// Message replaces the default error message.
+	Message string `json:"message,omitempty"`
+	// Times is how many calls the fault affects (remaining calls when read back); 0 means every call.
+	Times int `json:"times,omitempty"`
+	// Delay is wall-clock latency added to each affected call, e.g. "250ms".
+	Delay string `json:"delay,omitempty"`
+}
+
+// CallJSON is one entry of the call log as the admin API writes it.
+type CallJSON struct {
+	Method  string          `json:"method"`
+	Code    string          `json:"code"`
+	Time    time.Time       `json:"time"`
+	Request json.RawMessage `json:"request,omitempty"` // protojson
+}
+
+// ReadinessJSON is the readiness behaviour for new revisions.
+type ReadinessJSON struct {
+	// Delay is how long a new revision takes to become ready, e.g. "5s".
+	Delay *string `json:"delay,omitempty"`
+	// Manual keeps new revisions pending until marked ready or failed.
+	Manual *bool `json:"manual,omitempty"`
+}
+
+// RevisionReadyJSON decides one revision's readiness.
+type RevisionReadyJSON struct {
+	// Revision is a full revision name or an unambiguous short name.
+	Revision string `json:"revision"`
+	// Ready true makes the revision Ready, false makes it fail.
+	Ready *bool `json:"ready"`
+}
+
+// ClockJSON is the server clock: PUT sets (and freezes) it, GET reads it.
+type ClockJSON struct {
+	Now    string `json:"now"`              // RFC 3339
+	Frozen bool   `json:"frozen,omitempty"` // true once PUT has frozen the clock; ignored in requests
+}
+
+// AdvanceJSON moves the server clock forward.
+type AdvanceJSON struct {
+	Duration string `json:"duration"` // e.g. "30s"
+}
+
+// adminError is the body of every admin API error.
+type adminError struct {
+	Error     string   `json:"error"`
+	Endpoints []string `json:"endpoints,omitempty"`
+}
+
+func (a *admin) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *admin) state(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.srv.State())
+}
+
+func (a *admin) reset(w http.ResponseWriter, _ *http.Request) {
+	a.srv.Reset()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
+}
+
+func (a *admin) calls(w http.ResponseWriter, r *http.Request) {
+	method := r.URL.Query().Get("method")
+	if method != "" && !slices.Contains(Methods, method) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter %q: unknown method %q; allowed: %s", "method", method, strings.Join(Methods, ", ")))
+		return
+	}
+	out := []CallJSON{}
+	for _, c := range a.srv.Calls() {
+		if method != "" && c.Method != method {
+			continue
+		}
+		entry := CallJSON{Method: c.Method, Code: code.Code(c.Code).String(), Time: c.Time}
+		if c.Request != nil {
+			if b, err := protojson.Marshal(c.Request); err == nil {
+				entry.Request = b
+			}
+		}
+		out = append(out, entry)
+	}
+	writeJSON(w, http.StatusOK, map[string][]CallJSON{"calls": out})
+}
+
+func (a *admin) resetCalls(w http.ResponseWriter, _ *http.Request) {
+	a.srv.ResetCalls()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *admin) faults(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string][]FaultJSON{"faults": a.listFaults()})
+}
+
+// listFaults renders the registered faults in Methods order, each method's
+// faults in the order they apply.
+func (a *admin) listFaults() []FaultJSON {
+	impl := a.srv.impl
+	impl.mu.Lock()
+	defer impl.mu.Unlock()
+	out := []FaultJSON{}
+	for _, m := range Methods {
+		for _, f := range impl.faults[m] {
+			fj := FaultJSON{Method: m, Code: code.Code(f.Code).String(), Message: f.Message, Times: max(f.remaining, 0)}
+			if f.Delay > 0 {
+				fj.Delay = f.Delay.String()
+			}
+			out = append(out, fj)
+		}
+	}
+	return out
+}
+
+func (a *admin) injectFault(w http.ResponseWriter, r *http.Request) {
+	var in FaultJSON
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	f, err := parseFault(in)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	a.srv.InjectFault(in.Method, f)
+	writeJSON(w, http.StatusCreated, map[string][]FaultJSON{"faults": a.listFaults()})
+}
+
+// parseFault checks a fault read from JSON and converts it.
+func parseFault(in FaultJSON) (Fault, error) {
+	if !slices.Contains(Methods, in.Method) {
+		return Fault{}, fmt.Errorf("field %q: unknown method %q; allowed: %s", "method", in.Method, strings.Join(Methods, ", "))
+	}
+	c, err := parseCode(in.Code)
+	if err != nil {
+		return Fault{}, err
+	}
+	if in.Times < 0 {
+		return Fault{}, fmt.Errorf("field %q: must be >= 0 (0 = every call), got %d", "times", in.Times)
+	}
+	delay, err := parseDuration("delay", in.Delay)
+	if err != nil {
+		return Fault{}, err
+	}
+	return Fault{Code: c, Message: in.Message, Times: in.Times, Delay: delay}, nil
+}
+
+// parseCode reads a gRPC code by name ("UNAVAILABLE", "Unavailable",
+// "unavailable") or number; empty means OK.
+func parseCode(s string) (codes.Code, error) {
+	if s == "" {
+		return codes.OK, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if _, ok := code.Code_name[int32(n)]; ok {
+			return codes.Code(n), nil
+		}
+	}
+	want := strings.ReplaceAll(strings.ToUpper(s), "_", "")
+	names := make([]string, 0, len(code.Code_name))
+	for n := range int32(len(code.Code_name)) {
+		name := code.Code_name[n]
+		if strings.ReplaceAll(name, "_", "") == want {
+			return codes.Code(n), nil
+		}
+		names = append(names, name)
+	}
+	return codes.OK, fmt.Errorf("field %q: unknown gRPC code %q; allowed: %s (or their numbers 0-16)", "code", s, strings.Join(names, ", "))
+}
+
+// parseDuration reads a non-negative Go duration such as "250ms"; empty means 0.
+func parseDuration(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("field %q: invalid duration %q; want a Go duration such as \"250ms\", \"2s\" or \"1m30s\"", field, s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("field %q: must not be negative, got %q", field, s)
+	}
+	return d, nil
+}
+
+func (a *admin) clearFaults(w http.ResponseWriter, _ *http.Request) {
+	a.srv.ClearFaults()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *admin) readiness(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.currentReadiness())
+}
+
+func (a *admin) currentReadiness() ReadinessJSON {
+	impl := a.srv.impl
+	impl.mu.Lock()
+	defer impl.mu.Unlock()
+	delay, manual := impl.readinessDelay.String(), impl.manualReady
+	return ReadinessJSON{Delay: &delay, Manual: &manual}
+}
+
+func (a *admin) setReadiness(w http.ResponseWriter, r *http.Request) {
+	var in ReadinessJSON
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if in.Delay == nil && in.Manual == nil {
+		writeError(w, http.StatusBadRequest, errors.New(`set at least one of the fields "delay" (e.g. "5s") and "manual" (true or false)`))
+		return
+	}
+	if in.Delay != nil {
+		if *in.Delay == "" {
+			writeError(w, http.StatusBadRequest, errors.New(`field "delay": must not be empty; use "0s" for no delay`))
+			return
+		}
+		d, err := parseDuration("delay", *in.Delay)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		a.srv.SetReadinessDelay(d)
+	}
+	if in.Manual != nil {
+		// The core exposes manual readiness only as an option; switch it here.
+		a.srv.impl.mu.Lock()
+		a.srv.impl.manualReady = *in.Manual
+		a.srv.impl.mu.Unlock()
+	}
+	writeJSON(w, http.StatusOK, a.currentReadiness())
+}
+
+func (a *admin) setRevisionReady(w http.ResponseWriter, r *http.Request) {
+	var in RevisionReadyJSON
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	switch {
+	case in.Revision == "":
+		writeError(w, http.StatusBadRequest, errors.New(`field "revision": required; a full revision name or a short one such as "svc-00002-abc"`))
+		return
+	case in.Ready == nil:
+		writeError(w, http.StatusBadRequest, errors.New(`field "ready": required; true (make the revision Ready) or false (make it fail)`))
+		return
+	}
+	if err := a.srv.SetRevisionReady(in.Revision, *in.Ready); err != nil {
+		status := http.StatusBadRequest // an ambiguous short name
+		if strings.Contains(err.Error(), "not found") {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (a *admin) failingImages(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string][]string{"images": a.listFailingImages()})
+}
+
+func (a *admin) listFailingImages() []string {
+	impl := a.srv.impl
+	impl.mu.Lock()
+	defer impl.mu.Unlock()
+	out := make([]string, 0, len(impl.failingImages))
+	for img := range impl.failingImages {
+		out = append(out, img)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (a *admin) addFailingImage(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Image string `json:"image"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if in.Image == "" {
+		writeError(w, http.StatusBadRequest, errors.New(`field "image": required; the container image whose revisions never become ready`))
+		return
+	}
+	a.srv.AddFailingImage(in.Image)
+	writeJSON(w, http.StatusCreated, map[string][]string{"images": a.listFailingImages()})
+}
+
+func (a *admin) clock(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.currentClock())
+}
+
+func (a *admin) currentClock() ClockJSON {
+	impl := a.srv.impl
+	impl.mu.Lock()
+	defer impl.mu.Unlock()
+	return ClockJSON{Now: impl.nowLocked().UTC().Format(time.RFC3339Nano), Frozen: impl.ownFrozen}
+}
+
+// clockInjected reports (and answers) a request to move a clock given by WithClock.
+func (a *admin) clockInjected(w http.ResponseWriter) bool {
+	if a.srv.impl.cfg.clock == nil {
+		return false
+	}
+	writeError(w, http.StatusConflict, errors.New("the clock is injected with WithClock; move that clock instead"))
+	return true
+}
+
+func (a *admin) setClock(w http.ResponseWriter, r *http.Request) {
+	var in ClockJSON
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, in.Now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("field %q: invalid time %q; want RFC 3339 such as \"2026-01-02T15:04:05Z\"", "now", in.Now))
+		return
+	}
+	if a.clockInjected(w) {
+		return
+	}
+	a.srv.SetNow(t)
+	writeJSON(w, http.StatusOK, a.currentClock())
+}
+
+func (a *admin) advanceClock(w http.ResponseWriter, r *http.Request) {
+	var in AdvanceJSON
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if in.Duration == "" {
+		writeError(w, http.StatusBadRequest, errors.New(`field "duration": required; a Go duration such as "30s"`))
+		return
+	}
+	d, err := parseDuration("duration", in.Duration)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if a.clockInjected(w) {
+		return
+	}
+	a.srv.Advance(d)
+	writeJSON(w, http.StatusOK, a.currentClock())
+}
+
+// unknown answers requests no endpoint matches: 405 when the path exists
+// for other HTTP methods, else 404; both list the endpoints.
+func (a *admin) unknown(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); pattern != AdminPrefix {
+			allowed = append(allowed, m)
+		}
+	}
+	status := http.StatusNotFound
+	if len(allowed) > 0 {
+		status = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+	}
+	writeJSON(w, status, adminError{
+		Error:     fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path),
+		Endpoints: adminEndpoints,
+	})
+}
+
+// maxAdminBody bounds request bodies.
+const maxAdminBody = 1 << 20
+
+// decodeBody reads one JSON object into v, rejecting unknown fields.
+func decodeBody(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
+	if err != nil {
+		return fmt.Errorf("reading the request body: %w", err)
+	}
+	if len(body) > maxAdminBody {
+		return fmt.Errorf("request body is larger than %d bytes", maxAdminBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errors.New("request body is empty; want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("field %q: want a JSON %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		}
+		return fmt.Errorf("invalid JSON body: %s; allowed fields: %s", strings.TrimPrefix(err.Error(), "json: "), strings.Join(jsonFields(v), ", "))
+	}
+	if dec.More() {
+		return errors.New("invalid JSON body: want exactly one JSON object")
+	}
+	return nil
+}
+
+// jsonFields lists the JSON field names of the struct v points to.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	var out []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out = append(out, name)
+	}
+	return out
+}
+
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(adminError{Error: "encoding the response: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError writes {"error": err} with the given status.
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, adminError{Error: err.Error()})
+}
