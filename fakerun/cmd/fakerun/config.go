@@ -1,0 +1,159 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+)
+
+// config is the binary's settings after flags and FAKERUN_* variables.
+type config struct {
+	addr            string // host:port to listen on
+	readinessDelay  time.Duration
+	manualReadiness bool
+	failingImages   []string
+	logLevel        slog.Level
+}
+
+// options turns the config into fakerun server options.
+func (c config) options() []fakerun.Option {
+	opts := []fakerun.Option{fakerun.WithAddress(c.addr), fakerun.WithReadinessDelay(c.readinessDelay)}
+	if c.manualReadiness {
+		opts = append(opts, fakerun.WithManualReadiness())
+	}
+	for _, img := range c.failingImages {
+		opts = append(opts, fakerun.WithFailingImage(img))
+	}
+	return opts
+}
+
+// envName is the environment variable that backs a flag: -readiness-delay
+// reads FAKERUN_READINESS_DELAY.
+func envName(flagName string) string {
+	return "FAKERUN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads flags from args, falling back to FAKERUN_* variables
+// read with getenv (an empty value counts as unset), then to defaults.
+// Flags win over variables. Usage goes to usage; -h returns flag.ErrHelp.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	fs := flag.NewFlagSet("fakerun", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.String("host", "127.0.0.1", "interface to listen on; 0.0.0.0 for all (inside a container)")
+	fs.String("port", "8080", "TCP port to listen on; 0 picks a free one")
+	fs.String("addr", "", "host:port to listen on, instead of -host and -port")
+	fs.String("readiness-delay", "0s", "time a new revision takes to become ready, e.g. 2s")
+	fs.Bool("manual-readiness", false, "keep new revisions pending until marked ready or failed over the admin API")
+	fs.String("failing-images", "", "comma-separated container images whose revisions never become ready")
+	fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(usage, "Usage: fakerun [flags]\n\nAn in-memory fake of the Cloud Run Admin API v2 (gRPC and REST on one port, admin API under /_fakerun/).\nEvery flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q; fakerun takes only flags", fs.Args())
+	}
+
+	setByFlag := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { setByFlag[f.Name] = true })
+	// value returns a setting's raw value and where it came from, for errors.
+	value := func(name string) (raw, source string) {
+		if setByFlag[name] {
+			return fs.Lookup(name).Value.String(), "flag -" + name
+		}
+		if v := getenv(envName(name)); v != "" {
+			return v, envName(name)
+		}
+		return fs.Lookup(name).DefValue, "default of -" + name
+	}
+
+	var c config
+	var err error
+	if c.addr, err = listenAddress(setByFlag, value, getenv); err != nil {
+		return config{}, err
+	}
+	raw, source := value("readiness-delay")
+	if c.readinessDelay, err = time.ParseDuration(raw); err != nil || c.readinessDelay < 0 {
+		return config{}, fmt.Errorf("%s: invalid readiness delay %q; want a non-negative duration such as 500ms or 2s", source, raw)
+	}
+	raw, source = value("manual-readiness")
+	if c.manualReadiness, err = strconv.ParseBool(raw); err != nil {
+		return config{}, fmt.Errorf("%s: invalid value %q; want true or false", source, raw)
+	}
+	raw, _ = value("failing-images")
+	for img := range strings.SplitSeq(raw, ",") {
+		if img = strings.TrimSpace(img); img != "" {
+			c.failingImages = append(c.failingImages, img)
+		}
+	}
+	raw, source = value("log-level")
+	if err := c.logLevel.UnmarshalText([]byte(raw)); err != nil || !isPlainLevel(raw) {
+		return config{}, fmt.Errorf("%s: invalid log level %q; allowed: debug, info, warn, error", source, raw)
+	}
+	return c, nil
+}
+
+// isPlainLevel accepts the four named slog levels without offsets ("info+2").
+func isPlainLevel(s string) bool {
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+// listenAddress picks the listen address. -addr and -host/-port are
+// alternatives: a flag of either kind beats both variables, and -addr
+// with -host or -port is an error.
+func listenAddress(setByFlag map[string]bool, value func(string) (string, string), getenv func(string) string) (string, error) {
+	hostPortFlag := setByFlag["host"] || setByFlag["port"]
+	var raw, source string
+	switch {
+	case setByFlag["addr"] && hostPortFlag:
+		return "", errors.New("flag -addr cannot be combined with -host or -port; use one or the other")
+	case setByFlag["addr"]:
+		raw, source = value("addr")
+	case !hostPortFlag && getenv(envName("addr")) != "":
+		raw, source = value("addr")
+	default:
+		host, hostSource := value("host")
+		port, portSource := value("port")
+		if host == "" {
+			return "", fmt.Errorf("%s: host must not be empty; use 127.0.0.1 (loopback) or 0.0.0.0 (all interfaces)", hostSource)
+		}
+		if err := checkPort(port); err != nil {
+			return "", fmt.Errorf("%s: %w", portSource, err)
+		}
+		return net.JoinHostPort(host, port), nil
+	}
+	host, port, err := net.SplitHostPort(raw)
+	if err != nil {
+		return "", fmt.Errorf("%s: invalid address %q; want host:port such as 127.0.0.1:8080", source, raw)
+	}
+	if host == "" {
+		return "", fmt.Errorf("%s: address %q has no host; use 127.0.0.1:%s (loopback) or 0.0.0.0:%s (all interfaces)", source, raw, port, port)
+	}
+	if err := checkPort(port); err != nil {
+		return "", fmt.Errorf("%s: %w", source, err)
+	}
+	return raw, nil
+}
+
+func checkPort(port string) error {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("invalid port %q; want a number from 0 to 65535 (0 picks a free port)", port)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	defaults := config{addr: "127.0.0.1:8080", logLevel: slog.LevelInfo}
+	testcases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    config
+		wantErr string
+	}{
+		{name: "success: defaults listen on loopback 8080", want: defaults},
+		{
+			name: "success: every flag",
+			args: []string{"-host", "0.0.0.0", "-port", "9090", "-readiness-delay", "1.5s", "-manual-readiness",
+				"-failing-images", "img:bad, other:bad ,", "-log-level", "debug"},
+			want: config{addr: "0.0.0.0:9090", readinessDelay: 1500 * time.Millisecond, manualReadiness: true,
+				failingImages: []string{"img:bad", "other:bad"}, logLevel: slog.LevelDebug},
+		},
+		{
+			name: "success: environment fallbacks",
+			env: map[string]string{"FAKERUN_HOST": "0.0.0.0", "FAKERUN_PORT": "7000", "FAKERUN_READINESS_DELAY": "2s",
+				"FAKERUN_MANUAL_READINESS": "true", "FAKERUN_FAILING_IMAGES": "img:bad", "FAKERUN_LOG_LEVEL": "WARN"},
+			want: config{addr: "0.0.0.0:7000", readinessDelay: 2 * time.Second, manualReadiness: true,
+				failingImages: []string{"img:bad"}, logLevel: slog.LevelWarn},
+		},
+		{
+			name: "success: flags win over the environment",
+			args: []string{"-port", "7001", "-readiness-delay", "0s", "-manual-readiness=false", "-log-level", "error"},
+			env: map[string]string{"FAKERUN_PORT": "7000", "FAKERUN_READINESS_DELAY": "nonsense",
+				"FAKERUN_MANUAL_READINESS": "true", "FAKERUN_LOG_LEVEL": "debug"},
+			want: config{addr: "127.0.0.1:7001", logLevel: slog.LevelError},
+		},
+		{name: "success: -addr", args: []string{"-addr", "[::1]:0"}, want: config{addr: "[::1]:0", logLevel: slog.LevelInfo}},
+		{name: "success: FAKERUN_ADDR", env: map[string]string{"FAKERUN_ADDR": "0.0.0.0:8081"},
+			want: config{addr: "0.0.0.0:8081", logLevel: slog.LevelInfo}},
+		{name: "success: -port beats FAKERUN_ADDR", args: []string{"-port", "0"}, env: map[string]string{"FAKERUN_ADDR": "0.0.0.0:8081"},
+			want: config{addr: "127.0.0.1:0", logLevel: slog.LevelInfo}},
+		{name: "success: empty variables count as unset", env: map[string]string{"FAKERUN_PORT": "", "FAKERUN_ADDR": ""}, want: defaults},
+		{name: "fail: -addr with -port", args: []string{"-addr", "127.0.0.1:1", "-port", "2"}, wantErr: "flag -addr cannot be combined with -host or -port"},
+		{name: "fail: port not a number", args: []string{"-port", "http"}, wantErr: `flag -port: invalid port "http"; want a number from 0 to 65535`},
+		{name: "fail: port out of range", env: map[string]string{"FAKERUN_PORT": "70000"}, wantErr: `FAKERUN_PORT: invalid port "70000"`},
+		{name: "fail: empty host", args: []string{"-host", ""}, wantErr: "flag -host: host must not be empty"},
+		{name: "fail: address without port", env: map[string]string{"FAKERUN_ADDR": "localhost"}, wantErr: `FAKERUN_ADDR: invalid address "localhost"; want host:port`},
+		{name: "fail: address without host", args: []string{"-addr", ":8080"}, wantErr: `flag -addr: address ":8080" has no host`},
+		{name: "fail: bad readiness delay", env: map[string]string{"FAKERUN_READINESS_DELAY": "5"}, wantErr: `FAKERUN_READINESS_DELAY: invalid readiness delay "5"; want a non-negative duration`},
+		{name: "fail: negative readiness delay", args: []string{"-readiness-delay", "-1s"}, wantErr: "flag -readiness-delay: invalid readiness delay"},
+		{name: "fail: bad manual readiness", env: map[string]string{"FAKERUN_MANUAL_READINESS": "yes"}, wantErr: `FAKERUN_MANUAL_READINESS: invalid value "yes"; want true or false`},
+		{name: "fail: bad log level", args: []string{"-log-level", "verbose"}, wantErr: `flag -log-level: invalid log level "verbose"; allowed: debug, info, warn, error`},
+		{name: "fail: log level with offset", args: []string{"-log-level", "info+2"}, wantErr: "allowed: debug, info, warn, error"},
+		{name: "fail: unknown flag", args: []string{"-verbose"}, wantErr: "flag provided but not defined: -verbose"},
+		{name: "fail: positional argument", args: []string{"serve"}, wantErr: `unexpected arguments ["serve"]`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseConfigHelp(t *testing.T) {
+	t.Parallel()
+	var usage strings.Builder
+	_, err := parseConfig([]string{"-h"}, func(string) string { return "" }, &usage)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, usage.String(), "FAKERUN_READINESS_DELAY")
+	assert.Contains(t, usage.String(), "-manual-readiness")
+}

@@ -1,0 +1,108 @@
+// Command fakerun serves the in-memory Cloud Run Admin API v2 fake as a
+// standalone process: gRPC (with reflection) and REST on one port, plus the
+// JSON admin API under /_fakerun/ (faults, readiness, clock, call log, state,
+// reset, healthz).
+//
+//	go run ./fakerun/cmd/fakerun -port 8080 -readiness-delay 2s
+//
+// Every flag falls back to a FAKERUN_* environment variable (flags win), e.g.
+// FAKERUN_PORT, FAKERUN_READINESS_DELAY, FAKERUN_LOG_LEVEL. It listens on
+// loopback unless told otherwise, and stops cleanly on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "fakerun:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done. It prints how to reach the server to stdout
+// and logs to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	srv, err := fakerun.NewServer(cfg.options()...)
+	if err != nil {
+		return err
+	}
+	srv.Handle(fakerun.AdminPrefix, logRequests(log, srv.AdminHandler()))
+
+	addr := srv.Addr()
+	client := clientAddress(addr)
+	fmt.Fprintf(stdout, "fakerun listening on %s (gRPC and REST; admin API at http://%s%s)\n", addr, client, fakerun.AdminPrefix)
+	fmt.Fprintf(stdout, "Point the Cloud Run plugin at it with the deploy target config: endpoint: %s, insecure: true\n", client)
+	log.Info("fakerun started", "addr", addr, "readinessDelay", cfg.readinessDelay,
+		"manualReadiness", cfg.manualReadiness, "failingImages", cfg.failingImages)
+
+	<-ctx.Done()
+	log.Info("fakerun shutting down", "reason", context.Cause(ctx))
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("stopping the server: %w", err)
+	}
+	log.Info("fakerun stopped")
+	return nil
+}
+
+// clientAddress is the address a client on this host dials: a wildcard
+// listen address (0.0.0.0, ::) is reached over loopback.
+func clientAddress(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// logRequests logs admin API requests: changes at info level, reads at debug.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			level = slog.LevelDebug
+		}
+		log.Log(r.Context(), level, "admin request", "method", r.Method, "path", r.URL.Path, "status", rec.status)
+	})
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}

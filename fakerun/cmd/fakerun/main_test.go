@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	runapi "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+)
+
+// lockedBuffer is a strings.Builder safe for the logger's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stdoutR, stdoutW := io.Pipe()
+	var stderr lockedBuffer
+	env := map[string]string{"FAKERUN_LOG_LEVEL": "debug", "FAKERUN_READINESS_DELAY": "1h"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-port", "0"}, func(k string) string { return env[k] }, stdoutW, &stderr)
+		stdoutW.Close()
+	}()
+
+	lines := bufio.NewScanner(stdoutR)
+	require.True(t, lines.Scan(), "first line: %v", lines.Err())
+	m := regexp.MustCompile(`^fakerun listening on (127\.0\.0\.1:\d+) \(gRPC and REST; admin API at http://127\.0\.0\.1:\d+/_fakerun/\)$`).FindStringSubmatch(lines.Text())
+	require.NotNil(t, m, "first line: %q", lines.Text())
+	addr := m[1]
+	require.True(t, lines.Scan())
+	assert.Equal(t, "Point the Cloud Run plugin at it with the deploy target config: endpoint: "+addr+", insecure: true", lines.Text())
+	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
+
+	// The admin API answers on the same port, and reports the configured delay.
+	resp, err := http.Get("http://" + addr + "/_fakerun/readiness")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `"delay": "1h0m0s"`)
+
+	// The official gRPC client reaches the fake.
+	services, err := runapi.NewServicesClient(ctx, option.WithEndpoint(addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())), option.WithTelemetryDisabled())
+	require.NoError(t, err)
+	defer services.Close()
+	_, err = services.GetService(ctx, &runpb.GetServiceRequest{Name: "projects/p/locations/us-central1/services/nope"})
+	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+
+	// gRPC reflection lists the Cloud Run services (grpcurl relies on it).
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	require.NoError(t, err)
+	require.NoError(t, stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: "*"},
+	}))
+	reply, err := stream.Recv()
+	require.NoError(t, err)
+	var names []string
+	for _, s := range reply.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	assert.Contains(t, names, "google.cloud.run.v2.Services")
+	assert.Contains(t, names, "google.cloud.run.v2.Revisions")
+	assert.Contains(t, names, "google.longrunning.Operations")
+	require.NoError(t, stream.CloseSend())
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context was cancelled")
+	}
+	logs := stderr.String()
+	assert.Contains(t, logs, `msg="admin request" method=GET path=/_fakerun/readiness status=200`)
+	assert.Contains(t, logs, "msg=\"fakerun stopped\"")
+	_, err = http.Get("http://" + addr + "/_fakerun/healthz")
+	assert.Error(t, err, "the port is closed after shutdown")
+}
+
+func TestRunConfigError(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), []string{"-port", "x"}, func(string) string { return "" }, io.Discard, io.Discard)
+	require.ErrorContains(t, err, `flag -port: invalid port "x"`)
+}
