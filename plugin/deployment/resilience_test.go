@@ -1,0 +1,194 @@
+package deployment
+
+import (
+	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+)
+
+// canaryStart deploys v1 by quick sync and prepares the canary deployment of v2; it returns revA and revB.
+func canaryStart(t *testing.T, e *env) (string, string) {
+	t.Helper()
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	e.deploy("2222222bbbb", canaryApp, serviceYAML("gcr.io/p/web:v2"))
+	return revA, e.revisionFor()
+}
+
+func TestSync_RerunCreatesNothingNew(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revA, revB := canaryStart(t, e)
+
+	status, log := e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	recorded := e.store.deployment[syncRecordKey("dt1")]
+	after := trafficOf(t, f)
+
+	// The plugin was killed after the stage changed Cloud Run; piped runs the stage again.
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, after, trafficOf(t, f))
+	assert.Len(t, f.Revisions(serviceName()), 2)
+	assert.Zero(t, callCounts(f)["UpdateService"])
+	assert.Equal(t, recorded, e.store.deployment[syncRecordKey("dt1")], "the record of the first run is kept")
+	assert.Contains(t, recorded, `"revision":"`+revA+`","percent":100`)
+	assert.Contains(t, recorded, revB)
+
+	// The same for a quick sync that already routed all traffic.
+	e.deploy("3333333cccc", quickSyncApp, serviceYAML("gcr.io/p/web:v3"))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	f.ResetCalls()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	assert.Zero(t, callCounts(f)["UpdateService"])
+	assert.Len(t, f.Revisions(serviceName()), 3)
+}
+
+func TestSync_UnchangedTemplateCreatesNoRevision(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+
+	// A new commit that changes only a service-level label keeps revision A.
+	e.deploy("2222222bbbb", quickSyncApp, "labels:\n  team: web\n"+serviceYAML("gcr.io/p/web:v1"))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Len(t, f.Revisions(serviceName()), 1)
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	svc, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.Equal(t, "web", svc.GetLabels()["team"])
+}
+
+func TestWrites_RetryAbortedWithAFreshRead(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	_, revB := canaryStart(t, e)
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, canarySync, nil)))
+
+	f.ResetCalls()
+	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Aborted, Times: 2})
+	status, log := e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, trafficOf(t, f), revB+":10")
+	assert.Equal(t, map[string]int{"GetService": 3, "UpdateService": 3}, callCounts(f))
+	for _, c := range f.Calls() {
+		if req, ok := c.Request.(*runpb.UpdateServiceRequest); ok {
+			assert.NotEmpty(t, req.GetService().GetEtag(), "every write carries the etag of its read")
+		}
+	}
+
+	// A service that keeps changing makes the stage give up after writeAttempts.
+	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Aborted})
+	status, log = e.run(StageCloudRunPromote, `{"percent": 50}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "gave up after 5 attempts")
+	assert.Contains(t, trafficOf(t, f), revB+":10")
+}
+
+func TestCalls_RetryTransientErrors(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	_, revB := canaryStart(t, e)
+
+	f.InjectFault("GetService", fakerun.Fault{Code: codes.Unavailable, Times: 2})
+	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.ResourceExhausted, Times: 1})
+	f.InjectFault("GetRevision", fakerun.Fault{Code: codes.DeadlineExceeded, Times: 1})
+	status, log := e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, trafficOf(t, f), revB+":0:preview-2222222")
+
+	// Other codes fail at once with a hint.
+	f.ResetCalls()
+	f.InjectFault("GetService", fakerun.Fault{Code: codes.PermissionDenied, Times: 1})
+	status, log = e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "roles/run.developer")
+	assert.Equal(t, map[string]int{"GetService": 1}, callCounts(f))
+}
+
+func TestSync_FailingRevisionLeavesTrafficUnchanged(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakerun.WithFailingImage("gcr.io/p/web:broken"), fakerun.WithReadinessDelay(20*time.Millisecond))
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+
+	e.deploy("2222222bbbb", quickSyncApp, serviceYAML("gcr.io/p/web:broken"))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "failed to become ready: Image 'gcr.io/p/web:broken' not found.")
+	assert.Contains(t, log.String(), "The traffic was not changed")
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+
+	// Rollback after the failure keeps the traffic where it is.
+	status, log = e.run(StageCloudRunRollback, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+}
+
+func TestSync_ReadinessTimeoutLeavesTrafficUnchanged(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakerun.WithManualReadiness())
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	// Readiness is decided by hand here: make the first revision ready as soon as it exists.
+	go func() {
+		for f.SetRevisionReady(revA, true) != nil && t.Context().Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+
+	e.deploy("2222222bbbb", canaryApp, serviceYAML("gcr.io/p/web:v2"))
+	status, log := e.run(StageCloudRunSync, `{"timeout": "100ms"}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "did not become ready within 100ms")
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+}
+
+func TestStages_RunOnEveryDeployTarget(t *testing.T) {
+	t.Parallel()
+	f1, f2 := newFake(t), newFake(t)
+	e := newEnv(t, f1, f2)
+	revA, revB := canaryStart(t, e)
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f2))
+
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, canarySync, nil)))
+	status, log := e.run(StageCloudRunPromote, `{"percent": 30}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	for _, f := range []*fakerun.Server{f1, f2} {
+		assert.ElementsMatch(t, []string{revB + ":30", revA + ":70", revB + ":0:preview-2222222"}, trafficOf(t, f))
+	}
+	assert.Contains(t, log.String(), "[dt1] ")
+	assert.Contains(t, log.String(), "[dt2] ")
+
+	// One target failing fails the stage; the rollback covers both.
+	f2.InjectFault("UpdateService", fakerun.Fault{Code: codes.PermissionDenied, Times: 1})
+	status, log = e.run(StageCloudRunPromote, `{"percent": 60}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "[dt2] ")
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	for _, f := range []*fakerun.Server{f1, f2} {
+		assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	}
+}
