@@ -1,0 +1,352 @@
+package livestate
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"sigs.k8s.io/yaml"
+)
+
+// ignoredKeyPrefixes are label and annotation keys that are not compared: the plugin's own ownership
+// labels, which change with every deployment, and keys that Cloud Run and its clients set by themselves.
+var ignoredKeyPrefixes = []string{
+	"pipecd-dev-",
+	"run.googleapis.com/",
+	"cloud.googleapis.com/",
+	"serving.knative.dev/",
+	"client.knative.dev/",
+	"goog-",
+}
+
+// keyedLists are the lists whose items are matched by their name rather than their position, and in
+// which an item that only the live service has is a difference (Cloud Run never adds one by itself).
+var keyedLists = map[protoreflect.FullName]bool{
+	(&runpb.Container{}).ProtoReflect().Descriptor().FullName():   true,
+	(&runpb.EnvVar{}).ProtoReflect().Descriptor().FullName():      true,
+	(&runpb.Volume{}).ProtoReflect().Descriptor().FullName():      true,
+	(&runpb.VolumeMount{}).ProtoReflect().Descriptor().FullName(): true,
+}
+
+// Difference is one field whose value in git differs from the live service.
+type Difference struct {
+	// Path names the field with the manifest's (camelCase) names; list items are named by their
+	// name when they have one, e.g. "template.containers[app].env[GREETING].value".
+	Path string
+	// Git and Live are the values, compact JSON or "(not set)".
+	Git, Live string
+}
+
+func (d Difference) String() string {
+	return fmt.Sprintf("%s: git %s, live %s", d.Path, d.Git, d.Live)
+}
+
+// Comparison is the result of comparing the service in git with the live service.
+type Comparison struct {
+	// Git is the service in git without the fields the plugin owns (traffic, template.revision,
+	// ownership labels).
+	Git *runpb.Service
+	// Live is the live service reduced to what git can say: fields Cloud Run fills by itself (output-only
+	// fields, etag, client, defaults of fields the manifest leaves unset) and the fields the plugin owns
+	// are removed. Labels, annotations, containers, environment variables and volumes that only the live
+	// service has are kept: someone added them out of band.
+	Live *runpb.Service
+	// Differences lists every differing field, in manifest order.
+	Differences []Difference
+}
+
+// InSync reports whether git and the live service agree.
+func (c *Comparison) InSync() bool {
+	return len(c.Differences) == 0
+}
+
+// TemplateChanged reports whether a difference is in the revision template, so that applying git
+// creates a new revision.
+func (c *Comparison) TemplateChanged() bool {
+	return slices.ContainsFunc(c.Differences, func(d Difference) bool { return strings.HasPrefix(d.Path, "template.") || d.Path == "template" })
+}
+
+// Paths returns the paths of the differences.
+func (c *Comparison) Paths() []string {
+	paths := make([]string, 0, len(c.Differences))
+	for _, d := range c.Differences {
+		paths = append(paths, d.Path)
+	}
+	return paths
+}
+
+// Compare compares the service in git with the live one. Neither argument is modified.
+func Compare(git, live *runpb.Service) *Comparison {
+	g, l := View(git), View(live)
+	project(l.ProtoReflect(), g.ProtoReflect())
+	c := &Comparison{Git: g, Live: l}
+	diffMessages("", g.ProtoReflect(), l.ProtoReflect(), &c.Differences)
+	return c
+}
+
+// View returns a copy of svc without what is not part of a manifest: output-only fields, etag, client
+// and client version, and the fields the plugin owns (traffic, template.revision, ownership labels).
+func View(svc *runpb.Service) *runpb.Service {
+	v := proto.Clone(svc).(*runpb.Service)
+	v.Etag, v.Client, v.ClientVersion, v.Traffic = "", "", "", nil
+	if v.Template != nil {
+		v.Template.Revision = ""
+		dropIgnoredKeys(v.Template.Labels)
+		dropIgnoredKeys(v.Template.Annotations)
+	}
+	dropIgnoredKeys(v.Labels)
+	dropIgnoredKeys(v.Annotations)
+	clearOutputOnly(v.ProtoReflect())
+	return v
+}
+
+func dropIgnoredKeys(m map[string]string) {
+	for k := range m {
+		for _, p := range ignoredKeyPrefixes {
+			if strings.HasPrefix(k, p) {
+				delete(m, k)
+				break
+			}
+		}
+	}
+}
+
+func outputOnly(fd protoreflect.FieldDescriptor) bool {
+	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+	return slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY)
+}
+
+// clearOutputOnly clears every output-only field of m and of its nested messages.
+func clearOutputOnly(m protoreflect.Message) {
+	var clear []protoreflect.FieldDescriptor
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case outputOnly(fd):
+			clear = append(clear, fd)
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			for i := range v.List().Len() {
+				clearOutputOnly(v.List().Get(i).Message())
+			}
+		case !fd.IsMap() && !fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			clearOutputOnly(v.Message())
+		}
+		return true
+	})
+	for _, fd := range clear {
+		m.Clear(fd)
+	}
+}
+
+// wellKnown reports whether fd holds a google.protobuf message such as Duration, compared as a whole.
+func wellKnown(fd protoreflect.FieldDescriptor) bool {
+	return fd.Kind() == protoreflect.MessageKind && fd.Message().FullName().Parent() == "google.protobuf"
+}
+
+// project removes from live the fields that git leaves unset, which Cloud Run fills with defaults
+// (container ports, resource limits, timeout, service account, ...). What git cannot leave to a default
+// is kept: labels and annotations, and the items of keyed lists.
+func project(live, git protoreflect.Message) {
+	var clear []protoreflect.FieldDescriptor
+	live.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap():
+			if fd.Name() == "labels" || fd.Name() == "annotations" {
+				return true
+			}
+			gm := git.Get(fd).Map()
+			var extra []protoreflect.MapKey
+			v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+				if !gm.Has(k) {
+					extra = append(extra, k)
+				}
+				return true
+			})
+			for _, k := range extra {
+				v.Map().Clear(k)
+			}
+			if v.Map().Len() == 0 {
+				clear = append(clear, fd)
+			}
+		case fd.IsList():
+			if fd.Kind() != protoreflect.MessageKind {
+				return true // lists of strings (command, args) are compared as they are
+			}
+			gl := git.Get(fd).List()
+			keyed := keyedLists[fd.Message().FullName()]
+			if gl.Len() == 0 && !keyed {
+				clear = append(clear, fd)
+				return true
+			}
+			for i := range v.List().Len() {
+				if g, ok := counterpart(gl, v.List().Get(i).Message(), i, keyed); ok {
+					project(v.List().Get(i).Message(), g)
+				}
+			}
+		case !git.Has(fd):
+			clear = append(clear, fd)
+		case fd.Kind() == protoreflect.MessageKind && !wellKnown(fd):
+			project(v.Message(), git.Get(fd).Message())
+		}
+		return true
+	})
+	for _, fd := range clear {
+		live.Clear(fd)
+	}
+}
+
+// itemKey is the name of a keyed list item, or its position when it has no name.
+func itemKey(m protoreflect.Message, index int, keyed bool) string {
+	if keyed {
+		if fd := m.Descriptor().Fields().ByName("name"); fd != nil && m.Get(fd).String() != "" {
+			return m.Get(fd).String()
+		}
+	}
+	return strconv.Itoa(index)
+}
+
+// counterpart finds the item of list that corresponds to item (at index in its own list).
+func counterpart(list protoreflect.List, item protoreflect.Message, index int, keyed bool) (protoreflect.Message, bool) {
+	key := itemKey(item, index, keyed)
+	for i := range list.Len() {
+		if m := list.Get(i).Message(); itemKey(m, i, keyed) == key {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// diffMessages appends the differences between git and live, field by field in declaration order.
+func diffMessages(path string, git, live protoreflect.Message, out *[]Difference) {
+	fields := git.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if !git.Has(fd) && !live.Has(fd) {
+			continue
+		}
+		p := joinPath(path, fd.JSONName())
+		switch {
+		case fd.IsMap():
+			diffMaps(p, git.Get(fd).Map(), live.Get(fd).Map(), out)
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			diffLists(p, fd, git.Get(fd).List(), live.Get(fd).List(), out)
+		case fd.Kind() == protoreflect.MessageKind && !wellKnown(fd) && git.Has(fd) && live.Has(fd):
+			diffMessages(p, git.Get(fd).Message(), live.Get(fd).Message(), out)
+		default:
+			if gv, lv := fieldJSON(git, fd), fieldJSON(live, fd); gv != lv {
+				*out = append(*out, Difference{Path: p, Git: gv, Live: lv})
+			}
+		}
+	}
+}
+
+func diffMaps(path string, git, live protoreflect.Map, out *[]Difference) {
+	keys := map[string]bool{}
+	for _, m := range []protoreflect.Map{git, live} {
+		m.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+			keys[k.String()] = true
+			return true
+		})
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		mk := protoreflect.ValueOfString(k).MapKey()
+		gv, lv := notSet, notSet
+		if git.Has(mk) {
+			gv = strconv.Quote(git.Get(mk).String())
+		}
+		if live.Has(mk) {
+			lv = strconv.Quote(live.Get(mk).String())
+		}
+		if gv != lv {
+			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, k), Git: gv, Live: lv})
+		}
+	}
+}
+
+func diffLists(path string, fd protoreflect.FieldDescriptor, git, live protoreflect.List, out *[]Difference) {
+	keyed := keyedLists[fd.Message().FullName()]
+	for i := range git.Len() {
+		g := git.Get(i).Message()
+		p := fmt.Sprintf("%s[%s]", path, itemKey(g, i, keyed))
+		if l, ok := counterpart(live, g, i, keyed); ok {
+			diffMessages(p, g, l, out)
+			continue
+		}
+		*out = append(*out, Difference{Path: p, Git: messageJSON(g), Live: notSet})
+	}
+	for i := range live.Len() {
+		l := live.Get(i).Message()
+		if _, ok := counterpart(git, l, i, keyed); !ok {
+			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, itemKey(l, i, keyed)), Git: notSet, Live: messageJSON(l)})
+		}
+	}
+}
+
+const notSet = "(not set)"
+
+// fieldJSON renders the value of fd in m as compact JSON, or notSet.
+func fieldJSON(m protoreflect.Message, fd protoreflect.FieldDescriptor) string {
+	if !m.Has(fd) {
+		return notSet
+	}
+	// Render the field alone, inside an otherwise empty message of the same type.
+	one := m.New()
+	one.Set(fd, m.Get(fd))
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(compactJSON(one)), &obj); err != nil || len(obj) != 1 {
+		return fmt.Sprint(m.Get(fd).Interface())
+	}
+	for _, v := range obj {
+		return string(v)
+	}
+	return notSet
+}
+
+// messageJSON renders m as compact JSON with the manifest's field names, shortened for messages.
+func messageJSON(m protoreflect.Message) string {
+	s := compactJSON(m)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+func compactJSON(m protoreflect.Message) string {
+	b, err := protojson.Marshal(m.Interface())
+	if err != nil {
+		return fmt.Sprintf("(%v)", err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return string(b)
+	}
+	return buf.String()
+}
+
+// ManifestYAML renders svc as YAML with the manifest's field names and sorted keys.
+func ManifestYAML(svc *runpb.Service) string {
+	b, err := protojson.Marshal(svc)
+	if err != nil {
+		return fmt.Sprintf("# cannot render the service: %v\n", err)
+	}
+	y, err := yaml.JSONToYAML(b)
+	if err != nil {
+		return fmt.Sprintf("# cannot render the service: %v\n", err)
+	}
+	return string(y)
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}

@@ -1,0 +1,126 @@
+// Package livestate implements the plugin's live state and drift detection (sdk.LivestatePlugin).
+//
+// For every deploy target it reports the Cloud Run service and the revisions that serve traffic or carry
+// a tag, with their health, and compares the service manifest in git with the live service:
+//
+//   - Fields Cloud Run fills by itself are not compared: output-only fields (uid, generation, conditions,
+//     timestamps, ...), etag, client and client version, and defaults of fields the manifest leaves unset
+//     (container ports, resource limits, timeout, service account, ...).
+//   - Fields the plugin owns are not compared with git: template.revision, the traffic block and the
+//     pipecd-dev-* labels. The traffic is checked against what the plugin does instead (see serviceSync).
+//   - Labels, annotations, containers, environment variables and volumes that only the live service has
+//     are differences: someone added them outside PipeCD.
+//
+// A missing service is OUT_OF_SYNC; an application config, manifest or deploy target config that
+// cannot be loaded is INVALID_CONFIG with the error.
+package livestate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+)
+
+var _ sdk.LivestatePlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec] = (*Plugin)(nil)
+
+// Plugin reports the live state and the sync state of Cloud Run applications. Create it with NewPlugin.
+type Plugin struct {
+	registry *provider.Registry
+}
+
+// Option configures a Plugin.
+type Option func(*Plugin)
+
+// WithRegistry makes the plugin take its Cloud Run clients from r (default: a registry of its own).
+func WithRegistry(r *provider.Registry) Option {
+	return func(p *Plugin) { p.registry = r }
+}
+
+// NewPlugin returns the livestate plugin.
+func NewPlugin(opts ...Option) *Plugin {
+	p := &Plugin{}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.registry == nil {
+		p.registry = provider.NewRegistry()
+	}
+	return p
+}
+
+// GetLivestate returns the resources of every deploy target and the sync state of the application.
+// Problems (invalid config, a missing service, Cloud Run errors) are reported in the sync state rather than
+// as an error, so that piped still records what could be read.
+func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[deployment.DeployTargetConfig], input *sdk.GetLivestateInput[deployment.ApplicationSpec]) (*sdk.GetLivestateResponse, error) {
+	if len(dts) == 0 {
+		return &sdk.GetLivestateResponse{SyncState: sdk.ApplicationSyncState{
+			Status:      sdk.ApplicationSyncStateInvalidConfig,
+			ShortReason: "The application has no deploy target of the Cloud Run plugin",
+			Reason:      "Add one of the deploy targets of the cloudrun plugin in piped.yaml to the application.",
+		}}, nil
+	}
+	ds := input.Request.DeploymentSource
+	src, err := LoadSource(ds)
+	if err != nil {
+		return &sdk.GetLivestateResponse{SyncState: sdk.ApplicationSyncState{
+			Status:      sdk.ApplicationSyncStateInvalidConfig,
+			ShortReason: fmt.Sprintf("Invalid configuration at commit %s", shortCommit(ds.CommitHash)),
+			Reason:      err.Error(),
+		}}, nil
+	}
+	resp := &sdk.GetLivestateResponse{}
+	states := make([]targetSync, 0, len(dts))
+	for _, dt := range dts {
+		resources, state := p.target(ctx, dt, src)
+		resp.LiveState.Resources = append(resp.LiveState.Resources, resources...)
+		states = append(states, state)
+	}
+	resp.SyncState = combine(states)
+	return resp, nil
+}
+
+// target returns the resources and the sync state of one deploy target.
+func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[deployment.DeployTargetConfig], src *Source) ([]sdk.ResourceState, targetSync) {
+	invalid := func(err error) ([]sdk.ResourceState, targetSync) {
+		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dt.Name), reason: err.Error()}
+	}
+	unknown := func(err error) ([]sdk.ResourceState, targetSync) {
+		return nil, targetSync{status: sdk.ApplicationSyncStateUnknown, short: fmt.Sprintf("Cannot read the live state of deploy target %s", dt.Name), reason: err.Error()}
+	}
+	cfg, err := DecodeDeployTarget(dt)
+	if err != nil {
+		return invalid(err)
+	}
+	git, err := src.Service(cfg)
+	if err != nil {
+		return invalid(err)
+	}
+	client, err := p.registry.Client(ctx, dt.Name, ProviderConfig(cfg))
+	if err != nil {
+		return unknown(fmt.Errorf("cannot connect to Cloud Run for deploy target %s: %w", dt.Name, err))
+	}
+	live, err := client.GetService(ctx, git.GetName())
+	if errors.Is(err, provider.ErrNotFound) {
+		id := provider.ShortName(git.GetName())
+		return nil, targetSync{
+			status: sdk.ApplicationSyncStateOutOfSync,
+			short:  fmt.Sprintf("Service %s does not exist in project %s, region %s", id, cfg.Project, cfg.Region),
+			reason: fmt.Sprintf("Deploy target %s: service %s (%s) does not exist. Deploy the application to create it, or check the service name in %s and the project and region of the deploy target.",
+				dt.Name, id, git.GetName(), src.Manifest.File),
+		}
+	}
+	if err != nil {
+		return unknown(err)
+	}
+	resources, err := resourceStates(ctx, client, dt.Name, live)
+	if err != nil {
+		return unknown(err)
+	}
+	return resources, serviceSync(dt.Name, src.Commit, git, live)
+}

@@ -1,0 +1,336 @@
+package livestate
+
+import (
+	"testing"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
+)
+
+func TestGetLivestateResources(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v1 := f.deploy(manifestV1, commitV1, nil, nil)
+	v2 := f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+		return []*runpb.TrafficTarget{traffic.Revision(v1, 90, ""), traffic.Revision(rev, 10, "canary")}
+	})
+
+	resp := f.livestate(manifestSource(t, commitV2, manifestV2))
+	require.Len(t, resp.LiveState.Resources, 3)
+
+	svc := resourceByName(t, resp, "hello")
+	serviceName := provider.ServiceName(testProject, testRegion, "hello")
+	assert.Equal(t, serviceName, svc.ID)
+	assert.Equal(t, ResourceTypeService, svc.ResourceType)
+	assert.Empty(t, svc.ParentIDs)
+	assert.Equal(t, "dt1", svc.DeployTarget)
+	assert.Equal(t, sdk.ResourceHealthStateHealthy, svc.HealthStatus)
+	assert.Contains(t, svc.HealthDescription, "Ready; traffic: "+v1+" 90%, "+v2+" 10% (tag canary)")
+	assert.False(t, svc.CreatedAt.IsZero())
+
+	old := resourceByName(t, resp, v1)
+	assert.Equal(t, ResourceTypeRevision, old.ResourceType)
+	assert.Equal(t, []string{serviceName}, old.ParentIDs)
+	assert.Equal(t, provider.RevisionName(serviceName, v1), old.ID)
+	assert.Equal(t, sdk.ResourceHealthStateHealthy, old.HealthStatus)
+	assert.Equal(t, "90% of the traffic, image gcr.io/proj/hello:v1", old.HealthDescription)
+
+	canary := resourceByName(t, resp, v2)
+	assert.Equal(t, "10% of the traffic, tag canary, image gcr.io/proj/hello:v2", canary.HealthDescription)
+	assert.Equal(t, "canary", canary.ResourceMetadata["tags"])
+	assert.Equal(t, "gcr.io/proj/hello:v2", canary.ResourceMetadata["image"])
+}
+
+func TestGetLivestateOnlyServingOrTaggedRevisions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v1 := f.deploy(manifestV1, commitV1, nil, nil)
+	v2 := f.deploy(manifestV2, commitV2, nil, nil)
+	v3 := f.deploy(manifestV2, commitV3, func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v3" }, nil)
+	f.setTraffic(traffic.Revision(v3, 100, ""), traffic.Revision(v1, 0, "old"))
+
+	resp := f.livestate(manifestSource(t, commitV3, manifestV2))
+	var names []string
+	for _, r := range resp.LiveState.Resources {
+		names = append(names, r.Name)
+	}
+	assert.ElementsMatch(t, []string{"hello", v1, v3}, names, "revision %s serves no traffic and has no tag", v2)
+	assert.Equal(t, "0% of the traffic, tag old, image gcr.io/proj/hello:v1", resourceByName(t, resp, v1).HealthDescription)
+}
+
+func TestGetLivestateUnhealthyRevision(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v1 := f.deploy(manifestV1, commitV1, nil, nil)
+	require.NoError(t, f.srv.SetRevisionReady(v1, false))
+
+	resp := f.livestate(manifestSource(t, commitV1, manifestV1))
+	rev := resourceByName(t, resp, v1)
+	assert.Equal(t, sdk.ResourceHealthStateUnhealthy, rev.HealthStatus)
+	assert.Contains(t, rev.HealthDescription, "100% of the traffic, image gcr.io/proj/hello:v1; The user-provided container failed to start")
+}
+
+func TestGetLivestateSyncState(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name string
+		// arrange builds the live state and returns the git source to compare with.
+		arrange    func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec]
+		want       sdk.ApplicationSyncStatus
+		wantShort  string
+		wantReason []string
+	}{
+		{
+			name: "success: synced after a deployment",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "runs git's revision hello-1111111-",
+		},
+		{
+			name: "success: a later commit that does not change the manifest is still in sync",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return manifestSource(t, commitV2, manifestV1)
+			},
+			want: sdk.ApplicationSyncStateSynced,
+		},
+		{
+			// pipecd#4790: a boolean-looking environment value must not be reported as drift.
+			name: "success: boolean and numeric environment values are no drift",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				m := manifestV1 + "        - name: DEBUG\n          value: \"true\"\n        - name: CACHE\n          value: \"false\"\n        - name: WORKERS\n          value: \"4\"\n"
+				f.deploy(m, commitV1, nil, nil)
+				return manifestSource(t, commitV1, m)
+			},
+			want: sdk.ApplicationSyncStateSynced,
+		},
+		{
+			name: "success: defaults that Cloud Run fills in are no drift",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+					tpl := s.Template
+					tpl.Timeout = durationpb.New(300e9)
+					tpl.ServiceAccount = "123-compute@developer.gserviceaccount.com"
+					tpl.MaxInstanceRequestConcurrency = 80
+					tpl.Scaling.MinInstanceCount = 0
+					c := tpl.Containers[0]
+					c.Ports = []*runpb.ContainerPort{{Name: "http1", ContainerPort: 8080}}
+					c.Resources = &runpb.ResourceRequirements{Limits: map[string]string{"cpu": "1000m", "memory": "512Mi"}, CpuIdle: true}
+					c.StartupProbe = &runpb.Probe{TimeoutSeconds: 240, PeriodSeconds: 240, FailureThreshold: 1,
+						ProbeType: &runpb.Probe_TcpSocket{TcpSocket: &runpb.TCPSocketAction{Port: 8080}}}
+					s.Annotations = map[string]string{"run.googleapis.com/operation-id": "abc"}
+					s.Client, s.ClientVersion = "gcloud", "500.0.0"
+				}, nil)
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want: sdk.ApplicationSyncStateSynced,
+		},
+		{
+			name: "success: a canary of the compared commit is expected",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				v1 := f.deploy(manifestV1, commitV1, nil, nil)
+				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+					return []*runpb.TrafficTarget{traffic.Revision(v1, 80, ""), traffic.Revision(rev, 20, "")}
+				})
+				return manifestSource(t, commitV2, manifestV2)
+			},
+			want:       sdk.ApplicationSyncStateSynced,
+			wantShort:  "Deployment of commit 2222222 in progress or stopped",
+			wantReason: []string{"hello-1111111-", " 80%", " 20%"},
+		},
+		{
+			name: "success: a canary revision with no traffic yet is expected",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				v1 := f.deploy(manifestV1, commitV1, nil, nil)
+				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+					return []*runpb.TrafficTarget{traffic.Revision(v1, 100, ""), traffic.Revision(rev, 0, "preview-2222222")}
+				})
+				return manifestSource(t, commitV2, manifestV2)
+			},
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "serves 0% of the traffic",
+		},
+		{
+			name: "fail: traffic moved back out of band after the deployment of another commit",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				v1 := f.deploy(manifestV1, commitV1, nil, nil)
+				f.deploy(manifestV2, commitV2, nil, nil)
+				f.setTraffic(traffic.Revision(v1, 100, ""))
+				return manifestSource(t, commitV3, manifestV2)
+			},
+			want:       sdk.ApplicationSyncStateOutOfSync,
+			wantShort:  "Traffic of service hello was changed outside PipeCD: git's revision hello-2222222-",
+			wantReason: []string{"serves 0% of the traffic", "Deploy the application to route all the traffic"},
+		},
+		{
+			name: "fail: image changed out of band",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV2, commitV1, nil, nil)
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want:      sdk.ApplicationSyncStateOutOfSync,
+			wantShort: "Service hello differs from git: template.containers[app].image",
+			wantReason: []string{
+				`template.containers[app].image: git "gcr.io/proj/hello:v1", live "gcr.io/proj/hello:v2"`,
+				"--- live service hello\n+++ git 1111111\n",
+				"@@ -6,7 +6,7 @@\n",
+				"-    image: gcr.io/proj/hello:v2\n+    image: gcr.io/proj/hello:v1\n",
+			},
+		},
+		{
+			name: "fail: environment variable added and changed out of band",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+					c := s.Template.Containers[0]
+					c.Env[0].Values = &runpb.EnvVar_Value{Value: "hello"}
+					c.Env = append(c.Env, &runpb.EnvVar{Name: "DEBUG", Values: &runpb.EnvVar_Value{Value: "true"}})
+				}, nil)
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want:      sdk.ApplicationSyncStateOutOfSync,
+			wantShort: "Service hello differs from git: template.containers[app].env[GREETING].value, template.containers[app].env[DEBUG]",
+			wantReason: []string{
+				`template.containers[app].env[GREETING].value: git "hi", live "hello"`,
+				`template.containers[app].env[DEBUG]: git (not set), live {"name":"DEBUG","value":"true"}`,
+			},
+		},
+		{
+			name: "fail: service settings changed out of band",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+					s.Labels["team"] = "ops"
+					s.Labels["cost-center"] = "42"
+					s.Template.Scaling.MaxInstanceCount = 10
+				}, nil)
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want:      sdk.ApplicationSyncStateOutOfSync,
+			wantShort: "Service hello differs from git: labels[cost-center], labels[team], template.scaling.maxInstanceCount",
+			wantReason: []string{
+				`labels[team]: git "web", live "ops"`,
+				`template.scaling.maxInstanceCount: git 3, live 10`,
+			},
+		},
+		{
+			name: "fail: sidecar container added out of band",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+					s.Template.Containers = append(s.Template.Containers, &runpb.Container{Name: "proxy", Image: "envoyproxy/envoy:v1"})
+				}, nil)
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want:      sdk.ApplicationSyncStateOutOfSync,
+			wantShort: "template.containers[proxy]",
+		},
+		{
+			name: "fail: service does not exist",
+			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want:       sdk.ApplicationSyncStateOutOfSync,
+			wantShort:  "Service hello does not exist in project proj, region asia-northeast1",
+			wantReason: []string{"Deploy the application to create it"},
+		},
+		{
+			name: "fail: invalid manifest",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return manifestSource(t, commitV1, "name: hello\ntemplate:\n  containers:\n    - image: gcr.io/proj/hello:v1\n      imagePullPolicy: Always\n")
+			},
+			want:       sdk.ApplicationSyncStateInvalidConfig,
+			wantShort:  "Invalid configuration at commit 1111111",
+			wantReason: []string{"manifest service.yaml", `unknown field "template.containers[0].imagePullPolicy"`},
+		},
+		{
+			name: "fail: manifest file missing",
+			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				return source(t, commitV1, nil)
+			},
+			want:       sdk.ApplicationSyncStateInvalidConfig,
+			wantReason: []string{"manifest service.yaml"},
+		},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			src := tc.arrange(t, f)
+			got := f.livestate(src).SyncState
+			assert.Equal(t, tc.want, got.Status, "short reason: %s\nreason:\n%s", got.ShortReason, got.Reason)
+			assert.Contains(t, got.ShortReason, tc.wantShort)
+			for _, r := range tc.wantReason {
+				assert.Contains(t, got.Reason, r)
+			}
+		})
+	}
+}
+
+func TestGetLivestateInvalidDeployTarget(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.deploy(manifestV1, commitV1, nil, nil)
+	bad := deployTarget(t, "dt-bad", `{"project": "proj"}`)
+
+	resp := f.livestate(manifestSource(t, commitV1, manifestV1), f.dt, bad)
+	assert.Equal(t, sdk.ApplicationSyncStateInvalidConfig, resp.SyncState.Status)
+	assert.Equal(t, "Invalid configuration for deploy target dt-bad", resp.SyncState.ShortReason)
+	assert.Contains(t, resp.SyncState.Reason, `deploy target dt-bad in piped.yaml: deploy target config: field "region": is required`)
+	assert.Len(t, resp.LiveState.Resources, 2, "the valid deploy target is still reported")
+}
+
+func TestGetLivestateNoDeployTarget(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	resp, err := f.plugin.GetLivestate(t.Context(), nil, nil, &sdk.GetLivestateInput[deployment.ApplicationSpec]{
+		Request: sdk.GetLivestateRequest[deployment.ApplicationSpec]{DeploymentSource: manifestSource(t, commitV1, manifestV1)},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, sdk.ApplicationSyncStateInvalidConfig, resp.SyncState.Status)
+	assert.Contains(t, resp.SyncState.ShortReason, "no deploy target")
+}
+
+func TestGetLivestateSeveralDeployTargets(t *testing.T) {
+	t.Parallel()
+	a, b := newFixture(t), newFixture(t)
+	a.deploy(manifestV1, commitV1, nil, nil)
+	b.deploy(manifestV2, commitV1, nil, nil)
+	dtB := deployTarget(t, "dt2", `{"project": "proj", "region": "asia-northeast1", "endpoint": "`+b.srv.Addr()+`", "insecure": true}`)
+
+	resp := a.livestate(manifestSource(t, commitV1, manifestV1), a.dt, dtB)
+	assert.Equal(t, sdk.ApplicationSyncStateOutOfSync, resp.SyncState.Status)
+	assert.Contains(t, resp.SyncState.ShortReason, "template.containers[app].image")
+	assert.Contains(t, resp.SyncState.Reason, "Deploy target dt2: service hello differs from git")
+	assert.NotContains(t, resp.SyncState.Reason, "Deploy target dt1")
+	targets := map[string]int{}
+	for _, r := range resp.LiveState.Resources {
+		targets[r.DeployTarget]++
+	}
+	assert.Equal(t, map[string]int{"dt1": 2, "dt2": 2}, targets)
+}
+
+func TestRawJSONOfDeploymentTypes(t *testing.T) {
+	t.Parallel()
+	dt := deployTarget(t, "dt", `{"project": "p", "region": "us-central1"}`)
+	raw, err := rawJSON(dt.Config)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"project": "p", "region": "us-central1"}`, string(raw))
+
+	var spec deployment.ApplicationSpec
+	require.NoError(t, spec.UnmarshalJSON([]byte(`{"input": {"image": "x:v1"}}`)))
+	raw, err = rawJSON(spec)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"input": {"image": "x:v1"}}`, string(raw))
+
+	_, err = rawJSON(struct{ other []byte }{})
+	require.ErrorContains(t, err, "does not keep its raw JSON")
+}

@@ -1,0 +1,127 @@
+package livestate
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+)
+
+// maxPathsInShortReason bounds how many differing fields the one-line reason names.
+const maxPathsInShortReason = 5
+
+// targetSync is the sync state of one deploy target.
+type targetSync struct {
+	status sdk.ApplicationSyncStatus
+	// short is one line; reason may span several lines.
+	short, reason string
+}
+
+// serviceSync compares the service in git (commit) with the live one of a deploy target.
+//
+// The revision template and the service settings must match git (see Compare). The traffic is the
+// plugin's business, not git's: it is in sync when the revision running git's template serves all of
+// it, or, while the live service carries the commit being compared (the plugin applied it, so a canary
+// of that commit is in progress or was stopped half-way), any split of it. Any other split was made
+// outside PipeCD, for example by a manual rollback in the console.
+func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
+	id := provider.ShortName(live.GetName())
+	c := Compare(git, live)
+	if !c.InSync() {
+		var reason strings.Builder
+		fmt.Fprintf(&reason, "Deploy target %s: service %s differs from git (commit %s) in %d field(s):\n", target, id, shortCommit(commit), len(c.Differences))
+		for _, d := range c.Differences {
+			fmt.Fprintf(&reason, "  %s\n", d)
+		}
+		reason.WriteString("\n")
+		reason.WriteString(UnifiedDiff("live service "+id, "git "+shortCommit(commit), ManifestYAML(c.Live), ManifestYAML(c.Git)))
+		return targetSync{
+			status: sdk.ApplicationSyncStateOutOfSync,
+			short:  fmt.Sprintf("Service %s differs from git: %s", id, joinPaths(c.Paths())),
+			reason: reason.String(),
+		}
+	}
+
+	shares := Serving(live)
+	rev := live.GetTemplate().GetRevision()
+	if rev == "" {
+		rev = provider.ShortName(live.GetLatestCreatedRevision())
+	}
+	percent := PercentOf(shares, rev)
+	traffic := fmt.Sprintf("Deploy target %s: traffic of service %s: %s\n", target, id, describeShares(shares))
+	switch {
+	case percent == 100:
+		return targetSync{
+			status: sdk.ApplicationSyncStateSynced,
+			short:  fmt.Sprintf("Service %s runs git's revision %s with all the traffic", id, rev),
+			reason: traffic,
+		}
+	case commit != "" && live.GetLabels()[provider.LabelCommitHash] == commitLabel(commit):
+		return targetSync{
+			status: sdk.ApplicationSyncStateSynced,
+			short:  fmt.Sprintf("Deployment of commit %s in progress or stopped: its revision %s of service %s serves %d%% of the traffic", shortCommit(commit), rev, id, percent),
+			reason: traffic,
+		}
+	}
+	return targetSync{
+		status: sdk.ApplicationSyncStateOutOfSync,
+		short:  fmt.Sprintf("Traffic of service %s was changed outside PipeCD: git's revision %s serves %d%% of it", id, rev, percent),
+		reason: traffic + fmt.Sprintf("The service runs the template in git as revision %s, but that revision serves %d%% of the traffic "+
+			"and no deployment of commit %s applied this split (for example, the traffic was rolled back in the console). "+
+			"Deploy the application to route all the traffic to %s.\n", rev, percent, shortCommit(commit), rev),
+	}
+}
+
+// combine merges the states of the deploy targets: the worst status wins, and every target that is not in
+// sync contributes its reasons.
+func combine(states []targetSync) sdk.ApplicationSyncState {
+	if len(states) == 0 {
+		return sdk.ApplicationSyncState{Status: sdk.ApplicationSyncStateUnknown}
+	}
+	rank := map[sdk.ApplicationSyncStatus]int{
+		sdk.ApplicationSyncStateSynced: 0, sdk.ApplicationSyncStateUnknown: 1,
+		sdk.ApplicationSyncStateOutOfSync: 2, sdk.ApplicationSyncStateInvalidConfig: 3,
+	}
+	worst := states[0].status
+	for _, s := range states {
+		if rank[s.status] > rank[worst] {
+			worst = s.status
+		}
+	}
+	var shorts, reasons []string
+	for _, s := range states {
+		if s.status == worst {
+			shorts = append(shorts, s.short)
+		}
+		if s.status != sdk.ApplicationSyncStateSynced || worst == sdk.ApplicationSyncStateSynced {
+			reasons = append(reasons, s.reason)
+		}
+	}
+	return sdk.ApplicationSyncState{Status: worst, ShortReason: strings.Join(shorts, "; "), Reason: strings.Join(reasons, "\n")}
+}
+
+func joinPaths(paths []string) string {
+	if len(paths) <= maxPathsInShortReason {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:maxPathsInShortReason], ", "), len(paths)-maxPathsInShortReason)
+}
+
+var invalidLabelChars = regexp.MustCompile(`[^a-z0-9_-]`)
+
+// commitLabel is the value the deployment stages give the commit label of the services they apply.
+func commitLabel(commit string) string {
+	v := invalidLabelChars.ReplaceAllString(strings.ToLower(commit), "-")
+	return v[:min(len(v), 63)]
+}
+
+func shortCommit(commit string) string {
+	if commit == "" {
+		return "(unknown)"
+	}
+	return commit[:min(len(commit), 7)]
+}
