@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/pipe-cd/pipecd/pkg/model"
+	"google.golang.org/grpc/codes"
+
+	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+)
+
+// Stage indexes of examples/canary's pipeline.
+const (
+	stageSync       = 0
+	stagePromote10  = 1
+	stageWait       = 2
+	stagePromote50  = 3
+	stagePromote100 = 4
+	stageCleanup    = 5
+)
+
+// prepareTaggedV1 runs v1 by quick sync and tags it "stable" out of band; it returns the pre-deploy block.
+func prepareTaggedV1(ctx context.Context, e *env) (v1 string, before []string) {
+	GinkgoHelper()
+	v1 = deployCanaryV1(ctx.(SpecContext), e)
+	e.setTraffic(ctx, "canary", revisionTarget(v1, 100, ""), revisionTarget(v1, 0, "stable"))
+	before = traffic(e.service("canary").GetTraffic())
+	Expect(before).To(Equal(entries(entry(v1, 100, ""), entry(v1, 0, "stable"))))
+	return v1, before
+}
+
+// expectRolledBack checks that the deployment ended with status, ran CLOUDRUN_ROLLBACK successfully and that
+// the service's traffic is the pre-deploy block again.
+func expectRolledBack(e *env, res *piped.Result, status model.DeploymentStatus, before []string) {
+	GinkgoHelper()
+	Expect(res.Status).To(Equal(status), res.Report())
+	executed := res.Executed()
+	last := executed[len(executed)-1]
+	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), res.Report())
+	Expect(last.Rollback).To(BeTrue())
+	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), res.Report())
+	svc := e.service("canary")
+	Expect(traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
+	Expect(liveTraffic(svc)).To(Equal(before))
+}
+
+// failAt returns hooks that make every Cloud Run call fail once with PERMISSION_DENIED while stage index runs.
+func failAt(e *env, index int) piped.Hooks {
+	return piped.Hooks{
+		OnStageStart: func(_ *piped.Run, s piped.StageRecord) {
+			if s.Index == index && !s.Rollback {
+				for _, m := range fakerun.Methods {
+					e.srv.InjectFault(m, fakerun.Fault{Code: codes.PermissionDenied, Message: "injected: permission denied", Times: 1})
+				}
+			}
+		},
+		OnStageEnd: func(_ *piped.Run, s piped.StageRecord) {
+			if s.Index == index && !s.Rollback {
+				e.srv.ClearFaults()
+			}
+		},
+	}
+}
+
+// cancelOnCall cancels the run once fakerun has received a call to method (within 10s).
+func cancelOnCall(e *env, r *piped.Run, method string) {
+	from := len(e.srv.Calls())
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, c := range e.srv.Calls()[from:] {
+			if c.Method == method {
+				time.Sleep(200 * time.Millisecond) // let the plugin start waiting for readiness
+				r.Cancel()
+				return
+			}
+		}
+	}
+	r.Cancel()
+}
+
+var _ = Describe("Automatic rollback [rollback]", Label("rollback"), func() {
+	DescribeTable("restores the pre-deploy traffic after an API error",
+		func(ctx SpecContext, index int, name string) {
+			e := newEnv()
+			_, before := prepareTaggedV1(ctx, e)
+			res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Hooks: failAt(e, index)})
+			failed := res.Executed()[len(res.Executed())-2]
+			Expect(failed.Name).To(Equal(name))
+			Expect(failed.Index).To(Equal(index))
+			Expect(failed.Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+			Expect(failed.LogText()).To(ContainSubstring("permission denied"))
+			expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
+		},
+		Entry("at CLOUDRUN_SYNC", stageSync, "CLOUDRUN_SYNC"),
+		Entry("at CLOUDRUN_PROMOTE 10%", stagePromote10, "CLOUDRUN_PROMOTE"),
+		Entry("at CLOUDRUN_PROMOTE 50%", stagePromote50, "CLOUDRUN_PROMOTE"),
+		Entry("at CLOUDRUN_PROMOTE 100%", stagePromote100, "CLOUDRUN_PROMOTE"),
+		Entry("at CLOUDRUN_CANARY_CLEANUP", stageCleanup, "CLOUDRUN_CANARY_CLEANUP"),
+	)
+
+	DescribeTable("restores the pre-deploy traffic after a cancellation",
+		func(ctx SpecContext, index int) {
+			e := newEnv()
+			_, before := prepareTaggedV1(ctx, e)
+			res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Hooks: piped.Hooks{
+				OnStageStart: func(r *piped.Run, s piped.StageRecord) {
+					if s.Index == index && !s.Rollback {
+						r.Cancel()
+					}
+				},
+			}})
+			cancelled := res.Executed()[len(res.Executed())-2]
+			Expect(cancelled.Index).To(Equal(index))
+			Expect(cancelled.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), res.Report())
+			expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
+		},
+		Entry("during CLOUDRUN_SYNC", stageSync),
+		Entry("during CLOUDRUN_PROMOTE 10%", stagePromote10),
+		Entry("during WAIT", stageWait),
+		Entry("during CLOUDRUN_PROMOTE 50%", stagePromote50),
+		Entry("during CLOUDRUN_PROMOTE 100%", stagePromote100),
+	)
+
+	It("restores the pre-deploy traffic after a cancellation while CLOUDRUN_SYNC waits for readiness", func(ctx SpecContext) {
+		e := newEnv()
+		_, before := prepareTaggedV1(ctx, e)
+		e.srv.SetReadinessDelay(5 * time.Second)
+		res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Hooks: piped.Hooks{
+			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
+				if s.Index == stageSync && !s.Rollback {
+					go cancelOnCall(e, r, "UpdateService")
+				}
+			},
+		}})
+		sync := res.Executed()[0]
+		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), res.Report())
+		Expect(sync.Latency()).To(BeNumerically("<", 5*time.Second), "the plugin stops waiting when cancelled")
+		expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
+	})
+
+	It("restores the pre-deploy traffic when the new image never becomes ready", func(ctx SpecContext) {
+		e := newEnv(fakerun.WithFailingImage(imageV3))
+		_, before := prepareTaggedV1(ctx, e)
+		res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: withImage("canary", imageV3)})
+		Expect(res.Executed()[0].Name).To(Equal("CLOUDRUN_SYNC"))
+		Expect(res.Executed()[0].Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+		expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
+	})
+
+	It("restores the pre-deploy traffic when the new revision is not ready within the sync timeout", func(ctx SpecContext) {
+		e := newEnv()
+		_, before := prepareTaggedV1(ctx, e)
+		e.srv.SetReadinessDelay(time.Hour)
+		res := e.deploy(ctx, piped.Deployment{
+			AppDir: appDir("canary"), Commit: commit(),
+			Files: canaryConfig("          tag: true\n", "          tag: true\n          timeout: 2s\n"),
+		})
+		Expect(res.Executed()[0].Name).To(Equal("CLOUDRUN_SYNC"))
+		Expect(res.Executed()[0].Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+		expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
+	})
+})
