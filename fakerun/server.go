@@ -1,12 +1,9 @@
 package fakerun
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,18 +15,18 @@ import (
 	"google.golang.org/grpc/reflection"
 )
 
-// Server is a running fake. It serves gRPC (requests with content-type
-// application/grpc, over HTTP/2 cleartext) and REST/JSON (everything else)
-// on one loopback port. Its methods are safe for concurrent use.
+// Server is a running fake. One port serves gRPC (connections that speak
+// HTTP/2 cleartext) and REST/JSON plus extra handlers (HTTP/1.1
+// connections). Its methods are safe for concurrent use.
 type Server struct {
 	impl      *server
 	grpc      *grpc.Server
 	http      *http.Server
 	mux       *http.ServeMux
-	listener  net.Listener
+	listener  *splitListener
 	closeOnce sync.Once
 	closeErr  error
-	served    chan struct{}
+	wg        sync.WaitGroup
 }
 
 // NewServer starts a fake listening on 127.0.0.1 (a free port unless
@@ -59,49 +56,45 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
-	s := &Server{impl: impl, grpc: gs, mux: mux, listener: l, served: make(chan struct{})}
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	s.http = &http.Server{Handler: http.HandlerFunc(s.route), Protocols: protocols, ReadHeaderTimeout: 10 * time.Second}
+	split := newSplitListener(l)
+	s := &Server{impl: impl, grpc: gs, mux: mux, listener: split}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(2)
 	go func() {
-		defer close(s.served)
-		_ = s.http.Serve(l) // returns http.ErrServerClosed on Close
+		defer s.wg.Done()
+		_ = gs.Serve(split.h2) // returns when Close stops the server
+	}()
+	go func() {
+		defer s.wg.Done()
+		_ = s.http.Serve(split.h1) // returns http.ErrServerClosed on Close
 	}()
 	return s, nil
 }
 
-// route sends gRPC requests to the gRPC server and the rest to the mux.
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-		s.grpc.ServeHTTP(w, r)
-		return
-	}
-	s.mux.ServeHTTP(w, r)
-}
-
 // Handle registers an extra HTTP handler on the server's port, e.g. an admin
 // API under "/_fakerun/". Patterns follow net/http.ServeMux; "/" is taken by
-// the REST API, and gRPC requests never reach these handlers.
+// the REST API. These handlers are served over HTTP/1.1 (plain curl works);
+// HTTP/2 cleartext connections belong to gRPC.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
 // Addr returns the host:port the server listens on.
 func (s *Server) Addr() string {
-	return s.listener.Addr().String()
+	return s.listener.l.Addr().String()
 }
 
 // Close stops the server, dropping open connections.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err := s.listener.Close(); err != nil {
 			s.closeErr = err
 		}
-		_ = s.http.Close()
-		<-s.served
+		s.grpc.Stop()
+		if err := s.http.Close(); err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
+		s.wg.Wait()
 	})
 	return s.closeErr
 }
