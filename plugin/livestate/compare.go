@@ -191,8 +191,11 @@ func project(live, git protoreflect.Message) {
 					project(v.List().Get(i).Message(), g)
 				}
 			}
-		case !git.Has(fd):
+		case !git.Has(fd) && (fd.ContainingOneof() == nil || git.WhichOneof(fd.ContainingOneof()) == nil):
+			// Unset in git (and, for a oneof member, no other member set in git either): a default.
 			clear = append(clear, fd)
+		case !git.Has(fd):
+			// git sets another member of the oneof, e.g. a plain value where live has a secret.
 		case fd.Kind() == protoreflect.MessageKind && !wellKnown(fd):
 			project(v.Message(), git.Get(fd).Message())
 		}

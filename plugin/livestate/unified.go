@@ -54,8 +54,8 @@ func UnifiedDiff(nameA, nameB, a, b string) string {
 }
 
 type lineOp struct {
-	kind       byte // ' ', '-' or '+'
-	text       string
+	kind         byte // ' ', '-' or '+'
+	text         string
 	lineA, lineB int // 1-based line numbers before the op in a and b
 }
 
