@@ -56,13 +56,17 @@ func TestCompare(t *testing.T) {
 			live: func(s *runpb.Service) { s.Template.Containers[0].Ports[0].Name = "http1" },
 		},
 		{
-			name:      "fail: secret version changed",
-			live:      func(s *runpb.Service) { s.Template.Containers[0].Env[1].GetValueSource().GetSecretKeyRef().Version = "2" },
+			name: "fail: secret version changed",
+			live: func(s *runpb.Service) {
+				s.Template.Containers[0].Env[1].GetValueSource().GetSecretKeyRef().Version = "2"
+			},
 			wantPaths: []string{"template.containers[app].env[B].valueSource.secretKeyRef.version"},
 		},
 		{
-			name:      "fail: plain value replaced by a secret",
-			live:      func(s *runpb.Service) { s.Template.Containers[0].Env[0].Values = s.Template.Containers[0].Env[1].Values },
+			name: "fail: plain value replaced by a secret",
+			live: func(s *runpb.Service) {
+				s.Template.Containers[0].Env[0].Values = s.Template.Containers[0].Env[1].Values
+			},
 			wantPaths: []string{"template.containers[app].env[A].value", "template.containers[app].env[A].valueSource"},
 		},
 		{
@@ -71,8 +75,10 @@ func TestCompare(t *testing.T) {
 			wantPaths: []string{"template.containers[app].env[B]"},
 		},
 		{
-			name:      "fail: second port added",
-			live:      func(s *runpb.Service) { s.Template.Containers[0].Ports = append(s.Template.Containers[0].Ports, &runpb.ContainerPort{ContainerPort: 9090}) },
+			name: "fail: second port added",
+			live: func(s *runpb.Service) {
+				s.Template.Containers[0].Ports = append(s.Template.Containers[0].Ports, &runpb.ContainerPort{ContainerPort: 9090})
+			},
 			wantPaths: []string{"template.containers[app].ports[1]"},
 		},
 		{
