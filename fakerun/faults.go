@@ -77,16 +77,13 @@ func (s *server) takeFaultLocked(method string) (Fault, bool) {
 	return f.Fault, true
 }
 
-// recordLocked appends a call to the log. Must be called with s.mu held.
-func (s *server) recordLocked(method string, req any, code codes.Code) {
-	msg, _ := req.(proto.Message)
-	if msg != nil {
-		msg = proto.Clone(msg)
-	}
+// recordLocked appends a call to the log; req must already be a copy.
+// Must be called with s.mu held.
+func (s *server) recordLocked(method string, req proto.Message, code codes.Code) {
 	if len(s.calls) >= 2*callLogLimit {
 		s.calls = append(s.calls[:0], s.calls[len(s.calls)-callLogLimit:]...)
 	}
-	s.calls = append(s.calls, Call{Method: method, Request: msg, Code: code, Time: s.nowLocked()})
+	s.calls = append(s.calls, Call{Method: method, Request: req, Code: code, Time: s.nowLocked()})
 }
 
 // intercept applies faults and records every unary call (REST requests are
@@ -120,8 +117,12 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		resp, err = handler(ctx, req)
 	}
 
+	reqCopy, _ := req.(proto.Message)
+	if reqCopy != nil {
+		reqCopy = proto.Clone(reqCopy)
+	}
 	s.mu.Lock()
-	s.recordLocked(method, req, status.Code(err))
+	s.recordLocked(method, reqCopy, status.Code(err))
 	s.mu.Unlock()
 	return resp, err
 }

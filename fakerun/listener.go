@@ -19,10 +19,14 @@ type splitListener struct {
 	l      net.Listener
 	h1, h2 *connQueue
 	done   chan struct{}
+
+	mu      sync.Mutex
+	sorting map[net.Conn]struct{} // connections not sorted yet; closed by Close
+	closed  bool
 }
 
 func newSplitListener(l net.Listener) *splitListener {
-	sl := &splitListener{l: l, done: make(chan struct{})}
+	sl := &splitListener{l: l, done: make(chan struct{}), sorting: map[net.Conn]struct{}{}}
 	sl.h1 = &connQueue{conns: make(chan net.Conn), closed: make(chan struct{}), addr: l.Addr()}
 	sl.h2 = &connQueue{conns: make(chan net.Conn), closed: make(chan struct{}), addr: l.Addr()}
 	go sl.acceptLoop()
@@ -43,6 +47,19 @@ func (sl *splitListener) acceptLoop() {
 // route reads just enough of conn to tell HTTP/2 from HTTP/1.x and queues
 // it, replaying the bytes read.
 func (sl *splitListener) route(conn net.Conn) {
+	sl.mu.Lock()
+	if sl.closed {
+		sl.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	sl.sorting[conn] = struct{}{}
+	sl.mu.Unlock()
+	defer func() {
+		sl.mu.Lock()
+		delete(sl.sorting, conn)
+		sl.mu.Unlock()
+	}()
 	_ = conn.SetReadDeadline(time.Now().Add(prefaceTimeout))
 	buf := make([]byte, 0, len(http2Preface))
 	isH2 := false
@@ -73,6 +90,12 @@ func (sl *splitListener) route(conn net.Conn) {
 func (sl *splitListener) Close() error {
 	err := sl.l.Close()
 	<-sl.done
+	sl.mu.Lock()
+	sl.closed = true
+	for conn := range sl.sorting {
+		_ = conn.Close()
+	}
+	sl.mu.Unlock()
 	_ = sl.h1.Close()
 	_ = sl.h2.Close()
 	return err
