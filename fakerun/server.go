@@ -74,7 +74,8 @@ func NewServer(opts ...Option) (*Server, error) {
 // Handle registers an extra HTTP handler on the server's port, e.g. an admin
 // API under "/_fakerun/". Patterns follow net/http.ServeMux; "/" is taken by
 // the REST API. These handlers are served over HTTP/1.1 (plain curl works);
-// HTTP/2 cleartext connections belong to gRPC.
+// HTTP/2 cleartext connections belong to gRPC. Like http.ServeMux.Handle, it
+// panics on an invalid or already registered pattern.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
