@@ -104,3 +104,18 @@ func TestOperationsClient(t *testing.T) {
 	_, err = oc.ListOperations(t.Context(), &longrunningpb.ListOperationsRequest{Name: testParent, Filter: "done=true"}).Next()
 	assert.Equal(t, codes.InvalidArgument, status.Code(err))
 }
+
+func TestDeleteServiceDuringRollout(t *testing.T) {
+	t.Parallel()
+	srv, c := newFake(t, WithManualReadiness())
+	op, err := c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{
+		Parent: testParent, ServiceId: "svc", Service: &runpb.Service{Template: template("img")}})
+	require.NoError(t, err)
+	require.False(t, op.Done())
+	del, err := c.services.DeleteService(t.Context(), &runpb.DeleteServiceRequest{Name: testSvc})
+	require.NoError(t, err)
+	assert.True(t, del.Done())
+	_, err = op.Poll(t.Context())
+	assert.Equal(t, codes.Aborted, status.Code(err), "%v", err)
+	assert.Empty(t, srv.State().Services)
+}
