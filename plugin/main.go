@@ -10,6 +10,8 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/planpreview"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -18,6 +20,8 @@ var version = "dev"
 func main() {
 	plugin, err := sdk.NewPlugin(version,
 		sdk.WithDeploymentPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](deployment.NewPlugin()),
+		sdk.WithLivestatePlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](livestate.NewPlugin()),
+		sdk.WithPlanPreviewPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](planpreview.NewPlugin()),
 	)
 	if err != nil {
 		log.Fatalf("failed to create the plugin: %v", err)

@@ -37,29 +37,31 @@ var keyedLists = map[protoreflect.FullName]bool{
 	(&runpb.VolumeMount{}).ProtoReflect().Descriptor().FullName(): true,
 }
 
-// Difference is one field whose value in git differs from the live service.
+// Difference is one field whose wanted value (in git, or in the target commit) differs from the one
+// in place (live, or in the running commit).
 type Difference struct {
 	// Path names the field with the manifest's (camelCase) names; list items are named by their
 	// name when they have one, e.g. "template.containers[app].env[GREETING].value".
 	Path string
-	// Git and Live are the values, compact JSON or "(not set)".
-	Git, Live string
+	// Want and Have are the values, compact JSON or "(not set)".
+	Want, Have string
 }
 
-func (d Difference) String() string {
-	return fmt.Sprintf("%s: git %s, live %s", d.Path, d.Git, d.Live)
+// Format renders the difference on one line, naming the two sides.
+func (d Difference) Format(wantName, haveName string) string {
+	return fmt.Sprintf("%s: %s %s, %s %s", d.Path, wantName, d.Want, haveName, d.Have)
 }
 
-// Comparison is the result of comparing the service in git with the live service.
+// Comparison is the result of comparing a wanted service (in git) with the one in place (live).
 type Comparison struct {
-	// Git is the service in git without the fields the plugin owns (traffic, template.revision,
+	// Want is the wanted service without the fields the plugin owns (traffic, template.revision,
 	// ownership labels).
-	Git *runpb.Service
-	// Live is the live service reduced to what git can say: fields Cloud Run fills by itself (output-only
-	// fields, etag, client, defaults of fields the manifest leaves unset) and the fields the plugin owns
-	// are removed. Labels, annotations, containers, environment variables and volumes that only the live
-	// service has are kept: someone added them out of band.
-	Live *runpb.Service
+	Want *runpb.Service
+	// Have is the service in place reduced to what a manifest can say (see View). Compared with a live
+	// service, fields Cloud Run fills with defaults where the manifest leaves them unset are removed too,
+	// but labels, annotations, containers, environment variables and volumes that only the live service
+	// has are kept: someone added them out of band.
+	Have *runpb.Service
 	// Differences lists every differing field, in manifest order.
 	Differences []Difference
 }
@@ -88,8 +90,17 @@ func (c *Comparison) Paths() []string {
 func Compare(git, live *runpb.Service) *Comparison {
 	g, l := View(git), View(live)
 	project(l.ProtoReflect(), g.ProtoReflect())
-	c := &Comparison{Git: g, Live: l}
+	c := &Comparison{Want: g, Have: l}
 	diffMessages("", g.ProtoReflect(), l.ProtoReflect(), &c.Differences)
+	return c
+}
+
+// CompareManifests compares two services written by hand (for example the manifests of two commits):
+// like Compare, but nothing is left to Cloud Run's defaults, so a field set on one side only is a difference.
+func CompareManifests(before, after *runpb.Service) *Comparison {
+	b, a := View(before), View(after)
+	c := &Comparison{Want: a, Have: b}
+	diffMessages("", a.ProtoReflect(), b.ProtoReflect(), &c.Differences)
 	return c
 }
 
@@ -245,7 +256,7 @@ func diffMessages(path string, git, live protoreflect.Message, out *[]Difference
 			diffMessages(p, git.Get(fd).Message(), live.Get(fd).Message(), out)
 		default:
 			if gv, lv := fieldJSON(git, fd), fieldJSON(live, fd); gv != lv {
-				*out = append(*out, Difference{Path: p, Git: gv, Live: lv})
+				*out = append(*out, Difference{Path: p, Want: gv, Have: lv})
 			}
 		}
 	}
@@ -269,7 +280,7 @@ func diffMaps(path string, git, live protoreflect.Map, out *[]Difference) {
 			lv = strconv.Quote(live.Get(mk).String())
 		}
 		if gv != lv {
-			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, k), Git: gv, Live: lv})
+			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, k), Want: gv, Have: lv})
 		}
 	}
 }
@@ -283,12 +294,12 @@ func diffLists(path string, fd protoreflect.FieldDescriptor, git, live protorefl
 			diffMessages(p, g, l, out)
 			continue
 		}
-		*out = append(*out, Difference{Path: p, Git: messageJSON(g), Live: notSet})
+		*out = append(*out, Difference{Path: p, Want: messageJSON(g), Have: notSet})
 	}
 	for i := range live.Len() {
 		l := live.Get(i).Message()
 		if _, ok := counterpart(git, l, i, keyed); !ok {
-			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, itemKey(l, i, keyed)), Git: notSet, Live: messageJSON(l)})
+			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, itemKey(l, i, keyed)), Want: notSet, Have: messageJSON(l)})
 		}
 	}
 }

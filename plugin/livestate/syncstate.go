@@ -35,10 +35,10 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 		var reason strings.Builder
 		fmt.Fprintf(&reason, "Deploy target %s: service %s differs from git (commit %s) in %d field(s):\n", target, id, shortCommit(commit), len(c.Differences))
 		for _, d := range c.Differences {
-			fmt.Fprintf(&reason, "  %s\n", d)
+			fmt.Fprintf(&reason, "  %s\n", d.Format("git", "live"))
 		}
 		reason.WriteString("\n")
-		reason.WriteString(UnifiedDiff("live service "+id, "git "+shortCommit(commit), ManifestYAML(c.Live), ManifestYAML(c.Git)))
+		reason.WriteString(UnifiedDiff("live service "+id, "git "+shortCommit(commit), ManifestYAML(c.Have), ManifestYAML(c.Want)))
 		return targetSync{
 			status: sdk.ApplicationSyncStateOutOfSync,
 			short:  fmt.Sprintf("Service %s differs from git: %s", id, joinPaths(c.Paths())),

@@ -1,0 +1,313 @@
+// Package planpreview implements the plugin's plan preview (sdk.PlanPreviewPlugin): for every deploy target,
+// what a deployment of the target commit would change, and whether Cloud Run is likely to accept it.
+//
+// Each result has a one-line summary (new revision with its image, no new revision, or a traffic change),
+// and details: a unified diff of the running service against the target manifest, followed by pre-flight
+// checks. The running service is the running commit's manifest when piped sends one, and otherwise the live
+// service (piped sends only the target commit). The checks are a validate_only request of the change to
+// Cloud Run, the name of the new revision (length, and whether it already exists), the length of the
+// preview tag, and the headroom under Cloud Run's limit of 1,000 revisions per service.
+package planpreview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+)
+
+var _ sdk.PlanPreviewPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec] = (*Plugin)(nil)
+
+// Plugin previews deployments of Cloud Run applications. Create it with NewPlugin.
+type Plugin struct {
+	registry   *provider.Registry
+	validators *validators
+}
+
+// Option configures a Plugin.
+type Option func(*Plugin)
+
+// WithRegistry makes the plugin take its Cloud Run clients from r (default: a registry of its own).
+func WithRegistry(r *provider.Registry) Option {
+	return func(p *Plugin) { p.registry = r }
+}
+
+// NewPlugin returns the plan preview plugin.
+func NewPlugin(opts ...Option) *Plugin {
+	p := &Plugin{validators: newValidators()}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.registry == nil {
+		p.registry = provider.NewRegistry()
+	}
+	return p
+}
+
+// Close releases the connections used for validate_only requests.
+func (p *Plugin) Close() {
+	p.validators.close()
+}
+
+// GetPlanPreview returns one result per deploy target. A target whose config cannot be loaded or whose
+// service cannot be read gets a result that says so; an invalid target commit is an error.
+func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[deployment.DeployTargetConfig], input *sdk.GetPlanPreviewInput[deployment.ApplicationSpec]) (*sdk.GetPlanPreviewResponse, error) {
+	if len(dts) == 0 {
+		return nil, errors.New("the application has no deploy target of the Cloud Run plugin: add one of the deploy targets of the cloudrun plugin in piped.yaml to the application")
+	}
+	req := input.Request
+	target, err := livestate.LoadSource(req.TargetDeploymentSource)
+	if err != nil {
+		return nil, fmt.Errorf("target commit %s: %w", shortCommit(req.TargetDeploymentSource.CommitHash), err)
+	}
+	var running *livestate.Source
+	if req.RunningDeploymentSource.ApplicationConfig != nil {
+		if running, err = livestate.LoadSource(req.RunningDeploymentSource); err != nil {
+			return nil, fmt.Errorf("running commit %s: %w", shortCommit(req.RunningDeploymentSource.CommitHash), err)
+		}
+	}
+	resp := &sdk.GetPlanPreviewResponse{}
+	for _, dt := range dts {
+		pv := &preview{plugin: p, target: dt.Name, want: target, running: running, pipedID: req.PipedID, appID: req.ApplicationID}
+		resp.Results = append(resp.Results, pv.run(ctx, dt))
+	}
+	return resp, nil
+}
+
+// preview is the plan preview of one deploy target.
+type preview struct {
+	plugin          *Plugin
+	target          string
+	want, running   *livestate.Source
+	pipedID, appID  string
+	findings        []finding
+	summary, detail strings.Builder
+}
+
+func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.DeployTargetConfig]) sdk.PlanPreviewResult {
+	cannot := func(err error) sdk.PlanPreviewResult {
+		return sdk.PlanPreviewResult{DeployTarget: pv.target, Summary: "Cannot preview: " + firstLine(err.Error()), Details: []byte(err.Error() + "\n"), DiffLanguage: "diff"}
+	}
+	cfg, err := livestate.DecodeDeployTarget(dt)
+	if err != nil {
+		return cannot(err)
+	}
+	want, err := pv.want.Service(cfg)
+	if err != nil {
+		return cannot(err)
+	}
+	client, err := pv.plugin.registry.Client(ctx, pv.target, livestate.ProviderConfig(cfg))
+	if err != nil {
+		return cannot(fmt.Errorf("cannot connect to Cloud Run for deploy target %s: %w", pv.target, err))
+	}
+	live, err := client.GetService(ctx, want.GetName())
+	if errors.Is(err, provider.ErrNotFound) {
+		live = nil
+	} else if err != nil {
+		return cannot(err)
+	}
+	id := provider.ShortName(want.GetName())
+	apply, rev, err := pv.applied(want, live)
+	if err != nil {
+		return cannot(err)
+	}
+
+	// What changes, against the running commit when known, else against the live service.
+	var cmp *livestate.Comparison
+	before := "live service " + id
+	switch {
+	case pv.running != nil:
+		running, err := pv.running.Service(cfg)
+		if err != nil {
+			return cannot(fmt.Errorf("running commit %s: %w", shortCommit(pv.running.Commit), err))
+		}
+		cmp = livestate.CompareManifests(running, want)
+		before = "running commit " + shortCommit(pv.running.Commit)
+	case live != nil:
+		cmp = livestate.Compare(want, live)
+	}
+	after := "target commit " + shortCommit(pv.want.Commit)
+
+	newRevision := live == nil || rev != live.GetTemplate().GetRevision()
+	fmt.Fprintf(&pv.detail, "Deploy target %s: service %s in project %s, region %s\n", pv.target, id, cfg.Project, cfg.Region)
+	noChange := pv.summarize(id, rev, cmp, live, newRevision)
+	fmt.Fprintf(&pv.detail, "%s\n\n", pv.summary.String())
+	switch {
+	case cmp == nil:
+		pv.detail.WriteString(livestate.UnifiedDiff("(no service)", after, "", livestate.ManifestYAML(livestate.View(want))))
+	case cmp.InSync():
+		fmt.Fprintf(&pv.detail, "The manifest of the %s is the same as the %s.\n", after, before)
+	default:
+		pv.detail.WriteString(livestate.UnifiedDiff(before, after, livestate.ManifestYAML(cmp.Have), livestate.ManifestYAML(cmp.Want)))
+	}
+
+	pv.preflight(ctx, client, cfg, apply, rev, live, newRevision)
+	pv.detail.WriteString("\nPre-flight checks:\n")
+	problems := 0
+	for _, f := range pv.findings {
+		fmt.Fprintf(&pv.detail, "  %s\n", f)
+		if f.level != levelOK {
+			problems++
+		}
+	}
+	summary := pv.summary.String()
+	if problems > 0 {
+		summary += fmt.Sprintf(" (pre-flight: %d warning(s) or error(s))", problems)
+	}
+	return sdk.PlanPreviewResult{
+		DeployTarget: pv.target,
+		Summary:      summary,
+		NoChange:     noChange,
+		Details:      []byte(pv.detail.String()),
+		DiffLanguage: "diff",
+	}
+}
+
+// summarize writes the one-line summary and reports whether nothing changes.
+func (pv *preview) summarize(id, rev string, cmp *livestate.Comparison, live *runpb.Service, newRevision bool) bool {
+	images := strings.Join(pv.want.Manifest.Images(), ", ")
+	switch {
+	case live == nil:
+		fmt.Fprintf(&pv.summary, "New service %s with revision %s, image %s", id, rev, images)
+		return false
+	case newRevision:
+		fmt.Fprintf(&pv.summary, "New revision %s with image %s", rev, images)
+		switch was := templateImages(cmp.Have); {
+		case !cmp.TemplateChanged():
+			fmt.Fprintf(&pv.summary, " (same template as the live revision %s, which this plugin did not name)", live.GetTemplate().GetRevision())
+		case was != images:
+			fmt.Fprintf(&pv.summary, " (was %s)", was)
+		default:
+			fmt.Fprintf(&pv.summary, " (same image; changes %s)", strings.Join(templatePaths(cmp), ", "))
+		}
+		if other := servicePaths(cmp); len(other) > 0 {
+			fmt.Fprintf(&pv.summary, "; service settings change: %s", strings.Join(other, ", "))
+		}
+		return false
+	}
+	pv.summary.WriteString("No new revision")
+	changed := false
+	if paths := servicePaths(cmp); len(paths) > 0 {
+		fmt.Fprintf(&pv.summary, "; service settings change: %s", strings.Join(paths, ", "))
+		changed = true
+	}
+	if percent := livestate.PercentOf(livestate.Serving(live), rev); percent != 100 {
+		fmt.Fprintf(&pv.summary, "; traffic change: revision %s from %d%% to 100%%", rev, percent)
+		changed = true
+	}
+	if !changed {
+		fmt.Fprintf(&pv.summary, ": no change, service %s already runs revision %s", id, rev)
+	}
+	return !changed
+}
+
+// applied returns the service CLOUDRUN_SYNC would send for want and the name of its revision: the
+// ownership labels added, and the revision named as the deployment names it (the live revision's name
+// when the template does not change).
+func (pv *preview) applied(want, live *runpb.Service) (*runpb.Service, string, error) {
+	svc := cloneService(want)
+	svc.Labels = merged(svc.Labels, map[string]string{
+		provider.LabelManagedBy:   provider.ManagedByPiped,
+		provider.LabelPiped:       labelValue(pv.pipedID),
+		provider.LabelApplication: labelValue(pv.appID),
+		provider.LabelCommitHash:  labelValue(pv.want.Commit),
+	})
+	if svc.Template == nil {
+		svc.Template = &runpb.RevisionTemplate{}
+	}
+	svc.Template.Labels = merged(svc.Template.Labels, map[string]string{
+		provider.LabelManagedBy:   provider.ManagedByPiped,
+		provider.LabelApplication: labelValue(pv.appID),
+	})
+	rev, err := naming.RevisionName(provider.ShortName(svc.GetName()), pv.want.Commit, svc.Template)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot name the new revision: %w", err)
+	}
+	if cur := live.GetTemplate().GetRevision(); cur != "" && templateHash(cur) == templateHash(rev) {
+		rev = cur
+	}
+	svc.Template.Revision = rev
+	return svc, rev, nil
+}
+
+// templateHash is the last part of a revision name made by naming.RevisionName: the template's hash.
+func templateHash(rev string) string {
+	return rev[strings.LastIndex(rev, "-")+1:]
+}
+
+func templateImages(svc *runpb.Service) string {
+	var images []string
+	for _, c := range svc.GetTemplate().GetContainers() {
+		images = append(images, c.GetImage())
+	}
+	return strings.Join(images, ", ")
+}
+
+func templatePaths(cmp *livestate.Comparison) []string {
+	var out []string
+	for _, p := range cmp.Paths() {
+		if strings.HasPrefix(p, "template.") || p == "template" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func servicePaths(cmp *livestate.Comparison) []string {
+	var out []string
+	for _, p := range cmp.Paths() {
+		if !strings.HasPrefix(p, "template.") && p != "template" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func merged(base, extra map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(extra))
+	maps.Copy(out, base)
+	for k, v := range extra {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var invalidLabelChars = regexp.MustCompile(`[^a-z0-9_-]`)
+
+// labelValue makes s a valid label value, as the deployment stages do.
+func labelValue(s string) string {
+	v := invalidLabelChars.ReplaceAllString(strings.ToLower(s), "-")
+	return v[:min(len(v), 63)]
+}
+
+func cloneService(svc *runpb.Service) *runpb.Service {
+	return proto.Clone(svc).(*runpb.Service)
+}
+
+func shortCommit(commit string) string {
+	if commit == "" {
+		return "(unknown)"
+	}
+	return commit[:min(len(commit), 7)]
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,225 @@
+package planpreview
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
+)
+
+func TestGetPlanPreview(t *testing.T) {
+	t.Parallel()
+	revV2, revEnv := revisionFor(t, manifestV2, commitV2), revisionFor(t, strings.Replace(manifestV1, "value: hi", "value: hello", 1), commitV2)
+	testcases := []struct {
+		name string
+		// arrange builds the live state and returns the target source (and the running one, if any).
+		arrange      func(t *testing.T, f *fixture) (target sdk.DeploymentSource[deployment.ApplicationSpec], running *sdk.DeploymentSource[deployment.ApplicationSpec])
+		wantSummary  string
+		wantNoChange bool
+		wantDetails  []string
+		notDetails   []string
+	}{
+		{
+			name: "success: image change",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return manifestSource(t, commitV2, manifestV2), nil
+			},
+			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1)",
+			wantDetails: []string{
+				"Deploy target dt1: service hello in project proj, region asia-northeast1\n",
+				"--- live service hello\n+++ target commit 2222222\n",
+				"-    image: gcr.io/proj/hello:v1\n+    image: gcr.io/proj/hello:v2\n",
+				"[ok] Cloud Run accepts the update of service hello (validate_only)",
+				"[ok] revision name " + revV2 + " is not taken yet",
+				"[ok] revision name " + revV2 + ": 22 characters, at most 63 allowed",
+				"[ok] preview tag preview-2222222 (CLOUDRUN_SYNC option tag: true): 15 + 5 characters with the service name, at most 46 allowed",
+				"[ok] revisions: 2 of 1000 after the deployment, 998 left",
+			},
+			notDetails: []string{"[warning]", "[error]"},
+		},
+		{
+			name: "success: configuration change with the same image",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return manifestSource(t, commitV2, strings.Replace(manifestV1, "value: hi", "value: hello", 1)), nil
+			},
+			wantSummary: "New revision " + revEnv + " with image gcr.io/proj/hello:v1 (same image; changes template.containers[app].env[GREETING].value)",
+			wantDetails: []string{"-      value: hi\n+      value: hello\n", "[ok] Cloud Run accepts the update"},
+		},
+		{
+			name: "success: service settings only",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return manifestSource(t, commitV2, strings.Replace(manifestV1, "team: web", "team: ops", 1)), nil
+			},
+			wantSummary: "No new revision; service settings change: labels[team]",
+			wantDetails: []string{"-  team: web\n+  team: ops\n", "is the live template's revision: the deployment creates no revision", "[ok] revisions: 1 of 1000 after the deployment, 999 left"},
+		},
+		{
+			name: "success: no change",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return manifestSource(t, commitV2, manifestV1), nil
+			},
+			wantSummary:  "No new revision: no change, service hello already runs revision hello-1111111-",
+			wantNoChange: true,
+			wantDetails:  []string{"The manifest of the target commit 2222222 is the same as the live service hello."},
+		},
+		{
+			name: "success: traffic change after a stopped canary",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				v1 := f.deploy(manifestV1, commitV1, nil, nil)
+				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+					return []*runpb.TrafficTarget{traffic.Revision(v1, 90, ""), traffic.Revision(rev, 10, "")}
+				})
+				return manifestSource(t, commitV3, manifestV2), nil
+			},
+			wantSummary: "No new revision; traffic change: revision " + revV2 + " from 10% to 100%",
+			wantDetails: []string{"[ok] Cloud Run accepts the update of service hello (validate_only)"},
+		},
+		{
+			name: "success: first deployment creates the service",
+			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				return manifestSource(t, commitV2, manifestV2), nil
+			},
+			wantSummary: "New service hello with revision " + revV2 + ", image gcr.io/proj/hello:v2",
+			wantDetails: []string{
+				"--- (no service)\n+++ target commit 2222222\n@@ -0,0 +1,",
+				"+    image: gcr.io/proj/hello:v2\n",
+				"[ok] Cloud Run accepts the creation of service hello (validate_only)",
+				"[ok] revisions: the service does not exist yet",
+			},
+		},
+		{
+			name: "success: diff against the running commit when piped sends it",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				f.deploy(manifestV1, commitV1, func(s *runpb.Service) { s.Labels["extra"] = "live-only" }, nil)
+				running := manifestSource(t, commitV1, manifestV1)
+				return manifestSource(t, commitV2, manifestV2), &running
+			},
+			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1)",
+			wantDetails: []string{"--- running commit 1111111\n+++ target commit 2222222\n"},
+			notDetails:  []string{"live-only"},
+		},
+		{
+			name: "fail: revision name taken by another template",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				// A revision already carries the name the plugin gives manifestV2 at commitV2, with another template.
+				svc, _ := desired(t, manifestV1, commitV1, nil)
+				svc.Template.Revision = revV2
+				svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(revV2, 100, "")}
+				_, err := f.client.CreateService(t.Context(), svc)
+				require.NoError(t, err)
+				f.deploy(manifestV1, commitV3, func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v3" }, nil)
+				return manifestSource(t, commitV2, manifestV2), nil
+			},
+			wantSummary: "(pre-flight: 2 warning(s) or error(s))",
+			wantDetails: []string{
+				"[error] Cloud Run rejects the update of service hello (validate_only): AlreadyExists:",
+				"[warning] revision name " + revV2 + " is already taken by a revision created ",
+			},
+		},
+		{
+			name: "fail: service name too long for a preview tag",
+			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				return manifestSource(t, commitV2, strings.Replace(manifestV2, "name: hello", "name: "+strings.Repeat("s", 44), 1)), nil
+			},
+			wantSummary: "(pre-flight: 1 warning(s) or error(s))",
+			wantDetails: []string{"[warning] preview tag (CLOUDRUN_SYNC option tag: true) cannot be used: service name"},
+		},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			target, running := tc.arrange(t, f)
+			resp := f.preview(target, running)
+			require.Len(t, resp.Results, 1)
+			got := resp.Results[0]
+			details := string(got.Details)
+			assert.Equal(t, "dt1", got.DeployTarget)
+			assert.Contains(t, got.Summary, tc.wantSummary, details)
+			assert.Equal(t, tc.wantNoChange, got.NoChange)
+			assert.Equal(t, "diff", got.DiffLanguage)
+			for _, want := range tc.wantDetails {
+				assert.Contains(t, details, want)
+			}
+			for _, not := range tc.notDetails {
+				assert.NotContains(t, details, not)
+			}
+		})
+	}
+}
+
+func TestGetPlanPreviewChangesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.deploy(manifestV1, commitV1, nil, nil)
+	name := provider.ServiceName(testProject, testRegion, "hello")
+	before, err := f.srv.Service(name)
+	require.NoError(t, err)
+
+	f.preview(manifestSource(t, commitV2, manifestV2), nil)
+	after, err := f.srv.Service(name)
+	require.NoError(t, err)
+	assert.Equal(t, before.GetGeneration(), after.GetGeneration())
+	assert.Equal(t, before.GetEtag(), after.GetEtag())
+	assert.Len(t, f.srv.Revisions(name), 1)
+}
+
+func TestGetPlanPreviewProblems(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.deploy(manifestV1, commitV1, nil, nil)
+
+	bad := deployTarget(t, "dt-bad", `{"project": "proj", "region": "Tokyo"}`)
+	resp := f.preview(manifestSource(t, commitV2, manifestV2), nil, f.dt, bad)
+	require.Len(t, resp.Results, 2)
+	assert.Contains(t, resp.Results[0].Summary, "New revision")
+	assert.Equal(t, "dt-bad", resp.Results[1].DeployTarget)
+	assert.Contains(t, resp.Results[1].Summary, `Cannot preview: deploy target dt-bad in piped.yaml: deploy target config: field "region": "Tokyo" is not a Cloud Run region`)
+
+	_, err := f.previewErr(manifestSource(t, commitV2, "name: hello\n"), nil)
+	require.ErrorContains(t, err, `target commit 2222222: manifest service.yaml: field "template.containers" needs at least one container`)
+
+	_, err = f.previewErr(manifestSource(t, commitV2, manifestV2), nil, []*sdk.DeployTarget[deployment.DeployTargetConfig]{}...)
+	require.ErrorContains(t, err, "no deploy target")
+}
+
+func TestCheckHeadroom(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		count       int
+		newRevision bool
+		want        string
+	}{
+		{count: 10, newRevision: true, want: "[ok] revisions: 11 of 1000 after the deployment, 989 left"},
+		{count: 10, want: "[ok] revisions: 10 of 1000 after the deployment, 990 left"},
+		{count: 950, newRevision: true, want: "[warning] revisions: 951 of 1000 after the deployment, only 49 left"},
+		{count: 1000, newRevision: true, want: "[warning] revisions: 1001 after the deployment, over Cloud Run's limit of 1000"},
+	}
+	for _, tc := range testcases {
+		t.Run(fmt.Sprintf("success: %d revisions", tc.count), func(t *testing.T) {
+			t.Parallel()
+			pv := &preview{}
+			pv.checkHeadroom(tc.count, tc.newRevision)
+			require.Len(t, pv.findings, 1)
+			assert.Contains(t, pv.findings[0].String(), tc.want)
+		})
+	}
+}
+
+// revisionFor is the name the deployment gives the revision of serviceYAML at commit.
+func revisionFor(t *testing.T, serviceYAML, commit string) string {
+	_, rev := desired(t, serviceYAML, commit, nil)
+	return rev
+}

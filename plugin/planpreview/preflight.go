@@ -1,0 +1,147 @@
+package planpreview
+
+import (
+	"context"
+	"fmt"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
+)
+
+const (
+	// RevisionCap is Cloud Run's limit of revisions per service; beyond it Cloud Run deletes the oldest
+	// revisions that serve no traffic.
+	RevisionCap = 1000
+	// lowHeadroom is the number of free revisions below which the preview warns.
+	lowHeadroom = 100
+)
+
+type level string
+
+const (
+	levelOK    level = "ok"
+	levelWarn  level = "warning"
+	levelError level = "error"
+)
+
+// finding is the result of one pre-flight check.
+type finding struct {
+	level level
+	text  string
+}
+
+func (f finding) String() string {
+	return fmt.Sprintf("[%s] %s", f.level, f.text)
+}
+
+func (pv *preview) add(l level, format string, args ...any) {
+	pv.findings = append(pv.findings, finding{level: l, text: fmt.Sprintf(format, args...)})
+}
+
+// preflight runs the checks for applying svc (named rev) over live (nil when the service does not exist).
+func (pv *preview) preflight(ctx context.Context, client *provider.Client, cfg config.DeployTargetConfig, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
+	pv.checkValidateOnly(ctx, cfg, svc, rev, live, newRevision)
+	id := provider.ShortName(svc.GetName())
+
+	if n := len(rev); n > naming.MaxRevisionNameLength {
+		pv.add(levelError, "revision name %s is %d characters long, Cloud Run allows at most %d", rev, n, naming.MaxRevisionNameLength)
+	} else {
+		pv.add(levelOK, "revision name %s: %d characters, at most %d allowed", rev, n, naming.MaxRevisionNameLength)
+	}
+
+	if tag, err := naming.PreviewTag(id, pv.want.Commit); err != nil {
+		pv.add(levelWarn, "preview tag (CLOUDRUN_SYNC option tag: true) cannot be used: %v", err)
+	} else {
+		pv.add(levelOK, "preview tag %s (CLOUDRUN_SYNC option tag: true): %d + %d characters with the service name, at most %d allowed",
+			tag, len(tag), len(id), naming.MaxTagAndServiceLength)
+	}
+
+	if live == nil {
+		pv.add(levelOK, "revisions: the service does not exist yet; it starts with 1 of %d", RevisionCap)
+		return
+	}
+	revs, err := client.ListRevisions(ctx, live.GetName())
+	if err != nil {
+		pv.add(levelError, "cannot list the revisions of service %s: %v", id, err)
+		return
+	}
+	pv.checkReuse(revs, rev, live, newRevision)
+	pv.checkHeadroom(len(revs), newRevision)
+}
+
+// checkValidateOnly sends the change as a validate_only request, so Cloud Run checks it without applying it.
+func (pv *preview) checkValidateOnly(ctx context.Context, cfg config.DeployTargetConfig, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
+	req := cloneService(svc)
+	if live == nil {
+		req.Traffic = []*runpb.TrafficTarget{traffic.Revision(rev, 100, "")}
+	} else {
+		cur, err := traffic.Pin(live.GetTraffic(), live.GetLatestReadyRevision())
+		if err == nil {
+			if newRevision {
+				req.Traffic, err = traffic.KeepExisting(cur, rev, "")
+			} else {
+				req.Traffic, err = traffic.RouteAll(cur, rev, "")
+			}
+		}
+		if err != nil {
+			pv.add(levelError, "cannot compute the traffic the deployment would send: %v", err)
+			return
+		}
+		req.Etag = live.GetEtag()
+	}
+	client, err := pv.plugin.validators.client(ctx, pv.target, cfg)
+	if err != nil {
+		pv.add(levelError, "validate_only request not sent: %v", err)
+		return
+	}
+	what := "update of service"
+	if live == nil {
+		what = "creation of service"
+	}
+	if err := validateOnly(ctx, client, req, live == nil); err != nil {
+		pv.add(levelError, "Cloud Run rejects the %s %s (validate_only): %v", what, provider.ShortName(svc.GetName()), err)
+		return
+	}
+	pv.add(levelOK, "Cloud Run accepts the %s %s (validate_only)", what, provider.ShortName(svc.GetName()))
+}
+
+// checkReuse reports whether the revision name is already taken.
+func (pv *preview) checkReuse(revs []*runpb.Revision, rev string, live *runpb.Service, newRevision bool) {
+	if !newRevision && rev == live.GetTemplate().GetRevision() {
+		pv.add(levelOK, "revision %s is the live template's revision: the deployment creates no revision", rev)
+		return
+	}
+	for _, r := range revs {
+		if provider.ShortName(r.GetName()) != rev {
+			continue
+		}
+		pv.add(levelWarn, "revision name %s is already taken by a revision created %s: Cloud Run accepts the deployment only if "+
+			"that revision has exactly the same template (see the validate_only check), otherwise it answers ALREADY_EXISTS",
+			rev, r.GetCreateTime().AsTime().UTC().Format("2006-01-02 15:04:05 MST"))
+		return
+	}
+	pv.add(levelOK, "revision name %s is not taken yet", rev)
+}
+
+// checkHeadroom compares the number of revisions with Cloud Run's limit.
+func (pv *preview) checkHeadroom(count int, newRevision bool) {
+	after := count
+	if newRevision {
+		after++
+	}
+	left := RevisionCap - after
+	switch {
+	case left < 0:
+		pv.add(levelWarn, "revisions: %d after the deployment, over Cloud Run's limit of %d: Cloud Run will delete the oldest revisions that serve no traffic; "+
+			"add CLOUDRUN_CANARY_CLEANUP to the pipeline or set quickSync.prune to delete them yourself", after, RevisionCap)
+	case left < lowHeadroom:
+		pv.add(levelWarn, "revisions: %d of %d after the deployment, only %d left before Cloud Run deletes old revisions by itself; "+
+			"add CLOUDRUN_CANARY_CLEANUP to the pipeline or set quickSync.prune", after, RevisionCap, left)
+	default:
+		pv.add(levelOK, "revisions: %d of %d after the deployment, %d left", after, RevisionCap, left)
+	}
+}
