@@ -118,6 +118,40 @@ func decode(data []byte) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	var svc *runpb.Service
+	switch format {
+	case FormatCloudRunV2:
+		svc, err = decodeCloudRunV2(obj)
+	case FormatKnative:
+		err = fmt.Errorf("apiVersion %s (Knative) is not supported yet: write a Cloud Run Admin API v2 Service "+
+			"(no apiVersion, or apiVersion %s; fields such as name and template.containers[].image)", FormatKnative, FormatCloudRunV2)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Manifest{Format: format, service: svc}, nil
+}
+
+// detectFormat tells the format from apiVersion and kind.
+func detectFormat(obj map[string]any) (Format, error) {
+	apiVersion, hasVersion := obj["apiVersion"]
+	if kind, hasKind := obj["kind"]; hasKind && kind != "Service" {
+		return "", fmt.Errorf("kind %v is not supported, allowed Service", quote(kind))
+	}
+	switch {
+	case !hasVersion || apiVersion == string(FormatCloudRunV2):
+		return FormatCloudRunV2, nil
+	case apiVersion == string(FormatKnative):
+		return FormatKnative, nil
+	}
+	return "", fmt.Errorf("apiVersion %v is not supported, allowed %s or none (Cloud Run Admin API v2 Service)", quote(apiVersion), FormatCloudRunV2)
+}
+
+// decodeCloudRunV2 strictly decodes a v2 Service; apiVersion and kind, which the v2 Service does
+// not have, are dropped first.
+func decodeCloudRunV2(obj map[string]any) (*runpb.Service, error) {
+	delete(obj, "apiVersion")
+	delete(obj, "kind")
 	svc := &runpb.Service{}
 	if err := checkFields(obj, svc.ProtoReflect().Descriptor(), ""); err != nil {
 		return nil, err
@@ -129,27 +163,7 @@ func decode(data []byte) (*Manifest, error) {
 	if err := protojson.Unmarshal(clean, svc); err != nil {
 		return nil, fmt.Errorf("invalid Cloud Run Service: %s", protoErrorPrefix.ReplaceAllString(err.Error(), ""))
 	}
-	return &Manifest{Format: format, service: svc}, nil
-}
-
-// detectFormat reads apiVersion and kind, removes them (the v2 Service has no such fields) and
-// returns the format, or an error for formats that are not supported.
-func detectFormat(obj map[string]any) (Format, error) {
-	apiVersion, hasVersion := obj["apiVersion"]
-	kind, hasKind := obj["kind"]
-	delete(obj, "apiVersion")
-	delete(obj, "kind")
-	if hasKind && kind != "Service" {
-		return "", fmt.Errorf("kind %v is not supported, allowed Service", quote(kind))
-	}
-	switch {
-	case !hasVersion || apiVersion == string(FormatCloudRunV2):
-		return FormatCloudRunV2, nil
-	case apiVersion == string(FormatKnative):
-		return "", fmt.Errorf("apiVersion %s (Knative) is not supported yet: write a Cloud Run Admin API v2 Service "+
-			"(no apiVersion, or apiVersion %s; fields such as name and template.containers[].image)", FormatKnative, FormatCloudRunV2)
-	}
-	return "", fmt.Errorf("apiVersion %v is not supported, allowed %s or none (Cloud Run Admin API v2 Service)", quote(apiVersion), FormatCloudRunV2)
+	return svc, nil
 }
 
 func quote(v any) string {
