@@ -58,14 +58,14 @@ func Promote(current, baseline []*runpb.TrafficTarget, newRevision string, perce
 	var foreign, ownedTagged []*runpb.TrafficTarget
 	var foreignPercent int32
 	foreignTags := map[string]bool{}
-	for _, t := range current {
+	for _, t := range Clone(current) {
 		if owned[t.GetRevision()] {
 			if t.GetTag() != "" {
 				ownedTagged = append(ownedTagged, t)
 			}
 			continue
 		}
-		foreign = append(foreign, clone(t))
+		foreign = append(foreign, t)
 		foreignPercent += t.GetPercent()
 		foreignTags[t.GetTag()] = t.GetTag() != ""
 	}

@@ -50,7 +50,7 @@ func Changes(before, after []*runpb.TrafficTarget) []Change {
 	var rows []Change
 	index := map[[2]string]int{}
 	add := func(traffic []*runpb.TrafficTarget, isAfter bool) {
-		for _, t := range traffic {
+		for _, t := range Clone(traffic) {
 			k := [2]string{key(t), t.GetTag()}
 			i, ok := index[k]
 			if !ok {
@@ -95,7 +95,7 @@ func Render(before, after []*runpb.TrafficTarget) string {
 // Table draws one traffic block, one row per entry.
 func Table(traffic []*runpb.TrafficTarget) string {
 	rows := [][]string{{"REVISION", "TRAFFIC", "TAG"}}
-	for _, t := range traffic {
+	for _, t := range Clone(traffic) {
 		rows = append(rows, []string{key(t), Bar(t.GetPercent()), t.GetTag()})
 	}
 	return formatTable(rows)

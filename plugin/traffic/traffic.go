@@ -20,7 +20,10 @@ const (
 // IsLatest reports whether t follows the latest ready revision: type LATEST, or an unspecified
 // type without a revision name.
 func IsLatest(t *runpb.TrafficTarget) bool {
-	return t.GetType() == typeLatest || (t.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED && t.GetRevision() == "")
+	if t == nil {
+		return false
+	}
+	return t.Type == typeLatest || (t.Type == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED && t.Revision == "")
 }
 
 // Revision returns a REVISION target for the given short revision name.
@@ -28,11 +31,13 @@ func Revision(name string, percent int32, tag string) *runpb.TrafficTarget {
 	return &runpb.TrafficTarget{Type: typeRevision, Revision: name, Percent: percent, Tag: tag}
 }
 
-// Clone returns a deep copy of traffic.
+// Clone returns a deep copy of traffic. Like every function here, it ignores nil entries.
 func Clone(traffic []*runpb.TrafficTarget) []*runpb.TrafficTarget {
 	out := make([]*runpb.TrafficTarget, 0, len(traffic))
 	for _, t := range traffic {
-		out = append(out, clone(t))
+		if t != nil {
+			out = append(out, clone(t))
+		}
 	}
 	return out
 }
@@ -139,6 +144,9 @@ func Merge(traffic []*runpb.TrafficTarget) []*runpb.TrafficTarget {
 	out := make([]*runpb.TrafficTarget, 0, len(traffic))
 	index := map[string]int{}
 	for _, t := range traffic {
+		if t == nil {
+			continue
+		}
 		if t.GetTag() != "" {
 			out = append(out, clone(t))
 			continue

@@ -236,3 +236,23 @@ func TestRender(t *testing.T) {
 	assert.Equal(t, "████░░░░░░  44%", Bar(44))
 	assert.Equal(t, "█████████░  95%", Bar(95))
 }
+
+func TestNilEntriesAreIgnored(t *testing.T) {
+	t.Parallel()
+	withNil := block(nil, rev("a", 100, ""), nil, rev("a", 0, "x"))
+	assert.Len(t, Clone(withNil), 2)
+	assert.Len(t, Merge(withNil), 2)
+	pinned, err := Pin(withNil, "a")
+	require.NoError(t, err)
+	assert.Len(t, pinned, 2)
+	all, err := RouteAll(withNil, "new", "")
+	require.NoError(t, err)
+	require.NoError(t, Validate(all))
+	promoted, err := Promote(withNil, withNil, "new", 50)
+	require.NoError(t, err)
+	require.NoError(t, Validate(promoted))
+	_, err = KeepExisting(withNil, "new", "")
+	require.ErrorContains(t, err, "traffic[0] is empty")
+	assert.NotEmpty(t, Render(withNil, withNil))
+	assert.True(t, Equal(block(nil), block(nil)))
+}
