@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -279,10 +280,29 @@ func diffMaps(path string, git, live protoreflect.Map, out *[]Difference) {
 		if live.Has(mk) {
 			lv = strconv.Quote(live.Get(mk).String())
 		}
-		if gv != lv {
+		if gv != lv && !(strings.HasSuffix(path, "resources.limits") && sameQuantity(git.Get(mk).String(), live.Get(mk).String())) {
 			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, k), Want: gv, Have: lv})
 		}
 	}
+}
+
+var quantityPattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$`)
+
+var quantitySuffixes = map[string]float64{
+	"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+	"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
+}
+
+// sameQuantity reports whether two resource limits are the same amount written differently, such as
+// a CPU limit of "1" and "1000m", or a memory limit of "1Gi" and "1024Mi".
+func sameQuantity(a, b string) bool {
+	qa, qb := quantityPattern.FindStringSubmatch(a), quantityPattern.FindStringSubmatch(b)
+	if qa == nil || qb == nil {
+		return false
+	}
+	na, _ := strconv.ParseFloat(qa[1], 64)
+	nb, _ := strconv.ParseFloat(qb[1], 64)
+	return na*quantitySuffixes[qa[2]] == nb*quantitySuffixes[qb[2]]
 }
 
 func diffLists(path string, fd protoreflect.FieldDescriptor, git, live protoreflect.List, out *[]Difference) {

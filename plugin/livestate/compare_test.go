@@ -28,6 +28,7 @@ func TestCompare(t *testing.T) {
 	testcases := []struct {
 		name      string
 		live      func(s *runpb.Service)
+		git       func(s *runpb.Service)
 		wantPaths []string
 	}{
 		{name: "success: identical", live: func(*runpb.Service) {}},
@@ -54,6 +55,25 @@ func TestCompare(t *testing.T) {
 		{
 			name: "success: port name filled in by Cloud Run",
 			live: func(s *runpb.Service) { s.Template.Containers[0].Ports[0].Name = "http1" },
+		},
+		{
+			name: "success: resource limits written differently",
+			live: func(s *runpb.Service) {
+				s.Template.Containers[0].Resources = &runpb.ResourceRequirements{Limits: map[string]string{"cpu": "1000m", "memory": "1024Mi"}}
+			},
+			git: func(s *runpb.Service) {
+				s.Template.Containers[0].Resources = &runpb.ResourceRequirements{Limits: map[string]string{"cpu": "1", "memory": "1Gi"}}
+			},
+		},
+		{
+			name: "fail: resource limit changed",
+			live: func(s *runpb.Service) {
+				s.Template.Containers[0].Resources = &runpb.ResourceRequirements{Limits: map[string]string{"cpu": "2", "memory": "512Mi"}}
+			},
+			git: func(s *runpb.Service) {
+				s.Template.Containers[0].Resources = &runpb.ResourceRequirements{Limits: map[string]string{"cpu": "1"}}
+			},
+			wantPaths: []string{"template.containers[app].resources.limits[cpu]"},
 		},
 		{
 			name: "fail: secret version changed",
@@ -97,6 +117,9 @@ func TestCompare(t *testing.T) {
 			t.Parallel()
 			git, live := base(), base()
 			tc.live(live)
+			if tc.git != nil {
+				tc.git(git)
+			}
 			before := live.String()
 			c := Compare(git, live)
 			if len(tc.wantPaths) == 0 {

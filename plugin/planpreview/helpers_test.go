@@ -180,16 +180,6 @@ func (f *fixture) deploy(serviceYAML, commit string, mutate func(*runpb.Service)
 	return rev
 }
 
-// setTraffic replaces the traffic of the service out of band.
-func (f *fixture) setTraffic(targets ...*runpb.TrafficTarget) {
-	f.t.Helper()
-	name := provider.ServiceName(testProject, testRegion, "hello")
-	live, err := f.client.GetService(f.t.Context(), name)
-	require.NoError(f.t, err)
-	_, err = f.client.UpdateTraffic(f.t.Context(), name, live.GetEtag(), targets)
-	require.NoError(f.t, err)
-}
-
 func (f *fixture) preview(target sdk.DeploymentSource[deployment.ApplicationSpec], running *sdk.DeploymentSource[deployment.ApplicationSpec], dts ...*sdk.DeployTarget[deployment.DeployTargetConfig]) *sdk.GetPlanPreviewResponse {
 	f.t.Helper()
 	resp, err := f.previewErr(target, running, dts...)
