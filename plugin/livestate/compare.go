@@ -280,9 +280,10 @@ func diffMaps(path string, git, live protoreflect.Map, out *[]Difference) {
 		if live.Has(mk) {
 			lv = strconv.Quote(live.Get(mk).String())
 		}
-		if gv != lv && !(strings.HasSuffix(path, "resources.limits") && sameQuantity(git.Get(mk).String(), live.Get(mk).String())) {
-			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, k), Want: gv, Have: lv})
+		if gv == lv || strings.HasSuffix(path, "resources.limits") && sameQuantity(git.Get(mk).String(), live.Get(mk).String()) {
+			continue
 		}
+		*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, k), Want: gv, Have: lv})
 	}
 }
 
