@@ -1,6 +1,7 @@
 package livestate
 
 import (
+	"strings"
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -250,6 +251,18 @@ func TestGetLivestateSyncState(t *testing.T) {
 			want:       sdk.ApplicationSyncStateInvalidConfig,
 			wantShort:  "Invalid configuration at commit 1111111",
 			wantReason: []string{"manifest service.yaml", `unknown field "template.containers[0].imagePullPolicy"`},
+		},
+		{
+			name: "fail: invalid plugin spec in app.pipecd.yaml",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(manifestV1, commitV1, nil, nil)
+				return source(t, commitV1, map[string]string{
+					"service.yaml":    manifestV1,
+					"app.pipecd.yaml": strings.Replace(appConfig, "serviceManifestFile:", "manifestFile:", 1),
+				})
+			},
+			want:       sdk.ApplicationSyncStateInvalidConfig,
+			wantReason: []string{`app.pipecd.yaml: application spec.plugins.<plugin>: unknown field "input.manifestFile"`},
 		},
 		{
 			name: "fail: manifest file missing",
