@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -135,6 +136,20 @@ func TestGetLivestateSyncState(t *testing.T) {
 				return manifestSource(t, commitV1, manifestV1)
 			},
 			want: sdk.ApplicationSyncStateSynced,
+		},
+		{
+			name: "success: service created outside PipeCD with the same manifest",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				m, err := manifest.Decode("service.yaml", []byte(manifestV1))
+				require.NoError(t, err)
+				svc, err := m.Service(testProject, testRegion)
+				require.NoError(t, err)
+				_, err = f.client.CreateService(t.Context(), svc)
+				require.NoError(t, err)
+				return manifestSource(t, commitV1, manifestV1)
+			},
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "runs git's revision hello-00001-",
 		},
 		{
 			name: "success: a canary of the compared commit is expected",

@@ -186,7 +186,7 @@ func (pv *preview) summarize(id, rev string, cmp *livestate.Comparison, live *ru
 		fmt.Fprintf(&pv.summary, "New revision %s with image %s", rev, images)
 		switch was := templateImages(cmp.Have); {
 		case !cmp.TemplateChanged():
-			fmt.Fprintf(&pv.summary, " (same template as the live revision %s, which this plugin did not name)", live.GetTemplate().GetRevision())
+			fmt.Fprintf(&pv.summary, " (same template, replaces the live revision %s)", orLatest(live))
 		case was != images:
 			fmt.Fprintf(&pv.summary, " (was %s)", was)
 		default:
@@ -211,6 +211,15 @@ func (pv *preview) summarize(id, rev string, cmp *livestate.Comparison, live *ru
 		fmt.Fprintf(&pv.summary, ": no change, service %s already runs revision %s", id, rev)
 	}
 	return !changed
+}
+
+// orLatest returns the live template's revision name, or the latest created revision when the template
+// names none.
+func orLatest(live *runpb.Service) string {
+	if rev := live.GetTemplate().GetRevision(); rev != "" {
+		return rev
+	}
+	return provider.ShortName(live.GetLatestCreatedRevision())
 }
 
 // applied returns the service CLOUDRUN_SYNC would send for want and the name of its revision: the

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -109,6 +110,15 @@ func TestGetPlanPreview(t *testing.T) {
 			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1)",
 			wantDetails: []string{"--- running commit 1111111\n+++ target commit 2222222\n"},
 			notDetails:  []string{"live-only"},
+		},
+		{
+			name: "success: service created outside PipeCD with the same manifest",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				createUnmanaged(t, f, manifestV2)
+				return manifestSource(t, commitV2, manifestV2), nil
+			},
+			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (same template, replaces the live revision hello-00001-",
+			wantDetails: []string{"The manifest of the target commit 2222222 is the same as the live service hello."},
 		},
 		{
 			name: "fail: revision name taken by another template",
@@ -222,4 +232,15 @@ func TestCheckHeadroom(t *testing.T) {
 func revisionFor(t *testing.T, serviceYAML, commit string) string {
 	_, rev := desired(t, serviceYAML, commit, nil)
 	return rev
+}
+
+// createUnmanaged creates the service of serviceYAML as gcloud would: no labels, no revision name.
+func createUnmanaged(t *testing.T, f *fixture, serviceYAML string) {
+	t.Helper()
+	m, err := manifest.Decode("service.yaml", []byte(serviceYAML))
+	require.NoError(t, err)
+	svc, err := m.Service(testProject, testRegion)
+	require.NoError(t, err)
+	_, err = f.client.CreateService(t.Context(), svc)
+	require.NoError(t, err)
 }
