@@ -8,6 +8,8 @@ SHELL := /usr/bin/env bash -o pipefail
 MODULES := fakerun plugin e2e
 TOOLS := $(CURDIR)/.tools
 BIN := $(CURDIR)/bin
+COVER := $(CURDIR)/.cover
+MODULE_PREFIX := github.com/pipecd-cloudrun/cloudrun
 GOLANGCI_LINT_VERSION := v2.15.0
 GINKGO := $(TOOLS)/ginkgo
 GOLANGCI_LINT := $(TOOLS)/golangci-lint
@@ -20,7 +22,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)}' $(MAKEFILE_LIST)
 
 ##@ Build
 
@@ -37,11 +39,16 @@ fakerun-image: ## Build the fakerun container image (FROM scratch, static binary
 ##@ Test
 
 .PHONY: test
-test: test-unit test-fuzz test-e2e ## Run every test: unit (-race), short fuzzing, end-to-end suites.
+test: test-unit test-fuzz test-e2e ## Run every test (unit with -race, short fuzzing, end-to-end) and merge coverage.
+	go tool covdata textfmt -i=$(COVER)/unit,$(COVER)/e2e -o $(COVER)/merged.out
+	@echo "coverage profile: .cover/merged.out (make cover prints it by component)"
 
 .PHONY: test-unit
-test-unit: ## Unit tests of fakerun and plugin with the race detector.
-	@for m in fakerun plugin; do echo "== go test $$m"; go -C $$m test -race -count=1 ./...; done
+test-unit: ## Unit tests of fakerun and plugin with the race detector, recording coverage.
+	rm -rf $(COVER)/unit && mkdir -p $(COVER)/unit
+	@for m in fakerun plugin; do echo "== go test $$m"; \
+	  go -C $$m test -race -count=1 -cover -coverpkg=$(MODULE_PREFIX)/$$m/... ./... -args -test.gocoverdir=$(COVER)/unit; \
+	done
 
 .PHONY: test-fuzz
 test-fuzz: ## Run each fuzz target briefly (FUZZTIME, default 5s).
@@ -52,9 +59,17 @@ test-fuzz: ## Run each fuzz target briefly (FUZZTIME, default 5s).
 	done
 
 .PHONY: test-e2e
-test-e2e: $(GINKGO) ## End-to-end Ginkgo suites (set LABELS= or FOCUS= to narrow).
-	cd e2e && $(GINKGO) -r --race --procs=$(E2E_PROCS) --timeout=20m --poll-progress-after=120s \
+test-e2e: $(GINKGO) ## End-to-end Ginkgo suites against a coverage-instrumented plugin (LABELS= or FOCUS= narrow them).
+	rm -rf $(COVER)/e2e && mkdir -p $(COVER)/e2e
+	go build -race -cover -coverpkg=$(MODULE_PREFIX)/plugin/... -o $(BIN)/cloudrun-plugin-cover ./plugin
+	cd e2e && E2E_PLUGIN_BINARY=$(BIN)/cloudrun-plugin-cover GOCOVERDIR=$(COVER)/e2e \
+	  $(GINKGO) -r --race --procs=$(E2E_PROCS) --timeout=20m --poll-progress-after=120s \
 	  $(if $(LABELS),--label-filter='$(LABELS)') $(if $(FOCUS),--focus='$(FOCUS)') ./...
+
+.PHONY: cover
+cover: ## Print coverage by component from the last `make test` (running it if needed); fail below the floors.
+	@[ -f $(COVER)/merged.out ] || $(MAKE) test
+	go -C e2e run ./cmd/coverreport -profile $(COVER)/merged.out
 
 .PHONY: bench
 bench: ## Print fakerun and plugin performance figures.

@@ -1,0 +1,51 @@
+// Command coverreport reads a merged Go coverage profile (text format) and prints the statement coverage of
+// each component of the project, failing when a component is below its floor.
+//
+//	go run ./cmd/coverreport -profile ../.cover/merged.out
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	profile := flag.String("profile", "", "merged coverage profile in text format (go tool covdata textfmt)")
+	flag.Parse()
+	if *profile == "" {
+		fmt.Fprintln(os.Stderr, "coverreport: -profile is required")
+		os.Exit(2)
+	}
+	f, err := os.Open(*profile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coverreport:", err)
+		os.Exit(2)
+	}
+	defer f.Close()
+	ok, err := run(f, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coverreport:", err)
+		os.Exit(2)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+// run prints the report for the profile read from r and tells whether every floor holds.
+func run(r io.Reader, w io.Writer) (bool, error) {
+	blocks, err := parseProfile(r)
+	if err != nil {
+		return false, err
+	}
+	results := measure(components, blocks)
+	printTable(w, results)
+	for _, res := range results {
+		if !res.meetsFloor() {
+			return false, nil
+		}
+	}
+	return true, nil
+}
