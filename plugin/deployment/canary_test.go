@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"strings"
 	"testing"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -69,16 +70,39 @@ func TestCanary_SyncPromoteCleanup(t *testing.T) {
 	for _, r := range f.Revisions(serviceName()) {
 		left = append(left, r.GetName()[len(serviceName())+len("/revisions/"):])
 	}
-	// revE serves, revD is the rollback target, revB keeps its preview tag, revC is the one newest
-	// kept by keepCount; revA goes.
-	assert.NotContains(t, left, revA)
-	assert.Contains(t, left, revB)
+	// revE serves, revD is the rollback target, revC is the one newest kept by keepCount; revB lost its
+	// preview tag when the next deployment started, so it goes with revA, oldest first.
 	assert.Contains(t, left, revE)
-	assert.Len(t, left, 4)
+	assert.NotContains(t, left, revA)
+	assert.NotContains(t, left, revB)
+	assert.Len(t, left, 3)
 	assert.Contains(t, log.String(), "Deleting revision "+revA)
-	assert.Contains(t, log.String(), "Keeping revision "+revB+": carries the tag")
+	assert.Contains(t, log.String(), "Deleting revision "+revB)
+	assert.Less(t, strings.Index(log.String(), "Deleting revision "+revA), strings.Index(log.String(), "Deleting revision "+revB))
+	assert.Contains(t, log.String(), ": the rollback of this deployment routes traffic to it")
 	calls = callCounts(f)
 	assert.Equal(t, 1, calls["GetService"], calls)
 	assert.Equal(t, 1, calls["ListRevisions"], calls)
-	assert.Equal(t, 1, calls["DeleteRevision"], calls)
+	assert.Equal(t, 2, calls["DeleteRevision"], calls)
+}
+
+func TestCanary_PreviewTagOfThePreviousDeploymentIsDropped(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	_, revB := canaryStart(t, e)
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, canarySync, nil)))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunPromote, `{"percent": 100}`, nil)))
+	assert.Equal(t, []string{revB + ":100", revB + ":0:preview-2222222"}, trafficOf(t, f))
+
+	e.deploy("3333333cccc", canaryApp, serviceYAML("gcr.io/p/web:v3"))
+	revC := e.revisionFor()
+	status, log := e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revB + ":100", revC + ":0:preview-3333333"}, trafficOf(t, f))
+
+	// The rollback restores the block exactly, old preview tag included.
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revB + ":100", revB + ":0:preview-2222222"}, trafficOf(t, f))
 }

@@ -113,7 +113,8 @@ type env struct {
 	// app is the app.pipecd.yaml content; service the service.yaml content.
 	app, service string
 	commit       string
-	running      *sdk.DeploymentSource[ApplicationSpec]
+	// runningCommit is the commit of the previous deployment.
+	runningCommit string
 }
 
 // newEnv returns an env with one deploy target per fake.
@@ -198,6 +199,7 @@ func (e *env) source(commit, app, service string) sdk.DeploymentSource[Applicati
 // deploy starts a new deployment of commit: fresh metadata, the given files.
 func (e *env) deploy(commit, app, service string) {
 	e.store = newMemStore()
+	e.runningCommit = e.commit
 	e.commit, e.app, e.service = commit, app, service
 }
 
@@ -210,10 +212,11 @@ func (e *env) run(stage string, stageConfig string, stageMetadata map[string]str
 	lp := &recordLog{t: e.t}
 	input := &sdk.ExecuteStageInput[ApplicationSpec]{
 		Request: sdk.ExecuteStageRequest[ApplicationSpec]{
-			StageName:              stage,
-			StageConfig:            []byte(stageConfig),
-			TargetDeploymentSource: e.source(e.commit, e.app, e.service),
-			Deployment:             sdk.Deployment{ID: "deploy-" + e.commit, ApplicationID: "app-1", ApplicationName: "web", PipedID: "piped-1"},
+			StageName:               stage,
+			StageConfig:             []byte(stageConfig),
+			TargetDeploymentSource:  e.source(e.commit, e.app, e.service),
+			RunningDeploymentSource: sdk.DeploymentSource[ApplicationSpec]{CommitHash: e.runningCommit},
+			Deployment:              sdk.Deployment{ID: "deploy-" + e.commit, ApplicationID: "app-1", ApplicationName: "web", PipedID: "piped-1"},
 		},
 		Client: sdk.NewClient(nil, "cloudrun", "app-1", "stage-1", lp, nil),
 		Logger: zaptest.NewLogger(e.t),

@@ -45,7 +45,7 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 	var mu sync.Mutex
 	var urls []string
 	status := p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
-		url, err := p.syncTarget(ctx, t, store, src, input.Request.Deployment, opts, quick)
+		url, err := p.syncTarget(ctx, t, store, src, input.Request.Deployment, input.Request.RunningDeploymentSource.CommitHash, opts, quick)
 		if url != "" {
 			mu.Lock()
 			urls = append(urls, url)
@@ -93,8 +93,9 @@ func isQuickSync(ctx context.Context, store metadataStore, input *sdk.ExecuteSta
 	return cfg == nil || !cfg.HasStage(input.Request.StageName), nil
 }
 
-// syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any.
-func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, src *source, d sdk.Deployment, opts config.SyncStageOptions, quick bool) (string, error) {
+// syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any. runningCommit is
+// the commit of the previous successful deployment, whose preview tag the new traffic no longer carries.
+func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, src *source, d sdk.Deployment, runningCommit string, opts config.SyncStageOptions, quick bool) (string, error) {
 	want, err := src.desired(t.cfg, d)
 	if err != nil {
 		return "", err
@@ -104,6 +105,10 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 		if tag, err = naming.PreviewTag(want.id, src.commit); err != nil {
 			return "", err
 		}
+	}
+	oldTag := ""
+	if runningCommit != "" && runningCommit != src.commit {
+		oldTag, _ = naming.PreviewTag(want.id, runningCommit) // no tag can be built: nothing to drop
 	}
 	name := want.svc.GetName()
 	live, err := t.client.GetService(ctx, name)
@@ -140,7 +145,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 			if err != nil {
 				return err
 			}
-			next, err := traffic.KeepExisting(cur, want.revision, tag)
+			next, err := traffic.KeepExisting(withoutTag(cur, oldTag), want.revision, tag)
 			if err != nil {
 				return fmt.Errorf("cannot compute the traffic for the template update: %w", err)
 			}
@@ -170,7 +175,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 		if err != nil {
 			return err
 		}
-		next, err := traffic.RouteAll(cur, want.revision, tag)
+		next, err := traffic.RouteAll(withoutTag(cur, oldTag), want.revision, tag)
 		if err != nil {
 			return err
 		}
@@ -233,6 +238,22 @@ func (p *Plugin) createService(ctx context.Context, t *target, store metadataSto
 	}
 	t.lp.Successf("Created service %s with revision %s", want.id, want.revision)
 	return url, nil
+}
+
+// withoutTag returns traffic without tag: the plugin's preview tag of the previous deployment is its own and
+// would otherwise pile up and keep old revisions from being cleaned up. A 0% entry carrying it goes away, an
+// entry with traffic keeps its share. The rollback still restores it, as it restores the whole block.
+func withoutTag(current []*runpb.TrafficTarget, tag string) []*runpb.TrafficTarget {
+	if tag == "" {
+		return current
+	}
+	out := traffic.Clone(current)
+	for _, t := range out {
+		if t.GetTag() == tag {
+			t.Tag = ""
+		}
+	}
+	return traffic.Merge(out)
 }
 
 // alreadyApplied reports whether live already carries the template and commit of want, as after an
