@@ -7,7 +7,12 @@
 //     timestamps, ...), etag, client and client version, and defaults of fields the manifest leaves unset
 //     (container ports, resource limits, timeout, service account, ...).
 //   - Fields the plugin owns are not compared with git: template.revision, the traffic block and the
-//     pipecd-dev-* labels. The traffic is checked against what the plugin does instead (see serviceSync).
+//     pipecd-dev-* labels.
+//   - The traffic is in sync when the revision running git's template serves all of it. While the live
+//     service carries the compared commit in its pipecd-dev-commit-hash label (the plugin applied that
+//     commit: a canary is in progress, or was stopped or rolled back half-way), any split is accepted and
+//     the short reason says how much the new revision serves. Any other split is OUT_OF_SYNC: it was made
+//     outside PipeCD, for example by a rollback in the console.
 //   - Labels, annotations, containers, environment variables and volumes that only the live service has
 //     are differences: someone added them outside PipeCD.
 //
