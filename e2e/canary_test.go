@@ -67,19 +67,27 @@ var _ = Describe("Canary [canary]", Label("canary"), func() {
 		}
 	})
 
-	It("deletes old revisions beyond keepCount at CLOUDRUN_CANARY_CLEANUP, never the serving ones", func(ctx SpecContext) {
+	It("deletes old revisions beyond keepCount at CLOUDRUN_CANARY_CLEANUP, never the serving or rollback ones", func(ctx SpecContext) {
 		e := newEnv()
-		deployCanaryV1(ctx, e)
-		By("running the canary twice more (v2, v3)")
-		for _, image := range []string{imageV2, imageV3} {
-			expectSuccess(e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: withImage("canary", image)}))
+		By("quick-syncing four versions (as the web console's sync button does)")
+		var revs []string
+		for _, v := range []string{"v1", "v2", "v3", "v4"} {
+			expectSuccess(e.deploy(ctx, piped.Deployment{
+				AppDir: appDir("canary"), Commit: commit(), SyncStrategy: model.SyncStrategy_QUICK_SYNC,
+				Files: withImage("canary", "us-docker.pkg.dev/cloudrun/container/hello:"+v),
+			}))
+			revs = append(revs, shortName(e.service("canary").GetLatestReadyRevision()))
 		}
+		Expect(e.srv.Revisions(e.serviceName("canary"))).To(HaveLen(4))
+
+		By("running the canary of v5, whose cleanup keeps 2 revisions besides the serving and rollback ones")
+		expectSuccess(e.deploy(ctx, piped.Deployment{
+			AppDir: appDir("canary"), Commit: commit(), Files: withImage("canary", "us-docker.pkg.dev/cloudrun/container/hello:v5"),
+		}))
 		svc := e.service("canary")
-		revs := e.srv.Revisions(e.serviceName("canary"))
-		latest := shortName(svc.GetLatestReadyRevision())
-		Expect(revisionNames(revs)).To(HaveLen(2), "keepCount: 2 keeps the two newest revisions")
-		Expect(revisionNames(revs)).To(ContainElement(latest))
-		Expect(revs[0].GetContainers()[0].GetImage()).To(Equal(imageV3))
-		Expect(traffic(svc.GetTraffic())).To(ContainElement(entry(latest, 100, "")))
+		v5 := shortName(svc.GetLatestReadyRevision())
+		Expect(revisionNames(e.srv.Revisions(e.serviceName("canary")))).To(ConsistOf(v5, revs[3], revs[2], revs[1]),
+			"v5 serves, v4 is the rollback target, v3 and v2 are the 2 newest others; v1 is deleted")
+		Expect(traffic(svc.GetTraffic())).To(ContainElement(entry(v5, 100, "")))
 	})
 })

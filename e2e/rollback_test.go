@@ -66,18 +66,11 @@ func failAt(e *env, index int) piped.Hooks {
 	}
 }
 
-// cancelOnCall cancels the run once fakerun has received a call to method (within 10s).
+// cancelOnCall cancels the run once fakerun has received a call to method and the plugin had time to start
+// waiting for the rollout.
 func cancelOnCall(e *env, r *piped.Run, method string) {
-	from := len(e.srv.Calls())
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		for _, c := range e.srv.Calls()[from:] {
-			if c.Method == method {
-				time.Sleep(200 * time.Millisecond) // let the plugin start waiting for readiness
-				r.Cancel()
-				return
-			}
-		}
-	}
+	waitForCall(e, method, 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
 	r.Cancel()
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/pipe-cd/pipecd/pkg/plugin/api/v1alpha1/common"
 	"github.com/pipe-cd/pipecd/pkg/plugin/api/v1alpha1/deployment"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -409,19 +410,34 @@ func (r *Run) buildPlan(ctx context.Context, runningDS, targetDS *common.Deploym
 		return err
 	}
 	input := &deployment.PlanPluginInput{Deployment: r.model, RunningDeploymentSource: runningDS, TargetDeploymentSource: targetDS}
+	// Like piped, errors of DetermineVersions and DetermineStrategy are only logged; they are kept here to
+	// explain a failed plan.
+	logs, warnings := observer.New(zap.WarnLevel)
+	logger := zap.New(logs)
 	var versions []*model.ArtifactVersion
 	for _, plg := range plugins {
 		res, err := plg.DetermineVersions(ctx, &deployment.DetermineVersionsRequest{Input: input})
 		if err != nil {
-			return fmt.Errorf("%s: DetermineVersions: %w", plg.Name(), err)
+			logger.Warn("unable to determine versions", zap.String("plugin", plg.Name()), zap.Error(err))
+			continue
 		}
 		versions = append(versions, res.Versions...)
 	}
 	if len(versions) == 0 {
 		versions = []*model.ArtifactVersion{{Kind: model.ArtifactVersion_UNKNOWN, Version: "unknown"}}
 	}
-	strategy, summary, err := controller.DetermineStrategy(ctx, spec, plugins, input, r.model.Trigger, r.model.RunningCommitHash, zap.NewNop())
+	strategy, summary, err := controller.DetermineStrategy(ctx, spec, plugins, input, r.model.Trigger, r.model.RunningCommitHash, logger)
 	if err != nil {
+		return err
+	}
+	withWarnings := func(err error) error {
+		for _, w := range warnings.All() {
+			msg := w.Message
+			for k, v := range w.ContextMap() {
+				msg += fmt.Sprintf(" %s=%v", k, v)
+			}
+			err = fmt.Errorf("%w; %s", err, msg)
+		}
 		return err
 	}
 	var stages []*model.PipelineStage
@@ -434,7 +450,7 @@ func (r *Run) buildPlan(ctx context.Context, runningDS, targetDS *common.Deploym
 		err = fmt.Errorf("no plugin decided the sync strategy (got %s)", strategy)
 	}
 	if err != nil {
-		return err
+		return withWarnings(err)
 	}
 	for _, s := range stages {
 		r.records = append(r.records, &StageRecord{
