@@ -188,7 +188,7 @@ func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dt
 					errs[i] = fmt.Errorf("internal error (this is a bug, please report it): %v\n%s", r, debug.Stack())
 				}
 			}()
-			errs[i] = fn(ctx, t)
+			errs[i] = fn(provider.WithRetryNotice(ctx, func(msg string) { t.lp.Info(msg) }), t)
 		})
 	}
 	wg.Wait()

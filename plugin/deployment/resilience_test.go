@@ -113,6 +113,7 @@ func TestCalls_RetryTransientErrors(t *testing.T) {
 	status, log := e.run(StageCloudRunSync, canarySync, nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 	assert.Contains(t, trafficOf(t, f), revB+":0:preview-2222222")
+	assert.Contains(t, log.String(), "Cloud Run answered unavailable to get service web; retrying in")
 
 	// Other codes fail at once with a hint.
 	f.ResetCalls()

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
@@ -269,6 +270,7 @@ func (c *Client) do(ctx context.Context, op, resource string, call func(context.
 		if !isTransient(err) || attempt >= c.maxAttempts {
 			return translate(op, resource, err)
 		}
+		noticeRetry(ctx, op, resource, err, delay, attempt, c.maxAttempts)
 		if err := sleep(ctx, delay); err != nil {
 			return fmt.Errorf("failed to %s %s: %w", op, resource, err)
 		}
@@ -328,4 +330,21 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+type retryNoticeKey struct{}
+
+// WithRetryNotice returns a context under which every retry of a transient error is reported to notice
+// with a one-line explanation, so that a stage log can show why a stage takes longer.
+func WithRetryNotice(ctx context.Context, notice func(string)) context.Context {
+	return context.WithValue(ctx, retryNoticeKey{}, notice)
+}
+
+func noticeRetry(ctx context.Context, op, resource string, err error, delay time.Duration, attempt, attempts int) {
+	notice, ok := ctx.Value(retryNoticeKey{}).(func(string))
+	if !ok {
+		return
+	}
+	notice(fmt.Sprintf("Cloud Run answered %s to %s %s; retrying in %s (attempt %d of %d)",
+		codeText(status.Code(err)), op, ShortName(resource), delay, attempt+1, attempts))
 }
