@@ -25,7 +25,8 @@ type syncRecord struct {
 	Service string `json:"service"`
 	// Revision is the short name of the revision this deployment deploys.
 	Revision string `json:"revision"`
-	// Created is true when this deployment created the service (first deployment).
+	// Created is true when this deployment created the service (first deployment), or found it serving
+	// nothing because it never had a ready revision: either way there is no earlier traffic to restore.
 	Created bool `json:"created,omitempty"`
 	// Traffic is the service's traffic block before the deployment, with every LATEST entry pinned to the
 	// revision that was the latest ready one then: after the deployment LATEST would mean the new revision.

@@ -193,3 +193,29 @@ func TestStages_RunOnEveryDeployTarget(t *testing.T) {
 		assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
 	}
 }
+
+func TestSync_RecoversFromAFailedFirstDeploymentAndPrunes(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakerun.WithFailingImage("gcr.io/p/web:broken"))
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:broken"))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "not found")
+
+	app := appWith("      quickSync:\n        prune: true\n")
+	e.deploy("2222222bbbb", app, serviceYAML("gcr.io/p/web:v2"))
+	revB := e.revisionFor()
+	status, log = e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revB + ":100"}, trafficOf(t, f))
+
+	e.deploy("3333333cccc", app, serviceYAML("gcr.io/p/web:v3"))
+	revC := e.revisionFor()
+	status, log = e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revC + ":100"}, trafficOf(t, f))
+	// Prune keeps the new revision, the rollback target revB and up to 5 more: here the failed one.
+	assert.Len(t, f.Revisions(serviceName()), 3)
+	assert.Contains(t, log.String(), "Keeping revision "+revB+": the rollback of this deployment routes traffic to it")
+}

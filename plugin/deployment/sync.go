@@ -114,9 +114,11 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 	live, err := t.client.GetService(ctx, name)
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
-		return p.createService(ctx, t, store, want, tag, opts)
+		return p.deployFresh(ctx, t, store, want, tag, opts, nil)
 	case err != nil:
 		return "", err
+	case live.GetLatestReadyRevision() == "":
+		return p.deployFresh(ctx, t, store, want, tag, opts, live)
 	}
 
 	// The service exists. Keep its revision when the template did not change, so that a change of
@@ -153,7 +155,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 			svc.Etag = live.GetEtag()
 			svc.Traffic = next
 			_, err = t.client.ReplaceService(ctx, svc)
-			return err
+			return p.checkApplied(ctx, t, name, want.revision, err)
 		})
 		if err != nil {
 			return "", fmt.Errorf("failed to apply the new template; the traffic is unchanged: %w", err)
@@ -206,8 +208,10 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 	return url, nil
 }
 
-// createService creates the service (first deployment): 100% of the traffic to the new revision.
-func (p *Plugin) createService(ctx context.Context, t *target, store metadataStore, want *desiredService, tag string, opts config.SyncStageOptions) (string, error) {
+// deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. live is
+// nil when the service does not exist yet (first deployment); otherwise it has never had a ready revision
+// (for example after a failed first deployment), so there is no traffic to protect or to restore.
+func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore, want *desiredService, tag string, opts config.SyncStageOptions, live *runpb.Service) (string, error) {
 	name := want.svc.GetName()
 	if _, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{Service: name, Revision: want.revision, Created: true, PreviewTag: tag}); err != nil {
 		return "", err
@@ -217,9 +221,22 @@ func (p *Plugin) createService(ctx context.Context, t *target, store metadataSto
 	if tag != "" {
 		svc.Traffic = append(svc.Traffic, traffic.Revision(want.revision, 0, tag))
 	}
-	t.lp.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.id, want.revision)
-	if _, err := t.client.CreateService(ctx, svc); err != nil && !errors.Is(err, provider.ErrAlreadyExists) {
-		return "", err
+	if live == nil {
+		t.lp.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.id, want.revision)
+		_, err := t.client.CreateService(ctx, svc)
+		if err = p.checkApplied(ctx, t, name, want.revision, err); err != nil && !errors.Is(err, provider.ErrAlreadyExists) {
+			return "", err
+		}
+	} else {
+		t.lp.Infof("Service %s has no ready revision, so it serves nothing: deploying revision %s with 100%% of the traffic", want.id, want.revision)
+		err := p.writeService(ctx, t, name, live, func(live *runpb.Service) error {
+			svc.Etag = live.GetEtag()
+			_, err := t.client.ReplaceService(ctx, svc)
+			return p.checkApplied(ctx, t, name, want.revision, err)
+		})
+		if err != nil {
+			return "", err
+		}
 	}
 	if err := p.waitReady(ctx, t, provider.RevisionName(name, want.revision), opts.Timeout.Duration()); err != nil {
 		return "", err
@@ -254,6 +271,19 @@ func withoutTag(current []*runpb.TrafficTarget, tag string) []*runpb.TrafficTarg
 		}
 	}
 	return traffic.Merge(out)
+}
+
+// checkApplied looks at the error of a template update. The request may have been accepted while its
+// operation already failed, usually because the new revision cannot start: then the revision's own
+// condition says what to fix, and waitReady reports it. Any other error is returned as it is.
+func (p *Plugin) checkApplied(ctx context.Context, t *target, service, revision string, err error) error {
+	if !errors.Is(err, provider.ErrOperationFailed) {
+		return err
+	}
+	if _, gerr := t.client.GetRevision(ctx, provider.RevisionName(service, revision)); gerr != nil {
+		return err // The revision was not even created: the operation's error is all there is.
+	}
+	return nil
 }
 
 // alreadyApplied reports whether live already carries the template and commit of want, as after an
