@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
@@ -361,4 +362,26 @@ func TestRawJSONOfDeploymentTypes(t *testing.T) {
 
 	_, err = rawJSON(struct{ other []byte }{})
 	require.ErrorContains(t, err, "does not keep its raw JSON")
+}
+
+func TestGetLivestateFailedRollout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fakerun.WithFailingImage("gcr.io/proj/hello:v2"))
+	v1 := f.deploy(manifestV1, commitV1, nil, nil)
+	svc, v2 := desired(t, manifestV2, commitV2, nil)
+	live, err := f.client.GetService(t.Context(), svc.GetName())
+	require.NoError(t, err)
+	svc.Etag = live.GetEtag()
+	svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(v1, 100, ""), traffic.Revision(v2, 0, "preview-2222222")}
+	_, err = f.client.ReplaceService(t.Context(), svc)
+	require.Error(t, err, "the rollout of a failing image fails")
+
+	resp := f.livestate(manifestSource(t, commitV2, manifestV2))
+	service := resourceByName(t, resp, "hello")
+	assert.Equal(t, sdk.ResourceHealthStateUnhealthy, service.HealthStatus)
+	assert.Contains(t, service.HealthDescription, "Not ready: ")
+	failed := resourceByName(t, resp, v2)
+	assert.Equal(t, sdk.ResourceHealthStateUnhealthy, failed.HealthStatus)
+	assert.Contains(t, failed.HealthDescription, "requested in the traffic but not serving, tag preview-2222222, image gcr.io/proj/hello:v2; Image 'gcr.io/proj/hello:v2' not found")
+	assert.Equal(t, sdk.ResourceHealthStateHealthy, resourceByName(t, resp, v1).HealthStatus)
 }

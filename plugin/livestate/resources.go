@@ -29,56 +29,67 @@ type Share struct {
 	Percent int32
 	// Tags are the traffic tags of the revision, and URLs their URLs when Cloud Run reports them.
 	Tags, URLs []string
+	// Pending is true for a revision that the service's traffic asks for but that Cloud Run does not
+	// route to (yet): its rollout is in progress or failed. Its Percent is 0 and Tags are the requested ones.
+	Pending bool
 }
 
 // Serving returns the revisions of svc that serve traffic or carry a tag, most traffic first. It reads the
-// traffic Cloud Run reports as applied (traffic statuses) and falls back to the requested traffic; a LATEST
-// entry counts for the latest ready revision.
+// traffic Cloud Run reports as applied (traffic statuses), or the requested traffic while Cloud Run reports
+// none; a LATEST entry counts for the latest ready revision. Revisions that the requested traffic names but
+// the applied traffic does not are added as Pending.
 func Serving(svc *runpb.Service) []Share {
-	type entry struct {
-		latest        bool
-		revision, tag string
-		uri           string
-		percent       int32
-	}
-	var entries []entry
-	latestType := runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
-	if statuses := svc.GetTrafficStatuses(); len(statuses) > 0 {
-		for _, s := range statuses {
-			entries = append(entries, entry{s.GetType() == latestType || s.GetRevision() == "", s.GetRevision(), s.GetTag(), s.GetUri(), s.GetPercent()})
-		}
-	} else {
-		for _, t := range svc.GetTraffic() {
-			entries = append(entries, entry{t.GetType() == latestType || t.GetRevision() == "", t.GetRevision(), t.GetTag(), "", t.GetPercent()})
-		}
-		if len(entries) == 0 {
-			entries = []entry{{latest: true, percent: 100}}
-		}
-	}
 	latest := provider.ShortName(svc.GetLatestReadyRevision())
-	byName := map[string]*Share{}
 	var shares []*Share
-	for _, e := range entries {
-		name := e.revision
-		if e.latest {
-			name = latest
-		}
-		if name == "" || (e.percent == 0 && e.tag == "") {
-			continue
-		}
-		s := byName[name]
-		if s == nil {
-			s = &Share{Revision: name}
-			byName[name] = s
-			shares = append(shares, s)
-		}
-		s.Percent += e.percent
-		if e.tag != "" {
-			s.Tags = append(s.Tags, e.tag)
-			if e.uri != "" {
-				s.URLs = append(s.URLs, e.uri)
+	find := func(name string) *Share {
+		for _, s := range shares {
+			if s.Revision == name {
+				return s
 			}
 		}
+		s := &Share{Revision: name}
+		shares = append(shares, s)
+		return s
+	}
+	add := func(latestType bool, revision, tag, uri string, percent int32) {
+		if latestType || revision == "" {
+			revision = latest
+		}
+		if revision == "" || (percent == 0 && tag == "") {
+			return
+		}
+		s := find(revision)
+		s.Percent += percent
+		if tag != "" {
+			s.Tags = append(s.Tags, tag)
+		}
+		if uri != "" {
+			s.URLs = append(s.URLs, uri)
+		}
+	}
+	const typeLatest = runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+	statuses := svc.GetTrafficStatuses()
+	for _, s := range statuses {
+		add(s.GetType() == typeLatest, s.GetRevision(), s.GetTag(), s.GetUri(), s.GetPercent())
+	}
+	applied := len(shares)
+	for _, t := range svc.GetTraffic() {
+		if len(statuses) == 0 {
+			add(t.GetType() == typeLatest, t.GetRevision(), t.GetTag(), "", t.GetPercent())
+			continue
+		}
+		if t.GetType() == typeLatest || t.GetRevision() == "" || (t.GetPercent() == 0 && t.GetTag() == "") ||
+			slices.ContainsFunc(shares[:applied], func(s *Share) bool { return s.Revision == t.GetRevision() }) {
+			continue
+		}
+		s := find(t.GetRevision())
+		s.Pending = true
+		if t.GetTag() != "" {
+			s.Tags = append(s.Tags, t.GetTag())
+		}
+	}
+	if len(svc.GetTraffic()) == 0 && len(statuses) == 0 {
+		add(true, "", "", "", 100)
 	}
 	out := make([]Share, 0, len(shares))
 	for _, s := range shares {
@@ -102,16 +113,19 @@ func PercentOf(shares []Share, revision string) int32 {
 
 // describeShares renders shares on one line, e.g. "web-a 90%, web-b 10% (tag canary)".
 func describeShares(shares []Share) string {
-	if len(shares) == 0 {
-		return "no revision serves traffic"
-	}
 	parts := make([]string, 0, len(shares))
 	for _, s := range shares {
+		if s.Pending {
+			continue
+		}
 		p := fmt.Sprintf("%s %d%%", s.Revision, s.Percent)
 		if len(s.Tags) > 0 {
 			p += " (tag " + strings.Join(s.Tags, ", ") + ")"
 		}
 		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return "no revision serves traffic"
 	}
 	return strings.Join(parts, ", ")
 }
@@ -218,6 +232,9 @@ func revisionState(target, service string, rev *runpb.Revision, s Share) sdk.Res
 // describeRevision renders the revision on one line: traffic, tags and images.
 func describeRevision(s Share, rev *runpb.Revision) string {
 	desc := fmt.Sprintf("%d%% of the traffic", s.Percent)
+	if s.Pending {
+		desc = "requested in the traffic but not serving"
+	}
 	if len(s.Tags) > 0 {
 		desc += ", tag " + strings.Join(s.Tags, ", ")
 	}
