@@ -111,8 +111,8 @@ func PercentOf(shares []Share, revision string) int32 {
 	return 0
 }
 
-// describeShares renders shares on one line, e.g. "web-a 90%, web-b 10% (tag canary)".
-func describeShares(shares []Share) string {
+// DescribeShares renders the revisions that serve traffic on one line, e.g. "web-a 90%, web-b 10% (tag canary)".
+func DescribeShares(shares []Share) string {
 	parts := make([]string, 0, len(shares))
 	for _, s := range shares {
 		if s.Pending {
@@ -155,7 +155,7 @@ func resourceStates(ctx context.Context, client *provider.Client, target string,
 
 func serviceState(target string, svc *runpb.Service, shares []Share) sdk.ResourceState {
 	health, desc := serviceHealth(svc)
-	desc += "; traffic: " + describeShares(shares)
+	desc += "; traffic: " + DescribeShares(shares)
 	if svc.GetUri() != "" {
 		desc += "; " + svc.GetUri()
 	}

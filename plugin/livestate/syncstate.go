@@ -52,7 +52,7 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 		rev = provider.ShortName(live.GetLatestCreatedRevision())
 	}
 	percent := PercentOf(shares, rev)
-	traffic := fmt.Sprintf("Deploy target %s: traffic of service %s: %s\n", target, id, describeShares(shares))
+	traffic := fmt.Sprintf("Deploy target %s: traffic of service %s: %s\n", target, id, DescribeShares(shares))
 	switch {
 	case percent == 100:
 		return targetSync{

@@ -153,6 +153,10 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.Depl
 		pv.detail.WriteString(livestate.UnifiedDiff(before, after, livestate.ManifestYAML(cmp.Have), livestate.ManifestYAML(cmp.Want)))
 	}
 
+	if live != nil {
+		fmt.Fprintf(&pv.detail, "\nTraffic now: %s\n", livestate.DescribeShares(livestate.Serving(live)))
+	}
+
 	pv.preflight(ctx, client, cfg, apply, rev, live, newRevision)
 	pv.detail.WriteString("\nPre-flight checks:\n")
 	problems := 0

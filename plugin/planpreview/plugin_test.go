@@ -85,7 +85,7 @@ func TestGetPlanPreview(t *testing.T) {
 				return manifestSource(t, commitV3, manifestV2), nil
 			},
 			wantSummary: "No new revision; traffic change: revision " + revV2 + " from 10% to 100%",
-			wantDetails: []string{"[ok] Cloud Run accepts the update of service hello (validate_only)"},
+			wantDetails: []string{"\nTraffic now: hello-1111111-", " 90%, " + revV2 + " 10%\n", "[ok] Cloud Run accepts the update of service hello (validate_only)"},
 		},
 		{
 			name: "success: first deployment creates the service",
