@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"flag"
 	"fmt"
@@ -138,7 +139,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 			p.line("Planned %s: %s", m.Trigger.SyncStrategy, m.Summary)
 			for _, s := range r.Stages() {
 				if !s.Rollback {
-					p.line("  • %s  %s", s.Name, s.Desc)
+					p.line("  • %s", strings.TrimSpace(s.Name+"  "+s.Desc))
 				}
 			}
 		},
@@ -150,10 +151,14 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 			p.line("\n▶ %s%s", s.Name, kind)
 		},
 		OnLog: func(_ *piped.Run, _ piped.StageRecord, l piped.LogLine) {
-			p.line("      %s %s", severityMark(l.Severity), l.Text)
+			first, rest, _ := strings.Cut(strings.TrimRight(l.Text, "\n"), "\n")
+			p.line("      %s %s", severityMark(l.Severity), first)
+			if rest != "" {
+				p.block("        ", rest)
+			}
 		},
 		OnStageEnd: func(_ *piped.Run, s piped.StageRecord) {
-			p.line("    %s %s in %s (plugin %s, log flush %s)", statusMark(s.Status), shortStatus(s.Status),
+			p.line("    %s %s in %s (plugin ≈%s, log flush ≈%s)", statusMark(s.Status), shortStatus(s.Status),
 				round(s.Latency()), round(s.PluginTime()), round(s.FlushWait()))
 			if s.Err != nil {
 				p.line("      error: %v", s.Err)
@@ -190,7 +195,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 	for i, r := range results {
 		p.line("Deployment %d: %s, %s — %s", i+1, r.Strategy, shortDeploymentStatus(r.Status), r.StatusReason)
 		for _, s := range r.Executed() {
-			p.line("  %-26s %-9s total %6s  plugin %6s  log flush %6s", s.Name, shortStatus(s.Status),
+			p.line("  %-26s %-9s total %6s  plugin ≈%6s  log flush ≈%6s", s.Name, shortStatus(s.Status),
 				round(s.Latency()), round(s.PluginTime()), round(s.FlushWait()))
 		}
 	}
@@ -285,10 +290,9 @@ func withTag(image, tag string) string {
 	return image + ":" + tag
 }
 
-// commitHash returns a stable fake commit hash for a version label.
+// commitHash returns a stable fake commit hash (40 hex digits) for a version label.
 func commitHash(label string) string {
-	h := fmt.Sprintf("%x", []byte("demo-"+label))
-	return (h + strings.Repeat("0", 40))[:40]
+	return fmt.Sprintf("%x", sha1.Sum([]byte("demo-"+label)))
 }
 
 func severityMark(s model.LogSeverity) string {
