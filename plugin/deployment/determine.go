@@ -84,12 +84,10 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 	}, nil
 }
 
-// templateHash is the hash of the revision template src deploys, as SYNC sends it. The project and region do
-// not change the template, so placeholders stand in for the unknown deploy target.
+// templateHash is the hash of the revision template src deploys, labelled as SYNC sends it. The template
+// does not depend on the deploy target.
 func templateHash(src *source, d sdk.Deployment) (string, error) {
-	want, err := src.desired(config.DeployTargetConfig{Project: "project", Region: "region"}, d)
-	if err != nil {
-		return "", err
-	}
-	return naming.TemplateHash(want.svc.GetTemplate())
+	svc := src.manifest.Proto()
+	labelService(svc, d, src.commit)
+	return naming.TemplateHash(svc.GetTemplate())
 }

@@ -53,6 +53,13 @@ func TestDetermineStrategy(t *testing.T) {
 		{name: "success: other template change uses the pipeline", running: v1, target: v1 + "    - image: gcr.io/p/sidecar:v1\n", want: sdk.SyncStrategyPipelineSync, wantSummary: "image changes"},
 		{name: "success: env change uses the pipeline", running: v1, target: v1[:len(v1)-1] + "\n      env:\n        - name: A\n          value: b\n", want: sdk.SyncStrategyPipelineSync, wantSummary: "revision template changes (same image"},
 		{name: "success: service-level change only is a quick sync", running: v1, target: "labels:\n  team: web\n" + v1, want: sdk.SyncStrategyQuickSync, wantSummary: "revision template is unchanged"},
+		{
+			name:        "success: a manifest with a full service name works without a deploy target",
+			running:     "name: projects/p1/locations/us-central1/services/web\n" + v1[len("name: web\n"):],
+			target:      "name: projects/p1/locations/us-central1/services/web\nlabels:\n  a: b\n" + v1[len("name: web\n"):],
+			want:        sdk.SyncStrategyQuickSync,
+			wantSummary: "unchanged",
+		},
 		{name: "success: no running deployment uses the pipeline", noRunning: true, target: v1, want: sdk.SyncStrategyPipelineSync, wantSummary: "no running deployment"},
 	}
 	for _, tc := range testcases {

@@ -110,6 +110,9 @@ func (p *Plugin) BuildPipelineSyncStages(_ context.Context, _ *config.PluginConf
 // ExecuteStage runs one stage on every deploy target of the deployment, concurrently. It never panics:
 // a panic becomes a failed stage with the message in the stage log.
 func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[DeployTargetConfig], input *sdk.ExecuteStageInput[ApplicationSpec]) (resp *sdk.ExecuteStageResponse, err error) {
+	if input.Logger == nil {
+		input.Logger = zap.NewNop()
+	}
 	lp := stageLog(input)
 	defer func() {
 		if r := recover(); r != nil {

@@ -25,23 +25,24 @@ import (
 //
 // Revisions are not deleted: the new revision stays, without traffic, until a cleanup removes it.
 func (p *Plugin) executeRollback(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
-	opts, err := rollbackOptions(input)
+	store := p.metadata(input.Client)
+	opts, err := rollbackOptions(ctx, store, input)
 	if err != nil {
 		lp.Errorf("Invalid stage options: %v", err)
 		return sdk.StageStatusFailure
 	}
-	store := p.metadata(input.Client)
 	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
 		return p.rollbackTarget(ctx, t, store, opts)
 	})
 }
 
-// rollbackOptions decodes the stage config only when the pipeline lists CLOUDRUN_ROLLBACK: otherwise the
-// rollback stage borrowed the index of another stage, and piped sends that stage's `with`.
-func rollbackOptions(input *sdk.ExecuteStageInput[ApplicationSpec]) (config.RollbackStageOptions, error) {
-	cfg := input.Request.TargetDeploymentSource.ApplicationConfig
-	if cfg == nil || !cfg.HasStage(StageCloudRunRollback) {
-		return config.RollbackStageOptions{}, nil
+// rollbackOptions decodes the stage config only for a pipeline that lists CLOUDRUN_ROLLBACK: otherwise the
+// rollback stage borrowed the index of another stage, and piped sends that stage's `with` (or, in a quick
+// sync, nothing that belongs to it).
+func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec]) (config.RollbackStageOptions, error) {
+	own, err := usesStageConfig(ctx, store, input)
+	if err != nil || !own {
+		return config.RollbackStageOptions{}, err
 	}
 	return config.DecodeRollbackStageOptions(input.Request.StageConfig)
 }

@@ -68,29 +68,31 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 // syncOptions returns the options of this CLOUDRUN_SYNC run and whether it is a quick sync. A quick sync
 // uses spec.quickSync and ignores the stage config, which piped may fill with an unrelated stage's `with`.
 func syncOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec], spec config.ApplicationSpec) (config.SyncStageOptions, bool, error) {
-	quick, err := isQuickSync(ctx, store, input)
+	own, err := usesStageConfig(ctx, store, input)
 	if err != nil {
 		return config.SyncStageOptions{}, false, err
 	}
-	if quick {
+	if !own {
 		return spec.QuickSync.SyncStageOptions(), true, nil
 	}
 	opts, err := config.DecodeSyncStageOptions(input.Request.StageConfig)
 	return opts, false, err
 }
 
-// isQuickSync tells a quick-sync stage (marked at planning, or of an application without a Cloud Run
-// pipeline) from a pipeline stage.
-func isQuickSync(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec]) (bool, error) {
+// usesStageConfig reports whether the stage config piped sent belongs to this stage. It does not for the
+// stages of a quick sync (marked at planning) and for stages the pipeline does not list: a quick sync of an
+// application without a Cloud Run pipeline, or the automatic rollback stage, which borrows another stage's
+// index and so receives that stage's `with`.
+func usesStageConfig(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec]) (bool, error) {
 	v, found, err := store.GetStageMetadata(ctx, quickSyncMetadataKey)
 	if err != nil {
 		return false, fmt.Errorf("failed to read the stage metadata: %w", err)
 	}
 	if found && v == "true" {
-		return true, nil
+		return false, nil
 	}
 	cfg := input.Request.TargetDeploymentSource.ApplicationConfig
-	return cfg == nil || !cfg.HasStage(input.Request.StageName), nil
+	return cfg != nil && cfg.HasStage(input.Request.StageName), nil
 }
 
 // syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any. runningCommit is
