@@ -72,6 +72,7 @@ func TestSync_UnchangedTemplateCreatesNoRevision(t *testing.T) {
 	svc, err := f.Service(serviceName())
 	require.NoError(t, err)
 	assert.Equal(t, "web", svc.GetLabels()["team"])
+	assert.Contains(t, log.String(), "revision "+revA+" is kept")
 }
 
 func TestWrites_RetryAbortedWithAFreshRead(t *testing.T) {

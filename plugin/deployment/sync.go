@@ -125,7 +125,8 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 
 	// The service exists. Keep its revision when the template did not change, so that a change of
 	// service-level settings only (labels, scaling, ingress) creates no revision.
-	if sameTemplate(live.GetTemplate().GetRevision(), want.revision) {
+	reused := sameTemplate(live.GetTemplate().GetRevision(), want.revision)
+	if reused {
 		want.revision = live.GetTemplate().GetRevision()
 		want.svc.Template.Revision = want.revision
 	}
@@ -139,7 +140,11 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 	if err != nil {
 		return "", err
 	}
-	t.lp.Infof("Service %s, new revision %s", want.id, want.revision)
+	if reused {
+		t.lp.Infof("Service %s: the revision template is unchanged, so revision %s is kept and only the service settings are applied", want.id, want.revision)
+	} else {
+		t.lp.Infof("Service %s, new revision %s", want.id, want.revision)
+	}
 
 	if alreadyApplied(live, want) {
 		t.lp.Infof("The service already runs this template (an earlier run of this stage applied it); not applying it again")
@@ -162,7 +167,9 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 		if err != nil {
 			return "", fmt.Errorf("failed to apply the new template; the traffic is unchanged: %w", err)
 		}
-		t.lp.Infof("Applied the new template with the traffic pinned; revision %s gets no traffic until it is ready", want.revision)
+		if !reused {
+			t.lp.Infof("Applied the new template with the traffic pinned; revision %s gets no traffic until it is ready", want.revision)
+		}
 	}
 
 	if err := p.waitReady(ctx, t, provider.RevisionName(name, want.revision), opts.Timeout.Duration()); err != nil {
