@@ -1,0 +1,112 @@
+package provider
+
+import (
+	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+)
+
+func newTestClient(t *testing.T, opts ...fakerun.Option) (*Client, *fakerun.Server) {
+	t.Helper()
+	srv, err := fakerun.NewServer(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	c, err := NewClient(t.Context(), Config{Endpoint: srv.Addr(), Insecure: true},
+		WithRetry(time.Millisecond, 4*time.Millisecond, 3), WithPollInterval(5*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, srv
+}
+
+func testService(image string) *runpb.Service {
+	return &runpb.Service{
+		Name:     ServiceName("p", "asia-northeast1", "web"),
+		Template: &runpb.RevisionTemplate{Revision: "web-" + image, Containers: []*runpb.Container{{Image: "gcr.io/p/web:" + image}}},
+	}
+}
+
+func countCalls(srv *fakerun.Server, method string) int {
+	n := 0
+	for _, c := range srv.Calls() {
+		if c.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+func TestClient_ServiceLifecycle(t *testing.T) {
+	t.Parallel()
+	c, srv := newTestClient(t, fakerun.WithReadinessDelay(30*time.Millisecond))
+	name := ServiceName("p", "asia-northeast1", "web")
+
+	_, err := c.GetService(t.Context(), name)
+	require.ErrorIs(t, err, ErrNotFound)
+
+	// The operation waits for the revision: CreateService does not.
+	created, err := c.CreateService(t.Context(), testService("v1"))
+	require.NoError(t, err)
+	assert.Nil(t, created, "the operation is still running")
+	assert.Zero(t, countCalls(srv, "GetOperation"))
+
+	rev, err := c.GetRevision(t.Context(), RevisionName(name, "web-v1"))
+	require.NoError(t, err)
+	state, _ := RevisionReadiness(rev)
+	assert.Equal(t, ReadinessPending, state)
+
+	// UpdateTraffic waits for its operation by polling.
+	svc, err := c.GetService(t.Context(), name)
+	require.NoError(t, err)
+	updated, err := c.UpdateTraffic(t.Context(), name, svc.GetEtag(), []*runpb.TrafficTarget{
+		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: "web-v1", Percent: 100, Tag: "blue"},
+	})
+	require.NoError(t, err)
+	require.NotNil(t, updated)
+	assert.Equal(t, "web-v1", updated.GetTraffic()[0].GetRevision())
+
+	// A stale etag is a conflict.
+	_, err = c.UpdateTraffic(t.Context(), name, svc.GetEtag(), updated.GetTraffic())
+	require.ErrorIs(t, err, ErrConflict)
+
+	revs, err := c.ListRevisions(t.Context(), name)
+	require.NoError(t, err)
+	require.Len(t, revs, 1)
+
+	// Deleting a revision that is gone counts as deleted.
+	require.NoError(t, c.DeleteRevision(t.Context(), RevisionName(name, "web-nope"), ""))
+}
+
+func TestClient_RetriesTransientErrorsThenGivesUp(t *testing.T) {
+	t.Parallel()
+	c, srv := newTestClient(t)
+	name := ServiceName("p", "asia-northeast1", "web")
+
+	srv.InjectFault("GetService", fakerun.Fault{Code: codes.Unavailable, Times: 2})
+	_, err := c.GetService(t.Context(), name)
+	require.ErrorIs(t, err, ErrNotFound, "the third attempt reaches the service")
+	assert.Equal(t, 3, countCalls(srv, "GetService"))
+
+	srv.ResetCalls()
+	srv.InjectFault("GetService", fakerun.Fault{Code: codes.ResourceExhausted})
+	var notices []string
+	_, err = c.GetService(WithRetryNotice(t.Context(), func(s string) { notices = append(notices, s) }), name)
+	require.ErrorIs(t, err, ErrTransient)
+	assert.Equal(t, 3, countCalls(srv, "GetService"))
+	assert.Len(t, notices, 2)
+	assert.Contains(t, notices[0], "resource exhausted")
+
+	srv.ClearFaults()
+	srv.ResetCalls()
+	srv.InjectFault("GetService", fakerun.Fault{Code: codes.InvalidArgument, Times: 1})
+	_, err = c.GetService(t.Context(), name)
+	var perr *Error
+	require.ErrorAs(t, err, &perr)
+	assert.Equal(t, codes.InvalidArgument, perr.Code)
+	assert.Equal(t, 1, countCalls(srv, "GetService"), "no retry for other codes")
+}
