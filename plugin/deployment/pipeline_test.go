@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"encoding/json"
 	"testing"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -114,4 +115,27 @@ func TestExecuteStage_UnknownStageAndPanics(t *testing.T) {
 	status, log := e.run(StageCloudRunSync, "", nil)
 	assert.Equal(t, sdk.StageStatusFailure, status)
 	assert.Contains(t, log.String(), "Internal error in the Cloud Run plugin while running CLOUDRUN_SYNC")
+}
+
+func TestRawConfigsRoundTrip(t *testing.T) {
+	t.Parallel()
+	var dt DeployTargetConfig
+	require.NoError(t, json.Unmarshal([]byte(`{"project": "p", "region": "us-central1"}`), &dt))
+	b, err := json.Marshal(dt)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"project": "p", "region": "us-central1"}`, string(b))
+	cfg, err := dt.Decode()
+	require.NoError(t, err)
+	assert.Equal(t, config.DeployTargetConfig{Project: "p", Region: "us-central1"}, cfg)
+
+	var spec ApplicationSpec
+	require.NoError(t, json.Unmarshal([]byte(`{"input": {"serviceManifestFile": "svc.yaml"}}`), &spec))
+	decoded, err := spec.Decode("app.pipecd.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, "svc.yaml", decoded.Input.ServiceManifestFile)
+	_, err = ApplicationSpec{}.Decode("app.pipecd.yaml")
+	require.NoError(t, err, "an empty section means the defaults")
+	require.NoError(t, json.Unmarshal([]byte(`{"inputs": {}}`), &spec))
+	_, err = spec.Decode("app.pipecd.yaml")
+	require.ErrorContains(t, err, `app.pipecd.yaml: application spec.plugins.<plugin>: unknown field "inputs"`)
 }

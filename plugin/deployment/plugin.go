@@ -30,6 +30,16 @@ func (c *DeployTargetConfig) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// MarshalJSON returns the config as piped sent it.
+func (c DeployTargetConfig) MarshalJSON() ([]byte, error) {
+	return rawOrNull(c.raw), nil
+}
+
+// Decode decodes and validates the config (see config.DecodeDeployTargetConfig).
+func (c DeployTargetConfig) Decode() (config.DeployTargetConfig, error) {
+	return config.DecodeDeployTargetConfig(c.raw)
+}
+
 // ApplicationSpec is the plugin's part of app.pipecd.yaml exactly as written. It is decoded into
 // config.ApplicationSpec by the stages, so that a mistake fails the stage with a message in the stage log
 // rather than an opaque RPC error.
@@ -43,8 +53,13 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// decode returns the typed spec; file is the application config file name, for the error message.
-func (s *ApplicationSpec) decode(file string) (config.ApplicationSpec, error) {
+// MarshalJSON returns the spec as written.
+func (s ApplicationSpec) MarshalJSON() ([]byte, error) {
+	return rawOrNull(s.raw), nil
+}
+
+// Decode decodes and validates the spec; file is the application config file name, for error messages.
+func (s ApplicationSpec) Decode(file string) (config.ApplicationSpec, error) {
 	raw := s.raw
 	if len(raw) == 0 {
 		raw = []byte("{}")
@@ -57,6 +72,13 @@ func (s *ApplicationSpec) decode(file string) (config.ApplicationSpec, error) {
 		return config.ApplicationSpec{}, fmt.Errorf("%s: %w", file, err)
 	}
 	return spec, nil
+}
+
+func rawOrNull(raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return []byte("null")
+	}
+	return raw
 }
 
 var _ sdk.DeploymentPlugin[config.PluginConfig, DeployTargetConfig, ApplicationSpec] = (*Plugin)(nil)
@@ -164,7 +186,7 @@ func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dt
 		if len(dts) > 1 {
 			tlp = prefixedLog{prefix: "[" + dt.Name + "] ", lp: lp}
 		}
-		cfg, err := config.DecodeDeployTargetConfig(dt.Config.raw)
+		cfg, err := dt.Config.Decode()
 		if err != nil {
 			tlp.Errorf("Deploy target %s in piped.yaml is invalid: %v", dt.Name, err)
 			failed = true

@@ -38,7 +38,7 @@ func loadSource(ds sdk.DeploymentSource[ApplicationSpec]) (*source, error) {
 	if cfg.Spec == nil {
 		return nil, fmt.Errorf("%s: the cloudrun plugin section spec.plugins.cloudrun is missing", file)
 	}
-	spec, err := cfg.Spec.decode(file)
+	spec, err := cfg.Spec.Decode(file)
 	if err != nil {
 		return nil, err
 	}
