@@ -41,6 +41,10 @@ func (p *Plugin) promoteTarget(ctx context.Context, t *target, store metadataSto
 		return nil
 	}
 	baseline := fromEntries(rec.Traffic)
+	if traffic.PercentOf(baseline, rec.Revision) == traffic.Sum(baseline) {
+		t.lp.Successf("Revision %s already received all the traffic before this deployment (its template did not change): nothing to promote", rec.Revision)
+		return nil
+	}
 	var before, after []*runpb.TrafficTarget
 	err = p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
 		cur, err := pinned(live)

@@ -220,3 +220,22 @@ func TestSync_RecoversFromAFailedFirstDeploymentAndPrunes(t *testing.T) {
 	assert.Len(t, f.Revisions(serviceName()), 3)
 	assert.Contains(t, log.String(), "Keeping revision "+revB+": the rollback of this deployment routes traffic to it")
 }
+
+func TestPromote_UnchangedTemplateInAPipelineIsANoOp(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+
+	// The pipeline is forced although only a service label changes.
+	e.deploy("2222222bbbb", canaryApp, "labels:\n  team: web\n"+serviceYAML("gcr.io/p/web:v1"))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, `{"skipTrafficShift": true}`, nil)))
+	f.ResetCalls()
+	status, log := e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "nothing to promote")
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.Empty(t, f.Calls())
+}

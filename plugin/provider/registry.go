@@ -28,7 +28,8 @@ func NewRegistry(opts ...Option) *Registry {
 }
 
 // Client returns the client of the deploy target named target, creating it when needed. A target whose
-// configuration changed gets a new client. A failed creation is not cached, so the next call tries again.
+// configuration changed gets a new client (the old one stays open for calls in flight). A failed creation
+// is not cached, so the next call tries again.
 func (r *Registry) Client(ctx context.Context, target string, cfg Config) (*Client, error) {
 	r.mu.Lock()
 	e, ok := r.clients[target]
