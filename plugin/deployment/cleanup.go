@@ -33,11 +33,11 @@ func (p *Plugin) executeCleanup(ctx context.Context, lp sdk.StageLogPersister, i
 }
 
 func (p *Plugin) cleanupTarget(ctx context.Context, t *target, store metadataStore, opts config.CleanupStageOptions) error {
-	rec, err := loadSyncRecord(ctx, store, t.name)
+	rec, found, err := loadSyncRecord(ctx, store, t.name)
 	if err != nil {
 		return err
 	}
-	if rec == nil {
+	if !found {
 		t.lp.Successf("%s did not run for deploy target %s in this deployment: no revision to clean up", StageCloudRunSync, t.name)
 		return nil
 	}

@@ -109,7 +109,6 @@ type env struct {
 	store  *memStore
 	fakes  []*fakerun.Server
 	dts    []*sdk.DeployTarget[DeployTargetConfig]
-	appDir string
 	// app is the app.pipecd.yaml content; service the service.yaml content.
 	app, service string
 	commit       string

@@ -79,26 +79,27 @@ func syncRecordKey(target string) string {
 	return "cloudrun.sync." + target
 }
 
-// loadSyncRecord returns the record of target, or nil when SYNC has not changed that target in this deployment.
-func loadSyncRecord(ctx context.Context, store metadataStore, target string) (*syncRecord, error) {
+// loadSyncRecord returns the record of target; found is false when SYNC has not changed that target in
+// this deployment.
+func loadSyncRecord(ctx context.Context, store metadataStore, target string) (rec *syncRecord, found bool, err error) {
 	value, found, err := store.GetDeploymentPluginMetadata(ctx, syncRecordKey(target))
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the deployment metadata of deploy target %s: %w", target, err)
+		return nil, false, fmt.Errorf("failed to read the deployment metadata of deploy target %s: %w", target, err)
 	}
 	if !found || value == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	var r syncRecord
 	if err := json.Unmarshal([]byte(value), &r); err != nil {
-		return nil, fmt.Errorf("the deployment metadata %s is not a valid record (%w); it was written by another plugin version, run a new deployment", syncRecordKey(target), err)
+		return nil, false, fmt.Errorf("the deployment metadata %s is not a valid record (%w); it was written by another plugin version, run a new deployment", syncRecordKey(target), err)
 	}
-	return &r, nil
+	return &r, true, nil
 }
 
 // saveSyncRecordOnce stores r unless a record already exists, and returns the record in effect.
 func saveSyncRecordOnce(ctx context.Context, store metadataStore, target string, r *syncRecord) (*syncRecord, error) {
-	existing, err := loadSyncRecord(ctx, store, target)
-	if err != nil || existing != nil {
+	existing, found, err := loadSyncRecord(ctx, store, target)
+	if err != nil || found {
 		return existing, err
 	}
 	b, err := json.Marshal(r)

@@ -28,11 +28,11 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 }
 
 func (p *Plugin) promoteTarget(ctx context.Context, t *target, store metadataStore, percent int) error {
-	rec, err := loadSyncRecord(ctx, store, t.name)
+	rec, found, err := loadSyncRecord(ctx, store, t.name)
 	if err != nil {
 		return err
 	}
-	if rec == nil {
+	if !found {
 		return fmt.Errorf("no new revision to promote: run %s before %s in the pipeline", StageCloudRunSync, StageCloudRunPromote)
 	}
 	id := provider.ShortName(rec.Service)

@@ -48,11 +48,11 @@ func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.Execut
 }
 
 func (p *Plugin) rollbackTarget(ctx context.Context, t *target, store metadataStore, opts config.RollbackStageOptions) error {
-	rec, err := loadSyncRecord(ctx, store, t.name)
+	rec, found, err := loadSyncRecord(ctx, store, t.name)
 	if err != nil {
 		return err
 	}
-	if rec == nil {
+	if !found {
 		t.lp.Successf("%s did not change deploy target %s in this deployment: nothing to roll back", StageCloudRunSync, t.name)
 		return nil
 	}

@@ -19,7 +19,7 @@ func setTraffic(t *testing.T, f *fakerun.Server, targets ...*runpb.TrafficTarget
 	t.Helper()
 	c, err := run.NewServicesClient(t.Context(), f.ClientOptions()...)
 	require.NoError(t, err)
-	defer c.Close()
+	defer func() { assert.NoError(t, c.Close()) }()
 	op, err := c.UpdateService(t.Context(), &runpb.UpdateServiceRequest{
 		Service:    &runpb.Service{Name: serviceName(), Traffic: targets},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"traffic"}},

@@ -336,7 +336,7 @@ func (p *Plugin) waitReady(ctx context.Context, t *target, revision string, time
 			}
 		case errors.Is(err, provider.ErrNotFound):
 			// Cloud Run has not created the revision yet.
-		case context.Cause(wctx) == errReadinessTimeout:
+		case errors.Is(context.Cause(wctx), errReadinessTimeout):
 		default:
 			return err
 		}

@@ -111,7 +111,7 @@ func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error)
 	}
 	revisions, err := run.NewRevisionsClient(ctx, clientOpts...)
 	if err != nil {
-		services.Close()
+		_ = services.Close()
 		return nil, fmt.Errorf("failed to create the Cloud Run revisions client: %w", err)
 	}
 	// The plugin retries by itself (see do), so the generated clients only get timeouts.
@@ -160,8 +160,9 @@ func (c *Client) GetService(ctx context.Context, name string) (*runpb.Service, e
 	return svc, err
 }
 
-// CreateService creates svc (its Name is the full resource name) without waiting for the new revision.
-// It returns the Service the operation finished with, or nil while the operation is still running.
+// CreateService creates svc (its Name is the full resource name) without waiting for the new revision to
+// become ready. It returns the Service reported by the operation (see reported). An error wrapping
+// ErrOperationFailed means Cloud Run accepted the request but its operation has already failed.
 func (c *Client) CreateService(ctx context.Context, svc *runpb.Service) (*runpb.Service, error) {
 	parent, id, err := splitServiceName(svc.GetName())
 	if err != nil {
@@ -175,13 +176,14 @@ func (c *Client) CreateService(ctx context.Context, svc *runpb.Service) (*runpb.
 	}); err != nil {
 		return nil, err
 	}
-	return finished[runpb.Service](ctx, op, "create service", svc.GetName())
+	return reported[runpb.Service](ctx, op, "create service", svc.GetName())
 }
 
 // ReplaceService replaces every writable field of the service with svc (no update mask, as
 // `gcloud run services replace` does) without waiting for a new revision to become ready.
-// svc.Etag must be the etag of the read the change is based on. It returns the Service the operation
-// finished with, or nil while the operation is still running.
+// svc.Etag must be the etag of the read the change is based on. It returns the Service reported by the
+// operation (see reported). An error wrapping ErrOperationFailed means Cloud Run accepted the request but
+// its operation has already failed.
 func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb.Service, error) {
 	var op *run.UpdateServiceOperation
 	if err := c.do(ctx, "update service", svc.GetName(), func(ctx context.Context) (err error) {
@@ -190,7 +192,7 @@ func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb
 	}); err != nil {
 		return nil, err
 	}
-	return finished[runpb.Service](ctx, op, "update service", svc.GetName())
+	return reported[runpb.Service](ctx, op, "update service", svc.GetName())
 }
 
 // UpdateTraffic replaces only the traffic of the service (update mask "traffic") and waits until Cloud Run
@@ -281,14 +283,25 @@ func (c *Client) do(ctx context.Context, op, resource string, call func(context.
 // operation is what the generated *Operation types of run/apiv2 have in common.
 type operation[T any] interface {
 	Poll(context.Context, ...gax.CallOption) (*T, error)
+	Metadata() (*T, error)
 	Done() bool
 }
 
-// finished returns the result of op if it is already done, without sending a request, and nil otherwise.
-func finished[T any](ctx context.Context, op operation[T], what, resource string) (*T, error) {
-	if !op.Done() {
-		return nil, nil
+// reported returns what op says about its resource without sending a request: the result when op is done,
+// else its metadata (the state being rolled out), which Cloud Run may leave empty (nil).
+func reported[T any](ctx context.Context, op operation[T], what, resource string) (*T, error) {
+	if op.Done() {
+		return result(ctx, op, what, resource)
 	}
+	meta, err := op.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the operation to %s %s: %w", what, resource, err)
+	}
+	return meta, nil
+}
+
+// result returns the response of op, which must be done, without sending a request.
+func result[T any](ctx context.Context, op operation[T], what, resource string) (*T, error) {
 	resp, err := op.Poll(ctx)
 	if err != nil {
 		return nil, operationFailed(what, resource, err)
@@ -300,12 +313,12 @@ func finished[T any](ctx context.Context, op operation[T], what, resource string
 func wait[T any](ctx context.Context, c *Client, op operation[T], what, resource string) (*T, error) {
 	for {
 		if op.Done() {
-			return finished(ctx, op, what, resource)
+			return result(ctx, op, what, resource)
 		}
 		if err := c.do(ctx, "poll operation to "+what, resource, func(ctx context.Context) error {
 			_, err := op.Poll(ctx)
 			if op.Done() {
-				return nil // The operation's own error is reported by finished.
+				return nil // The operation's own error is reported by result.
 			}
 			return err
 		}); err != nil {

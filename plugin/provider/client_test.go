@@ -52,8 +52,9 @@ func TestClient_ServiceLifecycle(t *testing.T) {
 	// The operation waits for the revision: CreateService does not.
 	created, err := c.CreateService(t.Context(), testService("v1"))
 	require.NoError(t, err)
-	assert.Nil(t, created, "the operation is still running")
-	assert.Zero(t, countCalls(srv, "GetOperation"))
+	require.NotNil(t, created, "the operation's metadata describes the service being rolled out")
+	assert.Equal(t, "web-v1", created.GetTemplate().GetRevision())
+	assert.Zero(t, countCalls(srv, "GetOperation"), "the operation is still running and is not polled")
 
 	rev, err := c.GetRevision(t.Context(), RevisionName(name, "web-v1"))
 	require.NoError(t, err)
