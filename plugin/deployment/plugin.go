@@ -135,7 +135,7 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 	if input.Logger == nil {
 		input.Logger = zap.NewNop()
 	}
-	lp := stageLog(input)
+	var lp sdk.StageLogPersister = zapLog{input.Logger}
 	defer func() {
 		if r := recover(); r != nil {
 			input.Logger.Error("panic while executing a stage", zap.String("stage", input.Request.StageName), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
@@ -143,6 +143,11 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 			resp, err = &sdk.ExecuteStageResponse{Status: sdk.StageStatusFailure}, nil
 		}
 	}()
+	if input.Client != nil {
+		if stageLP, err := input.Client.StageLogPersister(); err == nil {
+			lp = stageLP
+		}
+	}
 
 	var run stageFunc
 	switch input.Request.StageName {
@@ -229,14 +234,6 @@ func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dt
 	return sdk.StageStatusSuccess
 }
 
-// stageLog returns the stage log of input, or one that writes to the plugin's own log when there is none.
-func stageLog(input *sdk.ExecuteStageInput[ApplicationSpec]) sdk.StageLogPersister {
-	if lp, err := input.Client.StageLogPersister(); err == nil {
-		return lp
-	}
-	return zapLog{input.Logger}
-}
-
 // prefixedLog prefixes every line with the deploy target name.
 type prefixedLog struct {
 	prefix string
@@ -260,7 +257,7 @@ func (l prefixedLog) Errorf(format string, a ...any) {
 	l.lp.Error(l.prefix + fmt.Sprintf(format, a...))
 }
 
-// zapLog is the stage log used when the SDK provides none.
+// zapLog is the stage log used when the SDK provides none: it writes to the plugin's own log.
 type zapLog struct{ l *zap.Logger }
 
 func (z zapLog) Write(b []byte) (int, error)      { z.l.Info(string(b)); return len(b), nil }
