@@ -1,0 +1,186 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"time"
+
+	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
+	dockercontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// fakerunPort is the port the image listens on.
+const fakerunPort = "8080/tcp"
+
+// fakerun is one fakerun container, published on a fixed loopback port so that its address survives a
+// restart, and a Cloud Run client for reading its state.
+type fakerun struct {
+	ctr       testcontainers.Container
+	addr      string // 127.0.0.1:<host port>
+	services  *run.ServicesClient
+	revisions *run.RevisionsClient
+}
+
+// startFakerun starts a fakerun container with the given flags; it is removed when the spec ends.
+func startFakerun(ctx context.Context, args ...string) *fakerun {
+	GinkgoHelper()
+	hostPort := freePort()
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		Started: true,
+		Logger:  GinkgoWriter, // shown only when a spec fails
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:        suite.Image,
+			Cmd:          args,
+			ExposedPorts: []string{fakerunPort},
+			HostConfigModifier: func(hc *dockercontainer.HostConfig) {
+				hc.PortBindings = network.PortMap{network.MustParsePort(fakerunPort): {{
+					HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(hostPort),
+				}}}
+			},
+			// The HTTP wait strategy would dial the address testcontainers guesses for the Docker host; the
+			// readiness line is enough, waitHealthy checks the published port.
+			WaitingFor: wait.ForLog("fakerun listening on").WithStartupTimeout(30 * time.Second),
+		},
+	})
+	if ctr != nil {
+		DeferCleanup(func(ctx SpecContext) {
+			_ = exec.CommandContext(ctx, "docker", "unpause", ctr.GetContainerID()).Run() // in case a spec failed while paused
+			Expect(ctr.Terminate(ctx)).To(Succeed())
+		}, NodeTimeout(time.Minute))
+	}
+	Expect(err).NotTo(HaveOccurred())
+
+	f := &fakerun{ctr: ctr, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort))}
+	f.waitHealthy(ctx)
+	opts := []option.ClientOption{
+		option.WithEndpoint(f.addr), option.WithoutAuthentication(), option.WithTelemetryDisabled(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+	f.services, err = run.NewServicesClient(ctx, opts...)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(f.services.Close)
+	f.revisions, err = run.NewRevisionsClient(ctx, opts...)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(f.revisions.Close)
+	return f
+}
+
+// freePort returns a loopback TCP port that is free right now.
+func freePort() int {
+	GinkgoHelper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitHealthy waits until the admin API's healthz answers on the published port.
+func (f *fakerun) waitHealthy(ctx context.Context) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		status, body := f.admin(ctx, "healthz")
+		g.Expect(status).To(Equal(http.StatusOK), body)
+	}).WithContext(ctx).Should(Succeed())
+}
+
+// admin GETs an admin API endpoint (path below /_fakerun/) and returns the status code and body.
+func (f *fakerun) admin(ctx context.Context, path string) (int, string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.addr+"/_fakerun/"+path, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err.Error()
+	}
+	return resp.StatusCode, string(body)
+}
+
+// docker runs a docker CLI command on the container, e.g. "pause".
+func (f *fakerun) docker(ctx context.Context, command string) {
+	GinkgoHelper()
+	out, err := exec.CommandContext(ctx, "docker", command, f.ctr.GetContainerID()).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "docker %s: %s", command, out)
+}
+
+// pause freezes every process of the container (docker pause): connections are accepted by the kernel but
+// nothing answers until unpause.
+func (f *fakerun) pause(ctx context.Context) { f.docker(ctx, "pause") }
+
+// unpause resumes the container after pause.
+func (f *fakerun) unpause(ctx context.Context) { f.docker(ctx, "unpause") }
+
+// restart stops the container (SIGTERM) and starts it again: same address, all state gone.
+func (f *fakerun) restart(ctx context.Context) {
+	GinkgoHelper()
+	timeout := 10 * time.Second
+	Expect(f.ctr.Stop(ctx, &timeout)).To(Succeed())
+	Expect(f.ctr.Start(ctx)).To(Succeed())
+	f.waitHealthy(ctx)
+}
+
+// service reads a service over gRPC from the container.
+func (f *fakerun) service(ctx context.Context, name string) (*runpb.Service, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return f.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+}
+
+// revisionNames lists a service's revisions (short names).
+func (f *fakerun) revisionNames(ctx context.Context, service string) []string {
+	GinkgoHelper()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var names []string
+	for r, err := range f.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: service}).All() {
+		Expect(err).NotTo(HaveOccurred())
+		names = append(names, shortName(r.GetName()))
+	}
+	return names
+}
+
+// dump writes the fake's state, its call log and the container's output to GinkgoWriter.
+func (f *fakerun) dump(ctx context.Context) {
+	for _, path := range []string{"state", "calls"} {
+		_, body := f.admin(ctx, path)
+		fmt.Fprintf(GinkgoWriter, "\n===== fakerun %s =====\n%s\n", path, body)
+	}
+	logs, err := f.ctr.Logs(ctx)
+	if err != nil {
+		fmt.Fprintf(GinkgoWriter, "===== fakerun container output: %v\n", err)
+		return
+	}
+	defer logs.Close()
+	out, _ := io.ReadAll(logs)
+	fmt.Fprintf(GinkgoWriter, "===== fakerun container output =====\n%s\n", out)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
