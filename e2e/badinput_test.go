@@ -19,12 +19,12 @@ func expectPluginAlive(e *env) {
 
 var _ = Describe("Bad inputs [badinput]", Label("badinput"), func() {
 	DescribeTable("fail the deployment with a clear message, leave the traffic unchanged and keep the plugin serving",
-		func(ctx SpecContext, files func(e *env) map[string]string, wantInLog []string) {
+		func(ctx SpecContext, target string, files func(e *env) map[string]string, wantInLog []string) {
 			e := newEnv()
 			v1 := deployCanaryV1(ctx, e)
 			before := traffic(e.service("canary").GetTraffic())
 
-			res, err := e.pd.Deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: files(e)})
+			res, err := e.pd.Deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: files(e), DeployTargets: []string{target}})
 			if err != nil {
 				// Rejected while planning (BuildPipelineSyncStages): piped fails the deployment before any stage.
 				for _, w := range wantInLog {
@@ -53,20 +53,23 @@ var _ = Describe("Bad inputs [badinput]", Label("badinput"), func() {
 			By("deploying a good version afterwards through the same plugin process")
 			expectSuccess(e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit()}))
 		},
-		Entry("malformed manifest", func(*env) map[string]string {
+		Entry("malformed manifest", "local", func(*env) map[string]string {
 			return map[string]string{"service.yaml": "name: canary\ntemplate: [this is: not a template\n"}
 		}, []string{"service.yaml"}),
-		Entry("percent out of range", func(*env) map[string]string {
+		Entry("percent out of range", "local", func(*env) map[string]string {
 			return canaryConfig("percent: 50", "percent: 150")
 		}, []string{"percent", "150", "0-100"}),
-		Entry("unknown stage option", func(*env) map[string]string {
+		Entry("unknown stage option", "local", func(*env) map[string]string {
 			return canaryConfig("percent: 10", "percnt: 10")
 		}, []string{"percnt", "percent"}),
-		Entry("service in another region than the deploy target", func(e *env) map[string]string {
+		Entry("service in another region than the deploy target", "local", func(e *env) map[string]string {
 			full := "\nname: projects/" + e.project + "/locations/us-central1/services/canary\n"
 			return map[string]string{"service.yaml": strings.Replace(manifest("canary", ""), "\nname: canary\n", full, 1)}
 		}, []string{"us-central1", region}),
-		Entry("container without an image", func(*env) map[string]string {
+		Entry("deploy target with an invalid region", "bad-region", func(*env) map[string]string {
+			return map[string]string{"service.yaml": manifest("canary", imageV3)}
+		}, []string{"bad-region", "Tokyo", "region"}),
+		Entry("container without an image", "local", func(*env) map[string]string {
 			return map[string]string{"service.yaml": "name: canary\ntemplate:\n  containers:\n    - ports:\n        - containerPort: 8080\n"}
 		}, []string{"image"}),
 	)

@@ -40,7 +40,8 @@ type env struct {
 	results []*piped.Result
 }
 
-// newEnv starts fakerun with opts and a plugin whose deploy target "local" points at it. Everything is
+// newEnv starts fakerun with opts and a plugin whose deploy target "local" (the default) points at it; a second
+// deploy target, "bad-region", names the invalid region "Tokyo". Everything is
 // stopped when the spec ends; on failure fakerun's state, its call log, the stage logs and the plugin's output
 // are written to GinkgoWriter.
 func newEnv(opts ...fakerun.Option) *env {
@@ -53,7 +54,10 @@ func newEnv(opts ...fakerun.Option) *env {
 		piped.WithPluginBinary(pluginBinary),
 		piped.WithTimeScale(waitScale),
 		piped.WithGracePeriod(5*time.Second),
-		piped.WithDeployTargets(piped.DeployTarget{Name: "local", Config: e.targetConfig(region)}),
+		piped.WithDeployTargets(
+			piped.DeployTarget{Name: "local", Config: e.targetConfig(region)},
+			piped.DeployTarget{Name: "bad-region", Config: e.targetConfig("Tokyo")},
+		),
 	)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(pd.Close)

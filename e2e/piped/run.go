@@ -43,7 +43,7 @@ type Deployment struct {
 	CommitMessage string
 	// Files overrides or adds files (path relative to AppDir → content), e.g. a service.yaml with another image.
 	Files map[string]string
-	// DeployTargets names the plugin's deploy targets to use. Default: all of them.
+	// DeployTargets names the plugin's deploy targets to use. Default: the first one configured.
 	DeployTargets []string
 	// SyncStrategy forces a strategy, as the web console's sync button does. Default: decided by the planner.
 	SyncStrategy model.SyncStrategy
@@ -315,9 +315,7 @@ func (p *Piped) plan(ctx context.Context, d Deployment) (*Run, error) {
 		d.CommitMessage = "Deploy " + d.AppID
 	}
 	if len(d.DeployTargets) == 0 {
-		for _, dt := range p.opts.deployTargets {
-			d.DeployTargets = append(d.DeployTargets, dt.Name)
-		}
+		d.DeployTargets = []string{p.opts.deployTargets[0].Name}
 	}
 
 	now := time.Now()
