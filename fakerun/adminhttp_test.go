@@ -36,7 +36,7 @@ func adminDo(t *testing.T, method, url, body string) (int, map[string]any) {
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	out := map[string]any{}

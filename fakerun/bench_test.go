@@ -109,7 +109,7 @@ func baselineRate(b *testing.B, srv *Server, d time.Duration) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	health := healthpb.NewHealthClient(conn)
 	var calls atomic.Int64
 	var wg sync.WaitGroup

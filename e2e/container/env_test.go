@@ -72,9 +72,9 @@ func (e *env) dumpOnFailure(ctx SpecContext) {
 	results := slices.Clone(e.results)
 	e.mu.Unlock()
 	for _, r := range results {
-		fmt.Fprintf(GinkgoWriter, "===== stage logs =====\n%s", r.Report())
+		GinkgoWriter.Printf("===== stage logs =====\n%s", r.Report())
 	}
-	fmt.Fprintf(GinkgoWriter, "===== plugin output =====\n%s\n", e.pd.PluginOutput())
+	GinkgoWriter.Printf("===== plugin output =====\n%s\n", e.pd.PluginOutput())
 }
 
 // serviceName is the full resource name of a service of this spec's project.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -87,7 +86,7 @@ func freePort() int {
 	GinkgoHelper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -112,7 +111,7 @@ func (f *fakerun) admin(ctx context.Context, path string) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return resp.StatusCode, err.Error()
@@ -167,16 +166,16 @@ func (f *fakerun) revisionNames(ctx context.Context, service string) []string {
 func (f *fakerun) dump(ctx context.Context) {
 	for _, path := range []string{"state", "calls"} {
 		_, body := f.admin(ctx, path)
-		fmt.Fprintf(GinkgoWriter, "\n===== fakerun %s =====\n%s\n", path, body)
+		GinkgoWriter.Printf("\n===== fakerun %s =====\n%s\n", path, body)
 	}
 	logs, err := f.ctr.Logs(ctx)
 	if err != nil {
-		fmt.Fprintf(GinkgoWriter, "===== fakerun container output: %v\n", err)
+		GinkgoWriter.Printf("===== fakerun container output: %v\n", err)
 		return
 	}
-	defer logs.Close()
+	defer func() { _ = logs.Close() }()
 	out, _ := io.ReadAll(logs)
-	fmt.Fprintf(GinkgoWriter, "===== fakerun container output =====\n%s\n", out)
+	GinkgoWriter.Printf("===== fakerun container output =====\n%s\n", out)
 }
 
 func randomHex(n int) string {

@@ -55,7 +55,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.String("failing-images", "", "comma-separated container images whose revisions never become ready")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintln(usage, "Usage: fakerun [flags]\n\nAn in-memory fake of the Cloud Run Admin API v2 (gRPC and REST on one port, admin API under /_fakerun/).\nEvery flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
+		_, _ = fmt.Fprintln(usage, "Usage: fakerun [flags]\n\nAn in-memory fake of the Cloud Run Admin API v2 (gRPC and REST on one port, admin API under /_fakerun/).\nEvery flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

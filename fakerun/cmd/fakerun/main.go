@@ -33,7 +33,7 @@ func main() {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "fakerun:", err)
+		_, _ = fmt.Fprintln(os.Stderr, "fakerun:", err)
 		stop()
 		os.Exit(1)
 	}
@@ -56,8 +56,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	addr := srv.Addr()
 	client := clientAddress(addr)
-	fmt.Fprintf(stdout, "fakerun listening on %s (gRPC and REST; admin API at http://%s%s)\n", addr, client, fakerun.AdminPrefix)
-	fmt.Fprintf(stdout, "Point the Cloud Run plugin at it with the deploy target config: endpoint: %s, insecure: true\n", client)
+	if _, err := fmt.Fprintf(stdout, "fakerun listening on %s (gRPC and REST; admin API at http://%s%s)\n"+
+		"Point the Cloud Run plugin at it with the deploy target config: endpoint: %s, insecure: true\n",
+		addr, client, fakerun.AdminPrefix, client); err != nil {
+		return errors.Join(fmt.Errorf("writing to stdout: %w", err), srv.Close())
+	}
 	log.Info("fakerun started", "addr", addr, "readinessDelay", cfg.readinessDelay,
 		"manualReadiness", cfg.manualReadiness, "failingImages", cfg.failingImages)
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -51,7 +52,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-port", "0"}, func(k string) string { return env[k] }, stdoutW, &stderr)
-		stdoutW.Close()
+		_ = stdoutW.Close()
 	}()
 
 	lines := bufio.NewScanner(stdoutR)
@@ -67,7 +68,7 @@ func TestRun(t *testing.T) {
 	resp, err := http.Get("http://" + addr + "/_fakerun/readiness")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	require.NoError(t, resp.Body.Close())
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), `"delay": "1h0m0s"`)
@@ -76,14 +77,14 @@ func TestRun(t *testing.T) {
 	services, err := runapi.NewServicesClient(ctx, option.WithEndpoint(addr), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())), option.WithTelemetryDisabled())
 	require.NoError(t, err)
-	defer services.Close()
+	defer func() { require.NoError(t, services.Close()) }()
 	_, err = services.GetService(ctx, &runpb.GetServiceRequest{Name: "projects/p/locations/us-central1/services/nope"})
 	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 
 	// gRPC reflection lists the Cloud Run services (grpcurl relies on it).
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { require.NoError(t, conn.Close()) }()
 	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
 	require.NoError(t, err)
 	require.NoError(t, stream.Send(&reflectionpb.ServerReflectionRequest{
@@ -110,7 +111,7 @@ func TestRun(t *testing.T) {
 	logs := stderr.String()
 	assert.Contains(t, logs, `msg="admin request" method=GET path=/_fakerun/readiness status=200`)
 	assert.Contains(t, logs, "msg=\"fakerun stopped\"")
-	_, err = http.Get("http://" + addr + "/_fakerun/healthz")
+	_, err = net.Dial("tcp", addr)
 	assert.Error(t, err, "the port is closed after shutdown")
 }
 
