@@ -283,6 +283,7 @@ func (r *Run) Resume(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.p.cp.persistedMetadata(r.model)
+	r.p.svc.register(r.model)
 	go r.schedule(ctx)
 	return nil
 }
