@@ -96,9 +96,10 @@ func TestRun(t *testing.T) {
 	for _, s := range reply.GetListServicesResponse().GetService() {
 		names = append(names, s.GetName())
 	}
-	assert.Contains(t, names, "google.cloud.run.v2.Services")
-	assert.Contains(t, names, "google.cloud.run.v2.Revisions")
-	assert.Contains(t, names, "google.longrunning.Operations")
+	assert.ElementsMatch(t, []string{ // as README.md shows for grpcurl list
+		"google.cloud.run.v2.Revisions", "google.cloud.run.v2.Services", "google.longrunning.Operations",
+		"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+	}, names)
 	require.NoError(t, stream.CloseSend())
 
 	cancel()
