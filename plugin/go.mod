@@ -71,6 +71,9 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261026165753-2ffab32bce7e // indirect
 )
 
-require github.com/pipecd-cloudrun/cloudrun/fakerun v0.0.0
+require (
+	github.com/google/go-cmp v0.7.0
+	github.com/pipecd-cloudrun/cloudrun/fakerun v0.0.0
+)
 
 replace github.com/pipecd-cloudrun/cloudrun/fakerun => ../fakerun

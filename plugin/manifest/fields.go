@@ -177,8 +177,7 @@ func unknownField(md protoreflect.MessageDescriptor, path, name string) error {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	if !strings.Contains(path, ".") && (name == "spec" || name == "metadata") {
-		msg += "; this looks like a Knative serving.knative.dev/v1 manifest, which is not supported yet: " +
-			"write a Cloud Run Admin API v2 Service (name, template.containers[].image, ...)"
+		msg += "; this looks like a Knative Service: start it with \"apiVersion: serving.knative.dev/v1\" and \"kind: Service\""
 	}
 	return fmt.Errorf("%s", msg)
 }

@@ -2,15 +2,22 @@ package manifest
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // FuzzDecodeManifest checks that Decode never panics, that errors are non-empty and name the
-// file, and that a decoded manifest re-validates and survives a JSON round trip.
+// file, and that a decoded manifest (v2 or converted from Knative) re-validates and survives a JSON
+// round trip through the strict v2 decoder unchanged.
 func FuzzDecodeManifest(f *testing.F) {
-	for _, file := range []string{"testdata/app/service.yaml", "testdata/app/sub/service.json"} {
+	knative, err := filepath.Glob("testdata/knative/*.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range append([]string{"testdata/app/service.yaml", "testdata/app/sub/service.json"}, knative...) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
@@ -18,6 +25,7 @@ func FuzzDecodeManifest(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("apiVersion: serving.knative.dev/v1\nkind: Service\n"))
+	f.Add([]byte(knativeSeed))
 	f.Add([]byte("name: a\ntemplate: {containers: [{image: 'localhost:5000/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'}]}\n"))
 	f.Add([]byte("name: a\ntemplate: {containers: [{imag: x}]}\n---\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -52,8 +60,28 @@ func FuzzDecodeManifest(f *testing.F) {
 		if again.ServiceID() != m.ServiceID() {
 			t.Fatalf("service ID changed from %q to %q", m.ServiceID(), again.ServiceID())
 		}
+		if !proto.Equal(m.Proto(), again.Proto()) {
+			t.Fatalf("the service changed in a JSON round trip:\n%v\n%v", m.Proto(), again.Proto())
+		}
 	})
 }
+
+// knativeSeed is a small Knative Service touching secrets, volumes, probes and traffic.
+const knativeSeed = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: a, namespace: '1', labels: {cloud.googleapis.com/location: r}}
+spec:
+  template:
+    metadata: {annotations: {run.googleapis.com/secrets: 'x:projects/1/secrets/y', run.googleapis.com/cloudsql-instances: 'p:r:i'}}
+    spec:
+      volumes: [{name: v, secret: {secretName: x, items: [{key: '1', path: f}]}}]
+      containers:
+      - image: gcr.io/p/a:v1
+        env: [{name: A, valueFrom: {secretKeyRef: {name: x, key: latest}}}]
+        volumeMounts: [{name: v, mountPath: /v, readOnly: true}]
+        startupProbe: {tcpSocket: {port: 8080}}
+  traffic: [{latestRevision: true, percent: 100}]
+`
 
 // FuzzParseImage checks that ParseImage never panics and that accepted references round-trip.
 func FuzzParseImage(f *testing.F) {

@@ -7,9 +7,10 @@
 //	    - image: us-docker.pkg.dev/my-proj/repo/hello:v1
 //
 // Decoding is strict: unknown fields and fields Cloud Run sets by itself are errors naming their
-// path. The format is detected from apiVersion so that more formats can be added: none or
-// "run.googleapis.com/v2" is the v2 Service; Knative "serving.knative.dev/v1" is recognised and
-// reported as not supported yet.
+// path. The format is detected from apiVersion: none or "run.googleapis.com/v2" is the v2 Service;
+// "serving.knative.dev/v1" is a Knative Service, the manifest of PipeCD v0 and of
+// `gcloud run services replace`, which is converted to the same v2 Service (see knative.go for what is
+// converted and what is ignored). Fields that cannot be converted are an error listing all of them.
 //
 // The deployment stages own template.revision and traffic: they replace whatever the manifest says.
 package manifest
@@ -37,8 +38,8 @@ type Format string
 const (
 	// FormatCloudRunV2 is a Cloud Run Admin API v2 Service (google.cloud.run.v2.Service).
 	FormatCloudRunV2 Format = "run.googleapis.com/v2"
-	// FormatKnative is a Knative serving.knative.dev/v1 Service, as used by `gcloud run services replace`.
-	// It is detected but not supported yet.
+	// FormatKnative is a Knative serving.knative.dev/v1 Service, as used by PipeCD v0 and
+	// `gcloud run services replace`; it is converted to a v2 Service.
 	FormatKnative Format = "serving.knative.dev/v1"
 )
 
@@ -62,6 +63,15 @@ type Manifest struct {
 	Format Format
 
 	service *runpb.Service
+	// where is where a Knative manifest's metadata says the service lives.
+	where placement
+}
+
+// placement is where a manifest says the service lives; empty fields say nothing. The field names
+// are the manifest fields that said it, for messages.
+type placement struct {
+	project, projectField string
+	region, regionField   string
 }
 
 // Load reads and decodes file (relative to appDir; empty means "service.yaml"). A path that
@@ -119,17 +129,17 @@ func decode(data []byte) (*Manifest, error) {
 		return nil, err
 	}
 	var svc *runpb.Service
+	var where placement
 	switch format {
 	case FormatCloudRunV2:
 		svc, err = decodeCloudRunV2(obj)
 	case FormatKnative:
-		err = fmt.Errorf("apiVersion %s (Knative) is not supported yet: write a Cloud Run Admin API v2 Service "+
-			"(no apiVersion, or apiVersion %s; fields such as name and template.containers[].image)", FormatKnative, FormatCloudRunV2)
+		svc, where, err = decodeKnative(obj)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Manifest{Format: format, service: svc}, nil
+	return &Manifest{Format: format, service: svc, where: where}, nil
 }
 
 // detectFormat tells the format from apiVersion and kind.
@@ -144,7 +154,8 @@ func detectFormat(obj map[string]any) (Format, error) {
 	case apiVersion == string(FormatKnative):
 		return FormatKnative, nil
 	}
-	return "", fmt.Errorf("apiVersion %v is not supported, allowed %s or none (Cloud Run Admin API v2 Service)", quote(apiVersion), FormatCloudRunV2)
+	return "", fmt.Errorf("apiVersion %v is not supported, allowed %s or none (Cloud Run Admin API v2 Service), or %s (Knative Service)",
+		quote(apiVersion), FormatCloudRunV2, FormatKnative)
 }
 
 // decodeCloudRunV2 strictly decodes a v2 Service; apiVersion and kind, which the v2 Service does
@@ -241,21 +252,38 @@ func (m *Manifest) Proto() *runpb.Service {
 
 // Service returns a copy of the Service with its full name
 // "projects/{project}/locations/{region}/services/{id}" for the deploy target's project and region.
-// A full name in the manifest must match them.
+// Where the manifest says the service lives (a full name; a Knative metadata.namespace or
+// cloud.googleapis.com/location label) must match them. A project number cannot be compared with a
+// project ID offline, so a number matches any ID and the other way round.
 func (m *Manifest) Service(project, region string) (*runpb.Service, error) {
 	p, r, id, err := m.splitName()
 	if err != nil {
 		return nil, err
 	}
-	if p != "" && p != project {
-		return nil, m.errorf("field %q names project %q but the deploy target uses project %q; use the short name %q or the deploy target's project", "name", p, project, id)
+	where, hint := m.where, "remove it or use the deploy target's"
+	if p != "" {
+		where, hint = placement{project: p, projectField: "name", region: r, regionField: "name"}, fmt.Sprintf("use the short name %q or the deploy target's", id)
 	}
-	if r != "" && r != region {
-		return nil, m.errorf("field %q names region %q but the deploy target uses region %q; use the short name %q or the deploy target's region", "name", r, region, id)
+	if where.project != "" && !sameProject(where.project, project) {
+		return nil, m.errorf("field %q names project %q but the deploy target uses project %q; %s project", where.projectField, where.project, project, hint)
+	}
+	if where.region != "" && where.region != region {
+		return nil, m.errorf("field %q names region %q but the deploy target uses region %q; %s region", where.regionField, where.region, region, hint)
 	}
 	svc := m.Proto()
 	svc.Name = fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, id)
 	return svc, nil
+}
+
+// sameProject compares two project IDs or two project numbers; an ID and a number may be the same project.
+func sameProject(a, b string) bool {
+	return a == b || isProjectNumber(a) != isProjectNumber(b)
+}
+
+var projectNumber = regexp.MustCompile(`^[0-9]+$`)
+
+func isProjectNumber(s string) bool {
+	return projectNumber.MatchString(s)
 }
 
 // Images returns the image of every container, in order.

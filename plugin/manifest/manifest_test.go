@@ -93,9 +93,10 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "fail: unknown field deep in a list", data: "name: a\ntemplate:\n  containers:\n    - image: x\n      env: [{name: A, valu: b}]\n", wantErr: `unknown field "template.containers[0].env[0].valu"`},
 		{name: "fail: output only field", data: "name: a\nuid: 123\ntemplate: {containers: [{image: x}]}\n", wantErr: `field "uid" is output only: Cloud Run sets it, remove it from the manifest`},
 		{name: "fail: nested output only field", data: "name: a\ntemplate: {containers: [{image: x, buildInfo: {}}]}\n", wantErr: `field "template.containers[0].buildInfo" is output only`},
-		{name: "fail: Knative manifest", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\n", wantErr: "apiVersion serving.knative.dev/v1 (Knative) is not supported yet"},
-		{name: "fail: Knative shape without apiVersion", data: "metadata: {name: a}\nspec: {}\n", wantErr: `unknown field "metadata"; this looks like a Knative serving.knative.dev/v1 manifest`},
-		{name: "fail: other apiVersion", data: "apiVersion: apps/v1\nname: a\n", wantErr: `apiVersion "apps/v1" is not supported, allowed run.googleapis.com/v2 or none`},
+		{name: "fail: Knative manifest without containers", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\n", wantErr: `Knative serving.knative.dev/v1 Service cannot be converted to a Cloud Run Admin API v2 Service (1 problem):
+  - field "spec.template.spec.containers": needs at least one container with an image`},
+		{name: "fail: Knative shape without apiVersion", data: "metadata: {name: a}\nspec: {}\n", wantErr: `unknown field "metadata"; this looks like a Knative Service: start it with "apiVersion: serving.knative.dev/v1"`},
+		{name: "fail: other apiVersion", data: "apiVersion: apps/v1\nname: a\n", wantErr: `apiVersion "apps/v1" is not supported, allowed run.googleapis.com/v2 or none (Cloud Run Admin API v2 Service), or serving.knative.dev/v1 (Knative Service)`},
 		{name: "fail: other kind", data: "apiVersion: run.googleapis.com/v2\nkind: Job\nname: a\n", wantErr: `kind "Job" is not supported, allowed Service`},
 		{name: "fail: integer expected", data: "name: a\ntemplate: {containers: [{image: x}], maxInstanceRequestConcurrency: lots}\n", wantErr: `manifest svc.yaml: field "template.maxInstanceRequestConcurrency": "lots" is invalid, allowed an integer`},
 		{name: "fail: fraction for an integer", data: "name: a\ntemplate: {containers: [{image: x}], maxInstanceRequestConcurrency: 1.5}\n", wantErr: `"template.maxInstanceRequestConcurrency": 1.5 is invalid, allowed an integer`},
