@@ -13,10 +13,12 @@ import (
 // firstPromote is the canary example's first CLOUDRUN_PROMOTE (10%), as written in its app.pipecd.yaml.
 const firstPromote = "      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 10\n"
 
-// onFirst returns a stage hook that calls f once, for the first stage named name.
+// onFirst returns a stage hook that calls f once, for the first stage named name. Hooks run on the
+// stand-in's goroutine, so a failed assertion in f is recovered there.
 func onFirst(name string, f func(r *piped.Run, s piped.StageRecord)) func(*piped.Run, piped.StageRecord) {
 	done := false
 	return func(r *piped.Run, s piped.StageRecord) {
+		defer GinkgoRecover()
 		if s.Name == name && !s.Rollback && !done {
 			done = true
 			f(r, s)
