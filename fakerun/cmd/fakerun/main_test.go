@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +43,50 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// runMainEnv makes the test binary act as fakerun itself, so that a test can
+// start it as a process and signal it.
+const runMainEnv = "FAKERUN_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestSignalStopsCleanly(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-port", "0")
+			cmd.Env = append(os.Environ(), runMainEnv+"=1", "FAKERUN_LOG_LEVEL=info")
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start())
+
+			lines := bufio.NewScanner(stdout)
+			require.True(t, lines.Scan(), "first line: %v; stderr: %s", lines.Err(), stderr.String())
+			require.Contains(t, lines.Text(), "fakerun listening on 127.0.0.1:")
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+
+			require.NoError(t, cmd.Process.Signal(sig))
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case err := <-exited:
+				require.NoError(t, err, "exit status; stderr: %s", stderr.String())
+			case <-time.After(10 * time.Second):
+				t.Fatalf("fakerun did not exit after %s; stderr: %s", sig, stderr.String())
+			}
+			assert.Contains(t, stderr.String(), `msg="fakerun stopped"`)
+		})
+	}
 }
 
 func TestRun(t *testing.T) {
