@@ -79,8 +79,8 @@ type admin struct {
 	mux *http.ServeMux
 }
 
-// FaultJSON is a fault as the admin API reads and writes it.
-type FaultJSON struct {
+// faultJSON is a fault as the admin API reads and writes it.
+type faultJSON struct {
 	// Method is an RPC short name from Methods, e.g. "UpdateService".
 	Method string `json:"method"`
 	// Code is a gRPC code name such as "UNAVAILABLE" (case and underscores
@@ -94,38 +94,38 @@ type FaultJSON struct {
 	Delay string `json:"delay,omitempty"`
 }
 
-// CallJSON is one entry of the call log as the admin API writes it.
-type CallJSON struct {
+// callJSON is one entry of the call log as the admin API writes it.
+type callJSON struct {
 	Method  string          `json:"method"`
 	Code    string          `json:"code"`
 	Time    time.Time       `json:"time"`
 	Request json.RawMessage `json:"request,omitempty"` // protojson
 }
 
-// ReadinessJSON is the readiness behaviour for new revisions.
-type ReadinessJSON struct {
+// readinessJSON is the readiness behaviour for new revisions.
+type readinessJSON struct {
 	// Delay is how long a new revision takes to become ready, e.g. "5s".
 	Delay *string `json:"delay,omitempty"`
 	// Manual keeps new revisions pending until marked ready or failed.
 	Manual *bool `json:"manual,omitempty"`
 }
 
-// RevisionReadyJSON decides one revision's readiness.
-type RevisionReadyJSON struct {
+// revisionReadyJSON decides one revision's readiness.
+type revisionReadyJSON struct {
 	// Revision is a full revision name or an unambiguous short name.
 	Revision string `json:"revision"`
 	// Ready true makes the revision Ready, false makes it fail.
 	Ready *bool `json:"ready"`
 }
 
-// ClockJSON is the server clock: PUT sets (and freezes) it, GET reads it.
-type ClockJSON struct {
+// clockJSON is the server clock: PUT sets (and freezes) it, GET reads it.
+type clockJSON struct {
 	Now    string `json:"now"`              // RFC 3339
 	Frozen bool   `json:"frozen,omitempty"` // true once PUT has frozen the clock; ignored in requests
 }
 
-// AdvanceJSON moves the server clock forward.
-type AdvanceJSON struct {
+// advanceJSON moves the server clock forward.
+type advanceJSON struct {
 	Duration string `json:"duration"` // e.g. "30s"
 }
 
@@ -154,12 +154,12 @@ func (a *admin) calls(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter %q: unknown method %q; allowed: %s", "method", method, strings.Join(Methods, ", ")))
 		return
 	}
-	out := []CallJSON{}
+	out := []callJSON{}
 	for _, c := range a.srv.Calls() {
 		if method != "" && c.Method != method {
 			continue
 		}
-		entry := CallJSON{Method: c.Method, Code: code.Code(c.Code).String(), Time: c.Time}
+		entry := callJSON{Method: c.Method, Code: code.Code(c.Code).String(), Time: c.Time}
 		if c.Request != nil {
 			if b, err := protojson.Marshal(c.Request); err == nil {
 				entry.Request = b
@@ -167,7 +167,7 @@ func (a *admin) calls(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, entry)
 	}
-	writeJSON(w, http.StatusOK, map[string][]CallJSON{"calls": out})
+	writeJSON(w, http.StatusOK, map[string][]callJSON{"calls": out})
 }
 
 func (a *admin) resetCalls(w http.ResponseWriter, _ *http.Request) {
@@ -176,19 +176,19 @@ func (a *admin) resetCalls(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *admin) faults(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]FaultJSON{"faults": a.listFaults()})
+	writeJSON(w, http.StatusOK, map[string][]faultJSON{"faults": a.listFaults()})
 }
 
 // listFaults renders the registered faults in Methods order, each method's
 // faults in the order they apply.
-func (a *admin) listFaults() []FaultJSON {
+func (a *admin) listFaults() []faultJSON {
 	impl := a.srv.impl
 	impl.mu.Lock()
 	defer impl.mu.Unlock()
-	out := []FaultJSON{}
+	out := []faultJSON{}
 	for _, m := range Methods {
 		for _, f := range impl.faults[m] {
-			fj := FaultJSON{Method: m, Code: code.Code(f.Code).String(), Message: f.Message, Times: max(f.remaining, 0)}
+			fj := faultJSON{Method: m, Code: code.Code(f.Code).String(), Message: f.Message, Times: max(f.remaining, 0)}
 			if f.Delay > 0 {
 				fj.Delay = f.Delay.String()
 			}
@@ -199,7 +199,7 @@ func (a *admin) listFaults() []FaultJSON {
 }
 
 func (a *admin) injectFault(w http.ResponseWriter, r *http.Request) {
-	var in FaultJSON
+	var in faultJSON
 	if err := decodeBody(r, &in); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
@@ -210,11 +210,11 @@ func (a *admin) injectFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.srv.InjectFault(in.Method, f)
-	writeJSON(w, http.StatusCreated, map[string][]FaultJSON{"faults": a.listFaults()})
+	writeJSON(w, http.StatusCreated, map[string][]faultJSON{"faults": a.listFaults()})
 }
 
 // parseFault checks a fault read from JSON and converts it.
-func parseFault(in FaultJSON) (Fault, error) {
+func parseFault(in faultJSON) (Fault, error) {
 	if !slices.Contains(Methods, in.Method) {
 		return Fault{}, fmt.Errorf("field %q: unknown method %q; allowed: %s", "method", in.Method, strings.Join(Methods, ", "))
 	}
@@ -279,16 +279,16 @@ func (a *admin) readiness(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, a.currentReadiness())
 }
 
-func (a *admin) currentReadiness() ReadinessJSON {
+func (a *admin) currentReadiness() readinessJSON {
 	impl := a.srv.impl
 	impl.mu.Lock()
 	defer impl.mu.Unlock()
 	delay, manual := impl.readinessDelay.String(), impl.manualReady
-	return ReadinessJSON{Delay: &delay, Manual: &manual}
+	return readinessJSON{Delay: &delay, Manual: &manual}
 }
 
 func (a *admin) setReadiness(w http.ResponseWriter, r *http.Request) {
-	var in ReadinessJSON
+	var in readinessJSON
 	if err := decodeBody(r, &in); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
@@ -319,7 +319,7 @@ func (a *admin) setReadiness(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *admin) setRevisionReady(w http.ResponseWriter, r *http.Request) {
-	var in RevisionReadyJSON
+	var in revisionReadyJSON
 	if err := decodeBody(r, &in); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
@@ -379,11 +379,11 @@ func (a *admin) clock(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, a.currentClock())
 }
 
-func (a *admin) currentClock() ClockJSON {
+func (a *admin) currentClock() clockJSON {
 	impl := a.srv.impl
 	impl.mu.Lock()
 	defer impl.mu.Unlock()
-	return ClockJSON{Now: impl.nowLocked().UTC().Format(time.RFC3339Nano), Frozen: impl.ownFrozen}
+	return clockJSON{Now: impl.nowLocked().UTC().Format(time.RFC3339Nano), Frozen: impl.ownFrozen}
 }
 
 // clockInjected reports (and answers) a request to move a clock given by WithClock.
@@ -396,7 +396,7 @@ func (a *admin) clockInjected(w http.ResponseWriter) bool {
 }
 
 func (a *admin) setClock(w http.ResponseWriter, r *http.Request) {
-	var in ClockJSON
+	var in clockJSON
 	if err := decodeBody(r, &in); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
@@ -414,7 +414,7 @@ func (a *admin) setClock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *admin) advanceClock(w http.ResponseWriter, r *http.Request) {
-	var in AdvanceJSON
+	var in advanceJSON
 	if err := decodeBody(r, &in); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
