@@ -1,6 +1,8 @@
 package container
 
 import (
+	"encoding/json"
+	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -186,4 +188,31 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 		Expect(traffic(svc.GetTraffic())).To(ContainElement(entry(v2, 100, "")))
 		Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(imageV2))
 	}, SpecTimeout(3*time.Minute))
+
+	It("retries faults injected over the admin API and records them in the call log", func(ctx SpecContext) {
+		e := newEnv(ctx)
+
+		By("making the next two CreateService calls fail with UNAVAILABLE")
+		e.fake.adminPost(ctx, "faults", `{"method":"CreateService","code":"UNAVAILABLE","times":2,"delay":"50ms"}`)
+
+		By("deploying v1 by quick sync")
+		v1 := e.deployCanaryV1(ctx)
+		Expect(e.fake.revisionNames(ctx, e.serviceName("canary"))).To(ConsistOf(v1), "one revision despite the retries")
+
+		status, body := e.fake.admin(ctx, "calls?method=CreateService")
+		Expect(status).To(Equal(http.StatusOK), body)
+		var log struct {
+			Calls []struct {
+				Code string `json:"code"`
+			} `json:"calls"`
+		}
+		Expect(json.Unmarshal([]byte(body), &log)).To(Succeed())
+		var codes []string
+		for _, c := range log.Calls {
+			codes = append(codes, c.Code)
+		}
+		Expect(codes).To(Equal([]string{"UNAVAILABLE", "UNAVAILABLE", "OK"}))
+		_, body = e.fake.admin(ctx, "faults")
+		Expect(body).To(MatchJSON(`{"faults":[]}`), "the faults are used up")
+	}, SpecTimeout(2*time.Minute))
 })

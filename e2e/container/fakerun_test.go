@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	run "cloud.google.com/go/run/apiv2"
@@ -101,9 +102,20 @@ func (f *fakerun) waitHealthy(ctx context.Context) {
 
 // admin GETs an admin API endpoint (path below /_fakerun/) and returns the status code and body.
 func (f *fakerun) admin(ctx context.Context, path string) (int, string) {
+	return f.adminDo(ctx, http.MethodGet, path, "")
+}
+
+// adminPost POSTs a JSON body to an admin API endpoint, failing the spec unless it answers 2xx.
+func (f *fakerun) adminPost(ctx context.Context, path, body string) {
+	GinkgoHelper()
+	status, resp := f.adminDo(ctx, http.MethodPost, path, body)
+	Expect(status).To(BeNumerically("<", 300), resp)
+}
+
+func (f *fakerun) adminDo(ctx context.Context, method, path, reqBody string) (int, string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.addr+"/_fakerun/"+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+f.addr+"/_fakerun/"+path, strings.NewReader(reqBody))
 	if err != nil {
 		return 0, err.Error()
 	}
