@@ -48,6 +48,19 @@ func expectRolledBack(e *env, res *piped.Result, status model.DeploymentStatus, 
 	Expect(liveTraffic(svc)).To(Equal(before))
 }
 
+// expectConsistentAfterEveryStage checks fakerun's state after each stage: the service exists, its traffic
+// sums to 100% and the live traffic matches the spec.
+func expectConsistentAfterEveryStage(rec *recorder) {
+	GinkgoHelper()
+	snaps := rec.snapshots()
+	Expect(snaps).NotTo(BeEmpty())
+	for i, s := range snaps {
+		Expect(s.service).NotTo(BeNil(), "the service exists after stage %d %s", i, s.stage.Name)
+		Expect(sum(s.service)).To(Equal(100), "traffic sums to 100%% after stage %d %s", i, s.stage.Name)
+		Expect(liveTraffic(s.service)).To(Equal(traffic(s.service.GetTraffic())), "live traffic after stage %d %s", i, s.stage.Name)
+	}
+}
+
 // failAt returns hooks that make every Cloud Run call fail once with PERMISSION_DENIED while stage index runs.
 func failAt(e *env, index int) piped.Hooks {
 	return piped.Hooks{
@@ -79,13 +92,15 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback"), func() {
 		func(ctx SpecContext, index int, name string) {
 			e := newEnv()
 			_, before := prepareTaggedV1(ctx, e)
-			res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Hooks: failAt(e, index)})
+			rec := e.recorder("canary")
+			res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Hooks: rec.hooks(failAt(e, index))})
 			failed := res.Executed()[len(res.Executed())-2]
 			Expect(failed.Name).To(Equal(name))
 			Expect(failed.Index).To(Equal(index))
 			Expect(failed.Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
 			Expect(failed.LogText()).To(ContainSubstring("permission denied"))
 			expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
+			expectConsistentAfterEveryStage(rec)
 		},
 		Entry("at CLOUDRUN_SYNC", stageSync, "CLOUDRUN_SYNC"),
 		Entry("at CLOUDRUN_PROMOTE 10%", stagePromote10, "CLOUDRUN_PROMOTE"),
@@ -98,17 +113,19 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback"), func() {
 		func(ctx SpecContext, index int) {
 			e := newEnv()
 			_, before := prepareTaggedV1(ctx, e)
-			res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Hooks: piped.Hooks{
+			rec := e.recorder("canary")
+			res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Hooks: rec.hooks(piped.Hooks{
 				OnStageStart: func(r *piped.Run, s piped.StageRecord) {
 					if s.Index == index && !s.Rollback {
 						r.Cancel()
 					}
 				},
-			}})
+			})})
 			cancelled := res.Executed()[len(res.Executed())-2]
 			Expect(cancelled.Index).To(Equal(index))
 			Expect(cancelled.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), res.Report())
 			expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
+			expectConsistentAfterEveryStage(rec)
 		},
 		Entry("during CLOUDRUN_SYNC", stageSync),
 		Entry("during CLOUDRUN_PROMOTE 10%", stagePromote10),
