@@ -124,6 +124,8 @@ func TestDecodeKnativeErrors(t *testing.T) {
 		{name: "fail: env without name", data: knative("env: [{value: b}]", ""), wantErr: `field "spec.template.spec.containers[0].env[0].name": is required`},
 		{name: "fail: YAML boolean env value", data: knative("env: [{name: A, value: yes}]", ""),
 			wantErr: `field "spec.template.spec.containers[0].env[0].value": true is invalid, allowed a string (quote the value in YAML)`},
+		{name: "fail: resource limit as a list", data: knative("resources: {limits: {cpu: [1]}}", ""),
+			wantErr: `field "spec.template.spec.containers[0].resources.limits[\"cpu\"]": [1] is invalid, allowed a quantity such as "1", "1000m" or "512Mi"`},
 		{name: "fail: resource requests", data: knative("resources: {requests: {cpu: '1'}}", ""), wantErr: `field "spec.template.spec.containers[0].resources.requests": cannot be converted`},
 		{name: "fail: UDP port", data: knative("ports: [{containerPort: 53, protocol: UDP}]", ""),
 			wantErr: `field "spec.template.spec.containers[0].ports[0].protocol": "UDP" is invalid, allowed "TCP" (the only protocol of Cloud Run)`},

@@ -31,13 +31,15 @@ type kobject struct {
 	p    *problems
 	path string
 	m    map[string]any
-	// read holds the keys read or deliberately ignored; they are also the suggestions for typos.
+	// read holds the keys converted or deliberately left out.
 	read map[string]bool
+	// known holds the keys the conversion understands: listed in messages and suggested for typos.
+	known map[string]bool
 }
 
 // newObject wraps v, which must be a JSON object, or null for an empty one.
 func newObject(p *problems, path string, v any) *kobject {
-	o := &kobject{p: p, path: path, read: map[string]bool{}}
+	o := &kobject{p: p, path: path, read: map[string]bool{}, known: map[string]bool{}}
 	switch m := v.(type) {
 	case map[string]any:
 		o.m = m
@@ -54,13 +56,20 @@ func (o *kobject) pathOf(key string) string {
 
 // get marks key as read and returns its value; a missing key and null are both absent.
 func (o *kobject) get(key string) (any, bool) {
-	o.read[key] = true
+	o.read[key], o.known[key] = true, true
 	v, ok := o.m[key]
 	return v, ok && v != nil
 }
 
-// ignore marks keys as read without converting them.
+// ignore marks keys as read when the caller converts them by other means.
 func (o *kobject) ignore(keys ...string) {
+	for _, k := range keys {
+		o.read[k], o.known[k] = true, true
+	}
+}
+
+// skip marks keys that Cloud Run fills in as read, without offering them in messages.
+func (o *kobject) skip(keys ...string) {
 	for _, k := range keys {
 		o.read[k] = true
 	}
@@ -117,6 +126,7 @@ func (o *kobject) object(key string) *kobject {
 
 // has tells whether key is present and not null, without reading it.
 func (o *kobject) has(key string) bool {
+	o.known[key] = true
 	return o.m[key] != nil
 }
 
@@ -177,9 +187,35 @@ func (o *kobject) stringMap(key string) map[string]string {
 	return out
 }
 
+// quantities returns the object under key of resource quantities such as "512Mi" or "1000m"; as in
+// Kubernetes, a plain number (cpu: 1) is accepted too and kept as written.
+func (o *kobject) quantities(key string) map[string]string {
+	v, ok := o.get(key)
+	if !ok {
+		return nil
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		o.p.invalid(o.pathOf(key), v, "an object of quantities such as {cpu: 1000m, memory: 512Mi}")
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch q := m[k].(type) {
+		case string:
+			out[k] = q
+		case json.Number:
+			out[k] = q.String()
+		default:
+			o.p.invalid(fmt.Sprintf("%s[%q]", o.pathOf(key), k), m[k], `a quantity such as "1", "1000m" or "512Mi"`)
+		}
+	}
+	return out
+}
+
 // done reports every key of the object that was not read.
 func (o *kobject) done() {
-	known := slices.Sorted(maps.Keys(o.read))
+	known := slices.Sorted(maps.Keys(o.known))
 	for _, k := range slices.Sorted(maps.Keys(o.m)) {
 		if o.read[k] {
 			continue
