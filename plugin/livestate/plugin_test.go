@@ -1,6 +1,7 @@
 package livestate
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -116,6 +117,37 @@ func TestGetLivestateSyncState(t *testing.T) {
 				return manifestSource(t, commitV1, m)
 			},
 			want: sdk.ApplicationSyncStateSynced,
+		},
+		{
+			// pipecd#4790 with the Knative manifest of PipeCD v0: quoted boolean values stay strings.
+			name: "success: Knative manifest with boolean environment values is no drift",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(knativeManifest, commitV1, nil, nil)
+				return manifestSource(t, commitV1, knativeManifest)
+			},
+			want: sdk.ApplicationSyncStateSynced,
+		},
+		{
+			name: "success: gcloud export of the live service in git is no drift",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				data, err := os.ReadFile("../manifest/testdata/knative/gcloud-export.yaml")
+				require.NoError(t, err)
+				f.deploy(string(data), commitV1, nil, nil)
+				return manifestSource(t, commitV1, string(data))
+			},
+			want: sdk.ApplicationSyncStateSynced,
+		},
+		{
+			name: "fail: Knative manifest, environment value changed out of band",
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+				f.deploy(knativeManifest, commitV1, func(s *runpb.Service) {
+					s.Template.Containers[0].Env[1].Values = &runpb.EnvVar_Value{Value: "true"}
+				}, nil)
+				return manifestSource(t, commitV1, knativeManifest)
+			},
+			want:       sdk.ApplicationSyncStateOutOfSync,
+			wantShort:  "Service hello differs from git: template.containers[app].env[DEBUG].value",
+			wantReason: []string{`template.containers[app].env[DEBUG].value: git "false", live "true"`},
 		},
 		{
 			name: "success: defaults that Cloud Run fills in are no drift",
@@ -385,3 +417,27 @@ func TestGetLivestateFailedRollout(t *testing.T) {
 	assert.Contains(t, failed.HealthDescription, "requested in the traffic but not serving, tag preview-2222222, image gcr.io/proj/hello:v2; Image 'gcr.io/proj/hello:v2' not found")
 	assert.Equal(t, sdk.ResourceHealthStateHealthy, resourceByName(t, resp, v1).HealthStatus)
 }
+
+// knativeManifest is a PipeCD v0 Knative manifest with boolean-looking environment values (pipecd#4790).
+const knativeManifest = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  labels:
+    team: web
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/maxScale: '3'
+    spec:
+      containerConcurrency: 80
+      containers:
+      - name: app
+        image: gcr.io/proj/hello:v1
+        env:
+        - name: FEATURE_X
+          value: "true"
+        - name: DEBUG
+          value: "false"
+`

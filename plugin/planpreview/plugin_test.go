@@ -48,6 +48,16 @@ func TestGetPlanPreview(t *testing.T) {
 			notDetails: []string{"[warning]", "[error]"},
 		},
 		{
+			name: "success: image change in a Knative manifest",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+				f.deploy(knativeManifest, commitV1, nil, nil)
+				return manifestSource(t, commitV2, strings.Replace(knativeManifest, "hello:v1", "hello:v2", 1)), nil
+			},
+			wantSummary: "with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1)",
+			wantDetails: []string{"-    image: gcr.io/proj/hello:v1\n+    image: gcr.io/proj/hello:v2\n", "[ok] Cloud Run accepts the update of service hello (validate_only)"},
+			notDetails:  []string{"[error]"},
+		},
+		{
 			name: "success: configuration change with the same image",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
 				f.deploy(manifestV1, commitV1, nil, nil)
@@ -244,3 +254,18 @@ func createUnmanaged(t *testing.T, f *fixture, serviceYAML string) {
 	_, err = f.client.CreateService(t.Context(), svc)
 	require.NoError(t, err)
 }
+
+const knativeManifest = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: gcr.io/proj/hello:v1
+        env:
+        - name: DEBUG
+          value: "false"
+`
