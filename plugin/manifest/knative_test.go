@@ -186,6 +186,25 @@ func TestDecodeKnativeErrors(t *testing.T) {
 		{name: "fail: traffic percent out of range", data: knative("", "") + "  traffic: [{latestRevision: true, percent: 150}]\n",
 			wantErr: `field "spec.traffic[0].percent": 150 is invalid, allowed an integer from 0 to 100`},
 		{name: "fail: unknown top-level field", data: knative("", "") + "extra: 1\n", wantErr: `field "extra": cannot be converted`},
+		{name: "fail: bad network interfaces", data: knative("", "") + "    metadata: {annotations: {run.googleapis.com/network-interfaces: '[{\"net\":\"x\"}]'}}\n",
+			wantErr: `"run.googleapis.com/network-interfaces\"]": "[{\"net\":\"x\"}]" is invalid, allowed a JSON list such as`},
+		{name: "fail: bad custom audiences", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a, annotations: {run.googleapis.com/custom-audiences: x}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			wantErr: `"run.googleapis.com/custom-audiences\"]": "x" is invalid, allowed a JSON list of strings`},
+		{name: "fail: bad container dependencies", data: knative("", "") + "    metadata: {annotations: {run.googleapis.com/container-dependencies: 'app: [db]'}}\n",
+			wantErr: `"run.googleapis.com/container-dependencies\"]": "app: [db]" is invalid, allowed a JSON object such as`},
+		{name: "fail: empty cloud SQL instances", data: knative("", "") + "    metadata: {annotations: {run.googleapis.com/cloudsql-instances: ' , '}}\n",
+			wantErr: `"run.googleapis.com/cloudsql-instances\"]": " , " is invalid, allowed comma-separated connection names`},
+		{name: "fail: secret volume without a secret", data: knative("", "volumes: [{name: v, secret: {items: [{key: latest, path: f}]}}]"),
+			wantErr: `field "spec.template.spec.volumes[0].secret.secretName": is required`},
+		{name: "fail: volume without a name", data: knative("", "volumes: [{emptyDir: {}}]"), wantErr: `field "spec.template.spec.volumes[0].name": is required`},
+		{name: "fail: bucket without a name", data: knative("", "volumes: [{name: v, csi: {driver: gcsfuse.run.googleapis.com}}]"),
+			wantErr: `field "spec.template.spec.volumes[0].csi.volumeAttributes.bucketName": is required`},
+		{name: "fail: command not a list", data: knative("command: /app", ""), wantErr: `field "spec.template.spec.containers[0].command": "/app" is invalid, allowed a list`},
+		{name: "fail: number in args", data: knative("args: [--port, 8080]", ""), wantErr: `field "spec.template.spec.containers[0].args[1]": 8080 is invalid, allowed a string`},
+		{name: "fail: labels not strings", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a, labels: {tier: 1}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			wantErr: `field "metadata.labels[\"tier\"]": 1 is invalid, allowed a string`},
+		{name: "fail: latestRevision not a boolean", data: knative("", "") + "  traffic: [{latestRevision: 'yes', percent: 100}]\n",
+			wantErr: `field "spec.traffic[0].latestRevision": "yes" is invalid, allowed true or false`},
 		{name: "fail: spec is a list", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\nspec: [a]\n", wantErr: `field "spec": ["a"] is invalid, allowed an object`},
 	}
 	for _, tc := range testcases {
@@ -235,4 +254,58 @@ spec:
 		assert.Contains(t, err.Error(), "  - field "+field+": ")
 	}
 	assert.Contains(t, err.Error(), "(7 problems)")
+}
+
+// TestDecodeKnativeSmallCases converts small manifests that cover one conversion each.
+func TestDecodeKnativeSmallCases(t *testing.T) {
+	t.Parallel()
+	const head = "apiVersion: serving.knative.dev/v1\nkind: Service\n"
+	testcases := []struct {
+		name    string
+		knative string
+		want    string
+	}{
+		{
+			name:    "success: manual scaling",
+			knative: "metadata: {name: a, annotations: {run.googleapis.com/scalingMode: manual, run.googleapis.com/manualInstanceCount: '3'}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			want:    "name: a\nscaling: {scalingMode: MANUAL, manualInstanceCount: 3}\ntemplate: {containers: [{image: a, resources: {cpuIdle: true}}]}\n",
+		},
+		{
+			name:    "success: manual scaling to zero instances",
+			knative: "metadata: {name: a, annotations: {run.googleapis.com/manualInstanceCount: '0'}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			want:    "name: a\nscaling: {manualInstanceCount: 0}\ntemplate: {containers: [{image: a, resources: {cpuIdle: true}}]}\n",
+		},
+		{
+			name:    "success: binary authorization policy",
+			knative: "metadata: {name: a, annotations: {run.googleapis.com/binary-authorization: projects/p/platforms/cloudRun/policies/strict}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			want:    "name: a\nbinaryAuthorization: {policy: projects/p/platforms/cloudRun/policies/strict}\ntemplate: {containers: [{image: a, resources: {cpuIdle: true}}]}\n",
+		},
+		{
+			name:    "success: breakglass alone",
+			knative: "metadata: {name: a, annotations: {run.googleapis.com/binary-authorization-breakglass: outage}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			want:    "name: a\nbinaryAuthorization: {breakglassJustification: outage}\ntemplate: {containers: [{image: a, resources: {cpuIdle: true}}]}\n",
+		},
+		{
+			name:    "success: null fields are absent",
+			knative: "metadata: {name: a, labels: null, annotations: null, creationTimestamp: null}\nspec: {template: {metadata: {creationTimestamp: null}, spec: {containers: [{image: a, env: null, resources: null}]}}, traffic: null}\nstatus: {}\n",
+			want:    "name: a\ntemplate: {containers: [{image: a, resources: {cpuIdle: true}}]}\n",
+		},
+		{
+			name:    "success: secret volume without items and an empty dir on disk by default",
+			knative: "metadata: {name: a}\nspec: {template: {spec: {volumes: [{name: s, secret: {secretName: key}}, {name: e, emptyDir: {}}], containers: [{image: a, volumeMounts: [{name: s, mountPath: /s}, {name: e, mountPath: /e, readOnly: false}]}]}}}\n",
+			want:    "name: a\ntemplate: {volumes: [{name: s, secret: {secret: key}}, {name: e, emptyDir: {}}], containers: [{image: a, resources: {cpuIdle: true}, volumeMounts: [{name: s, mountPath: /s}, {name: e, mountPath: /e}]}]}\n",
+		},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Decode("svc.yaml", []byte(head+tc.knative))
+			require.NoError(t, err)
+			want, err := Decode("want.yaml", []byte(tc.want))
+			require.NoError(t, err)
+			if diff := cmp.Diff(want.Proto(), got.Proto(), protocmp.Transform()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }
