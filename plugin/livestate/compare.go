@@ -198,9 +198,9 @@ func project(live, git protoreflect.Message) {
 				clear = append(clear, fd)
 				return true
 			}
-			for i := range v.List().Len() {
-				if g, ok := counterpart(gl, v.List().Get(i).Message(), i, keyed); ok {
-					project(v.List().Get(i).Message(), g)
+			for i, j := range pair(gl, v.List(), keyed) {
+				if j >= 0 {
+					project(v.List().Get(j).Message(), gl.Get(i).Message())
 				}
 			}
 		case !git.Has(fd) && (fd.ContainingOneof() == nil || git.WhichOneof(fd.ContainingOneof()) == nil):
@@ -218,25 +218,50 @@ func project(live, git protoreflect.Message) {
 	}
 }
 
-// itemKey is the name of a keyed list item, or its position when it has no name.
+// itemName returns the name of a keyed list item, or "".
+func itemName(m protoreflect.Message, keyed bool) string {
+	if !keyed {
+		return ""
+	}
+	if fd := m.Descriptor().Fields().ByName("name"); fd != nil {
+		return m.Get(fd).String()
+	}
+	return ""
+}
+
+// itemKey names a list item in a path: its name in a keyed list, else its position.
 func itemKey(m protoreflect.Message, index int, keyed bool) string {
-	if keyed {
-		if fd := m.Descriptor().Fields().ByName("name"); fd != nil && m.Get(fd).String() != "" {
-			return m.Get(fd).String()
-		}
+	if name := itemName(m, keyed); name != "" {
+		return name
 	}
 	return strconv.Itoa(index)
 }
 
-// counterpart finds the item of list that corresponds to item (at index in its own list).
-func counterpart(list protoreflect.List, item protoreflect.Message, index int, keyed bool) (protoreflect.Message, bool) {
-	key := itemKey(item, index, keyed)
-	for i := range list.Len() {
-		if m := list.Get(i).Message(); itemKey(m, i, keyed) == key {
-			return m, true
+// pair matches the items of a list in git with those of the live list: by name when the git item has
+// one (keyed lists), else by position, since Cloud Run may name an unnamed container. It returns, for
+// each git item, the index of its live item or -1.
+func pair(git, live protoreflect.List, keyed bool) []int {
+	out := make([]int, git.Len())
+	used := make([]bool, live.Len())
+	for i := range out {
+		out[i] = -1
+		name := itemName(git.Get(i).Message(), keyed)
+		if name == "" {
+			continue
+		}
+		for j := range live.Len() {
+			if !used[j] && itemName(live.Get(j).Message(), keyed) == name {
+				out[i], used[j] = j, true
+				break
+			}
 		}
 	}
-	return nil, false
+	for i := range out {
+		if out[i] < 0 && itemName(git.Get(i).Message(), keyed) == "" && i < live.Len() && !used[i] {
+			out[i], used[i] = i, true
+		}
+	}
+	return out
 }
 
 // diffMessages appends the differences between git and live, field by field in declaration order.
@@ -308,19 +333,20 @@ func sameQuantity(a, b string) bool {
 
 func diffLists(path string, fd protoreflect.FieldDescriptor, git, live protoreflect.List, out *[]Difference) {
 	keyed := keyedLists[fd.Message().FullName()]
-	for i := range git.Len() {
+	used := make([]bool, live.Len())
+	for i, j := range pair(git, live, keyed) {
 		g := git.Get(i).Message()
 		p := fmt.Sprintf("%s[%s]", path, itemKey(g, i, keyed))
-		if l, ok := counterpart(live, g, i, keyed); ok {
-			diffMessages(p, g, l, out)
+		if j < 0 {
+			*out = append(*out, Difference{Path: p, Want: messageJSON(g), Have: notSet})
 			continue
 		}
-		*out = append(*out, Difference{Path: p, Want: messageJSON(g), Have: notSet})
+		used[j] = true
+		diffMessages(p, g, live.Get(j).Message(), out)
 	}
-	for i := range live.Len() {
-		l := live.Get(i).Message()
-		if _, ok := counterpart(git, l, i, keyed); !ok {
-			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, itemKey(l, i, keyed)), Want: notSet, Have: messageJSON(l)})
+	for j := range live.Len() {
+		if l := live.Get(j).Message(); !used[j] {
+			*out = append(*out, Difference{Path: fmt.Sprintf("%s[%s]", path, itemKey(l, j, keyed)), Want: notSet, Have: messageJSON(l)})
 		}
 	}
 }

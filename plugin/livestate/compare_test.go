@@ -53,6 +53,19 @@ func TestCompare(t *testing.T) {
 			},
 		},
 		{
+			name: "success: container name filled in by Cloud Run",
+			git:  func(s *runpb.Service) { s.Template.Containers[0].Name = "" },
+			live: func(s *runpb.Service) { s.Template.Containers[0].Name = "web-1" },
+		},
+		{
+			name: "fail: unnamed container changed",
+			git:  func(s *runpb.Service) { s.Template.Containers[0].Name = "" },
+			live: func(s *runpb.Service) {
+				s.Template.Containers[0].Name, s.Template.Containers[0].Image = "web-1", "gcr.io/p/web:v0"
+			},
+			wantPaths: []string{"template.containers[0].image"},
+		},
+		{
 			name: "success: port name filled in by Cloud Run",
 			live: func(s *runpb.Service) { s.Template.Containers[0].Ports[0].Name = "http1" },
 		},
