@@ -20,12 +20,16 @@ import (
 
 // ignoredKeyPrefixes are label and annotation keys that are not compared: the plugin's own ownership
 // labels, which change with every deployment, and keys that Cloud Run and its clients set by themselves.
+// The Admin API v2 rejects the Knative and run.googleapis.com namespaces in the annotations of new
+// resources, so such keys on a live service were set by Cloud Run (or by the v1 API) and mirror fields.
 var ignoredKeyPrefixes = []string{
 	"pipecd-dev-",
 	"run.googleapis.com/",
 	"cloud.googleapis.com/",
 	"serving.knative.dev/",
 	"client.knative.dev/",
+	"autoscaling.knative.dev/",
+	"features.knative.dev/",
 	"goog-",
 }
 

@@ -42,7 +42,7 @@ func TestCompare(t *testing.T) {
 				s.Labels["pipecd-dev-commit-hash"] = "abc"
 				s.Template.Revision = "web-abc-12345678"
 				s.Template.Labels = map[string]string{"pipecd-dev-managed-by": "piped"}
-				s.Template.Annotations = map[string]string{"run.googleapis.com/startup-cpu-boost": "true"}
+				s.Template.Annotations = map[string]string{"run.googleapis.com/startup-cpu-boost": "true", "autoscaling.knative.dev/maxScale": "3"}
 			},
 		},
 		{
