@@ -106,18 +106,18 @@ func (e *env) dumpOnFailure() {
 	if err != nil {
 		state = []byte(err.Error())
 	}
-	fmt.Fprintf(GinkgoWriter, "\n===== fakerun state =====\n%s\n", state)
-	fmt.Fprintf(GinkgoWriter, "===== fakerun calls =====\n")
+	GinkgoWriter.Printf("\n===== fakerun state =====\n%s\n", state)
+	GinkgoWriter.Printf("===== fakerun calls =====\n")
 	for _, c := range e.srv.Calls() {
-		fmt.Fprintf(GinkgoWriter, "%s %-16s %s\n", c.Time.Format("15:04:05.000"), c.Method, c.Code)
+		GinkgoWriter.Printf("%s %-16s %s\n", c.Time.Format("15:04:05.000"), c.Method, c.Code)
 	}
 	e.mu.Lock()
 	results := slices.Clone(e.results)
 	e.mu.Unlock()
 	for _, r := range results {
-		fmt.Fprintf(GinkgoWriter, "===== stage logs =====\n%s", r.Report())
+		GinkgoWriter.Printf("===== stage logs =====\n%s", r.Report())
 	}
-	fmt.Fprintf(GinkgoWriter, "===== plugin output =====\n%s\n", e.pd.PluginOutput())
+	GinkgoWriter.Printf("===== plugin output =====\n%s\n", e.pd.PluginOutput())
 }
 
 // snapshot is fakerun's view of a service right after a stage ended.
@@ -280,7 +280,7 @@ func (e *env) setTraffic(ctx context.Context, id string, targets ...*runpb.Traff
 	GinkgoHelper()
 	client, err := run.NewServicesClient(ctx, e.srv.ClientOptions()...)
 	Expect(err).NotTo(HaveOccurred())
-	defer client.Close()
+	defer func() { Expect(client.Close()).To(Succeed()) }()
 	svc, err := client.GetService(ctx, &runpb.GetServiceRequest{Name: e.serviceName(id)})
 	Expect(err).NotTo(HaveOccurred())
 	svc.Traffic = targets
@@ -304,15 +304,4 @@ func canaryConfig(old, new string) map[string]string {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(string(raw)).To(ContainSubstring(old))
 	return map[string]string{"app.pipecd.yaml": strings.Replace(string(raw), old, new, 1)}
-}
-
-// merge returns the union of file sets (later ones win).
-func merge(sets ...map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, s := range sets {
-		for k, v := range s {
-			out[k] = v
-		}
-	}
-	return out
 }

@@ -84,6 +84,6 @@ var _ = Describe("Load [load]", Label("load"), func() {
 		}
 		rss := peakRSS(e.pd.PluginPID())
 		AddReportEntry("plugin peak RSS (VmHWM) during 10 concurrent deployments", fmt.Sprintf("%d kB", rss))
-		fmt.Fprintf(GinkgoWriter, "plugin peak RSS (VmHWM): %d kB\n", rss)
+		GinkgoWriter.Printf("plugin peak RSS (VmHWM): %d kB\n", rss)
 	})
 })

@@ -42,7 +42,7 @@ func newBench(t *testing.T, opts ...fakerun.Option) *bench {
 	}
 	srv, err := fakerun.NewServer(opts...)
 	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	root, err := piped.RepoRoot()
 	require.NoError(t, err)
 	b := &bench{t: t, srv: srv, app: filepath.Join(root, "examples", "canary"), project: "bench"}

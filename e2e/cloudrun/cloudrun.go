@@ -4,6 +4,7 @@ package cloudrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func NewReader(ctx context.Context, endpoint string) (*Reader, error) {
 	}
 	revisions, err := run.NewRevisionsClient(ctx, opts...)
 	if err != nil {
-		services.Close()
+		_ = services.Close()
 		return nil, err
 	}
 	return &Reader{services: services, revisions: revisions}, nil
@@ -43,8 +44,7 @@ func NewReader(ctx context.Context, endpoint string) (*Reader, error) {
 
 // Close closes the clients.
 func (r *Reader) Close() error {
-	r.revisions.Close()
-	return r.services.Close()
+	return errors.Join(r.revisions.Close(), r.services.Close())
 }
 
 // ServiceName returns the full resource name of a service.
@@ -63,7 +63,7 @@ func (r *Reader) Revisions(ctx context.Context, service string) ([]*runpb.Revisi
 	var out []*runpb.Revision
 	for {
 		rev, err := it.Next()
-		if err == iterator.Done {
+		if errors.Is(err, iterator.Done) {
 			break
 		}
 		if err != nil {

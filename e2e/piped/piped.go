@@ -124,7 +124,7 @@ func New(ctx context.Context, opts ...Option) (*Piped, error) {
 
 	svc, server, lis, err := servePluginService(p.cp, filepath.Join(workDir, "tools"), o.logger)
 	if err != nil {
-		os.RemoveAll(workDir)
+		_ = os.RemoveAll(workDir)
 		return nil, err
 	}
 	p.svc, p.server = svc, server
@@ -164,7 +164,7 @@ func (p *Piped) startPlugin(ctx context.Context) error {
 		{Name: builtinPluginName, Cli: p.builtin},
 	})
 	if err != nil {
-		cli.Close()
+		_ = cli.Close()
 		return fmt.Errorf("failed to fetch the plugin's stages: %w\n%s", err, p.proc.logs())
 	}
 	p.mu.Lock()
@@ -180,11 +180,11 @@ func (p *Piped) Close() {
 	p.client = nil
 	p.mu.Unlock()
 	if cli != nil {
-		cli.Close()
+		_ = cli.Close()
 	}
 	p.proc.stop()
 	p.server.Stop()
-	os.RemoveAll(p.workDir)
+	_ = os.RemoveAll(p.workDir)
 }
 
 // PluginPID returns the process id of the running plugin.
@@ -212,7 +212,7 @@ func (p *Piped) RestartPlugin(ctx context.Context) error {
 	old := p.client
 	p.mu.Unlock()
 	if old != nil {
-		old.Close()
+		_ = old.Close()
 	}
 	select {
 	case <-p.proc.done():

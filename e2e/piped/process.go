@@ -116,7 +116,7 @@ func (p *process) start() error {
 	if p.output == nil {
 		p.output = &syncBuffer{}
 	}
-	fmt.Fprintf(p.output, "=== plugin started on port %d\n", port)
+	_, _ = fmt.Fprintf(p.output, "=== plugin started on port %d\n", port)
 	cmd.Stdout = p.output
 	cmd.Stderr = p.output
 	if err := cmd.Start(); err != nil {
@@ -125,7 +125,7 @@ func (p *process) start() error {
 	exited := make(chan struct{})
 	go func() {
 		err := cmd.Wait()
-		fmt.Fprintf(p.output, "=== plugin exited: %v\n", err)
+		_, _ = fmt.Fprintf(p.output, "=== plugin exited: %v\n", err)
 		close(exited)
 	}()
 	p.cmd, p.exited = cmd, exited
@@ -192,7 +192,7 @@ func (p *process) waitReady(ctx context.Context) error {
 	for {
 		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", p.addr())
 		if err == nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil
 		}
 		select {
@@ -210,8 +210,8 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.

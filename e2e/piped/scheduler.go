@@ -134,15 +134,15 @@ stages:
 		case result = <-done:
 		}
 
-		switch {
-		case result == model.StageStatus_STAGE_SUCCESS || result == model.StageStatus_STAGE_SKIPPED:
+		switch result {
+		case model.StageStatus_STAGE_SUCCESS, model.StageStatus_STAGE_SKIPPED:
 			continue
-		case result == model.StageStatus_STAGE_EXITED:
+		case model.StageStatus_STAGE_EXITED:
 			break stages
-		case result == model.StageStatus_STAGE_CANCELLED:
+		case model.StageStatus_STAGE_CANCELLED:
 			status, reason = model.DeploymentStatus_DEPLOYMENT_CANCELLED, fmt.Sprintf("Cancelled while executing stage %s", ps.Name)
 			break stages
-		case result == model.StageStatus_STAGE_FAILURE:
+		case model.StageStatus_STAGE_FAILURE:
 			status = model.DeploymentStatus_DEPLOYMENT_FAILURE
 			reason = fmt.Sprintf("Failed while executing stage %s", ps.Name)
 			if sig.get() == stopTimeout {

@@ -94,7 +94,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("failed to start fakerun: %w", err)
 		}
-		defer srv.Close()
+		defer func() { _ = srv.Close() }()
 		addr = srv.Addr()
 		p.step("fakerun (in-process) listening on %s, revisions become ready after %s", addr, f.readinessDelay)
 	} else {
@@ -105,7 +105,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer reader.Close()
+	defer func() { _ = reader.Close() }()
 
 	pd, err := piped.New(ctx,
 		piped.WithPluginBinary(bin),
@@ -332,14 +332,14 @@ type printer struct {
 func (p *printer) line(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, format+"\n", args...)
+	_, _ = fmt.Fprintf(p.w, format+"\n", args...)
 }
 
 func (p *printer) block(indent, text string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-		fmt.Fprintln(p.w, indent+l)
+		_, _ = fmt.Fprintln(p.w, indent+l)
 	}
 }
 
