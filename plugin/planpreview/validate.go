@@ -82,8 +82,10 @@ func validateOnly(ctx context.Context, c *run.ServicesClient, svc *runpb.Service
 	defer cancel()
 	var err error
 	if create {
-		name := svc.GetName()
-		parent, id := name[:strings.LastIndex(name, "/services/")], name[strings.LastIndex(name, "/")+1:]
+		parent, id, ok := strings.Cut(svc.GetName(), "/services/")
+		if !ok {
+			return fmt.Errorf("service name %q is not a full resource name", svc.GetName())
+		}
 		body := cloneService(svc)
 		body.Name = ""
 		_, err = c.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: body, ValidateOnly: true})
