@@ -6,8 +6,8 @@
 //	  containers:
 //	    - image: us-docker.pkg.dev/my-proj/repo/hello:v1
 //
-// Decoding is strict: unknown fields and fields Cloud Run sets by itself are errors naming their
-// path. The format is detected from apiVersion: none or "run.googleapis.com/v2" is the v2 Service;
+// A v2 manifest is decoded strictly: unknown fields and fields Cloud Run sets by itself are errors
+// naming their path. The format is detected from apiVersion: none or "run.googleapis.com/v2" is the v2 Service;
 // "serving.knative.dev/v1" is a Knative Service, the manifest of PipeCD v0 and of
 // `gcloud run services replace`, which is converted to the same v2 Service (see knative.go for what is
 // converted and what is ignored). Fields that cannot be converted are an error listing all of them.
