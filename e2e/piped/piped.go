@@ -184,6 +184,7 @@ func (p *Piped) Close() {
 	}
 	p.proc.stop()
 	p.server.Stop()
+	p.svc.removeTempDirs()
 	_ = os.RemoveAll(p.workDir)
 }
 

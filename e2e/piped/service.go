@@ -3,6 +3,8 @@ package piped
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -216,6 +218,15 @@ type pluginService struct {
 	*grpcapi.PluginAPI
 	mu       sync.RWMutex
 	registry *metadatastore.MetadataStoreRegistry
+	// tmpDirs are the temporary directories NewPluginAPI created (it never removes them).
+	tmpDirs []string
+}
+
+// removeTempDirs removes the tool registry's temporary directories while they are empty.
+func (s *pluginService) removeTempDirs() {
+	for _, dir := range s.tmpDirs {
+		_ = os.Remove(dir)
+	}
 }
 
 func (s *pluginService) register(d *model.Deployment) {
@@ -272,14 +283,24 @@ func (s *pluginService) GetDeploymentSharedMetadata(ctx context.Context, req *se
 	return s.PluginAPI.GetDeploymentSharedMetadata(ctx, req)
 }
 
+// toolRegistryPattern matches the temporary directory pipedv1's NewPluginAPI creates for its tool registry.
+var toolRegistryPattern = filepath.Join(os.TempDir(), "tool-registry*")
+
 // servePluginService starts piped's PluginService on 127.0.0.1 with piped's request validation.
 func servePluginService(cp *controlPlane, toolsDir string, logger *zap.Logger) (*pluginService, *grpc.Server, net.Listener, error) {
 	registry := metadatastore.NewMetadataStoreRegistry(cp)
+	before, _ := filepath.Glob(toolRegistryPattern)
 	api, err := grpcapi.NewPluginAPI(&config.PipedSpec{}, cp, toolsDir, logger, registry, cp)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	svc := &pluginService{PluginAPI: api, registry: registry}
+	after, _ := filepath.Glob(toolRegistryPattern)
+	for _, dir := range after {
+		if !slices.Contains(before, dir) {
+			svc.tmpDirs = append(svc.tmpDirs, dir)
+		}
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, nil, err

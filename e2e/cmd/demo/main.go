@@ -86,6 +86,9 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if os.Getenv(piped.PluginBinaryEnv) == "" {
+		defer func() { _ = os.RemoveAll(filepath.Dir(bin)) }()
+	}
 	p.done("built %s in %s", bin, since(t))
 
 	addr := f.fakerunAddr
