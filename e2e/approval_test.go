@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/pipe-cd/pipecd/pkg/model"
+
+	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+)
+
+// withApproval replaces the canary example's WAIT stage by a WAIT_APPROVAL stage.
+func withApproval() map[string]string {
+	GinkgoHelper()
+	return canaryConfig("      - name: WAIT\n        with:\n          duration: 10s\n",
+		"      - name: WAIT_APPROVAL\n        with:\n          approvers: [alice]\n")
+}
+
+var _ = Describe("Manual approval [approval]", Label("approval"), func() {
+	It("holds the canary at 10% until approved, then completes it", func(ctx SpecContext) {
+		e := newEnv()
+		v1 := deployCanaryV1(ctx, e)
+		rec := e.recorder("canary")
+		res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: withApproval(), Hooks: rec.hooks(piped.Hooks{
+			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
+				defer GinkgoRecover()
+				if s.Name != "WAIT_APPROVAL" {
+					return
+				}
+				svc := e.service("canary")
+				Expect(traffic(svc.GetTraffic())).To(ContainElement(entry(v1, 90, "")), "the canary waits at 10%")
+				Expect(r.Approve("alice")).To(Succeed())
+			},
+		})})
+		expectSuccess(res)
+		approval := res.Executed()[2]
+		Expect(approval.Name).To(Equal("WAIT_APPROVAL"))
+		Expect(approval.LogText()).To(ContainSubstring("Got an approval from alice"))
+		Expect(rec.snapshots()).To(HaveLen(6))
+	})
+
+	It("rolls back when the approval is rejected", func(ctx SpecContext) {
+		e := newEnv()
+		_, before := prepareTaggedV1(ctx, e)
+		res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: withApproval(), Hooks: piped.Hooks{
+			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
+				defer GinkgoRecover()
+				if s.Name == "WAIT_APPROVAL" {
+					Expect(r.Reject("bob")).To(Succeed())
+				}
+			},
+		}})
+		rejected := res.Executed()[2]
+		Expect(rejected.Name).To(Equal("WAIT_APPROVAL"))
+		Expect(rejected.Status).To(Equal(model.StageStatus_STAGE_FAILURE))
+		Expect(rejected.LogText()).To(ContainSubstring("Rejected by bob"))
+		expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
+	})
+})
