@@ -61,7 +61,6 @@ func TestStages_BadInputFailsClearlyAndLeavesTrafficUnchanged(t *testing.T) {
 		{name: "fail: PROMOTE percent too high", stage: StageCloudRunPromote, app: canaryApp, config: `{"percent": 150}`, wantLogs: []string{"CLOUDRUN_PROMOTE", "percent", "0-100"}},
 		{name: "fail: PROMOTE percent missing", stage: StageCloudRunPromote, app: canaryApp, config: `{}`, wantLogs: []string{"CLOUDRUN_PROMOTE", "percent", "required"}},
 		{name: "fail: PROMOTE percent not a number", stage: StageCloudRunPromote, app: canaryApp, config: `{"percent": "ten"}`, wantLogs: []string{"CLOUDRUN_PROMOTE", "ten", "0-100"}},
-		{name: "fail: PROMOTE without SYNC", stage: StageCloudRunPromote, app: canaryApp, config: `{"percent": 10}`, wantLogs: []string{"run CLOUDRUN_SYNC before CLOUDRUN_PROMOTE"}},
 		{name: "fail: CLEANUP keepCount zero", stage: StageCloudRunCanaryCleanup, app: canaryApp, config: `{"keepCount": 0}`, wantLogs: []string{"CLOUDRUN_CANARY_CLEANUP", "keepCount", ">= 1"}},
 		{name: "fail: CLEANUP unknown option", stage: StageCloudRunCanaryCleanup, app: canaryApp, config: `{"keep": 2}`, wantLogs: []string{"CLOUDRUN_CANARY_CLEANUP", "keep", "keepCount"}},
 		{name: "fail: ROLLBACK revision not a name", stage: StageCloudRunRollback, app: pipelineWithRollback("web-x"), config: `{"revision": "Bad_Name"}`, wantLogs: []string{"CLOUDRUN_ROLLBACK", "revision", "Bad_Name"}},

@@ -106,3 +106,69 @@ func TestCanary_PreviewTagOfThePreviousDeploymentIsDropped(t *testing.T) {
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 	assert.Equal(t, []string{revB + ":100", revB + ":0:preview-2222222"}, trafficOf(t, f))
 }
+
+// v0CanaryApp is a PipeCD v0 canary pipeline: no CLOUDRUN_SYNC, the first CLOUDRUN_PROMOTE deploys.
+const v0CanaryApp = `apiVersion: pipecd.dev/v1beta1
+kind: CloudRunApp
+spec:
+  name: web
+  pipeline:
+    stages:
+      - name: CLOUDRUN_PROMOTE
+        with:
+          percent: 10
+      - name: CLOUDRUN_PROMOTE
+        with:
+          percent: 100
+  plugins:
+    cloudrun:
+      input:
+        serviceManifestFile: service.yaml
+`
+
+func TestCanary_V0PipelineFirstPromoteDeploysThenRollbackRestoresExactly(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	// The service follows LATEST, as v0 left it, with a tag of its own.
+	setTraffic(t, f, latest(100, ""), latest(0, "head"))
+
+	e.deploy("2222222bbbb", v0CanaryApp, serviceYAML("gcr.io/p/web:v2"))
+	revB := e.revisionFor()
+	f.ResetCalls()
+	status, log := e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.ElementsMatch(t, []string{revB + ":10", revA + ":90", revA + ":0:head"}, trafficOf(t, f))
+	assert.Contains(t, log.String(), "No CLOUDRUN_SYNC ran in this deployment")
+	calls := callCounts(f)
+	assert.Equal(t, 2, calls["UpdateService"], "one template update, one traffic update: %v", calls)
+	assert.LessOrEqual(t, calls["GetService"], 3, calls)
+
+	// The next PROMOTE only moves traffic.
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunPromote, `{"percent": 100}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.ElementsMatch(t, []string{revB + ":100", revA + ":0:head"}, trafficOf(t, f))
+	assert.Equal(t, map[string]int{"GetService": 1, "UpdateService": 1}, callCounts(f))
+
+	// ROLLBACK restores the traffic from before the first PROMOTE, LATEST pinned to revA.
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revA + ":100", revA + ":0:head"}, trafficOf(t, f))
+}
+
+func TestCanary_V0PipelineFirstDeploymentCreatesTheService(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", v0CanaryApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	status, log := e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.Contains(t, log.String(), "nothing to promote")
+}

@@ -3,6 +3,7 @@ package deployment
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -15,6 +16,10 @@ import (
 // executePromote routes `percent` of the traffic owned by the deployment to the new revision on every
 // deploy target; the rest stays with the revisions that served before, in their original proportions.
 // On a first deployment the service was created with 100% to the new revision, so there is nothing to do.
+//
+// A PipeCD v0 pipeline has no CLOUDRUN_SYNC: its first CLOUDRUN_PROMOTE deployed the new revision. So when
+// no CLOUDRUN_SYNC ran on a target in this deployment, PROMOTE first runs a canary SYNC there (see
+// deployForPromote), then promotes. That first PROMOTE costs the calls of both stages.
 func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
 	opts, err := config.DecodePromoteStageOptions(input.Request.StageConfig)
 	if err != nil {
@@ -22,19 +27,43 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 		return sdk.StageStatusFailure
 	}
 	store := p.metadata(input.Client)
+	load := sync.OnceValues(func() (*source, error) { return loadSource(input.Request.TargetDeploymentSource) })
 	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
-		return p.promoteTarget(ctx, t, store, opts.Percent.Int())
+		rec, err := p.deployForPromote(ctx, t, store, input, load)
+		if err != nil {
+			return err
+		}
+		return p.promoteTarget(ctx, t, rec, opts.Percent.Int())
 	})
 }
 
-func (p *Plugin) promoteTarget(ctx context.Context, t *target, store metadataStore, percent int) error {
+// deployForPromote returns the record of the CLOUDRUN_SYNC of this deployment on t. Without one, it first
+// does exactly what CLOUDRUN_SYNC {skipTrafficShift: true} does: deploy the new revision at 0%, record the
+// traffic before the deployment for ROLLBACK, and wait up to config.DefaultSyncTimeout for the revision
+// to become ready.
+func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec], load func() (*source, error)) (*syncRecord, error) {
 	rec, found, err := loadSyncRecord(ctx, store, t.name)
+	if err != nil || found {
+		return rec, err
+	}
+	src, err := load()
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("invalid application configuration: %w", err)
 	}
-	if !found {
-		return fmt.Errorf("no new revision to promote: run %s before %s in the pipeline", StageCloudRunSync, StageCloudRunPromote)
+	t.lp.Infof("No %s ran in this deployment (a PipeCD v0 pipeline): deploying the new revision without traffic first, as %s with skipTrafficShift does", StageCloudRunSync, StageCloudRunSync)
+	opts := config.DefaultSyncStageOptions()
+	opts.SkipTrafficShift = true
+	if _, err := p.syncTarget(ctx, t, store, src, input.Request.Deployment, input.Request.RunningDeploymentSource.CommitHash, opts, false); err != nil {
+		return nil, err
 	}
+	rec, found, err = loadSyncRecord(ctx, store, t.name)
+	if err == nil && !found {
+		err = fmt.Errorf("deploying the new revision left no record in the deployment metadata of deploy target %s", t.name)
+	}
+	return rec, err
+}
+
+func (p *Plugin) promoteTarget(ctx context.Context, t *target, rec *syncRecord, percent int) error {
 	id := provider.ShortName(rec.Service)
 	if rec.Created {
 		t.lp.Successf("Service %s was created by this deployment with 100%% of the traffic on revision %s: nothing to promote", id, rec.Revision)
@@ -46,7 +75,7 @@ func (p *Plugin) promoteTarget(ctx context.Context, t *target, store metadataSto
 		return nil
 	}
 	var before, after []*runpb.TrafficTarget
-	err = p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
+	err := p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
 		cur, err := pinned(live)
 		if err != nil {
 			return err
