@@ -25,15 +25,23 @@ func exampleApps() []string {
 	return apps
 }
 
-// serviceID reads the service name of an example's service.yaml.
+// serviceID reads the service name of an example's service.yaml: a Cloud Run v2 Service (name) or a Knative
+// Service (metadata.name).
 func serviceID(app string) string {
 	GinkgoHelper()
 	raw, err := os.ReadFile(filepath.Join(appDir(app), "service.yaml"))
 	Expect(err).NotTo(HaveOccurred())
 	var m struct {
-		Name string `json:"name"`
+		Name     string `json:"name"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
 	}
 	Expect(yaml.Unmarshal(raw, &m)).To(Succeed())
+	if m.Name == "" {
+		m.Name = m.Metadata.Name
+	}
+	Expect(m.Name).NotTo(BeEmpty(), "examples/%s/service.yaml names no service", app)
 	return shortName(m.Name)
 }
 

@@ -251,5 +251,5 @@ func (p *Piped) builtinLog(deploymentID, stageID string, severity model.LogSever
 		Severity:  severity,
 		CreatedAt: time.Now().Unix(),
 	}
-	p.cp.addBlocks(deploymentID, stageID, []*model.LogBlock{block}, false)
+	p.cp.addBlocks(deploymentID, stageID, []*model.LogBlock{block})
 }

@@ -42,7 +42,7 @@ func newTestBuiltin(scale float64) (*builtinStages, *controlPlane) {
 	var idx int64
 	b := &builtinStages{timeScale: scale, cp: cp, logf: func(d, s string, sev model.LogSeverity, format string, args ...any) {
 		idx++
-		cp.addBlocks(d, s, []*model.LogBlock{{Index: idx, Log: format, Severity: sev, CreatedAt: time.Now().Unix()}}, false)
+		cp.addBlocks(d, s, []*model.LogBlock{{Index: idx, Log: format, Severity: sev, CreatedAt: time.Now().Unix()}})
 	}}
 	return b, cp
 }
@@ -98,8 +98,8 @@ func TestControlPlaneDedupesLogBlocks(t *testing.T) {
 	t.Parallel()
 	cp := newControlPlane()
 	blocks := []*model.LogBlock{{Index: 2, Log: "b", CreatedAt: 1}, {Index: 1, Log: "a", CreatedAt: 1}}
-	cp.addBlocks("d", "s", blocks, false)
-	cp.addBlocks("d", "s", append(blocks, &model.LogBlock{Index: 3, Log: "c", CreatedAt: 1}), true)
+	cp.addBlocks("d", "s", blocks)
+	cp.addBlocks("d", "s", append(blocks, &model.LogBlock{Index: 3, Log: "c", CreatedAt: 1}))
 	var texts []string
 	for _, l := range cp.stageLogs("d", "s") {
 		texts = append(texts, l.Text)

@@ -35,8 +35,7 @@ type LogLine struct {
 
 // stageLog collects the blocks of one stage, deduplicated by index.
 type stageLog struct {
-	lines     map[int64]LogLine
-	completed bool
+	lines map[int64]LogLine
 }
 
 // controlPlane is the in-memory stand-in of the PipeCD control plane, as far as the plugin API needs one:
@@ -67,7 +66,7 @@ type pluginKey struct{ deploymentID, plugin string }
 
 func stageKey(deploymentID, stageID string) string { return deploymentID + "/" + stageID }
 
-func (c *controlPlane) addBlocks(deploymentID, stageID string, blocks []*model.LogBlock, completed bool) {
+func (c *controlPlane) addBlocks(deploymentID, stageID string, blocks []*model.LogBlock) {
 	now := time.Now()
 	var fresh []LogLine
 	c.mu.Lock()
@@ -85,7 +84,6 @@ func (c *controlPlane) addBlocks(deploymentID, stageID string, blocks []*model.L
 		sl.lines[b.Index] = line
 		fresh = append(fresh, line)
 	}
-	sl.completed = sl.completed || completed
 	onLog := c.onLog
 	c.mu.Unlock()
 	if onLog != nil {
@@ -113,12 +111,12 @@ func (c *controlPlane) stageLogs(deploymentID, stageID string) []LogLine {
 }
 
 func (c *controlPlane) ReportStageLogs(_ context.Context, req *pipedservice.ReportStageLogsRequest, _ ...grpc.CallOption) (*pipedservice.ReportStageLogsResponse, error) {
-	c.addBlocks(req.DeploymentId, req.StageId, req.Blocks, false)
+	c.addBlocks(req.DeploymentId, req.StageId, req.Blocks)
 	return &pipedservice.ReportStageLogsResponse{}, nil
 }
 
 func (c *controlPlane) ReportStageLogsFromLastCheckpoint(_ context.Context, req *pipedservice.ReportStageLogsFromLastCheckpointRequest, _ ...grpc.CallOption) (*pipedservice.ReportStageLogsFromLastCheckpointResponse, error) {
-	c.addBlocks(req.DeploymentId, req.StageId, req.Blocks, req.Completed)
+	c.addBlocks(req.DeploymentId, req.StageId, req.Blocks)
 	return &pipedservice.ReportStageLogsFromLastCheckpointResponse{}, nil
 }
 
