@@ -14,11 +14,11 @@ import (
 
 // DetermineVersions reports every container image of the service manifest (sidecars included).
 func (p *Plugin) DetermineVersions(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineVersionsInput[ApplicationSpec]) (*sdk.DetermineVersionsResponse, error) {
-	src, err := loadSource(input.Request.DeploymentSource)
+	src, err := LoadSource(input.Request.DeploymentSource)
 	if err != nil {
 		return nil, err
 	}
-	versions, err := imageVersions(src.manifest.Images())
+	versions, err := imageVersions(src.Manifest.Images())
 	if err != nil {
 		return nil, err
 	}
@@ -49,11 +49,11 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 	if req.RunningDeploymentSource.CommitHash == "" {
 		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: "Sync with the pipeline because there is no running deployment to compare with"}, nil
 	}
-	running, err := loadSource(req.RunningDeploymentSource)
+	running, err := LoadSource(req.RunningDeploymentSource)
 	if err != nil {
 		return nil, fmt.Errorf("running commit: %w", err)
 	}
-	target, err := loadSource(req.TargetDeploymentSource)
+	target, err := LoadSource(req.TargetDeploymentSource)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 			Summary:  "Quick sync because the revision template is unchanged: no new revision, only service settings are updated",
 		}, nil
 	}
-	from, to := strings.Join(running.manifest.Images(), ", "), strings.Join(target.manifest.Images(), ", ")
+	from, to := strings.Join(running.Manifest.Images(), ", "), strings.Join(target.Manifest.Images(), ", ")
 	if from != to {
 		return &sdk.DetermineStrategyResponse{
 			Strategy: sdk.SyncStrategyPipelineSync,
@@ -86,8 +86,8 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 
 // templateHash is the hash of the revision template src deploys, labelled as SYNC sends it. The template
 // does not depend on the deploy target.
-func templateHash(src *source, d sdk.Deployment) (string, error) {
-	svc := src.manifest.Proto()
-	labelService(svc, d, src.commit)
+func templateHash(src *Source, d sdk.Deployment) (string, error) {
+	svc := src.Manifest.Proto()
+	labelService(svc, d, src.Commit)
 	return naming.TemplateHash(svc.GetTemplate())
 }

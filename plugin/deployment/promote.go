@@ -27,7 +27,7 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 		return sdk.StageStatusFailure
 	}
 	store := p.metadata(input.Client)
-	load := sync.OnceValues(func() (*source, error) { return loadSource(input.Request.TargetDeploymentSource) })
+	load := sync.OnceValues(func() (*Source, error) { return LoadSource(input.Request.TargetDeploymentSource) })
 	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
 		rec, err := p.deployForPromote(ctx, t, store, input, load)
 		if err != nil {
@@ -41,7 +41,7 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 // does exactly what CLOUDRUN_SYNC {skipTrafficShift: true} does: deploy the new revision at 0%, record the
 // traffic before the deployment for ROLLBACK, and wait up to config.DefaultSyncTimeout for the revision
 // to become ready.
-func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec], load func() (*source, error)) (*syncRecord, error) {
+func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec], load func() (*Source, error)) (*syncRecord, error) {
 	rec, found, err := loadSyncRecord(ctx, store, t.name)
 	if err != nil || found {
 		return rec, err

@@ -18,15 +18,19 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
-// source is a deployment source with its plugin spec decoded and its service manifest loaded.
-type source struct {
-	spec     config.ApplicationSpec
-	manifest *manifest.Manifest
-	commit   string
+// Source is a deployment source (a commit of the application) with its plugin spec decoded and its
+// service manifest loaded. The deployment stages, livestate and plan preview all load it with LoadSource.
+type Source struct {
+	// Spec is the plugin's part of app.pipecd.yaml.
+	Spec config.ApplicationSpec
+	// Manifest is the service manifest, with input.image applied.
+	Manifest *manifest.Manifest
+	// Commit is the commit hash of the source.
+	Commit string
 }
 
-// loadSource decodes the plugin spec of ds and loads its service manifest. Errors name the file and field.
-func loadSource(ds sdk.DeploymentSource[ApplicationSpec]) (*source, error) {
+// LoadSource decodes the plugin spec of ds and loads its service manifest. Errors name the file and field.
+func LoadSource(ds sdk.DeploymentSource[ApplicationSpec]) (*Source, error) {
 	file := ds.ApplicationConfigFilename
 	if file == "" {
 		file = "app.pipecd.yaml"
@@ -51,7 +55,7 @@ func loadSource(ds sdk.DeploymentSource[ApplicationSpec]) (*source, error) {
 			return nil, fmt.Errorf("%s: field \"spec.plugins.cloudrun.input.image\": %w", file, err)
 		}
 	}
-	return &source{spec: spec, manifest: m, commit: ds.CommitHash}, nil
+	return &Source{Spec: spec, Manifest: m, Commit: ds.CommitHash}, nil
 }
 
 // desiredService is the service a deployment applies to one deploy target.
@@ -65,14 +69,14 @@ type desiredService struct {
 }
 
 // desired builds the service of src for the deploy target cfg, labelled for deployment d.
-func (src *source) desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*desiredService, error) {
-	svc, err := src.manifest.Service(cfg.Project, cfg.Region)
+func (src *Source) desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*desiredService, error) {
+	svc, err := src.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {
 		return nil, err
 	}
 	id := provider.ShortName(svc.GetName())
-	labelService(svc, d, src.commit)
-	rev, err := naming.RevisionName(id, src.commit, svc.Template)
+	labelService(svc, d, src.Commit)
+	rev, err := naming.RevisionName(id, src.Commit, svc.Template)
 	if err != nil {
 		return nil, fmt.Errorf("cannot name the new revision: %w", err)
 	}

@@ -30,17 +30,17 @@ const previewURLMetadataKey = "cloudrun.previewURL."
 // 0% tag-only entries. If the revision fails or times out, the traffic is left as it was.
 func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
 	store := p.metadata(input.Client)
-	src, err := loadSource(input.Request.TargetDeploymentSource)
+	src, err := LoadSource(input.Request.TargetDeploymentSource)
 	if err != nil {
 		lp.Errorf("Invalid application configuration: %v", err)
 		return sdk.StageStatusFailure
 	}
-	opts, quick, err := syncOptions(ctx, store, input, src.spec)
+	opts, quick, err := syncOptions(ctx, store, input, src.Spec)
 	if err != nil {
 		lp.Errorf("Invalid stage options: %v", err)
 		return sdk.StageStatusFailure
 	}
-	lp.Infof("Deploying commit %s, image %s", short(src.commit), strings.Join(src.manifest.Images(), ", "))
+	lp.Infof("Deploying commit %s, image %s", short(src.Commit), strings.Join(src.Manifest.Images(), ", "))
 
 	var mu sync.Mutex
 	var urls []string
@@ -97,19 +97,19 @@ func usesStageConfig(ctx context.Context, store metadataStore, input *sdk.Execut
 
 // syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any. runningCommit is
 // the commit of the previous successful deployment, whose preview tag the new traffic no longer carries.
-func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, src *source, d sdk.Deployment, runningCommit string, opts config.SyncStageOptions, quick bool) (string, error) {
+func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, src *Source, d sdk.Deployment, runningCommit string, opts config.SyncStageOptions, quick bool) (string, error) {
 	want, err := src.desired(t.cfg, d)
 	if err != nil {
 		return "", err
 	}
 	tag := ""
 	if opts.Tag {
-		if tag, err = naming.PreviewTag(want.id, src.commit); err != nil {
+		if tag, err = naming.PreviewTag(want.id, src.Commit); err != nil {
 			return "", err
 		}
 	}
 	oldTag := ""
-	if runningCommit != "" && runningCommit != src.commit {
+	if runningCommit != "" && runningCommit != src.Commit {
 		oldTag, _ = naming.PreviewTag(want.id, runningCommit) // no tag can be built: nothing to drop
 	}
 	name := want.svc.GetName()

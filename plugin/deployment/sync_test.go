@@ -13,7 +13,7 @@ import (
 // revisionFor returns the revision name SYNC gives to the env's current deployment.
 func (e *env) revisionFor() string {
 	e.t.Helper()
-	src, err := loadSource(e.source(e.commit, e.app, e.service))
+	src, err := LoadSource(e.source(e.commit, e.app, e.service))
 	require.NoError(e.t, err)
 	want, err := src.desired(config.DeployTargetConfig{Project: testProject, Region: testRegion},
 		sdk.Deployment{ApplicationID: "app-1", PipedID: "piped-1"})

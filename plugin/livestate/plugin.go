@@ -71,7 +71,7 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 		}}, nil
 	}
 	ds := input.Request.DeploymentSource
-	src, err := LoadSource(ds)
+	src, err := deployment.LoadSource(ds)
 	if err != nil {
 		return &sdk.GetLivestateResponse{SyncState: sdk.ApplicationSyncState{
 			Status:      sdk.ApplicationSyncStateInvalidConfig,
@@ -91,7 +91,7 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 }
 
 // target returns the resources and the sync state of one deploy target.
-func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[deployment.DeployTargetConfig], src *Source) ([]sdk.ResourceState, targetSync) {
+func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[deployment.DeployTargetConfig], src *deployment.Source) ([]sdk.ResourceState, targetSync) {
 	invalid := func(err error) ([]sdk.ResourceState, targetSync) {
 		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dt.Name), reason: err.Error()}
 	}
@@ -102,7 +102,7 @@ func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[deployment.Dep
 	if err != nil {
 		return invalid(err)
 	}
-	git, err := src.Service(cfg)
+	git, err := src.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {
 		return invalid(err)
 	}

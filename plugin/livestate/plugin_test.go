@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
@@ -379,21 +380,30 @@ func TestGetLivestateSeveralDeployTargets(t *testing.T) {
 	assert.Equal(t, map[string]int{"dt1": 2, "dt2": 2}, targets)
 }
 
-func TestRawJSONOfDeploymentTypes(t *testing.T) {
+func TestDecodeDeployTarget(t *testing.T) {
 	t.Parallel()
-	dt := deployTarget(t, "dt", `{"project": "p", "region": "us-central1"}`)
-	raw, err := rawJSON(dt.Config)
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"project": "p", "region": "us-central1"}`, string(raw))
-
-	var spec deployment.ApplicationSpec
-	require.NoError(t, spec.UnmarshalJSON([]byte(`{"input": {"image": "x:v1"}}`)))
-	raw, err = rawJSON(spec)
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"input": {"image": "x:v1"}}`, string(raw))
-
-	_, err = rawJSON(struct{ other []byte }{})
-	require.ErrorContains(t, err, "does not keep its raw JSON")
+	testcases := []struct {
+		name    string
+		raw     string
+		want    config.DeployTargetConfig
+		wantErr string
+	}{
+		{name: "success: project and region", raw: `{"project": "p", "region": "us-central1"}`, want: config.DeployTargetConfig{Project: "p", Region: "us-central1"}},
+		{name: "fail: region missing", raw: `{"project": "p"}`, wantErr: `deploy target dt in piped.yaml: `},
+		{name: "fail: unknown field", raw: `{"project": "p", "region": "us-central1", "zone": "a"}`, wantErr: `"zone"`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeDeployTarget(deployTarget(t, "dt", tc.raw))
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
 }
 
 func TestGetLivestateFailedRollout(t *testing.T) {

@@ -68,13 +68,13 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 		return nil, errors.New("the application has no deploy target of the Cloud Run plugin: add one of the deploy targets of the cloudrun plugin in piped.yaml to the application")
 	}
 	req := input.Request
-	target, err := livestate.LoadSource(req.TargetDeploymentSource)
+	target, err := deployment.LoadSource(req.TargetDeploymentSource)
 	if err != nil {
 		return nil, fmt.Errorf("target commit %s: %w", shortCommit(req.TargetDeploymentSource.CommitHash), err)
 	}
-	var running *livestate.Source
+	var running *deployment.Source
 	if req.RunningDeploymentSource.ApplicationConfig != nil {
-		if running, err = livestate.LoadSource(req.RunningDeploymentSource); err != nil {
+		if running, err = deployment.LoadSource(req.RunningDeploymentSource); err != nil {
 			return nil, fmt.Errorf("running commit %s: %w", shortCommit(req.RunningDeploymentSource.CommitHash), err)
 		}
 	}
@@ -90,7 +90,7 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 type preview struct {
 	plugin          *Plugin
 	target          string
-	want, running   *livestate.Source
+	want, running   *deployment.Source
 	pipedID, appID  string
 	findings        []finding
 	summary, detail strings.Builder
@@ -104,7 +104,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.Depl
 	if err != nil {
 		return cannot(err)
 	}
-	want, err := pv.want.Service(cfg)
+	want, err := pv.want.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {
 		return cannot(err)
 	}
@@ -129,7 +129,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.Depl
 	before := "live service " + id
 	switch {
 	case pv.running != nil:
-		running, err := pv.running.Service(cfg)
+		running, err := pv.running.Manifest.Service(cfg.Project, cfg.Region)
 		if err != nil {
 			return cannot(fmt.Errorf("running commit %s: %w", shortCommit(pv.running.Commit), err))
 		}
