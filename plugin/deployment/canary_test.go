@@ -131,14 +131,11 @@ func TestCanary_V0PipelineFirstPromoteDeploysThenRollbackRestoresExactly(t *test
 	f := newFake(t)
 	e := newEnv(t, f)
 
-	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
-	revA := e.revisionFor()
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	revA, revB := canaryStart(t, e)
+	e.app = v0CanaryApp
 	// The service follows LATEST, as v0 left it, with a tag of its own.
 	setTraffic(t, f, latest(100, ""), latest(0, "head"))
 
-	e.deploy("2222222bbbb", v0CanaryApp, serviceYAML("gcr.io/p/web:v2"))
-	revB := e.revisionFor()
 	f.ResetCalls()
 	status, log := e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())

@@ -84,6 +84,32 @@ func (src *Source) desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*de
 	return &desiredService{svc: svc, id: id, revision: rev}, nil
 }
 
+// ServiceToApply returns the service CLOUDRUN_SYNC of deployment d applies for src on the deploy target
+// cfg, given the live service (nil when it does not exist): the manifest with its full name and the
+// ownership labels, and template.revision named as the deployment names it, or the live revision's name
+// when the template is unchanged (then Cloud Run creates no revision). Plan preview shows and validates it.
+func (src *Source) ServiceToApply(cfg config.DeployTargetConfig, d sdk.Deployment, live *runpb.Service) (*runpb.Service, error) {
+	want, err := src.desired(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	want.reuseLiveRevision(live)
+	return want.svc, nil
+}
+
+// reuseLiveRevision keeps the name of live's revision when its template is the one w applies, so that a
+// change of service-level settings only (labels, scaling, ingress) creates no revision. It reports
+// whether it did.
+func (w *desiredService) reuseLiveRevision(live *runpb.Service) bool {
+	cur := live.GetTemplate().GetRevision()
+	if !sameTemplate(cur, w.revision) {
+		return false
+	}
+	w.revision = cur
+	w.svc.Template.Revision = cur
+	return true
+}
+
 // labelService adds the ownership labels. The revision template gets only labels that do not change
 // between deployments of the same application, so that an unchanged template keeps its revision.
 func labelService(svc *runpb.Service, d sdk.Deployment, commit string) {

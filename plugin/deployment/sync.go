@@ -123,13 +123,8 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 		return p.deployFresh(ctx, t, store, want, tag, opts, live)
 	}
 
-	// The service exists. Keep its revision when the template did not change, so that a change of
-	// service-level settings only (labels, scaling, ingress) creates no revision.
-	reused := sameTemplate(live.GetTemplate().GetRevision(), want.revision)
-	if reused {
-		want.revision = live.GetTemplate().GetRevision()
-		want.svc.Template.Revision = want.revision
-	}
+	// The service exists. Keep its revision when the template did not change.
+	reused := want.reuseLiveRevision(live)
 	before, err := pinned(live)
 	if err != nil {
 		return "", err

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
 // revisionFor returns the revision name SYNC gives to the env's current deployment.
@@ -46,4 +47,40 @@ func TestSync_QuickSyncFirstDeploymentThenUpdate(t *testing.T) {
 	assert.Equal(t, 2, calls["GetService"], calls)
 	assert.Equal(t, 2, calls["UpdateService"], calls)
 	assert.Zero(t, calls["CreateService"], calls)
+}
+
+func TestSource_ServiceToApplyIsWhatSyncApplies(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	live, err := f.Service(serviceName())
+	require.NoError(t, err)
+
+	src, err := LoadSource(e.source(e.commit, e.app, e.service))
+	require.NoError(t, err)
+	cfg := config.DeployTargetConfig{Project: testProject, Region: testRegion}
+	d := sdk.Deployment{ApplicationID: "app-1", PipedID: "piped-1"}
+	got, err := src.ServiceToApply(cfg, d, live)
+	require.NoError(t, err)
+	assert.Equal(t, live.GetName(), got.GetName())
+	assert.Equal(t, live.GetTemplate().GetRevision(), got.GetTemplate().GetRevision())
+	for _, k := range []string{provider.LabelManagedBy, provider.LabelPiped, provider.LabelApplication, provider.LabelCommitHash} {
+		assert.Equal(t, live.GetLabels()[k], got.GetLabels()[k], k)
+	}
+	assert.Equal(t, live.GetTemplate().GetLabels(), got.GetTemplate().GetLabels())
+
+	// A later commit with the same template keeps the live revision; without a live service it gets its own name.
+	e.deploy("2222222bbbb", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	src, err = LoadSource(e.source(e.commit, e.app, e.service))
+	require.NoError(t, err)
+	got, err = src.ServiceToApply(cfg, d, live)
+	require.NoError(t, err)
+	assert.Equal(t, live.GetTemplate().GetRevision(), got.GetTemplate().GetRevision())
+	assert.Equal(t, "2222222bbbb", got.GetLabels()[provider.LabelCommitHash])
+	got, err = src.ServiceToApply(cfg, d, nil)
+	require.NoError(t, err)
+	assert.Equal(t, e.revisionFor(), got.GetTemplate().GetRevision())
+	assert.NotEqual(t, live.GetTemplate().GetRevision(), got.GetTemplate().GetRevision())
 }

@@ -94,7 +94,6 @@ func newFixture(t *testing.T, opts ...fakerun.Option) *fixture {
 	client, err := registry.Client(t.Context(), "arrange", provider.Config{Endpoint: srv.Addr(), Insecure: true})
 	require.NoError(t, err)
 	p := NewPlugin(WithRegistry(registry))
-	t.Cleanup(p.Close)
 	return &fixture{t: t, srv: srv, client: client, plugin: p, dt: dt}
 }
 

@@ -13,18 +13,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"regexp"
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
@@ -32,8 +28,7 @@ var _ sdk.PlanPreviewPlugin[config.PluginConfig, deployment.DeployTargetConfig, 
 
 // Plugin previews deployments of Cloud Run applications. Create it with NewPlugin.
 type Plugin struct {
-	registry   *provider.Registry
-	validators *validators
+	registry *provider.Registry
 }
 
 // Option configures a Plugin.
@@ -46,7 +41,7 @@ func WithRegistry(r *provider.Registry) Option {
 
 // NewPlugin returns the plan preview plugin.
 func NewPlugin(opts ...Option) *Plugin {
-	p := &Plugin{validators: newValidators()}
+	p := &Plugin{}
 	for _, o := range opts {
 		o(p)
 	}
@@ -54,11 +49,6 @@ func NewPlugin(opts ...Option) *Plugin {
 		p.registry = provider.NewRegistry()
 	}
 	return p
-}
-
-// Close releases the connections used for validate_only requests.
-func (p *Plugin) Close() {
-	p.validators.close()
 }
 
 // GetPlanPreview returns one result per deploy target. A target whose config cannot be loaded or whose
@@ -80,7 +70,7 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 	}
 	resp := &sdk.GetPlanPreviewResponse{}
 	for _, dt := range dts {
-		pv := &preview{plugin: p, target: dt.Name, want: target, running: running, pipedID: req.PipedID, appID: req.ApplicationID}
+		pv := &preview{plugin: p, target: dt.Name, want: target, running: running, deployment: sdk.Deployment{PipedID: req.PipedID, ApplicationID: req.ApplicationID}}
 		resp.Results = append(resp.Results, pv.run(ctx, dt))
 	}
 	return resp, nil
@@ -88,10 +78,11 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 
 // preview is the plan preview of one deploy target.
 type preview struct {
-	plugin          *Plugin
-	target          string
-	want, running   *deployment.Source
-	pipedID, appID  string
+	plugin        *Plugin
+	target        string
+	want, running *deployment.Source
+	// deployment is the deployment the preview stands for: the piped and application that label the service.
+	deployment      sdk.Deployment
 	findings        []finding
 	summary, detail strings.Builder
 }
@@ -119,10 +110,11 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.Depl
 		return cannot(err)
 	}
 	id := provider.ShortName(want.GetName())
-	apply, rev, err := pv.applied(want, live)
+	apply, err := pv.want.ServiceToApply(cfg, pv.deployment, live)
 	if err != nil {
 		return cannot(err)
 	}
+	rev := apply.GetTemplate().GetRevision()
 
 	// What changes, against the running commit when known, else against the live service.
 	var cmp *livestate.Comparison
@@ -226,40 +218,6 @@ func orLatest(live *runpb.Service) string {
 	return provider.ShortName(live.GetLatestCreatedRevision())
 }
 
-// applied returns the service CLOUDRUN_SYNC would send for want and the name of its revision: the
-// ownership labels added, and the revision named as the deployment names it (the live revision's name
-// when the template does not change).
-func (pv *preview) applied(want, live *runpb.Service) (*runpb.Service, string, error) {
-	svc := cloneService(want)
-	svc.Labels = merged(svc.Labels, map[string]string{
-		provider.LabelManagedBy:   provider.ManagedByPiped,
-		provider.LabelPiped:       labelValue(pv.pipedID),
-		provider.LabelApplication: labelValue(pv.appID),
-		provider.LabelCommitHash:  labelValue(pv.want.Commit),
-	})
-	if svc.Template == nil {
-		svc.Template = &runpb.RevisionTemplate{}
-	}
-	svc.Template.Labels = merged(svc.Template.Labels, map[string]string{
-		provider.LabelManagedBy:   provider.ManagedByPiped,
-		provider.LabelApplication: labelValue(pv.appID),
-	})
-	rev, err := naming.RevisionName(provider.ShortName(svc.GetName()), pv.want.Commit, svc.Template)
-	if err != nil {
-		return nil, "", fmt.Errorf("cannot name the new revision: %w", err)
-	}
-	if cur := live.GetTemplate().GetRevision(); cur != "" && templateHash(cur) == templateHash(rev) {
-		rev = cur
-	}
-	svc.Template.Revision = rev
-	return svc, rev, nil
-}
-
-// templateHash is the last part of a revision name made by naming.RevisionName: the template's hash.
-func templateHash(rev string) string {
-	return rev[strings.LastIndex(rev, "-")+1:]
-}
-
 func templateImages(svc *runpb.Service) string {
 	var images []string
 	for _, c := range svc.GetTemplate().GetContainers() {
@@ -286,29 +244,6 @@ func servicePaths(cmp *livestate.Comparison) []string {
 		}
 	}
 	return out
-}
-
-func merged(base, extra map[string]string) map[string]string {
-	out := make(map[string]string, len(base)+len(extra))
-	maps.Copy(out, base)
-	for k, v := range extra {
-		if v != "" {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-var invalidLabelChars = regexp.MustCompile(`[^a-z0-9_-]`)
-
-// labelValue makes s a valid label value, as the deployment stages do.
-func labelValue(s string) string {
-	v := invalidLabelChars.ReplaceAllString(strings.ToLower(s), "-")
-	return v[:min(len(v), 63)]
-}
-
-func cloneService(svc *runpb.Service) *runpb.Service {
-	return proto.Clone(svc).(*runpb.Service)
 }
 
 func shortCommit(commit string) string {

@@ -144,7 +144,7 @@ func TestGetPlanPreview(t *testing.T) {
 			},
 			wantSummary: "(pre-flight: 2 warning(s) or error(s))",
 			wantDetails: []string{
-				"[error] Cloud Run rejects the update of service hello (validate_only): AlreadyExists:",
+				"[error] Cloud Run rejects the update of service hello (validate_only): failed to validate the update of service projects/proj/locations/asia-northeast1/services/hello: already exists:",
 				"[warning] revision name " + revV2 + " is already taken by a revision created ",
 			},
 		},

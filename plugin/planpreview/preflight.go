@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
@@ -44,7 +45,7 @@ func (pv *preview) add(l level, format string, args ...any) {
 
 // preflight runs the checks for applying svc (named rev) over live (nil when the service does not exist).
 func (pv *preview) preflight(ctx context.Context, client *provider.Client, cfg config.DeployTargetConfig, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
-	pv.checkValidateOnly(ctx, cfg, svc, rev, live, newRevision)
+	pv.checkValidateOnly(ctx, client, svc, rev, live, newRevision)
 	id := provider.ShortName(svc.GetName())
 
 	if n := len(rev); n > naming.MaxRevisionNameLength {
@@ -74,8 +75,8 @@ func (pv *preview) preflight(ctx context.Context, client *provider.Client, cfg c
 }
 
 // checkValidateOnly sends the change as a validate_only request, so Cloud Run checks it without applying it.
-func (pv *preview) checkValidateOnly(ctx context.Context, cfg config.DeployTargetConfig, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
-	req := cloneService(svc)
+func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Client, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
+	req := proto.Clone(svc).(*runpb.Service)
 	if live == nil {
 		req.Traffic = []*runpb.TrafficTarget{traffic.Revision(rev, 100, "")}
 	} else {
@@ -93,16 +94,11 @@ func (pv *preview) checkValidateOnly(ctx context.Context, cfg config.DeployTarge
 		}
 		req.Etag = live.GetEtag()
 	}
-	client, err := pv.plugin.validators.client(ctx, pv.target, cfg)
-	if err != nil {
-		pv.add(levelError, "validate_only request not sent: %v", err)
-		return
-	}
 	what := "update of service"
 	if live == nil {
 		what = "creation of service"
 	}
-	if err := validateOnly(ctx, client, req, live == nil); err != nil {
+	if err := client.ValidateService(ctx, req, live == nil); err != nil {
 		pv.add(levelError, "Cloud Run rejects the %s %s (validate_only): %v", what, provider.ShortName(svc.GetName()), err)
 		return
 	}

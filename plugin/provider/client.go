@@ -195,6 +195,28 @@ func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb
 	return reported[runpb.Service](ctx, op, "update service", svc.GetName())
 }
 
+// ValidateService asks Cloud Run to check svc without applying it (validate_only): a creation when create
+// is true, else a replacement of the existing service as ReplaceService sends it. It returns nil when
+// Cloud Run accepts the request, else its objection, translated and retried like every other call. The
+// operation of a validate_only request is not waited for: Cloud Run does not keep it.
+func (c *Client) ValidateService(ctx context.Context, svc *runpb.Service, create bool) error {
+	if !create {
+		return c.do(ctx, "validate the update of service", svc.GetName(), func(ctx context.Context) error {
+			_, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc, ValidateOnly: true})
+			return err
+		})
+	}
+	parent, id, err := splitServiceName(svc.GetName())
+	if err != nil {
+		return err
+	}
+	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc), ValidateOnly: true}
+	return c.do(ctx, "validate the creation of service", svc.GetName(), func(ctx context.Context) error {
+		_, err := c.services.CreateService(ctx, req)
+		return err
+	})
+}
+
 // UpdateTraffic replaces only the traffic of the service (update mask "traffic") and waits until Cloud Run
 // has applied it. etag must be the etag of the read the new traffic is based on.
 func (c *Client) UpdateTraffic(ctx context.Context, name, etag string, traffic []*runpb.TrafficTarget) (*runpb.Service, error) {

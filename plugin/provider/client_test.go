@@ -111,3 +111,29 @@ func TestClient_RetriesTransientErrorsThenGivesUp(t *testing.T) {
 	assert.Equal(t, codes.InvalidArgument, perr.Code)
 	assert.Equal(t, 1, countCalls(srv, "GetService"), "no retry for other codes")
 }
+
+func TestClient_ValidateService(t *testing.T) {
+	t.Parallel()
+	c, srv := newTestClient(t)
+	name := ServiceName("p", "asia-northeast1", "web")
+
+	require.NoError(t, c.ValidateService(t.Context(), testService("v1"), true))
+	_, err := c.GetService(t.Context(), name)
+	require.ErrorIs(t, err, ErrNotFound, "validate_only creates nothing")
+
+	err = c.ValidateService(t.Context(), testService("v1"), false)
+	require.ErrorIs(t, err, ErrNotFound, "an update of a missing service is rejected")
+	assert.Contains(t, err.Error(), "failed to validate the update of service "+name)
+
+	_, err = c.CreateService(t.Context(), testService("v1"))
+	require.NoError(t, err)
+	require.NoError(t, c.ValidateService(t.Context(), testService("v2"), false))
+	svc, err := c.GetService(t.Context(), name)
+	require.NoError(t, err)
+	assert.Equal(t, "web-v1", svc.GetTemplate().GetRevision(), "validate_only changes nothing")
+
+	// Transient errors are retried like any other call.
+	srv.InjectFault("UpdateService", fakerun.Fault{Code: codes.Unavailable, Times: 1})
+	require.NoError(t, c.ValidateService(t.Context(), testService("v2"), false))
+	require.ErrorContains(t, c.ValidateService(t.Context(), &runpb.Service{Name: "web"}, true), "web")
+}
