@@ -205,6 +205,12 @@ func (e *env) deploy(commit, app, service string) {
 // run executes a stage of the current deployment and returns its status and log.
 func (e *env) run(stage string, stageConfig string, stageMetadata map[string]string) (sdk.StageStatus, *recordLog) {
 	e.t.Helper()
+	return e.runCtx(e.t.Context(), stage, stageConfig, stageMetadata)
+}
+
+// runCtx is run under ctx, which stands for the stage context piped gives (with its stage timeout).
+func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stageMetadata map[string]string) (sdk.StageStatus, *recordLog) {
+	e.t.Helper()
 	for k, v := range stageMetadata {
 		e.store.stage[k] = v
 	}
@@ -220,7 +226,7 @@ func (e *env) run(stage string, stageConfig string, stageMetadata map[string]str
 		Client: sdk.NewClient(nil, "cloudrun", "app-1", "stage-1", lp, nil),
 		Logger: zaptest.NewLogger(e.t),
 	}
-	resp, err := e.plugin.ExecuteStage(e.t.Context(), &config.PluginConfig{}, e.dts, input)
+	resp, err := e.plugin.ExecuteStage(ctx, &config.PluginConfig{}, e.dts, input)
 	require.NoError(e.t, err)
 	require.NotNil(e.t, resp)
 	return resp.Status, lp

@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -164,6 +165,34 @@ func TestSync_ReadinessTimeoutLeavesTrafficUnchanged(t *testing.T) {
 	status, log := e.run(StageCloudRunSync, `{"timeout": "100ms"}`, nil)
 	require.Equal(t, sdk.StageStatusFailure, status)
 	assert.Contains(t, log.String(), "did not become ready within 100ms")
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+}
+
+func TestStages_UnansweredCloudRunFailsPromptly(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revA, _ := canaryStart(t, e)
+
+	// Cloud Run stops answering revision reads while SYNC waits: the readiness timeout ends the stage.
+	f.InjectFault("GetRevision", fakerun.Fault{Delay: time.Minute})
+	start := time.Now()
+	status, log := e.run(StageCloudRunSync, `{"skipTrafficShift": true, "timeout": "300ms"}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "did not become ready within 300ms")
+	assert.Less(t, time.Since(start), 5*time.Second)
+
+	// Cloud Run stops answering at all: piped's stage timeout (the context) ends the stage.
+	f.ClearFaults()
+	f.InjectFault("GetService", fakerun.Fault{Delay: time.Minute})
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	status, log = e.runCtx(ctx, StageCloudRunPromote, `{"percent": 50}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "failed to get service "+serviceName())
+	assert.Less(t, time.Since(start), 5*time.Second)
+	f.ClearFaults()
 	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
 }
 

@@ -42,8 +42,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Default timeouts and retries. They are Google's own per-call timeouts for the Cloud Run Admin API, and a
+// retry budget that makes a call to an endpoint that does not answer fail within about 45 seconds (for
+// example 4 reads: 10s + 0.5s + 10s + 1s + 10s + 2s + 10s = 43.5s), instead of minutes.
 const (
-	defaultCallTimeout  = 30 * time.Second
+	// defaultReadTimeout bounds one attempt of a read (get, list, poll of an operation).
+	defaultReadTimeout = 10 * time.Second
+	// defaultWriteTimeout bounds one attempt of a write (create, update, delete).
+	defaultWriteTimeout = 15 * time.Second
+	// defaultRetryBudget is the time after the first attempt of a call within which a retry may start.
+	defaultRetryBudget  = 45 * time.Second
 	defaultPollInterval = time.Second
 	defaultRetryInitial = 500 * time.Millisecond
 	defaultRetryMax     = 8 * time.Second
@@ -55,8 +63,11 @@ type Client struct {
 	services     *run.ServicesClient
 	revisions    *run.RevisionsClient
 	pollInterval time.Duration
+	readTimeout  time.Duration
+	writeTimeout time.Duration
 	retryInitial time.Duration
 	retryMax     time.Duration
+	retryBudget  time.Duration
 	maxAttempts  int
 	extra        []option.ClientOption
 }
@@ -78,6 +89,18 @@ func WithRetry(initial, max time.Duration, attempts int) Option {
 	}
 }
 
+// WithCallTimeouts sets how long one attempt of a read (get, list, poll) and of a write (create, update,
+// delete) may take before it counts as a transient DEADLINE_EXCEEDED (defaults 10s and 15s).
+func WithCallTimeouts(read, write time.Duration) Option {
+	return func(c *Client) { c.readTimeout, c.writeTimeout = read, write }
+}
+
+// WithRetryBudget sets how long after its first attempt a call may still be retried (default 45s). No
+// retry starts after that, nor when it would start after the deadline of the caller's context.
+func WithRetryBudget(d time.Duration) Option {
+	return func(c *Client) { c.retryBudget = d }
+}
+
 // WithClientOptions appends options for the underlying Google API clients.
 func WithClientOptions(opts ...option.ClientOption) Option {
 	return func(c *Client) { c.extra = append(c.extra, opts...) }
@@ -90,8 +113,11 @@ func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error)
 	}
 	c := &Client{
 		pollInterval: defaultPollInterval,
+		readTimeout:  defaultReadTimeout,
+		writeTimeout: defaultWriteTimeout,
 		retryInitial: defaultRetryInitial,
 		retryMax:     defaultRetryMax,
+		retryBudget:  defaultRetryBudget,
 		maxAttempts:  defaultMaxAttempts,
 	}
 	for _, o := range opts {
@@ -114,14 +140,10 @@ func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error)
 		_ = services.Close()
 		return nil, fmt.Errorf("failed to create the Cloud Run revisions client: %w", err)
 	}
-	// The plugin retries by itself (see do), so the generated clients only get timeouts.
-	timeout := []gax.CallOption{gax.WithTimeout(defaultCallTimeout)}
-	services.CallOptions = &run.ServicesCallOptions{
-		CreateService: timeout, GetService: timeout, UpdateService: timeout, GetOperation: timeout,
-	}
-	revisions.CallOptions = &run.RevisionsCallOptions{
-		GetRevision: timeout, ListRevisions: timeout, DeleteRevision: timeout, GetOperation: timeout,
-	}
+	// The plugin retries and times out each attempt by itself (see do), so the generated clients get
+	// no call options: their own timeouts would be ignored under a context with a deadline anyway.
+	services.CallOptions = &run.ServicesCallOptions{}
+	revisions.CallOptions = &run.RevisionsCallOptions{}
 	c.services, c.revisions = services, revisions
 	return c, nil
 }
@@ -153,7 +175,7 @@ func (c *Client) Close() error {
 // GetService returns the service, or an error wrapping ErrNotFound.
 func (c *Client) GetService(ctx context.Context, name string) (*runpb.Service, error) {
 	var svc *runpb.Service
-	err := c.do(ctx, "get service", name, func(ctx context.Context) (err error) {
+	err := c.do(ctx, c.readTimeout, "get service", name, func(ctx context.Context) (err error) {
 		svc, err = c.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 		return err
 	})
@@ -170,7 +192,7 @@ func (c *Client) CreateService(ctx context.Context, svc *runpb.Service) (*runpb.
 	}
 	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc)}
 	var op *run.CreateServiceOperation
-	if err := c.do(ctx, "create service", svc.GetName(), func(ctx context.Context) (err error) {
+	if err := c.do(ctx, c.writeTimeout, "create service", svc.GetName(), func(ctx context.Context) (err error) {
 		op, err = c.services.CreateService(ctx, req)
 		return err
 	}); err != nil {
@@ -186,7 +208,7 @@ func (c *Client) CreateService(ctx context.Context, svc *runpb.Service) (*runpb.
 // its operation has already failed.
 func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb.Service, error) {
 	var op *run.UpdateServiceOperation
-	if err := c.do(ctx, "update service", svc.GetName(), func(ctx context.Context) (err error) {
+	if err := c.do(ctx, c.writeTimeout, "update service", svc.GetName(), func(ctx context.Context) (err error) {
 		op, err = c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
 		return err
 	}); err != nil {
@@ -201,7 +223,7 @@ func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb
 // operation of a validate_only request is not waited for: Cloud Run does not keep it.
 func (c *Client) ValidateService(ctx context.Context, svc *runpb.Service, create bool) error {
 	if !create {
-		return c.do(ctx, "validate the update of service", svc.GetName(), func(ctx context.Context) error {
+		return c.do(ctx, c.writeTimeout, "validate the update of service", svc.GetName(), func(ctx context.Context) error {
 			_, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc, ValidateOnly: true})
 			return err
 		})
@@ -211,7 +233,7 @@ func (c *Client) ValidateService(ctx context.Context, svc *runpb.Service, create
 		return err
 	}
 	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc), ValidateOnly: true}
-	return c.do(ctx, "validate the creation of service", svc.GetName(), func(ctx context.Context) error {
+	return c.do(ctx, c.writeTimeout, "validate the creation of service", svc.GetName(), func(ctx context.Context) error {
 		_, err := c.services.CreateService(ctx, req)
 		return err
 	})
@@ -225,7 +247,7 @@ func (c *Client) UpdateTraffic(ctx context.Context, name, etag string, traffic [
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"traffic"}},
 	}
 	var op *run.UpdateServiceOperation
-	if err := c.do(ctx, "update traffic of service", name, func(ctx context.Context) (err error) {
+	if err := c.do(ctx, c.writeTimeout, "update traffic of service", name, func(ctx context.Context) (err error) {
 		op, err = c.services.UpdateService(ctx, req)
 		return err
 	}); err != nil {
@@ -237,7 +259,7 @@ func (c *Client) UpdateTraffic(ctx context.Context, name, etag string, traffic [
 // GetRevision returns the revision, or an error wrapping ErrNotFound.
 func (c *Client) GetRevision(ctx context.Context, name string) (*runpb.Revision, error) {
 	var rev *runpb.Revision
-	err := c.do(ctx, "get revision", name, func(ctx context.Context) (err error) {
+	err := c.do(ctx, c.readTimeout, "get revision", name, func(ctx context.Context) (err error) {
 		rev, err = c.revisions.GetRevision(ctx, &runpb.GetRevisionRequest{Name: name})
 		return err
 	})
@@ -247,7 +269,7 @@ func (c *Client) GetRevision(ctx context.Context, name string) (*runpb.Revision,
 // ListRevisions returns every revision of the service, in the order Cloud Run lists them.
 func (c *Client) ListRevisions(ctx context.Context, service string) ([]*runpb.Revision, error) {
 	var revs []*runpb.Revision
-	err := c.do(ctx, "list revisions of service", service, func(ctx context.Context) error {
+	err := c.do(ctx, c.readTimeout, "list revisions of service", service, func(ctx context.Context) error {
 		revs = nil
 		it := c.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: service})
 		for {
@@ -267,7 +289,7 @@ func (c *Client) ListRevisions(ctx context.Context, service string) ([]*runpb.Re
 // DeleteRevision deletes the revision and waits for the deletion. A revision that is already gone counts as deleted.
 func (c *Client) DeleteRevision(ctx context.Context, name, etag string) error {
 	var op *run.DeleteRevisionOperation
-	err := c.do(ctx, "delete revision", name, func(ctx context.Context) (err error) {
+	err := c.do(ctx, c.writeTimeout, "delete revision", name, func(ctx context.Context) (err error) {
 		op, err = c.revisions.DeleteRevision(ctx, &runpb.DeleteRevisionRequest{Name: name, Etag: etag})
 		return err
 	})
@@ -280,18 +302,23 @@ func (c *Client) DeleteRevision(ctx context.Context, name, etag string) error {
 	return err
 }
 
-// do sends call until it succeeds, fails with a non-transient error, runs out of attempts or ctx ends.
-func (c *Client) do(ctx context.Context, op, resource string, call func(context.Context) error) error {
+// do sends call until it succeeds, fails with a non-transient error, runs out of attempts or retry budget,
+// or ctx ends. Each attempt gets at most timeout; one that takes longer fails with DEADLINE_EXCEEDED,
+// which is retried.
+func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource string, call func(context.Context) error) error {
+	start := time.Now()
 	delay := c.retryInitial
 	for attempt := 1; ; attempt++ {
-		err := call(ctx)
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		err := call(actx)
+		cancel()
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("failed to %s %s: %w", op, resource, context.Cause(ctx))
 		}
-		if !isTransient(err) || attempt >= c.maxAttempts {
+		if !isTransient(err) || attempt >= c.maxAttempts || !c.mayRetry(ctx, start, delay) {
 			return translate(op, resource, err)
 		}
 		noticeRetry(ctx, op, resource, err, delay, attempt, c.maxAttempts)
@@ -300,6 +327,17 @@ func (c *Client) do(ctx context.Context, op, resource string, call func(context.
 		}
 		delay = min(2*delay, c.retryMax)
 	}
+}
+
+// mayRetry reports whether a retry that starts after delay is within the retry budget of a call that
+// started at start, and before the deadline of ctx: a retry that ctx would cut short is not worth waiting for.
+func (c *Client) mayRetry(ctx context.Context, start time.Time, delay time.Duration) bool {
+	next := time.Now().Add(delay)
+	if next.Sub(start) >= c.retryBudget {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return !ok || next.Before(deadline)
 }
 
 // operation is what the generated *Operation types of run/apiv2 have in common.
@@ -337,7 +375,7 @@ func wait[T any](ctx context.Context, c *Client, op operation[T], what, resource
 		if op.Done() {
 			return result(ctx, op, what, resource)
 		}
-		if err := c.do(ctx, "poll operation to "+what, resource, func(ctx context.Context) error {
+		if err := c.do(ctx, c.readTimeout, "poll operation to "+what, resource, func(ctx context.Context) error {
 			_, err := op.Poll(ctx)
 			if op.Done() {
 				return nil // The operation's own error is reported by result.

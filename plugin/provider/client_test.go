@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -136,4 +137,60 @@ func TestClient_ValidateService(t *testing.T) {
 	srv.InjectFault("UpdateService", fakerun.Fault{Code: codes.Unavailable, Times: 1})
 	require.NoError(t, c.ValidateService(t.Context(), testService("v2"), false))
 	require.ErrorContains(t, c.ValidateService(t.Context(), &runpb.Service{Name: "web"}, true), "web")
+}
+
+func TestClient_UnansweredCallsFailPromptly(t *testing.T) {
+	t.Parallel()
+	name := ServiceName("p", "asia-northeast1", "web")
+	testcases := []struct {
+		name   string
+		opts   []Option
+		ctx    func(t *testing.T) context.Context
+		within time.Duration
+	}{
+		{
+			name: "fail: retry budget spent",
+			opts: []Option{WithCallTimeouts(50*time.Millisecond, 50*time.Millisecond), WithRetry(10*time.Millisecond, 20*time.Millisecond, 100), WithRetryBudget(300 * time.Millisecond)},
+			ctx:  func(t *testing.T) context.Context { return t.Context() }, within: time.Second,
+		},
+		{
+			// piped gives every stage a deadline: each attempt still gets only its own timeout.
+			name: "fail: retry budget spent under a distant deadline",
+			opts: []Option{WithCallTimeouts(50*time.Millisecond, 50*time.Millisecond), WithRetry(10*time.Millisecond, 20*time.Millisecond, 100), WithRetryBudget(300 * time.Millisecond)},
+			ctx: func(t *testing.T) context.Context {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				t.Cleanup(cancel)
+				return ctx
+			},
+			within: time.Second,
+		},
+		{
+			name: "fail: caller's deadline",
+			// The retry would start after the deadline: the call fails at once with Cloud Run's answer.
+			opts: []Option{WithCallTimeouts(50*time.Millisecond, 50*time.Millisecond), WithRetry(time.Second, time.Second, 100)},
+			ctx: func(t *testing.T) context.Context {
+				ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+				t.Cleanup(cancel)
+				return ctx
+			},
+			within: 400 * time.Millisecond,
+		},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, err := fakerun.NewServer(fakerun.WithFault("GetService", fakerun.Fault{Delay: time.Minute}))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = srv.Close() })
+			c, err := NewClient(t.Context(), Config{Endpoint: srv.Addr(), Insecure: true}, tc.opts...)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+
+			start := time.Now()
+			_, err = c.GetService(tc.ctx(t), name)
+			require.ErrorIs(t, err, ErrTransient)
+			assert.Contains(t, err.Error(), "failed to get service "+name+": deadline exceeded")
+			assert.Less(t, time.Since(start), tc.within)
+		})
+	}
 }
