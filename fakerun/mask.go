@@ -15,14 +15,27 @@ import (
 // serviceFields describes runpb.Service once.
 var serviceFields = (&runpb.Service{}).ProtoReflect().Descriptor().Fields()
 
-// writable reports whether clients may set a Service field: not OUTPUT_ONLY,
-// and not name or etag (which identify and guard the write instead).
-func writable(fd protoreflect.FieldDescriptor) bool {
-	if fd.Name() == "name" || fd.Name() == "etag" {
-		return false
+// writableFields holds the Service fields clients may set: not OUTPUT_ONLY, and not name or etag (which
+// identify and guard the write instead). It is computed once: reading the field-behaviour annotation
+// of every field on every update is slow.
+var writableFields = func() map[protoreflect.FieldNumber]bool {
+	out := map[protoreflect.FieldNumber]bool{}
+	for i := range serviceFields.Len() {
+		fd := serviceFields.Get(i)
+		if fd.Name() == "name" || fd.Name() == "etag" {
+			continue
+		}
+		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		if !slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY) {
+			out[fd.Number()] = true
+		}
 	}
-	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
-	return !slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY)
+	return out
+}()
+
+// writable reports whether clients may set fd, a field of Service.
+func writable(fd protoreflect.FieldDescriptor) bool {
+	return writableFields[fd.Number()]
 }
 
 // replaceWritable copies every writable field of src into dst, clearing the

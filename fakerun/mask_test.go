@@ -55,3 +55,26 @@ func TestApplyMask(t *testing.T) {
 		})
 	}
 }
+
+// TestWritable is not parallel: testing.AllocsPerRun refuses parallel tests.
+func TestWritable(t *testing.T) {
+	var names []string
+	for i := range serviceFields.Len() {
+		if fd := serviceFields.Get(i); writable(fd) {
+			names = append(names, string(fd.Name()))
+		}
+	}
+	assert.Contains(t, names, "template")
+	assert.Contains(t, names, "traffic")
+	assert.Contains(t, names, "labels")
+	for _, notWritable := range []string{"name", "etag", "uri", "generation", "latest_ready_revision", "traffic_statuses", "conditions"} {
+		assert.NotContains(t, names, notWritable)
+	}
+	// The set is computed once: asking costs no allocation (reading the annotation allocates).
+	allocs := testing.AllocsPerRun(10, func() {
+		for i := range serviceFields.Len() {
+			writable(serviceFields.Get(i))
+		}
+	})
+	assert.Zero(t, allocs)
+}
