@@ -129,7 +129,9 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 
 	serviceName := cloudrun.ServiceName(f.project, f.region, serviceID)
 	showTraffic := func() {
-		svc, err := reader.Service(ctx, serviceName)
+		readCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		svc, err := reader.Service(readCtx, serviceName)
 		if err != nil {
 			p.line("      traffic: unavailable (%v)", err)
 			return
@@ -181,6 +183,9 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		return err
 	}
 	results = append(results, res)
+	if res.Terminated {
+		return fmt.Errorf("interrupted: %s", res.StatusReason)
+	}
 	if res.Status != model.DeploymentStatus_DEPLOYMENT_SUCCESS {
 		return fmt.Errorf("the first deployment ended %s: %s", res.Status, res.StatusReason)
 	}
@@ -193,6 +198,9 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		return err
 	}
 	results = append(results, res)
+	if res.Terminated {
+		return fmt.Errorf("interrupted: %s", res.StatusReason)
+	}
 
 	p.header("Summary")
 	for i, r := range results {
