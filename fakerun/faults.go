@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -87,8 +88,11 @@ func (s *server) recordLocked(method string, req proto.Message, code codes.Code)
 }
 
 // intercept applies faults and records every unary call (REST requests are
-// transcoded to gRPC, so they pass here too).
+// transcoded to gRPC, so they pass here too), except health checks.
 func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") {
+		return handler(ctx, req)
+	}
 	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
 	s.mu.Lock()
 	f, faulty := s.takeFaultLocked(method)

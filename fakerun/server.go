@@ -12,6 +12,8 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 )
 
@@ -43,6 +45,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	runpb.RegisterServicesServer(gs, impl)
 	runpb.RegisterRevisionsServer(gs, impl)
 	longrunningpb.RegisterOperationsServer(gs, impl)
+	// The standard health service (always SERVING) for container probes and load tests; it bypasses
+	// faults and the call log.
+	healthpb.RegisterHealthServer(gs, health.NewServer())
 	reflection.Register(gs)
 
 	rest, err := newRESTHandler(gs)

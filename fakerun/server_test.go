@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 )
 
@@ -63,4 +64,17 @@ func TestServerClose(t *testing.T) {
 	require.NoError(t, srv.Close(), "Close is idempotent")
 	_, err = http.Get("http://" + addr + "/")
 	assert.Error(t, err)
+}
+
+func TestServerHealth(t *testing.T) {
+	t.Parallel()
+	srv, _ := newFake(t)
+	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+
+	resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
+	assert.Empty(t, srv.Calls(), "health checks stay out of the call log")
 }
