@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,11 +14,18 @@ import (
 )
 
 var (
+	// artifactsFolder receives each failed spec's dumps when set (-e2e.artifacts-folder, default $ARTIFACTS).
+	artifactsFolder string
 	// pluginBinary is the plugin built once for the whole suite (or $E2E_PLUGIN_BINARY).
 	pluginBinary string
 	// examplesDir is the repository's examples/ directory.
 	examplesDir string
 )
+
+func init() {
+	flag.StringVar(&artifactsFolder, "e2e.artifacts-folder", os.Getenv("ARTIFACTS"),
+		"folder for the fakerun state, call log, stage logs and plugin output of failed specs (default $ARTIFACTS)")
+}
 
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)

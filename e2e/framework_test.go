@@ -106,18 +106,43 @@ func (e *env) dumpOnFailure() {
 	if err != nil {
 		state = []byte(err.Error())
 	}
-	GinkgoWriter.Printf("\n===== fakerun state =====\n%s\n", state)
-	GinkgoWriter.Printf("===== fakerun calls =====\n")
+	var calls, stages strings.Builder
 	for _, c := range e.srv.Calls() {
-		GinkgoWriter.Printf("%s %-16s %s\n", c.Time.Format("15:04:05.000"), c.Method, c.Code)
+		fmt.Fprintf(&calls, "%s %-16s %s\n", c.Time.Format("15:04:05.000"), c.Method, c.Code)
 	}
 	e.mu.Lock()
-	results := slices.Clone(e.results)
-	e.mu.Unlock()
-	for _, r := range results {
-		GinkgoWriter.Printf("===== stage logs =====\n%s", r.Report())
+	for _, r := range e.results {
+		stages.WriteString(r.Report())
 	}
-	GinkgoWriter.Printf("===== plugin output =====\n%s\n", e.pd.PluginOutput())
+	e.mu.Unlock()
+	dumps := []struct{ name, content string }{
+		{"fakerun-state.json", string(state)},
+		{"fakerun-calls.txt", calls.String()},
+		{"stage-logs.txt", stages.String()},
+		{"plugin-output.txt", e.pd.PluginOutput()},
+	}
+	for _, d := range dumps {
+		GinkgoWriter.Printf("\n===== %s =====\n%s\n", d.name, d.content)
+	}
+	if artifactsFolder == "" {
+		return
+	}
+	dir := filepath.Join(artifactsFolder, specDirName(CurrentSpecReport().FullText()))
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	for _, d := range dumps {
+		Expect(os.WriteFile(filepath.Join(dir, d.name), []byte(d.content), 0o644)).To(Succeed())
+	}
+}
+
+// specDirName turns a spec's full text into a directory name.
+func specDirName(text string) string {
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, text)
+	return name[:min(len(name), 120)] + "-" + randomHex(4)
 }
 
 // snapshot is fakerun's view of a service right after a stage ended.
