@@ -40,6 +40,22 @@ func (s *Server) SetReadinessDelay(d time.Duration) {
 	s.impl.readinessDelay = max(d, 0)
 }
 
+// SetManualReadiness switches manual readiness (see WithManualReadiness) for
+// revisions created from now on.
+func (s *Server) SetManualReadiness(manual bool) {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	s.impl.manualReady = manual
+}
+
+// Readiness returns how revisions created from now on become ready: after
+// delay, or only when SetRevisionReady decides it when manual is true.
+func (s *Server) Readiness() (delay time.Duration, manual bool) {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	return s.impl.readinessDelay, s.impl.manualReady
+}
+
 // SetRevisionReady decides a revision's readiness now: true makes it Ready,
 // false makes it fail (Ready condition FAILED), which fails the rollouts
 // waiting for it. revisionName is a full resource name or, when unambiguous,
@@ -112,6 +128,51 @@ func (s *Server) Advance(d time.Duration) {
 	} else {
 		s.impl.ownOffset += d
 	}
+}
+
+// Faults returns the registered faults by method, each method's in the order
+// they apply. Times is the number of calls a fault still affects (0: every call).
+func (s *Server) Faults() map[string][]Fault {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	out := map[string][]Fault{}
+	for method, queue := range s.impl.faults {
+		for _, f := range queue {
+			fault := f.Fault
+			fault.Times = max(f.remaining, 0)
+			out[method] = append(out[method], fault)
+		}
+	}
+	return out
+}
+
+// FailingImages returns the images whose revisions fail, sorted (see AddFailingImage).
+func (s *Server) FailingImages() []string {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	out := make([]string, 0, len(s.impl.failingImages))
+	for img := range s.impl.failingImages {
+		out = append(out, img)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ClockStatus describes the server's clock.
+type ClockStatus struct {
+	// Now is the server's current time.
+	Now time.Time
+	// Frozen is true once SetNow has frozen the server's own clock.
+	Frozen bool
+	// Injected is true when the clock was given with WithClock: SetNow and Advance then do nothing.
+	Injected bool
+}
+
+// Clock returns the state of the server's clock.
+func (s *Server) Clock() ClockStatus {
+	s.impl.mu.Lock()
+	defer s.impl.mu.Unlock()
+	return ClockStatus{Now: s.impl.nowLocked(), Frozen: s.impl.ownFrozen, Injected: s.impl.cfg.clock != nil}
 }
 
 // Calls returns the RPCs received so far (the most recent ones, at least

@@ -182,13 +182,11 @@ func (a *admin) faults(w http.ResponseWriter, _ *http.Request) {
 // listFaults renders the registered faults in Methods order, each method's
 // faults in the order they apply.
 func (a *admin) listFaults() []faultJSON {
-	impl := a.srv.impl
-	impl.mu.Lock()
-	defer impl.mu.Unlock()
+	faults := a.srv.Faults()
 	out := []faultJSON{}
 	for _, m := range Methods {
-		for _, f := range impl.faults[m] {
-			fj := faultJSON{Method: m, Code: code.Code(f.Code).String(), Message: f.Message, Times: max(f.remaining, 0)}
+		for _, f := range faults[m] {
+			fj := faultJSON{Method: m, Code: code.Code(f.Code).String(), Message: f.Message, Times: f.Times}
 			if f.Delay > 0 {
 				fj.Delay = f.Delay.String()
 			}
@@ -280,10 +278,8 @@ func (a *admin) readiness(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *admin) currentReadiness() readinessJSON {
-	impl := a.srv.impl
-	impl.mu.Lock()
-	defer impl.mu.Unlock()
-	delay, manual := impl.readinessDelay.String(), impl.manualReady
+	d, manual := a.srv.Readiness()
+	delay := d.String()
 	return readinessJSON{Delay: &delay, Manual: &manual}
 }
 
@@ -310,10 +306,7 @@ func (a *admin) setReadiness(w http.ResponseWriter, r *http.Request) {
 		a.srv.SetReadinessDelay(d)
 	}
 	if in.Manual != nil {
-		// The core exposes manual readiness only as an option; switch it here.
-		a.srv.impl.mu.Lock()
-		a.srv.impl.manualReady = *in.Manual
-		a.srv.impl.mu.Unlock()
+		a.srv.SetManualReadiness(*in.Manual)
 	}
 	writeJSON(w, http.StatusOK, a.currentReadiness())
 }
@@ -344,19 +337,7 @@ func (a *admin) setRevisionReady(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *admin) failingImages(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]string{"images": a.listFailingImages()})
-}
-
-func (a *admin) listFailingImages() []string {
-	impl := a.srv.impl
-	impl.mu.Lock()
-	defer impl.mu.Unlock()
-	out := make([]string, 0, len(impl.failingImages))
-	for img := range impl.failingImages {
-		out = append(out, img)
-	}
-	slices.Sort(out)
-	return out
+	writeJSON(w, http.StatusOK, map[string][]string{"images": a.srv.FailingImages()})
 }
 
 func (a *admin) addFailingImage(w http.ResponseWriter, r *http.Request) {
@@ -372,7 +353,7 @@ func (a *admin) addFailingImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.srv.AddFailingImage(in.Image)
-	writeJSON(w, http.StatusCreated, map[string][]string{"images": a.listFailingImages()})
+	writeJSON(w, http.StatusCreated, map[string][]string{"images": a.srv.FailingImages()})
 }
 
 func (a *admin) clock(w http.ResponseWriter, _ *http.Request) {
@@ -380,15 +361,13 @@ func (a *admin) clock(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *admin) currentClock() clockJSON {
-	impl := a.srv.impl
-	impl.mu.Lock()
-	defer impl.mu.Unlock()
-	return clockJSON{Now: impl.nowLocked().UTC().Format(time.RFC3339Nano), Frozen: impl.ownFrozen}
+	c := a.srv.Clock()
+	return clockJSON{Now: c.Now.UTC().Format(time.RFC3339Nano), Frozen: c.Frozen}
 }
 
 // clockInjected reports (and answers) a request to move a clock given by WithClock.
 func (a *admin) clockInjected(w http.ResponseWriter) bool {
-	if a.srv.impl.cfg.clock == nil {
+	if !a.srv.Clock().Injected {
 		return false
 	}
 	writeError(w, http.StatusConflict, errors.New("the clock is injected with WithClock; move that clock instead"))

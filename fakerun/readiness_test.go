@@ -163,3 +163,42 @@ func TestSupersededRollout(t *testing.T) {
 	assert.Equal(t, "live", second.GetTrafficStatuses()[0].GetTag())
 	assert.Equal(t, second.GetLatestCreatedRevision(), second.GetLatestReadyRevision())
 }
+
+func TestSetManualReadinessAndAccessors(t *testing.T) {
+	t.Parallel()
+	srv, c := newFake(t)
+	srv.SetReadinessDelay(0)
+	srv.SetManualReadiness(true)
+	delay, manual := srv.Readiness()
+	assert.Equal(t, time.Duration(0), delay)
+	assert.True(t, manual)
+
+	op, err := c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{
+		Parent: testParent, ServiceId: "svc", Service: &runpb.Service{Template: template("img:1")}})
+	require.NoError(t, err)
+	svc, err := c.services.GetService(t.Context(), &runpb.GetServiceRequest{Name: testSvc})
+	require.NoError(t, err)
+	assert.Empty(t, svc.GetLatestReadyRevision(), "a manual revision waits for SetRevisionReady")
+	require.NoError(t, srv.SetRevisionReady(svc.GetLatestCreatedRevision(), true))
+	_, err = op.Wait(t.Context())
+	require.NoError(t, err)
+
+	srv.SetManualReadiness(false)
+	_, manual = srv.Readiness()
+	assert.False(t, manual)
+
+	srv.InjectFault("UpdateService", Fault{Code: codes.Unavailable, Times: 2})
+	srv.InjectFault("UpdateService", Fault{Delay: time.Millisecond})
+	_, err = c.services.UpdateService(t.Context(), &runpb.UpdateServiceRequest{Service: &runpb.Service{Name: testSvc}})
+	require.Equal(t, codes.Unavailable, status.Code(err))
+	assert.Equal(t, map[string][]Fault{"UpdateService": {{Code: codes.Unavailable, Times: 1}, {Delay: time.Millisecond}}}, srv.Faults())
+
+	srv.AddFailingImage("b:1")
+	srv.AddFailingImage("a:1")
+	assert.Equal(t, []string{"a:1", "b:1"}, srv.FailingImages())
+
+	srv.SetNow(epoch)
+	assert.Equal(t, ClockStatus{Now: epoch, Frozen: true}, srv.Clock())
+	injected, _ := newFake(t, WithClock(func() time.Time { return epoch }))
+	assert.Equal(t, ClockStatus{Now: epoch, Injected: true}, injected.Clock())
+}
