@@ -17,7 +17,7 @@ func ExampleNewServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 
 	// The official client, over gRPC; use run.NewServicesRESTClient with
 	// srv.RESTClientOptions() for REST.
@@ -25,7 +25,7 @@ func ExampleNewServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 
 	op, err := client.CreateService(ctx, &runpb.CreateServiceRequest{
 		Parent:    "projects/my-project/locations/us-central1",

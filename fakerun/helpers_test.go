@@ -39,7 +39,7 @@ func grpcClients(t *testing.T, srv *Server) clients {
 	require.NoError(t, err)
 	rc, err := run.NewRevisionsClient(ctx, srv.ClientOptions()...)
 	require.NoError(t, err)
-	t.Cleanup(func() { sc.Close(); rc.Close() })
+	t.Cleanup(func() { _ = sc.Close(); _ = rc.Close() })
 	return clients{transport: "grpc", services: sc, revisions: rc}
 }
 
@@ -50,7 +50,7 @@ func restClients(t *testing.T, srv *Server) clients {
 	require.NoError(t, err)
 	rc, err := run.NewRevisionsRESTClient(ctx, srv.RESTClientOptions()...)
 	require.NoError(t, err)
-	t.Cleanup(func() { sc.Close(); rc.Close() })
+	t.Cleanup(func() { _ = sc.Close(); _ = rc.Close() })
 	return clients{transport: "rest", services: sc, revisions: rc}
 }
 

@@ -1,6 +1,7 @@
 package fakerun
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestOperations(t *testing.T) {
 		var names []string
 		for {
 			o, err := it.Next()
-			if err == iterator.Done {
+			if errors.Is(err, iterator.Done) {
 				break
 			}
 			require.NoError(t, err)
@@ -95,7 +96,7 @@ func TestOperationsClient(t *testing.T) {
 	mustCreateService(t, c, "svc", "img")
 	oc, err := lroauto.NewOperationsClient(t.Context(), srv.ClientOptions()...)
 	require.NoError(t, err)
-	t.Cleanup(func() { oc.Close() })
+	t.Cleanup(func() { _ = oc.Close() })
 	op, err := oc.ListOperations(t.Context(), &longrunningpb.ListOperationsRequest{Name: testParent}).Next()
 	require.NoError(t, err)
 	assert.True(t, op.GetDone())

@@ -109,7 +109,7 @@ func (w *googleErrorWriter) finish() {
 			body = w.body.Bytes()
 		}
 	}
-	h := w.ResponseWriter.Header()
+	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h.Del("Content-Encoding")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -1,6 +1,7 @@
 package fakerun
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -28,7 +29,7 @@ func listRevisions(t *testing.T, c clients, parent string, pageSize int32) []str
 	var names []string
 	for {
 		r, err := it.Next()
-		if err == iterator.Done {
+		if errors.Is(err, iterator.Done) {
 			return names
 		}
 		require.NoError(t, err)

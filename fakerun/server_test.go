@@ -35,7 +35,7 @@ func TestServerTransports(t *testing.T) {
 	// gRPC reflection lists the three services.
 	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() })
 	stream, err := rpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
 	require.NoError(t, err)
 	require.NoError(t, stream.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}}))
@@ -62,7 +62,10 @@ func TestServerClose(t *testing.T) {
 	assert.Error(t, err, "the address is taken")
 	require.NoError(t, srv.Close())
 	require.NoError(t, srv.Close(), "Close is idempotent")
-	_, err = http.Get("http://" + addr + "/")
+	resp, err := http.Get("http://" + addr + "/")
+	if err == nil {
+		_ = resp.Body.Close()
+	}
 	assert.Error(t, err)
 }
 

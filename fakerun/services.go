@@ -251,9 +251,15 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 	if err := validateService(id, next); err != nil {
 		return nil, err
 	}
-	rev, err := s.revisionForUpdateLocked(svc, next.GetTemplate())
+	creates, err := s.updateCreatesRevisionLocked(svc, next.GetTemplate())
 	if err != nil {
 		return nil, err
+	}
+	var rev *revision
+	if creates {
+		if rev, err = s.newRevisionLocked(svc, svc.svc.GetGeneration()+1, next.GetTemplate()); err != nil {
+			return nil, err
+		}
 	}
 	if rev == nil && sameDesiredState(next, svc.svc) {
 		// Nothing to change: no new generation, answer with the service as is.
@@ -287,31 +293,29 @@ func sameDesiredState(a, b *runpb.Service) bool {
 	return proto.Equal(x, y)
 }
 
-// revisionForUpdateLocked returns the revision an update of svc to template
-// t creates, or nil when t does not call for one. Must be called with s.mu held.
-func (s *server) revisionForUpdateLocked(svc *service, t *runpb.RevisionTemplate) (*revision, error) {
+// updateCreatesRevisionLocked reports whether an update of svc to template t
+// creates a revision: not when t equals the current template (t naming no
+// revision, or the current one), nor when t names an existing revision with
+// the same template; an existing revision with another template is an error.
+// Must be called with s.mu held.
+func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemplate) (bool, error) {
 	if t.GetRevision() == "" {
-		if cur := svc.svc.GetTemplate(); cur.GetRevision() == "" {
-			if proto.Equal(t, cur) {
-				return nil, nil
-			}
-		} else {
-			t.Revision = cur.GetRevision()
-			same := proto.Equal(t, cur)
-			t.Revision = ""
-			if same {
-				return nil, nil
-			}
+		cur := svc.svc.GetTemplate()
+		if cur.GetRevision() == "" {
+			return !proto.Equal(t, cur), nil
 		}
-		return s.newRevisionLocked(svc, svc.svc.GetGeneration()+1, t)
+		t.Revision = cur.GetRevision()
+		same := proto.Equal(t, cur)
+		t.Revision = ""
+		return !same, nil
 	}
 	if existing := s.revisions[svc.name+"/revisions/"+t.GetRevision()]; existing != nil {
 		if proto.Equal(existing.template, t) {
-			return nil, nil
+			return false, nil
 		}
-		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", t.GetRevision())
+		return false, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", t.GetRevision())
 	}
-	return s.newRevisionLocked(svc, svc.svc.GetGeneration()+1, t)
+	return true, nil
 }
 
 // newRevisionLocked builds (without registering) a revision of svc from
