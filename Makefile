@@ -72,8 +72,9 @@ cover: ## Print coverage by component from the last `make test` (running it if n
 	go -C e2e run ./cmd/coverreport -profile $(COVER)/merged.out
 
 .PHONY: bench
-bench: ## Print fakerun and plugin performance figures.
+bench: ## Print fakerun throughput, memory and latency figures, and the plugin's RPCs, lag and RSS per stage.
 	go -C fakerun test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	E2E_BENCH=1 go -C e2e test -count=1 -v -run . ./bench/
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint on every module.
