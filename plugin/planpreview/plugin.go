@@ -149,7 +149,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.Depl
 		fmt.Fprintf(&pv.detail, "\nTraffic now: %s\n", livestate.DescribeShares(livestate.Serving(live)))
 	}
 
-	pv.preflight(ctx, client, cfg, apply, rev, live, newRevision)
+	pv.preflight(ctx, client, apply, rev, live, newRevision)
 	pv.detail.WriteString("\nPre-flight checks:\n")
 	problems := 0
 	for _, f := range pv.findings {

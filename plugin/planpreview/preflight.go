@@ -7,7 +7,6 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -44,7 +43,7 @@ func (pv *preview) add(l level, format string, args ...any) {
 }
 
 // preflight runs the checks for applying svc (named rev) over live (nil when the service does not exist).
-func (pv *preview) preflight(ctx context.Context, client *provider.Client, cfg config.DeployTargetConfig, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
+func (pv *preview) preflight(ctx context.Context, client *provider.Client, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
 	pv.checkValidateOnly(ctx, client, svc, rev, live, newRevision)
 	id := provider.ShortName(svc.GetName())
 
