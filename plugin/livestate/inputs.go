@@ -7,7 +7,6 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
 // DecodeDeployTarget decodes and validates the config of a deploy target as piped sent it.
@@ -17,9 +16,4 @@ func DecodeDeployTarget(dt *sdk.DeployTarget[deployment.DeployTargetConfig]) (co
 		return config.DeployTargetConfig{}, fmt.Errorf("deploy target %s in piped.yaml: %w", dt.Name, err)
 	}
 	return cfg, nil
-}
-
-// ProviderConfig says how to reach the Cloud Run API of a deploy target.
-func ProviderConfig(cfg config.DeployTargetConfig) provider.Config {
-	return provider.Config{CredentialsFile: cfg.CredentialsFile, Endpoint: cfg.Endpoint, Insecure: cfg.Insecure}
 }

@@ -106,7 +106,7 @@ func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[deployment.Dep
 	if err != nil {
 		return invalid(err)
 	}
-	client, err := p.registry.Client(ctx, dt.Name, ProviderConfig(cfg))
+	client, err := p.registry.Client(ctx, dt.Name, provider.ConfigOf(cfg))
 	if err != nil {
 		return unknown(fmt.Errorf("cannot connect to Cloud Run for deploy target %s: %w", dt.Name, err))
 	}

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 )
 
 // Config says how to reach the Cloud Run Admin API of one deploy target.
@@ -29,6 +31,11 @@ type Config struct {
 	Endpoint string
 	// Insecure dials Endpoint with plaintext gRPC and no authentication (for fakes such as fakerun).
 	Insecure bool
+}
+
+// ConfigOf says how to reach the Cloud Run API of the deploy target cfg.
+func ConfigOf(cfg config.DeployTargetConfig) Config {
+	return Config{CredentialsFile: cfg.CredentialsFile, Endpoint: cfg.Endpoint, Insecure: cfg.Insecure}
 }
 
 // Validate reports a configuration that cannot work.
@@ -315,7 +322,8 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource str
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || pastDeadline(ctx) {
+			<-ctx.Done() // past the deadline, the context's own timer fires at once
 			return fmt.Errorf("failed to %s %s: %w", op, resource, context.Cause(ctx))
 		}
 		if !isTransient(err) || attempt >= c.maxAttempts || !c.mayRetry(ctx, start, delay) {
@@ -327,6 +335,14 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource str
 		}
 		delay = min(2*delay, c.retryMax)
 	}
+}
+
+// pastDeadline reports whether the deadline of ctx has passed. A call can end with DEADLINE_EXCEEDED an
+// instant before the context's timer fires, and the caller must then see the context's cause, not a
+// Cloud Run error.
+func pastDeadline(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
 
 // mayRetry reports whether a retry that starts after delay is within the retry budget of a call that

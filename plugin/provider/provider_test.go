@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 )
 
 func TestTranslate(t *testing.T) {
@@ -192,4 +194,10 @@ func TestRegistryReusesClients(t *testing.T) {
 	_, err = r.Client(t.Context(), "bad", Config{Insecure: true})
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrNotFound))
+}
+
+func TestConfigOf(t *testing.T) {
+	t.Parallel()
+	got := ConfigOf(config.DeployTargetConfig{Project: "p", Region: "us-central1", CredentialsFile: "sa.json", Endpoint: "localhost:8080", Insecure: true})
+	assert.Equal(t, Config{CredentialsFile: "sa.json", Endpoint: "localhost:8080", Insecure: true}, got)
 }
