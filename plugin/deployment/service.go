@@ -97,12 +97,13 @@ func (src *Source) ServiceToApply(cfg config.DeployTargetConfig, d sdk.Deploymen
 	return want.svc, nil
 }
 
-// reuseLiveRevision keeps the name of live's revision when its template is the one w applies, so that a
-// change of service-level settings only (labels, scaling, ingress) creates no revision. It reports
-// whether it did.
+// reuseLiveRevision keeps the name of live's revision when its template is the one w applies and the
+// service has a ready revision, so that a change of service-level settings only (labels, scaling,
+// ingress) creates no revision. It reports whether it did. A service that never had a ready revision is
+// deployed afresh (see deployFresh).
 func (w *desiredService) reuseLiveRevision(live *runpb.Service) bool {
 	cur := live.GetTemplate().GetRevision()
-	if !sameTemplate(cur, w.revision) {
+	if live.GetLatestReadyRevision() == "" || !sameTemplate(cur, w.revision) {
 		return false
 	}
 	w.revision = cur

@@ -83,4 +83,9 @@ func TestSource_ServiceToApplyIsWhatSyncApplies(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, e.revisionFor(), got.GetTemplate().GetRevision())
 	assert.NotEqual(t, live.GetTemplate().GetRevision(), got.GetTemplate().GetRevision())
+	// A service that never had a ready revision is deployed afresh, under the new name.
+	live.LatestReadyRevision = ""
+	got, err = src.ServiceToApply(cfg, d, live)
+	require.NoError(t, err)
+	assert.Equal(t, e.revisionFor(), got.GetTemplate().GetRevision())
 }
