@@ -1,14 +1,13 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"sigs.k8s.io/yaml"
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	pluginmanifest "github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 )
 
 // exampleApps lists the directories under examples/ that hold an app.pipecd.yaml.
@@ -25,24 +24,14 @@ func exampleApps() []string {
 	return apps
 }
 
-// serviceID reads the service name of an example's service.yaml: a Cloud Run v2 Service (name) or a Knative
-// Service (metadata.name).
+// serviceID reads the service name of an example's manifest the way the plugin does (a Cloud Run v2 Service or
+// a Knative Service).
 func serviceID(app string) string {
 	GinkgoHelper()
-	raw, err := os.ReadFile(filepath.Join(appDir(app), "service.yaml"))
+	m, err := pluginmanifest.Load(appDir(app), "service.yaml")
 	Expect(err).NotTo(HaveOccurred())
-	var m struct {
-		Name     string `json:"name"`
-		Metadata struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-	}
-	Expect(yaml.Unmarshal(raw, &m)).To(Succeed())
-	if m.Name == "" {
-		m.Name = m.Metadata.Name
-	}
-	Expect(m.Name).NotTo(BeEmpty(), "examples/%s/service.yaml names no service", app)
-	return shortName(m.Name)
+	Expect(m.ServiceID()).NotTo(BeEmpty(), "examples/%s/service.yaml names no service", app)
+	return m.ServiceID()
 }
 
 var _ = Describe("Examples [examples]", Label("examples"), func() {
