@@ -1,5 +1,5 @@
 // Package fidelity records what a Cloud Run Admin API v2 endpoint answered to a fixed set of requests (a
-// report) and compares the report of onCloudRun Cloud Run with fakerun's: every mismatch is a concrete candidate
+// report) and compares the report of real Cloud Run with fakerun's: every mismatch is a concrete candidate
 // for a fakerun fix.
 package fidelity
 
