@@ -15,7 +15,7 @@ func withApproval() map[string]string {
 		"      - name: WAIT_APPROVAL\n        with:\n          approvers: [alice]\n")
 }
 
-var _ = Describe("Manual approval [approval]", Label("approval"), func() {
+var _ = Describe("Manual approval [approval]", Label("approval", "fakerun-only"), func() {
 	It("holds the canary at 10% until approved, then completes it", func(ctx SpecContext) {
 		e := newEnv()
 		v1 := deployCanaryV1(ctx, e)

@@ -17,7 +17,7 @@ func expectPluginAlive(e *env) {
 	Expect(syscall.Kill(e.pd.PluginPID(), 0)).To(Succeed(), "the plugin process is still running")
 }
 
-var _ = Describe("Bad inputs [badinput]", Label("badinput"), func() {
+var _ = Describe("Bad inputs [badinput]", Label("badinput", "fakerun-only"), func() {
 	DescribeTable("fail the deployment with a clear message, leave the traffic unchanged and keep the plugin serving",
 		func(ctx SpecContext, target string, files func(e *env) map[string]string, wantInLog []string) {
 			e := newEnv()

@@ -26,7 +26,7 @@ func deployCanaryV1(ctx SpecContext, e *env) string {
 	return v1
 }
 
-var _ = Describe("Canary [canary]", Label("canary"), func() {
+var _ = Describe("Canary [canary]", Label("canary", "fakerun-only"), func() {
 	It("shifts traffic 0% → 10% → 50% → 100% and cleans up, with the preview tag on the new revision", func(ctx SpecContext) {
 		e := newEnv()
 		By("running v1 by quick sync")

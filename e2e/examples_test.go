@@ -34,7 +34,7 @@ func serviceID(app string) string {
 	return m.ServiceID()
 }
 
-var _ = Describe("Examples [examples]", Label("examples"), func() {
+var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func() {
 	apps := exampleApps()
 	It("finds the examples", func() {
 		Expect(apps).NotTo(BeEmpty())

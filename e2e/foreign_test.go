@@ -9,7 +9,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
-var _ = Describe("Foreign traffic [canary]", Label("canary", "foreign"), func() {
+var _ = Describe("Foreign traffic [canary]", Label("canary", "foreign", "fakerun-only"), func() {
 	It("keeps foreign tags and an out-of-band traffic change made during the canary", func(ctx SpecContext) {
 		e := newEnv()
 		By("running v0, then v1, and tagging them out of band")

@@ -21,6 +21,7 @@ import (
 	"github.com/pipe-cd/pipecd/pkg/model"
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 )
 
@@ -32,6 +33,7 @@ const (
 
 // env is one spec's world: its own fakerun, a plugin process and the piped stand-in driving it.
 type env struct {
+	fr      *target.Fakerun
 	srv     *fakerun.Server
 	pd      *piped.Piped
 	project string
@@ -43,20 +45,24 @@ type env struct {
 // newEnv starts fakerun with opts and a plugin whose deploy target "local" (the default) points at it; a second
 // deploy target, "bad-region", names the invalid region "Tokyo". Everything is
 // stopped when the spec ends; on failure fakerun's state, its call log, the stage logs and the plugin's output
-// are written to GinkgoWriter.
+// are written to GinkgoWriter. Specs using it need fakerun's knobs: they are skipped in real Cloud Run mode
+// (see newTargetEnv for specs that run on both).
 func newEnv(opts ...fakerun.Option) *env {
 	GinkgoHelper()
-	srv, err := fakerun.NewServer(opts...)
+	if realMode {
+		Skip("needs fakerun (its state, call log, fault injection or readiness control): label fakerun-only")
+	}
+	fr, err := target.NewFakerun(opts...)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(srv.Close)
-	e := &env{srv: srv, project: "e2e-" + randomHex(6)}
+	DeferCleanup(fr.Close)
+	e := &env{fr: fr, srv: fr.Server(), project: fr.Project()}
 	pd, err := piped.New(context.Background(),
 		piped.WithPluginBinary(pluginBinary),
 		piped.WithTimeScale(waitScale),
 		piped.WithGracePeriod(5*time.Second),
 		piped.WithDeployTargets(
-			piped.DeployTarget{Name: "local", Config: e.targetConfig(region)},
-			piped.DeployTarget{Name: "bad-region", Config: e.targetConfig("Tokyo")},
+			piped.DeployTarget{Name: "local", Config: fr.DeployTargetConfig(region)},
+			piped.DeployTarget{Name: "bad-region", Config: fr.DeployTargetConfig("Tokyo")},
 		),
 	)
 	Expect(err).NotTo(HaveOccurred())
@@ -64,10 +70,6 @@ func newEnv(opts ...fakerun.Option) *env {
 	e.pd = pd
 	DeferCleanup(e.dumpOnFailure)
 	return e
-}
-
-func (e *env) targetConfig(region string) map[string]any {
-	return map[string]any{"project": e.project, "region": region, "endpoint": e.srv.Addr(), "insecure": true}
 }
 
 // serviceName returns the full resource name of a service of this spec's project.
@@ -300,12 +302,19 @@ func expectSuccess(res *piped.Result) {
 	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_SUCCESS), res.Report())
 }
 
-// setTraffic replaces a service's traffic out of band, as someone with gcloud would, and waits for the rollout.
-func (e *env) setTraffic(ctx context.Context, id string, targets ...*runpb.TrafficTarget) {
+// servicesClient returns a Cloud Run client of the spec's fakerun, closed when the spec ends.
+func (e *env) servicesClient(ctx context.Context) *run.ServicesClient {
 	GinkgoHelper()
 	client, err := run.NewServicesClient(ctx, e.srv.ClientOptions()...)
 	Expect(err).NotTo(HaveOccurred())
-	defer func() { Expect(client.Close()).To(Succeed()) }()
+	DeferCleanup(client.Close)
+	return client
+}
+
+// setTraffic replaces a service's traffic out of band, as someone with gcloud would, and waits for the rollout.
+func (e *env) setTraffic(ctx context.Context, id string, targets ...*runpb.TrafficTarget) {
+	GinkgoHelper()
+	client := e.servicesClient(ctx)
 	svc, err := client.GetService(ctx, &runpb.GetServiceRequest{Name: e.serviceName(id)})
 	Expect(err).NotTo(HaveOccurred())
 	svc.Traffic = targets

@@ -8,7 +8,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
-var _ = Describe("Knative v0 application [livestate]", Label("livestate", "examples"), func() {
+var _ = Describe("Knative v0 application [livestate]", Label("livestate", "examples", "fakerun-only"), func() {
 	It("runs examples/knative-v0 through its v0 canary pipeline and reports it SYNCED", func(ctx SpecContext) {
 		e := newEnv()
 		id := serviceID("knative-v0")

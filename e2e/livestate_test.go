@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 
-	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -35,9 +34,7 @@ func resourcesByName(res *livestate.GetLivestateResponse) map[string]*model.Reso
 // updateService changes a service out of band, as someone with gcloud would, and waits for the rollout.
 func (e *env) updateService(ctx context.Context, id string, change func(*runpb.Service)) {
 	GinkgoHelper()
-	client, err := run.NewServicesClient(ctx, e.srv.ClientOptions()...)
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { Expect(client.Close()).To(Succeed()) }()
+	client := e.servicesClient(ctx)
 	svc, err := client.GetService(ctx, &runpb.GetServiceRequest{Name: e.serviceName(id)})
 	Expect(err).NotTo(HaveOccurred())
 	change(svc)
@@ -47,7 +44,7 @@ func (e *env) updateService(ctx context.Context, id string, change func(*runpb.S
 	Expect(err).NotTo(HaveOccurred())
 }
 
-var _ = Describe("Live state [livestate]", Label("livestate"), func() {
+var _ = Describe("Live state [livestate]", Label("livestate", "fakerun-only"), func() {
 	It("reports the service and its serving revisions with health and traffic during and after a canary, SYNCED while the canary split is live", func(ctx SpecContext) {
 		e := newEnv()
 		v1 := deployCanaryV1(ctx, e)

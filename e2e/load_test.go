@@ -43,7 +43,7 @@ func peakRSS(pid int) int {
 	return 0
 }
 
-var _ = Describe("Load [load]", Label("load"), func() {
+var _ = Describe("Load [load]", Label("load", "fakerun-only"), func() {
 	It("runs 10 canary deployments of different services at once through one plugin process", func(ctx SpecContext) {
 		e := newEnv()
 		deployAll := func(image string) []*piped.Result {

@@ -21,7 +21,7 @@ func (e *env) previewOf(ctx context.Context, src piped.Source) *planpreview.Plan
 	return res.GetResults()[0]
 }
 
-var _ = Describe("Plan preview [planpreview]", Label("planpreview"), func() {
+var _ = Describe("Plan preview [planpreview]", Label("planpreview", "fakerun-only"), func() {
 	It("announces a new revision with the new image, a config-only change without one, and no change", func(ctx SpecContext) {
 		e := newEnv()
 		v1 := deployCanaryV1(ctx, e)

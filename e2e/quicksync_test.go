@@ -8,7 +8,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
-var _ = Describe("Quick sync [quicksync]", Label("quicksync"), func() {
+var _ = Describe("Quick sync [quicksync]", Label("quicksync", "fakerun-only"), func() {
 	It("creates the service on the first deployment and routes all traffic to each new revision", func(ctx SpecContext) {
 		e := newEnv()
 		rec := e.recorder("quicksync")

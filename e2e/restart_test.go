@@ -10,7 +10,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
-var _ = Describe("Plugin restart [restart]", Label("restart"), func() {
+var _ = Describe("Plugin restart [restart]", Label("restart", "fakerun-only"), func() {
 	It("re-runs the stage the killed plugin was executing without creating a duplicate revision", func(ctx SpecContext) {
 		e := newEnv()
 		v1 := deployCanaryV1(ctx, e)

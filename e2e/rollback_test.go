@@ -87,7 +87,7 @@ func cancelOnCall(e *env, r *piped.Run, method string) {
 	r.Cancel()
 }
 
-var _ = Describe("Automatic rollback [rollback]", Label("rollback"), func() {
+var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-only"), func() {
 	DescribeTable("restores the pre-deploy traffic after an API error",
 		func(ctx SpecContext, index int, name string) {
 			e := newEnv()
