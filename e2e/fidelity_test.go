@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/fidelity"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 )
 
@@ -216,7 +217,9 @@ var _ = Describe("Fidelity report [fidelity]", Label("fidelity"), func() {
 		}
 		dir := artifactsFolder
 		if dir == "" {
-			dir = GinkgoT().TempDir()
+			root, err := piped.RepoRoot()
+			Expect(err).NotTo(HaveOccurred())
+			dir = filepath.Join(root, ".artifacts") // git-ignored
 		}
 		Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
 		path := filepath.Join(dir, "fidelity-"+e.t.Kind()+".json")
