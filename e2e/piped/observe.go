@@ -70,7 +70,7 @@ func (p *Piped) PlanPreview(ctx context.Context, s Source) (*planpreview.GetPlan
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	return planpreview.NewPlanPreviewServiceClient(conn).GetPlanPreview(ctx, &planpreview.GetPlanPreviewRequest{
 		ApplicationId:          app.GetId(),
 		DeployTargets:          app.GetDeployTargets(),

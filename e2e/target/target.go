@@ -157,7 +157,7 @@ func Sweep(ctx context.Context, t Target, prefix string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	parent := fmt.Sprintf("projects/%s/locations/%s", t.Project(), t.Region())
 	var names []string
 	it := client.ListServices(ctx, &runpb.ListServicesRequest{Parent: parent})

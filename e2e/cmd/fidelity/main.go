@@ -20,29 +20,31 @@ func main() {
 	os.Exit(run(os.Stdout, *cloudRun, *fake))
 }
 
+// run compares the two reports, writes the result to w and returns the exit status.
 func run(w io.Writer, cloudRunPath, fakePath string) int {
+	printf := func(format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }
 	if cloudRunPath == "" || fakePath == "" {
-		fmt.Fprintln(w, "fidelity: both -cloudrun and -fakerun are required")
+		printf("fidelity: both -cloudrun and -fakerun are required\n")
 		return 2
 	}
 	cloudRun, err := fidelity.Read(cloudRunPath)
 	if err != nil {
-		fmt.Fprintln(w, "fidelity:", err)
+		printf("fidelity: %v\n", err)
 		return 2
 	}
 	fake, err := fidelity.Read(fakePath)
 	if err != nil {
-		fmt.Fprintln(w, "fidelity:", err)
+		printf("fidelity: %v\n", err)
 		return 2
 	}
 	mismatches := fidelity.Compare(cloudRun, fake)
 	for _, m := range mismatches {
-		fmt.Fprintln(w, m)
+		printf("%s\n", m)
 	}
 	if len(mismatches) > 0 {
-		fmt.Fprintf(w, "%d mismatch(es) in %d behaviour(s) observed on Cloud Run\n", len(mismatches), len(cloudRun.Observations))
+		printf("%d mismatch(es) in %d behaviour(s) observed on Cloud Run\n", len(mismatches), len(cloudRun.Observations))
 		return 1
 	}
-	fmt.Fprintf(w, "fakerun answered like Cloud Run in all %d behaviour(s)\n", len(cloudRun.Observations))
+	printf("fakerun answered like Cloud Run in all %d behaviour(s)\n", len(cloudRun.Observations))
 	return 0
 }

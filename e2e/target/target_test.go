@@ -1,0 +1,46 @@
+package target
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCloudRunFromEnv(t *testing.T) {
+	t.Setenv(ProjectEnv, "")
+	_, ok := CloudRunFromEnv()
+	assert.False(t, ok, "no project: fakerun")
+
+	t.Setenv(ProjectEnv, "my-project")
+	t.Setenv(RegionEnv, "")
+	t.Setenv(CredentialsEnv, "key.json")
+	cfg, ok := CloudRunFromEnv()
+	require.True(t, ok)
+	assert.Equal(t, CloudRunConfig{Project: "my-project", Region: DefaultRegion, CredentialsFile: "key.json"}, cfg)
+
+	c := NewCloudRun(cfg)
+	assert.Equal(t, KindCloudRun, c.Kind())
+	assert.Equal(t, map[string]any{"project": "my-project", "region": "us-central1", "credentialsFile": "key.json"}, c.DeployTargetConfig("us-central1"))
+}
+
+func TestCheckCredentials(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	err := CloudRunConfig{Project: "p", CredentialsFile: missing}.CheckCredentials(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), CredentialsEnv+"="+missing)
+}
+
+func TestSweepRefusesShortPrefixes(t *testing.T) {
+	t.Parallel()
+	fr, err := NewFakerun()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fr.Close() })
+	for _, prefix := range []string{"", "e2e"} {
+		_, err := Sweep(context.Background(), fr, prefix)
+		require.ErrorContains(t, err, "shorter than 6 characters")
+	}
+}
