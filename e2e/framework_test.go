@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -144,7 +142,7 @@ func specDirName(text string) string {
 		}
 		return '_'
 	}, text)
-	return name[:min(len(name), 120)] + "-" + randomHex(4)
+	return name[:min(len(name), 120)] + "-" + target.RandomHex(4)
 }
 
 // snapshot is fakerun's view of a service right after a stage ended.
@@ -278,14 +276,8 @@ func withImage(app, image string) map[string]string {
 	return map[string]string{"service.yaml": manifest(app, image)}
 }
 
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)[:n]
-}
-
 // commit returns a random 40-digit commit hash.
-func commit() string { return randomHex(40) }
+func commit() string { return target.RandomHex(40) }
 
 // stageNames lists the names of the stages that ran, in order.
 func stageNames(stages []piped.StageRecord) []string {

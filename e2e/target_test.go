@@ -52,7 +52,7 @@ var _ = Describe("On the suite's target [target]", Label("target"), func() {
 var _ = Describe("Cleanup of real mode [cleanup]", Label("cleanup", "fakerun-only"), func() {
 	It("sweeps exactly the services of the run prefix, also those an interrupted spec left behind", func(ctx SpecContext) {
 		e := newEnv()
-		prefix := "e2e" + randomHex(6) + "-"
+		prefix := "e2e" + target.RandomHex(6) + "-"
 		parent := "projects/" + e.project + "/locations/" + region
 
 		By("creating services of the run (one by an interrupted deployment) and services of others")

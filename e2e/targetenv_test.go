@@ -74,7 +74,7 @@ func newTargetEnv() *targetEnv {
 		t = fr
 	}
 	DeferCleanup(t.Close)
-	e := &targetEnv{t: t, prefix: runPrefix + randomHex(4) + "-"}
+	e := &targetEnv{t: t, prefix: runPrefix + target.RandomHex(4) + "-"}
 	// Registered before the plugin is started, so it runs after the plugin has stopped.
 	DeferCleanup(func(ctx SpecContext) {
 		deleted, err := target.Sweep(ctx, t, e.prefix)
