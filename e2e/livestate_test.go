@@ -104,6 +104,41 @@ var _ = Describe("Live state [livestate]", Label("livestate", "fakerun-only"), f
 		Expect(res["canary"].GetHealthDescription()).To(ContainSubstring(v2 + " 100%"))
 	})
 
+	It("reports the service as reconciling while the new revision starts, and names the failed revision after the rollback", func(ctx SpecContext) {
+		e := newEnv()
+		v1 := deployCanaryV1(ctx, e)
+		e.srv.SetManualReadiness(true)
+
+		By("starting the canary of v2, whose revision does not become ready on its own")
+		c := commit()
+		target := piped.Source{AppDir: appDir("canary"), Commit: c}
+		r, err := e.pd.Start(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: c})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() []string { return revisionNames(e.srv.Revisions(e.serviceName("canary"))) }).Should(HaveLen(2))
+		v2 := revisionNames(e.srv.Revisions(e.serviceName("canary")))[0]
+		Eventually(func() string {
+			return resourcesByName(e.livestateOf(ctx, target))["canary"].GetHealthDescription()
+		}).Should(HavePrefix("Reconciling"))
+		Expect(resourcesByName(e.livestateOf(ctx, target))["canary"].GetHealthStatus()).To(Equal(model.ResourceState_UNKNOWN))
+
+		By("failing the revision: CLOUDRUN_SYNC fails and the rollback restores v1")
+		Expect(e.srv.SetRevisionReady(v2, false)).To(Succeed())
+		res, err := r.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		e.keep(res)
+		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
+		// The plugin calls a rolled-back commit "in progress or stopped" (SYNCED): the template and commit label stay
+		// those of the failed commit, only the traffic is restored. The status is not asserted here; the reason
+		// must say that git's revision serves nothing.
+		ls := e.livestateOf(ctx, target)
+		Expect(ls.GetSyncState().GetShortReason()).To(ContainSubstring("its revision "+v2+" of service canary serves 0% of the traffic"), ls.GetSyncState().GetReason())
+		res2 := resourcesByName(ls)
+		Expect(res2).NotTo(HaveKey(v2), "the failed revision serves nothing")
+		Expect(res2).To(HaveKey(v1))
+		Expect(res2[v1].GetHealthStatus()).To(Equal(model.ResourceState_HEALTHY))
+		Expect(res2[v1].GetHealthDescription()).To(HavePrefix("100% of the traffic"))
+	})
+
 	It("says OUT_OF_SYNC once the traffic of a finished deployment is moved by hand", func(ctx SpecContext) {
 		e := newEnv()
 		v1 := deployCanaryV1(ctx, e)
