@@ -40,6 +40,7 @@ func TestDecodeDeployTargetConfig(t *testing.T) {
 		{name: "fail: endpoint bad port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost:99999"}`, wantErr: `has an invalid port`},
 		{name: "fail: unknown field", raw: `{"project": "p", "region": "us-central1", "credentialFile": "x"}`, wantErr: `deploy target config: unknown field "credentialFile", allowed fields: credentialsFile, endpoint, insecure, project, region`},
 		{name: "fail: project not a string", raw: `{"project": 12, "region": "us-central1"}`, wantErr: `field "project": 12 is not a string`},
+		{name: "fail: insecure as string", raw: `{"project": "p", "region": "us-central1", "endpoint": "127.0.0.1:8080", "insecure": "true"}`, wantErr: `deploy target config: field "insecure": "true" is not a boolean, allowed true or false`},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +100,11 @@ func TestApplicationSpec(t *testing.T) {
 		{name: "fail: manifest outside the app dir", raw: `{"input": {"serviceManifestFile": "../other/service.yaml"}}`, wantErr: `field "input.serviceManifestFile": "../other/service.yaml" is outside the application directory`},
 		{name: "fail: absolute manifest path", raw: `{"input": {"serviceManifestFile": "/etc/service.yaml"}}`, wantErr: `"/etc/service.yaml" is outside the application directory`},
 		{name: "fail: image with spaces", raw: `{"input": {"image": " app:v1"}}`, wantErr: `field "input.image": " app:v1" has surrounding spaces`},
+		{name: "fail: image not a string", raw: `{"input": {"image": 2}}`, wantErr: `field "input.image": 2 is not a string`},
+		{name: "fail: manifest file not a string", raw: `{"input": {"serviceManifestFile": ["a.yaml"]}}`, wantErr: `field "input.serviceManifestFile": ["a.yaml"] is not a string`},
+		{name: "fail: quick sync not an object", raw: `{"quickSync": true}`, wantErr: `field "quickSync": must be an object, got true`},
+		{name: "fail: quick sync prune not a boolean", raw: `{"quickSync": {"prune": "yes"}}`, wantErr: `field "quickSync.prune": "yes" is not a boolean`},
+		{name: "fail: quick sync timeout zero", raw: `{"quickSync": {"timeout": "0s"}}`, wantErr: `field "quickSync.timeout": "0s" is not positive`},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,4 +133,23 @@ func TestPluginConfig(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"project": "p"}`), &c)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `plugin config: unknown field "project", no fields are allowed`)
+
+	data, err := json.Marshal(PluginConfig{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{}`, string(data), "piped's config round-trips as an empty object")
+}
+
+// TestApplicationSpecValidate covers specs built in code rather than decoded.
+func TestApplicationSpecValidate(t *testing.T) {
+	t.Parallel()
+	spec := ApplicationSpec{QuickSync: QuickSyncOptions{Timeout: unit.Duration(time.Minute)}}
+	err := spec.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `field "input.serviceManifestFile": is empty, allowed a path relative to the application directory (default "service.yaml")`)
+
+	spec.Input.ServiceManifestFile = "service.yaml"
+	spec.QuickSync.Timeout = 0
+	err = spec.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `field "quickSync.timeout": "0s" is not positive`)
 }

@@ -41,12 +41,11 @@ func DecodePromoteStageOptions(raw []byte) (PromoteStageOptions, error) {
 
 // parsePercent accepts 10, "10" and "10%" within 0-100.
 func parsePercent(v json.RawMessage) (unit.Percentage, error) {
+	// v is a valid JSON value (the object was parsed already): a string or a bare number.
 	text := strings.TrimSpace(string(v))
 	var s string
 	if err := json.Unmarshal(v, &s); err == nil {
 		text = s
-	} else if strings.HasPrefix(text, `"`) {
-		return unit.Percentage{}, fmt.Errorf("%s is not a percentage, allowed %s", shorten(v), percentAllowed)
 	}
 	p := unit.Percentage{}
 	num := text

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ func TestDecodeSyncStageOptions(t *testing.T) {
 		{name: "fail: field names are case sensitive", raw: `{"Prune": true}`, wantErr: `unknown field "Prune"`},
 		{name: "fail: not an object", raw: `[1]`, wantErr: `CLOUDRUN_SYNC: must be an object, got [1]`},
 		{name: "fail: bool as string", raw: `{"prune": "yes"}`, wantErr: `CLOUDRUN_SYNC: field "prune": "yes" is not a boolean, allowed true or false`},
+		{name: "fail: skipTrafficShift as number", raw: `{"skipTrafficShift": 1}`, wantErr: `CLOUDRUN_SYNC: field "skipTrafficShift": 1 is not a boolean`},
+		{name: "fail: tag as string", raw: `{"tag": "preview"}`, wantErr: `CLOUDRUN_SYNC: field "tag": "preview" is not a boolean`},
 		{name: "fail: timeout as number", raw: `{"timeout": 30}`, wantErr: `CLOUDRUN_SYNC: field "timeout": 30 is not a duration, allowed a positive duration such as "30s" or "10m"`},
 		{name: "fail: timeout unparsable", raw: `{"timeout": "10 minutes"}`, wantErr: `field "timeout": "10 minutes" is not a duration`},
 		{name: "fail: timeout zero", raw: `{"timeout": "0s"}`, wantErr: `field "timeout": "0s" is not positive`},
@@ -75,6 +78,8 @@ func TestDecodePromoteStageOptions(t *testing.T) {
 		{name: "fail: boolean", raw: `{"percent": true}`, wantErr: `field "percent": true is not a percentage`},
 		{name: "fail: space before suffix", raw: `{"percent": "10 %"}`, wantErr: `is not a percentage`},
 		{name: "fail: huge number", raw: `{"percent": 99999999999999999999}`, wantErr: `is not a percentage`},
+		{name: "fail: explicit plus sign", raw: `{"percent": "+5"}`, wantErr: `field "percent": "+5" is not a percentage`},
+		{name: "fail: long value is shortened", raw: `{"percent": "` + strings.Repeat("9", 60) + `x"}`, wantErr: `field "percent": "` + strings.Repeat("9", 39) + `... is not a percentage`},
 		{name: "fail: unknown field", raw: `{"percent": 10, "percentage": 10}`, wantErr: `CLOUDRUN_PROMOTE: unknown field "percentage", allowed fields: percent`},
 	}
 	for _, tc := range testcases {
@@ -107,6 +112,7 @@ func TestDecodeRollbackStageOptions(t *testing.T) {
 		{name: "fail: upper case", raw: `{"revision": "App-1"}`, wantErr: `"App-1" is not a revision name`},
 		{name: "fail: number", raw: `{"revision": 1}`, wantErr: `CLOUDRUN_ROLLBACK: field "revision": 1 is not a string`},
 		{name: "fail: unknown field", raw: `{"rev": "a"}`, wantErr: `CLOUDRUN_ROLLBACK: unknown field "rev", allowed fields: revision`},
+		{name: "fail: not an object", raw: `"app-1"`, wantErr: `CLOUDRUN_ROLLBACK: must be an object`},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +142,7 @@ func TestDecodeCleanupStageOptions(t *testing.T) {
 		{name: "fail: zero", raw: `{"keepCount": 0}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: field "keepCount": 0 is out of range, allowed an integer >= 1`},
 		{name: "fail: string", raw: `{"keepCount": "3"}`, wantErr: `field "keepCount": "3" is not an integer, allowed an integer >= 1`},
 		{name: "fail: fraction", raw: `{"keepCount": 2.5}`, wantErr: `field "keepCount": 2.5 is not an integer`},
+		{name: "fail: keepLatest as string", raw: `{"keepLatest": "no"}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: field "keepLatest": "no" is not a boolean`},
 		{name: "fail: unknown field", raw: `{"keep": 3}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: unknown field "keep", allowed fields: keepCount, keepLatest`},
 	}
 	for _, tc := range testcases {
@@ -151,6 +158,60 @@ func TestDecodeCleanupStageOptions(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestStageOptionsValidate covers options built in code rather than decoded, e.g. by the plugin's quick sync.
+func TestStageOptionsValidate(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name    string
+		opts    interface{ Validate() error }
+		wantErr string
+	}{
+		{name: "success: sync defaults", opts: DefaultSyncStageOptions()},
+		{name: "success: cleanup defaults", opts: DefaultCleanupStageOptions()},
+		{name: "success: promote 100", opts: PromoteStageOptions{Percent: unit.Percentage{Number: 100}}},
+		{name: "fail: sync without timeout", opts: SyncStageOptions{}, wantErr: `CLOUDRUN_SYNC: field "timeout": "0s" is not positive`},
+		{name: "fail: promote above 100", opts: PromoteStageOptions{Percent: unit.Percentage{Number: 101}}, wantErr: `CLOUDRUN_PROMOTE: field "percent": 101 is out of range, allowed 0-100`},
+		{name: "fail: promote below 0", opts: PromoteStageOptions{Percent: unit.Percentage{Number: -1}}, wantErr: `field "percent": -1 is out of range`},
+		{name: "fail: cleanup keeping nothing", opts: CleanupStageOptions{KeepCount: 0}, wantErr: `CLOUDRUN_CANARY_CLEANUP: field "keepCount": 0 is out of range, allowed an integer >= 1`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.opts.Validate()
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
+}
+
+// TestStageOptionsUnmarshalJSONRejects checks that json.Unmarshal into the option types decodes as strictly as
+// the Decode functions.
+func TestStageOptionsUnmarshalJSONRejects(t *testing.T) {
+	t.Parallel()
+	var sync SyncStageOptions
+	var promote PromoteStageOptions
+	var cleanup CleanupStageOptions
+	var rollback RollbackStageOptions
+	for target, raw := range map[any]string{
+		&sync:     `{"timeout": "0s"}`,
+		&promote:  `{"percent": 101}`,
+		&cleanup:  `{"keepCount": 0}`,
+		&rollback: `{"revision": "Bad_Name"}`,
+	} {
+		err := json.Unmarshal([]byte(raw), target)
+		require.Error(t, err, "%T from %s", target, raw)
+		assert.Contains(t, err.Error(), "CLOUDRUN_")
+	}
+	assert.Equal(t, SyncStageOptions{}, sync, "a rejected decode leaves the value untouched")
+	assert.Equal(t, PromoteStageOptions{}, promote)
+	assert.Equal(t, CleanupStageOptions{}, cleanup)
+	assert.Equal(t, RollbackStageOptions{}, rollback)
 }
 
 func TestStageOptionsJSONRoundTrip(t *testing.T) {
