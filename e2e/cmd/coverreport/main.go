@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -42,10 +43,16 @@ func run(r io.Reader, w io.Writer) (bool, error) {
 	}
 	results := measure(components, blocks)
 	printTable(w, results)
+	var below []string
 	for _, res := range results {
 		if !res.meetsFloor() {
-			return false, nil
+			below = append(below, res.name)
 		}
 	}
+	if len(below) > 0 {
+		fmt.Fprintf(w, "\nFAIL: below the floor: %s\n", strings.Join(below, "; "))
+		return false, nil
+	}
+	fmt.Fprintln(w, "\nok: every component meets its floor")
 	return true, nil
 }

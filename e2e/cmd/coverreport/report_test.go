@@ -60,8 +60,8 @@ func TestRun(t *testing.T) {
 		wantErr string
 		wantOut string
 	}{
-		{name: "success: every floor holds", profile: allCovered, wantOK: true, wantOut: "ok"},
-		{name: "fail: a component below its floor", profile: profile, wantOK: false, wantOut: "BELOW FLOOR"},
+		{name: "success: every floor holds", profile: allCovered, wantOK: true, wantOut: "ok: every component meets its floor"},
+		{name: "fail: a component below its floor", profile: profile, wantOK: false, wantOut: "FAIL: below the floor: Cloud Run client layer"},
 		{name: "fail: a component with no statements at all", profile: "mode: atomic\n", wantOK: false, wantOut: "fakerun"},
 		{name: "fail: a malformed line", profile: "mode: atomic\nnot a profile line\n", wantErr: "line 2"},
 	}
