@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -19,13 +20,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "coverreport: -profile is required")
 		os.Exit(2)
 	}
-	f, err := os.Open(*profile)
+	data, err := os.ReadFile(*profile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coverreport:", err)
 		os.Exit(2)
 	}
-	defer f.Close()
-	ok, err := run(f, os.Stdout)
+	ok, err := run(bytes.NewReader(data), os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coverreport:", err)
 		os.Exit(2)
@@ -42,17 +42,19 @@ func run(r io.Reader, w io.Writer) (bool, error) {
 		return false, err
 	}
 	results := measure(components, blocks)
-	printTable(w, results)
+	if err := printTable(w, results); err != nil {
+		return false, err
+	}
 	var below []string
 	for _, res := range results {
 		if !res.meetsFloor() {
 			below = append(below, res.name)
 		}
 	}
+	verdict := "ok: every component meets its floor"
 	if len(below) > 0 {
-		fmt.Fprintf(w, "\nFAIL: below the floor: %s\n", strings.Join(below, "; "))
-		return false, nil
+		verdict = "FAIL: below the floor: " + strings.Join(below, "; ")
 	}
-	fmt.Fprintln(w, "\nok: every component meets its floor")
-	return true, nil
+	_, err = fmt.Fprintf(w, "\n%s\n", verdict)
+	return len(below) == 0, err
 }

@@ -128,9 +128,8 @@ func matchesAny(patterns []string, file string) bool {
 	return false
 }
 
-func printTable(w io.Writer, results []result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tSTATEMENTS\tCOVERED\tFLOOR\tSTATUS")
+func printTable(w io.Writer, results []result) error {
+	rows := []string{"COMPONENT\tSTATEMENTS\tCOVERED\tFLOOR\tSTATUS"}
 	for _, r := range results {
 		floor, status := "-", "info"
 		if r.floor > 0 {
@@ -140,7 +139,11 @@ func printTable(w io.Writer, results []result) {
 				status = "BELOW FLOOR"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%s\t%s\n", r.name, r.total, r.percent(), floor, status)
+		rows = append(rows, fmt.Sprintf("%s\t%d\t%.1f%%\t%s\t%s", r.name, r.total, r.percent(), floor, status))
 	}
-	tw.Flush()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if _, err := io.WriteString(tw, strings.Join(rows, "\n")+"\n"); err != nil {
+		return err
+	}
+	return tw.Flush()
 }
