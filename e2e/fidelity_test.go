@@ -185,6 +185,16 @@ func fidelityProbes(e *targetEnv) []probe {
 				s.Template.Containers[0].Env[0].Values = &runpb.EnvVar_Value{Value: "four"}
 			})
 		}},
+		{"create a service with a missing image", "CreateService, image {sample}-missing (waits for the operation)", "", func(ctx context.Context) (map[string]string, error) {
+			svc := sampleService("one")
+			svc.Template.Containers[0].Image = sampleImage + "-missing"
+			_, err := create(ctx, e.id("noimage"), svc)
+			return nil, err
+		}},
+		{"read a service whose image is missing", "GetService after the failed creation", "", func(ctx context.Context) (map[string]string, error) {
+			svc, err := e.services.GetService(ctx, &runpb.GetServiceRequest{Name: e.serviceName(e.id("noimage"))})
+			return serviceFields(svc), err
+		}},
 		{"delete the serving revision", "DeleteRevision of the revision serving 100%", "FAILED_PRECONDITION", func(ctx context.Context) (map[string]string, error) {
 			op, err := e.revisions.DeleteRevision(ctx, &runpb.DeleteRevisionRequest{Name: latest(ctx)})
 			if err != nil {
@@ -199,7 +209,9 @@ func fidelityProbes(e *targetEnv) []probe {
 var _ = Describe("Fidelity report [fidelity]", Label("fidelity"), func() {
 	It("records what the target answers for each behaviour fakerun models, and fakerun answers the documented codes", func(ctx SpecContext) {
 		e := newTargetEnv()
-		placeholders := map[string]string{"project": e.t.Project(), "region": e.t.Region(), "service": e.id("fid"), "prefix": e.prefix}
+		placeholders := map[string]string{
+			"project": e.t.Project(), "region": e.t.Region(), "service": e.id("fid"), "prefix": e.prefix, "sample": sampleImage,
+		}
 		report := fidelity.Report{Target: e.t.Kind()}
 		probes := fidelityProbes(e)
 		for _, p := range probes {
