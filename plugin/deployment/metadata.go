@@ -6,6 +6,9 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
 // metadataStore is the part of *sdk.Client the stages use to keep state across stages and re-runs.
@@ -33,6 +36,35 @@ type syncRecord struct {
 	Traffic []trafficEntry `json:"traffic,omitempty"`
 	// PreviewTag is the tag given to the new revision, if any.
 	PreviewTag string `json:"previewTag,omitempty"`
+	// CommitLabel is the value of the commit label this deployment gives the service.
+	CommitLabel string `json:"commitLabel,omitempty"`
+	// Before is the service before the deployment (protojson, without its traffic, which is in Traffic):
+	// ROLLBACK writes back its template (with its revision name), labels, annotations and other settings.
+	// Records written by older plugin versions have none: then only the traffic is restored.
+	Before json.RawMessage `json:"before,omitempty"`
+}
+
+// encodeService is the JSON form of svc kept in a syncRecord, without its traffic.
+func encodeService(svc *runpb.Service) (json.RawMessage, error) {
+	kept := cloneService(svc)
+	kept.Traffic, kept.TrafficStatuses = nil, nil
+	b, err := protojson.Marshal(kept)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode service %s for the deployment metadata: %w", provider.ShortName(svc.GetName()), err)
+	}
+	return b, nil
+}
+
+// before returns the service recorded before the deployment; found is false for older records.
+func (r *syncRecord) before() (svc *runpb.Service, found bool, err error) {
+	if len(r.Before) == 0 {
+		return nil, false, nil
+	}
+	svc = &runpb.Service{}
+	if err := protojson.Unmarshal(r.Before, svc); err != nil {
+		return nil, false, fmt.Errorf("the service recorded before the deployment in the deployment metadata is not valid (%w); it was written by another plugin version", err)
+	}
+	return svc, true, nil
 }
 
 // trafficEntry is the JSON form of a runpb.TrafficTarget.

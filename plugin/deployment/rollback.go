@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -14,16 +15,21 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
-// executeRollback puts the traffic of every deploy target back to the block CLOUDRUN_SYNC recorded before
-// it changed anything, or routes 100% to the stage option `revision` when it is set.
+// executeRollback puts every deploy target back as it was before CLOUDRUN_SYNC changed it: the service
+// recorded then (revision template with its revision name, labels such as the commit label, annotations
+// and other settings) and its traffic block, in one update. With the stage option `revision`, 100% of
+// the traffic goes to that revision instead of the recorded block; the service is restored all the same.
 //
 //   - A target that SYNC did not change in this deployment (for example because the deployment failed
 //     earlier) is left alone: rollback is then a no-op.
 //   - On a first deployment (SYNC created the service) there is no earlier traffic: the service is left as
 //     it is and never deleted, since deleting it could take down whatever already uses it.
 //   - Tagged entries that someone else added while the deployment ran are kept as 0% tag-only entries.
+//   - When the live template is no longer the one this deployment applied (someone deployed meanwhile),
+//     or the record predates this behaviour, only the traffic is restored.
 //
-// Revisions are not deleted: the new revision stays, without traffic, until a cleanup removes it.
+// Re-sending the old template under its existing revision name creates no revision. Revisions are not
+// deleted: the new revision stays, without traffic, until a cleanup removes it.
 func (p *Plugin) executeRollback(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
 	store := p.metadata(input.Client)
 	opts, err := rollbackOptions(ctx, store, input)
@@ -63,24 +69,49 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target, store metadataSt
 		return nil
 	}
 
+	pre, hasPre, err := rec.before()
+	if err != nil {
+		return err
+	}
 	var before, after []*runpb.TrafficTarget
+	var service serviceRestore
 	err = p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
 		next, err := rollbackTraffic(live, rec, opts.Revision)
 		if err != nil {
 			return err
 		}
 		before, after = live.GetTraffic(), next
-		if traffic.Equal(live.GetTraffic(), next) {
-			return nil
+		service = restoreOf(live, rec, pre, hasPre)
+		if service != restoreApply {
+			if traffic.Equal(live.GetTraffic(), next) {
+				return nil
+			}
+			_, err = t.client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
+			return err
 		}
-		_, err = t.client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
-		return err
+		svc := cloneService(pre)
+		svc.Name, svc.Etag, svc.Traffic = rec.Service, live.GetEtag(), next
+		got, err := t.client.ReplaceService(ctx, svc)
+		if err != nil {
+			return err
+		}
+		return p.waitSettled(ctx, t, rec.Service, got)
 	})
 	if errors.Is(err, provider.ErrNotFound) {
-		return fmt.Errorf("service %s no longer exists, so its traffic cannot be restored: %w", id, err)
+		return fmt.Errorf("service %s no longer exists, so it cannot be restored: %w", id, err)
 	}
 	if err != nil {
 		return err
+	}
+	switch service {
+	case restoreApply:
+		t.lp.Infof("Restored the service as it was before the deployment: revision template %s (image %s) and labels, annotations and settings",
+			pre.GetTemplate().GetRevision(), strings.Join(images(pre), ", "))
+	case restoreForeign:
+		t.lp.Infof("The service no longer runs the template this deployment applied (revision %s, commit label %q): someone deployed meanwhile, so its template is kept and only the traffic is restored",
+			rec.Revision, rec.CommitLabel)
+	case restoreUnrecorded:
+		t.lp.Infof("The deployment metadata has no record of the service before the deployment (written by an older plugin version): only the traffic is restored")
 	}
 	t.lp.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
 	if opts.Revision != "" {
@@ -89,6 +120,64 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target, store metadataSt
 		t.lp.Successf("Rolled back service %s: the traffic is as it was before the deployment", id)
 	}
 	return nil
+}
+
+// serviceRestore says what ROLLBACK does with the service besides its traffic.
+type serviceRestore int
+
+const (
+	// restoreApply writes back the recorded service: the live one is still what this deployment applied.
+	restoreApply serviceRestore = iota
+	// restoreDone leaves the service: it already runs the recorded template and commit (an earlier
+	// rollback restored it, or the deployment failed before applying its template).
+	restoreDone
+	// restoreForeign leaves the service: someone else deployed after this deployment.
+	restoreForeign
+	// restoreUnrecorded leaves the service: the record predates the recording of the service.
+	restoreUnrecorded
+)
+
+// restoreOf decides what to do with live's template, labels and settings, given the record of the
+// deployment and pre, the service before it.
+func restoreOf(live *runpb.Service, rec *syncRecord, pre *runpb.Service, hasPre bool) serviceRestore {
+	rev, commit := live.GetTemplate().GetRevision(), live.GetLabels()[provider.LabelCommitHash]
+	switch {
+	case !hasPre:
+		return restoreUnrecorded
+	case rev == pre.GetTemplate().GetRevision() && commit == pre.GetLabels()[provider.LabelCommitHash]:
+		return restoreDone
+	case rev == rec.Revision && commit == rec.CommitLabel:
+		return restoreApply
+	}
+	return restoreForeign
+}
+
+// waitSettled waits until Cloud Run has rolled out the update that reported got: at once when the
+// update's operation was done (got is its result), else by reading the service until it no longer
+// reconciles.
+func (p *Plugin) waitSettled(ctx context.Context, t *target, name string, got *runpb.Service) error {
+	for got == nil || got.GetReconciling() {
+		if err := sleepCtx(ctx, p.pollInterval); err != nil {
+			return fmt.Errorf("stopped waiting for service %s to apply the rollback: %w", provider.ShortName(name), err)
+		}
+		var err error
+		if got, err = t.client.GetService(ctx, name); err != nil {
+			return err
+		}
+	}
+	if c := got.GetTerminalCondition(); c.GetState() == runpb.Condition_CONDITION_FAILED {
+		return fmt.Errorf("service %s did not apply the rollback: %s", provider.ShortName(name), c.GetMessage())
+	}
+	return nil
+}
+
+// images lists the container images of svc's template.
+func images(svc *runpb.Service) []string {
+	var out []string
+	for _, c := range svc.GetTemplate().GetContainers() {
+		out = append(out, c.GetImage())
+	}
+	return out
 }
 
 // rollbackTraffic is the traffic ROLLBACK writes: the recorded block (or 100% to revision), plus the

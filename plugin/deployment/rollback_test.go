@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"encoding/json"
 	"testing"
 
 	run "cloud.google.com/go/run/apiv2"
@@ -8,9 +9,11 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -61,6 +64,10 @@ func TestRollback_RestoresTrafficExactlyWithForeignTags(t *testing.T) {
 	f.ResetCalls()
 	status, log = e.run(StageCloudRunRollback, "", nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	got, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.Equal(t, revA, got.GetTemplate().GetRevision())
+	assert.Equal(t, "gcr.io/p/web:v1", got.GetTemplate().GetContainers()[0].GetImage())
 	// The LATEST entries come back pinned to revA, the latest ready revision before the deployment:
 	// LATEST would now mean revB.
 	assert.Equal(t, []string{revA + ":100", revA + ":0:stable", revA + ":0:head", revA + ":0:ops"}, trafficOf(t, f))
@@ -122,6 +129,7 @@ func TestRollback_ToARevisionGivenInThePipeline(t *testing.T) {
 	revA := e.revisionFor()
 	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
 	e.deploy("2222222bbbb", quickSyncApp, serviceYAML("gcr.io/p/web:v2"))
+	revB := e.revisionFor()
 	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
 
 	e.deploy("3333333cccc", pipelineWithRollback(revA), serviceYAML("gcr.io/p/web:v3"))
@@ -131,6 +139,11 @@ func TestRollback_ToARevisionGivenInThePipeline(t *testing.T) {
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 	// revA gets everything; revB (serving before) and the preview tag of this deployment are gone.
 	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	// The service is restored all the same: it runs revB's template again.
+	got, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.Equal(t, revB, got.GetTemplate().GetRevision())
+	assert.Equal(t, "gcr.io/p/web:v2", got.GetTemplate().GetContainers()[0].GetImage())
 }
 
 // pipelineWithRollback is a canary pipeline whose CLOUDRUN_ROLLBACK routes to revision.
@@ -156,4 +169,124 @@ spec:
 // first returns the stage status of a run.
 func first(status sdk.StageStatus, _ *recordLog) sdk.StageStatus {
 	return status
+}
+
+func TestRollback_RestoresTheTemplateOfAFailedCanary(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	setTraffic(t, f, traffic.Revision(revA, 100, ""), traffic.Revision(revA, 0, "stable"))
+	pre, err := f.Service(serviceName())
+	require.NoError(t, err)
+
+	// A PipeCD v0 canary: its first PROMOTE deploys a revision that cannot start.
+	f.AddFailingImage("gcr.io/p/web:broken")
+	e.deploy("2222222bbbb", v0CanaryApp, serviceYAML("gcr.io/p/web:broken"))
+	status, log := e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	failed, err := f.Service(serviceName())
+	require.NoError(t, err)
+	require.Equal(t, e.revisionFor(), failed.GetTemplate().GetRevision())
+	revisions := len(f.Revisions(serviceName()))
+
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	got, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(pre.GetTemplate(), got.GetTemplate()), "template after the rollback:\n%v\nbefore the deployment:\n%v", got.GetTemplate(), pre.GetTemplate())
+	assert.Equal(t, pre.GetLabels(), got.GetLabels())
+	assert.Equal(t, "1111111aaaa", got.GetLabels()[provider.LabelCommitHash])
+	assert.Equal(t, pre.GetAnnotations(), got.GetAnnotations())
+	assert.Equal(t, []string{revA + ":100", revA + ":0:stable"}, trafficOf(t, f))
+	assert.Len(t, f.Revisions(serviceName()), revisions, "re-sending the old template under its name creates no revision")
+	assert.Equal(t, map[string]int{"GetService": 1, "UpdateService": 1}, callCounts(f))
+	assert.Contains(t, log.String(), "Restored the service as it was before the deployment: revision template "+revA+" (image gcr.io/p/web:v1)")
+
+	// Running the rollback again changes nothing.
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, map[string]int{"GetService": 1}, callCounts(f))
+}
+
+func TestRollback_KeepsATemplateDeployedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	e.deploy("2222222bbbb", canaryApp, serviceYAML("gcr.io/p/web:v2"))
+	status, log := e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+
+	// Someone deploys another image with gcloud while the canary runs.
+	deployImage(t, f, "gcr.io/p/web:hotfix")
+	hotfix, err := f.Service(serviceName())
+	require.NoError(t, err)
+
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	got, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(hotfix.GetTemplate(), got.GetTemplate()), "the template deployed meanwhile is kept: %v", got.GetTemplate())
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.Contains(t, log.String(), "someone deployed meanwhile, so its template is kept and only the traffic is restored")
+	assert.Equal(t, map[string]int{"GetService": 1, "UpdateService": 1}, callCounts(f))
+}
+
+func TestRollback_RecordWithoutTheServiceRestoresTrafficOnly(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	e.deploy("2222222bbbb", canaryApp, serviceYAML("gcr.io/p/web:v2"))
+	revB := e.revisionFor()
+	status, log := e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+
+	// A record written by an older plugin version: no service before the deployment.
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(e.store.deployment[syncRecordKey("dt1")]), &rec))
+	require.Contains(t, rec, "before")
+	delete(rec, "before")
+	b, err := json.Marshal(rec)
+	require.NoError(t, err)
+	e.store.deployment[syncRecordKey("dt1")] = string(b)
+
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	got, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.Equal(t, revB, got.GetTemplate().GetRevision())
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.Contains(t, log.String(), "only the traffic is restored")
+}
+
+// deployImage deploys image behind the plugin's back, as `gcloud run deploy --image` would: a new
+// template (and revision), the traffic left as it is.
+func deployImage(t *testing.T, f *fakerun.Server, image string) {
+	t.Helper()
+	c, err := run.NewServicesClient(t.Context(), f.ClientOptions()...)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, c.Close()) }()
+	live, err := f.Service(serviceName())
+	require.NoError(t, err)
+	tmpl := cloneService(live).GetTemplate()
+	tmpl.Revision = ""
+	tmpl.Containers[0].Image = image
+	op, err := c.UpdateService(t.Context(), &runpb.UpdateServiceRequest{
+		Service:    &runpb.Service{Name: serviceName(), Template: tmpl},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"template"}},
+	})
+	require.NoError(t, err)
+	_, err = op.Wait(t.Context())
+	require.NoError(t, err)
 }

@@ -129,8 +129,13 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 	if err != nil {
 		return "", err
 	}
+	pre, err := encodeService(live)
+	if err != nil {
+		return "", err
+	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{
 		Service: name, Revision: want.revision, Traffic: toEntries(before), PreviewTag: tag,
+		CommitLabel: want.svc.GetLabels()[provider.LabelCommitHash], Before: pre,
 	})
 	if err != nil {
 		return "", err
