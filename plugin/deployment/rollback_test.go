@@ -9,6 +9,7 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -289,4 +290,28 @@ func deployImage(t *testing.T, f *fakerun.Server, image string) {
 	require.NoError(t, err)
 	_, err = op.Wait(t.Context())
 	require.NoError(t, err)
+}
+
+func TestRollback_RetriesAbortedWithAFreshRead(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revA, _ := canaryStart(t, e)
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, canarySync, nil)))
+
+	f.ResetCalls()
+	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Aborted, Times: 1})
+	status, log := e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	got, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.Equal(t, revA, got.GetTemplate().GetRevision())
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.Equal(t, map[string]int{"GetService": 2, "UpdateService": 2}, callCounts(f))
+	for _, c := range f.Calls() {
+		if req, ok := c.Request.(*runpb.UpdateServiceRequest); ok {
+			assert.NotEmpty(t, req.GetService().GetEtag(), "every write carries the etag of its read")
+			assert.Equal(t, revA, req.GetService().GetTemplate().GetRevision())
+		}
+	}
 }
