@@ -10,9 +10,11 @@
 //     pipecd-dev-* labels.
 //   - The traffic is in sync when the revision running git's template serves all of it. While the live
 //     service carries the compared commit in its pipecd-dev-commit-hash label (the plugin applied that
-//     commit: a canary is in progress, or was stopped or rolled back half-way), any split is accepted and
+//     commit: a canary is in progress, or was stopped half-way), any split is accepted and
 //     the short reason says how much the new revision serves. Any other split is OUT_OF_SYNC: it was made
-//     outside PipeCD, for example by a rollback in the console.
+//     outside PipeCD, for example by a rollback in the console. CLOUDRUN_ROLLBACK restores the template
+//     and the commit label from before the deployment, so the rolled-back commit is OUT_OF_SYNC on the
+//     template fields that differ.
 //   - Labels, annotations, containers, environment variables and volumes that only the live service has
 //     are differences: someone added them outside PipeCD.
 //
