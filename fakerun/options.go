@@ -19,6 +19,7 @@ type config struct {
 	failingImages  []string
 	faults         map[string][]Fault
 	revisionCap    int
+	compat         Compatibility
 }
 
 func defaultConfig() *config {

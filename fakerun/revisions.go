@@ -91,7 +91,7 @@ func (s *server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequ
 		return nil, revisionNotFound(serviceName, short)
 	}
 	if etag := req.GetEtag(); etag != "" && etag != r.etag {
-		return nil, status.Errorf(codes.Aborted, "The etag %s does not match the current etag %s of revision '%s'.", etag, r.etag, short)
+		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of revision '%s'.", etag, r.etag, short)
 	}
 	svc := r.service
 	switch {

@@ -298,3 +298,14 @@ func (s *server) doneOperationLocked(location string, response proto.Message) (*
 	s.operations[op.op.GetName()] = op
 	return op.op, nil
 }
+
+// pendingRolloutLocked returns the oldest pending rollout of svc, or nil.
+// Must be called with s.mu held.
+func (s *server) pendingRolloutLocked(svc *service) *operation {
+	for _, op := range s.pending {
+		if op.service == svc {
+			return op
+		}
+	}
+	return nil
+}

@@ -62,6 +62,9 @@ func (s *server) createLocked(project, region, id string, in *runpb.Service, val
 	next := &runpb.Service{}
 	replaceWritable(next, proto.Clone(in).(*runpb.Service))
 	normalizeService(next)
+	if s.cfg.compat.AcceptFullRevisionNames {
+		shortenRevisionNames(svc.name, next.GetTraffic())
+	}
 	if err := validateService(id, next); err != nil {
 		return nil, err
 	}
@@ -236,7 +239,12 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 		return s.createLocked(project, region, id, req.GetService(), req.GetValidateOnly())
 	}
 	if etag := req.GetService().GetEtag(); etag != "" && etag != svc.svc.GetEtag() {
-		return nil, status.Errorf(codes.Aborted, "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), id)
+		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), id)
+	}
+	if s.cfg.compat.RejectUpdateWhileReconciling {
+		if op := s.pendingRolloutLocked(svc); op != nil {
+			return nil, status.Errorf(codes.Aborted, "Service '%s' is still being updated by operation '%s'; wait for it to finish, then retry.", id, op.op.GetName())
+		}
 	}
 	in := proto.Clone(req.GetService()).(*runpb.Service)
 	next := proto.Clone(svc.svc).(*runpb.Service)
@@ -248,6 +256,9 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 		replaceWritable(next, in)
 	}
 	normalizeService(next)
+	if s.cfg.compat.AcceptFullRevisionNames {
+		shortenRevisionNames(svc.name, next.GetTraffic())
+	}
 	if err := validateService(id, next); err != nil {
 		return nil, err
 	}
@@ -261,7 +272,7 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 			return nil, err
 		}
 	}
-	if rev == nil && sameDesiredState(next, svc.svc) {
+	if rev == nil && !s.cfg.compat.BumpGenerationOnNoOpUpdate && sameDesiredState(next, svc.svc) {
 		// Nothing to change: no new generation, answer with the service as is.
 		return s.doneOperationLocked(svc.location, svc.svc)
 	}
@@ -324,7 +335,7 @@ func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemp
 func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.RevisionTemplate) (*revision, error) {
 	name := t.GetRevision()
 	if name == "" {
-		for name == "" || s.revisions[svc.name+"/revisions/"+name] != nil {
+		for name == "" || s.revisions[svc.name+"/revisions/"+name] != nil || svc.deletedRevisions[name] {
 			name = fmt.Sprintf("%s-%05d-%s", svc.id, generation, s.randomLettersLocked(3))
 		}
 	} else if !strings.HasPrefix(name, svc.id+"-") || len(name) > 63 || !dnsLabelPattern.MatchString(name) {
@@ -332,6 +343,8 @@ func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 			"revision name %q must start with the service name followed by a hyphen (%q), use only lowercase letters, digits and hyphens, not end with a hyphen, and have at most 63 characters", name, svc.id+"-"))
 	} else if s.revisions[svc.name+"/revisions/"+name] != nil {
 		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", name)
+	} else if svc.deletedRevisions[name] {
+		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' was deleted; the name of a deleted revision cannot be reused.", name)
 	}
 	tmpl := proto.Clone(t).(*runpb.RevisionTemplate)
 	tmpl.Revision = name
@@ -393,6 +406,12 @@ func (s *server) removeRevisionLocked(r *revision) {
 		svc.revisions = slices.Delete(svc.revisions, i, i+1)
 	}
 	delete(s.revisions, r.name)
+	if s.cfg.compat.RejectDeletedRevisionNames {
+		if svc.deletedRevisions == nil {
+			svc.deletedRevisions = map[string]bool{}
+		}
+		svc.deletedRevisions[shortName(r.name)] = true
+	}
 }
 
 func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
@@ -407,7 +426,7 @@ func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 		return nil, serviceNotFound(req.GetName())
 	}
 	if etag := req.GetEtag(); etag != "" && etag != svc.svc.GetEtag() {
-		return nil, status.Errorf(codes.Aborted, "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), svc.id)
+		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), svc.id)
 	}
 	now := s.nowLocked()
 	resp := proto.Clone(svc.svc).(*runpb.Service)

@@ -59,6 +59,9 @@ type service struct {
 	svc       *runpb.Service
 	revisions []*revision // oldest first
 	deleted   bool
+	// deletedRevisions holds the short names of deleted revisions, kept
+	// only with Compatibility.RejectDeletedRevisionNames.
+	deletedRevisions map[string]bool
 }
 
 type revState int
