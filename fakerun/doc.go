@@ -16,6 +16,7 @@
 // with tags, revision readiness measured on an injectable clock, long-running
 // operations that stay pending until the revisions they wait for are ready,
 // and Cloud Run's error codes. Test knobs (fault injection, readiness
-// control, call log, state dump) are methods on Server. See README.md for
-// what is not modelled.
+// control, call log, state dump) are methods on Server. Where public
+// material does not settle what Cloud Run does, WithCompatibility chooses.
+// See README.md for what is not modelled.
 package fakerun

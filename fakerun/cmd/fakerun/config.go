@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"google.golang.org/grpc/codes"
 )
 
 // config is the binary's settings after flags and FAKERUN_* variables.
@@ -20,12 +21,14 @@ type config struct {
 	readinessDelay  time.Duration
 	manualReadiness bool
 	failingImages   []string
+	compat          fakerun.Compatibility
 	logLevel        slog.Level
 }
 
 // options turns the config into fakerun server options.
 func (c config) options() []fakerun.Option {
-	opts := []fakerun.Option{fakerun.WithAddress(c.addr), fakerun.WithReadinessDelay(c.readinessDelay)}
+	opts := []fakerun.Option{fakerun.WithAddress(c.addr), fakerun.WithReadinessDelay(c.readinessDelay),
+		fakerun.WithCompatibility(c.compat)}
 	if c.manualReadiness {
 		opts = append(opts, fakerun.WithManualReadiness())
 	}
@@ -54,6 +57,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.Bool("manual-readiness", false, "keep new revisions pending until marked ready or failed over the admin API")
 	fs.String("failing-images", "", "comma-separated container images whose revisions never become ready")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
+	// Behaviours Cloud Run has not settled (fakerun.Compatibility); the defaults are the likeliest.
+	fs.Bool("accept-full-revision-names", false, "traffic targets may name revisions by full resource name (stored as the short name)")
+	fs.Bool("bump-generation-on-noop-update", false, "an update that changes nothing still bumps generation and etag")
+	fs.String("etag-mismatch-code", "aborted", "gRPC code for a stale etag: aborted or failed_precondition")
+	fs.Bool("reject-update-while-reconciling", false, "refuse UpdateService with ABORTED while the service's rollout is pending, instead of superseding it")
+	fs.Bool("reject-deleted-revision-names", false, "refuse with ALREADY_EXISTS an explicit revision name of a deleted revision")
 	fs.Usage = func() {
 		_, _ = fmt.Fprintln(usage, "Usage: fakerun [flags]\n\nAn in-memory fake of the Cloud Run Admin API v2 (gRPC and REST on one port, admin API under /_fakerun/).\nEvery flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
 		fs.PrintDefaults()
@@ -97,9 +106,43 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 			c.failingImages = append(c.failingImages, img)
 		}
 	}
+	if c.compat, err = compatibility(value); err != nil {
+		return config{}, err
+	}
 	raw, source = value("log-level")
 	if err := c.logLevel.UnmarshalText([]byte(raw)); err != nil || !isPlainLevel(raw) {
 		return config{}, fmt.Errorf("%s: invalid log level %q; allowed: debug, info, warn, error", source, raw)
+	}
+	return c, nil
+}
+
+// compatibility reads the flags of fakerun.Compatibility.
+func compatibility(value func(string) (string, string)) (fakerun.Compatibility, error) {
+	var c fakerun.Compatibility
+	for _, b := range []struct {
+		flag  string
+		field *bool
+	}{
+		{"accept-full-revision-names", &c.AcceptFullRevisionNames},
+		{"bump-generation-on-noop-update", &c.BumpGenerationOnNoOpUpdate},
+		{"reject-update-while-reconciling", &c.RejectUpdateWhileReconciling},
+		{"reject-deleted-revision-names", &c.RejectDeletedRevisionNames},
+	} {
+		raw, source := value(b.flag)
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return c, fmt.Errorf("%s: invalid value %q; want true or false", source, raw)
+		}
+		*b.field = v
+	}
+	raw, source := value("etag-mismatch-code")
+	switch strings.ToLower(raw) {
+	case "aborted":
+		c.EtagMismatchCode = codes.Aborted
+	case "failed_precondition":
+		c.EtagMismatchCode = codes.FailedPrecondition
+	default:
+		return c, fmt.Errorf("%s: invalid etag mismatch code %q; allowed: aborted, failed_precondition", source, raw)
 	}
 	return c, nil
 }

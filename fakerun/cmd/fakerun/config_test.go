@@ -8,13 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 )
+
+// defaultCompat is what the compatibility flags give by default.
+var defaultCompat = fakerun.Compatibility{EtagMismatchCode: codes.Aborted}
 
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
-	defaults := config{addr: "127.0.0.1:8080", logLevel: slog.LevelInfo}
+	defaults := config{addr: "127.0.0.1:8080", compat: defaultCompat, logLevel: slog.LevelInfo}
 	testcases := []struct {
 		name    string
 		args    []string
@@ -28,28 +33,49 @@ func TestParseConfig(t *testing.T) {
 			args: []string{"-host", "0.0.0.0", "-port", "9090", "-readiness-delay", "1.5s", "-manual-readiness",
 				"-failing-images", "img:bad, other:bad ,", "-log-level", "debug"},
 			want: config{addr: "0.0.0.0:9090", readinessDelay: 1500 * time.Millisecond, manualReadiness: true,
-				failingImages: []string{"img:bad", "other:bad"}, logLevel: slog.LevelDebug},
+				failingImages: []string{"img:bad", "other:bad"}, compat: defaultCompat, logLevel: slog.LevelDebug},
 		},
 		{
 			name: "success: environment fallbacks",
 			env: map[string]string{"FAKERUN_HOST": "0.0.0.0", "FAKERUN_PORT": "7000", "FAKERUN_READINESS_DELAY": "2s",
 				"FAKERUN_MANUAL_READINESS": "true", "FAKERUN_FAILING_IMAGES": "img:bad", "FAKERUN_LOG_LEVEL": "WARN"},
 			want: config{addr: "0.0.0.0:7000", readinessDelay: 2 * time.Second, manualReadiness: true,
-				failingImages: []string{"img:bad"}, logLevel: slog.LevelWarn},
+				failingImages: []string{"img:bad"}, compat: defaultCompat, logLevel: slog.LevelWarn},
 		},
 		{
 			name: "success: flags win over the environment",
 			args: []string{"-port", "7001", "-readiness-delay", "0s", "-manual-readiness=false", "-log-level", "error"},
 			env: map[string]string{"FAKERUN_PORT": "7000", "FAKERUN_READINESS_DELAY": "nonsense",
 				"FAKERUN_MANUAL_READINESS": "true", "FAKERUN_LOG_LEVEL": "debug"},
-			want: config{addr: "127.0.0.1:7001", logLevel: slog.LevelError},
+			want: config{addr: "127.0.0.1:7001", compat: defaultCompat, logLevel: slog.LevelError},
 		},
-		{name: "success: -addr", args: []string{"-addr", "[::1]:0"}, want: config{addr: "[::1]:0", logLevel: slog.LevelInfo}},
+		{name: "success: -addr", args: []string{"-addr", "[::1]:0"}, want: config{addr: "[::1]:0", compat: defaultCompat, logLevel: slog.LevelInfo}},
 		{name: "success: FAKERUN_ADDR", env: map[string]string{"FAKERUN_ADDR": "0.0.0.0:8081"},
-			want: config{addr: "0.0.0.0:8081", logLevel: slog.LevelInfo}},
+			want: config{addr: "0.0.0.0:8081", compat: defaultCompat, logLevel: slog.LevelInfo}},
 		{name: "success: -port beats FAKERUN_ADDR", args: []string{"-port", "0"}, env: map[string]string{"FAKERUN_ADDR": "0.0.0.0:8081"},
-			want: config{addr: "127.0.0.1:0", logLevel: slog.LevelInfo}},
+			want: config{addr: "127.0.0.1:0", compat: defaultCompat, logLevel: slog.LevelInfo}},
 		{name: "success: empty variables count as unset", env: map[string]string{"FAKERUN_PORT": "", "FAKERUN_ADDR": ""}, want: defaults},
+		{
+			name: "success: compatibility flags",
+			args: []string{"-accept-full-revision-names", "-bump-generation-on-noop-update", "-etag-mismatch-code", "failed_precondition",
+				"-reject-update-while-reconciling", "-reject-deleted-revision-names"},
+			want: config{addr: "127.0.0.1:8080", logLevel: slog.LevelInfo, compat: fakerun.Compatibility{
+				AcceptFullRevisionNames: true, BumpGenerationOnNoOpUpdate: true, EtagMismatchCode: codes.FailedPrecondition,
+				RejectUpdateWhileReconciling: true, RejectDeletedRevisionNames: true}},
+		},
+		{
+			name: "success: compatibility variables",
+			env: map[string]string{"FAKERUN_ACCEPT_FULL_REVISION_NAMES": "true", "FAKERUN_BUMP_GENERATION_ON_NOOP_UPDATE": "1",
+				"FAKERUN_ETAG_MISMATCH_CODE": "FAILED_PRECONDITION", "FAKERUN_REJECT_UPDATE_WHILE_RECONCILING": "true",
+				"FAKERUN_REJECT_DELETED_REVISION_NAMES": "true"},
+			want: config{addr: "127.0.0.1:8080", logLevel: slog.LevelInfo, compat: fakerun.Compatibility{
+				AcceptFullRevisionNames: true, BumpGenerationOnNoOpUpdate: true, EtagMismatchCode: codes.FailedPrecondition,
+				RejectUpdateWhileReconciling: true, RejectDeletedRevisionNames: true}},
+		},
+		{name: "fail: bad etag mismatch code", args: []string{"-etag-mismatch-code", "conflict"},
+			wantErr: `flag -etag-mismatch-code: invalid etag mismatch code "conflict"; allowed: aborted, failed_precondition`},
+		{name: "fail: bad compatibility bool", env: map[string]string{"FAKERUN_REJECT_DELETED_REVISION_NAMES": "sometimes"},
+			wantErr: `FAKERUN_REJECT_DELETED_REVISION_NAMES: invalid value "sometimes"; want true or false`},
 		{name: "fail: -addr with -port", args: []string{"-addr", "127.0.0.1:1", "-port", "2"}, wantErr: "flag -addr cannot be combined with -host or -port"},
 		{name: "fail: port not a number", args: []string{"-port", "http"}, wantErr: `flag -port: invalid port "http"; want a number from 0 to 65535`},
 		{name: "fail: port out of range", env: map[string]string{"FAKERUN_PORT": "70000"}, wantErr: `FAKERUN_PORT: invalid port "70000"`},

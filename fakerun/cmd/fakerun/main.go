@@ -62,7 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errors.Join(fmt.Errorf("writing to stdout: %w", err), srv.Close())
 	}
 	log.Info("fakerun started", "addr", addr, "readinessDelay", cfg.readinessDelay,
-		"manualReadiness", cfg.manualReadiness, "failingImages", cfg.failingImages)
+		"manualReadiness", cfg.manualReadiness, "failingImages", cfg.failingImages,
+		"compatibility", fmt.Sprintf("%+v", cfg.compat))
 
 	<-ctx.Done()
 	log.Info("fakerun shutting down", "reason", context.Cause(ctx))

@@ -94,7 +94,7 @@ func TestRun(t *testing.T) {
 	defer cancel()
 	stdoutR, stdoutW := io.Pipe()
 	var stderr lockedBuffer
-	env := map[string]string{"FAKERUN_LOG_LEVEL": "debug", "FAKERUN_READINESS_DELAY": "1h"}
+	env := map[string]string{"FAKERUN_LOG_LEVEL": "debug", "FAKERUN_READINESS_DELAY": "1h", "FAKERUN_ETAG_MISMATCH_CODE": "failed_precondition"}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-port", "0"}, func(k string) string { return env[k] }, stdoutW, &stderr)
@@ -126,6 +126,13 @@ func TestRun(t *testing.T) {
 	defer func() { require.NoError(t, services.Close()) }()
 	_, err = services.GetService(ctx, &runpb.GetServiceRequest{Name: "projects/p/locations/us-central1/services/nope"})
 	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+
+	// The compatibility settings reach the server: a stale etag gets the chosen code.
+	_, err = services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: "projects/p/locations/us-central1", ServiceId: "svc",
+		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{{Image: "img:1"}}}}})
+	require.NoError(t, err)
+	_, err = services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: "projects/p/locations/us-central1/services/svc", Etag: `"stale"`})
+	assert.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
 
 	// gRPC reflection lists the Cloud Run services (grpcurl relies on it).
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
