@@ -104,7 +104,7 @@ var _ = Describe("Live state [livestate]", Label("livestate", "fakerun-only"), f
 		Expect(res["canary"].GetHealthDescription()).To(ContainSubstring(v2 + " 100%"))
 	})
 
-	It("reports the service as reconciling while the new revision starts, and names the failed revision after the rollback", func(ctx SpecContext) {
+	It("reports the service as reconciling while the new revision starts, and OUT_OF_SYNC on the image after the rollback", func(ctx SpecContext) {
 		e := newEnv()
 		v1 := deployCanaryV1(ctx, e)
 		e.srv.SetManualReadiness(true)
@@ -127,11 +127,13 @@ var _ = Describe("Live state [livestate]", Label("livestate", "fakerun-only"), f
 		Expect(err).NotTo(HaveOccurred())
 		e.keep(res)
 		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
-		// The plugin calls a rolled-back commit "in progress or stopped" (SYNCED): the template and commit label stay
-		// those of the failed commit, only the traffic is restored. The status is not asserted here; the reason
-		// must say that git's revision serves nothing.
+		// The rollback restored v1's template and commit label with the traffic: git's head is not what runs.
+		Expect(e.service("canary").GetTemplate().GetContainers()[0].GetImage()).To(Equal(imageV1))
 		ls := e.livestateOf(ctx, target)
-		Expect(ls.GetSyncState().GetShortReason()).To(ContainSubstring("its revision "+v2+" of service canary serves 0% of the traffic"), ls.GetSyncState().GetReason())
+		Expect(ls.GetSyncState().GetStatus()).To(Equal(model.ApplicationSyncStatus_OUT_OF_SYNC), ls.GetSyncState().GetReason())
+		Expect(ls.GetSyncState().GetShortReason()).To(Equal("Service canary differs from git: template.containers[0].image"), ls.GetSyncState().GetReason())
+		Expect(ls.GetSyncState().GetReason()).To(ContainSubstring(imageV2))
+		Expect(ls.GetSyncState().GetReason()).To(ContainSubstring(imageV1))
 		res2 := resourcesByName(ls)
 		Expect(res2).NotTo(HaveKey(v2), "the failed revision serves nothing")
 		Expect(res2).To(HaveKey(v1))

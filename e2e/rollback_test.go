@@ -34,7 +34,8 @@ func prepareTaggedV1(ctx context.Context, e *env) (v1 string, before []string) {
 }
 
 // expectRolledBack checks that the deployment ended with status, ran CLOUDRUN_ROLLBACK successfully and that
-// the service's traffic is the pre-deploy block again.
+// the service is v1 again: its template (image and revision name, so no revision was created) and the
+// pre-deploy traffic block.
 func expectRolledBack(e *env, res *piped.Result, status model.DeploymentStatus, before []string) {
 	GinkgoHelper()
 	Expect(res.Status).To(Equal(status), res.Report())
@@ -46,6 +47,8 @@ func expectRolledBack(e *env, res *piped.Result, status model.DeploymentStatus, 
 	svc := e.service("canary")
 	Expect(traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
 	Expect(liveTraffic(svc)).To(Equal(before))
+	Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(imageV1), "the pre-deploy template comes back")
+	Expect(before).To(ContainElement(entry(svc.GetTemplate().GetRevision(), 100, "")), "the template is v1's, under its revision name")
 }
 
 // expectConsistentAfterEveryStage checks fakerun's state after each stage: the service exists, its traffic
