@@ -40,15 +40,14 @@ type Compatibility struct {
 	// without publishing its state, as Kubernetes-style reconcilers do.
 	RejectUpdateWhileReconciling bool
 
-	// RejectDeletedRevisionNames makes an explicit template.revision that
-	// names a deleted revision of the service (deleted by DeleteRevision or
-	// by the revision cap) fail with ALREADY_EXISTS, and keeps automatic
-	// names off deleted ones. By default the name is free again once the
-	// revision is gone, since deleted revisions are not kept. Evidence
-	// points both ways: Knative forbids reuse until garbage collection, and
-	// ListRevisions' show_deleted suggests Cloud Run keeps deleted revisions
-	// until they expire.
-	RejectDeletedRevisionNames bool
+	// AllowDeletedRevisionNames frees the name of a deleted revision (deleted
+	// by DeleteRevision or by the revision cap): an explicit template.revision
+	// may name it again. By default the name stays taken: such a
+	// template.revision fails with ALREADY_EXISTS, and automatic names avoid
+	// deleted ones. The evidence leans that way: Knative forbids reuse until
+	// garbage collection, and ListRevisions' show_deleted and the revisions'
+	// expire_time suggest Cloud Run keeps deleted revisions until they expire.
+	AllowDeletedRevisionNames bool
 }
 
 // WithCompatibility sets the behaviours Cloud Run has not settled; see

@@ -180,8 +180,8 @@ func TestCompatibilityDeletedRevisionNames(t *testing.T) {
 		compat Compatibility
 		reject bool
 	}{
-		{name: "success: by default a deleted revision's name is free again"},
-		{name: "fail: RejectDeletedRevisionNames keeps it taken", compat: Compatibility{RejectDeletedRevisionNames: true}, reject: true},
+		{name: "fail: by default a deleted revision's name stays taken", reject: true},
+		{name: "success: AllowDeletedRevisionNames frees it", compat: Compatibility{AllowDeletedRevisionNames: true}},
 	}
 	named := func(rev, image string) *runpb.Service {
 		tmpl := template(image)

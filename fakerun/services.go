@@ -406,7 +406,7 @@ func (s *server) removeRevisionLocked(r *revision) {
 		svc.revisions = slices.Delete(svc.revisions, i, i+1)
 	}
 	delete(s.revisions, r.name)
-	if s.cfg.compat.RejectDeletedRevisionNames {
+	if !s.cfg.compat.AllowDeletedRevisionNames {
 		if svc.deletedRevisions == nil {
 			svc.deletedRevisions = map[string]bool{}
 		}

@@ -60,7 +60,7 @@ type service struct {
 	revisions []*revision // oldest first
 	deleted   bool
 	// deletedRevisions holds the short names of deleted revisions, kept
-	// only with Compatibility.RejectDeletedRevisionNames.
+	// unless Compatibility.AllowDeletedRevisionNames.
 	deletedRevisions map[string]bool
 }
 

@@ -62,7 +62,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.Bool("bump-generation-on-noop-update", false, "an update that changes nothing still bumps generation and etag")
 	fs.String("etag-mismatch-code", "aborted", "gRPC code for a stale etag: aborted or failed_precondition")
 	fs.Bool("reject-update-while-reconciling", false, "refuse UpdateService with ABORTED while the service's rollout is pending, instead of superseding it")
-	fs.Bool("reject-deleted-revision-names", false, "refuse with ALREADY_EXISTS an explicit revision name of a deleted revision")
+	fs.Bool("allow-deleted-revision-names", false, "accept an explicit revision name of a deleted revision, instead of refusing it with ALREADY_EXISTS")
 	fs.Usage = func() {
 		_, _ = fmt.Fprintln(usage, "Usage: fakerun [flags]\n\nAn in-memory fake of the Cloud Run Admin API v2 (gRPC and REST on one port, admin API under /_fakerun/).\nEvery flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
 		fs.PrintDefaults()
@@ -126,7 +126,7 @@ func compatibility(value func(string) (string, string)) (fakerun.Compatibility, 
 		{"accept-full-revision-names", &c.AcceptFullRevisionNames},
 		{"bump-generation-on-noop-update", &c.BumpGenerationOnNoOpUpdate},
 		{"reject-update-while-reconciling", &c.RejectUpdateWhileReconciling},
-		{"reject-deleted-revision-names", &c.RejectDeletedRevisionNames},
+		{"allow-deleted-revision-names", &c.AllowDeletedRevisionNames},
 	} {
 		raw, source := value(b.flag)
 		v, err := strconv.ParseBool(raw)
