@@ -22,11 +22,13 @@ type metadataStore interface {
 
 // syncRecord is what CLOUDRUN_SYNC remembers about one deploy target, for PROMOTE, ROLLBACK and CLEANUP.
 // It is written once per deployment and target, before the first change, and never overwritten, so a
-// re-run SYNC keeps the state from before the deployment.
+// re-run SYNC keeps the state from before the deployment; only Revision changes, when Cloud Run refuses
+// the name (see renameRevision).
 type syncRecord struct {
 	// Service is the full resource name of the service.
 	Service string `json:"service"`
-	// Revision is the short name of the revision this deployment deploys.
+	// Revision is the short name of the revision this deployment deploys. A re-run of SYNC applies this
+	// name when it is another generation of the same template (see naming.RevisionNameAt).
 	Revision string `json:"revision"`
 	// Created is true when this deployment created the service (first deployment), or found it serving
 	// nothing because it never had a ready revision: either way there is no earlier traffic to restore.
@@ -134,12 +136,18 @@ func saveSyncRecordOnce(ctx context.Context, store metadataStore, target string,
 	if err != nil || found {
 		return existing, err
 	}
+	return r, putSyncRecord(ctx, store, target, r)
+}
+
+// putSyncRecord stores r, replacing any record of target. Only saveSyncRecordOnce and renameRevision,
+// which changes nothing but the revision name, call it.
+func putSyncRecord(ctx context.Context, store metadataStore, target string, r *syncRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("failed to encode the deployment metadata: %w", err)
+		return fmt.Errorf("failed to encode the deployment metadata: %w", err)
 	}
 	if err := store.PutDeploymentPluginMetadata(ctx, syncRecordKey(target), string(b)); err != nil {
-		return nil, fmt.Errorf("failed to save the deployment metadata of deploy target %s: %w", target, err)
+		return fmt.Errorf("failed to save the deployment metadata of deploy target %s: %w", target, err)
 	}
-	return r, nil
+	return nil
 }

@@ -66,6 +66,8 @@ type desiredService struct {
 	id string
 	// revision is the short name of the revision the template creates.
 	revision string
+	// commit is the commit hash the revision is named after.
+	commit string
 }
 
 // desired builds the service of src for the deploy target cfg, labelled for deployment d.
@@ -81,7 +83,7 @@ func (src *Source) desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*de
 		return nil, fmt.Errorf("cannot name the new revision: %w", err)
 	}
 	svc.Template.Revision = rev
-	return &desiredService{svc: svc, id: id, revision: rev}, nil
+	return &desiredService{svc: svc, id: id, revision: rev, commit: src.Commit}, nil
 }
 
 // ServiceToApply returns the service CLOUDRUN_SYNC of deployment d applies for src on the deploy target
@@ -103,12 +105,25 @@ func (src *Source) ServiceToApply(cfg config.DeployTargetConfig, d sdk.Deploymen
 // deployed afresh (see deployFresh).
 func (w *desiredService) reuseLiveRevision(live *runpb.Service) bool {
 	cur := live.GetTemplate().GetRevision()
-	if live.GetLatestReadyRevision() == "" || !sameTemplate(cur, w.revision) {
+	if live.GetLatestReadyRevision() == "" || !naming.SameTemplate(cur, w.revision) {
 		return false
 	}
-	w.revision = cur
-	w.svc.Template.Revision = cur
+	w.setRevision(cur)
 	return true
+}
+
+// setRevision names the revision the template creates.
+func (w *desiredService) setRevision(name string) {
+	w.revision = name
+	w.svc.Template.Revision = name
+}
+
+// adoptRecorded takes the revision name recorded by an earlier run of this stage when it names the same
+// template under another generation (see renameRevision), so that a re-run never creates a second revision.
+func (w *desiredService) adoptRecorded(rec *syncRecord) {
+	if rec.Revision != w.revision && naming.SameTemplate(rec.Revision, w.revision) {
+		w.setRevision(rec.Revision)
+	}
 }
 
 // labelService adds the ownership labels. The revision template gets only labels that do not change
@@ -146,13 +161,6 @@ var invalidLabelChars = regexp.MustCompile(`[^a-z0-9_-]`)
 func labelValue(s string) string {
 	v := invalidLabelChars.ReplaceAllString(strings.ToLower(s), "-")
 	return v[:min(len(v), 63)]
-}
-
-// sameTemplate reports whether two revision names made by naming.RevisionName carry the same template hash,
-// which is the last dash-separated part of the name.
-func sameTemplate(a, b string) bool {
-	ha, hb := a[strings.LastIndex(a, "-")+1:], b[strings.LastIndex(b, "-")+1:]
-	return a != "" && b != "" && ha == hb
 }
 
 // writeService applies change to the service until Cloud Run accepts the write or attempts run out.

@@ -140,6 +140,9 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 	if err != nil {
 		return "", err
 	}
+	if !reused {
+		want.adoptRecorded(rec)
+	}
 	if reused {
 		t.lp.Infof("Service %s: the revision template is unchanged, so revision %s is kept and only the service settings are applied", want.id, want.revision)
 	} else {
@@ -150,19 +153,28 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 		t.lp.Infof("The service already runs this template (an earlier run of this stage applied it); not applying it again")
 	} else {
 		err = p.writeService(ctx, t, name, live, func(live *runpb.Service) error {
-			cur, err := pinned(live)
-			if err != nil {
-				return err
+			for {
+				cur, err := pinned(live)
+				if err != nil {
+					return err
+				}
+				next, err := traffic.KeepExisting(withoutTag(cur, oldTag), want.revision, tag)
+				if err != nil {
+					return fmt.Errorf("cannot compute the traffic for the template update: %w", err)
+				}
+				svc := cloneService(want.svc)
+				svc.Etag = live.GetEtag()
+				svc.Traffic = next
+				_, err = t.client.ReplaceService(ctx, svc)
+				err = p.checkApplied(ctx, t, name, want.revision, err)
+				if reused || !errors.Is(err, provider.ErrAlreadyExists) {
+					return err
+				}
+				// A refused name changed nothing, so the same read (and etag) serves the next name.
+				if err := p.renameRevision(ctx, t, store, want, err); err != nil {
+					return err
+				}
 			}
-			next, err := traffic.KeepExisting(withoutTag(cur, oldTag), want.revision, tag)
-			if err != nil {
-				return fmt.Errorf("cannot compute the traffic for the template update: %w", err)
-			}
-			svc := cloneService(want.svc)
-			svc.Etag = live.GetEtag()
-			svc.Traffic = next
-			_, err = t.client.ReplaceService(ctx, svc)
-			return p.checkApplied(ctx, t, name, want.revision, err)
 		})
 		if err != nil {
 			return "", fmt.Errorf("failed to apply the new template; the traffic is unchanged: %w", err)
@@ -222,14 +234,12 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 // (for example after a failed first deployment), so there is no traffic to protect or to restore.
 func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore, want *desiredService, tag string, opts config.SyncStageOptions, live *runpb.Service) (string, error) {
 	name := want.svc.GetName()
-	if _, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{Service: name, Revision: want.revision, Created: true, PreviewTag: tag}); err != nil {
+	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{Service: name, Revision: want.revision, Created: true, PreviewTag: tag})
+	if err != nil {
 		return "", err
 	}
-	svc := cloneService(want.svc)
-	svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(want.revision, 100, "")}
-	if tag != "" {
-		svc.Traffic = append(svc.Traffic, traffic.Revision(want.revision, 0, tag))
-	}
+	want.adoptRecorded(rec)
+	svc := freshService(want, tag)
 	if live == nil {
 		t.lp.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.id, want.revision)
 		_, err := t.client.CreateService(ctx, svc)
@@ -239,9 +249,18 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore
 	} else {
 		t.lp.Infof("Service %s has no ready revision, so it serves nothing: deploying revision %s with 100%% of the traffic", want.id, want.revision)
 		err := p.writeService(ctx, t, name, live, func(live *runpb.Service) error {
-			svc.Etag = live.GetEtag()
-			_, err := t.client.ReplaceService(ctx, svc)
-			return p.checkApplied(ctx, t, name, want.revision, err)
+			for {
+				svc := freshService(want, tag)
+				svc.Etag = live.GetEtag()
+				_, err := t.client.ReplaceService(ctx, svc)
+				err = p.checkApplied(ctx, t, name, want.revision, err)
+				if !errors.Is(err, provider.ErrAlreadyExists) {
+					return err
+				}
+				if err := p.renameRevision(ctx, t, store, want, err); err != nil {
+					return err
+				}
+			}
 		})
 		if err != nil {
 			return "", err
@@ -266,6 +285,48 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore
 	return url, nil
 }
 
+// freshService is want with 100% of the traffic on its new revision, and the preview tag when not empty.
+func freshService(want *desiredService, tag string) *runpb.Service {
+	svc := cloneService(want.svc)
+	svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(want.revision, 100, "")}
+	if tag != "" {
+		svc.Traffic = append(svc.Traffic, traffic.Revision(want.revision, 0, tag))
+	}
+	return svc
+}
+
+// renameRevision gives want the next name of its template (naming.RevisionNameAt) after Cloud Run refused
+// want.revision with ALREADY_EXISTS (refused): a revision of that name exists with another template or,
+// more likely, existed and was deleted (by CLOUDRUN_CANARY_CLEANUP, say, before a revert to this commit),
+// and Cloud Run does not give a deleted revision's name again. The new name is recorded before it is
+// used, so that a re-run of the stage applies it too rather than creating another revision.
+func (p *Plugin) renameRevision(ctx context.Context, t *target, store metadataStore, want *desiredService, refused error) error {
+	gen := naming.Generation(want.revision) + 1
+	if gen > naming.MaxRevisionGeneration {
+		return fmt.Errorf("all %d names of the new revision were refused, the last being %s, because revisions of those names exist or existed: %w; "+
+			"change the revision template (for example a label under spec.template.metadata.labels of the service manifest) so that a new name is computed",
+			naming.MaxRevisionGeneration, want.revision, refused)
+	}
+	next, err := naming.RevisionNameAt(want.id, want.commit, want.svc.GetTemplate(), gen)
+	if err != nil {
+		return fmt.Errorf("cannot name the new revision: %w", err)
+	}
+	rec, found, err := loadSyncRecord(ctx, store, t.name)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("the deployment metadata of deploy target %s has no record of this deployment to save the revision name %s in", t.name, next)
+	}
+	rec.Revision = next
+	if err := putSyncRecord(ctx, store, t.name, rec); err != nil {
+		return err
+	}
+	t.lp.Infof("Cloud Run refused the revision name %s: a revision of that name exists with another template, or existed and was deleted (Cloud Run does not reuse a deleted revision's name). Naming the new revision %s instead", want.revision, next)
+	want.setRevision(next)
+	return nil
+}
+
 // withoutTag returns traffic without tag: the plugin's preview tag of the previous deployment is its own and
 // would otherwise pile up and keep old revisions from being cleaned up. A 0% entry carrying it goes away, an
 // entry with traffic keeps its share. The rollback still restores it, as it restores the whole block.
@@ -284,9 +345,10 @@ func withoutTag(current []*runpb.TrafficTarget, tag string) []*runpb.TrafficTarg
 
 // checkApplied looks at the error of a template update. The request may have been accepted while its
 // operation already failed, usually because the new revision cannot start: then the revision's own
-// condition says what to fix, and waitReady reports it. Any other error is returned as it is.
+// condition says what to fix, and waitReady reports it. A refused revision name (ALREADY_EXISTS) and any
+// other error are returned as they are.
 func (p *Plugin) checkApplied(ctx context.Context, t *target, service, revision string, err error) error {
-	if !errors.Is(err, provider.ErrOperationFailed) {
+	if !errors.Is(err, provider.ErrOperationFailed) || errors.Is(err, provider.ErrAlreadyExists) {
 		return err
 	}
 	if _, gerr := t.client.GetRevision(ctx, provider.RevisionName(service, revision)); gerr != nil {

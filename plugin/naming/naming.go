@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -33,6 +34,9 @@ var servicePattern = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
 // lowerBase32 encodes hashes with lowercase letters and the digits 2-7, all valid in names.
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
+// MaxRevisionGeneration is how many names RevisionNameAt gives one (service, commit, template).
+const MaxRevisionGeneration = 5
+
 // RevisionName returns the revision name for deploying template of service at commit:
 // "{service}-{commit}-{hash}", where commit is the first 7 characters of the commit hash
 // (lowercased, only letters and digits kept) and hash is 8 characters of the SHA-256 of the
@@ -42,6 +46,20 @@ var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPad
 // "{service}-"); for long service names the commit part is shortened first, never the hash.
 // service is the short service ID (not the full resource name).
 func RevisionName(service, commit string, template *runpb.RevisionTemplate) (string, error) {
+	return RevisionNameAt(service, commit, template, 1)
+}
+
+// RevisionNameAt returns the generation-th candidate name for the revision RevisionName names:
+// generation 1 is RevisionName's name, generation g from 2 to MaxRevisionGeneration is
+// "{service}-{commit}-{hash}-{g}". The next generation is used when Cloud Run refuses a name
+// because a revision of that name existed, for example one deleted by a cleanup: Cloud Run may
+// not give a deleted revision's name again. The commit part is shortened further when the
+// suffix would not fit in 63 characters; the hash is kept, so the names of one template stay
+// recognisable by SameTemplate.
+func RevisionNameAt(service, commit string, template *runpb.RevisionTemplate, generation int) (string, error) {
+	if generation < 1 || generation > MaxRevisionGeneration {
+		return "", fmt.Errorf("revision name generation %d is out of range: allowed 1 to %d", generation, MaxRevisionGeneration)
+	}
 	if err := checkService(service); err != nil {
 		return "", err
 	}
@@ -56,12 +74,47 @@ func RevisionName(service, commit string, template *runpb.RevisionTemplate) (str
 	if err != nil {
 		return "", err
 	}
-	// Budget after "{service}-" for "{commit}-{hash}".
-	budget := MaxRevisionNameLength - len(service) - 1
+	suffix := ""
+	if generation > 1 {
+		suffix = "-" + strconv.Itoa(generation)
+	}
+	// Budget after "{service}-" for "{commit}-{hash}{suffix}".
+	budget := MaxRevisionNameLength - len(service) - 1 - len(suffix)
 	if keep := budget - hashLength - 1; keep < len(c) {
 		c = c[:keep]
 	}
-	return service + "-" + c + "-" + h[:hashLength], nil
+	return service + "-" + c + "-" + h[:hashLength] + suffix, nil
+}
+
+// Generation returns the generation of a name made by RevisionNameAt: the number after the hash,
+// or 1 when there is none.
+func Generation(revision string) int {
+	_, gen := splitGeneration(revision)
+	return gen
+}
+
+// SameTemplate reports whether two revision names made by RevisionNameAt carry the same template
+// hash, whatever their generation.
+func SameTemplate(a, b string) bool {
+	a, _ = splitGeneration(a)
+	b, _ = splitGeneration(b)
+	ha, hb := a[strings.LastIndex(a, "-")+1:], b[strings.LastIndex(b, "-")+1:]
+	return a != "" && b != "" && ha == hb
+}
+
+// splitGeneration splits a revision name into the name without its generation suffix and the
+// generation. A suffix is a last dash-separated part of digits shorter than a hash.
+func splitGeneration(revision string) (string, int) {
+	i := strings.LastIndex(revision, "-")
+	last := revision[i+1:]
+	if i < 0 || len(last) >= hashLength {
+		return revision, 1
+	}
+	gen, err := strconv.Atoi(last)
+	if err != nil || gen < 2 || strconv.Itoa(gen) != last {
+		return revision, 1
+	}
+	return revision[:i], gen
 }
 
 // TemplateHash returns a lowercase base32 SHA-256 of template with its revision field cleared

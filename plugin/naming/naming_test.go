@@ -114,6 +114,90 @@ func TestRevisionNameDeterminism(t *testing.T) {
 	require.ErrorContains(t, err, "revision template is missing")
 }
 
+func TestRevisionNameAt(t *testing.T) {
+	t.Parallel()
+	base, err := RevisionName("hello", commit, template("app:v1"))
+	require.NoError(t, err)
+	hash := base[len("hello-0b13751-"):]
+	long := strings.Repeat("s", MaxServiceNameLength)
+	testcases := []struct {
+		name       string
+		service    string
+		generation int
+		want       string
+		wantErr    string
+	}{
+		{name: "success: generation 1 is RevisionName's name", service: "hello", generation: 1, want: base},
+		{name: "success: generation 2 adds a suffix", service: "hello", generation: 2, want: base + "-2"},
+		{name: "success: the last generation", service: "hello", generation: MaxRevisionGeneration, want: base + "-5"},
+		{name: "success: 49 character service shortens the commit further", service: long, generation: 2, want: long + "-0b-" + hash + "-2"},
+		{name: "fail: generation 0", service: "hello", generation: 0, wantErr: "revision name generation 0 is out of range: allowed 1 to 5"},
+		{name: "fail: generation past the last", service: "hello", generation: MaxRevisionGeneration + 1, wantErr: "revision name generation 6 is out of range"},
+		{name: "fail: invalid service", service: "Hello", generation: 2, wantErr: `service name "Hello" is invalid`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := RevisionNameAt(tc.service, commit, template("app:v1"), tc.generation)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			assert.LessOrEqual(t, len(got), MaxRevisionNameLength)
+			assert.Regexp(t, revisionRule, got)
+			assert.Equal(t, tc.generation, Generation(got))
+			assert.True(t, SameTemplate(got, base), "%s and %s carry the same template", got, base)
+			again, err := RevisionNameAt(tc.service, commit, template("app:v1"), tc.generation)
+			require.NoError(t, err)
+			assert.Equal(t, got, again, "names must be deterministic")
+		})
+	}
+}
+
+func TestRevisionNameAtAllGenerationsDiffer(t *testing.T) {
+	t.Parallel()
+	for _, service := range []string{"hello", strings.Repeat("s", MaxServiceNameLength)} {
+		seen := map[string]bool{}
+		for g := 1; g <= MaxRevisionGeneration; g++ {
+			got, err := RevisionNameAt(service, commit, template("app:v1"), g)
+			require.NoError(t, err)
+			assert.False(t, seen[got], "generation %d repeats %s", g, got)
+			seen[got] = true
+		}
+	}
+}
+
+func TestSameTemplate(t *testing.T) {
+	t.Parallel()
+	v1, err := RevisionName("hello", commit, template("app:v1"))
+	require.NoError(t, err)
+	v2, err := RevisionName("hello", commit, template("app:v2"))
+	require.NoError(t, err)
+	testcases := []struct {
+		name string
+		a, b string
+		want bool
+		gen  int
+	}{
+		{name: "success: same name", a: v1, b: v1, want: true, gen: 1},
+		{name: "success: a later generation of the same template", a: v1 + "-3", b: v1, want: true, gen: 3},
+		{name: "fail: another template", a: v2, b: v1, gen: 1},
+		{name: "fail: another template at a later generation", a: v2 + "-2", b: v1, gen: 2},
+		{name: "fail: a name Cloud Run chose", a: "hello-00002-xyz", b: v1, gen: 1},
+		{name: "fail: empty name", a: "", b: v1, gen: 1},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, SameTemplate(tc.a, tc.b))
+			assert.Equal(t, tc.want, SameTemplate(tc.b, tc.a))
+			assert.Equal(t, tc.gen, Generation(tc.a))
+		})
+	}
+}
+
 func TestPreviewTag(t *testing.T) {
 	t.Parallel()
 	testcases := []struct {
