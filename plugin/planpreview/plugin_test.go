@@ -131,7 +131,7 @@ func TestGetPlanPreview(t *testing.T) {
 			wantDetails: []string{"The manifest of the target commit 2222222 is the same as the live service hello."},
 		},
 		{
-			name: "fail: revision name taken by another template",
+			name: "success: a revision name taken by another template gives way to the next one",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
 				// A revision already carries the name the plugin gives manifestV2 at commitV2, with another template.
 				svc, _ := desired(t, manifestV1, commitV1, nil)
@@ -142,11 +142,14 @@ func TestGetPlanPreview(t *testing.T) {
 				f.deploy(manifestV1, commitV3, func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v3" }, nil)
 				return manifestSource(t, commitV2, manifestV2), nil
 			},
-			wantSummary: "(pre-flight: 2 warning(s) or error(s))",
+			wantSummary: "(pre-flight: 1 warning(s) or error(s))",
 			wantDetails: []string{
-				"[error] Cloud Run rejects the update of service hello (validate_only): failed to validate the update of service projects/proj/locations/asia-northeast1/services/hello: already exists:",
-				"[warning] revision name " + revV2 + " is already taken by a revision created ",
+				"[warning] Cloud Run refuses the revision name " + revV2 + " (validate_only: failed to validate the update of service projects/proj/locations/asia-northeast1/services/hello: already exists:",
+				"CLOUDRUN_SYNC then tries the name " + revV2 + "-2\n",
+				"[ok] Cloud Run accepts the update of service hello (validate_only)",
+				"[ok] revision name " + revV2 + "-2 is not taken yet",
 			},
+			notDetails: []string{"[error]"},
 		},
 		{
 			name: "fail: service name too long for a preview tag",
@@ -269,3 +272,26 @@ spec:
         - name: DEBUG
           value: "false"
 `
+
+func TestGetPlanPreviewOfARevertToADeletedRevision(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t) // fakerun refuses a deleted revision's name by default, as Cloud Run most likely does.
+	revV1 := f.deploy(manifestV1, commitV1, nil, nil)
+	f.deploy(manifestV2, commitV2, nil, nil)
+	name := provider.ServiceName(testProject, testRegion, "hello")
+	require.NoError(t, f.client.DeleteRevision(t.Context(), provider.RevisionName(name, revV1), ""))
+
+	resp := f.preview(manifestSource(t, commitV1, manifestV1), nil)
+	require.Len(t, resp.Results, 1)
+	details := string(resp.Results[0].Details)
+	for _, want := range []string{
+		"[warning] Cloud Run refuses the revision name " + revV1 + " (validate_only: ",
+		"CLOUDRUN_SYNC then tries the name " + revV1 + "-2",
+		"[ok] Cloud Run accepts the update of service hello (validate_only)",
+		"[ok] revision name " + revV1 + "-2 is not taken yet",
+	} {
+		assert.Contains(t, details, want)
+	}
+	assert.NotContains(t, details, "[error]")
+	assert.Len(t, f.srv.Revisions(name), 1, "plan preview creates nothing")
+}

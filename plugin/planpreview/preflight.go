@@ -2,6 +2,7 @@ package planpreview
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -44,7 +45,7 @@ func (pv *preview) add(l level, format string, args ...any) {
 
 // preflight runs the checks for applying svc (named rev) over live (nil when the service does not exist).
 func (pv *preview) preflight(ctx context.Context, client *provider.Client, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
-	pv.checkValidateOnly(ctx, client, svc, rev, live, newRevision)
+	rev = pv.checkValidateOnly(ctx, client, svc, rev, live, newRevision)
 	id := provider.ShortName(svc.GetName())
 
 	if n := len(rev); n > naming.MaxRevisionNameLength {
@@ -74,34 +75,59 @@ func (pv *preview) preflight(ctx context.Context, client *provider.Client, svc *
 }
 
 // checkValidateOnly sends the change as a validate_only request, so Cloud Run checks it without applying it.
-func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Client, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
-	req := proto.Clone(svc).(*runpb.Service)
-	if live == nil {
-		req.Traffic = []*runpb.TrafficTarget{traffic.Revision(rev, 100, "")}
-	} else {
-		cur, err := traffic.Pin(live.GetTraffic(), live.GetLatestReadyRevision())
-		if err == nil {
-			if newRevision {
-				req.Traffic, err = traffic.KeepExisting(cur, rev, "")
-			} else {
-				req.Traffic, err = traffic.RouteAll(cur, rev, "")
-			}
-		}
-		if err != nil {
-			pv.add(levelError, "cannot compute the traffic the deployment would send: %v", err)
-			return
-		}
-		req.Etag = live.GetEtag()
-	}
+// When Cloud Run refuses the new revision's name with ALREADY_EXISTS (a revision of that name exists with
+// another template, or existed and was deleted), it checks the next names as CLOUDRUN_SYNC would try them
+// (naming.RevisionNameAt) and warns which one the deployment would take. It returns the name checked last.
+func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Client, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) string {
 	what := "update of service"
 	if live == nil {
 		what = "creation of service"
 	}
-	if err := client.ValidateService(ctx, req, live == nil); err != nil {
-		pv.add(levelError, "Cloud Run rejects the %s %s (validate_only): %v", what, provider.ShortName(svc.GetName()), err)
-		return
+	id := provider.ShortName(svc.GetName())
+	for {
+		req, err := pv.validateRequest(svc, rev, live, newRevision)
+		if err != nil {
+			pv.add(levelError, "cannot compute the traffic the deployment would send: %v", err)
+			return rev
+		}
+		err = client.ValidateService(ctx, req, live == nil)
+		if err == nil {
+			pv.add(levelOK, "Cloud Run accepts the %s %s (validate_only)", what, id)
+			return rev
+		}
+		next := ""
+		if gen := naming.Generation(rev) + 1; live != nil && newRevision && errors.Is(err, provider.ErrAlreadyExists) && gen <= naming.MaxRevisionGeneration {
+			next, _ = naming.RevisionNameAt(id, pv.want.Commit, svc.GetTemplate(), gen) // "" (no next name) reports err below
+		}
+		if next == "" {
+			pv.add(levelError, "Cloud Run rejects the %s %s (validate_only): %v", what, id, err)
+			return rev
+		}
+		pv.add(levelWarn, "Cloud Run refuses the revision name %s (validate_only: %v): a revision of that name exists with another template, "+
+			"or existed and was deleted; CLOUDRUN_SYNC then tries the name %s", rev, err, next)
+		rev = next
 	}
-	pv.add(levelOK, "Cloud Run accepts the %s %s (validate_only)", what, provider.ShortName(svc.GetName()))
+}
+
+// validateRequest is the request the deployment would send, with the new revision named rev.
+func (pv *preview) validateRequest(svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) (*runpb.Service, error) {
+	req := proto.Clone(svc).(*runpb.Service)
+	req.Template.Revision = rev
+	if live == nil {
+		req.Traffic = []*runpb.TrafficTarget{traffic.Revision(rev, 100, "")}
+		return req, nil
+	}
+	cur, err := traffic.Pin(live.GetTraffic(), live.GetLatestReadyRevision())
+	if err != nil {
+		return nil, err
+	}
+	if newRevision {
+		req.Traffic, err = traffic.KeepExisting(cur, rev, "")
+	} else {
+		req.Traffic, err = traffic.RouteAll(cur, rev, "")
+	}
+	req.Etag = live.GetEtag()
+	return req, err
 }
 
 // checkReuse reports whether the revision name is already taken.
