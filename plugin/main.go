@@ -12,16 +12,19 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/planpreview"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	// One Cloud Run client per deploy target, shared by the stages, live state and plan preview.
+	registry := provider.NewRegistry()
 	plugin, err := sdk.NewPlugin(version,
-		sdk.WithDeploymentPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](deployment.NewPlugin()),
-		sdk.WithLivestatePlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](livestate.NewPlugin()),
-		sdk.WithPlanPreviewPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](planpreview.NewPlugin()),
+		sdk.WithDeploymentPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](deployment.NewPlugin(deployment.WithRegistry(registry))),
+		sdk.WithLivestatePlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](livestate.NewPlugin(livestate.WithRegistry(registry))),
+		sdk.WithPlanPreviewPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec](planpreview.NewPlugin(planpreview.WithRegistry(registry))),
 	)
 	if err != nil {
 		log.Fatalf("failed to create the plugin: %v", err)

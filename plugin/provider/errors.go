@@ -79,7 +79,7 @@ func translate(op, resource string, err error) error {
 		e.Hint = "the service was changed by someone else at the same time; the stage re-reads it and retries"
 	case codes.AlreadyExists:
 		e.kind = ErrAlreadyExists
-		e.Hint = "a revision with this name but a different template already exists; change the manifest or commit so a new revision name is computed"
+		e.Hint = "the service, or a revision of this name with another template, already exists; for a revision, change the manifest or commit so that a new revision name is computed"
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
 		e.kind = ErrTransient
 		e.Hint = "Cloud Run is unavailable or rate limiting requests; the plugin retried with backoff, run the stage again later"
