@@ -35,6 +35,7 @@ func TestDecodeDeployTargetConfig(t *testing.T) {
 		{name: "fail: zone instead of region", raw: `{"project": "p", "region": "us-central1-a"}`, wantErr: `"us-central1-a" is not a Cloud Run region`},
 		{name: "fail: bad project", raw: `{"project": "my/proj", "region": "us-central1"}`, wantErr: `field "project": "my/proj" is not a project ID`},
 		{name: "fail: insecure without endpoint", raw: `{"project": "p", "region": "us-central1", "insecure": true}`, wantErr: `field "insecure": true requires "endpoint" to be set`},
+		{name: "fail: insecure with credentials", raw: `{"project": "p", "region": "us-central1", "endpoint": "127.0.0.1:8080", "insecure": true, "credentialsFile": "k.json"}`, wantErr: `field "insecure": true and "credentialsFile" are both set: an insecure connection sends no credentials, remove one of them`},
 		{name: "fail: endpoint with scheme", raw: `{"project": "p", "region": "us-central1", "endpoint": "http://localhost:80"}`, wantErr: `field "endpoint": "http://localhost:80" must not have a scheme, allowed "host:port"`},
 		{name: "fail: endpoint without port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost"}`, wantErr: `"localhost" is not host:port`},
 		{name: "fail: endpoint bad port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost:99999"}`, wantErr: `has an invalid port`},

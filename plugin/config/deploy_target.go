@@ -32,7 +32,8 @@ type DeployTargetConfig struct {
 	// Endpoint overrides the Cloud Run Admin API v2 gRPC endpoint as "host:port", e.g. to reach
 	// a local fake. Empty (the default) uses the real API.
 	Endpoint string `json:"endpoint,omitempty"`
-	// Insecure dials Endpoint without TLS and without credentials. Only allowed with Endpoint.
+	// Insecure dials Endpoint without TLS and without credentials. Only allowed with Endpoint and
+	// without CredentialsFile.
 	// Default: false.
 	Insecure bool `json:"insecure,omitempty"`
 }
@@ -88,6 +89,8 @@ func (c DeployTargetConfig) Validate() error {
 		return fail("region", "%q is not a Cloud Run region, allowed names like \"us-central1\" or \"asia-northeast1\"", c.Region)
 	case c.Insecure && c.Endpoint == "":
 		return fail("insecure", "true requires \"endpoint\" to be set (insecure only applies to a custom endpoint)")
+	case c.Insecure && c.CredentialsFile != "":
+		return fail("insecure", "true and \"credentialsFile\" are both set: an insecure connection sends no credentials, remove one of them")
 	}
 	if c.Endpoint != "" {
 		if err := validateEndpoint(c.Endpoint); err != nil {

@@ -212,7 +212,7 @@ func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dt
 			failed = true
 			continue
 		}
-		client, err := p.registry.Client(ctx, dt.Name, provider.ConfigOf(cfg))
+		client, err := p.registry.Client(ctx, dt.Name, cfg)
 		if err != nil {
 			tlp.Errorf("Cannot connect to Cloud Run for deploy target %s: %v", dt.Name, err)
 			failed = true

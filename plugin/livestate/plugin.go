@@ -108,7 +108,7 @@ func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[deployment.Dep
 	if err != nil {
 		return invalid(err)
 	}
-	client, err := p.registry.Client(ctx, dt.Name, provider.ConfigOf(cfg))
+	client, err := p.registry.Client(ctx, dt.Name, cfg)
 	if err != nil {
 		return unknown(fmt.Errorf("cannot connect to Cloud Run for deploy target %s: %w", dt.Name, err))
 	}

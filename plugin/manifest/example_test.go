@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
@@ -42,7 +43,7 @@ template:
 	srv, err := fakerun.NewServer()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
-	client, err := provider.NewClient(t.Context(), provider.Config{Endpoint: srv.Addr(), Insecure: true})
+	client, err := provider.NewClient(t.Context(), config.DeployTargetConfig{Endpoint: srv.Addr(), Insecure: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Close() })
 

@@ -91,7 +91,7 @@ func newFixture(t *testing.T, opts ...fakerun.Option) *fixture {
 	registry := provider.NewRegistry(provider.WithRetry(time.Millisecond, time.Millisecond, 2), provider.WithPollInterval(10*time.Millisecond))
 	t.Cleanup(func() { _ = registry.Close() })
 	dt := deployTarget(t, "dt1", fmt.Sprintf(`{"project": %q, "region": %q, "endpoint": %q, "insecure": true}`, testProject, testRegion, srv.Addr()))
-	client, err := registry.Client(t.Context(), "arrange", provider.Config{Endpoint: srv.Addr(), Insecure: true})
+	client, err := registry.Client(t.Context(), "arrange", config.DeployTargetConfig{Endpoint: srv.Addr(), Insecure: true})
 	require.NoError(t, err)
 	p := NewPlugin(WithRegistry(registry))
 	return &fixture{t: t, srv: srv, client: client, plugin: p, dt: dt}

@@ -99,7 +99,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.Depl
 	if err != nil {
 		return cannot(err)
 	}
-	client, err := pv.plugin.registry.Client(ctx, pv.target, provider.ConfigOf(cfg))
+	client, err := pv.plugin.registry.Client(ctx, pv.target, cfg)
 	if err != nil {
 		return cannot(fmt.Errorf("cannot connect to Cloud Run for deploy target %s: %w", pv.target, err))
 	}

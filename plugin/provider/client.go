@@ -23,32 +23,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 )
 
-// Config says how to reach the Cloud Run Admin API of one deploy target.
-type Config struct {
-	// CredentialsFile is the path of a service-account key file. Empty means Application Default Credentials.
-	CredentialsFile string
-	// Endpoint overrides the API address, host:port. Empty means run.googleapis.com:443.
-	Endpoint string
-	// Insecure dials Endpoint with plaintext gRPC and no authentication (for fakes such as fakerun).
-	Insecure bool
-}
-
-// ConfigOf says how to reach the Cloud Run API of the deploy target cfg.
-func ConfigOf(cfg config.DeployTargetConfig) Config {
-	return Config{CredentialsFile: cfg.CredentialsFile, Endpoint: cfg.Endpoint, Insecure: cfg.Insecure}
-}
-
-// Validate reports a configuration that cannot work.
-func (c Config) Validate() error {
-	if c.Insecure && c.Endpoint == "" {
-		return errors.New("insecure is true but endpoint is empty: set endpoint to the host:port of the fake, or remove insecure")
-	}
-	if c.Insecure && c.CredentialsFile != "" {
-		return errors.New("insecure is true and credentialsFile is set: an insecure connection sends no credentials, remove one of them")
-	}
-	return nil
-}
-
 // Default timeouts and retries. They are Google's own per-call timeouts for the Cloud Run Admin API, and a
 // retry budget that makes a call to an endpoint that does not answer fail within about 45 seconds (for
 // example 4 reads: 10s + 0.5s + 10s + 1s + 10s + 2s + 10s = 43.5s), instead of minutes.
@@ -113,11 +87,8 @@ func WithClientOptions(opts ...option.ClientOption) Option {
 	return func(c *Client) { c.extra = append(c.extra, opts...) }
 }
 
-// NewClient connects to Cloud Run as described by cfg.
-func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+// NewClient connects to the Cloud Run API of the deploy target cfg, which config has validated.
+func NewClient(ctx context.Context, cfg config.DeployTargetConfig, opts ...Option) (*Client, error) {
 	c := &Client{
 		pollInterval: defaultPollInterval,
 		readTimeout:  defaultReadTimeout,
@@ -130,7 +101,7 @@ func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error)
 	for _, o := range opts {
 		o(c)
 	}
-	clientOpts, err := cfg.clientOptions()
+	clientOpts, err := clientOptions(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +126,9 @@ func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error)
 	return c, nil
 }
 
-func (cfg Config) clientOptions() ([]option.ClientOption, error) {
+// clientOptions says how to reach the API: the endpoint, and plaintext without authentication or the
+// credentials file (none: Application Default Credentials).
+func clientOptions(cfg config.DeployTargetConfig) ([]option.ClientOption, error) {
 	var opts []option.ClientOption
 	if cfg.Endpoint != "" {
 		opts = append(opts, option.WithEndpoint(cfg.Endpoint))

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 )
 
 func newTestClient(t *testing.T, opts ...fakerun.Option) (*Client, *fakerun.Server) {
@@ -18,7 +19,7 @@ func newTestClient(t *testing.T, opts ...fakerun.Option) (*Client, *fakerun.Serv
 	srv, err := fakerun.NewServer(opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
-	c, err := NewClient(t.Context(), Config{Endpoint: srv.Addr(), Insecure: true},
+	c, err := NewClient(t.Context(), config.DeployTargetConfig{Endpoint: srv.Addr(), Insecure: true},
 		WithRetry(time.Millisecond, 4*time.Millisecond, 3), WithPollInterval(5*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
@@ -182,7 +183,7 @@ func TestClient_UnansweredCallsFailPromptly(t *testing.T) {
 			srv, err := fakerun.NewServer(fakerun.WithFault("GetService", fakerun.Fault{Delay: time.Minute}))
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = srv.Close() })
-			c, err := NewClient(t.Context(), Config{Endpoint: srv.Addr(), Insecure: true}, tc.opts...)
+			c, err := NewClient(t.Context(), config.DeployTargetConfig{Endpoint: srv.Addr(), Insecure: true}, tc.opts...)
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = c.Close() })
 

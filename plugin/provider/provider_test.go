@@ -135,35 +135,10 @@ func TestRevisionReadiness(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
-	t.Parallel()
-	testcases := []struct {
-		name    string
-		cfg     Config
-		wantErr string
-	}{
-		{name: "success: application default credentials", cfg: Config{}},
-		{name: "success: fake", cfg: Config{Endpoint: "127.0.0.1:1", Insecure: true}},
-		{name: "fail: insecure without endpoint", cfg: Config{Insecure: true}, wantErr: "endpoint is empty"},
-		{name: "fail: insecure with credentials", cfg: Config{Endpoint: "h:1", Insecure: true, CredentialsFile: "k.json"}, wantErr: "remove one of them"},
-	}
-	for _, tc := range testcases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			err := tc.cfg.Validate()
-			if tc.wantErr == "" {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorContains(t, err, tc.wantErr)
-		})
-	}
-}
-
 func TestNewClientMissingCredentialsFile(t *testing.T) {
 	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "sa.json")
-	_, err := NewClient(t.Context(), Config{CredentialsFile: missing})
+	_, err := NewClient(t.Context(), config.DeployTargetConfig{CredentialsFile: missing})
 	require.ErrorContains(t, err, "credentialsFile")
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
@@ -172,7 +147,7 @@ func TestRegistryReusesClients(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
 	t.Cleanup(func() { assert.NoError(t, r.Close()) })
-	cfg := Config{Endpoint: "127.0.0.1:1", Insecure: true}
+	cfg := config.DeployTargetConfig{Endpoint: "127.0.0.1:1", Insecure: true}
 
 	results := make(chan *Client, 8)
 	for range 8 {
@@ -191,13 +166,7 @@ func TestRegistryReusesClients(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotSame(t, first, other)
 
-	_, err = r.Client(t.Context(), "bad", Config{Insecure: true})
+	_, err = r.Client(t.Context(), "bad", config.DeployTargetConfig{CredentialsFile: filepath.Join(t.TempDir(), "missing.json")})
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrNotFound))
-}
-
-func TestConfigOf(t *testing.T) {
-	t.Parallel()
-	got := ConfigOf(config.DeployTargetConfig{Project: "p", Region: "us-central1", CredentialsFile: "sa.json", Endpoint: "localhost:8080", Insecure: true})
-	assert.Equal(t, Config{CredentialsFile: "sa.json", Endpoint: "localhost:8080", Insecure: true}, got)
 }

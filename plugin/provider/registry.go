@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 )
 
 // Registry keeps one Client per deploy target, created on first use and reused by every stage.
@@ -16,7 +18,7 @@ type Registry struct {
 }
 
 type registryEntry struct {
-	cfg    Config
+	cfg    config.DeployTargetConfig
 	ready  chan struct{} // closed when client or err is set
 	client *Client
 	err    error
@@ -30,7 +32,7 @@ func NewRegistry(opts ...Option) *Registry {
 // Client returns the client of the deploy target named target, creating it when needed. A target whose
 // configuration changed gets a new client (the old one stays open for calls in flight). A failed creation
 // is not cached, so the next call tries again.
-func (r *Registry) Client(ctx context.Context, target string, cfg Config) (*Client, error) {
+func (r *Registry) Client(ctx context.Context, target string, cfg config.DeployTargetConfig) (*Client, error) {
 	r.mu.Lock()
 	e, ok := r.clients[target]
 	if !ok || e.cfg != cfg {
