@@ -20,7 +20,7 @@ import (
 // carry a tag, the latest created and latest ready revisions, the revisions the rollback would route to,
 // the revision of this deployment (keepLatest), revisions not created by PipeCD, and the keepCount newest
 // of the rest. The others are deleted, oldest first; each deletion and each survivor is logged with its reason.
-func (p *Plugin) executeCleanup(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
+func (p *Plugin) executeCleanup(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus {
 	opts, err := config.DecodeCleanupStageOptions(input.Request.StageConfig)
 	if err != nil {
 		lp.Errorf("Invalid stage options: %v", err)

@@ -13,7 +13,7 @@ import (
 )
 
 // DetermineVersions reports every container image of the service manifest (sidecars included).
-func (p *Plugin) DetermineVersions(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineVersionsInput[ApplicationSpec]) (*sdk.DetermineVersionsResponse, error) {
+func (p *Plugin) DetermineVersions(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineVersionsInput[config.RawApplicationSpec]) (*sdk.DetermineVersionsResponse, error) {
 	src, err := LoadSource(input.Request.DeploymentSource)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func imageVersions(images []string) ([]sdk.ArtifactVersion, error) {
 // DetermineStrategy chooses quick sync when the change creates no new revision (the revision template is
 // unchanged, so only service-level settings such as labels, scaling or ingress change), and the pipeline
 // otherwise.
-func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineStrategyInput[ApplicationSpec]) (*sdk.DetermineStrategyResponse, error) {
+func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineStrategyInput[config.RawApplicationSpec]) (*sdk.DetermineStrategyResponse, error) {
 	req := input.Request
 	if req.RunningDeploymentSource.CommitHash == "" {
 		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: "Sync with the pipeline because there is no running deployment to compare with"}, nil

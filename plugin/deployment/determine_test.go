@@ -22,8 +22,8 @@ template:
     - image: gcr.io/p/proxy@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
     - image: busybox
 `
-	got, err := NewPlugin().DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[ApplicationSpec]{
-		Request: sdk.DetermineVersionsRequest[ApplicationSpec]{DeploymentSource: e.source("1111111", quickSyncApp, service)},
+	got, err := NewPlugin().DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[config.RawApplicationSpec]{
+		Request: sdk.DetermineVersionsRequest[config.RawApplicationSpec]{DeploymentSource: e.source("1111111", quickSyncApp, service)},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []sdk.ArtifactVersion{
@@ -32,8 +32,8 @@ template:
 		{Version: "latest", Name: "busybox", URL: "busybox"},
 	}, got.Versions)
 
-	_, err = NewPlugin().DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[ApplicationSpec]{
-		Request: sdk.DetermineVersionsRequest[ApplicationSpec]{DeploymentSource: e.source("1111111", quickSyncApp, "name: web\n")},
+	_, err = NewPlugin().DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[config.RawApplicationSpec]{
+		Request: sdk.DetermineVersionsRequest[config.RawApplicationSpec]{DeploymentSource: e.source("1111111", quickSyncApp, "name: web\n")},
 	})
 	require.ErrorContains(t, err, "service.yaml")
 }
@@ -66,14 +66,14 @@ func TestDetermineStrategy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			req := sdk.DetermineStrategyRequest[ApplicationSpec]{
+			req := sdk.DetermineStrategyRequest[config.RawApplicationSpec]{
 				TargetDeploymentSource: e.source("2222222", canaryApp, tc.target),
 				Deployment:             sdk.Deployment{ApplicationID: "app-1", PipedID: "piped-1"},
 			}
 			if !tc.noRunning {
 				req.RunningDeploymentSource = e.source("1111111", canaryApp, tc.running)
 			}
-			got, err := NewPlugin().DetermineStrategy(t.Context(), &config.PluginConfig{}, &sdk.DetermineStrategyInput[ApplicationSpec]{Request: req})
+			got, err := NewPlugin().DetermineStrategy(t.Context(), &config.PluginConfig{}, &sdk.DetermineStrategyInput[config.RawApplicationSpec]{Request: req})
 			require.NoError(t, err)
 			require.NotNil(t, got)
 			assert.Equal(t, tc.want, got.Strategy)

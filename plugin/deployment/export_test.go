@@ -6,6 +6,7 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 )
 
 // StageRunner runs deployments against fakerun for the tests of package deployment_test, which may
@@ -31,12 +32,14 @@ func (r StageRunner) Run(stage, stageConfig string, quickSync bool) (sdk.StageSt
 }
 
 // Source is the deployment source of the current deployment's commit.
-func (r StageRunner) Source() sdk.DeploymentSource[ApplicationSpec] {
+func (r StageRunner) Source() sdk.DeploymentSource[config.RawApplicationSpec] {
 	return r.e.source(r.e.commit, r.e.app, r.e.service)
 }
 
 // DeployTargets are the deploy targets of the runner.
-func (r StageRunner) DeployTargets() []*sdk.DeployTarget[DeployTargetConfig] { return r.e.dts }
+func (r StageRunner) DeployTargets() []*sdk.DeployTarget[config.RawDeployTargetConfig] {
+	return r.e.dts
+}
 
 // Test fixtures shared with package deployment_test.
 const (

@@ -108,7 +108,7 @@ type env struct {
 	plugin *Plugin
 	store  *memStore
 	fakes  []*fakerun.Server
-	dts    []*sdk.DeployTarget[DeployTargetConfig]
+	dts    []*sdk.DeployTarget[config.RawDeployTargetConfig]
 	// app is the app.pipecd.yaml content; service the service.yaml content.
 	app, service string
 	commit       string
@@ -138,7 +138,9 @@ func newEnv(t *testing.T, fakes ...*fakerun.Server) *env {
 }
 
 func (e *env) addTarget(name, raw string) {
-	e.dts = append(e.dts, &sdk.DeployTarget[DeployTargetConfig]{Name: name, Config: DeployTargetConfig{raw: json.RawMessage(raw)}})
+	var cfg config.RawDeployTargetConfig
+	require.NoError(e.t, json.Unmarshal([]byte(raw), &cfg))
+	e.dts = append(e.dts, &sdk.DeployTarget[config.RawDeployTargetConfig]{Name: name, Config: cfg})
 }
 
 const quickSyncApp = `apiVersion: pipecd.dev/v1beta1
@@ -182,15 +184,15 @@ template:
 }
 
 // source writes the application files into a fresh directory and returns its deployment source.
-func (e *env) source(commit, app, service string) sdk.DeploymentSource[ApplicationSpec] {
+func (e *env) source(commit, app, service string) sdk.DeploymentSource[config.RawApplicationSpec] {
 	e.t.Helper()
 	dir := e.t.TempDir()
 	require.NoError(e.t, os.WriteFile(filepath.Join(dir, "app.pipecd.yaml"), []byte(app), 0o600))
 	require.NoError(e.t, os.WriteFile(filepath.Join(dir, "service.yaml"), []byte(service), 0o600))
-	return sdk.DeploymentSource[ApplicationSpec]{
+	return sdk.DeploymentSource[config.RawApplicationSpec]{
 		ApplicationDirectory:      dir,
 		CommitHash:                commit,
-		ApplicationConfig:         sdk.LoadApplicationConfigForTest[ApplicationSpec](e.t, filepath.Join(dir, "app.pipecd.yaml"), "cloudrun"),
+		ApplicationConfig:         sdk.LoadApplicationConfigForTest[config.RawApplicationSpec](e.t, filepath.Join(dir, "app.pipecd.yaml"), "cloudrun"),
 		ApplicationConfigFilename: "app.pipecd.yaml",
 	}
 }
@@ -215,12 +217,12 @@ func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stag
 		e.store.stage[k] = v
 	}
 	lp := &recordLog{t: e.t}
-	input := &sdk.ExecuteStageInput[ApplicationSpec]{
-		Request: sdk.ExecuteStageRequest[ApplicationSpec]{
+	input := &sdk.ExecuteStageInput[config.RawApplicationSpec]{
+		Request: sdk.ExecuteStageRequest[config.RawApplicationSpec]{
 			StageName:               stage,
 			StageConfig:             []byte(stageConfig),
 			TargetDeploymentSource:  e.source(e.commit, e.app, e.service),
-			RunningDeploymentSource: sdk.DeploymentSource[ApplicationSpec]{CommitHash: e.runningCommit},
+			RunningDeploymentSource: sdk.DeploymentSource[config.RawApplicationSpec]{CommitHash: e.runningCommit},
 			Deployment:              sdk.Deployment{ID: "deploy-" + e.commit, ApplicationID: "app-1", ApplicationName: "web", PipedID: "piped-1"},
 		},
 		Client: sdk.NewClient(nil, "cloudrun", "app-1", "stage-1", lp, nil),

@@ -103,8 +103,8 @@ func TestExecuteStage_UnknownStageAndPanics(t *testing.T) {
 	e := newEnv(t, f)
 	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
 
-	_, err := e.plugin.ExecuteStage(t.Context(), &config.PluginConfig{}, e.dts, &sdk.ExecuteStageInput[ApplicationSpec]{
-		Request: sdk.ExecuteStageRequest[ApplicationSpec]{StageName: "K8S_SYNC"},
+	_, err := e.plugin.ExecuteStage(t.Context(), &config.PluginConfig{}, e.dts, &sdk.ExecuteStageInput[config.RawApplicationSpec]{
+		Request: sdk.ExecuteStageRequest[config.RawApplicationSpec]{StageName: "K8S_SYNC"},
 		Client:  sdk.NewClient(nil, "cloudrun", "", "", &recordLog{t: t}, nil),
 		Logger:  zaptest.NewLogger(t),
 	})
@@ -119,7 +119,7 @@ func TestExecuteStage_UnknownStageAndPanics(t *testing.T) {
 
 func TestRawConfigsRoundTrip(t *testing.T) {
 	t.Parallel()
-	var dt DeployTargetConfig
+	var dt config.RawDeployTargetConfig
 	require.NoError(t, json.Unmarshal([]byte(`{"project": "p", "region": "us-central1"}`), &dt))
 	b, err := json.Marshal(dt)
 	require.NoError(t, err)
@@ -128,12 +128,12 @@ func TestRawConfigsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, config.DeployTargetConfig{Project: "p", Region: "us-central1"}, cfg)
 
-	var spec ApplicationSpec
+	var spec config.RawApplicationSpec
 	require.NoError(t, json.Unmarshal([]byte(`{"input": {"serviceManifestFile": "svc.yaml"}}`), &spec))
 	decoded, err := spec.Decode("app.pipecd.yaml")
 	require.NoError(t, err)
 	assert.Equal(t, "svc.yaml", decoded.Input.ServiceManifestFile)
-	_, err = ApplicationSpec{}.Decode("app.pipecd.yaml")
+	_, err = config.RawApplicationSpec{}.Decode("app.pipecd.yaml")
 	require.NoError(t, err, "an empty section means the defaults")
 	require.NoError(t, json.Unmarshal([]byte(`{"inputs": {}}`), &spec))
 	_, err = spec.Decode("app.pipecd.yaml")

@@ -4,7 +4,6 @@ package deployment
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -17,71 +16,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
-// DeployTargetConfig is a deploy target's config exactly as piped sent it. It is decoded with
-// config.DecodeDeployTargetConfig when a stage uses the target, so that a mistake in piped.yaml fails the
-// stages of that target with a message in the stage log, instead of stopping the plugin at startup.
-type DeployTargetConfig struct {
-	raw json.RawMessage
-}
-
-// UnmarshalJSON keeps the raw config.
-func (c *DeployTargetConfig) UnmarshalJSON(data []byte) error {
-	c.raw = append(c.raw[:0], data...)
-	return nil
-}
-
-// MarshalJSON returns the config as piped sent it.
-func (c DeployTargetConfig) MarshalJSON() ([]byte, error) {
-	return rawOrNull(c.raw), nil
-}
-
-// Decode decodes and validates the config (see config.DecodeDeployTargetConfig).
-func (c DeployTargetConfig) Decode() (config.DeployTargetConfig, error) {
-	return config.DecodeDeployTargetConfig(c.raw)
-}
-
-// ApplicationSpec is the plugin's part of app.pipecd.yaml exactly as written. It is decoded into
-// config.ApplicationSpec by the stages, so that a mistake fails the stage with a message in the stage log
-// rather than an opaque RPC error.
-type ApplicationSpec struct {
-	raw json.RawMessage
-}
-
-// UnmarshalJSON keeps the raw spec.
-func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
-	s.raw = append(s.raw[:0], data...)
-	return nil
-}
-
-// MarshalJSON returns the spec as written.
-func (s ApplicationSpec) MarshalJSON() ([]byte, error) {
-	return rawOrNull(s.raw), nil
-}
-
-// Decode decodes and validates the spec; file is the application config file name, for error messages.
-func (s ApplicationSpec) Decode(file string) (config.ApplicationSpec, error) {
-	raw := s.raw
-	if len(raw) == 0 {
-		raw = []byte("{}")
-	}
-	var spec config.ApplicationSpec
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		return config.ApplicationSpec{}, fmt.Errorf("%s: %w", file, err)
-	}
-	if err := spec.Validate(); err != nil {
-		return config.ApplicationSpec{}, fmt.Errorf("%s: %w", file, err)
-	}
-	return spec, nil
-}
-
-func rawOrNull(raw json.RawMessage) []byte {
-	if len(raw) == 0 {
-		return []byte("null")
-	}
-	return raw
-}
-
-var _ sdk.DeploymentPlugin[config.PluginConfig, DeployTargetConfig, ApplicationSpec] = (*Plugin)(nil)
+var _ sdk.DeploymentPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
 
 const (
 	defaultPollInterval  = time.Second
@@ -146,7 +81,7 @@ func (p *Plugin) BuildPipelineSyncStages(_ context.Context, _ *config.PluginConf
 
 // ExecuteStage runs one stage on every deploy target of the deployment, concurrently. It never panics:
 // a panic becomes a failed stage with the message in the stage log.
-func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[DeployTargetConfig], input *sdk.ExecuteStageInput[ApplicationSpec]) (resp *sdk.ExecuteStageResponse, err error) {
+func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[config.RawDeployTargetConfig], input *sdk.ExecuteStageInput[config.RawApplicationSpec]) (resp *sdk.ExecuteStageResponse, err error) {
 	if input.Logger == nil {
 		input.Logger = zap.NewNop()
 	}
@@ -181,7 +116,7 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 }
 
 // stageFunc runs one stage on all deploy targets and returns its status.
-type stageFunc func(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus
+type stageFunc func(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus
 
 // target is one deploy target, decoded and connected.
 type target struct {
@@ -194,7 +129,7 @@ type target struct {
 
 // forEachTarget decodes and connects every deploy target, then runs fn on all of them concurrently.
 // It returns failure if there is no target or if fn failed for any target.
-func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dts []*sdk.DeployTarget[DeployTargetConfig], fn func(ctx context.Context, t *target) error) sdk.StageStatus {
+func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dts []*sdk.DeployTarget[config.RawDeployTargetConfig], fn func(ctx context.Context, t *target) error) sdk.StageStatus {
 	if len(dts) == 0 {
 		lp.Errorf("The deployment has no deploy target for this plugin: add the application's deploy target (one of spec.plugins[].deployTargets[].name of the cloudrun plugin in piped.yaml) to the application")
 		return sdk.StageStatusFailure

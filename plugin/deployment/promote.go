@@ -20,7 +20,7 @@ import (
 // A PipeCD v0 pipeline has no CLOUDRUN_SYNC: its first CLOUDRUN_PROMOTE deployed the new revision. So when
 // no CLOUDRUN_SYNC ran on a target in this deployment, PROMOTE first runs a canary SYNC there (see
 // deployForPromote), then promotes. That first PROMOTE costs the calls of both stages.
-func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
+func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus {
 	opts, err := config.DecodePromoteStageOptions(input.Request.StageConfig)
 	if err != nil {
 		lp.Errorf("Invalid stage options: %v", err)
@@ -41,7 +41,7 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 // does exactly what CLOUDRUN_SYNC {skipTrafficShift: true} does: deploy the new revision at 0%, record the
 // traffic before the deployment for ROLLBACK, and wait up to config.DefaultSyncTimeout for the revision
 // to become ready.
-func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec], load func() (*Source, error)) (*syncRecord, error) {
+func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec], load func() (*Source, error)) (*syncRecord, error) {
 	rec, found, err := loadSyncRecord(ctx, store, t.name)
 	if err != nil || found {
 		return rec, err

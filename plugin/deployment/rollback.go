@@ -30,7 +30,7 @@ import (
 //
 // Re-sending the old template under its existing revision name creates no revision. Revisions are not
 // deleted: the new revision stays, without traffic, until a cleanup removes it.
-func (p *Plugin) executeRollback(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
+func (p *Plugin) executeRollback(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus {
 	store := p.metadata(input.Client)
 	opts, err := rollbackOptions(ctx, store, input)
 	if err != nil {
@@ -45,7 +45,7 @@ func (p *Plugin) executeRollback(ctx context.Context, lp sdk.StageLogPersister, 
 // rollbackOptions decodes the stage config only for a pipeline that lists CLOUDRUN_ROLLBACK: otherwise the
 // rollback stage borrowed the index of another stage, and piped sends that stage's `with` (or, in a quick
 // sync, nothing that belongs to it).
-func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec]) (config.RollbackStageOptions, error) {
+func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec]) (config.RollbackStageOptions, error) {
 	own, err := usesStageConfig(ctx, store, input)
 	if err != nil || !own {
 		return config.RollbackStageOptions{}, err

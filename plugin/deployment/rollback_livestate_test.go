@@ -27,8 +27,8 @@ func TestRollback_LiveStateIsOutOfSyncAfterARolledBackCanary(t *testing.T) {
 	t.Cleanup(func() { _ = registry.Close() })
 	live := livestate.NewPlugin(livestate.WithRegistry(registry))
 	syncState := func() sdk.ApplicationSyncState {
-		resp, err := live.GetLivestate(t.Context(), &config.PluginConfig{}, r.DeployTargets(), &sdk.GetLivestateInput[deployment.ApplicationSpec]{
-			Request: sdk.GetLivestateRequest[deployment.ApplicationSpec]{PipedID: "piped-1", ApplicationID: "app-1", ApplicationName: "web", DeploymentSource: r.Source()},
+		resp, err := live.GetLivestate(t.Context(), &config.PluginConfig{}, r.DeployTargets(), &sdk.GetLivestateInput[config.RawApplicationSpec]{
+			Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{PipedID: "piped-1", ApplicationID: "app-1", ApplicationName: "web", DeploymentSource: r.Source()},
 			Logger:  zaptest.NewLogger(t),
 		})
 		require.NoError(t, err)

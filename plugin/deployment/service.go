@@ -30,7 +30,7 @@ type Source struct {
 }
 
 // LoadSource decodes the plugin spec of ds and loads its service manifest. Errors name the file and field.
-func LoadSource(ds sdk.DeploymentSource[ApplicationSpec]) (*Source, error) {
+func LoadSource(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 	file := ds.ApplicationConfigFilename
 	if file == "" {
 		file = "app.pipecd.yaml"

@@ -28,7 +28,7 @@ const previewURLMetadataKey = "cloudrun.previewURL."
 // replaced by the current latest ready revision, the new revision at 0%, plus its preview tag), wait until
 // the new revision is ready, and then, unless skipTrafficShift, route 100% to it keeping tagged entries as
 // 0% tag-only entries. If the revision fails or times out, the traffic is left as it was.
-func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[ApplicationSpec], dts []*sdk.DeployTarget[DeployTargetConfig]) sdk.StageStatus {
+func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus {
 	store := p.metadata(input.Client)
 	src, err := LoadSource(input.Request.TargetDeploymentSource)
 	if err != nil {
@@ -67,7 +67,7 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 
 // syncOptions returns the options of this CLOUDRUN_SYNC run and whether it is a quick sync. A quick sync
 // uses spec.quickSync and ignores the stage config, which piped may fill with an unrelated stage's `with`.
-func syncOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec], spec config.ApplicationSpec) (config.SyncStageOptions, bool, error) {
+func syncOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec], spec config.ApplicationSpec) (config.SyncStageOptions, bool, error) {
 	own, err := usesStageConfig(ctx, store, input)
 	if err != nil {
 		return config.SyncStageOptions{}, false, err
@@ -83,7 +83,7 @@ func syncOptions(ctx context.Context, store metadataStore, input *sdk.ExecuteSta
 // stages of a quick sync (marked at planning) and for stages the pipeline does not list: a quick sync of an
 // application without a Cloud Run pipeline, or the automatic rollback stage, which borrows another stage's
 // index and so receives that stage's `with`.
-func usesStageConfig(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[ApplicationSpec]) (bool, error) {
+func usesStageConfig(ctx context.Context, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec]) (bool, error) {
 	v, found, err := store.GetStageMetadata(ctx, quickSyncMetadataKey)
 	if err != nil {
 		return false, fmt.Errorf("failed to read the stage metadata: %w", err)

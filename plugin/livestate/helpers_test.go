@@ -17,7 +17,6 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
@@ -80,7 +79,7 @@ type fixture struct {
 	srv    *fakerun.Server
 	client *provider.Client
 	plugin *Plugin
-	dt     *sdk.DeployTarget[deployment.DeployTargetConfig]
+	dt     *sdk.DeployTarget[config.RawDeployTargetConfig]
 }
 
 func newFixture(t *testing.T, opts ...fakerun.Option) *fixture {
@@ -97,15 +96,15 @@ func newFixture(t *testing.T, opts ...fakerun.Option) *fixture {
 }
 
 // deployTarget builds a deploy target the way the SDK does: by unmarshalling piped's JSON.
-func deployTarget(t *testing.T, name, raw string) *sdk.DeployTarget[deployment.DeployTargetConfig] {
+func deployTarget(t *testing.T, name, raw string) *sdk.DeployTarget[config.RawDeployTargetConfig] {
 	t.Helper()
-	var cfg deployment.DeployTargetConfig
+	var cfg config.RawDeployTargetConfig
 	require.NoError(t, json.Unmarshal([]byte(raw), &cfg))
-	return &sdk.DeployTarget[deployment.DeployTargetConfig]{Name: name, Config: cfg}
+	return &sdk.DeployTarget[config.RawDeployTargetConfig]{Name: name, Config: cfg}
 }
 
 // source writes an application directory with app.pipecd.yaml and files, and returns it as the SDK would.
-func source(t *testing.T, commit string, files map[string]string) sdk.DeploymentSource[deployment.ApplicationSpec] {
+func source(t *testing.T, commit string, files map[string]string) sdk.DeploymentSource[config.RawApplicationSpec] {
 	t.Helper()
 	dir := t.TempDir()
 	all := map[string]string{"app.pipecd.yaml": appConfig}
@@ -113,15 +112,15 @@ func source(t *testing.T, commit string, files map[string]string) sdk.Deployment
 	for name, content := range all {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
 	}
-	return sdk.DeploymentSource[deployment.ApplicationSpec]{
+	return sdk.DeploymentSource[config.RawApplicationSpec]{
 		ApplicationDirectory:      dir,
 		CommitHash:                commit,
-		ApplicationConfig:         sdk.LoadApplicationConfigForTest[deployment.ApplicationSpec](t, filepath.Join(dir, "app.pipecd.yaml"), "cloudrun"),
+		ApplicationConfig:         sdk.LoadApplicationConfigForTest[config.RawApplicationSpec](t, filepath.Join(dir, "app.pipecd.yaml"), "cloudrun"),
 		ApplicationConfigFilename: "app.pipecd.yaml",
 	}
 }
 
-func manifestSource(t *testing.T, commit, service string) sdk.DeploymentSource[deployment.ApplicationSpec] {
+func manifestSource(t *testing.T, commit, service string) sdk.DeploymentSource[config.RawApplicationSpec] {
 	return source(t, commit, map[string]string{"service.yaml": service})
 }
 
@@ -188,13 +187,13 @@ func (f *fixture) setTraffic(targets ...*runpb.TrafficTarget) {
 	require.NoError(f.t, err)
 }
 
-func (f *fixture) livestate(src sdk.DeploymentSource[deployment.ApplicationSpec], dts ...*sdk.DeployTarget[deployment.DeployTargetConfig]) *sdk.GetLivestateResponse {
+func (f *fixture) livestate(src sdk.DeploymentSource[config.RawApplicationSpec], dts ...*sdk.DeployTarget[config.RawDeployTargetConfig]) *sdk.GetLivestateResponse {
 	f.t.Helper()
 	if dts == nil {
-		dts = []*sdk.DeployTarget[deployment.DeployTargetConfig]{f.dt}
+		dts = []*sdk.DeployTarget[config.RawDeployTargetConfig]{f.dt}
 	}
-	resp, err := f.plugin.GetLivestate(f.t.Context(), &config.PluginConfig{}, dts, &sdk.GetLivestateInput[deployment.ApplicationSpec]{
-		Request: sdk.GetLivestateRequest[deployment.ApplicationSpec]{PipedID: "piped-1", ApplicationID: testAppID, ApplicationName: "hello", DeploymentSource: src},
+	resp, err := f.plugin.GetLivestate(f.t.Context(), &config.PluginConfig{}, dts, &sdk.GetLivestateInput[config.RawApplicationSpec]{
+		Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{PipedID: "piped-1", ApplicationID: testAppID, ApplicationName: "hello", DeploymentSource: src},
 		Logger:  zaptest.NewLogger(f.t),
 	})
 	require.NoError(f.t, err)

@@ -34,7 +34,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
-var _ sdk.LivestatePlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec] = (*Plugin)(nil)
+var _ sdk.LivestatePlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
 
 // Plugin reports the live state and the sync state of Cloud Run applications. Create it with NewPlugin.
 type Plugin struct {
@@ -64,7 +64,7 @@ func NewPlugin(opts ...Option) *Plugin {
 // GetLivestate returns the resources of every deploy target and the sync state of the application.
 // Problems (invalid config, a missing service, Cloud Run errors) are reported in the sync state rather than
 // as an error, so that piped still records what could be read.
-func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[deployment.DeployTargetConfig], input *sdk.GetLivestateInput[deployment.ApplicationSpec]) (*sdk.GetLivestateResponse, error) {
+func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[config.RawDeployTargetConfig], input *sdk.GetLivestateInput[config.RawApplicationSpec]) (*sdk.GetLivestateResponse, error) {
 	if len(dts) == 0 {
 		return &sdk.GetLivestateResponse{SyncState: sdk.ApplicationSyncState{
 			Status:      sdk.ApplicationSyncStateInvalidConfig,
@@ -93,7 +93,7 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 }
 
 // target returns the resources and the sync state of one deploy target.
-func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[deployment.DeployTargetConfig], src *deployment.Source) ([]sdk.ResourceState, targetSync) {
+func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig], src *deployment.Source) ([]sdk.ResourceState, targetSync) {
 	invalid := func(err error) ([]sdk.ResourceState, targetSync) {
 		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dt.Name), reason: err.Error()}
 	}

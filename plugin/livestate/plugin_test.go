@@ -13,7 +13,6 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -87,14 +86,14 @@ func TestGetLivestateSyncState(t *testing.T) {
 	testcases := []struct {
 		name string
 		// arrange builds the live state and returns the git source to compare with.
-		arrange    func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec]
+		arrange    func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec]
 		want       sdk.ApplicationSyncStatus
 		wantShort  string
 		wantReason []string
 	}{
 		{
 			name: "success: synced after a deployment",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return manifestSource(t, commitV1, manifestV1)
 			},
@@ -103,7 +102,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "success: a later commit that does not change the manifest is still in sync",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return manifestSource(t, commitV2, manifestV1)
 			},
@@ -112,7 +111,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			// pipecd#4790: a boolean-looking environment value must not be reported as drift.
 			name: "success: boolean and numeric environment values are no drift",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				m := manifestV1 + "        - name: DEBUG\n          value: \"true\"\n        - name: CACHE\n          value: \"false\"\n        - name: WORKERS\n          value: \"4\"\n"
 				f.deploy(m, commitV1, nil, nil)
 				return manifestSource(t, commitV1, m)
@@ -122,7 +121,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			// pipecd#4790 with the Knative manifest of PipeCD v0: quoted boolean values stay strings.
 			name: "success: Knative manifest with boolean environment values is no drift",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(knativeManifest, commitV1, nil, nil)
 				return manifestSource(t, commitV1, knativeManifest)
 			},
@@ -130,7 +129,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "success: gcloud export of the live service in git is no drift",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				data, err := os.ReadFile("../manifest/testdata/knative/gcloud-export.yaml")
 				require.NoError(t, err)
 				f.deploy(string(data), commitV1, nil, nil)
@@ -140,7 +139,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: Knative manifest, environment value changed out of band",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(knativeManifest, commitV1, func(s *runpb.Service) {
 					s.Template.Containers[0].Env[1].Values = &runpb.EnvVar_Value{Value: "true"}
 				}, nil)
@@ -152,7 +151,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "success: defaults that Cloud Run fills in are no drift",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
 					tpl := s.Template
 					tpl.Timeout = durationpb.New(300e9)
@@ -173,7 +172,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "success: service created outside PipeCD with the same manifest",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				m, err := manifest.Decode("service.yaml", []byte(manifestV1))
 				require.NoError(t, err)
 				svc, err := m.Service(testProject, testRegion)
@@ -187,7 +186,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "success: a canary of the compared commit is expected",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				v1 := f.deploy(manifestV1, commitV1, nil, nil)
 				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
 					return []*runpb.TrafficTarget{traffic.Revision(v1, 80, ""), traffic.Revision(rev, 20, "")}
@@ -200,7 +199,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "success: a canary revision with no traffic yet is expected",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				v1 := f.deploy(manifestV1, commitV1, nil, nil)
 				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
 					return []*runpb.TrafficTarget{traffic.Revision(v1, 100, ""), traffic.Revision(rev, 0, "preview-2222222")}
@@ -212,7 +211,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: traffic moved back out of band after the deployment of another commit",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				v1 := f.deploy(manifestV1, commitV1, nil, nil)
 				f.deploy(manifestV2, commitV2, nil, nil)
 				f.setTraffic(traffic.Revision(v1, 100, ""))
@@ -224,7 +223,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: image changed out of band",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV2, commitV1, nil, nil)
 				return manifestSource(t, commitV1, manifestV1)
 			},
@@ -239,7 +238,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: environment variable added and changed out of band",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
 					c := s.Template.Containers[0]
 					c.Env[0].Values = &runpb.EnvVar_Value{Value: "hello"}
@@ -256,7 +255,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: service settings changed out of band",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
 					s.Labels["team"] = "ops"
 					s.Labels["cost-center"] = "42"
@@ -273,7 +272,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: sidecar container added out of band",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
 					s.Template.Containers = append(s.Template.Containers, &runpb.Container{Name: "proxy", Image: "envoyproxy/envoy:v1"})
 				}, nil)
@@ -284,7 +283,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: service does not exist",
-			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				return manifestSource(t, commitV1, manifestV1)
 			},
 			want:       sdk.ApplicationSyncStateOutOfSync,
@@ -293,7 +292,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: invalid manifest",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return manifestSource(t, commitV1, "name: hello\ntemplate:\n  containers:\n    - image: gcr.io/proj/hello:v1\n      imagePullPolicy: Always\n")
 			},
@@ -303,7 +302,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: invalid plugin spec in app.pipecd.yaml",
-			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return source(t, commitV1, map[string]string{
 					"service.yaml":    manifestV1,
@@ -315,7 +314,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		},
 		{
 			name: "fail: manifest file missing",
-			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[deployment.ApplicationSpec] {
+			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				return source(t, commitV1, nil)
 			},
 			want:       sdk.ApplicationSyncStateInvalidConfig,
@@ -353,8 +352,8 @@ func TestGetLivestateInvalidDeployTarget(t *testing.T) {
 func TestGetLivestateNoDeployTarget(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	resp, err := f.plugin.GetLivestate(t.Context(), nil, nil, &sdk.GetLivestateInput[deployment.ApplicationSpec]{
-		Request: sdk.GetLivestateRequest[deployment.ApplicationSpec]{DeploymentSource: manifestSource(t, commitV1, manifestV1)},
+	resp, err := f.plugin.GetLivestate(t.Context(), nil, nil, &sdk.GetLivestateInput[config.RawApplicationSpec]{
+		Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{DeploymentSource: manifestSource(t, commitV1, manifestV1)},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, sdk.ApplicationSyncStateInvalidConfig, resp.SyncState.Status)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
@@ -80,7 +79,7 @@ type fixture struct {
 	srv    *fakerun.Server
 	client *provider.Client
 	plugin *Plugin
-	dt     *sdk.DeployTarget[deployment.DeployTargetConfig]
+	dt     *sdk.DeployTarget[config.RawDeployTargetConfig]
 }
 
 func newFixture(t *testing.T, opts ...fakerun.Option) *fixture {
@@ -98,15 +97,15 @@ func newFixture(t *testing.T, opts ...fakerun.Option) *fixture {
 }
 
 // deployTarget builds a deploy target the way the SDK does: by unmarshalling piped's JSON.
-func deployTarget(t *testing.T, name, raw string) *sdk.DeployTarget[deployment.DeployTargetConfig] {
+func deployTarget(t *testing.T, name, raw string) *sdk.DeployTarget[config.RawDeployTargetConfig] {
 	t.Helper()
-	var cfg deployment.DeployTargetConfig
+	var cfg config.RawDeployTargetConfig
 	require.NoError(t, json.Unmarshal([]byte(raw), &cfg))
-	return &sdk.DeployTarget[deployment.DeployTargetConfig]{Name: name, Config: cfg}
+	return &sdk.DeployTarget[config.RawDeployTargetConfig]{Name: name, Config: cfg}
 }
 
 // source writes an application directory with app.pipecd.yaml and files, and returns it as the SDK would.
-func source(t *testing.T, commit string, files map[string]string) sdk.DeploymentSource[deployment.ApplicationSpec] {
+func source(t *testing.T, commit string, files map[string]string) sdk.DeploymentSource[config.RawApplicationSpec] {
 	t.Helper()
 	dir := t.TempDir()
 	all := map[string]string{"app.pipecd.yaml": appConfig}
@@ -114,15 +113,15 @@ func source(t *testing.T, commit string, files map[string]string) sdk.Deployment
 	for name, content := range all {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
 	}
-	return sdk.DeploymentSource[deployment.ApplicationSpec]{
+	return sdk.DeploymentSource[config.RawApplicationSpec]{
 		ApplicationDirectory:      dir,
 		CommitHash:                commit,
-		ApplicationConfig:         sdk.LoadApplicationConfigForTest[deployment.ApplicationSpec](t, filepath.Join(dir, "app.pipecd.yaml"), "cloudrun"),
+		ApplicationConfig:         sdk.LoadApplicationConfigForTest[config.RawApplicationSpec](t, filepath.Join(dir, "app.pipecd.yaml"), "cloudrun"),
 		ApplicationConfigFilename: "app.pipecd.yaml",
 	}
 }
 
-func manifestSource(t *testing.T, commit, service string) sdk.DeploymentSource[deployment.ApplicationSpec] {
+func manifestSource(t *testing.T, commit, service string) sdk.DeploymentSource[config.RawApplicationSpec] {
 	return source(t, commit, map[string]string{"service.yaml": service})
 }
 
@@ -179,7 +178,7 @@ func (f *fixture) deploy(serviceYAML, commit string, mutate func(*runpb.Service)
 	return rev
 }
 
-func (f *fixture) preview(target sdk.DeploymentSource[deployment.ApplicationSpec], running *sdk.DeploymentSource[deployment.ApplicationSpec], dts ...*sdk.DeployTarget[deployment.DeployTargetConfig]) *sdk.GetPlanPreviewResponse {
+func (f *fixture) preview(target sdk.DeploymentSource[config.RawApplicationSpec], running *sdk.DeploymentSource[config.RawApplicationSpec], dts ...*sdk.DeployTarget[config.RawDeployTargetConfig]) *sdk.GetPlanPreviewResponse {
 	f.t.Helper()
 	resp, err := f.previewErr(target, running, dts...)
 	require.NoError(f.t, err)
@@ -187,17 +186,17 @@ func (f *fixture) preview(target sdk.DeploymentSource[deployment.ApplicationSpec
 	return resp
 }
 
-func (f *fixture) previewErr(target sdk.DeploymentSource[deployment.ApplicationSpec], running *sdk.DeploymentSource[deployment.ApplicationSpec], dts ...*sdk.DeployTarget[deployment.DeployTargetConfig]) (*sdk.GetPlanPreviewResponse, error) {
+func (f *fixture) previewErr(target sdk.DeploymentSource[config.RawApplicationSpec], running *sdk.DeploymentSource[config.RawApplicationSpec], dts ...*sdk.DeployTarget[config.RawDeployTargetConfig]) (*sdk.GetPlanPreviewResponse, error) {
 	f.t.Helper()
 	if dts == nil {
-		dts = []*sdk.DeployTarget[deployment.DeployTargetConfig]{f.dt}
+		dts = []*sdk.DeployTarget[config.RawDeployTargetConfig]{f.dt}
 	}
-	req := sdk.GetPlanPreviewRequest[deployment.ApplicationSpec]{ApplicationID: testAppID, ApplicationName: "hello", PipedID: "piped-1", TargetDeploymentSource: target}
+	req := sdk.GetPlanPreviewRequest[config.RawApplicationSpec]{ApplicationID: testAppID, ApplicationName: "hello", PipedID: "piped-1", TargetDeploymentSource: target}
 	for _, dt := range dts {
 		req.DeployTargets = append(req.DeployTargets, dt.Name)
 	}
 	if running != nil {
 		req.RunningDeploymentSource = *running
 	}
-	return f.plugin.GetPlanPreview(f.t.Context(), &config.PluginConfig{}, dts, &sdk.GetPlanPreviewInput[deployment.ApplicationSpec]{Request: req, Logger: zaptest.NewLogger(f.t)})
+	return f.plugin.GetPlanPreview(f.t.Context(), &config.PluginConfig{}, dts, &sdk.GetPlanPreviewInput[config.RawApplicationSpec]{Request: req, Logger: zaptest.NewLogger(f.t)})
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
-var _ sdk.PlanPreviewPlugin[config.PluginConfig, deployment.DeployTargetConfig, deployment.ApplicationSpec] = (*Plugin)(nil)
+var _ sdk.PlanPreviewPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
 
 // Plugin previews deployments of Cloud Run applications. Create it with NewPlugin.
 type Plugin struct {
@@ -53,7 +53,7 @@ func NewPlugin(opts ...Option) *Plugin {
 
 // GetPlanPreview returns one result per deploy target. A target whose config cannot be loaded or whose
 // service cannot be read gets a result that says so; an invalid target commit is an error.
-func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[deployment.DeployTargetConfig], input *sdk.GetPlanPreviewInput[deployment.ApplicationSpec]) (*sdk.GetPlanPreviewResponse, error) {
+func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[config.RawDeployTargetConfig], input *sdk.GetPlanPreviewInput[config.RawApplicationSpec]) (*sdk.GetPlanPreviewResponse, error) {
 	if len(dts) == 0 {
 		return nil, errors.New("the application has no deploy target of the Cloud Run plugin: add one of the deploy targets of the cloudrun plugin in piped.yaml to the application")
 	}
@@ -87,7 +87,7 @@ type preview struct {
 	summary, detail strings.Builder
 }
 
-func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[deployment.DeployTargetConfig]) sdk.PlanPreviewResult {
+func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.PlanPreviewResult {
 	cannot := func(err error) sdk.PlanPreviewResult {
 		return sdk.PlanPreviewResult{DeployTarget: pv.target, Summary: "Cannot preview: " + firstLine(err.Error()), Details: []byte(err.Error() + "\n"), DiffLanguage: "diff"}
 	}

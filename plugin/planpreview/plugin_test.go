@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -22,7 +22,7 @@ func TestGetPlanPreview(t *testing.T) {
 	testcases := []struct {
 		name string
 		// arrange builds the live state and returns the target source (and the running one, if any).
-		arrange      func(t *testing.T, f *fixture) (target sdk.DeploymentSource[deployment.ApplicationSpec], running *sdk.DeploymentSource[deployment.ApplicationSpec])
+		arrange      func(t *testing.T, f *fixture) (target sdk.DeploymentSource[config.RawApplicationSpec], running *sdk.DeploymentSource[config.RawApplicationSpec])
 		wantSummary  string
 		wantNoChange bool
 		wantDetails  []string
@@ -30,7 +30,7 @@ func TestGetPlanPreview(t *testing.T) {
 	}{
 		{
 			name: "success: image change",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return manifestSource(t, commitV2, manifestV2), nil
 			},
@@ -49,7 +49,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: image change in a Knative manifest",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				f.deploy(knativeManifest, commitV1, nil, nil)
 				return manifestSource(t, commitV2, strings.Replace(knativeManifest, "hello:v1", "hello:v2", 1)), nil
 			},
@@ -59,7 +59,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: configuration change with the same image",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return manifestSource(t, commitV2, strings.Replace(manifestV1, "value: hi", "value: hello", 1)), nil
 			},
@@ -68,7 +68,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: service settings only",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return manifestSource(t, commitV2, strings.Replace(manifestV1, "team: web", "team: ops", 1)), nil
 			},
@@ -77,7 +77,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: no change",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				f.deploy(manifestV1, commitV1, nil, nil)
 				return manifestSource(t, commitV2, manifestV1), nil
 			},
@@ -87,7 +87,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: traffic change after a stopped canary",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				v1 := f.deploy(manifestV1, commitV1, nil, nil)
 				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
 					return []*runpb.TrafficTarget{traffic.Revision(v1, 90, ""), traffic.Revision(rev, 10, "")}
@@ -99,7 +99,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: first deployment creates the service",
-			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				return manifestSource(t, commitV2, manifestV2), nil
 			},
 			wantSummary: "New service hello with revision " + revV2 + ", image gcr.io/proj/hello:v2",
@@ -112,7 +112,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: diff against the running commit when piped sends it",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				f.deploy(manifestV1, commitV1, func(s *runpb.Service) { s.Labels["extra"] = "live-only" }, nil)
 				running := manifestSource(t, commitV1, manifestV1)
 				return manifestSource(t, commitV2, manifestV2), &running
@@ -123,7 +123,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: service created outside PipeCD with the same manifest",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				createUnmanaged(t, f, manifestV2)
 				return manifestSource(t, commitV2, manifestV2), nil
 			},
@@ -132,7 +132,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "success: a revision name taken by another template gives way to the next one",
-			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				// A revision already carries the name the plugin gives manifestV2 at commitV2, with another template.
 				svc, _ := desired(t, manifestV1, commitV1, nil)
 				svc.Template.Revision = revV2
@@ -153,7 +153,7 @@ func TestGetPlanPreview(t *testing.T) {
 		},
 		{
 			name: "fail: service name too long for a preview tag",
-			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[deployment.ApplicationSpec], *sdk.DeploymentSource[deployment.ApplicationSpec]) {
+			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				return manifestSource(t, commitV2, strings.Replace(manifestV2, "name: hello", "name: "+strings.Repeat("s", 44), 1)), nil
 			},
 			wantSummary: "(pre-flight: 1 warning(s) or error(s))",
@@ -214,7 +214,7 @@ func TestGetPlanPreviewProblems(t *testing.T) {
 	_, err := f.previewErr(manifestSource(t, commitV2, "name: hello\n"), nil)
 	require.ErrorContains(t, err, `target commit 2222222: manifest service.yaml: field "template.containers" needs at least one container`)
 
-	_, err = f.previewErr(manifestSource(t, commitV2, manifestV2), nil, []*sdk.DeployTarget[deployment.DeployTargetConfig]{}...)
+	_, err = f.previewErr(manifestSource(t, commitV2, manifestV2), nil, []*sdk.DeployTarget[config.RawDeployTargetConfig]{}...)
 	require.ErrorContains(t, err, "no deploy target")
 }
 
