@@ -7,14 +7,14 @@ import (
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 // DetermineVersions reports every container image of the service manifest (sidecars included).
 func (p *Plugin) DetermineVersions(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineVersionsInput[config.RawApplicationSpec]) (*sdk.DetermineVersionsResponse, error) {
-	src, err := LoadSource(input.Request.DeploymentSource)
+	src, err := app.Load(input.Request.DeploymentSource)
 	if err != nil {
 		return nil, err
 	}
@@ -49,19 +49,19 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 	if req.RunningDeploymentSource.CommitHash == "" {
 		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: "Sync with the pipeline because there is no running deployment to compare with"}, nil
 	}
-	running, err := LoadSource(req.RunningDeploymentSource)
+	running, err := app.Load(req.RunningDeploymentSource)
 	if err != nil {
 		return nil, fmt.Errorf("running commit: %w", err)
 	}
-	target, err := LoadSource(req.TargetDeploymentSource)
+	target, err := app.Load(req.TargetDeploymentSource)
 	if err != nil {
 		return nil, err
 	}
-	runningHash, err := templateHash(running, req.Deployment)
+	runningHash, err := running.TemplateHash(req.Deployment)
 	if err != nil {
 		return nil, fmt.Errorf("running commit: %w", err)
 	}
-	targetHash, err := templateHash(target, req.Deployment)
+	targetHash, err := target.TemplateHash(req.Deployment)
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +82,4 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 		Strategy: sdk.SyncStrategyPipelineSync,
 		Summary:  "Sync with the pipeline because the revision template changes (same image, other settings), which creates a new revision",
 	}, nil
-}
-
-// templateHash is the hash of the revision template src deploys, labelled as SYNC sends it. The template
-// does not depend on the deploy target.
-func templateHash(src *Source, d sdk.Deployment) (string, error) {
-	svc := src.Manifest.Proto()
-	labelService(svc, d, src.Commit)
-	return naming.TemplateHash(svc.GetTemplate())
 }

@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -27,7 +28,7 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 		return sdk.StageStatusFailure
 	}
 	store := p.metadata(input.Client)
-	load := sync.OnceValues(func() (*Source, error) { return LoadSource(input.Request.TargetDeploymentSource) })
+	load := sync.OnceValues(func() (*app.Source, error) { return app.Load(input.Request.TargetDeploymentSource) })
 	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
 		rec, err := p.deployForPromote(ctx, t, store, input, load)
 		if err != nil {
@@ -41,7 +42,7 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 // does exactly what CLOUDRUN_SYNC {skipTrafficShift: true} does: deploy the new revision at 0%, record the
 // traffic before the deployment for ROLLBACK, and wait up to config.DefaultSyncTimeout for the revision
 // to become ready.
-func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec], load func() (*Source, error)) (*syncRecord, error) {
+func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec], load func() (*app.Source, error)) (*syncRecord, error) {
 	rec, found, err := loadSyncRecord(ctx, store, t.name)
 	if err != nil || found {
 		return rec, err
@@ -53,7 +54,7 @@ func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadata
 	t.lp.Infof("No %s ran in this deployment (a PipeCD v0 pipeline): deploying the new revision without traffic first, as %s with skipTrafficShift does", StageCloudRunSync, StageCloudRunSync)
 	opts := config.DefaultSyncStageOptions()
 	opts.SkipTrafficShift = true
-	if _, err := p.syncTarget(ctx, t, store, src, input.Request.Deployment, input.Request.RunningDeploymentSource.CommitHash, opts, false); err != nil {
+	if _, err := p.syncTarget(ctx, t, store, syncJob{src: src, d: input.Request.Deployment, runningCommit: input.Request.RunningDeploymentSource.CommitHash, opts: opts}); err != nil {
 		return nil, err
 	}
 	rec, found, err = loadSyncRecord(ctx, store, t.name)
@@ -76,7 +77,7 @@ func (p *Plugin) promoteTarget(ctx context.Context, t *target, rec *syncRecord, 
 	}
 	var before, after []*runpb.TrafficTarget
 	err := p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
-		cur, err := pinned(live)
+		cur, err := traffic.Live(live)
 		if err != nil {
 			return err
 		}

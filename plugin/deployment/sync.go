@@ -12,9 +12,11 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -30,7 +32,7 @@ const previewURLMetadataKey = "cloudrun.previewURL."
 // 0% tag-only entries. If the revision fails or times out, the traffic is left as it was.
 func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus {
 	store := p.metadata(input.Client)
-	src, err := LoadSource(input.Request.TargetDeploymentSource)
+	src, err := app.Load(input.Request.TargetDeploymentSource)
 	if err != nil {
 		lp.Errorf("Invalid application configuration: %v", err)
 		return sdk.StageStatusFailure
@@ -45,7 +47,7 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 	var mu sync.Mutex
 	var urls []string
 	status := p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
-		url, err := p.syncTarget(ctx, t, store, src, input.Request.Deployment, input.Request.RunningDeploymentSource.CommitHash, opts, quick)
+		url, err := p.syncTarget(ctx, t, store, syncJob{src: src, d: input.Request.Deployment, runningCommit: input.Request.RunningDeploymentSource.CommitHash, opts: opts, quick: quick})
 		if url != "" {
 			mu.Lock()
 			urls = append(urls, url)
@@ -95,37 +97,58 @@ func usesStageConfig(ctx context.Context, store metadataStore, input *sdk.Execut
 	return cfg != nil && cfg.HasStage(input.Request.StageName), nil
 }
 
-// syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any. runningCommit is
-// the commit of the previous successful deployment, whose preview tag the new traffic no longer carries.
-func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, src *Source, d sdk.Deployment, runningCommit string, opts config.SyncStageOptions, quick bool) (string, error) {
-	want, err := src.desired(t.cfg, d)
+// syncJob is what CLOUDRUN_SYNC deploys, the same on every deploy target.
+type syncJob struct {
+	src *app.Source
+	d   sdk.Deployment
+	// runningCommit is the commit of the previous successful deployment, whose preview tag the new
+	// traffic no longer carries.
+	runningCommit string
+	opts          config.SyncStageOptions
+	quick         bool
+}
+
+// syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any: it decides the
+// plan (syncplan.Decide) from the live service and carries it out.
+func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, job syncJob) (string, error) {
+	want, err := job.src.Desired(t.cfg, job.d)
 	if err != nil {
 		return "", err
 	}
-	tag := ""
-	if opts.Tag {
-		if tag, err = naming.PreviewTag(want.id, src.Commit); err != nil {
+	in := syncplan.Input{Want: want}
+	if job.opts.Tag {
+		if in.Tag, err = naming.PreviewTag(want.ID, want.Commit); err != nil {
 			return "", err
 		}
 	}
-	oldTag := ""
-	if runningCommit != "" && runningCommit != src.Commit {
-		oldTag, _ = naming.PreviewTag(want.id, runningCommit) // no tag can be built: nothing to drop
+	if job.runningCommit != "" && job.runningCommit != want.Commit {
+		in.DropTag, _ = naming.PreviewTag(want.ID, job.runningCommit) // no tag can be built: nothing to drop
 	}
-	name := want.svc.GetName()
-	live, err := t.client.GetService(ctx, name)
+	live, err := t.client.GetService(ctx, want.Service.GetName())
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
-		return p.deployFresh(ctx, t, store, want, tag, opts, nil)
 	case err != nil:
 		return "", err
-	case live.GetLatestReadyRevision() == "":
-		return p.deployFresh(ctx, t, store, want, tag, opts, live)
+	default:
+		in.Live = live
 	}
+	plan, err := syncplan.Decide(in)
+	if err != nil {
+		return "", err
+	}
+	if plan.Mode != syncplan.Update {
+		return p.deployFresh(ctx, t, store, job.opts, plan, in)
+	}
+	return p.deployUpdate(ctx, t, store, job, plan, in)
+}
 
-	// The service exists. Keep its revision when the template did not change.
-	reused := want.reuseLiveRevision(live)
-	before, err := pinned(live)
+// deployUpdate deploys to a serving service: it records the service before the deployment (once), applies
+// the new template with the traffic pinned, waits until the new revision is ready and then, unless
+// skipTrafficShift, routes the traffic to it (plan.Route).
+func (p *Plugin) deployUpdate(ctx context.Context, t *target, store metadataStore, job syncJob, plan *syncplan.Plan, in syncplan.Input) (string, error) {
+	want, live := in.Want, in.Live
+	name := want.Service.GetName()
+	before, err := traffic.Live(live)
 	if err != nil {
 		return "", err
 	}
@@ -134,71 +157,50 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 		return "", err
 	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{
-		Service: name, Revision: want.revision, Traffic: toEntries(before), PreviewTag: tag,
-		CommitLabel: want.svc.GetLabels()[provider.LabelCommitHash], Before: pre,
+		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: in.Tag,
+		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre,
 	})
 	if err != nil {
 		return "", err
 	}
-	if !reused {
-		want.adoptRecorded(rec)
-	}
-	if reused {
-		t.lp.Infof("Service %s: the revision template is unchanged, so revision %s is kept and only the service settings are applied", want.id, want.revision)
+	if plan.Reused {
+		t.lp.Infof("Service %s: the revision template is unchanged, so revision %s is kept and only the service settings are applied", want.ID, plan.Revision())
 	} else {
-		t.lp.Infof("Service %s, new revision %s", want.id, want.revision)
+		plan.Adopt(rec.Revision)
+		t.lp.Infof("Service %s, new revision %s", want.ID, plan.Revision())
 	}
 
-	if alreadyApplied(live, want) {
+	revision := plan.Revision()
+	if alreadyApplied(live, want.Service, revision) {
 		t.lp.Infof("The service already runs this template (an earlier run of this stage applied it); not applying it again")
 	} else {
 		err = p.writeService(ctx, t, name, live, func(live *runpb.Service) error {
-			for {
-				cur, err := pinned(live)
-				if err != nil {
-					return err
-				}
-				next, err := traffic.KeepExisting(withoutTag(cur, oldTag), want.revision, tag)
-				if err != nil {
-					return fmt.Errorf("cannot compute the traffic for the template update: %w", err)
-				}
-				svc := cloneService(want.svc)
-				svc.Etag = live.GetEtag()
-				svc.Traffic = next
-				_, err = t.client.ReplaceService(ctx, svc)
-				err = p.checkApplied(ctx, t, name, want.revision, err)
-				if reused || !errors.Is(err, provider.ErrAlreadyExists) {
-					return err
-				}
-				// A refused name changed nothing, so the same read (and etag) serves the next name.
-				if err := p.renameRevision(ctx, t, store, want, err); err != nil {
-					return err
-				}
-			}
+			revision, err = p.applyPlan(ctx, t, store, plan, live, revision)
+			return err
 		})
 		if err != nil {
 			return "", fmt.Errorf("failed to apply the new template; the traffic is unchanged: %w", err)
 		}
-		if !reused {
-			t.lp.Infof("Applied the new template with the traffic pinned; revision %s gets no traffic until it is ready", want.revision)
+		if !plan.Reused {
+			t.lp.Infof("Applied the new template with the traffic pinned; revision %s gets no traffic until it is ready", revision)
 		}
 	}
 
-	if err := p.waitReady(ctx, t, provider.RevisionName(name, want.revision), opts.Timeout.Duration()); err != nil {
+	if err := p.waitReady(ctx, t, provider.RevisionName(name, revision), job.opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
 
 	var after *runpb.Service
 	err = p.writeService(ctx, t, name, nil, func(live *runpb.Service) error {
 		after = live
-		if opts.SkipTrafficShift && !quick {
+		if job.opts.SkipTrafficShift && !job.quick {
 			return nil
 		}
-		cur, err := pinned(live)
+		cur, err := traffic.Live(live)
 		if err != nil {
 			return err
 		}
-		next, err := traffic.RouteAll(withoutTag(cur, oldTag), want.revision, tag)
+		next, err := plan.Route(live, revision)
 		if err != nil {
 			return err
 		}
@@ -209,19 +211,12 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", want.revision, err)
+		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", revision, err)
 	}
-	t.lp.Infof("Traffic of service %s:\n%s", want.id, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
-	url := previewURL(after, tag)
-	if url != "" {
-		t.lp.Infof("Preview URL of revision %s: %s", want.revision, url)
-	}
-	if u := after.GetUri(); u != "" {
-		t.lp.Infof("Service URL: %s", u)
-	}
-	t.lp.Successf("Deployed revision %s of service %s", want.revision, want.id)
+	url := reportDeployed(t, after, want.ID, revision, in.Tag, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
+	t.lp.Successf("Deployed revision %s of service %s", revision, want.ID)
 
-	if opts.Prune {
+	if job.opts.Prune {
 		if err := p.cleanupTarget(ctx, t, store, config.DefaultCleanupStageOptions()); err != nil {
 			return url, fmt.Errorf("the deployment succeeded but pruning old revisions failed: %w", err)
 		}
@@ -229,118 +224,110 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 	return url, nil
 }
 
-// deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. live is
+// deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. in.Live is
 // nil when the service does not exist yet (first deployment); otherwise it has never had a ready revision
 // (for example after a failed first deployment), so there is no traffic to protect or to restore.
-func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore, want *desiredService, tag string, opts config.SyncStageOptions, live *runpb.Service) (string, error) {
-	name := want.svc.GetName()
-	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{Service: name, Revision: want.revision, Created: true, PreviewTag: tag})
+func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan, in syncplan.Input) (string, error) {
+	want := in.Want
+	name := want.Service.GetName()
+	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: in.Tag})
 	if err != nil {
 		return "", err
 	}
-	want.adoptRecorded(rec)
-	svc := freshService(want, tag)
-	if live == nil {
-		t.lp.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.id, want.revision)
-		_, err := t.client.CreateService(ctx, svc)
-		if err = p.checkApplied(ctx, t, name, want.revision, err); err != nil && !errors.Is(err, provider.ErrAlreadyExists) {
+	plan.Adopt(rec.Revision)
+	revision := plan.Revision()
+	if plan.Mode == syncplan.Create {
+		t.lp.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.ID, revision)
+		svc, err := plan.Request(nil, revision)
+		if err != nil {
+			return "", err
+		}
+		_, err = t.client.CreateService(ctx, svc)
+		if err = p.checkApplied(ctx, t, name, revision, err); err != nil && !errors.Is(err, provider.ErrAlreadyExists) {
 			return "", err
 		}
 	} else {
-		t.lp.Infof("Service %s has no ready revision, so it serves nothing: deploying revision %s with 100%% of the traffic", want.id, want.revision)
-		err := p.writeService(ctx, t, name, live, func(live *runpb.Service) error {
-			for {
-				svc := freshService(want, tag)
-				svc.Etag = live.GetEtag()
-				_, err := t.client.ReplaceService(ctx, svc)
-				err = p.checkApplied(ctx, t, name, want.revision, err)
-				if !errors.Is(err, provider.ErrAlreadyExists) {
-					return err
-				}
-				if err := p.renameRevision(ctx, t, store, want, err); err != nil {
-					return err
-				}
-			}
+		t.lp.Infof("Service %s has no ready revision, so it serves nothing: deploying revision %s with 100%% of the traffic", want.ID, revision)
+		err := p.writeService(ctx, t, name, in.Live, func(live *runpb.Service) error {
+			revision, err = p.applyPlan(ctx, t, store, plan, live, revision)
+			return err
 		})
 		if err != nil {
 			return "", err
 		}
 	}
-	if err := p.waitReady(ctx, t, provider.RevisionName(name, want.revision), opts.Timeout.Duration()); err != nil {
+	if err := p.waitReady(ctx, t, provider.RevisionName(name, revision), opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
 	after, err := t.client.GetService(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	t.lp.Infof("Traffic of service %s:\n%s", want.id, traffic.Table(after.GetTraffic()))
+	url := reportDeployed(t, after, want.ID, revision, in.Tag, traffic.Table(after.GetTraffic()))
+	t.lp.Successf("Created service %s with revision %s", want.ID, revision)
+	return url, nil
+}
+
+// applyPlan sends the plan's request for revision over live, and the next candidate name each time Cloud
+// Run refuses one with ALREADY_EXISTS (a refused name changed nothing, so the same read and etag serve the
+// next name). It returns the name Cloud Run accepted.
+func (p *Plugin) applyPlan(ctx context.Context, t *target, store metadataStore, plan *syncplan.Plan, live *runpb.Service, revision string) (string, error) {
+	name := live.GetName()
+	for {
+		svc, err := plan.Request(live, revision)
+		if err != nil {
+			return revision, err
+		}
+		_, err = t.client.ReplaceService(ctx, svc)
+		err = p.checkApplied(ctx, t, name, revision, err)
+		if plan.Reused || !errors.Is(err, provider.ErrAlreadyExists) {
+			return revision, err
+		}
+		if revision, err = p.renameRevision(ctx, t, store, plan, revision, err); err != nil {
+			return revision, err
+		}
+	}
+}
+
+// reportDeployed logs the traffic (as rendered in table), the preview URL of tag and the service URL, and
+// returns the preview URL ("" when none).
+func reportDeployed(t *target, after *runpb.Service, id, revision, tag, table string) string {
+	t.lp.Infof("Traffic of service %s:\n%s", id, table)
 	url := previewURL(after, tag)
 	if url != "" {
-		t.lp.Infof("Preview URL of revision %s: %s", want.revision, url)
+		t.lp.Infof("Preview URL of revision %s: %s", revision, url)
 	}
 	if u := after.GetUri(); u != "" {
 		t.lp.Infof("Service URL: %s", u)
 	}
-	t.lp.Successf("Created service %s with revision %s", want.id, want.revision)
-	return url, nil
+	return url
 }
 
-// freshService is want with 100% of the traffic on its new revision, and the preview tag when not empty.
-func freshService(want *desiredService, tag string) *runpb.Service {
-	svc := cloneService(want.svc)
-	svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(want.revision, 100, "")}
-	if tag != "" {
-		svc.Traffic = append(svc.Traffic, traffic.Revision(want.revision, 0, tag))
-	}
-	return svc
-}
-
-// renameRevision gives want the next name of its template (naming.RevisionNameAt) after Cloud Run refused
-// want.revision with ALREADY_EXISTS (refused): a revision of that name exists with another template or,
-// more likely, existed and was deleted (by CLOUDRUN_CANARY_CLEANUP, say, before a revert to this commit),
-// and Cloud Run does not give a deleted revision's name again. The new name is recorded before it is
-// used, so that a re-run of the stage applies it too rather than creating another revision.
-func (p *Plugin) renameRevision(ctx context.Context, t *target, store metadataStore, want *desiredService, refused error) error {
-	gen := naming.Generation(want.revision) + 1
-	if gen > naming.MaxRevisionGeneration {
-		return fmt.Errorf("all %d names of the new revision were refused, the last being %s, because revisions of those names exist or existed: %w; "+
+// renameRevision moves to the plan's next name after Cloud Run refused revision with ALREADY_EXISTS
+// (refused): a revision of that name exists with another template or, more likely, existed and was deleted
+// (by CLOUDRUN_CANARY_CLEANUP, say, before a revert to this commit), and Cloud Run does not give a deleted
+// revision's name again. The new name is recorded before it is used, so that a re-run of the stage
+// applies it too rather than creating another revision.
+func (p *Plugin) renameRevision(ctx context.Context, t *target, store metadataStore, plan *syncplan.Plan, revision string, refused error) (string, error) {
+	next := plan.Next(revision)
+	if next == "" {
+		return revision, fmt.Errorf("all %d names of the new revision were refused, the last being %s, because revisions of those names exist or existed: %w; "+
 			"change the revision template (for example a label under spec.template.metadata.labels of the service manifest) so that a new name is computed",
-			naming.MaxRevisionGeneration, want.revision, refused)
-	}
-	next, err := naming.RevisionNameAt(want.id, want.commit, want.svc.GetTemplate(), gen)
-	if err != nil {
-		return fmt.Errorf("cannot name the new revision: %w", err)
+			naming.MaxRevisionGeneration, revision, refused)
 	}
 	rec, found, err := loadSyncRecord(ctx, store, t.name)
 	if err != nil {
-		return err
+		return revision, err
 	}
 	if !found {
-		return fmt.Errorf("the deployment metadata of deploy target %s has no record of this deployment to save the revision name %s in", t.name, next)
+		return revision, fmt.Errorf("the deployment metadata of deploy target %s has no record of this deployment to save the revision name %s in", t.name, next)
 	}
 	rec.Revision = next
 	if err := putSyncRecord(ctx, store, t.name, rec); err != nil {
-		return err
+		return revision, err
 	}
-	t.lp.Infof("Cloud Run refused the revision name %s: a revision of that name exists with another template, or existed and was deleted (Cloud Run does not reuse a deleted revision's name). Naming the new revision %s instead", want.revision, next)
-	want.setRevision(next)
-	return nil
-}
-
-// withoutTag returns traffic without tag: the plugin's preview tag of the previous deployment is its own and
-// would otherwise pile up and keep old revisions from being cleaned up. A 0% entry carrying it goes away, an
-// entry with traffic keeps its share. The rollback still restores it, as it restores the whole block.
-func withoutTag(current []*runpb.TrafficTarget, tag string) []*runpb.TrafficTarget {
-	if tag == "" {
-		return current
-	}
-	out := traffic.Clone(current)
-	for _, t := range out {
-		if t.GetTag() == tag {
-			t.Tag = ""
-		}
-	}
-	return traffic.Merge(out)
+	t.lp.Infof("Cloud Run refused the revision name %s: a revision of that name exists with another template, or existed and was deleted (Cloud Run does not reuse a deleted revision's name). Naming the new revision %s instead", revision, next)
+	return next, nil
 }
 
 // checkApplied looks at the error of a template update. The request may have been accepted while its
@@ -357,20 +344,11 @@ func (p *Plugin) checkApplied(ctx context.Context, t *target, service, revision 
 	return nil
 }
 
-// alreadyApplied reports whether live already carries the template and commit of want, as after an
-// earlier run of the same stage.
-func alreadyApplied(live *runpb.Service, want *desiredService) bool {
-	return live.GetTemplate().GetRevision() == want.revision &&
-		live.GetLabels()[provider.LabelCommitHash] == want.svc.GetLabels()[provider.LabelCommitHash]
-}
-
-// pinned returns the traffic of live with LATEST pinned to the latest ready revision.
-func pinned(live *runpb.Service) ([]*runpb.TrafficTarget, error) {
-	cur, err := traffic.Pin(live.GetTraffic(), live.GetLatestReadyRevision())
-	if err != nil {
-		return nil, fmt.Errorf("service %s: %w; fix or delete the service, then deploy again", provider.ShortName(live.GetName()), err)
-	}
-	return cur, nil
+// alreadyApplied reports whether live already carries the template revision and the commit label of want,
+// as after an earlier run of the same stage.
+func alreadyApplied(live, want *runpb.Service, revision string) bool {
+	return live.GetTemplate().GetRevision() == revision &&
+		live.GetLabels()[provider.LabelCommitHash] == want.GetLabels()[provider.LabelCommitHash]
 }
 
 // waitReady polls the revision until it is ready, fails, or timeout passes. Traffic is never changed here.

@@ -3,23 +3,26 @@ package deployment
 import (
 	"testing"
 
+	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 )
 
 // revisionFor returns the revision name SYNC gives to the env's current deployment.
 func (e *env) revisionFor() string {
 	e.t.Helper()
-	src, err := LoadSource(e.source(e.commit, e.app, e.service))
+	src, err := app.Load(e.source(e.commit, e.app, e.service))
 	require.NoError(e.t, err)
-	want, err := src.desired(config.DeployTargetConfig{Project: testProject, Region: testRegion},
+	want, err := src.Desired(config.DeployTargetConfig{Project: testProject, Region: testRegion},
 		sdk.Deployment{ApplicationID: "app-1", PipedID: "piped-1"})
 	require.NoError(e.t, err)
-	return want.revision
+	return want.Revision
 }
 
 func TestSync_QuickSyncFirstDeploymentThenUpdate(t *testing.T) {
@@ -49,7 +52,7 @@ func TestSync_QuickSyncFirstDeploymentThenUpdate(t *testing.T) {
 	assert.Zero(t, calls["CreateService"], calls)
 }
 
-func TestSource_ServiceToApplyIsWhatSyncApplies(t *testing.T) {
+func TestSyncPlan_RequestIsWhatSyncApplies(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
 	e := newEnv(t, f)
@@ -58,12 +61,21 @@ func TestSource_ServiceToApplyIsWhatSyncApplies(t *testing.T) {
 	live, err := f.Service(serviceName())
 	require.NoError(t, err)
 
-	src, err := LoadSource(e.source(e.commit, e.app, e.service))
-	require.NoError(t, err)
 	cfg := config.DeployTargetConfig{Project: testProject, Region: testRegion}
 	d := sdk.Deployment{ApplicationID: "app-1", PipedID: "piped-1"}
-	got, err := src.ServiceToApply(cfg, d, live)
-	require.NoError(t, err)
+	request := func(live *runpb.Service) *runpb.Service {
+		t.Helper()
+		src, err := app.Load(e.source(e.commit, e.app, e.service))
+		require.NoError(t, err)
+		want, err := src.Desired(cfg, d)
+		require.NoError(t, err)
+		plan, err := syncplan.Decide(syncplan.Input{Live: live, Want: want})
+		require.NoError(t, err)
+		got, err := plan.Request(live, plan.Revision())
+		require.NoError(t, err)
+		return got
+	}
+	got := request(live)
 	assert.Equal(t, live.GetName(), got.GetName())
 	assert.Equal(t, live.GetTemplate().GetRevision(), got.GetTemplate().GetRevision())
 	for _, k := range []string{provider.LabelManagedBy, provider.LabelPiped, provider.LabelApplication, provider.LabelCommitHash} {
@@ -73,19 +85,14 @@ func TestSource_ServiceToApplyIsWhatSyncApplies(t *testing.T) {
 
 	// A later commit with the same template keeps the live revision; without a live service it gets its own name.
 	e.deploy("2222222bbbb", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
-	src, err = LoadSource(e.source(e.commit, e.app, e.service))
-	require.NoError(t, err)
-	got, err = src.ServiceToApply(cfg, d, live)
-	require.NoError(t, err)
+	got = request(live)
 	assert.Equal(t, live.GetTemplate().GetRevision(), got.GetTemplate().GetRevision())
 	assert.Equal(t, "2222222bbbb", got.GetLabels()[provider.LabelCommitHash])
-	got, err = src.ServiceToApply(cfg, d, nil)
-	require.NoError(t, err)
+	got = request(nil)
 	assert.Equal(t, e.revisionFor(), got.GetTemplate().GetRevision())
 	assert.NotEqual(t, live.GetTemplate().GetRevision(), got.GetTemplate().GetRevision())
 	// A service that never had a ready revision is deployed afresh, under the new name.
 	live.LatestReadyRevision = ""
-	got, err = src.ServiceToApply(cfg, d, live)
-	require.NoError(t, err)
+	got = request(live)
 	assert.Equal(t, e.revisionFor(), got.GetTemplate().GetRevision())
 }

@@ -29,8 +29,8 @@ import (
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
@@ -73,7 +73,7 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 		}}, nil
 	}
 	ds := input.Request.DeploymentSource
-	src, err := deployment.LoadSource(ds)
+	src, err := app.Load(ds)
 	if err != nil {
 		return &sdk.GetLivestateResponse{SyncState: sdk.ApplicationSyncState{
 			Status:      sdk.ApplicationSyncStateInvalidConfig,
@@ -93,7 +93,7 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 }
 
 // target returns the resources and the sync state of one deploy target.
-func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig], src *deployment.Source) ([]sdk.ResourceState, targetSync) {
+func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig], src *app.Source) ([]sdk.ResourceState, targetSync) {
 	invalid := func(err error) ([]sdk.ResourceState, targetSync) {
 		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dt.Name), reason: err.Error()}
 	}

@@ -2,12 +2,12 @@ package livestate
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
@@ -60,7 +60,7 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 			short:  fmt.Sprintf("Service %s runs git's revision %s with all the traffic", id, rev),
 			reason: traffic,
 		}
-	case commit != "" && live.GetLabels()[provider.LabelCommitHash] == commitLabel(commit):
+	case commit != "" && live.GetLabels()[provider.LabelCommitHash] == app.LabelValue(commit):
 		return targetSync{
 			status: sdk.ApplicationSyncStateSynced,
 			short:  fmt.Sprintf("Deployment of commit %s in progress or stopped: its revision %s of service %s serves %d%% of the traffic", shortCommit(commit), rev, id, percent),
@@ -109,14 +109,6 @@ func joinPaths(paths []string) string {
 		return strings.Join(paths, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(paths[:maxPathsInShortReason], ", "), len(paths)-maxPathsInShortReason)
-}
-
-var invalidLabelChars = regexp.MustCompile(`[^a-z0-9_-]`)
-
-// commitLabel is the value the deployment stages give the commit label of the services they apply.
-func commitLabel(commit string) string {
-	v := invalidLabelChars.ReplaceAllString(strings.ToLower(commit), "-")
-	return v[:min(len(v), 63)]
 }
 
 func shortCommit(commit string) string {

@@ -18,10 +18,11 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 )
 
 var _ sdk.PlanPreviewPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
@@ -58,13 +59,13 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 		return nil, errors.New("the application has no deploy target of the Cloud Run plugin: add one of the deploy targets of the cloudrun plugin in piped.yaml to the application")
 	}
 	req := input.Request
-	target, err := deployment.LoadSource(req.TargetDeploymentSource)
+	target, err := app.Load(req.TargetDeploymentSource)
 	if err != nil {
 		return nil, fmt.Errorf("target commit %s: %w", shortCommit(req.TargetDeploymentSource.CommitHash), err)
 	}
-	var running *deployment.Source
+	var running *app.Source
 	if req.RunningDeploymentSource.ApplicationConfig != nil {
-		if running, err = deployment.LoadSource(req.RunningDeploymentSource); err != nil {
+		if running, err = app.Load(req.RunningDeploymentSource); err != nil {
 			return nil, fmt.Errorf("running commit %s: %w", shortCommit(req.RunningDeploymentSource.CommitHash), err)
 		}
 	}
@@ -80,7 +81,7 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 type preview struct {
 	plugin        *Plugin
 	target        string
-	want, running *deployment.Source
+	want, running *app.Source
 	// deployment is the deployment the preview stands for: the piped and application that label the service.
 	deployment      sdk.Deployment
 	findings        []finding
@@ -109,12 +110,15 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	} else if err != nil {
 		return cannot(err)
 	}
-	id := provider.ShortName(want.GetName())
-	apply, err := pv.want.ServiceToApply(cfg, pv.deployment, live)
+	desired, err := pv.want.Desired(cfg, pv.deployment)
 	if err != nil {
 		return cannot(err)
 	}
-	rev := apply.GetTemplate().GetRevision()
+	plan, err := syncplan.Decide(syncplan.Input{Live: live, Want: desired})
+	if err != nil {
+		return cannot(err)
+	}
+	id, rev := desired.ID, plan.Revision()
 
 	// What changes, against the running commit when known, else against the live service.
 	var cmp *livestate.Comparison
@@ -149,7 +153,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 		fmt.Fprintf(&pv.detail, "\nTraffic now: %s\n", livestate.DescribeShares(livestate.Serving(live)))
 	}
 
-	pv.preflight(ctx, client, apply, rev, live, newRevision)
+	pv.preflight(ctx, client, plan, id, live, newRevision)
 	pv.detail.WriteString("\nPre-flight checks:\n")
 	problems := 0
 	for _, f := range pv.findings {

@@ -6,11 +6,10 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 )
 
 const (
@@ -43,10 +42,9 @@ func (pv *preview) add(l level, format string, args ...any) {
 	pv.findings = append(pv.findings, finding{level: l, text: fmt.Sprintf(format, args...)})
 }
 
-// preflight runs the checks for applying svc (named rev) over live (nil when the service does not exist).
-func (pv *preview) preflight(ctx context.Context, client *provider.Client, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) {
-	rev = pv.checkValidateOnly(ctx, client, svc, rev, live, newRevision)
-	id := provider.ShortName(svc.GetName())
+// preflight runs the checks for carrying out plan on service id over live (nil when the service does not exist).
+func (pv *preview) preflight(ctx context.Context, client *provider.Client, plan *syncplan.Plan, id string, live *runpb.Service, newRevision bool) {
+	rev := pv.checkValidateOnly(ctx, client, plan, id, live)
 
 	if n := len(rev); n > naming.MaxRevisionNameLength {
 		pv.add(levelError, "revision name %s is %d characters long, Cloud Run allows at most %d", rev, n, naming.MaxRevisionNameLength)
@@ -74,18 +72,19 @@ func (pv *preview) preflight(ctx context.Context, client *provider.Client, svc *
 	pv.checkHeadroom(len(revs), newRevision)
 }
 
-// checkValidateOnly sends the change as a validate_only request, so Cloud Run checks it without applying it.
-// When Cloud Run refuses the new revision's name with ALREADY_EXISTS (a revision of that name exists with
-// another template, or existed and was deleted), it checks the next names as CLOUDRUN_SYNC would try them
-// (naming.RevisionNameAt) and warns which one the deployment would take. It returns the name checked last.
-func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Client, svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) string {
+// checkValidateOnly sends the requests CLOUDRUN_SYNC would send as validate_only requests, so Cloud Run checks
+// them without applying them. When Cloud Run refuses the new revision's name with ALREADY_EXISTS (a revision
+// of that name exists with another template, or existed and was deleted), it checks the next names as
+// CLOUDRUN_SYNC would try them (plan.Next) and warns which one the deployment would take. It returns the
+// name checked last.
+func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Client, plan *syncplan.Plan, id string, live *runpb.Service) string {
 	what := "update of service"
 	if live == nil {
 		what = "creation of service"
 	}
-	id := provider.ShortName(svc.GetName())
+	rev := plan.Revision()
 	for {
-		req, err := pv.validateRequest(svc, rev, live, newRevision)
+		req, err := plan.Request(live, rev)
 		if err != nil {
 			pv.add(levelError, "cannot compute the traffic the deployment would send: %v", err)
 			return rev
@@ -96,8 +95,8 @@ func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Clien
 			return rev
 		}
 		next := ""
-		if gen := naming.Generation(rev) + 1; live != nil && newRevision && errors.Is(err, provider.ErrAlreadyExists) && gen <= naming.MaxRevisionGeneration {
-			next, _ = naming.RevisionNameAt(id, pv.want.Commit, svc.GetTemplate(), gen) // "" (no next name) reports err below
+		if errors.Is(err, provider.ErrAlreadyExists) && !plan.Reused {
+			next = plan.Next(rev)
 		}
 		if next == "" {
 			pv.add(levelError, "Cloud Run rejects the %s %s (validate_only): %v", what, id, err)
@@ -107,27 +106,6 @@ func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Clien
 			"or existed and was deleted; CLOUDRUN_SYNC then tries the name %s", rev, err, next)
 		rev = next
 	}
-}
-
-// validateRequest is the request the deployment would send, with the new revision named rev.
-func (pv *preview) validateRequest(svc *runpb.Service, rev string, live *runpb.Service, newRevision bool) (*runpb.Service, error) {
-	req := proto.Clone(svc).(*runpb.Service)
-	req.Template.Revision = rev
-	if live == nil {
-		req.Traffic = []*runpb.TrafficTarget{traffic.Revision(rev, 100, "")}
-		return req, nil
-	}
-	cur, err := traffic.Pin(live.GetTraffic(), live.GetLatestReadyRevision())
-	if err != nil {
-		return nil, err
-	}
-	if newRevision {
-		req.Traffic, err = traffic.KeepExisting(cur, rev, "")
-	} else {
-		req.Traffic, err = traffic.RouteAll(cur, rev, "")
-	}
-	req.Etag = live.GetEtag()
-	return req, err
 }
 
 // checkReuse reports whether the revision name is already taken.

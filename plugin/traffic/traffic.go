@@ -239,3 +239,12 @@ func sortedStrings(traffic []*runpb.TrafficTarget) []string {
 	slices.Sort(s)
 	return s
 }
+
+// Live returns the traffic of svc with LATEST pinned to its latest ready revision (see Pin).
+func Live(svc *runpb.Service) ([]*runpb.TrafficTarget, error) {
+	cur, err := Pin(svc.GetTraffic(), svc.GetLatestReadyRevision())
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w; fix or delete the service, then deploy again", shortName(svc.GetName()), err)
+	}
+	return cur, nil
+}

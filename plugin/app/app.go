@@ -1,0 +1,140 @@
+// Package app is the application at a commit: its part of app.pipecd.yaml, its service manifest, and the
+// service a deployment of that commit applies to a deploy target (full name, ownership labels, revision
+// name). The deployment stages, live state and plan preview all load an application with Load.
+package app
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+)
+
+// Source is a deployment source (a commit of the application) with its plugin spec decoded and its
+// service manifest loaded.
+type Source struct {
+	// Spec is the plugin's part of app.pipecd.yaml.
+	Spec config.ApplicationSpec
+	// Manifest is the service manifest, with input.image applied.
+	Manifest *manifest.Manifest
+	// Commit is the commit hash of the source.
+	Commit string
+}
+
+// Load decodes the plugin spec of ds and loads its service manifest. Errors name the file and field.
+func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
+	file := ds.ApplicationConfigFilename
+	if file == "" {
+		file = "app.pipecd.yaml"
+	}
+	cfg, err := ds.AppConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if cfg.Spec == nil {
+		return nil, fmt.Errorf("%s: the cloudrun plugin section spec.plugins.cloudrun is missing", file)
+	}
+	spec, err := cfg.Spec.Decode(file)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Load(ds.ApplicationDirectory, spec.Input.ServiceManifestFile)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Input.Image != "" {
+		if err := m.SetImage(spec.Input.Image); err != nil {
+			return nil, fmt.Errorf("%s: field \"spec.plugins.cloudrun.input.image\": %w", file, err)
+		}
+	}
+	return &Source{Spec: spec, Manifest: m, Commit: ds.CommitHash}, nil
+}
+
+// Desired is the service a deployment applies to one deploy target.
+type Desired struct {
+	// Service is the service to send: full name, ownership labels, template.revision set to Revision.
+	Service *runpb.Service
+	// ID is the short service id.
+	ID string
+	// Revision is the short name of the revision the template creates.
+	Revision string
+	// Commit is the commit hash the revision is named after.
+	Commit string
+}
+
+// Desired builds the service of src for the deploy target cfg, labelled for deployment d, with the
+// revision named after the commit and the template (naming.RevisionName).
+func (src *Source) Desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*Desired, error) {
+	svc, err := src.Manifest.Service(cfg.Project, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	id := provider.ShortName(svc.GetName())
+	labelService(svc, d, src.Commit)
+	rev, err := naming.RevisionName(id, src.Commit, svc.Template)
+	if err != nil {
+		return nil, fmt.Errorf("cannot name the new revision: %w", err)
+	}
+	svc.Template.Revision = rev
+	return &Desired{Service: svc, ID: id, Revision: rev, Commit: src.Commit}, nil
+}
+
+// SetRevision names the revision the template creates.
+func (w *Desired) SetRevision(name string) {
+	w.Revision = name
+	w.Service.Template.Revision = name
+}
+
+// labelService adds the ownership labels. The revision template gets only labels that do not change
+// between deployments of the same application, so that an unchanged template keeps its revision.
+func labelService(svc *runpb.Service, d sdk.Deployment, commit string) {
+	svc.Labels = merged(svc.Labels, map[string]string{
+		provider.LabelManagedBy:   provider.ManagedByPiped,
+		provider.LabelPiped:       LabelValue(d.PipedID),
+		provider.LabelApplication: LabelValue(d.ApplicationID),
+		provider.LabelCommitHash:  LabelValue(commit),
+	})
+	if svc.Template == nil {
+		svc.Template = &runpb.RevisionTemplate{}
+	}
+	svc.Template.Labels = merged(svc.Template.Labels, map[string]string{
+		provider.LabelManagedBy:   provider.ManagedByPiped,
+		provider.LabelApplication: LabelValue(d.ApplicationID),
+	})
+}
+
+func merged(base, extra map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(extra))
+	maps.Copy(out, base)
+	for k, v := range extra {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var invalidLabelChars = regexp.MustCompile(`[^a-z0-9_-]`)
+
+// LabelValue makes s a valid label value: lowercase letters, digits, '_' and '-', at most 63 characters.
+// The ownership labels carry the piped, application and commit this way.
+func LabelValue(s string) string {
+	v := invalidLabelChars.ReplaceAllString(strings.ToLower(s), "-")
+	return v[:min(len(v), 63)]
+}
+
+// TemplateHash is the hash of the revision template src deploys, labelled as CLOUDRUN_SYNC sends it
+// (naming.TemplateHash). The template does not depend on the deploy target.
+func (src *Source) TemplateHash(d sdk.Deployment) (string, error) {
+	svc := src.Manifest.Proto()
+	labelService(svc, d, src.Commit)
+	return naming.TemplateHash(svc.GetTemplate())
+}
