@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -27,40 +28,40 @@ func (p *Plugin) executeCleanup(ctx context.Context, lp sdk.StageLogPersister, i
 		return sdk.StageStatusFailure
 	}
 	store := p.metadata(input.Client)
-	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
+	return target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
 		return p.cleanupTarget(ctx, t, store, opts)
 	})
 }
 
-func (p *Plugin) cleanupTarget(ctx context.Context, t *target, store metadataStore, opts config.CleanupStageOptions) error {
-	rec, found, err := loadSyncRecord(ctx, store, t.name)
+func (p *Plugin) cleanupTarget(ctx context.Context, t *target.Target, store metadataStore, opts config.CleanupStageOptions) error {
+	rec, found, err := loadSyncRecord(ctx, store, t.Name)
 	if err != nil {
 		return err
 	}
 	if !found {
-		t.lp.Successf("%s did not run for deploy target %s in this deployment: no revision to clean up", StageCloudRunSync, t.name)
+		t.Log.Successf("%s did not run for deploy target %s in this deployment: no revision to clean up", StageCloudRunSync, t.Name)
 		return nil
 	}
 	id := provider.ShortName(rec.Service)
-	svc, err := t.client.GetService(ctx, rec.Service)
+	svc, err := t.Client.GetService(ctx, rec.Service)
 	if err != nil {
 		return err
 	}
-	revs, err := t.client.ListRevisions(ctx, rec.Service)
+	revs, err := t.Client.ListRevisions(ctx, rec.Service)
 	if err != nil {
 		return err
 	}
 	keep, remove := planCleanup(svc, revs, rec, opts)
 	for _, k := range keep {
-		t.lp.Infof("Keeping revision %s: %s", k.name, k.reason)
+		t.Log.Infof("Keeping revision %s: %s", k.name, k.reason)
 	}
 	deleted := 0
 	for _, rev := range remove {
-		t.lp.Infof("Deleting revision %s: older than the %d newest and serves no traffic", provider.ShortName(rev.GetName()), opts.KeepCount)
-		err := t.client.DeleteRevision(ctx, rev.GetName(), rev.GetEtag())
+		t.Log.Infof("Deleting revision %s: older than the %d newest and serves no traffic", provider.ShortName(rev.GetName()), opts.KeepCount)
+		err := t.Client.DeleteRevision(ctx, rev.GetName(), rev.GetEtag())
 		var perr *provider.Error
 		if errors.As(err, &perr) && perr.Code == codes.FailedPrecondition {
-			t.lp.Infof("Cloud Run refused to delete revision %s, so it is kept: %s", provider.ShortName(rev.GetName()), perr.Message)
+			t.Log.Infof("Cloud Run refused to delete revision %s, so it is kept: %s", provider.ShortName(rev.GetName()), perr.Message)
 			continue
 		}
 		if err != nil {
@@ -68,7 +69,7 @@ func (p *Plugin) cleanupTarget(ctx context.Context, t *target, store metadataSto
 		}
 		deleted++
 	}
-	t.lp.Successf("Cleaned up service %s: deleted %d revision(s), kept %d", id, deleted, len(keep)+len(remove)-deleted)
+	t.Log.Successf("Cleaned up service %s: deleted %d revision(s), kept %d", id, deleted, len(keep)+len(remove)-deleted)
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -117,95 +116,6 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 
 // stageFunc runs one stage on all deploy targets and returns its status.
 type stageFunc func(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus
-
-// target is one deploy target, decoded and connected.
-type target struct {
-	name   string
-	cfg    config.DeployTargetConfig
-	client *provider.Client
-	// lp writes to the stage log, prefixed with the target name when the deployment has several targets.
-	lp sdk.StageLogPersister
-}
-
-// forEachTarget decodes and connects every deploy target, then runs fn on all of them concurrently.
-// It returns failure if there is no target or if fn failed for any target.
-func (p *Plugin) forEachTarget(ctx context.Context, lp sdk.StageLogPersister, dts []*sdk.DeployTarget[config.RawDeployTargetConfig], fn func(ctx context.Context, t *target) error) sdk.StageStatus {
-	if len(dts) == 0 {
-		lp.Errorf("The deployment has no deploy target for this plugin: add the application's deploy target (one of spec.plugins[].deployTargets[].name of the cloudrun plugin in piped.yaml) to the application")
-		return sdk.StageStatusFailure
-	}
-	targets := make([]*target, 0, len(dts))
-	failed := false
-	for _, dt := range dts {
-		tlp := lp
-		if len(dts) > 1 {
-			tlp = prefixedLog{prefix: "[" + dt.Name + "] ", lp: lp}
-		}
-		cfg, err := dt.Config.Decode()
-		if err != nil {
-			tlp.Errorf("Deploy target %s in piped.yaml is invalid: %v", dt.Name, err)
-			failed = true
-			continue
-		}
-		client, err := p.registry.Client(ctx, dt.Name, cfg)
-		if err != nil {
-			tlp.Errorf("Cannot connect to Cloud Run for deploy target %s: %v", dt.Name, err)
-			failed = true
-			continue
-		}
-		targets = append(targets, &target{name: dt.Name, cfg: cfg, client: client, lp: tlp})
-	}
-	if failed {
-		return sdk.StageStatusFailure
-	}
-
-	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Go(func() {
-			defer func() {
-				if r := recover(); r != nil {
-					errs[i] = fmt.Errorf("internal error (this is a bug, please report it): %v\n%s", r, debug.Stack())
-				}
-			}()
-			errs[i] = fn(provider.WithRetryNotice(ctx, func(msg string) { t.lp.Info(msg) }), t)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			targets[i].lp.Errorf("%v", err)
-			failed = true
-		}
-	}
-	if failed {
-		return sdk.StageStatusFailure
-	}
-	return sdk.StageStatusSuccess
-}
-
-// prefixedLog prefixes every line with the deploy target name.
-type prefixedLog struct {
-	prefix string
-	lp     sdk.StageLogPersister
-}
-
-func (l prefixedLog) Write(b []byte) (int, error) {
-	if _, err := l.lp.Write(append([]byte(l.prefix), b...)); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-func (l prefixedLog) Info(s string)                 { l.lp.Info(l.prefix + s) }
-func (l prefixedLog) Infof(format string, a ...any) { l.lp.Info(l.prefix + fmt.Sprintf(format, a...)) }
-func (l prefixedLog) Success(s string)              { l.lp.Success(l.prefix + s) }
-func (l prefixedLog) Successf(format string, a ...any) {
-	l.lp.Success(l.prefix + fmt.Sprintf(format, a...))
-}
-func (l prefixedLog) Error(s string) { l.lp.Error(l.prefix + s) }
-func (l prefixedLog) Errorf(format string, a ...any) {
-	l.lp.Error(l.prefix + fmt.Sprintf(format, a...))
-}
 
 // zapLog is the stage log used when the SDK provides none: it writes to the plugin's own log.
 type zapLog struct{ l *zap.Logger }

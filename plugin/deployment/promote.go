@@ -11,6 +11,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -29,7 +30,7 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 	}
 	store := p.metadata(input.Client)
 	load := sync.OnceValues(func() (*app.Source, error) { return app.Load(input.Request.TargetDeploymentSource) })
-	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
+	return target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
 		rec, err := p.deployForPromote(ctx, t, store, input, load)
 		if err != nil {
 			return err
@@ -42,8 +43,8 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 // does exactly what CLOUDRUN_SYNC {skipTrafficShift: true} does: deploy the new revision at 0%, record the
 // traffic before the deployment for ROLLBACK, and wait up to config.DefaultSyncTimeout for the revision
 // to become ready.
-func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec], load func() (*app.Source, error)) (*syncRecord, error) {
-	rec, found, err := loadSyncRecord(ctx, store, t.name)
+func (p *Plugin) deployForPromote(ctx context.Context, t *target.Target, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec], load func() (*app.Source, error)) (*syncRecord, error) {
+	rec, found, err := loadSyncRecord(ctx, store, t.Name)
 	if err != nil || found {
 		return rec, err
 	}
@@ -51,28 +52,28 @@ func (p *Plugin) deployForPromote(ctx context.Context, t *target, store metadata
 	if err != nil {
 		return nil, fmt.Errorf("invalid application configuration: %w", err)
 	}
-	t.lp.Infof("No %s ran in this deployment (a PipeCD v0 pipeline): deploying the new revision without traffic first, as %s with skipTrafficShift does", StageCloudRunSync, StageCloudRunSync)
+	t.Log.Infof("No %s ran in this deployment (a PipeCD v0 pipeline): deploying the new revision without traffic first, as %s with skipTrafficShift does", StageCloudRunSync, StageCloudRunSync)
 	opts := config.DefaultSyncStageOptions()
 	opts.SkipTrafficShift = true
 	if _, err := p.syncTarget(ctx, t, store, syncJob{src: src, d: input.Request.Deployment, runningCommit: input.Request.RunningDeploymentSource.CommitHash, opts: opts}); err != nil {
 		return nil, err
 	}
-	rec, found, err = loadSyncRecord(ctx, store, t.name)
+	rec, found, err = loadSyncRecord(ctx, store, t.Name)
 	if err == nil && !found {
-		err = fmt.Errorf("deploying the new revision left no record in the deployment metadata of deploy target %s", t.name)
+		err = fmt.Errorf("deploying the new revision left no record in the deployment metadata of deploy target %s", t.Name)
 	}
 	return rec, err
 }
 
-func (p *Plugin) promoteTarget(ctx context.Context, t *target, rec *syncRecord, percent int) error {
+func (p *Plugin) promoteTarget(ctx context.Context, t *target.Target, rec *syncRecord, percent int) error {
 	id := provider.ShortName(rec.Service)
 	if rec.Created {
-		t.lp.Successf("Service %s was created by this deployment with 100%% of the traffic on revision %s: nothing to promote", id, rec.Revision)
+		t.Log.Successf("Service %s was created by this deployment with 100%% of the traffic on revision %s: nothing to promote", id, rec.Revision)
 		return nil
 	}
 	baseline := fromEntries(rec.Traffic)
 	if traffic.PercentOf(baseline, rec.Revision) == traffic.Sum(baseline) {
-		t.lp.Successf("Revision %s already received all the traffic before this deployment (its template did not change): nothing to promote", rec.Revision)
+		t.Log.Successf("Revision %s already received all the traffic before this deployment (its template did not change): nothing to promote", rec.Revision)
 		return nil
 	}
 	var before, after []*runpb.TrafficTarget
@@ -89,13 +90,13 @@ func (p *Plugin) promoteTarget(ctx context.Context, t *target, rec *syncRecord, 
 		if traffic.Equal(cur, next) {
 			return nil
 		}
-		_, err = t.client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
+		_, err = t.Client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	t.lp.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
-	t.lp.Successf("Revision %s of service %s now receives %d%% of the deployment's traffic", rec.Revision, id, percent)
+	t.Log.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
+	t.Log.Successf("Revision %s of service %s now receives %d%% of the deployment's traffic", rec.Revision, id, percent)
 	return nil
 }

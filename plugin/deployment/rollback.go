@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -37,7 +38,7 @@ func (p *Plugin) executeRollback(ctx context.Context, lp sdk.StageLogPersister, 
 		lp.Errorf("Invalid stage options: %v", err)
 		return sdk.StageStatusFailure
 	}
-	return p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
+	return target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
 		return p.rollbackTarget(ctx, t, store, opts)
 	})
 }
@@ -53,19 +54,19 @@ func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.Execut
 	return config.DecodeRollbackStageOptions(input.Request.StageConfig)
 }
 
-func (p *Plugin) rollbackTarget(ctx context.Context, t *target, store metadataStore, opts config.RollbackStageOptions) error {
-	rec, found, err := loadSyncRecord(ctx, store, t.name)
+func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store metadataStore, opts config.RollbackStageOptions) error {
+	rec, found, err := loadSyncRecord(ctx, store, t.Name)
 	if err != nil {
 		return err
 	}
 	if !found {
-		t.lp.Successf("%s did not change deploy target %s in this deployment: nothing to roll back", StageCloudRunSync, t.name)
+		t.Log.Successf("%s did not change deploy target %s in this deployment: nothing to roll back", StageCloudRunSync, t.Name)
 		return nil
 	}
 	id := provider.ShortName(rec.Service)
 	if rec.Created && opts.Revision == "" {
-		t.lp.Successf("Service %s was created by this deployment (first deployment), so there is no earlier traffic to restore. "+
-			"It is left as it is; delete it yourself if it must go (gcloud run services delete %s --region %s)", id, id, t.cfg.Region)
+		t.Log.Successf("Service %s was created by this deployment (first deployment), so there is no earlier traffic to restore. "+
+			"It is left as it is; delete it yourself if it must go (gcloud run services delete %s --region %s)", id, id, t.Config.Region)
 		return nil
 	}
 
@@ -86,12 +87,12 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target, store metadataSt
 			if traffic.Equal(live.GetTraffic(), next) {
 				return nil
 			}
-			_, err = t.client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
+			_, err = t.Client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
 			return err
 		}
 		svc := cloneService(pre)
 		svc.Name, svc.Etag, svc.Traffic = rec.Service, live.GetEtag(), next
-		got, err := t.client.ReplaceService(ctx, svc)
+		got, err := t.Client.ReplaceService(ctx, svc)
 		if err != nil {
 			return err
 		}
@@ -105,19 +106,19 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target, store metadataSt
 	}
 	switch service {
 	case restoreApply:
-		t.lp.Infof("Restored the service as it was before the deployment: revision template %s (image %s) and labels, annotations and settings",
+		t.Log.Infof("Restored the service as it was before the deployment: revision template %s (image %s) and labels, annotations and settings",
 			pre.GetTemplate().GetRevision(), strings.Join(images(pre), ", "))
 	case restoreForeign:
-		t.lp.Infof("The service no longer runs the template this deployment applied (revision %s, commit label %q): someone deployed meanwhile, so its template is kept and only the traffic is restored",
+		t.Log.Infof("The service no longer runs the template this deployment applied (revision %s, commit label %q): someone deployed meanwhile, so its template is kept and only the traffic is restored",
 			rec.Revision, rec.CommitLabel)
 	case restoreUnrecorded:
-		t.lp.Infof("The deployment metadata has no record of the service before the deployment (written by an older plugin version): only the traffic is restored")
+		t.Log.Infof("The deployment metadata has no record of the service before the deployment (written by an older plugin version): only the traffic is restored")
 	}
-	t.lp.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
+	t.Log.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
 	if opts.Revision != "" {
-		t.lp.Successf("Rolled back service %s: 100%% of the traffic to revision %s", id, opts.Revision)
+		t.Log.Successf("Rolled back service %s: 100%% of the traffic to revision %s", id, opts.Revision)
 	} else {
-		t.lp.Successf("Rolled back service %s: the traffic is as it was before the deployment", id)
+		t.Log.Successf("Rolled back service %s: the traffic is as it was before the deployment", id)
 	}
 	return nil
 }
@@ -155,13 +156,13 @@ func restoreOf(live *runpb.Service, rec *syncRecord, pre *runpb.Service, hasPre 
 // waitSettled waits until Cloud Run has rolled out the update that reported got: at once when the
 // update's operation was done (got is its result), else by reading the service until it no longer
 // reconciles.
-func (p *Plugin) waitSettled(ctx context.Context, t *target, name string, got *runpb.Service) error {
+func (p *Plugin) waitSettled(ctx context.Context, t *target.Target, name string, got *runpb.Service) error {
 	for got == nil || got.GetReconciling() {
 		if err := sleepCtx(ctx, p.pollInterval); err != nil {
 			return fmt.Errorf("stopped waiting for service %s to apply the rollback: %w", provider.ShortName(name), err)
 		}
 		var err error
-		if got, err = t.client.GetService(ctx, name); err != nil {
+		if got, err = t.Client.GetService(ctx, name); err != nil {
 			return err
 		}
 	}

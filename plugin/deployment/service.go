@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
 // writeService applies change to the service until Cloud Run accepts the write or attempts run out.
@@ -17,11 +18,11 @@ import (
 // Every write carries the
 // etag of the read it is based on, so a concurrent change makes Cloud Run answer ABORTED, and the change is
 // computed again from the new state: entries the plugin does not own are never overwritten.
-func (p *Plugin) writeService(ctx context.Context, t *target, name string, live *runpb.Service, change func(live *runpb.Service) error) error {
+func (p *Plugin) writeService(ctx context.Context, t *target.Target, name string, live *runpb.Service, change func(live *runpb.Service) error) error {
 	var err error
 	for attempt := 1; attempt <= p.writeAttempts; attempt++ {
 		if live == nil {
-			if live, err = t.client.GetService(ctx, name); err != nil {
+			if live, err = t.Client.GetService(ctx, name); err != nil {
 				return err
 			}
 		}
@@ -30,7 +31,7 @@ func (p *Plugin) writeService(ctx context.Context, t *target, name string, live 
 			return err
 		}
 		live = nil
-		t.lp.Infof("The service %s was changed by someone else meanwhile; reading it again (attempt %d of %d)", provider.ShortName(name), attempt, p.writeAttempts)
+		t.Log.Infof("The service %s was changed by someone else meanwhile; reading it again (attempt %d of %d)", provider.ShortName(name), attempt, p.writeAttempts)
 	}
 	return fmt.Errorf("gave up after %d attempts because the service kept changing concurrently: %w", p.writeAttempts, err)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -46,14 +47,14 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 
 	var mu sync.Mutex
 	var urls []string
-	status := p.forEachTarget(ctx, lp, dts, func(ctx context.Context, t *target) error {
+	status := target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
 		url, err := p.syncTarget(ctx, t, store, syncJob{src: src, d: input.Request.Deployment, runningCommit: input.Request.RunningDeploymentSource.CommitHash, opts: opts, quick: quick})
 		if url != "" {
 			mu.Lock()
 			urls = append(urls, url)
 			mu.Unlock()
-			if err := store.PutStageMetadata(ctx, previewURLMetadataKey+t.name, url); err != nil {
-				t.lp.Errorf("Failed to save the preview URL in the stage metadata: %v", err)
+			if err := store.PutStageMetadata(ctx, previewURLMetadataKey+t.Name, url); err != nil {
+				t.Log.Errorf("Failed to save the preview URL in the stage metadata: %v", err)
 			}
 		}
 		return err
@@ -110,8 +111,8 @@ type syncJob struct {
 
 // syncTarget runs CLOUDRUN_SYNC on one deploy target and returns the preview URL, if any: it decides the
 // plan (syncplan.Decide) from the live service and carries it out.
-func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore, job syncJob) (string, error) {
-	want, err := job.src.Desired(t.cfg, job.d)
+func (p *Plugin) syncTarget(ctx context.Context, t *target.Target, store metadataStore, job syncJob) (string, error) {
+	want, err := job.src.Desired(t.Config, job.d)
 	if err != nil {
 		return "", err
 	}
@@ -124,7 +125,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 	if job.runningCommit != "" && job.runningCommit != want.Commit {
 		in.DropTag, _ = naming.PreviewTag(want.ID, job.runningCommit) // no tag can be built: nothing to drop
 	}
-	live, err := t.client.GetService(ctx, want.Service.GetName())
+	live, err := t.Client.GetService(ctx, want.Service.GetName())
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
 	case err != nil:
@@ -145,7 +146,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target, store metadataStore,
 // deployUpdate deploys to a serving service: it records the service before the deployment (once), applies
 // the new template with the traffic pinned, waits until the new revision is ready and then, unless
 // skipTrafficShift, routes the traffic to it (plan.Route).
-func (p *Plugin) deployUpdate(ctx context.Context, t *target, store metadataStore, job syncJob, plan *syncplan.Plan, in syncplan.Input) (string, error) {
+func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metadataStore, job syncJob, plan *syncplan.Plan, in syncplan.Input) (string, error) {
 	want, live := in.Want, in.Live
 	name := want.Service.GetName()
 	before, err := traffic.Live(live)
@@ -156,7 +157,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target, store metadataStor
 	if err != nil {
 		return "", err
 	}
-	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{
+	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{
 		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: in.Tag,
 		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre,
 	})
@@ -164,15 +165,15 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target, store metadataStor
 		return "", err
 	}
 	if plan.Reused {
-		t.lp.Infof("Service %s: the revision template is unchanged, so revision %s is kept and only the service settings are applied", want.ID, plan.Revision())
+		t.Log.Infof("Service %s: the revision template is unchanged, so revision %s is kept and only the service settings are applied", want.ID, plan.Revision())
 	} else {
 		plan.Adopt(rec.Revision)
-		t.lp.Infof("Service %s, new revision %s", want.ID, plan.Revision())
+		t.Log.Infof("Service %s, new revision %s", want.ID, plan.Revision())
 	}
 
 	revision := plan.Revision()
 	if alreadyApplied(live, want.Service, revision) {
-		t.lp.Infof("The service already runs this template (an earlier run of this stage applied it); not applying it again")
+		t.Log.Infof("The service already runs this template (an earlier run of this stage applied it); not applying it again")
 	} else {
 		err = p.writeService(ctx, t, name, live, func(live *runpb.Service) error {
 			revision, err = p.applyPlan(ctx, t, store, plan, live, revision)
@@ -182,7 +183,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target, store metadataStor
 			return "", fmt.Errorf("failed to apply the new template; the traffic is unchanged: %w", err)
 		}
 		if !plan.Reused {
-			t.lp.Infof("Applied the new template with the traffic pinned; revision %s gets no traffic until it is ready", revision)
+			t.Log.Infof("Applied the new template with the traffic pinned; revision %s gets no traffic until it is ready", revision)
 		}
 	}
 
@@ -207,14 +208,14 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target, store metadataStor
 		if traffic.Equal(cur, next) {
 			return nil
 		}
-		after, err = t.client.UpdateTraffic(ctx, name, live.GetEtag(), next)
+		after, err = t.Client.UpdateTraffic(ctx, name, live.GetEtag(), next)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", revision, err)
 	}
 	url := reportDeployed(t, after, want.ID, revision, in.Tag, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
-	t.lp.Successf("Deployed revision %s of service %s", revision, want.ID)
+	t.Log.Successf("Deployed revision %s of service %s", revision, want.ID)
 
 	if job.opts.Prune {
 		if err := p.cleanupTarget(ctx, t, store, config.DefaultCleanupStageOptions()); err != nil {
@@ -227,27 +228,27 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target, store metadataStor
 // deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. in.Live is
 // nil when the service does not exist yet (first deployment); otherwise it has never had a ready revision
 // (for example after a failed first deployment), so there is no traffic to protect or to restore.
-func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan, in syncplan.Input) (string, error) {
+func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan, in syncplan.Input) (string, error) {
 	want := in.Want
 	name := want.Service.GetName()
-	rec, err := saveSyncRecordOnce(ctx, store, t.name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: in.Tag})
+	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: in.Tag})
 	if err != nil {
 		return "", err
 	}
 	plan.Adopt(rec.Revision)
 	revision := plan.Revision()
 	if plan.Mode == syncplan.Create {
-		t.lp.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.ID, revision)
+		t.Log.Infof("Service %s does not exist yet: creating it with revision %s (first deployment, 100%% of the traffic)", want.ID, revision)
 		svc, err := plan.Request(nil, revision)
 		if err != nil {
 			return "", err
 		}
-		_, err = t.client.CreateService(ctx, svc)
+		_, err = t.Client.CreateService(ctx, svc)
 		if err = p.checkApplied(ctx, t, name, revision, err); err != nil && !errors.Is(err, provider.ErrAlreadyExists) {
 			return "", err
 		}
 	} else {
-		t.lp.Infof("Service %s has no ready revision, so it serves nothing: deploying revision %s with 100%% of the traffic", want.ID, revision)
+		t.Log.Infof("Service %s has no ready revision, so it serves nothing: deploying revision %s with 100%% of the traffic", want.ID, revision)
 		err := p.writeService(ctx, t, name, in.Live, func(live *runpb.Service) error {
 			revision, err = p.applyPlan(ctx, t, store, plan, live, revision)
 			return err
@@ -259,26 +260,26 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target, store metadataStore
 	if err := p.waitReady(ctx, t, provider.RevisionName(name, revision), opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
-	after, err := t.client.GetService(ctx, name)
+	after, err := t.Client.GetService(ctx, name)
 	if err != nil {
 		return "", err
 	}
 	url := reportDeployed(t, after, want.ID, revision, in.Tag, traffic.Table(after.GetTraffic()))
-	t.lp.Successf("Created service %s with revision %s", want.ID, revision)
+	t.Log.Successf("Created service %s with revision %s", want.ID, revision)
 	return url, nil
 }
 
 // applyPlan sends the plan's request for revision over live, and the next candidate name each time Cloud
 // Run refuses one with ALREADY_EXISTS (a refused name changed nothing, so the same read and etag serve the
 // next name). It returns the name Cloud Run accepted.
-func (p *Plugin) applyPlan(ctx context.Context, t *target, store metadataStore, plan *syncplan.Plan, live *runpb.Service, revision string) (string, error) {
+func (p *Plugin) applyPlan(ctx context.Context, t *target.Target, store metadataStore, plan *syncplan.Plan, live *runpb.Service, revision string) (string, error) {
 	name := live.GetName()
 	for {
 		svc, err := plan.Request(live, revision)
 		if err != nil {
 			return revision, err
 		}
-		_, err = t.client.ReplaceService(ctx, svc)
+		_, err = t.Client.ReplaceService(ctx, svc)
 		err = p.checkApplied(ctx, t, name, revision, err)
 		if plan.Reused || !errors.Is(err, provider.ErrAlreadyExists) {
 			return revision, err
@@ -291,14 +292,14 @@ func (p *Plugin) applyPlan(ctx context.Context, t *target, store metadataStore, 
 
 // reportDeployed logs the traffic (as rendered in table), the preview URL of tag and the service URL, and
 // returns the preview URL ("" when none).
-func reportDeployed(t *target, after *runpb.Service, id, revision, tag, table string) string {
-	t.lp.Infof("Traffic of service %s:\n%s", id, table)
+func reportDeployed(t *target.Target, after *runpb.Service, id, revision, tag, table string) string {
+	t.Log.Infof("Traffic of service %s:\n%s", id, table)
 	url := previewURL(after, tag)
 	if url != "" {
-		t.lp.Infof("Preview URL of revision %s: %s", revision, url)
+		t.Log.Infof("Preview URL of revision %s: %s", revision, url)
 	}
 	if u := after.GetUri(); u != "" {
-		t.lp.Infof("Service URL: %s", u)
+		t.Log.Infof("Service URL: %s", u)
 	}
 	return url
 }
@@ -308,25 +309,25 @@ func reportDeployed(t *target, after *runpb.Service, id, revision, tag, table st
 // (by CLOUDRUN_CANARY_CLEANUP, say, before a revert to this commit), and Cloud Run does not give a deleted
 // revision's name again. The new name is recorded before it is used, so that a re-run of the stage
 // applies it too rather than creating another revision.
-func (p *Plugin) renameRevision(ctx context.Context, t *target, store metadataStore, plan *syncplan.Plan, revision string, refused error) (string, error) {
+func (p *Plugin) renameRevision(ctx context.Context, t *target.Target, store metadataStore, plan *syncplan.Plan, revision string, refused error) (string, error) {
 	next := plan.Next(revision)
 	if next == "" {
 		return revision, fmt.Errorf("all %d names of the new revision were refused, the last being %s, because revisions of those names exist or existed: %w; "+
 			"change the revision template (for example a label under spec.template.metadata.labels of the service manifest) so that a new name is computed",
 			naming.MaxRevisionGeneration, revision, refused)
 	}
-	rec, found, err := loadSyncRecord(ctx, store, t.name)
+	rec, found, err := loadSyncRecord(ctx, store, t.Name)
 	if err != nil {
 		return revision, err
 	}
 	if !found {
-		return revision, fmt.Errorf("the deployment metadata of deploy target %s has no record of this deployment to save the revision name %s in", t.name, next)
+		return revision, fmt.Errorf("the deployment metadata of deploy target %s has no record of this deployment to save the revision name %s in", t.Name, next)
 	}
 	rec.Revision = next
-	if err := putSyncRecord(ctx, store, t.name, rec); err != nil {
+	if err := putSyncRecord(ctx, store, t.Name, rec); err != nil {
 		return revision, err
 	}
-	t.lp.Infof("Cloud Run refused the revision name %s: a revision of that name exists with another template, or existed and was deleted (Cloud Run does not reuse a deleted revision's name). Naming the new revision %s instead", revision, next)
+	t.Log.Infof("Cloud Run refused the revision name %s: a revision of that name exists with another template, or existed and was deleted (Cloud Run does not reuse a deleted revision's name). Naming the new revision %s instead", revision, next)
 	return next, nil
 }
 
@@ -334,11 +335,11 @@ func (p *Plugin) renameRevision(ctx context.Context, t *target, store metadataSt
 // operation already failed, usually because the new revision cannot start: then the revision's own
 // condition says what to fix, and waitReady reports it. A refused revision name (ALREADY_EXISTS) and any
 // other error are returned as they are.
-func (p *Plugin) checkApplied(ctx context.Context, t *target, service, revision string, err error) error {
+func (p *Plugin) checkApplied(ctx context.Context, t *target.Target, service, revision string, err error) error {
 	if !errors.Is(err, provider.ErrOperationFailed) || errors.Is(err, provider.ErrAlreadyExists) {
 		return err
 	}
-	if _, gerr := t.client.GetRevision(ctx, provider.RevisionName(service, revision)); gerr != nil {
+	if _, gerr := t.Client.GetRevision(ctx, provider.RevisionName(service, revision)); gerr != nil {
 		return err // The revision was not even created: the operation's error is all there is.
 	}
 	return nil
@@ -352,26 +353,26 @@ func alreadyApplied(live, want *runpb.Service, revision string) bool {
 }
 
 // waitReady polls the revision until it is ready, fails, or timeout passes. Traffic is never changed here.
-func (p *Plugin) waitReady(ctx context.Context, t *target, revision string, timeout time.Duration) error {
+func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision string, timeout time.Duration) error {
 	short := provider.ShortName(revision)
-	t.lp.Infof("Waiting up to %s for revision %s to become ready", timeout, short)
+	t.Log.Infof("Waiting up to %s for revision %s to become ready", timeout, short)
 	wctx, cancel := context.WithTimeoutCause(ctx, timeout, errReadinessTimeout)
 	defer cancel()
 	last := ""
 	for {
-		rev, err := t.client.GetRevision(wctx, revision)
+		rev, err := t.Client.GetRevision(wctx, revision)
 		switch {
 		case err == nil:
 			state, msg := provider.RevisionReadiness(rev)
 			switch state {
 			case provider.ReadinessReady:
-				t.lp.Successf("Revision %s is ready", short)
+				t.Log.Successf("Revision %s is ready", short)
 				return nil
 			case provider.ReadinessFailed:
 				return fmt.Errorf("revision %s failed to become ready: %s. The traffic was not changed. Fix the service manifest (image, port, command, environment, resources) and deploy again%s", short, msg, logsHint(rev))
 			}
 			if msg != last && msg != "" {
-				t.lp.Infof("Revision %s: %s", short, msg)
+				t.Log.Infof("Revision %s: %s", short, msg)
 				last = msg
 			}
 		case errors.Is(err, provider.ErrNotFound):

@@ -32,6 +32,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
 var _ sdk.LivestatePlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
@@ -84,7 +85,7 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 	resp := &sdk.GetLivestateResponse{}
 	states := make([]targetSync, 0, len(dts))
 	for _, dt := range dts {
-		resources, state := p.target(ctx, dt, src)
+		resources, state := p.targetState(ctx, dt, src)
 		resp.LiveState.Resources = append(resp.LiveState.Resources, resources...)
 		states = append(states, state)
 	}
@@ -93,14 +94,14 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 }
 
 // target returns the resources and the sync state of one deploy target.
-func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig], src *app.Source) ([]sdk.ResourceState, targetSync) {
+func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig], src *app.Source) ([]sdk.ResourceState, targetSync) {
 	invalid := func(err error) ([]sdk.ResourceState, targetSync) {
 		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dt.Name), reason: err.Error()}
 	}
 	unknown := func(err error) ([]sdk.ResourceState, targetSync) {
 		return nil, targetSync{status: sdk.ApplicationSyncStateUnknown, short: fmt.Sprintf("Cannot read the live state of deploy target %s", dt.Name), reason: err.Error()}
 	}
-	cfg, err := DecodeDeployTarget(dt)
+	cfg, err := target.Decode(dt)
 	if err != nil {
 		return invalid(err)
 	}
@@ -108,9 +109,9 @@ func (p *Plugin) target(ctx context.Context, dt *sdk.DeployTarget[config.RawDepl
 	if err != nil {
 		return invalid(err)
 	}
-	client, err := p.registry.Client(ctx, dt.Name, cfg)
+	client, err := target.Connect(ctx, p.registry, dt.Name, cfg)
 	if err != nil {
-		return unknown(fmt.Errorf("cannot connect to Cloud Run for deploy target %s: %w", dt.Name, err))
+		return unknown(err)
 	}
 	live, err := client.GetService(ctx, git.GetName())
 	if errors.Is(err, provider.ErrNotFound) {

@@ -379,32 +379,6 @@ func TestGetLivestateSeveralDeployTargets(t *testing.T) {
 	assert.Equal(t, map[string]int{"dt1": 2, "dt2": 2}, targets)
 }
 
-func TestDecodeDeployTarget(t *testing.T) {
-	t.Parallel()
-	testcases := []struct {
-		name    string
-		raw     string
-		want    config.DeployTargetConfig
-		wantErr string
-	}{
-		{name: "success: project and region", raw: `{"project": "p", "region": "us-central1"}`, want: config.DeployTargetConfig{Project: "p", Region: "us-central1"}},
-		{name: "fail: region missing", raw: `{"project": "p"}`, wantErr: `deploy target dt in piped.yaml: `},
-		{name: "fail: unknown field", raw: `{"project": "p", "region": "us-central1", "zone": "a"}`, wantErr: `"zone"`},
-	}
-	for _, tc := range testcases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodeDeployTarget(deployTarget(t, "dt", tc.raw))
-			if tc.wantErr != "" {
-				require.ErrorContains(t, err, tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-}
-
 func TestGetLivestateFailedRollout(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fakerun.WithFailingImage("gcr.io/proj/hello:v2"))

@@ -23,6 +23,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
 var _ sdk.PlanPreviewPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
@@ -59,7 +60,7 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 		return nil, errors.New("the application has no deploy target of the Cloud Run plugin: add one of the deploy targets of the cloudrun plugin in piped.yaml to the application")
 	}
 	req := input.Request
-	target, err := app.Load(req.TargetDeploymentSource)
+	want, err := app.Load(req.TargetDeploymentSource)
 	if err != nil {
 		return nil, fmt.Errorf("target commit %s: %w", shortCommit(req.TargetDeploymentSource.CommitHash), err)
 	}
@@ -71,7 +72,7 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 	}
 	resp := &sdk.GetPlanPreviewResponse{}
 	for _, dt := range dts {
-		pv := &preview{plugin: p, target: dt.Name, want: target, running: running, deployment: sdk.Deployment{PipedID: req.PipedID, ApplicationID: req.ApplicationID}}
+		pv := &preview{plugin: p, target: dt.Name, want: want, running: running, deployment: sdk.Deployment{PipedID: req.PipedID, ApplicationID: req.ApplicationID}}
 		resp.Results = append(resp.Results, pv.run(ctx, dt))
 	}
 	return resp, nil
@@ -92,7 +93,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	cannot := func(err error) sdk.PlanPreviewResult {
 		return sdk.PlanPreviewResult{DeployTarget: pv.target, Summary: "Cannot preview: " + firstLine(err.Error()), Details: []byte(err.Error() + "\n"), DiffLanguage: "diff"}
 	}
-	cfg, err := livestate.DecodeDeployTarget(dt)
+	cfg, err := target.Decode(dt)
 	if err != nil {
 		return cannot(err)
 	}
@@ -100,9 +101,9 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	if err != nil {
 		return cannot(err)
 	}
-	client, err := pv.plugin.registry.Client(ctx, pv.target, cfg)
+	client, err := target.Connect(ctx, pv.plugin.registry, pv.target, cfg)
 	if err != nil {
-		return cannot(fmt.Errorf("cannot connect to Cloud Run for deploy target %s: %w", pv.target, err))
+		return cannot(err)
 	}
 	live, err := client.GetService(ctx, want.GetName())
 	if errors.Is(err, provider.ErrNotFound) {
