@@ -8,7 +8,9 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
 // maxPathsInShortReason bounds how many differing fields the one-line reason names.
@@ -30,7 +32,7 @@ type targetSync struct {
 // outside PipeCD, for example by a manual rollback in the console.
 func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 	id := provider.ShortName(live.GetName())
-	c := Compare(git, live)
+	c := diff.Compare(git, live)
 	if !c.InSync() {
 		var reason strings.Builder
 		fmt.Fprintf(&reason, "Deploy target %s: service %s differs from git (commit %s) in %d field(s):\n", target, id, shortCommit(commit), len(c.Differences))
@@ -38,7 +40,7 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 			fmt.Fprintf(&reason, "  %s\n", d.Format("git", "live"))
 		}
 		reason.WriteString("\n")
-		reason.WriteString(UnifiedDiff("live service "+id, "git "+shortCommit(commit), ManifestYAML(c.Have), ManifestYAML(c.Want)))
+		reason.WriteString(diff.UnifiedDiff("live service "+id, "git "+shortCommit(commit), diff.ManifestYAML(c.Have), diff.ManifestYAML(c.Want)))
 		return targetSync{
 			status: sdk.ApplicationSyncStateOutOfSync,
 			short:  fmt.Sprintf("Service %s differs from git: %s", id, joinPaths(c.Paths())),
@@ -46,13 +48,13 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 		}
 	}
 
-	shares := Serving(live)
+	shares := traffic.Serving(live)
 	rev := live.GetTemplate().GetRevision()
 	if rev == "" {
 		rev = provider.ShortName(live.GetLatestCreatedRevision())
 	}
-	percent := PercentOf(shares, rev)
-	traffic := fmt.Sprintf("Deploy target %s: traffic of service %s: %s\n", target, id, DescribeShares(shares))
+	percent := traffic.ShareOf(shares, rev)
+	traffic := fmt.Sprintf("Deploy target %s: traffic of service %s: %s\n", target, id, traffic.DescribeShares(shares))
 	switch {
 	case percent == 100:
 		return targetSync{

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
@@ -53,7 +53,7 @@ template:
 	require.NoError(t, err)
 	live, err := client.GetService(t.Context(), svc.GetName())
 	require.NoError(t, err)
-	assert.True(t, livestate.Compare(svc, live).InSync(), "drift right after creating the service: %v", livestate.Compare(svc, live).Paths())
+	assert.True(t, diff.Compare(svc, live).InSync(), "drift right after creating the service: %v", diff.Compare(svc, live).Paths())
 
 	require.NoError(t, m.SetImage("gcr.io/pipecd/helloworld:v0.28.0"))
 	next, err := m.Service("demo-project", "asia-northeast1")
@@ -63,7 +63,7 @@ template:
 	require.NoError(t, err)
 	live, err = client.GetService(t.Context(), svc.GetName())
 	require.NoError(t, err)
-	assert.True(t, livestate.Compare(next, live).InSync(), "drift after updating the service: %v", livestate.Compare(next, live).Paths())
+	assert.True(t, diff.Compare(next, live).InSync(), "drift after updating the service: %v", diff.Compare(next, live).Paths())
 	revisions, err := client.ListRevisions(t.Context(), svc.GetName())
 	require.NoError(t, err)
 	images := map[string]bool{}

@@ -20,10 +20,11 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
 var _ sdk.PlanPreviewPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
@@ -122,7 +123,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	id, rev := desired.ID, plan.Revision()
 
 	// What changes, against the running commit when known, else against the live service.
-	var cmp *livestate.Comparison
+	var cmp *diff.Comparison
 	before := "live service " + id
 	switch {
 	case pv.running != nil:
@@ -130,10 +131,10 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 		if err != nil {
 			return cannot(fmt.Errorf("running commit %s: %w", shortCommit(pv.running.Commit), err))
 		}
-		cmp = livestate.CompareManifests(running, want)
+		cmp = diff.CompareManifests(running, want)
 		before = "running commit " + shortCommit(pv.running.Commit)
 	case live != nil:
-		cmp = livestate.Compare(want, live)
+		cmp = diff.Compare(want, live)
 	}
 	after := "target commit " + shortCommit(pv.want.Commit)
 
@@ -143,15 +144,15 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	fmt.Fprintf(&pv.detail, "%s\n\n", pv.summary.String())
 	switch {
 	case cmp == nil:
-		pv.detail.WriteString(livestate.UnifiedDiff("(no service)", after, "", livestate.ManifestYAML(livestate.View(want))))
+		pv.detail.WriteString(diff.UnifiedDiff("(no service)", after, "", diff.ManifestYAML(diff.View(want))))
 	case cmp.InSync():
 		fmt.Fprintf(&pv.detail, "The manifest of the %s is the same as the %s.\n", after, before)
 	default:
-		pv.detail.WriteString(livestate.UnifiedDiff(before, after, livestate.ManifestYAML(cmp.Have), livestate.ManifestYAML(cmp.Want)))
+		pv.detail.WriteString(diff.UnifiedDiff(before, after, diff.ManifestYAML(cmp.Have), diff.ManifestYAML(cmp.Want)))
 	}
 
 	if live != nil {
-		fmt.Fprintf(&pv.detail, "\nTraffic now: %s\n", livestate.DescribeShares(livestate.Serving(live)))
+		fmt.Fprintf(&pv.detail, "\nTraffic now: %s\n", traffic.DescribeShares(traffic.Serving(live)))
 	}
 
 	pv.preflight(ctx, client, plan, id, live, newRevision)
@@ -177,7 +178,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 }
 
 // summarize writes the one-line summary and reports whether nothing changes.
-func (pv *preview) summarize(id, rev string, cmp *livestate.Comparison, live *runpb.Service, newRevision bool) bool {
+func (pv *preview) summarize(id, rev string, cmp *diff.Comparison, live *runpb.Service, newRevision bool) bool {
 	images := strings.Join(pv.want.Manifest.Images(), ", ")
 	switch {
 	case live == nil:
@@ -204,7 +205,7 @@ func (pv *preview) summarize(id, rev string, cmp *livestate.Comparison, live *ru
 		fmt.Fprintf(&pv.summary, "; service settings change: %s", strings.Join(paths, ", "))
 		changed = true
 	}
-	if percent := livestate.PercentOf(livestate.Serving(live), rev); percent != 100 {
+	if percent := traffic.ShareOf(traffic.Serving(live), rev); percent != 100 {
 		fmt.Fprintf(&pv.summary, "; traffic change: revision %s from %d%% to 100%%", rev, percent)
 		changed = true
 	}
@@ -231,7 +232,7 @@ func templateImages(svc *runpb.Service) string {
 	return strings.Join(images, ", ")
 }
 
-func templatePaths(cmp *livestate.Comparison) []string {
+func templatePaths(cmp *diff.Comparison) []string {
 	var out []string
 	for _, p := range cmp.Paths() {
 		if strings.HasPrefix(p, "template.") || p == "template" {
@@ -241,7 +242,7 @@ func templatePaths(cmp *livestate.Comparison) []string {
 	return out
 }
 
-func servicePaths(cmp *livestate.Comparison) []string {
+func servicePaths(cmp *diff.Comparison) []string {
 	var out []string
 	for _, p := range cmp.Paths() {
 		if !strings.HasPrefix(p, "template.") && p != "template" {

@@ -1,5 +1,6 @@
 // Package traffic holds pure functions over Cloud Run traffic blocks ([]*runpb.TrafficTarget):
-// pinning, the splits each stage writes, merging, comparison and a text rendering for stage logs.
+// pinning, the splits each stage writes, merging, comparison, who serves what (Serving), and a text rendering
+// for stage logs.
 // No function modifies its inputs; every result is a fresh slice of fresh targets.
 package traffic
 

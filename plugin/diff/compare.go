@@ -1,4 +1,7 @@
-package livestate
+// Package diff compares a service in git with the live one, or two manifests, the way live state and plan
+// preview show it: fields Cloud Run fills in by itself and fields the plugin owns are ignored (see Compare),
+// the fields that differ are named, and the two sides render as YAML and a unified diff.
+package diff
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package livestate
+package traffic
 
 import (
 	"testing"
@@ -56,7 +56,7 @@ func TestServing(t *testing.T) {
 			t.Parallel()
 			got := Serving(tc.svc)
 			assert.Equal(t, tc.want, got)
-			assert.Equal(t, tc.want[0].Percent, PercentOf(got, tc.want[0].Revision))
+			assert.Equal(t, tc.want[0].Percent, ShareOf(got, tc.want[0].Revision))
 		})
 	}
 }

@@ -1,11 +1,11 @@
-package livestate_test
+package diff_test
 
 import (
 	"fmt"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 
-	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 )
 
 // Compare ignores what Cloud Run fills in by itself and names the fields that really differ.
@@ -33,7 +33,7 @@ func ExampleCompare() {
 			}},
 		},
 	}
-	for _, d := range livestate.Compare(git, live).Differences {
+	for _, d := range diff.Compare(git, live).Differences {
 		fmt.Println(d.Format("git", "live"))
 	}
 	// Output:

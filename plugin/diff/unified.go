@@ -1,4 +1,4 @@
-package livestate
+package diff
 
 import (
 	"fmt"
