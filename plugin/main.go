@@ -22,9 +22,9 @@ func main() {
 	// One Cloud Run client per deploy target, shared by the stages, live state and plan preview.
 	registry := provider.NewRegistry()
 	plugin, err := sdk.NewPlugin(version,
-		sdk.WithDeploymentPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec](deployment.NewPlugin(deployment.WithRegistry(registry))),
-		sdk.WithLivestatePlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec](livestate.NewPlugin(livestate.WithRegistry(registry))),
-		sdk.WithPlanPreviewPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec](planpreview.NewPlugin(planpreview.WithRegistry(registry))),
+		sdk.WithDeploymentPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec](deployment.NewPlugin(registry)),
+		sdk.WithLivestatePlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec](livestate.NewPlugin(registry)),
+		sdk.WithPlanPreviewPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec](planpreview.NewPlugin(registry)),
 	)
 	if err != nil {
 		log.Fatalf("failed to create the plugin: %v", err)

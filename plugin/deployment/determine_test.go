@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
 func TestDetermineVersions(t *testing.T) {
@@ -22,7 +23,7 @@ template:
     - image: gcr.io/p/proxy@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
     - image: busybox
 `
-	got, err := NewPlugin().DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[config.RawApplicationSpec]{
+	got, err := NewPlugin(provider.NewRegistry()).DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[config.RawApplicationSpec]{
 		Request: sdk.DetermineVersionsRequest[config.RawApplicationSpec]{DeploymentSource: e.source("1111111", quickSyncApp, service)},
 	})
 	require.NoError(t, err)
@@ -32,7 +33,7 @@ template:
 		{Version: "latest", Name: "busybox", URL: "busybox"},
 	}, got.Versions)
 
-	_, err = NewPlugin().DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[config.RawApplicationSpec]{
+	_, err = NewPlugin(provider.NewRegistry()).DetermineVersions(t.Context(), &config.PluginConfig{}, &sdk.DetermineVersionsInput[config.RawApplicationSpec]{
 		Request: sdk.DetermineVersionsRequest[config.RawApplicationSpec]{DeploymentSource: e.source("1111111", quickSyncApp, "name: web\n")},
 	})
 	require.ErrorContains(t, err, "service.yaml")
@@ -73,7 +74,7 @@ func TestDetermineStrategy(t *testing.T) {
 			if !tc.noRunning {
 				req.RunningDeploymentSource = e.source("1111111", canaryApp, tc.running)
 			}
-			got, err := NewPlugin().DetermineStrategy(t.Context(), &config.PluginConfig{}, &sdk.DetermineStrategyInput[config.RawApplicationSpec]{Request: req})
+			got, err := NewPlugin(provider.NewRegistry()).DetermineStrategy(t.Context(), &config.PluginConfig{}, &sdk.DetermineStrategyInput[config.RawApplicationSpec]{Request: req})
 			require.NoError(t, err)
 			require.NotNil(t, got)
 			assert.Equal(t, tc.want, got.Strategy)

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
 func TestBuildPipelineStages(t *testing.T) {
@@ -53,7 +54,7 @@ func TestBuildPipelineStages(t *testing.T) {
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := NewPlugin().BuildPipelineSyncStages(t.Context(), &config.PluginConfig{}, &sdk.BuildPipelineSyncStagesInput{Request: tc.req})
+			got, err := NewPlugin(provider.NewRegistry()).BuildPipelineSyncStages(t.Context(), &config.PluginConfig{}, &sdk.BuildPipelineSyncStagesInput{Request: tc.req})
 			if tc.wantErr {
 				require.ErrorIs(t, err, errRollbackRequiresStages)
 				return
@@ -66,7 +67,7 @@ func TestBuildPipelineStages(t *testing.T) {
 
 func TestBuildQuickSyncStages(t *testing.T) {
 	t.Parallel()
-	p := NewPlugin()
+	p := NewPlugin(provider.NewRegistry())
 	got, err := p.BuildQuickSyncStages(t.Context(), &config.PluginConfig{}, &sdk.BuildQuickSyncStagesInput{Request: sdk.BuildQuickSyncStagesRequest{Rollback: true}})
 	require.NoError(t, err)
 	require.Len(t, got.Stages, 2)

@@ -34,29 +34,15 @@ type Plugin struct {
 	metadata func(*sdk.Client) metadataStore
 }
 
-// Option configures a Plugin.
-type Option func(*Plugin)
-
-// WithRegistry makes the plugin take its Cloud Run clients from r (default: a registry of its own), so
-// that the deployment, live state and plan preview plugins of one process share one client per target.
-func WithRegistry(r *provider.Registry) Option {
-	return func(p *Plugin) { p.registry = r }
-}
-
-// NewPlugin returns the plugin with one Cloud Run client per deploy target, created on first use.
-func NewPlugin(opts ...Option) *Plugin {
-	p := &Plugin{
+// NewPlugin returns the plugin; it takes the Cloud Run client of each deploy target from registry, which
+// the live state and plan preview plugins of the process share.
+func NewPlugin(registry *provider.Registry) *Plugin {
+	return &Plugin{
+		registry:      registry,
 		pollInterval:  defaultPollInterval,
 		writeAttempts: defaultWriteAttempts,
 		metadata:      func(c *sdk.Client) metadataStore { return c },
 	}
-	for _, o := range opts {
-		o(p)
-	}
-	if p.registry == nil {
-		p.registry = provider.NewRegistry()
-	}
-	return p
 }
 
 // FetchDefinedStages returns the stages this plugin executes.

@@ -25,7 +25,7 @@ func TestRollback_LiveStateIsOutOfSyncAfterARolledBackCanary(t *testing.T) {
 	r := deployment.NewStageRunner(t, f)
 	registry := provider.NewRegistry()
 	t.Cleanup(func() { _ = registry.Close() })
-	live := livestate.NewPlugin(livestate.WithRegistry(registry))
+	live := livestate.NewPlugin(registry)
 	syncState := func() sdk.ApplicationSyncState {
 		resp, err := live.GetLivestate(t.Context(), &config.PluginConfig{}, r.DeployTargets(), &sdk.GetLivestateInput[config.RawApplicationSpec]{
 			Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{PipedID: "piped-1", ApplicationID: "app-1", ApplicationName: "web", DeploymentSource: r.Source()},

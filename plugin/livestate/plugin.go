@@ -42,24 +42,10 @@ type Plugin struct {
 	registry *provider.Registry
 }
 
-// Option configures a Plugin.
-type Option func(*Plugin)
-
-// WithRegistry makes the plugin take its Cloud Run clients from r (default: a registry of its own).
-func WithRegistry(r *provider.Registry) Option {
-	return func(p *Plugin) { p.registry = r }
-}
-
-// NewPlugin returns the livestate plugin.
-func NewPlugin(opts ...Option) *Plugin {
-	p := &Plugin{}
-	for _, o := range opts {
-		o(p)
-	}
-	if p.registry == nil {
-		p.registry = provider.NewRegistry()
-	}
-	return p
+// NewPlugin returns the livestate plugin; it takes the Cloud Run client of each deploy target from registry,
+// which the other plugins of the process share.
+func NewPlugin(registry *provider.Registry) *Plugin {
+	return &Plugin{registry: registry}
 }
 
 // GetLivestate returns the resources of every deploy target and the sync state of the application.

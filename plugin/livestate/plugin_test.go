@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/internal/fakeenv"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -21,16 +22,16 @@ import (
 func TestGetLivestateResources(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	v1 := f.deploy(manifestV1, commitV1, nil, nil)
-	v2 := f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+	v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	v2 := f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
 		return []*runpb.TrafficTarget{traffic.Revision(v1, 90, ""), traffic.Revision(rev, 10, "canary")}
 	})
 
-	resp := f.livestate(manifestSource(t, commitV2, manifestV2))
+	resp := f.livestate(fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2))
 	require.Len(t, resp.LiveState.Resources, 3)
 
 	svc := resourceByName(t, resp, "hello")
-	serviceName := provider.ServiceName(testProject, testRegion, "hello")
+	serviceName := provider.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
 	assert.Equal(t, serviceName, svc.ID)
 	assert.Equal(t, ResourceTypeService, svc.ResourceType)
 	assert.Empty(t, svc.ParentIDs)
@@ -55,12 +56,12 @@ func TestGetLivestateResources(t *testing.T) {
 func TestGetLivestateOnlyServingOrTaggedRevisions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	v1 := f.deploy(manifestV1, commitV1, nil, nil)
-	v2 := f.deploy(manifestV2, commitV2, nil, nil)
-	v3 := f.deploy(manifestV2, commitV3, func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v3" }, nil)
-	f.setTraffic(traffic.Revision(v3, 100, ""), traffic.Revision(v1, 0, "old"))
+	v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	v2 := f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, nil)
+	v3 := f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV3, func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v3" }, nil)
+	f.SetTraffic(traffic.Revision(v3, 100, ""), traffic.Revision(v1, 0, "old"))
 
-	resp := f.livestate(manifestSource(t, commitV3, manifestV2))
+	resp := f.livestate(fakeenv.ManifestSource(t, fakeenv.CommitV3, fakeenv.ManifestV2))
 	var names []string
 	for _, r := range resp.LiveState.Resources {
 		names = append(names, r.Name)
@@ -72,10 +73,10 @@ func TestGetLivestateOnlyServingOrTaggedRevisions(t *testing.T) {
 func TestGetLivestateUnhealthyRevision(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	v1 := f.deploy(manifestV1, commitV1, nil, nil)
-	require.NoError(t, f.srv.SetRevisionReady(v1, false))
+	v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	require.NoError(t, f.Server.SetRevisionReady(v1, false))
 
-	resp := f.livestate(manifestSource(t, commitV1, manifestV1))
+	resp := f.livestate(fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1))
 	rev := resourceByName(t, resp, v1)
 	assert.Equal(t, sdk.ResourceHealthStateUnhealthy, rev.HealthStatus)
 	assert.Contains(t, rev.HealthDescription, "100% of the traffic, image gcr.io/proj/hello:v1; The user-provided container failed to start")
@@ -85,7 +86,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 	t.Parallel()
 	testcases := []struct {
 		name string
-		// arrange builds the live state and returns the git source to compare with.
+		// arrange builds the live state and returns the git fakeenv.Source to compare with.
 		arrange    func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec]
 		want       sdk.ApplicationSyncStatus
 		wantShort  string
@@ -94,8 +95,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "success: synced after a deployment",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return manifestSource(t, commitV1, manifestV1)
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want:      sdk.ApplicationSyncStateSynced,
 			wantShort: "runs git's revision hello-1111111-",
@@ -103,8 +104,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "success: a later commit that does not change the manifest is still in sync",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return manifestSource(t, commitV2, manifestV1)
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV1)
 			},
 			want: sdk.ApplicationSyncStateSynced,
 		},
@@ -112,9 +113,9 @@ func TestGetLivestateSyncState(t *testing.T) {
 			// pipecd#4790: a boolean-looking environment value must not be reported as drift.
 			name: "success: boolean and numeric environment values are no drift",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				m := manifestV1 + "        - name: DEBUG\n          value: \"true\"\n        - name: CACHE\n          value: \"false\"\n        - name: WORKERS\n          value: \"4\"\n"
-				f.deploy(m, commitV1, nil, nil)
-				return manifestSource(t, commitV1, m)
+				m := fakeenv.ManifestV1 + "        - name: DEBUG\n          value: \"true\"\n        - name: CACHE\n          value: \"false\"\n        - name: WORKERS\n          value: \"4\"\n"
+				f.Deploy(m, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, m)
 			},
 			want: sdk.ApplicationSyncStateSynced,
 		},
@@ -122,8 +123,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 			// pipecd#4790 with the Knative manifest of PipeCD v0: quoted boolean values stay strings.
 			name: "success: Knative manifest with boolean environment values is no drift",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(knativeManifest, commitV1, nil, nil)
-				return manifestSource(t, commitV1, knativeManifest)
+				f.Deploy(knativeManifest, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, knativeManifest)
 			},
 			want: sdk.ApplicationSyncStateSynced,
 		},
@@ -132,18 +133,18 @@ func TestGetLivestateSyncState(t *testing.T) {
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				data, err := os.ReadFile("../manifest/testdata/knative/gcloud-export.yaml")
 				require.NoError(t, err)
-				f.deploy(string(data), commitV1, nil, nil)
-				return manifestSource(t, commitV1, string(data))
+				f.Deploy(string(data), fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, string(data))
 			},
 			want: sdk.ApplicationSyncStateSynced,
 		},
 		{
 			name: "fail: Knative manifest, environment value changed out of band",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(knativeManifest, commitV1, func(s *runpb.Service) {
+				f.Deploy(knativeManifest, fakeenv.CommitV1, func(s *runpb.Service) {
 					s.Template.Containers[0].Env[1].Values = &runpb.EnvVar_Value{Value: "true"}
 				}, nil)
-				return manifestSource(t, commitV1, knativeManifest)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, knativeManifest)
 			},
 			want:       sdk.ApplicationSyncStateOutOfSync,
 			wantShort:  "Service hello differs from git: template.containers[app].env[DEBUG].value",
@@ -152,7 +153,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "success: defaults that Cloud Run fills in are no drift",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, func(s *runpb.Service) {
 					tpl := s.Template
 					tpl.Timeout = durationpb.New(300e9)
 					tpl.ServiceAccount = "123-compute@developer.gserviceaccount.com"
@@ -166,20 +167,20 @@ func TestGetLivestateSyncState(t *testing.T) {
 					s.Annotations = map[string]string{"run.googleapis.com/operation-id": "abc"}
 					s.Client, s.ClientVersion = "gcloud", "500.0.0"
 				}, nil)
-				return manifestSource(t, commitV1, manifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want: sdk.ApplicationSyncStateSynced,
 		},
 		{
 			name: "success: service created outside PipeCD with the same manifest",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				m, err := manifest.Decode("service.yaml", []byte(manifestV1))
+				m, err := manifest.Decode("service.yaml", []byte(fakeenv.ManifestV1))
 				require.NoError(t, err)
-				svc, err := m.Service(testProject, testRegion)
+				svc, err := m.Service(fakeenv.Project, fakeenv.Region)
 				require.NoError(t, err)
-				_, err = f.client.CreateService(t.Context(), svc)
+				_, err = f.Client.CreateService(t.Context(), svc)
 				require.NoError(t, err)
-				return manifestSource(t, commitV1, manifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want:      sdk.ApplicationSyncStateSynced,
 			wantShort: "runs git's revision hello-00001-",
@@ -187,11 +188,11 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "success: a canary of the compared commit is expected",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				v1 := f.deploy(manifestV1, commitV1, nil, nil)
-				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+				v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
 					return []*runpb.TrafficTarget{traffic.Revision(v1, 80, ""), traffic.Revision(rev, 20, "")}
 				})
-				return manifestSource(t, commitV2, manifestV2)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2)
 			},
 			want:       sdk.ApplicationSyncStateSynced,
 			wantShort:  "Deployment of commit 2222222 in progress or stopped",
@@ -200,11 +201,11 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "success: a canary revision with no traffic yet is expected",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				v1 := f.deploy(manifestV1, commitV1, nil, nil)
-				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+				v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
 					return []*runpb.TrafficTarget{traffic.Revision(v1, 100, ""), traffic.Revision(rev, 0, "preview-2222222")}
 				})
-				return manifestSource(t, commitV2, manifestV2)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2)
 			},
 			want:      sdk.ApplicationSyncStateSynced,
 			wantShort: "serves 0% of the traffic",
@@ -212,10 +213,10 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: traffic moved back out of band after the deployment of another commit",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				v1 := f.deploy(manifestV1, commitV1, nil, nil)
-				f.deploy(manifestV2, commitV2, nil, nil)
-				f.setTraffic(traffic.Revision(v1, 100, ""))
-				return manifestSource(t, commitV3, manifestV2)
+				v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, nil)
+				f.SetTraffic(traffic.Revision(v1, 100, ""))
+				return fakeenv.ManifestSource(t, fakeenv.CommitV3, fakeenv.ManifestV2)
 			},
 			want:       sdk.ApplicationSyncStateOutOfSync,
 			wantShort:  "Traffic of service hello was changed outside PipeCD: git's revision hello-2222222-",
@@ -224,8 +225,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: image changed out of band",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV2, commitV1, nil, nil)
-				return manifestSource(t, commitV1, manifestV1)
+				f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want:      sdk.ApplicationSyncStateOutOfSync,
 			wantShort: "Service hello differs from git: template.containers[app].image",
@@ -239,12 +240,12 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: environment variable added and changed out of band",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, func(s *runpb.Service) {
 					c := s.Template.Containers[0]
 					c.Env[0].Values = &runpb.EnvVar_Value{Value: "hello"}
 					c.Env = append(c.Env, &runpb.EnvVar{Name: "DEBUG", Values: &runpb.EnvVar_Value{Value: "true"}})
 				}, nil)
-				return manifestSource(t, commitV1, manifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want:      sdk.ApplicationSyncStateOutOfSync,
 			wantShort: "Service hello differs from git: template.containers[app].env[GREETING].value, template.containers[app].env[DEBUG]",
@@ -256,12 +257,12 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: service settings changed out of band",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, func(s *runpb.Service) {
 					s.Labels["team"] = "ops"
 					s.Labels["cost-center"] = "42"
 					s.Template.Scaling.MaxInstanceCount = 10
 				}, nil)
-				return manifestSource(t, commitV1, manifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want:      sdk.ApplicationSyncStateOutOfSync,
 			wantShort: "Service hello differs from git: labels[cost-center], labels[team], template.scaling.maxInstanceCount",
@@ -273,10 +274,10 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: sidecar container added out of band",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, func(s *runpb.Service) {
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, func(s *runpb.Service) {
 					s.Template.Containers = append(s.Template.Containers, &runpb.Container{Name: "proxy", Image: "envoyproxy/envoy:v1"})
 				}, nil)
-				return manifestSource(t, commitV1, manifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want:      sdk.ApplicationSyncStateOutOfSync,
 			wantShort: "template.containers[proxy]",
@@ -284,7 +285,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: service does not exist",
 			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				return manifestSource(t, commitV1, manifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
 			want:       sdk.ApplicationSyncStateOutOfSync,
 			wantShort:  "Service hello does not exist in project proj, region asia-northeast1",
@@ -293,8 +294,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: invalid manifest",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return manifestSource(t, commitV1, "name: hello\ntemplate:\n  containers:\n    - image: gcr.io/proj/hello:v1\n      imagePullPolicy: Always\n")
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV1, "name: hello\ntemplate:\n  containers:\n    - image: gcr.io/proj/hello:v1\n      imagePullPolicy: Always\n")
 			},
 			want:       sdk.ApplicationSyncStateInvalidConfig,
 			wantShort:  "Invalid configuration at commit 1111111",
@@ -303,10 +304,10 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: invalid plugin spec in app.pipecd.yaml",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return source(t, commitV1, map[string]string{
-					"service.yaml":    manifestV1,
-					"app.pipecd.yaml": strings.Replace(appConfig, "serviceManifestFile:", "manifestFile:", 1),
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.Source(t, fakeenv.CommitV1, map[string]string{
+					"service.yaml":    fakeenv.ManifestV1,
+					"app.pipecd.yaml": strings.Replace(fakeenv.AppConfig, "serviceManifestFile:", "manifestFile:", 1),
 				})
 			},
 			want:       sdk.ApplicationSyncStateInvalidConfig,
@@ -315,7 +316,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 		{
 			name: "fail: manifest file missing",
 			arrange: func(t *testing.T, _ *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
-				return source(t, commitV1, nil)
+				return fakeenv.Source(t, fakeenv.CommitV1, nil)
 			},
 			want:       sdk.ApplicationSyncStateInvalidConfig,
 			wantReason: []string{"manifest service.yaml"},
@@ -339,10 +340,10 @@ func TestGetLivestateSyncState(t *testing.T) {
 func TestGetLivestateInvalidDeployTarget(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.deploy(manifestV1, commitV1, nil, nil)
-	bad := deployTarget(t, "dt-bad", `{"project": "proj"}`)
+	f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	bad := fakeenv.DeployTarget(t, "dt-bad", `{"project": "proj"}`)
 
-	resp := f.livestate(manifestSource(t, commitV1, manifestV1), f.dt, bad)
+	resp := f.livestate(fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1), f.Target, bad)
 	assert.Equal(t, sdk.ApplicationSyncStateInvalidConfig, resp.SyncState.Status)
 	assert.Equal(t, "Invalid configuration for deploy target dt-bad", resp.SyncState.ShortReason)
 	assert.Contains(t, resp.SyncState.Reason, `deploy target dt-bad in piped.yaml: deploy target config: field "region": is required`)
@@ -353,7 +354,7 @@ func TestGetLivestateNoDeployTarget(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	resp, err := f.plugin.GetLivestate(t.Context(), nil, nil, &sdk.GetLivestateInput[config.RawApplicationSpec]{
-		Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{DeploymentSource: manifestSource(t, commitV1, manifestV1)},
+		Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{DeploymentSource: fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, sdk.ApplicationSyncStateInvalidConfig, resp.SyncState.Status)
@@ -363,11 +364,11 @@ func TestGetLivestateNoDeployTarget(t *testing.T) {
 func TestGetLivestateSeveralDeployTargets(t *testing.T) {
 	t.Parallel()
 	a, b := newFixture(t), newFixture(t)
-	a.deploy(manifestV1, commitV1, nil, nil)
-	b.deploy(manifestV2, commitV1, nil, nil)
-	dtB := deployTarget(t, "dt2", `{"project": "proj", "region": "asia-northeast1", "endpoint": "`+b.srv.Addr()+`", "insecure": true}`)
+	a.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	b.Deploy(fakeenv.ManifestV2, fakeenv.CommitV1, nil, nil)
+	dtB := fakeenv.DeployTarget(t, "dt2", `{"project": "proj", "region": "asia-northeast1", "endpoint": "`+b.Server.Addr()+`", "insecure": true}`)
 
-	resp := a.livestate(manifestSource(t, commitV1, manifestV1), a.dt, dtB)
+	resp := a.livestate(fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1), a.Target, dtB)
 	assert.Equal(t, sdk.ApplicationSyncStateOutOfSync, resp.SyncState.Status)
 	assert.Contains(t, resp.SyncState.ShortReason, "template.containers[app].image")
 	assert.Contains(t, resp.SyncState.Reason, "Deploy target dt2: service hello differs from git")
@@ -382,16 +383,16 @@ func TestGetLivestateSeveralDeployTargets(t *testing.T) {
 func TestGetLivestateFailedRollout(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fakerun.WithFailingImage("gcr.io/proj/hello:v2"))
-	v1 := f.deploy(manifestV1, commitV1, nil, nil)
-	svc, v2 := desired(t, manifestV2, commitV2, nil)
-	live, err := f.client.GetService(t.Context(), svc.GetName())
+	v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	svc, v2 := fakeenv.Desired(t, fakeenv.ManifestV2, fakeenv.CommitV2, nil)
+	live, err := f.Client.GetService(t.Context(), svc.GetName())
 	require.NoError(t, err)
 	svc.Etag = live.GetEtag()
 	svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(v1, 100, ""), traffic.Revision(v2, 0, "preview-2222222")}
-	_, err = f.client.ReplaceService(t.Context(), svc)
+	_, err = f.Client.ReplaceService(t.Context(), svc)
 	require.Error(t, err, "the rollout of a failing image fails")
 
-	resp := f.livestate(manifestSource(t, commitV2, manifestV2))
+	resp := f.livestate(fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2))
 	service := resourceByName(t, resp, "hello")
 	assert.Equal(t, sdk.ResourceHealthStateUnhealthy, service.HealthStatus)
 	assert.Contains(t, service.HealthDescription, "Not ready: ")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/internal/fakeenv"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -18,10 +19,10 @@ import (
 
 func TestGetPlanPreview(t *testing.T) {
 	t.Parallel()
-	revV2, revEnv := revisionFor(t, manifestV2, commitV2), revisionFor(t, strings.Replace(manifestV1, "value: hi", "value: hello", 1), commitV2)
+	revV2, revEnv := revisionFor(t, fakeenv.ManifestV2, fakeenv.CommitV2), revisionFor(t, strings.Replace(fakeenv.ManifestV1, "value: hi", "value: hello", 1), fakeenv.CommitV2)
 	testcases := []struct {
 		name string
-		// arrange builds the live state and returns the target source (and the running one, if any).
+		// arrange builds the live state and returns the target fakeenv.Source (and the running one, if any).
 		arrange      func(t *testing.T, f *fixture) (target sdk.DeploymentSource[config.RawApplicationSpec], running *sdk.DeploymentSource[config.RawApplicationSpec])
 		wantSummary  string
 		wantNoChange bool
@@ -31,8 +32,8 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: image change",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return manifestSource(t, commitV2, manifestV2), nil
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), nil
 			},
 			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1)",
 			wantDetails: []string{
@@ -50,8 +51,8 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: image change in a Knative manifest",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				f.deploy(knativeManifest, commitV1, nil, nil)
-				return manifestSource(t, commitV2, strings.Replace(knativeManifest, "hello:v1", "hello:v2", 1)), nil
+				f.Deploy(knativeManifest, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, strings.Replace(knativeManifest, "hello:v1", "hello:v2", 1)), nil
 			},
 			wantSummary: "with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1)",
 			wantDetails: []string{"-    image: gcr.io/proj/hello:v1\n+    image: gcr.io/proj/hello:v2\n", "[ok] Cloud Run accepts the update of service hello (validate_only)"},
@@ -60,8 +61,8 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: configuration change with the same image",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return manifestSource(t, commitV2, strings.Replace(manifestV1, "value: hi", "value: hello", 1)), nil
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, strings.Replace(fakeenv.ManifestV1, "value: hi", "value: hello", 1)), nil
 			},
 			wantSummary: "New revision " + revEnv + " with image gcr.io/proj/hello:v1 (same image; changes template.containers[app].env[GREETING].value)",
 			wantDetails: []string{"-      value: hi\n+      value: hello\n", "[ok] Cloud Run accepts the update"},
@@ -69,8 +70,8 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: service settings only",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return manifestSource(t, commitV2, strings.Replace(manifestV1, "team: web", "team: ops", 1)), nil
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, strings.Replace(fakeenv.ManifestV1, "team: web", "team: ops", 1)), nil
 			},
 			wantSummary: "No new revision; service settings change: labels[team]",
 			wantDetails: []string{"-  team: web\n+  team: ops\n", "is the live template's revision: the deployment creates no revision", "[ok] revisions: 1 of 1000 after the deployment, 999 left"},
@@ -78,8 +79,8 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: no change",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				f.deploy(manifestV1, commitV1, nil, nil)
-				return manifestSource(t, commitV2, manifestV1), nil
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV1), nil
 			},
 			wantSummary:  "No new revision: no change, service hello already runs revision hello-1111111-",
 			wantNoChange: true,
@@ -88,11 +89,11 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: traffic change after a stopped canary",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				v1 := f.deploy(manifestV1, commitV1, nil, nil)
-				f.deploy(manifestV2, commitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
+				v1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, func(_ *runpb.Service, rev string) []*runpb.TrafficTarget {
 					return []*runpb.TrafficTarget{traffic.Revision(v1, 90, ""), traffic.Revision(rev, 10, "")}
 				})
-				return manifestSource(t, commitV3, manifestV2), nil
+				return fakeenv.ManifestSource(t, fakeenv.CommitV3, fakeenv.ManifestV2), nil
 			},
 			wantSummary: "No new revision; traffic change: revision " + revV2 + " from 10% to 100%",
 			wantDetails: []string{"\nTraffic now: hello-1111111-", " 90%, " + revV2 + " 10%\n", "[ok] Cloud Run accepts the update of service hello (validate_only)"},
@@ -100,7 +101,7 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: first deployment creates the service",
 			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				return manifestSource(t, commitV2, manifestV2), nil
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), nil
 			},
 			wantSummary: "New service hello with revision " + revV2 + ", image gcr.io/proj/hello:v2",
 			wantDetails: []string{
@@ -113,9 +114,9 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: diff against the running commit when piped sends it",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				f.deploy(manifestV1, commitV1, func(s *runpb.Service) { s.Labels["extra"] = "live-only" }, nil)
-				running := manifestSource(t, commitV1, manifestV1)
-				return manifestSource(t, commitV2, manifestV2), &running
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, func(s *runpb.Service) { s.Labels["extra"] = "live-only" }, nil)
+				running := fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), &running
 			},
 			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1)",
 			wantDetails: []string{"--- running commit 1111111\n+++ target commit 2222222\n"},
@@ -124,8 +125,8 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: service created outside PipeCD with the same manifest",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				createUnmanaged(t, f, manifestV2)
-				return manifestSource(t, commitV2, manifestV2), nil
+				createUnmanaged(t, f, fakeenv.ManifestV2)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), nil
 			},
 			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (same template, replaces the live revision hello-00001-",
 			wantDetails: []string{"The manifest of the target commit 2222222 is the same as the live service hello."},
@@ -133,14 +134,14 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "success: a revision name taken by another template gives way to the next one",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				// A revision already carries the name the plugin gives manifestV2 at commitV2, with another template.
-				svc, _ := desired(t, manifestV1, commitV1, nil)
+				// A revision already carries the name the plugin gives fakeenv.ManifestV2 at fakeenv.CommitV2, with another template.
+				svc, _ := fakeenv.Desired(t, fakeenv.ManifestV1, fakeenv.CommitV1, nil)
 				svc.Template.Revision = revV2
 				svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(revV2, 100, "")}
-				_, err := f.client.CreateService(t.Context(), svc)
+				_, err := f.Client.CreateService(t.Context(), svc)
 				require.NoError(t, err)
-				f.deploy(manifestV1, commitV3, func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v3" }, nil)
-				return manifestSource(t, commitV2, manifestV2), nil
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV3, func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v3" }, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), nil
 			},
 			wantSummary: "(pre-flight: 1 warning(s) or error(s))",
 			wantDetails: []string{
@@ -154,7 +155,7 @@ func TestGetPlanPreview(t *testing.T) {
 		{
 			name: "fail: service name too long for a preview tag",
 			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
-				return manifestSource(t, commitV2, strings.Replace(manifestV2, "name: hello", "name: "+strings.Repeat("s", 44), 1)), nil
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, strings.Replace(fakeenv.ManifestV2, "name: hello", "name: "+strings.Repeat("s", 44), 1)), nil
 			},
 			wantSummary: "(pre-flight: 1 warning(s) or error(s))",
 			wantDetails: []string{"[warning] preview tag (CLOUDRUN_SYNC option tag: true) cannot be used: service name"},
@@ -186,35 +187,35 @@ func TestGetPlanPreview(t *testing.T) {
 func TestGetPlanPreviewChangesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.deploy(manifestV1, commitV1, nil, nil)
-	name := provider.ServiceName(testProject, testRegion, "hello")
-	before, err := f.srv.Service(name)
+	f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	name := provider.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
+	before, err := f.Server.Service(name)
 	require.NoError(t, err)
 
-	f.preview(manifestSource(t, commitV2, manifestV2), nil)
-	after, err := f.srv.Service(name)
+	f.preview(fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), nil)
+	after, err := f.Server.Service(name)
 	require.NoError(t, err)
 	assert.Equal(t, before.GetGeneration(), after.GetGeneration())
 	assert.Equal(t, before.GetEtag(), after.GetEtag())
-	assert.Len(t, f.srv.Revisions(name), 1)
+	assert.Len(t, f.Server.Revisions(name), 1)
 }
 
 func TestGetPlanPreviewProblems(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.deploy(manifestV1, commitV1, nil, nil)
+	f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
 
-	bad := deployTarget(t, "dt-bad", `{"project": "proj", "region": "Tokyo"}`)
-	resp := f.preview(manifestSource(t, commitV2, manifestV2), nil, f.dt, bad)
+	bad := fakeenv.DeployTarget(t, "dt-bad", `{"project": "proj", "region": "Tokyo"}`)
+	resp := f.preview(fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), nil, f.Target, bad)
 	require.Len(t, resp.Results, 2)
 	assert.Contains(t, resp.Results[0].Summary, "New revision")
 	assert.Equal(t, "dt-bad", resp.Results[1].DeployTarget)
 	assert.Contains(t, resp.Results[1].Summary, `Cannot preview: deploy target dt-bad in piped.yaml: deploy target config: field "region": "Tokyo" is not a Cloud Run region`)
 
-	_, err := f.previewErr(manifestSource(t, commitV2, "name: hello\n"), nil)
+	_, err := f.previewErr(fakeenv.ManifestSource(t, fakeenv.CommitV2, "name: hello\n"), nil)
 	require.ErrorContains(t, err, `target commit 2222222: manifest service.yaml: field "template.containers" needs at least one container`)
 
-	_, err = f.previewErr(manifestSource(t, commitV2, manifestV2), nil, []*sdk.DeployTarget[config.RawDeployTargetConfig]{}...)
+	_, err = f.previewErr(fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV2), nil, []*sdk.DeployTarget[config.RawDeployTargetConfig]{}...)
 	require.ErrorContains(t, err, "no deploy target")
 }
 
@@ -243,7 +244,7 @@ func TestCheckHeadroom(t *testing.T) {
 
 // revisionFor is the name the deployment gives the revision of serviceYAML at commit.
 func revisionFor(t *testing.T, serviceYAML, commit string) string {
-	_, rev := desired(t, serviceYAML, commit, nil)
+	_, rev := fakeenv.Desired(t, serviceYAML, commit, nil)
 	return rev
 }
 
@@ -252,9 +253,9 @@ func createUnmanaged(t *testing.T, f *fixture, serviceYAML string) {
 	t.Helper()
 	m, err := manifest.Decode("service.yaml", []byte(serviceYAML))
 	require.NoError(t, err)
-	svc, err := m.Service(testProject, testRegion)
+	svc, err := m.Service(fakeenv.Project, fakeenv.Region)
 	require.NoError(t, err)
-	_, err = f.client.CreateService(t.Context(), svc)
+	_, err = f.Client.CreateService(t.Context(), svc)
 	require.NoError(t, err)
 }
 
@@ -276,12 +277,12 @@ spec:
 func TestGetPlanPreviewOfARevertToADeletedRevision(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t) // fakerun refuses a deleted revision's name by default, as Cloud Run most likely does.
-	revV1 := f.deploy(manifestV1, commitV1, nil, nil)
-	f.deploy(manifestV2, commitV2, nil, nil)
-	name := provider.ServiceName(testProject, testRegion, "hello")
-	require.NoError(t, f.client.DeleteRevision(t.Context(), provider.RevisionName(name, revV1), ""))
+	revV1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+	f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, nil)
+	name := provider.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
+	require.NoError(t, f.Client.DeleteRevision(t.Context(), provider.RevisionName(name, revV1), ""))
 
-	resp := f.preview(manifestSource(t, commitV1, manifestV1), nil)
+	resp := f.preview(fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1), nil)
 	require.Len(t, resp.Results, 1)
 	details := string(resp.Results[0].Details)
 	for _, want := range []string{
@@ -293,5 +294,5 @@ func TestGetPlanPreviewOfARevertToADeletedRevision(t *testing.T) {
 		assert.Contains(t, details, want)
 	}
 	assert.NotContains(t, details, "[error]")
-	assert.Len(t, f.srv.Revisions(name), 1, "plan preview creates nothing")
+	assert.Len(t, f.Server.Revisions(name), 1, "plan preview creates nothing")
 }
