@@ -49,36 +49,24 @@ func (q QuickSyncOptions) SyncStageOptions() SyncStageOptions {
 
 // UnmarshalJSON strictly decodes the spec and applies the defaults.
 func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
-	o, err := parseObject(applicationWhere, data, []string{"input", "quickSync"})
-	if err != nil {
-		return err
-	}
 	spec := ApplicationSpec{
 		Input:     Input{ServiceManifestFile: DefaultServiceManifestFile},
 		QuickSync: QuickSyncOptions{Timeout: unit.Duration(DefaultSyncTimeout)},
 	}
-	in, err := o.nested("input", []string{"image", "serviceManifestFile"})
-	if err != nil {
-		return err
-	}
-	if err := in.string("serviceManifestFile", &spec.Input.ServiceManifestFile); err != nil {
+	if err := decodeObject(applicationWhere, data,
+		objectField("input",
+			stringField("serviceManifestFile", &spec.Input.ServiceManifestFile),
+			stringField("image", &spec.Input.Image),
+		),
+		objectField("quickSync",
+			boolField("prune", &spec.QuickSync.Prune),
+			timeoutField("timeout", &spec.QuickSync.Timeout),
+		),
+	); err != nil {
 		return err
 	}
 	if spec.Input.ServiceManifestFile == "" {
 		spec.Input.ServiceManifestFile = DefaultServiceManifestFile
-	}
-	if err := in.string("image", &spec.Input.Image); err != nil {
-		return err
-	}
-	qs, err := o.nested("quickSync", []string{"prune", "timeout"})
-	if err != nil {
-		return err
-	}
-	if err := qs.bool("prune", &spec.QuickSync.Prune); err != nil {
-		return err
-	}
-	if err := decodeTimeout(qs, &spec.QuickSync.Timeout); err != nil {
-		return err
 	}
 	*s = spec
 	return nil

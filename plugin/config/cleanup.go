@@ -28,15 +28,11 @@ func DefaultCleanupStageOptions() CleanupStageOptions {
 // DecodeCleanupStageOptions strictly decodes the JSON stage config of CLOUDRUN_CANARY_CLEANUP,
 // applies the defaults and validates the result. nil or empty raw yields the defaults.
 func DecodeCleanupStageOptions(raw []byte) (CleanupStageOptions, error) {
-	o, err := parseObject(stageCleanup, raw, []string{"keepCount", "keepLatest"})
-	if err != nil {
-		return CleanupStageOptions{}, err
-	}
 	opts := DefaultCleanupStageOptions()
-	if err := o.int("keepCount", &opts.KeepCount, keepCountAllowed); err != nil {
-		return CleanupStageOptions{}, err
-	}
-	if err := o.bool("keepLatest", &opts.KeepLatest); err != nil {
+	if err := decodeObject(stageCleanup, raw,
+		intField("keepCount", &opts.KeepCount, keepCountAllowed),
+		boolField("keepLatest", &opts.KeepLatest),
+	); err != nil {
 		return CleanupStageOptions{}, err
 	}
 	if err := opts.Validate(); err != nil {

@@ -19,6 +19,64 @@ type object struct {
 	fields map[string]json.RawMessage
 }
 
+// field is one field of a config object: its name and how its value is decoded into its destination. An
+// object allows exactly the fields it decodes (decodeObject), so a field cannot be allowed but dropped.
+type field struct {
+	name   string
+	decode func(o *object) error
+}
+
+func boolField(name string, dst *bool) field {
+	return field{name, func(o *object) error { return o.bool(name, dst) }}
+}
+
+func stringField(name string, dst *string) field {
+	return field{name, func(o *object) error { return o.string(name, dst) }}
+}
+
+func intField(name string, dst *int, allowed string) field {
+	return field{name, func(o *object) error { return o.int(name, dst, allowed) }}
+}
+
+// objectField decodes a nested object with its own fields; an absent one leaves them as they are.
+func objectField(name string, fields ...field) field {
+	return field{name, func(o *object) error {
+		n, err := o.nested(name, fieldNames(fields))
+		if err != nil {
+			return err
+		}
+		return n.decode(fields)
+	}}
+}
+
+// decodeObject decodes raw, a JSON object, field by field; a field outside fields is an error, and nil,
+// empty or null raw is an empty object. where names the config in error messages.
+func decodeObject(where string, raw []byte, fields ...field) error {
+	o, err := parseObject(where, raw, fieldNames(fields))
+	if err != nil {
+		return err
+	}
+	return o.decode(fields)
+}
+
+func (o *object) decode(fields []field) error {
+	for _, f := range fields {
+		if err := f.decode(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fieldNames(fields []field) []string {
+	names := make([]string, 0, len(fields))
+	for _, f := range fields {
+		names = append(names, f.name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // parseObject decodes raw as a JSON object and rejects fields outside allowed.
 // nil, empty or null input yields an empty object.
 func parseObject(where string, raw []byte, allowed []string) (*object, error) {

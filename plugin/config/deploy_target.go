@@ -10,8 +10,6 @@ import (
 
 const deployTargetWhere = "deploy target config"
 
-var deployTargetFields = []string{"credentialsFile", "endpoint", "insecure", "project", "region"}
-
 // regionPattern matches Cloud Run region names such as "us-central1" or "asia-northeast1".
 var regionPattern = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]{1,2}$`)
 
@@ -40,20 +38,14 @@ type DeployTargetConfig struct {
 
 // DecodeDeployTargetConfig strictly decodes and validates a deploy target config.
 func DecodeDeployTargetConfig(raw []byte) (DeployTargetConfig, error) {
-	o, err := parseObject(deployTargetWhere, raw, deployTargetFields)
-	if err != nil {
-		return DeployTargetConfig{}, err
-	}
 	var c DeployTargetConfig
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"project", &c.Project}, {"region", &c.Region}, {"credentialsFile", &c.CredentialsFile}, {"endpoint", &c.Endpoint}} {
-		if err := o.string(f.name, f.dst); err != nil {
-			return DeployTargetConfig{}, err
-		}
-	}
-	if err := o.bool("insecure", &c.Insecure); err != nil {
+	if err := decodeObject(deployTargetWhere, raw,
+		stringField("project", &c.Project),
+		stringField("region", &c.Region),
+		stringField("credentialsFile", &c.CredentialsFile),
+		stringField("endpoint", &c.Endpoint),
+		boolField("insecure", &c.Insecure),
+	); err != nil {
 		return DeployTargetConfig{}, err
 	}
 	if err := c.Validate(); err != nil {

@@ -12,8 +12,7 @@ type PluginConfig struct{}
 
 // UnmarshalJSON rejects any field, so that a typo in piped.yaml is not silently ignored.
 func (c *PluginConfig) UnmarshalJSON(data []byte) error {
-	_, err := parseObject("plugin config", data, nil)
-	return err
+	return decodeObject("plugin config", data)
 }
 
 // MarshalJSON encodes the (empty) plugin config.

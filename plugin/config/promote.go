@@ -24,19 +24,23 @@ type PromoteStageOptions struct {
 // DecodePromoteStageOptions strictly decodes and validates the JSON stage config of CLOUDRUN_PROMOTE.
 // The percent field is required, so nil or empty raw is an error.
 func DecodePromoteStageOptions(raw []byte) (PromoteStageOptions, error) {
-	o, err := parseObject(stagePromote, raw, []string{"percent"})
+	var opts PromoteStageOptions
+	err := decodeObject(stagePromote, raw, field{"percent", func(o *object) error {
+		v := o.value("percent")
+		if v == nil {
+			return fmt.Errorf("%s: field %q is required, allowed %s", stagePromote, "percent", percentAllowed)
+		}
+		p, err := parsePercent(v)
+		if err != nil {
+			return o.errorf("percent", "%s", err)
+		}
+		opts.Percent = p
+		return nil
+	}})
 	if err != nil {
 		return PromoteStageOptions{}, err
 	}
-	v := o.value("percent")
-	if v == nil {
-		return PromoteStageOptions{}, fmt.Errorf("%s: field %q is required, allowed %s", stagePromote, "percent", percentAllowed)
-	}
-	p, err := parsePercent(v)
-	if err != nil {
-		return PromoteStageOptions{}, o.errorf("percent", "%s", err)
-	}
-	return PromoteStageOptions{Percent: p}, nil
+	return opts, nil
 }
 
 // parsePercent accepts 10, "10" and "10%" within 0-100.

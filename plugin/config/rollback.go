@@ -21,12 +21,8 @@ type RollbackStageOptions struct {
 // DecodeRollbackStageOptions strictly decodes and validates the JSON stage config of CLOUDRUN_ROLLBACK.
 // nil or empty raw yields the defaults (restore the pre-deploy state).
 func DecodeRollbackStageOptions(raw []byte) (RollbackStageOptions, error) {
-	o, err := parseObject(stageRollback, raw, []string{"revision"})
-	if err != nil {
-		return RollbackStageOptions{}, err
-	}
 	var opts RollbackStageOptions
-	if err := o.string("revision", &opts.Revision); err != nil {
+	if err := decodeObject(stageRollback, raw, stringField("revision", &opts.Revision)); err != nil {
 		return RollbackStageOptions{}, err
 	}
 	if err := opts.Validate(); err != nil {

@@ -12,8 +12,6 @@ const DefaultSyncTimeout = 10 * time.Minute
 
 const stageSync = "CLOUDRUN_SYNC"
 
-var syncFields = []string{"prune", "skipTrafficShift", "tag", "timeout"}
-
 // SyncStageOptions are the options of the CLOUDRUN_SYNC stage (pipeline `with:`).
 type SyncStageOptions struct {
 	// SkipTrafficShift deploys the new revision with 0% traffic and keeps every existing traffic
@@ -41,41 +39,32 @@ func DefaultSyncStageOptions() SyncStageOptions {
 // defaults and validates the result. nil or empty raw (quick sync sends none) yields the defaults.
 func DecodeSyncStageOptions(raw []byte) (SyncStageOptions, error) {
 	opts := DefaultSyncStageOptions()
-	o, err := parseObject(stageSync, raw, syncFields)
-	if err != nil {
-		return SyncStageOptions{}, err
-	}
-	if err := decodeSyncFields(o, &opts); err != nil {
+	if err := decodeObject(stageSync, raw,
+		boolField("skipTrafficShift", &opts.SkipTrafficShift),
+		boolField("prune", &opts.Prune),
+		boolField("tag", &opts.Tag),
+		timeoutField("timeout", &opts.Timeout),
+	); err != nil {
 		return SyncStageOptions{}, err
 	}
 	return opts, nil
 }
 
-func decodeSyncFields(o *object, opts *SyncStageOptions) error {
-	if err := o.bool("skipTrafficShift", &opts.SkipTrafficShift); err != nil {
-		return err
-	}
-	if err := o.bool("prune", &opts.Prune); err != nil {
-		return err
-	}
-	if err := o.bool("tag", &opts.Tag); err != nil {
-		return err
-	}
-	return decodeTimeout(o, &opts.Timeout)
-}
-
 const timeoutAllowed = `a positive duration such as "30s" or "10m"`
 
-func decodeTimeout(o *object, dst *unit.Duration) error {
-	d := dst.Duration()
-	if err := o.duration("timeout", &d, timeoutAllowed); err != nil {
-		return err
-	}
-	if d <= 0 {
-		return o.errorf("timeout", "%q is not positive, allowed %s", d.String(), timeoutAllowed)
-	}
-	*dst = unit.Duration(d)
-	return nil
+// timeoutField decodes a positive duration such as "30s".
+func timeoutField(name string, dst *unit.Duration) field {
+	return field{name, func(o *object) error {
+		d := dst.Duration()
+		if err := o.duration(name, &d, timeoutAllowed); err != nil {
+			return err
+		}
+		if d <= 0 {
+			return o.errorf(name, "%q is not positive, allowed %s", d.String(), timeoutAllowed)
+		}
+		*dst = unit.Duration(d)
+		return nil
+	}}
 }
 
 // Validate checks options built in code; decoded options are already valid.
