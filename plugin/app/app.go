@@ -77,7 +77,7 @@ func (src *Source) Desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*De
 	if err != nil {
 		return nil, err
 	}
-	id := provider.ShortName(svc.GetName())
+	id := naming.ShortName(svc.GetName())
 	labelService(svc, d, src.Commit)
 	rev, err := naming.RevisionName(id, src.Commit, svc.Template)
 	if err != nil {

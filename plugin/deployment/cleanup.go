@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -42,7 +43,7 @@ func (p *Plugin) cleanupTarget(ctx context.Context, t *target.Target, store meta
 		t.Log.Successf("%s did not run for deploy target %s in this deployment: no revision to clean up", StageCloudRunSync, t.Name)
 		return nil
 	}
-	id := provider.ShortName(rec.Service)
+	id := naming.ShortName(rec.Service)
 	svc, err := t.Client.GetService(ctx, rec.Service)
 	if err != nil {
 		return err
@@ -57,11 +58,11 @@ func (p *Plugin) cleanupTarget(ctx context.Context, t *target.Target, store meta
 	}
 	deleted := 0
 	for _, rev := range remove {
-		t.Log.Infof("Deleting revision %s: older than the %d newest and serves no traffic", provider.ShortName(rev.GetName()), opts.KeepCount)
+		t.Log.Infof("Deleting revision %s: older than the %d newest and serves no traffic", naming.ShortName(rev.GetName()), opts.KeepCount)
 		err := t.Client.DeleteRevision(ctx, rev.GetName(), rev.GetEtag())
 		var perr *provider.Error
 		if errors.As(err, &perr) && perr.Code == codes.FailedPrecondition {
-			t.Log.Infof("Cloud Run refused to delete revision %s, so it is kept: %s", provider.ShortName(rev.GetName()), perr.Message)
+			t.Log.Infof("Cloud Run refused to delete revision %s, so it is kept: %s", naming.ShortName(rev.GetName()), perr.Message)
 			continue
 		}
 		if err != nil {
@@ -82,11 +83,11 @@ type keptRevision struct {
 func planCleanup(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, opts config.CleanupStageOptions) ([]keptRevision, []*runpb.Revision) {
 	protected := map[string][]string{}
 	protect := func(rev, reason string) {
-		if rev = provider.ShortName(rev); rev != "" && !slices.Contains(protected[rev], reason) {
+		if rev = naming.ShortName(rev); rev != "" && !slices.Contains(protected[rev], reason) {
 			protected[rev] = append(protected[rev], reason)
 		}
 	}
-	latestReady := provider.ShortName(svc.GetLatestReadyRevision())
+	latestReady := naming.ShortName(svc.GetLatestReadyRevision())
 	for _, t := range append(traffic.Clone(svc.GetTraffic()), statusTargets(svc)...) {
 		rev := t.GetRevision()
 		if traffic.IsLatest(t) {
@@ -118,7 +119,7 @@ func planCleanup(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, op
 	var remove []*runpb.Revision
 	newest := 0
 	for _, rev := range sorted {
-		name := provider.ShortName(rev.GetName())
+		name := naming.ShortName(rev.GetName())
 		switch {
 		case len(protected[name]) > 0:
 			keep = append(keep, keptRevision{name, strings.Join(protected[name], ", ")})

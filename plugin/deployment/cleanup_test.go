@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -20,7 +21,7 @@ func TestPlanCleanup(t *testing.T) {
 	// rev returns revision "web-<n>", created n minutes after base, labelled as PipeCD's unless foreign.
 	rev := func(n int, foreign bool) *runpb.Revision {
 		r := &runpb.Revision{
-			Name:       provider.RevisionName(svcName, "web-"+string(rune('a'+n))),
+			Name:       naming.FullRevisionName(svcName, "web-"+string(rune('a'+n))),
 			CreateTime: timestamppb.New(base.Add(time.Duration(n) * time.Minute)),
 			Labels:     map[string]string{provider.LabelManagedBy: provider.ManagedByPiped},
 		}
@@ -42,8 +43,8 @@ func TestPlanCleanup(t *testing.T) {
 			name: "success: keeps serving, tagged, latest, rollback, foreign and keepCount newest",
 			svc: &runpb.Service{
 				Traffic:               []*runpb.TrafficTarget{traffic.Revision("web-f", 100, ""), traffic.Revision("web-c", 0, "stable")},
-				LatestCreatedRevision: provider.RevisionName(svcName, "web-f"),
-				LatestReadyRevision:   provider.RevisionName(svcName, "web-f"),
+				LatestCreatedRevision: naming.FullRevisionName(svcName, "web-f"),
+				LatestReadyRevision:   naming.FullRevisionName(svcName, "web-f"),
 			},
 			rec:        &syncRecord{Revision: "web-f", Traffic: []trafficEntry{{Revision: "web-e", Percent: 100}}},
 			opts:       config.CleanupStageOptions{KeepCount: 1, KeepLatest: true},
@@ -61,8 +62,8 @@ func TestPlanCleanup(t *testing.T) {
 			svc: &runpb.Service{
 				Traffic:               []*runpb.TrafficTarget{latest(100, "")},
 				TrafficStatuses:       []*runpb.TrafficTargetStatus{{Revision: "web-c", Percent: 20}},
-				LatestCreatedRevision: provider.RevisionName(svcName, "web-f"),
-				LatestReadyRevision:   provider.RevisionName(svcName, "web-e"),
+				LatestCreatedRevision: naming.FullRevisionName(svcName, "web-f"),
+				LatestReadyRevision:   naming.FullRevisionName(svcName, "web-e"),
 			},
 			rec:        &syncRecord{Revision: "web-f"},
 			opts:       config.CleanupStageOptions{KeepCount: 1},
@@ -81,7 +82,7 @@ func TestPlanCleanup(t *testing.T) {
 			keep, remove := planCleanup(tc.svc, revs, tc.rec, tc.opts)
 			var deleted []string
 			for _, r := range remove {
-				deleted = append(deleted, provider.ShortName(r.GetName()))
+				deleted = append(deleted, naming.ShortName(r.GetName()))
 			}
 			assert.Equal(t, tc.wantDelete, deleted)
 			reasons := map[string]string{}
@@ -111,7 +112,7 @@ func FuzzPlanCleanup(f *testing.F) {
 		protected := map[string]bool{}
 		for i, b := range spec {
 			name := "web-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-			r := &runpb.Revision{Name: provider.RevisionName(svcName, name), CreateTime: timestamppb.New(base.Add(time.Duration(i) * time.Minute))}
+			r := &runpb.Revision{Name: naming.FullRevisionName(svcName, name), CreateTime: timestamppb.New(base.Add(time.Duration(i) * time.Minute))}
 			if b&1 == 0 {
 				r.Labels = map[string]string{provider.LabelManagedBy: provider.ManagedByPiped}
 			} else {
@@ -127,7 +128,7 @@ func FuzzPlanCleanup(f *testing.F) {
 			}
 			revs = append(revs, r)
 		}
-		latestName := provider.ShortName(revs[len(revs)-1].GetName())
+		latestName := naming.ShortName(revs[len(revs)-1].GetName())
 		svc.LatestCreatedRevision = revs[len(revs)-1].GetName()
 		protected[latestName] = true
 
@@ -136,7 +137,7 @@ func FuzzPlanCleanup(f *testing.F) {
 			t.Fatalf("%d kept + %d removed != %d revisions", len(keep), len(remove), len(revs))
 		}
 		for i, r := range remove {
-			if protected[provider.ShortName(r.GetName())] {
+			if protected[naming.ShortName(r.GetName())] {
 				t.Fatalf("protected revision %s removed", r.GetName())
 			}
 			if i > 0 && r.GetCreateTime().AsTime().Before(remove[i-1].GetCreateTime().AsTime()) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
@@ -238,7 +239,7 @@ func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stag
 var quick = map[string]string{quickSyncMetadataKey: "true"}
 
 func serviceName() string {
-	return provider.ServiceName(testProject, testRegion, "web")
+	return naming.ServiceName(testProject, testRegion, "web")
 }
 
 // trafficOf returns the traffic of the service in fake f as "revision:percent[:tag]" strings.

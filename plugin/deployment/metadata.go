@@ -8,7 +8,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 // metadataStore is the part of *sdk.Client the stages use to keep state across stages and re-runs.
@@ -52,7 +52,7 @@ func encodeService(svc *runpb.Service) (json.RawMessage, error) {
 	kept.Traffic, kept.TrafficStatuses = nil, nil
 	b, err := protojson.Marshal(kept)
 	if err != nil {
-		return nil, fmt.Errorf("failed to encode service %s for the deployment metadata: %w", provider.ShortName(svc.GetName()), err)
+		return nil, fmt.Errorf("failed to encode service %s for the deployment metadata: %w", naming.ShortName(svc.GetName()), err)
 	}
 	return b, nil
 }

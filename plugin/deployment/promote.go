@@ -10,7 +10,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -66,7 +66,7 @@ func (p *Plugin) deployForPromote(ctx context.Context, t *target.Target, store m
 }
 
 func (p *Plugin) promoteTarget(ctx context.Context, t *target.Target, rec *syncRecord, percent int) error {
-	id := provider.ShortName(rec.Service)
+	id := naming.ShortName(rec.Service)
 	if rec.Created {
 		t.Log.Successf("Service %s was created by this deployment with 100%% of the traffic on revision %s: nothing to promote", id, rec.Revision)
 		return nil

@@ -11,6 +11,7 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -63,7 +64,7 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 		t.Log.Successf("%s did not change deploy target %s in this deployment: nothing to roll back", StageCloudRunSync, t.Name)
 		return nil
 	}
-	id := provider.ShortName(rec.Service)
+	id := naming.ShortName(rec.Service)
 	if rec.Created && opts.Revision == "" {
 		t.Log.Successf("Service %s was created by this deployment (first deployment), so there is no earlier traffic to restore. "+
 			"It is left as it is; delete it yourself if it must go (gcloud run services delete %s --region %s)", id, id, t.Config.Region)
@@ -159,7 +160,7 @@ func restoreOf(live *runpb.Service, rec *syncRecord, pre *runpb.Service, hasPre 
 func (p *Plugin) waitSettled(ctx context.Context, t *target.Target, name string, got *runpb.Service) error {
 	for got == nil || got.GetReconciling() {
 		if err := sleepCtx(ctx, p.pollInterval); err != nil {
-			return fmt.Errorf("stopped waiting for service %s to apply the rollback: %w", provider.ShortName(name), err)
+			return fmt.Errorf("stopped waiting for service %s to apply the rollback: %w", naming.ShortName(name), err)
 		}
 		var err error
 		if got, err = t.Client.GetService(ctx, name); err != nil {
@@ -167,7 +168,7 @@ func (p *Plugin) waitSettled(ctx context.Context, t *target.Target, name string,
 		}
 	}
 	if c := got.GetTerminalCondition(); c.GetState() == runpb.Condition_CONDITION_FAILED {
-		return fmt.Errorf("service %s did not apply the rollback: %s", provider.ShortName(name), c.GetMessage())
+		return fmt.Errorf("service %s did not apply the rollback: %s", naming.ShortName(name), c.GetMessage())
 	}
 	return nil
 }

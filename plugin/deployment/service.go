@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
@@ -31,7 +32,7 @@ func (p *Plugin) writeService(ctx context.Context, t *target.Target, name string
 			return err
 		}
 		live = nil
-		t.Log.Infof("The service %s was changed by someone else meanwhile; reading it again (attempt %d of %d)", provider.ShortName(name), attempt, p.writeAttempts)
+		t.Log.Infof("The service %s was changed by someone else meanwhile; reading it again (attempt %d of %d)", naming.ShortName(name), attempt, p.writeAttempts)
 	}
 	return fmt.Errorf("gave up after %d attempts because the service kept changing concurrently: %w", p.writeAttempts, err)
 }

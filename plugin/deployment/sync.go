@@ -43,7 +43,7 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 		lp.Errorf("Invalid stage options: %v", err)
 		return sdk.StageStatusFailure
 	}
-	lp.Infof("Deploying commit %s, image %s", short(src.Commit), strings.Join(src.Manifest.Images(), ", "))
+	lp.Infof("Deploying commit %s, image %s", naming.ShortCommit(src.Commit), strings.Join(src.Manifest.Images(), ", "))
 
 	var mu sync.Mutex
 	var urls []string
@@ -187,7 +187,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 		}
 	}
 
-	if err := p.waitReady(ctx, t, provider.RevisionName(name, revision), job.opts.Timeout.Duration()); err != nil {
+	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), job.opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
 
@@ -257,7 +257,7 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 			return "", err
 		}
 	}
-	if err := p.waitReady(ctx, t, provider.RevisionName(name, revision), opts.Timeout.Duration()); err != nil {
+	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
 	after, err := t.Client.GetService(ctx, name)
@@ -339,7 +339,7 @@ func (p *Plugin) checkApplied(ctx context.Context, t *target.Target, service, re
 	if !errors.Is(err, provider.ErrOperationFailed) || errors.Is(err, provider.ErrAlreadyExists) {
 		return err
 	}
-	if _, gerr := t.Client.GetRevision(ctx, provider.RevisionName(service, revision)); gerr != nil {
+	if _, gerr := t.Client.GetRevision(ctx, naming.FullRevisionName(service, revision)); gerr != nil {
 		return err // The revision was not even created: the operation's error is all there is.
 	}
 	return nil
@@ -354,7 +354,7 @@ func alreadyApplied(live, want *runpb.Service, revision string) bool {
 
 // waitReady polls the revision until it is ready, fails, or timeout passes. Traffic is never changed here.
 func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision string, timeout time.Duration) error {
-	short := provider.ShortName(revision)
+	short := naming.ShortName(revision)
 	t.Log.Infof("Waiting up to %s for revision %s to become ready", timeout, short)
 	wctx, cancel := context.WithTimeoutCause(ctx, timeout, errReadinessTimeout)
 	defer cancel()
@@ -416,8 +416,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-}
-
-func short(commit string) string {
-	return commit[:min(len(commit), 7)]
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
@@ -64,7 +65,7 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 	if err != nil {
 		return &sdk.GetLivestateResponse{SyncState: sdk.ApplicationSyncState{
 			Status:      sdk.ApplicationSyncStateInvalidConfig,
-			ShortReason: fmt.Sprintf("Invalid configuration at commit %s", shortCommit(ds.CommitHash)),
+			ShortReason: fmt.Sprintf("Invalid configuration at commit %s", naming.ShortCommit(ds.CommitHash)),
 			Reason:      err.Error(),
 		}}, nil
 	}
@@ -101,7 +102,7 @@ func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.Ra
 	}
 	live, err := client.GetService(ctx, git.GetName())
 	if errors.Is(err, provider.ErrNotFound) {
-		id := provider.ShortName(git.GetName())
+		id := naming.ShortName(git.GetName())
 		return nil, targetSync{
 			status: sdk.ApplicationSyncStateOutOfSync,
 			short:  fmt.Sprintf("Service %s does not exist in project %s, region %s", id, cfg.Project, cfg.Region),

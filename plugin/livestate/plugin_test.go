@@ -15,7 +15,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/internal/fakeenv"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -31,7 +31,7 @@ func TestGetLivestateResources(t *testing.T) {
 	require.Len(t, resp.LiveState.Resources, 3)
 
 	svc := resourceByName(t, resp, "hello")
-	serviceName := provider.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
+	serviceName := naming.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
 	assert.Equal(t, serviceName, svc.ID)
 	assert.Equal(t, ResourceTypeService, svc.ResourceType)
 	assert.Empty(t, svc.ParentIDs)
@@ -43,7 +43,7 @@ func TestGetLivestateResources(t *testing.T) {
 	old := resourceByName(t, resp, v1)
 	assert.Equal(t, ResourceTypeRevision, old.ResourceType)
 	assert.Equal(t, []string{serviceName}, old.ParentIDs)
-	assert.Equal(t, provider.RevisionName(serviceName, v1), old.ID)
+	assert.Equal(t, naming.FullRevisionName(serviceName, v1), old.ID)
 	assert.Equal(t, sdk.ResourceHealthStateHealthy, old.HealthStatus)
 	assert.Equal(t, "90% of the traffic, image gcr.io/proj/hello:v1", old.HealthDescription)
 

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -25,7 +26,7 @@ func resourceStates(ctx context.Context, client *provider.Client, target string,
 	shares := traffic.Serving(svc)
 	states := []sdk.ResourceState{serviceState(target, svc, shares)}
 	for _, s := range shares {
-		name := provider.RevisionName(svc.GetName(), s.Revision)
+		name := naming.FullRevisionName(svc.GetName(), s.Revision)
 		rev, err := client.GetRevision(ctx, name)
 		if errors.Is(err, provider.ErrNotFound) {
 			states = append(states, sdk.ResourceState{
@@ -53,14 +54,14 @@ func serviceState(target string, svc *runpb.Service, shares []traffic.Share) sdk
 		"uri":                   svc.GetUri(),
 		"generation":            strconv.FormatInt(svc.GetGeneration(), 10),
 		"observedGeneration":    strconv.FormatInt(svc.GetObservedGeneration(), 10),
-		"latestReadyRevision":   provider.ShortName(svc.GetLatestReadyRevision()),
-		"latestCreatedRevision": provider.ShortName(svc.GetLatestCreatedRevision()),
+		"latestReadyRevision":   naming.ShortName(svc.GetLatestReadyRevision()),
+		"latestCreatedRevision": naming.ShortName(svc.GetLatestCreatedRevision()),
 		"templateRevision":      svc.GetTemplate().GetRevision(),
 		"commit":                svc.GetLabels()[provider.LabelCommitHash],
 	}
 	return sdk.ResourceState{
 		ID:                svc.GetName(),
-		Name:              provider.ShortName(svc.GetName()),
+		Name:              naming.ShortName(svc.GetName()),
 		ResourceType:      ResourceTypeService,
 		ResourceMetadata:  withoutEmpty(meta),
 		HealthStatus:      health,

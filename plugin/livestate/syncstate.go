@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -31,16 +32,16 @@ type targetSync struct {
 // of that commit is in progress or was stopped half-way), any split of it. Any other split was made
 // outside PipeCD, for example by a manual rollback in the console.
 func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
-	id := provider.ShortName(live.GetName())
+	id := naming.ShortName(live.GetName())
 	c := diff.Compare(git, live)
 	if !c.InSync() {
 		var reason strings.Builder
-		fmt.Fprintf(&reason, "Deploy target %s: service %s differs from git (commit %s) in %d field(s):\n", target, id, shortCommit(commit), len(c.Differences))
+		fmt.Fprintf(&reason, "Deploy target %s: service %s differs from git (commit %s) in %d field(s):\n", target, id, naming.ShortCommit(commit), len(c.Differences))
 		for _, d := range c.Differences {
 			fmt.Fprintf(&reason, "  %s\n", d.Format("git", "live"))
 		}
 		reason.WriteString("\n")
-		reason.WriteString(diff.UnifiedDiff("live service "+id, "git "+shortCommit(commit), diff.ManifestYAML(c.Have), diff.ManifestYAML(c.Want)))
+		reason.WriteString(diff.UnifiedDiff("live service "+id, "git "+naming.ShortCommit(commit), diff.ManifestYAML(c.Have), diff.ManifestYAML(c.Want)))
 		return targetSync{
 			status: sdk.ApplicationSyncStateOutOfSync,
 			short:  fmt.Sprintf("Service %s differs from git: %s", id, joinPaths(c.Paths())),
@@ -51,7 +52,7 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 	shares := traffic.Serving(live)
 	rev := live.GetTemplate().GetRevision()
 	if rev == "" {
-		rev = provider.ShortName(live.GetLatestCreatedRevision())
+		rev = naming.ShortName(live.GetLatestCreatedRevision())
 	}
 	percent := traffic.ShareOf(shares, rev)
 	traffic := fmt.Sprintf("Deploy target %s: traffic of service %s: %s\n", target, id, traffic.DescribeShares(shares))
@@ -65,7 +66,7 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 	case commit != "" && live.GetLabels()[provider.LabelCommitHash] == app.LabelValue(commit):
 		return targetSync{
 			status: sdk.ApplicationSyncStateSynced,
-			short:  fmt.Sprintf("Deployment of commit %s in progress or stopped: its revision %s of service %s serves %d%% of the traffic", shortCommit(commit), rev, id, percent),
+			short:  fmt.Sprintf("Deployment of commit %s in progress or stopped: its revision %s of service %s serves %d%% of the traffic", naming.ShortCommit(commit), rev, id, percent),
 			reason: traffic,
 		}
 	}
@@ -74,7 +75,7 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 		short:  fmt.Sprintf("Traffic of service %s was changed outside PipeCD: git's revision %s serves %d%% of it", id, rev, percent),
 		reason: traffic + fmt.Sprintf("The service runs the template in git as revision %s, but that revision serves %d%% of the traffic "+
 			"and no deployment of commit %s applied this split (for example, the traffic was rolled back in the console). "+
-			"Deploy the application to route all the traffic to %s.\n", rev, percent, shortCommit(commit), rev),
+			"Deploy the application to route all the traffic to %s.\n", rev, percent, naming.ShortCommit(commit), rev),
 	}
 }
 
@@ -111,11 +112,4 @@ func joinPaths(paths []string) string {
 		return strings.Join(paths, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(paths[:maxPathsInShortReason], ", "), len(paths)-maxPathsInShortReason)
-}
-
-func shortCommit(commit string) string {
-	if commit == "" {
-		return "(unknown)"
-	}
-	return commit[:min(len(commit), 7)]
 }

@@ -1,5 +1,5 @@
-// Package naming derives the deterministic names the plugin gives to Cloud Run objects:
-// revision names and preview traffic tags.
+// Package naming derives the deterministic names the plugin gives to Cloud Run objects (revision names and
+// preview traffic tags), builds and shortens resource names, and shortens commit hashes for messages.
 package naming
 
 import (
@@ -183,4 +183,27 @@ func commitPart(commit string) (string, error) {
 		return "", fmt.Errorf("commit hash %q has no letters or digits", commit)
 	}
 	return b.String(), nil
+}
+
+// ShortCommit is the first 7 characters of a commit hash, as logs and summaries show it; "(unknown)" for none.
+func ShortCommit(commit string) string {
+	if commit == "" {
+		return "(unknown)"
+	}
+	return commit[:min(len(commit), 7)]
+}
+
+// ServiceName returns the full resource name projects/{project}/locations/{region}/services/{id}.
+func ServiceName(project, region, id string) string {
+	return fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, id)
+}
+
+// FullRevisionName returns the full resource name of the revision rev (a short name) of service (a full name).
+func FullRevisionName(service, rev string) string {
+	return service + "/revisions/" + rev
+}
+
+// ShortName returns the last segment of a resource name: the service id or the revision name.
+func ShortName(name string) string {
+	return name[strings.LastIndex(name, "/")+1:]
 }

@@ -237,3 +237,10 @@ func TestPreviewTag(t *testing.T) {
 		})
 	}
 }
+
+func TestShortCommit(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "1111111", ShortCommit("1111111aaaaaaaa"))
+	assert.Equal(t, "abc", ShortCommit("abc"))
+	assert.Equal(t, "(unknown)", ShortCommit(""))
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
@@ -49,12 +50,12 @@ func (p *Plugin) GetPlanPreview(ctx context.Context, _ *config.PluginConfig, dts
 	req := input.Request
 	want, err := app.Load(req.TargetDeploymentSource)
 	if err != nil {
-		return nil, fmt.Errorf("target commit %s: %w", shortCommit(req.TargetDeploymentSource.CommitHash), err)
+		return nil, fmt.Errorf("target commit %s: %w", naming.ShortCommit(req.TargetDeploymentSource.CommitHash), err)
 	}
 	var running *app.Source
 	if req.RunningDeploymentSource.ApplicationConfig != nil {
 		if running, err = app.Load(req.RunningDeploymentSource); err != nil {
-			return nil, fmt.Errorf("running commit %s: %w", shortCommit(req.RunningDeploymentSource.CommitHash), err)
+			return nil, fmt.Errorf("running commit %s: %w", naming.ShortCommit(req.RunningDeploymentSource.CommitHash), err)
 		}
 	}
 	resp := &sdk.GetPlanPreviewResponse{}
@@ -115,14 +116,14 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	case pv.running != nil:
 		running, err := pv.running.Manifest.Service(cfg.Project, cfg.Region)
 		if err != nil {
-			return cannot(fmt.Errorf("running commit %s: %w", shortCommit(pv.running.Commit), err))
+			return cannot(fmt.Errorf("running commit %s: %w", naming.ShortCommit(pv.running.Commit), err))
 		}
 		cmp = diff.CompareManifests(running, want)
-		before = "running commit " + shortCommit(pv.running.Commit)
+		before = "running commit " + naming.ShortCommit(pv.running.Commit)
 	case live != nil:
 		cmp = diff.Compare(want, live)
 	}
-	after := "target commit " + shortCommit(pv.want.Commit)
+	after := "target commit " + naming.ShortCommit(pv.want.Commit)
 
 	newRevision := live == nil || rev != live.GetTemplate().GetRevision()
 	fmt.Fprintf(&pv.detail, "Deploy target %s: service %s in project %s, region %s\n", pv.target, id, cfg.Project, cfg.Region)
@@ -207,7 +208,7 @@ func orLatest(live *runpb.Service) string {
 	if rev := live.GetTemplate().GetRevision(); rev != "" {
 		return rev
 	}
-	return provider.ShortName(live.GetLatestCreatedRevision())
+	return naming.ShortName(live.GetLatestCreatedRevision())
 }
 
 func templateImages(svc *runpb.Service) string {
@@ -236,13 +237,6 @@ func servicePaths(cmp *diff.Comparison) []string {
 		}
 	}
 	return out
-}
-
-func shortCommit(commit string) string {
-	if commit == "" {
-		return "(unknown)"
-	}
-	return commit[:min(len(commit), 7)]
 }
 
 func firstLine(s string) string {

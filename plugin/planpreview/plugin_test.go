@@ -13,7 +13,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/internal/fakeenv"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -188,7 +188,7 @@ func TestGetPlanPreviewChangesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
-	name := provider.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
+	name := naming.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
 	before, err := f.Server.Service(name)
 	require.NoError(t, err)
 
@@ -279,8 +279,8 @@ func TestGetPlanPreviewOfARevertToADeletedRevision(t *testing.T) {
 	f := newFixture(t) // fakerun refuses a deleted revision's name by default, as Cloud Run most likely does.
 	revV1 := f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
 	f.Deploy(fakeenv.ManifestV2, fakeenv.CommitV2, nil, nil)
-	name := provider.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
-	require.NoError(t, f.Client.DeleteRevision(t.Context(), provider.RevisionName(name, revV1), ""))
+	name := naming.ServiceName(fakeenv.Project, fakeenv.Region, "hello")
+	require.NoError(t, f.Client.DeleteRevision(t.Context(), naming.FullRevisionName(name, revV1), ""))
 
 	resp := f.preview(fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1), nil)
 	require.Len(t, resp.Results, 1)

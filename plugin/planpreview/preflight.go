@@ -115,7 +115,7 @@ func (pv *preview) checkReuse(revs []*runpb.Revision, rev string, live *runpb.Se
 		return
 	}
 	for _, r := range revs {
-		if provider.ShortName(r.GetName()) != rev {
+		if naming.ShortName(r.GetName()) != rev {
 			continue
 		}
 		pv.add(levelWarn, "revision name %s is already taken by a revision created %s: Cloud Run accepts the deployment only if "+

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 // Default timeouts and retries. They are Google's own per-call timeouts for the Cloud Run Admin API, and a
@@ -408,5 +409,5 @@ func noticeRetry(ctx context.Context, op, resource string, err error, delay time
 		return
 	}
 	notice(fmt.Sprintf("Cloud Run answered %s to %s %s; retrying in %s (attempt %d of %d)",
-		codeText(status.Code(err)), op, ShortName(resource), delay, attempt+1, attempts))
+		codeText(status.Code(err)), op, naming.ShortName(resource), delay, attempt+1, attempts))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 func newTestClient(t *testing.T, opts ...fakerun.Option) (*Client, *fakerun.Server) {
@@ -28,7 +29,7 @@ func newTestClient(t *testing.T, opts ...fakerun.Option) (*Client, *fakerun.Serv
 
 func testService(image string) *runpb.Service {
 	return &runpb.Service{
-		Name:     ServiceName("p", "asia-northeast1", "web"),
+		Name:     naming.ServiceName("p", "asia-northeast1", "web"),
 		Template: &runpb.RevisionTemplate{Revision: "web-" + image, Containers: []*runpb.Container{{Image: "gcr.io/p/web:" + image}}},
 	}
 }
@@ -46,7 +47,7 @@ func countCalls(srv *fakerun.Server, method string) int {
 func TestClient_ServiceLifecycle(t *testing.T) {
 	t.Parallel()
 	c, srv := newTestClient(t, fakerun.WithReadinessDelay(30*time.Millisecond))
-	name := ServiceName("p", "asia-northeast1", "web")
+	name := naming.ServiceName("p", "asia-northeast1", "web")
 
 	_, err := c.GetService(t.Context(), name)
 	require.ErrorIs(t, err, ErrNotFound)
@@ -58,7 +59,7 @@ func TestClient_ServiceLifecycle(t *testing.T) {
 	assert.Equal(t, "web-v1", created.GetTemplate().GetRevision())
 	assert.Zero(t, countCalls(srv, "GetOperation"), "the operation is still running and is not polled")
 
-	rev, err := c.GetRevision(t.Context(), RevisionName(name, "web-v1"))
+	rev, err := c.GetRevision(t.Context(), naming.FullRevisionName(name, "web-v1"))
 	require.NoError(t, err)
 	state, _ := RevisionReadiness(rev)
 	assert.Equal(t, ReadinessPending, state)
@@ -82,13 +83,13 @@ func TestClient_ServiceLifecycle(t *testing.T) {
 	require.Len(t, revs, 1)
 
 	// Deleting a revision that is gone counts as deleted.
-	require.NoError(t, c.DeleteRevision(t.Context(), RevisionName(name, "web-nope"), ""))
+	require.NoError(t, c.DeleteRevision(t.Context(), naming.FullRevisionName(name, "web-nope"), ""))
 }
 
 func TestClient_RetriesTransientErrorsThenGivesUp(t *testing.T) {
 	t.Parallel()
 	c, srv := newTestClient(t)
-	name := ServiceName("p", "asia-northeast1", "web")
+	name := naming.ServiceName("p", "asia-northeast1", "web")
 
 	srv.InjectFault("GetService", fakerun.Fault{Code: codes.Unavailable, Times: 2})
 	_, err := c.GetService(t.Context(), name)
@@ -117,7 +118,7 @@ func TestClient_RetriesTransientErrorsThenGivesUp(t *testing.T) {
 func TestClient_ValidateService(t *testing.T) {
 	t.Parallel()
 	c, srv := newTestClient(t)
-	name := ServiceName("p", "asia-northeast1", "web")
+	name := naming.ServiceName("p", "asia-northeast1", "web")
 
 	require.NoError(t, c.ValidateService(t.Context(), testService("v1"), true))
 	_, err := c.GetService(t.Context(), name)
@@ -142,7 +143,7 @@ func TestClient_ValidateService(t *testing.T) {
 
 func TestClient_UnansweredCallsFailPromptly(t *testing.T) {
 	t.Parallel()
-	name := ServiceName("p", "asia-northeast1", "web")
+	name := naming.ServiceName("p", "asia-northeast1", "web")
 	testcases := []struct {
 		name   string
 		opts   []Option

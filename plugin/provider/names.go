@@ -8,21 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// ServiceName returns the full resource name projects/{project}/locations/{region}/services/{id}.
-func ServiceName(project, region, id string) string {
-	return fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, id)
-}
-
-// RevisionName returns the full resource name of the revision rev (a short name) of service (a full name).
-func RevisionName(service, rev string) string {
-	return service + "/revisions/" + rev
-}
-
-// ShortName returns the last segment of a resource name: the service id or the revision name.
-func ShortName(name string) string {
-	return name[strings.LastIndex(name, "/")+1:]
-}
-
 // splitServiceName splits projects/p/locations/l/services/s into its parent and id.
 func splitServiceName(name string) (parent, id string, err error) {
 	parts := strings.Split(name, "/")

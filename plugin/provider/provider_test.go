@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 func TestTranslate(t *testing.T) {
@@ -87,11 +88,11 @@ func TestSplitServiceName(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	t.Parallel()
-	svc := ServiceName("p", "l", "web")
+	svc := naming.ServiceName("p", "l", "web")
 	assert.Equal(t, "projects/p/locations/l/services/web", svc)
-	assert.Equal(t, "projects/p/locations/l/services/web/revisions/web-1", RevisionName(svc, "web-1"))
-	assert.Equal(t, "web-1", ShortName(RevisionName(svc, "web-1")))
-	assert.Equal(t, "web", ShortName("web"))
+	assert.Equal(t, "projects/p/locations/l/services/web/revisions/web-1", naming.FullRevisionName(svc, "web-1"))
+	assert.Equal(t, "web-1", naming.ShortName(naming.FullRevisionName(svc, "web-1")))
+	assert.Equal(t, "web", naming.ShortName("web"))
 }
 
 func TestRevisionReadiness(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 // Share is what one revision receives from the traffic of a service.
@@ -27,7 +29,7 @@ type Share struct {
 // none; a LATEST entry counts for the latest ready revision. Revisions that the requested traffic names but
 // the applied traffic does not are added as Pending.
 func Serving(svc *runpb.Service) []Share {
-	latest := shortName(svc.GetLatestReadyRevision())
+	latest := naming.ShortName(svc.GetLatestReadyRevision())
 	var shares []*Share
 	find := func(name string) *Share {
 		for _, s := range shares {

@@ -7,10 +7,11 @@ package traffic
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 const (
@@ -47,18 +48,12 @@ func clone(t *runpb.TrafficTarget) *runpb.TrafficTarget {
 	return proto.Clone(t).(*runpb.TrafficTarget)
 }
 
-// shortName returns the last segment of a revision name, so full resource names
-// (as in Service.latest_ready_revision) and short names (as in TrafficTarget.revision) both work.
-func shortName(rev string) string {
-	return rev[strings.LastIndex(rev, "/")+1:]
-}
-
 // Pin replaces every LATEST entry by a REVISION entry for latestReadyRevision (full or short name),
 // keeping its percent and tag, then merges identical untagged entries. Empty traffic means
 // "100% to the latest ready revision", so it becomes a single 100% entry. Pinning makes a later
 // template update create a revision that receives no traffic until it is routed explicitly.
 func Pin(traffic []*runpb.TrafficTarget, latestReadyRevision string) ([]*runpb.TrafficTarget, error) {
-	latest := shortName(latestReadyRevision)
+	latest := naming.ShortName(latestReadyRevision)
 	needsLatest := len(traffic) == 0 || slices.ContainsFunc(traffic, IsLatest)
 	if needsLatest && latest == "" {
 		return nil, fmt.Errorf("cannot pin the traffic to the latest ready revision: the service has no ready revision")
@@ -182,7 +177,7 @@ func Sum(traffic []*runpb.TrafficTarget) int32 {
 
 // PercentOf returns the percent routed to revision (short or full name) by REVISION entries.
 func PercentOf(traffic []*runpb.TrafficTarget, revision string) int32 {
-	revision = shortName(revision)
+	revision = naming.ShortName(revision)
 	var sum int32
 	for _, t := range traffic {
 		if !IsLatest(t) && t.GetRevision() == revision {
@@ -245,7 +240,7 @@ func sortedStrings(traffic []*runpb.TrafficTarget) []string {
 func Live(svc *runpb.Service) ([]*runpb.TrafficTarget, error) {
 	cur, err := Pin(svc.GetTraffic(), svc.GetLatestReadyRevision())
 	if err != nil {
-		return nil, fmt.Errorf("service %s: %w; fix or delete the service, then deploy again", shortName(svc.GetName()), err)
+		return nil, fmt.Errorf("service %s: %w; fix or delete the service, then deploy again", naming.ShortName(svc.GetName()), err)
 	}
 	return cur, nil
 }

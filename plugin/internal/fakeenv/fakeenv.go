@@ -154,7 +154,7 @@ func Desired(t *testing.T, serviceYAML, commit string, mutate func(*runpb.Servic
 	if mutate != nil {
 		mutate(svc)
 	}
-	rev, err := naming.RevisionName(provider.ShortName(svc.GetName()), commit, svc.GetTemplate())
+	rev, err := naming.RevisionName(naming.ShortName(svc.GetName()), commit, svc.GetTemplate())
 	require.NoError(t, err)
 	svc.Template.Revision = rev
 	return svc, rev
@@ -187,7 +187,7 @@ func (f *Env) Deploy(serviceYAML, commit string, mutate func(*runpb.Service), sp
 // SetTraffic replaces the traffic of the service out of band.
 func (f *Env) SetTraffic(targets ...*runpb.TrafficTarget) {
 	f.T.Helper()
-	name := provider.ServiceName(Project, Region, "hello")
+	name := naming.ServiceName(Project, Region, "hello")
 	live, err := f.Client.GetService(f.T.Context(), name)
 	require.NoError(f.T, err)
 	_, err = f.Client.UpdateTraffic(f.T.Context(), name, live.GetEtag(), targets)
