@@ -24,8 +24,8 @@ const (
 // testEpoch is where tests freeze the server clock: a whole second.
 var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// canary deploys svc with revision svc-v1 (imageV1), then svc-v2 (imageV2)
-// taking 10% under the tag "canary", and returns the service.
+// canary deploys svc with revision svc-v1 (imageV1, tag "stable"), then
+// svc-v2 (imageV2) taking 10% under the tag "canary", and returns the service.
 func canary(t *testing.T, c clients) *runpb.Service {
 	t.Helper()
 	op, err := c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{Parent: testParent, ServiceId: "svc",
@@ -34,10 +34,20 @@ func canary(t *testing.T, c clients) *runpb.Service {
 	svc, err := op.Wait(t.Context())
 	require.NoError(t, err)
 	svc.Template = &runpb.RevisionTemplate{Revision: "svc-v2", Containers: []*runpb.Container{{Image: imageV2}}}
-	svc.Traffic = []*runpb.TrafficTarget{revisionTarget("svc-v1", 90, ""), revisionTarget("svc-v2", 10, "canary")}
+	svc.Traffic = []*runpb.TrafficTarget{revisionTarget("svc-v1", 90, "stable"), revisionTarget("svc-v2", 10, "canary")}
 	svc, err = update(t, c, svc)
 	require.NoError(t, err)
 	return svc
+}
+
+// tagURL is the URL of a tag of svc.
+func tagURL(svc *runpb.Service, tag string) string {
+	for _, st := range svc.GetTrafficStatuses() {
+		if st.GetTag() == tag {
+			return st.GetUri()
+		}
+	}
+	return ""
 }
 
 // get sends GET url through the server's data plane and returns status,
@@ -126,7 +136,7 @@ func TestServingURLs(t *testing.T) {
 	t.Run("success: the tag URL reaches the tagged revision", func(t *testing.T) {
 		require.Len(t, svc.GetTrafficStatuses(), 2)
 		for range 50 {
-			code, rev, body := get(t, client, svc.GetTrafficStatuses()[1].GetUri()+"/path?q=1")
+			code, rev, body := get(t, client, tagURL(svc, "canary")+"/path?q=1")
 			require.Equal(t, http.StatusOK, code)
 			require.Equal(t, "svc-v2", rev)
 			require.Contains(t, body, "image: "+imageV2)
