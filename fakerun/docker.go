@@ -51,25 +51,32 @@ type container struct {
 // newContainerManager connects to DOCKER_HOST (unix:// or tcp://, default
 // the local socket) lazily: nothing is dialled until a revision needs it.
 func newContainerManager(impl *server, dockerHost string) (*containerManager, error) {
+	engine, base, err := dockerEngine(dockerHost)
+	if err != nil {
+		return nil, err
+	}
+	m := &containerManager{impl: impl, engine: engine, base: base, running: map[string]*container{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go m.loop()
+	return m, nil
+}
+
+// dockerEngine returns an HTTP client and base URL for the Engine API at
+// dockerHost (unix:// or tcp://; empty: the local socket).
+func dockerEngine(dockerHost string) (*http.Client, string, error) {
 	if dockerHost == "" {
 		dockerHost = defaultDockerHost
 	}
-	m := &containerManager{impl: impl, running: map[string]*container{}, stop: make(chan struct{}), done: make(chan struct{})}
 	switch {
 	case strings.HasPrefix(dockerHost, "unix://"):
 		sock := strings.TrimPrefix(dockerHost, "unix://")
-		m.engine = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}}}
-		m.base = "http://docker"
+		}}}, "http://docker", nil
 	case strings.HasPrefix(dockerHost, "tcp://"):
-		m.engine = &http.Client{}
-		m.base = "http://" + strings.TrimPrefix(dockerHost, "tcp://")
-	default:
-		return nil, fmt.Errorf("fakerun: DOCKER_HOST %q: want unix:///path/to/docker.sock or tcp://host:port (TLS is not supported)", dockerHost)
+		return &http.Client{}, "http://" + strings.TrimPrefix(dockerHost, "tcp://"), nil
 	}
-	go m.loop()
-	return m, nil
+	return nil, "", fmt.Errorf("fakerun: DOCKER_HOST %q: want unix:///path/to/docker.sock or tcp://host:port (TLS is not supported)", dockerHost)
 }
 
 // loop reconciles containers with the serving revisions until close.
