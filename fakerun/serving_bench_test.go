@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,23 +48,7 @@ func bareHTTPRate(b *testing.B, d time.Duration) float64 {
 	}))
 	defer bare.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchCallers}}
-	var calls atomic.Int64
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for range benchCallers {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				if err := httpGet(client, bare.URL); err != nil {
-					b.Error(err)
-					return
-				}
-				calls.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return float64(calls.Load()) / time.Since(start).Seconds()
+	return callRate(b, d, func() error { return httpGet(client, bare.URL) })
 }
 
 // BenchmarkTrafficRouter: requests/s to a 90/10 split answered by the
