@@ -2,6 +2,7 @@ package fakerun
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -172,7 +173,7 @@ func (b *Behavior) UnmarshalJSON(data []byte) error {
 		}
 		out.LatencyPercentiles = append(out.LatencyPercentiles, LatencyPercentile{Percentile: pct, Latency: d})
 	}
-	slices.SortFunc(out.LatencyPercentiles, func(a, b LatencyPercentile) int { return int(a.Percentile*1000 - b.Percentile*1000) })
+	slices.SortFunc(out.LatencyPercentiles, func(a, b LatencyPercentile) int { return cmp.Compare(a.Percentile, b.Percentile) })
 	*b = out
 	return nil
 }

@@ -2,8 +2,10 @@ package fakerun
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,7 +30,7 @@ const (
 // LoadStatus is the progress of a load run.
 type LoadStatus struct {
 	ID    string      `json:"id"`
-	Load  loadJSON    `json:"load"`
+	Load  Load        `json:"load"`
 	Sent  int         `json:"sent"`
 	Codes map[int]int `json:"codes"`            // answers by HTTP status
 	Errs  int         `json:"errors,omitempty"` // requests that got no answer
@@ -53,6 +55,11 @@ func (l Load) validate() error {
 		return fmt.Errorf("field %q: must be positive, got %s", "duration", l.Duration)
 	}
 	return nil
+}
+
+// MarshalJSON writes the JSON form ParseLoad reads.
+func (l Load) MarshalJSON() ([]byte, error) {
+	return json.Marshal(loadJSON{URL: l.URL, Rate: l.Rate, Duration: l.Duration.String()})
 }
 
 // ParseLoad reads a Load from its JSON form,
@@ -90,9 +97,9 @@ type loadGenerator struct {
 	runs []*LoadStatus
 }
 
-func newLoadGenerator(s *Server) *loadGenerator {
+func newLoadGenerator(client *http.Client) *loadGenerator {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &loadGenerator{client: s.TrafficClient(), ctx: ctx, cancel: cancel}
+	return &loadGenerator{client: client, ctx: ctx, cancel: cancel}
 }
 
 // StartLoad starts sending l in the background and returns its ID; Loads
@@ -112,7 +119,7 @@ func (s *Server) Loads() []LoadStatus {
 func (g *loadGenerator) start(l Load) string {
 	g.mu.Lock()
 	g.seq++
-	st := &LoadStatus{ID: strconv.Itoa(g.seq), Load: loadJSON{URL: l.URL, Rate: l.Rate, Duration: l.Duration.String()}, Codes: map[int]int{}}
+	st := &LoadStatus{ID: strconv.Itoa(g.seq), Load: l, Codes: map[int]int{}}
 	g.runs = append(g.runs, st)
 	ctx := g.ctx
 	g.mu.Unlock()
@@ -179,10 +186,7 @@ func (g *loadGenerator) statuses() []LoadStatus {
 	out := make([]LoadStatus, len(g.runs))
 	for i, st := range g.runs {
 		out[i] = *st
-		out[i].Codes = map[int]int{}
-		for c, n := range st.Codes {
-			out[i].Codes[c] = n
-		}
+		out[i].Codes = maps.Clone(st.Codes)
 	}
 	return out
 }
@@ -221,14 +225,17 @@ func (t trafficTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(out)
 }
 
-// TrafficClient returns an HTTP client that sends requests for the service
-// and tag URLs fakerun reports (https://…run.app) to this server, as
-// curl -H 'Host: …' http://ADDR/ does.
-func (s *Server) TrafficClient() *http.Client {
-	return &http.Client{Transport: trafficTransport{addr: s.Addr(), base: &http.Transport{
-		MaxIdleConnsPerHost: maxInFlight, ForceAttemptHTTP2: false,
-	}}}
+// newTrafficClient returns an HTTP client that sends requests for service
+// and tag URLs to addr.
+func newTrafficClient(addr string) *http.Client {
+	return &http.Client{Transport: trafficTransport{addr: addr, base: &http.Transport{MaxIdleConnsPerHost: maxInFlight}}}
 }
+
+// TrafficClient returns the server's HTTP client for the service and tag
+// URLs it reports (https://…run.app): it sends them to this server over
+// plain HTTP with the URL's host as Host, as curl -H 'Host: …' http://ADDR/
+// does. Other URLs fail. It is shared; do not close its idle connections.
+func (s *Server) TrafficClient() *http.Client { return s.trafficClient }
 
 // TrafficHandler returns the data plane: an http.Handler that answers
 // requests to service and tag URLs by their Host header. The server's own

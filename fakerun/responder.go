@@ -2,6 +2,7 @@ package fakerun
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -36,7 +37,7 @@ func (d *dataPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.impl.mu.Unlock()
 	switch res {
 	case routeNotFound:
-		errorPage(w, http.StatusNotFound, "The requested URL "+r.URL.Path+" was not found on this server.")
+		errorPage(w, http.StatusNotFound, "The requested URL "+html.EscapeString(r.URL.Path)+" was not found on this server.")
 		return
 	case routeNoRevision:
 		errorPage(w, http.StatusServiceUnavailable, "The service has no ready revision to serve this request.")

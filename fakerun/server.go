@@ -29,13 +29,15 @@ type Server struct {
 	serving    *dataPlane
 	containers *containerManager
 	loads      *loadGenerator
-	grpc       *grpc.Server
-	http       *http.Server
-	mux        *http.ServeMux
-	listener   *splitListener
-	closeOnce  sync.Once
-	closeErr   error
-	wg         sync.WaitGroup
+	// trafficClient sends service and tag URLs to this server.
+	trafficClient *http.Client
+	grpc          *grpc.Server
+	http          *http.Server
+	mux           *http.ServeMux
+	listener      *splitListener
+	closeOnce     sync.Once
+	closeErr      error
+	wg            sync.WaitGroup
 }
 
 // NewServer starts a fake listening on 127.0.0.1 (a free port unless
@@ -82,7 +84,8 @@ func NewServer(opts ...Option) (*Server, error) {
 	split := newSplitListener(l)
 	s := &Server{impl: impl, metrics: store, containers: containers, grpc: gs, mux: mux, listener: split}
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
-	s.loads = newLoadGenerator(s)
+	s.trafficClient = newTrafficClient(s.Addr())
+	s.loads = newLoadGenerator(s.trafficClient)
 	s.http = &http.Server{Handler: hostRouter{serving: s.serving, api: mux}, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {

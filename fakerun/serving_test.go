@@ -2,8 +2,10 @@ package fakerun
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -191,4 +195,71 @@ func TestServingUnavailableAndDeleted(t *testing.T) {
 	require.NoError(t, err)
 	code, _, _ = get(t, client, svc.GetUri())
 	assert.Equal(t, http.StatusNotFound, code, "deleted")
+}
+
+func TestServingConcurrently(t *testing.T) {
+	t.Parallel()
+	srv, c := newFake(t)
+	svc := canary(t, c)
+	client := srv.TrafficClient()
+	mc := newMetricClient(t, srv)
+	const callers, perCaller = 6, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, callers+3)
+	for range callers {
+		wg.Go(func() {
+			for range perCaller {
+				resp, err := client.Get(svc.GetUri())
+				if err != nil {
+					errs <- err
+					return
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("GET %s: %s", svc.GetUri(), resp.Status)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() { // traffic moves while requests flow
+		for i := range 10 {
+			next := proto.Clone(svc).(*runpb.Service)
+			next.Etag = "" // no precondition: the last writer wins
+			next.Traffic = []*runpb.TrafficTarget{revisionTarget("svc-v1", int32(90-i), "stable"), revisionTarget("svc-v2", int32(10+i), "canary")}
+			if _, err := update(t, c, next); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Go(func() { // behaviours change while requests flow
+		for i := range 20 {
+			if err := srv.SetBehaviors(Behaviors{Images: map[string]Behavior{imageV2: {Jitter: time.Duration(i+1) * time.Microsecond}}}); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Go(func() { // metrics are read while they are written
+		for range 20 {
+			now := srv.Clock().Now
+			it := mc.ListTimeSeries(context.Background(), &monitoringpb.ListTimeSeriesRequest{Name: "projects/p", Filter: countFilter,
+				Interval: window(now.Add(-time.Hour), now.Add(time.Minute)), Aggregation: sumBy(2 * time.Hour)})
+			if _, err := it.Next(); err != nil && err != iterator.Done {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	now := srv.Clock().Now
+	series := listSeries(t, mc, &monitoringpb.ListTimeSeriesRequest{Name: "projects/p", Filter: countFilter,
+		Interval: window(now.Add(-time.Hour), now.Add(time.Minute)), Aggregation: sumBy(2 * time.Hour)})
+	require.Len(t, series, 1)
+	assert.Equal(t, int64(callers*perCaller), series[0].GetPoints()[0].GetValue().GetInt64Value())
 }
