@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -246,4 +247,24 @@ func TestAdminBehaviors(t *testing.T) {
 	code, _ = adminDo(t, http.MethodDelete, base+"/behaviors", "")
 	assert.Equal(t, http.StatusNoContent, code)
 	assert.Empty(t, srv.Behaviors().Images)
+}
+
+func TestRevisionBehaviorDecidesReadiness(t *testing.T) {
+	t.Parallel()
+	srv, c := newFake(t, WithFailingImage(imageV2), WithBehaviors(Behaviors{Revisions: map[string]Behavior{"svc-v2": {}, "svc-v3": {Fail: true}}}))
+	svc := canary(t, c) // svc-v2 uses the failing image but has a behaviour of its own
+	assert.Equal(t, "svc-v2", tagURLRevision(t, srv, svc, "canary"))
+
+	svc.Template = &runpb.RevisionTemplate{Revision: "svc-v3", Containers: []*runpb.Container{{Image: imageV1}}}
+	svc.Traffic = []*runpb.TrafficTarget{latestTarget(100, "")}
+	_, err := update(t, c, svc)
+	assert.ErrorContains(t, err, "Revision 'svc-v3' is not ready")
+}
+
+// tagURLRevision returns the revision that answers a tag URL.
+func tagURLRevision(t *testing.T, srv *Server, svc *runpb.Service, tag string) string {
+	t.Helper()
+	code, rev, _ := get(t, srv.TrafficClient(), tagURL(svc, tag))
+	require.Equal(t, http.StatusOK, code)
+	return rev
 }

@@ -363,12 +363,8 @@ func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 		manual:     s.manualReady,
 		changedAt:  now,
 	}
-	for _, c := range tmpl.GetContainers() {
-		if s.behaviors.Images[c.GetImage()].Fail || s.behaviorLocked(r).Fail {
-			r.failImage = c.GetImage()
-			r.manual = false // a failing image fails on schedule even with manual readiness
-			break
-		}
+	if r.failImage = s.failingImageLocked(r); r.failImage != "" {
+		r.manual = false // a failing image fails on schedule even with manual readiness
 	}
 	return r, nil
 }
