@@ -230,13 +230,21 @@ func (m *containerManager) run(ctx context.Context, c *container, t target) (*ur
 	if len(bindings) == 0 {
 		return nil, fmt.Errorf("container %.12s publishes no port for %s", c.id, portKey)
 	}
-	addr := net.JoinHostPort("127.0.0.1", bindings[0].HostPort)
-	// Like Cloud Run's default startup probe: wait until the port accepts connections.
+	u := &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", bindings[0].HostPort)}
+	// Wait until the container answers HTTP on PORT. Cloud Run's default
+	// startup probe is TCP, but Docker's port forwarding accepts connections
+	// before the container listens, so only an answer tells.
+	probe := &http.Client{Timeout: time.Second}
 	for {
-		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err == nil {
-			_ = conn.Close()
-			return &url.URL{Scheme: "http", Host: addr}, nil
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String()+"/", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("User-Agent", "fakerun-startup-probe")
+		if resp, err := probe.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			return u, nil
 		}
 		select {
 		case <-ctx.Done():
