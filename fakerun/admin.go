@@ -103,11 +103,14 @@ func (s *server) findRevisionLocked(name string) (*revision, error) {
 	return found, nil
 }
 
-// AddFailingImage makes revisions created from now on with image fail (see WithFailingImage).
+// AddFailingImage makes revisions created from now on with image fail (see
+// WithFailingImage); it sets Behavior.Fail for the image.
 func (s *Server) AddFailingImage(image string) {
 	s.impl.mu.Lock()
 	defer s.impl.mu.Unlock()
-	s.impl.failingImages[image] = true
+	b := s.impl.behaviors.Images[image]
+	b.Fail = true
+	s.impl.behaviors.Images[image] = b
 }
 
 // SetNow freezes the server's own clock at t; Advance then moves it.
@@ -150,9 +153,11 @@ func (s *Server) Faults() map[string][]Fault {
 func (s *Server) FailingImages() []string {
 	s.impl.mu.Lock()
 	defer s.impl.mu.Unlock()
-	out := make([]string, 0, len(s.impl.failingImages))
-	for img := range s.impl.failingImages {
-		out = append(out, img)
+	out := []string{}
+	for img, b := range s.impl.behaviors.Images {
+		if b.Fail {
+			out = append(out, img)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -290,10 +295,13 @@ func (s *Server) State() *State {
 	return st
 }
 
-// Reset drops all services, revisions, operations, faults and calls, and
-// restores the options given to NewServer (clock, readiness, failing images).
+// Reset drops all services, revisions, operations, faults, calls, metrics
+// and finished load runs (running ones stop), and restores the options given
+// to NewServer (clock, readiness, behaviours, seed).
 func (s *Server) Reset() {
 	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
 	s.impl.resetLocked()
+	s.impl.mu.Unlock()
+	s.metrics.Reset()
+	s.loads.reset()
 }

@@ -36,6 +36,11 @@ var adminEndpoints = []string{
 	`POST   /_fakerun/readiness/revision {"revision":"svc-00002-abc","ready":true}`,
 	"GET    /_fakerun/failing-images",
 	`POST   /_fakerun/failing-images {"image":"us-docker.pkg.dev/p/r/app:broken"}`,
+	"GET    /_fakerun/behaviors",
+	`PUT    /_fakerun/behaviors {"images":{"…/app:v2":{"errorRate":0.2,"errorCode":503,"latency":"50ms"}},"revisions":{"svc-00002-abc":{"backend":"http://127.0.0.1:9000"}}}`,
+	"DELETE /_fakerun/behaviors",
+	"GET    /_fakerun/load",
+	`POST   /_fakerun/load {"url":"https://svc-….a.run.app/","rate":20,"duration":"60s"}`,
 	"GET    /_fakerun/clock",
 	`PUT    /_fakerun/clock {"now":"2026-01-02T15:04:05Z"}`,
 	`POST   /_fakerun/clock/advance {"duration":"30s"}`,
@@ -66,6 +71,11 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("POST /_fakerun/readiness/revision", a.setRevisionReady)
 	mux.HandleFunc("GET /_fakerun/failing-images", a.failingImages)
 	mux.HandleFunc("POST /_fakerun/failing-images", a.addFailingImage)
+	mux.HandleFunc("GET /_fakerun/behaviors", a.behaviors)
+	mux.HandleFunc("PUT /_fakerun/behaviors", a.setBehaviors)
+	mux.HandleFunc("DELETE /_fakerun/behaviors", a.clearBehaviors)
+	mux.HandleFunc("GET /_fakerun/load", a.loads)
+	mux.HandleFunc("POST /_fakerun/load", a.startLoad)
 	mux.HandleFunc("GET /_fakerun/clock", a.clock)
 	mux.HandleFunc("PUT /_fakerun/clock", a.setClock)
 	mux.HandleFunc("POST /_fakerun/clock/advance", a.advanceClock)

@@ -109,6 +109,19 @@ func baselineRate(b *testing.B, srv *Server, d time.Duration) float64 {
 	}
 	defer func() { _ = conn.Close() }()
 	health := healthpb.NewHealthClient(conn)
+	return callRate(b, d, func() error {
+		resp, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("baseline health check: %v, %v", resp.GetStatus(), err)
+		}
+		return nil
+	})
+}
+
+// callRate makes calls with benchCallers concurrent callers for d of real
+// time and returns the calls per second.
+func callRate(b *testing.B, d time.Duration, call func() error) float64 {
+	b.Helper()
 	var calls atomic.Int64
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(d)
@@ -116,9 +129,8 @@ func baselineRate(b *testing.B, srv *Server, d time.Duration) float64 {
 	for range benchCallers {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				resp, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{})
-				if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-					b.Errorf("baseline health check: %v, %v", resp.GetStatus(), err)
+				if err := call(); err != nil {
+					b.Error(err)
 					return
 				}
 				calls.Add(1)

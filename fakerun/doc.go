@@ -15,7 +15,11 @@
 // The fake models revisions created from template changes, traffic splits
 // with tags, revision readiness measured on an injectable clock, long-running
 // operations that stay pending until the revisions they wait for are ready,
-// and Cloud Run's error codes. Test knobs (fault injection, readiness
+// and Cloud Run's error codes. The same port serves the services' URLs
+// (routed by Host to a revision drawn from the traffic split; see
+// TrafficClient, TrafficHandler and Behavior) and Cloud Monitoring's
+// MetricService with the request metrics of what it served (package
+// metrics). Test knobs (fault injection, readiness
 // control, call log, state dump) are methods on Server. Where public
 // material does not settle what Cloud Run does, WithCompatibility chooses.
 // See README.md for what is not modelled.

@@ -21,6 +21,7 @@ var Methods = []string{
 	"GetIamPolicy", "SetIamPolicy", "TestIamPermissions",
 	"GetRevision", "ListRevisions", "DeleteRevision",
 	"GetOperation", "ListOperations", "DeleteOperation", "WaitOperation", "CancelOperation",
+	"ListTimeSeries", "GetMetricDescriptor", "ListMetricDescriptors",
 }
 
 // Call is one RPC received by the fake, over gRPC or REST.

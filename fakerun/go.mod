@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	cloud.google.com/go/iam v1.14.0
 	cloud.google.com/go/longrunning v1.5.0
+	cloud.google.com/go/monitoring v1.32.1
 	cloud.google.com/go/run v1.24.1
 	connectrpc.com/vanguard v0.4.0
 	github.com/stretchr/testify v1.12.1

@@ -16,14 +16,16 @@ type config struct {
 	clock          func() time.Time
 	readinessDelay time.Duration
 	manualReady    bool
-	failingImages  []string
+	behaviors      Behaviors
+	seed           uint64
+	retention      time.Duration
 	faults         map[string][]Fault
 	revisionCap    int
 	compat         Compatibility
 }
 
 func defaultConfig() *config {
-	return &config{address: "127.0.0.1:0", revisionCap: defaultRevisionCap, faults: map[string][]Fault{}}
+	return &config{address: "127.0.0.1:0", revisionCap: defaultRevisionCap, faults: map[string][]Fault{}, seed: 1}
 }
 
 // defaultRevisionCap is Cloud Run's limit of revisions kept per service.
@@ -78,13 +80,17 @@ func WithManualReadiness() Option {
 // WithFailingImage makes revisions whose containers use image fail to become
 // ready, as Cloud Run does for a missing image: the revision's Ready
 // condition turns FAILED and the rollout's operation fails with
-// FAILED_PRECONDITION, leaving traffic on the previous revisions.
+// FAILED_PRECONDITION, leaving traffic on the previous revisions. It sets
+// Behavior.Fail for the image (see WithBehaviors).
 func WithFailingImage(image string) Option {
 	return func(c *config) error {
 		if image == "" {
 			return fmt.Errorf("fakerun: WithFailingImage: image must not be empty")
 		}
-		c.failingImages = append(c.failingImages, image)
+		mergeBehaviors(&c.behaviors, Behaviors{})
+		b := c.behaviors.Images[image]
+		b.Fail = true
+		c.behaviors.Images[image] = b
 		return nil
 	}
 }
@@ -122,6 +128,28 @@ func WithFault(method string, f Fault) Option {
 			return fmt.Errorf("fakerun: WithFault: %w", err)
 		}
 		c.faults[method] = append(c.faults[method], f)
+		return nil
+	}
+}
+
+// WithSeed seeds the randomness of serving: which revision of a split a
+// request goes to, error rates and latency draws. The default seed is 1, so
+// a run that sends requests one at a time is reproducible.
+func WithSeed(seed uint64) Option {
+	return func(c *config) error {
+		c.seed = seed
+		return nil
+	}
+}
+
+// WithMetricsRetention sets how long request metrics are kept, measured on
+// the server clock; older points are dropped. The default is 24 hours.
+func WithMetricsRetention(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("fakerun: WithMetricsRetention: retention must be positive, got %s", d)
+		}
+		c.retention = d
 		return nil
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -21,14 +24,20 @@ import (
 // HTTP/2 cleartext) and REST/JSON plus extra handlers (HTTP/1.1
 // connections). Its methods are safe for concurrent use.
 type Server struct {
-	impl      *server
-	grpc      *grpc.Server
-	http      *http.Server
-	mux       *http.ServeMux
-	listener  *splitListener
-	closeOnce sync.Once
-	closeErr  error
-	wg        sync.WaitGroup
+	impl       *server
+	metrics    *metrics.Store
+	serving    *dataPlane
+	containers *containerManager
+	loads      *loadGenerator
+	// trafficClient sends service and tag URLs to this server.
+	trafficClient *http.Client
+	grpc          *grpc.Server
+	http          *http.Server
+	mux           *http.ServeMux
+	listener      *splitListener
+	closeOnce     sync.Once
+	closeErr      error
+	wg            sync.WaitGroup
 }
 
 // NewServer starts a fake listening on 127.0.0.1 (a free port unless
@@ -41,10 +50,19 @@ func NewServer(opts ...Option) (*Server, error) {
 		}
 	}
 	impl := newServerImpl(cfg)
+	store, err := metrics.NewStore(impl.now, cfg.retention)
+	if err != nil {
+		return nil, fmt.Errorf("fakerun: %w", err)
+	}
+	containers, err := newContainerManager(impl, os.Getenv("DOCKER_HOST"))
+	if err != nil {
+		return nil, err
+	}
 	gs := grpc.NewServer(grpc.UnaryInterceptor(impl.intercept))
 	runpb.RegisterServicesServer(gs, impl)
 	runpb.RegisterRevisionsServer(gs, impl)
 	longrunningpb.RegisterOperationsServer(gs, impl)
+	monitoringpb.RegisterMetricServiceServer(gs, metrics.NewService(store))
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
 	// faults and the call log.
 	healthpb.RegisterHealthServer(gs, health.NewServer())
@@ -52,6 +70,7 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	rest, err := newRESTHandler(gs)
 	if err != nil {
+		containers.close()
 		return nil, fmt.Errorf("fakerun: building the REST transcoder: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -59,11 +78,15 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {
+		containers.close()
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := newSplitListener(l)
-	s := &Server{impl: impl, grpc: gs, mux: mux, listener: split}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s := &Server{impl: impl, metrics: store, containers: containers, grpc: gs, mux: mux, listener: split}
+	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
+	s.trafficClient = newTrafficClient(s.Addr())
+	s.loads = newLoadGenerator(s.trafficClient)
+	s.http = &http.Server{Handler: hostRouter{serving: s.serving, api: mux}, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -93,6 +116,7 @@ func (s *Server) Addr() string {
 // Close stops the server, dropping open connections.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.loads.close()
 		if err := s.listener.Close(); err != nil {
 			s.closeErr = err
 		}
@@ -101,6 +125,7 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.wg.Wait()
+		s.containers.close()
 	})
 	return s.closeErr
 }

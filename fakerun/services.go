@@ -89,6 +89,9 @@ func (s *server) createLocked(project, region, id string, in *runpb.Service, val
 	}
 	svc.svc = next
 	s.services[svc.name] = svc
+	for _, h := range serviceHosts(next) {
+		s.hosts[h] = svc
+	}
 	names := s.serviceIndex[location]
 	i, _ := slices.BinarySearch(names, svc.name)
 	s.serviceIndex[location] = slices.Insert(names, i, svc.name)
@@ -360,12 +363,8 @@ func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 		manual:     s.manualReady,
 		changedAt:  now,
 	}
-	for _, c := range tmpl.GetContainers() {
-		if s.failingImages[c.GetImage()] {
-			r.failImage = c.GetImage()
-			r.manual = false // a failing image fails on schedule even with manual readiness
-			break
-		}
+	if r.failImage = s.failingImageLocked(r); r.failImage != "" {
+		r.manual = false // a failing image fails on schedule even with manual readiness
 	}
 	return r, nil
 }
@@ -436,6 +435,9 @@ func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 		return validateOnlyOperation(svc.location, resp)
 	}
 	delete(s.services, svc.name)
+	for _, h := range serviceHosts(svc.svc) {
+		delete(s.hosts, h)
+	}
 	names := s.serviceIndex[svc.location]
 	if i, found := slices.BinarySearch(names, svc.name); found {
 		s.serviceIndex[svc.location] = slices.Delete(names, i, i+1)

@@ -32,11 +32,13 @@ type server struct {
 
 	readinessDelay time.Duration
 	manualReady    bool
-	failingImages  map[string]bool
+	behaviors      Behaviors // by image and revision; failing images have Fail set
 	faults         map[string][]*faultState
 	calls          []Call
 
 	rng          *rand.Rand
+	serveRng     *rand.Rand           // routing and behaviour draws, seeded by WithSeed
+	hosts        map[string]*service  // by host of uri and urls
 	services     map[string]*service  // by full name
 	serviceIndex map[string][]string  // location name -> sorted service names
 	revisions    map[string]*revision // by full name
@@ -101,10 +103,8 @@ func (s *server) resetLocked() {
 	s.ownFrozen, s.ownNow, s.ownOffset = false, time.Time{}, 0
 	s.readinessDelay = s.cfg.readinessDelay
 	s.manualReady = s.cfg.manualReady
-	s.failingImages = map[string]bool{}
-	for _, img := range s.cfg.failingImages {
-		s.failingImages[img] = true
-	}
+	s.behaviors = Behaviors{}
+	mergeBehaviors(&s.behaviors, s.cfg.behaviors)
 	s.faults = map[string][]*faultState{}
 	for m, fs := range s.cfg.faults {
 		for _, f := range fs {
@@ -113,12 +113,21 @@ func (s *server) resetLocked() {
 	}
 	s.calls = nil
 	s.rng = rand.New(rand.NewPCG(1, 2))
+	s.serveRng = rand.New(rand.NewPCG(s.cfg.seed, 0x5e7e))
+	s.hosts = map[string]*service{}
 	s.services = map[string]*service{}
 	s.serviceIndex = map[string][]string{}
 	s.revisions = map[string]*revision{}
 	s.operations = map[string]*operation{}
 	s.pending = nil
 	s.dirty = false
+}
+
+// now reads the server clock.
+func (s *server) now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nowLocked()
 }
 
 // nowLocked reads the server clock. Must be called with s.mu held.

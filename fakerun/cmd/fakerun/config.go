@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -21,6 +22,10 @@ type config struct {
 	readinessDelay  time.Duration
 	manualReadiness bool
 	failingImages   []string
+	behaviors       fakerun.Behaviors
+	seed            uint64
+	retention       time.Duration
+	load            *fakerun.Load // started once the server listens
 	compat          fakerun.Compatibility
 	logLevel        slog.Level
 }
@@ -28,7 +33,9 @@ type config struct {
 // options turns the config into fakerun server options.
 func (c config) options() []fakerun.Option {
 	opts := []fakerun.Option{fakerun.WithAddress(c.addr), fakerun.WithReadinessDelay(c.readinessDelay),
-		fakerun.WithCompatibility(c.compat)}
+		fakerun.WithCompatibility(c.compat), fakerun.WithBehaviors(c.behaviors), fakerun.WithSeed(c.seed),
+		fakerun.WithMetricsRetention(c.retention)}
+	// After WithBehaviors: a failing image keeps the rest of its behaviour.
 	if c.manualReadiness {
 		opts = append(opts, fakerun.WithManualReadiness())
 	}
@@ -55,7 +62,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.String("addr", "", "host:port to listen on, instead of -host and -port")
 	fs.String("readiness-delay", "0s", "time a new revision takes to become ready, e.g. 2s")
 	fs.Bool("manual-readiness", false, "keep new revisions pending until marked ready or failed over the admin API")
-	fs.String("failing-images", "", "comma-separated container images whose revisions never become ready")
+	fs.String("failing-images", "", "comma-separated container images whose revisions never become ready (short for -behaviors '{\"images\":{\"IMAGE\":{\"fail\":true}}}')")
+	fs.String("behaviors", "", `what revisions do, by image and revision, as JSON: {"images":{"IMAGE":{"errorRate":0.2,"errorCode":503,"latency":"50ms","jitter":"10ms","latencyPercentiles":{"50":"20ms","99":"200ms"},"backend":"http://127.0.0.1:9000","docker":false,"fail":false}},"revisions":{"REVISION":{…}}}`)
+	fs.String("seed", "1", "seed of the data plane's randomness (traffic split, error rates, latency draws)")
+	fs.String("metrics-retention", "24h", "how long request metrics are kept, on the server clock")
+	fs.String("load", "", `send load once started, as JSON: {"url":"https://SERVICE-URL/","rate":20,"duration":"60s"} (requests before the service exists get 404)`)
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	// Behaviours Cloud Run has not settled (fakerun.Compatibility); the defaults are the likeliest.
 	fs.Bool("accept-full-revision-names", false, "traffic targets may name revisions by full resource name (stored as the short name)")
@@ -64,7 +75,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.Bool("reject-update-while-reconciling", false, "refuse UpdateService with ABORTED while the service's rollout is pending, instead of superseding it")
 	fs.Bool("allow-deleted-revision-names", false, "accept an explicit revision name of a deleted revision, instead of refusing it with ALREADY_EXISTS")
 	fs.Usage = func() {
-		_, _ = fmt.Fprintln(usage, "Usage: fakerun [flags]\n\nAn in-memory fake of the Cloud Run Admin API v2 (gRPC and REST on one port, admin API under /_fakerun/).\nEvery flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
+		_, _ = fmt.Fprintln(usage, "Usage: fakerun [flags]\n\n"+
+			"An in-memory fake of the Cloud Run Admin API v2 and of Cloud Monitoring's MetricService, on one port:\n"+
+			"gRPC and REST for both APIs, the admin API under /_fakerun/, and the services themselves: a request\n"+
+			"whose Host is a service or tag URL fakerun reports (*.run.app) is routed by the traffic split and\n"+
+			"answered, e.g. curl -H 'Host: svc-abcdefghij-uc.a.run.app' http://127.0.0.1:8080/\n"+
+			"Every flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +121,26 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		if img = strings.TrimSpace(img); img != "" {
 			c.failingImages = append(c.failingImages, img)
 		}
+	}
+	if raw, source = value("behaviors"); raw != "" {
+		if c.behaviors, err = fakerun.ParseBehaviors([]byte(raw)); err != nil {
+			return config{}, fmt.Errorf("%s: %w", source, err)
+		}
+	}
+	raw, source = value("seed")
+	if c.seed, err = strconv.ParseUint(raw, 10, 64); err != nil {
+		return config{}, fmt.Errorf("%s: invalid seed %q; want a whole number from 0 to %d", source, raw, uint64(math.MaxUint64))
+	}
+	raw, source = value("metrics-retention")
+	if c.retention, err = time.ParseDuration(raw); err != nil || c.retention <= 0 {
+		return config{}, fmt.Errorf("%s: invalid retention %q; want a positive duration such as 1h or 24h", source, raw)
+	}
+	if raw, source = value("load"); raw != "" {
+		l, err := fakerun.ParseLoad([]byte(raw))
+		if err != nil {
+			return config{}, fmt.Errorf("%s: %w", source, err)
+		}
+		c.load = &l
 	}
 	if c.compat, err = compatibility(value); err != nil {
 		return config{}, err

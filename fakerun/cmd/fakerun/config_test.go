@@ -72,6 +72,25 @@ func TestParseConfig(t *testing.T) {
 				AcceptFullRevisionNames: true, BumpGenerationOnNoOpUpdate: true, EtagMismatchCode: codes.FailedPrecondition,
 				RejectUpdateWhileReconciling: true, AllowDeletedRevisionNames: true}},
 		},
+		{
+			name: "success: serving flags",
+			args: []string{"-behaviors", `{"images":{"app:v2":{"errorRate":0.2,"errorCode":503,"latency":"50ms"}}}`, "-seed", "7",
+				"-metrics-retention", "2h", "-load", `{"url":"https://svc-abc-uc.a.run.app/","rate":20,"duration":"1m"}`},
+			want: config{addr: "127.0.0.1:8080", compat: defaultCompat, logLevel: slog.LevelInfo, seed: 7, retention: 2 * time.Hour,
+				behaviors: fakerun.Behaviors{Images: map[string]fakerun.Behavior{"app:v2": {ErrorRate: 0.2, ErrorCode: 503, Latency: 50 * time.Millisecond}}},
+				load:      &fakerun.Load{URL: "https://svc-abc-uc.a.run.app/", Rate: 20, Duration: time.Minute}},
+		},
+		{name: "success: FAKERUN_BEHAVIORS", env: map[string]string{"FAKERUN_BEHAVIORS": `{"revisions":{"svc-v1":{"backend":"http://127.0.0.1:9000"}}}`},
+			want: config{addr: "127.0.0.1:8080", compat: defaultCompat, logLevel: slog.LevelInfo,
+				behaviors: fakerun.Behaviors{Revisions: map[string]fakerun.Behavior{"svc-v1": {Backend: "http://127.0.0.1:9000"}}}}},
+		{name: "fail: behaviour out of range", env: map[string]string{"FAKERUN_BEHAVIORS": `{"images":{"x":{"errorRate":2}}}`},
+			wantErr: `FAKERUN_BEHAVIORS: images["x"]: field "errorRate": must be between 0 and 1, got 2`},
+		{name: "fail: behaviour with an unknown field", args: []string{"-behaviors", `{"images":{"x":{"errorRat":1}}}`},
+			wantErr: `flag -behaviors: json: unknown field "errorRat"`},
+		{name: "fail: bad seed", args: []string{"-seed", "-1"}, wantErr: `flag -seed: invalid seed "-1"`},
+		{name: "fail: bad retention", env: map[string]string{"FAKERUN_METRICS_RETENTION": "0s"}, wantErr: `FAKERUN_METRICS_RETENTION: invalid retention "0s"`},
+		{name: "fail: load without a service URL", args: []string{"-load", `{"url":"http://localhost/","rate":1,"duration":"1s"}`},
+			wantErr: `flag -load: field "url": want a service or tag URL`},
 		{name: "fail: bad etag mismatch code", args: []string{"-etag-mismatch-code", "conflict"},
 			wantErr: `flag -etag-mismatch-code: invalid etag mismatch code "conflict"; allowed: aborted, failed_precondition`},
 		{name: "fail: bad compatibility bool", env: map[string]string{"FAKERUN_ALLOW_DELETED_REVISION_NAMES": "sometimes"},
@@ -99,7 +118,11 @@ func TestParseConfig(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
+			want := tc.want
+			if want.retention == 0 { // the case leaves the serving flags at their defaults
+				want.seed, want.retention = 1, 24*time.Hour
+			}
+			assert.Equal(t, want, got)
 		})
 	}
 }

@@ -1,7 +1,8 @@
 // Command fakerun serves the in-memory Cloud Run Admin API v2 fake as a
-// standalone process: gRPC (with reflection) and REST on one port, plus the
-// JSON admin API under /_fakerun/ (faults, readiness, clock, call log, state,
-// reset, healthz).
+// standalone process: gRPC (with reflection) and REST on one port for the
+// Cloud Run Admin API and Cloud Monitoring's MetricService, the JSON admin
+// API under /_fakerun/ (faults, readiness, behaviours, load, clock, call log,
+// state, reset, healthz), and the services' own URLs, routed by Host.
 //
 //	go run ./fakerun/cmd/fakerun -port 8080 -readiness-delay 2s
 //
@@ -57,13 +58,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	addr := srv.Addr()
 	client := clientAddress(addr)
 	if _, err := fmt.Fprintf(stdout, "fakerun listening on %s (gRPC and REST; admin API at http://%s%s)\n"+
-		"Point the Cloud Run plugin at it with the deploy target config: endpoint: %s, insecure: true\n",
-		addr, client, fakerun.AdminPrefix, client); err != nil {
+		"Point the Cloud Run plugin at it with the deploy target config: endpoint: %s, insecure: true\n"+
+		"Service URLs answer on the same port by Host: curl -H 'Host: <host of the service uri>' http://%s/\n",
+		addr, client, fakerun.AdminPrefix, client, client); err != nil {
 		return errors.Join(fmt.Errorf("writing to stdout: %w", err), srv.Close())
 	}
 	log.Info("fakerun started", "addr", addr, "readinessDelay", cfg.readinessDelay,
 		"manualReadiness", cfg.manualReadiness, "failingImages", cfg.failingImages,
-		"compatibility", fmt.Sprintf("%+v", cfg.compat))
+		"compatibility", fmt.Sprintf("%+v", cfg.compat), "seed", cfg.seed, "metricsRetention", cfg.retention)
+	if cfg.load != nil {
+		id, err := srv.StartLoad(*cfg.load)
+		if err != nil {
+			return errors.Join(err, srv.Close())
+		}
+		log.Info("load started", "id", id, "url", cfg.load.URL, "rate", cfg.load.Rate, "duration", cfg.load.Duration)
+	}
 
 	<-ctx.Done()
 	log.Info("fakerun shutting down", "reason", context.Cause(ctx))

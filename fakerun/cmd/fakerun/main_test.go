@@ -108,6 +108,8 @@ func TestRun(t *testing.T) {
 	addr := m[1]
 	require.True(t, lines.Scan())
 	assert.Equal(t, "Point the Cloud Run plugin at it with the deploy target config: endpoint: "+addr+", insecure: true", lines.Text())
+	require.True(t, lines.Scan())
+	assert.Equal(t, "Service URLs answer on the same port by Host: curl -H 'Host: <host of the service uri>' http://"+addr+"/", lines.Text())
 	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
 
 	// The admin API answers on the same port, and reports the configured delay.
@@ -128,9 +130,20 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 
 	// The compatibility settings reach the server: a stale etag gets the chosen code.
-	_, err = services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: "projects/p/locations/us-central1", ServiceId: "svc",
+	op, err := services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: "projects/p/locations/us-central1", ServiceId: "svc",
 		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{{Image: "img:1"}}}}})
 	require.NoError(t, err)
+	svc, err := op.Metadata()
+	require.NoError(t, err)
+
+	// The service URL answers on the same port; its revision is not ready for an hour: 503.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	require.NoError(t, err)
+	req.Host = strings.TrimPrefix(svc.GetUri(), "https://")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	_, err = services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: "projects/p/locations/us-central1/services/svc", Etag: `"stale"`})
 	assert.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
 
@@ -150,7 +163,8 @@ func TestRun(t *testing.T) {
 		names = append(names, s.GetName())
 	}
 	assert.ElementsMatch(t, []string{ // as README.md shows for grpcurl list
-		"google.cloud.run.v2.Revisions", "google.cloud.run.v2.Services", "google.longrunning.Operations", "grpc.health.v1.Health",
+		"google.cloud.run.v2.Revisions", "google.cloud.run.v2.Services", "google.longrunning.Operations",
+		"google.monitoring.v3.MetricService", "grpc.health.v1.Health",
 		"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
 	}, names)
 	require.NoError(t, stream.CloseSend())

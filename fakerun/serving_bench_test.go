@@ -1,0 +1,186 @@
+package fakerun
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// The serving benchmarks, run by `make bench`, print the figures the data
+// plane and the Monitoring API are held to on 2 cores: requests through the
+// router with the built-in responder at ≥0.5× a bare net/http handler
+// measured in the same run, ListTimeSeries over 1 hour of per-second data
+// for 10 revisions in ≤20 ms, and the heap held per recorded point.
+
+// httpGet sends GET url with client and drains the answer.
+func httpGet(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// bareHTTPRate measures GET/s with benchCallers callers against a bare
+// net/http server on loopback that answers like the built-in responder.
+func bareHTTPRate(b *testing.B, d time.Duration) float64 {
+	b.Helper()
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "Hello from fakerun! It's running.\nservice: svc\nrevision: svc-v1\nimage: "+imageV1+"\n")
+	}))
+	defer bare.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchCallers}}
+	return callRate(b, d, func() error { return httpGet(client, bare.URL) })
+}
+
+// BenchmarkTrafficRouter: requests/s to a 90/10 split answered by the
+// built-in responder (routing, metrics recording), 8 concurrent callers, and
+// the ratio to a bare net/http handler on loopback.
+func BenchmarkTrafficRouter(b *testing.B) {
+	srv, services, _ := newBenchFake(b)
+	c := clients{services: services}
+	svc := canaryForBench(b, c)
+	client := srv.TrafficClient()
+	baseline := bareHTTPRate(b, 500*time.Millisecond)
+	runCallers(b, benchCallers, func(int) error { return httpGet(client, svc.GetUri()) })
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/baseline, "x-bare-http")
+	b.ReportMetric(baseline, "bare-req/s")
+}
+
+// canaryForBench deploys the 90/10 split of canary for a benchmark.
+func canaryForBench(b *testing.B, c clients) *runpb.Service {
+	b.Helper()
+	ctx := context.Background()
+	op, err := c.services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: testParent, ServiceId: "svc",
+		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Revision: "svc-v1", Containers: []*runpb.Container{{Image: imageV1}}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := op.Wait(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc.Template = &runpb.RevisionTemplate{Revision: "svc-v2", Containers: []*runpb.Container{{Image: imageV2}}}
+	svc.Traffic = []*runpb.TrafficTarget{revisionTarget("svc-v1", 90, ""), revisionTarget("svc-v2", 10, "")}
+	uop, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if svc, err = uop.Wait(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return svc
+}
+
+// benchRevisions and benchSeconds size the metrics benchmarks: 1 hour of
+// per-second data for 10 revisions, two requests (a 200 and a 503) a second.
+const (
+	benchRevisions = 10
+	benchSeconds   = 3600
+)
+
+// recordHour fills st with benchSeconds of requests ending at end.
+func recordHour(st *metrics.Store, end time.Time) {
+	for sec := range benchSeconds {
+		at := end.Add(-time.Duration(benchSeconds-sec) * time.Second)
+		for r := range benchRevisions {
+			res := metrics.Resource{ProjectID: "p", Location: "us-central1", ServiceName: "svc",
+				RevisionName: fmt.Sprintf("svc-%05d-abc", r), ConfigurationName: "svc"}
+			st.Record(metrics.Request{Resource: res, Code: 200, Latency: time.Duration(10+sec%90) * time.Millisecond, Time: at})
+			st.Record(metrics.Request{Resource: res, Code: 503, Latency: time.Duration(200+r) * time.Millisecond, Time: at})
+		}
+	}
+}
+
+// BenchmarkListTimeSeries: one ListTimeSeries through the official client
+// over 1 hour of per-second data for 10 revisions, per query shape. The
+// ≤20 ms target is for the aggregated queries a canary gate sends;
+// raw-counts transfers all 36,000 points (ALIGN_NONE) for reference, and is
+// bound by protobuf encoding on both ends.
+func BenchmarkListTimeSeries(b *testing.B) {
+	srv, err := NewServer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Close() })
+	srv.SetNow(testEpoch)
+	recordHour(srv.metrics, testEpoch)
+	mc, err := monitoring.NewMetricClient(context.Background(), srv.ClientOptions()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = mc.Close() })
+	hour := &monitoringpb.TimeInterval{StartTime: timestamppb.New(testEpoch.Add(-time.Hour)), EndTime: timestamppb.New(testEpoch)}
+	minute := durationpb.New(time.Minute)
+	for _, q := range []struct {
+		name   string
+		filter string
+		agg    *monitoringpb.Aggregation
+	}{
+		{"error-ratio-inputs", countFilter, &monitoringpb.Aggregation{AlignmentPeriod: minute,
+			PerSeriesAligner: monitoringpb.Aggregation_ALIGN_DELTA, CrossSeriesReducer: monitoringpb.Aggregation_REDUCE_SUM,
+			GroupByFields: []string{"resource.labels.revision_name", "metric.labels.response_code_class"}}},
+		{"p99-latency-by-revision", latencyFilter, &monitoringpb.Aggregation{AlignmentPeriod: minute,
+			PerSeriesAligner: monitoringpb.Aggregation_ALIGN_DELTA, CrossSeriesReducer: monitoringpb.Aggregation_REDUCE_PERCENTILE_99,
+			GroupByFields: []string{"resource.labels.revision_name"}}},
+		{"raw-counts", countFilter + ` AND metric.labels.response_code = "200"`, nil},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			req := &monitoringpb.ListTimeSeriesRequest{Name: "projects/p", Filter: q.filter, Interval: hour, Aggregation: q.agg}
+			for b.Loop() {
+				points := 0
+				for ts, err := range mc.ListTimeSeries(context.Background(), req).All() {
+					if err != nil {
+						b.Fatal(err)
+					}
+					points += len(ts.GetPoints())
+				}
+				if points == 0 {
+					b.Fatal("no points")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/query")
+		})
+	}
+}
+
+// BenchmarkMetricsHeapPerPoint: heap held per stored point (one
+// request_count and one request_latencies point per series and second)
+// after 1 hour of two requests a second for 10 revisions.
+func BenchmarkMetricsHeapPerPoint(b *testing.B) {
+	var perPoint float64
+	for b.Loop() {
+		st, err := metrics.NewStore(func() time.Time { return testEpoch }, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		recordHour(st, testEpoch)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		// Per revision and second: 2 request_count points (200, 503) and 2 request_latencies points (2xx, 5xx).
+		perPoint = float64(after.HeapAlloc-before.HeapAlloc) / (benchRevisions * benchSeconds * 4)
+		runtime.KeepAlive(st)
+	}
+	b.ReportMetric(perPoint, "heap-B/point")
+}
