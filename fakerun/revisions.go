@@ -13,18 +13,28 @@ import (
 )
 
 func (s *server) GetRevision(_ context.Context, req *runpb.GetRevisionRequest) (*runpb.Revision, error) {
-	serviceName, short, err := parseRevisionName("name", req.GetName())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.revisionLocked(req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return s.revisionProtoLocked(r), nil
+}
+
+// revisionLocked returns the revision of the request field name, with the state settled to now: an
+// invalid name is INVALID_ARGUMENT and an unknown one NOT_FOUND, as Cloud Run answers. s.mu is held.
+func (s *server) revisionLocked(name string) (*revision, error) {
+	serviceName, short, err := parseRevisionName("name", name)
+	if err != nil {
+		return nil, err
+	}
 	s.settleLocked()
-	r := s.revisions[req.GetName()]
+	r := s.revisions[name]
 	if r == nil {
 		return nil, revisionNotFound(serviceName, short)
 	}
-	return s.revisionProtoLocked(r), nil
+	return r, nil
 }
 
 func revisionNotFound(serviceName, short string) error {
@@ -79,17 +89,13 @@ func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsReques
 // DeleteRevision deletes a revision unless it is the service's latest
 // revision or can receive traffic, which Cloud Run refuses.
 func (s *server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequest) (*longrunningpb.Operation, error) {
-	serviceName, short, err := parseRevisionName("name", req.GetName())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.revisionLocked(req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleLocked()
-	r := s.revisions[req.GetName()]
-	if r == nil {
-		return nil, revisionNotFound(serviceName, short)
-	}
+	short := shortName(r.name)
 	if etag := req.GetEtag(); etag != "" && etag != r.etag {
 		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of revision '%s'.", etag, r.etag, short)
 	}

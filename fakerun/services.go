@@ -181,17 +181,27 @@ func (s *server) trafficWaitsLocked(svc *service, traffic []*runpb.TrafficTarget
 }
 
 func (s *server) GetService(_ context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
-	if _, _, _, err := parseServiceName("name", req.GetName()); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settleLocked()
-	svc := s.services[req.GetName()]
-	if svc == nil {
-		return nil, serviceNotFound(req.GetName())
+	svc, err := s.serviceLocked(req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	return svc.svc, nil
+}
+
+// serviceLocked returns the service of the request field name, with the state settled to now: an invalid
+// name is INVALID_ARGUMENT and an unknown one NOT_FOUND, as Cloud Run answers. s.mu is held.
+func (s *server) serviceLocked(name string) (*service, error) {
+	if _, _, _, err := parseServiceName("name", name); err != nil {
+		return nil, err
+	}
+	s.settleLocked()
+	svc := s.services[name]
+	if svc == nil {
+		return nil, serviceNotFound(name)
+	}
+	return svc, nil
 }
 
 func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
@@ -414,15 +424,11 @@ func (s *server) removeRevisionLocked(r *revision) {
 }
 
 func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
-	if _, _, _, err := parseServiceName("name", req.GetName()); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settleLocked()
-	svc := s.services[req.GetName()]
-	if svc == nil {
-		return nil, serviceNotFound(req.GetName())
+	svc, err := s.serviceLocked(req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	if etag := req.GetEtag(); etag != "" && etag != svc.svc.GetEtag() {
 		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), svc.id)
