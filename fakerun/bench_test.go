@@ -112,7 +112,7 @@ func baselineRate(b *testing.B, srv *Server, d time.Duration) float64 {
 	return callRate(b, d, func() error {
 		resp, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("baseline health check: %v, %v", resp.GetStatus(), err)
+			return fmt.Errorf("baseline health check: %v, %w", resp.GetStatus(), err)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package fakerun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -246,7 +247,7 @@ func TestServingConcurrently(t *testing.T) {
 			now := srv.Clock().Now
 			it := mc.ListTimeSeries(context.Background(), &monitoringpb.ListTimeSeriesRequest{Name: "projects/p", Filter: countFilter,
 				Interval: window(now.Add(-time.Hour), now.Add(time.Minute)), Aggregation: sumBy(2 * time.Hour)})
-			if _, err := it.Next(); err != nil && err != iterator.Done {
+			if _, err := it.Next(); err != nil && !errors.Is(err, iterator.Done) {
 				errs <- err
 				return
 			}

@@ -319,7 +319,7 @@ func (p *parser) function(name token) (func(string) bool, error) {
 	default: // monitoring.regex.full_match (RE2, like Cloud Monitoring's)
 		re, err := regexp.Compile(`^(?:` + args[0] + `)$`)
 		if err != nil {
-			return nil, fmt.Errorf("%s at offset %d: invalid regular expression %q: %v", name.text, name.pos, args[0], err)
+			return nil, fmt.Errorf("%s at offset %d: invalid regular expression %q: %w", name.text, name.pos, args[0], err)
 		}
 		return re.MatchString, nil
 	}
