@@ -9,6 +9,9 @@ MODULES := fakerun plugin e2e
 TOOLS := $(CURDIR)/.tools
 BIN := $(CURDIR)/bin
 COVER := $(CURDIR)/.cover
+DIST := $(CURDIR)/dist
+# The release version: the v* tag on HEAD (git describe), else a snapshot version naming the commit.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo "v0.0.0-snapshot-$$(git rev-parse --short=12 HEAD)$$(git diff --quiet HEAD || echo -dirty)")
 MODULE_PREFIX := github.com/pipecd-cloudrun/cloudrun
 GOLANGCI_LINT_VERSION := v2.15.0
 GINKGO := $(TOOLS)/ginkgo
@@ -35,6 +38,12 @@ build: ## Build the plugin and fakerun binaries into bin/.
 fakerun-image: ## Build the fakerun container image (FROM scratch, static binary).
 	CGO_ENABLED=0 go build -trimpath -o fakerun/.image/fakerun ./fakerun/cmd/fakerun
 	docker build -t fakerun:dev -f fakerun/Dockerfile fakerun/.image
+
+.PHONY: release
+release: ## Release artifacts into dist/ (VERSION=vX.Y.Z, default a snapshot): binaries, OCI layout, image, SHA256SUMS.
+	rm -rf $(DIST)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) go -C e2e run ./cmd/release -root $(CURDIR) -dist $(DIST) \
+	  -version $(VERSION) -commit $$(git rev-parse HEAD)
 
 ##@ Test
 
