@@ -9,10 +9,15 @@ MODULES := fakerun plugin e2e
 TOOLS := $(CURDIR)/.tools
 BIN := $(CURDIR)/bin
 COVER := $(CURDIR)/.cover
+DIST := $(CURDIR)/dist
+# The release version: the v* tag on HEAD (git describe), else a snapshot version naming the commit.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo "v0.0.0-snapshot-$$(git rev-parse --short=12 HEAD)$$(git diff --quiet HEAD || echo -dirty)")
 MODULE_PREFIX := github.com/pipecd-cloudrun/cloudrun
 GOLANGCI_LINT_VERSION := v2.15.0
 GINKGO := $(TOOLS)/ginkgo
 GOLANGCI_LINT := $(TOOLS)/golangci-lint
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := $(TOOLS)/actionlint
 # Ginkgo processes for the end-to-end suites: specs mostly wait on I/O, so more than the core count pays off.
 E2E_PROCS ?= 4
 FUZZTIME ?= 5s
@@ -35,6 +40,12 @@ build: ## Build the plugin and fakerun binaries into bin/.
 fakerun-image: ## Build the fakerun container image (FROM scratch, static binary).
 	CGO_ENABLED=0 go build -trimpath -o fakerun/.image/fakerun ./fakerun/cmd/fakerun
 	docker build -t fakerun:dev -f fakerun/Dockerfile fakerun/.image
+
+.PHONY: release
+release: ## Release artifacts into dist/ (VERSION=vX.Y.Z, default a snapshot): binaries, OCI layout, image, SHA256SUMS.
+	rm -rf $(DIST)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) go -C e2e run ./cmd/release -root $(CURDIR) -dist $(DIST) \
+	  -version $(VERSION) -commit $$(git rev-parse HEAD)
 
 ##@ Test
 
@@ -77,9 +88,10 @@ bench: ## Print fakerun throughput, memory and latency figures, and the plugin's
 	E2E_BENCH=1 go -C e2e test -count=1 -v -run . ./bench/
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint on every module.
+lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go vet and golangci-lint on every module; actionlint on the workflows.
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "== vet + golangci-lint $$m"; go -C $$m vet ./...; (cd $$m && $(GOLANGCI_LINT) run ./...); done
+	@echo "== actionlint .github/workflows"; $(ACTIONLINT)
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.
@@ -98,3 +110,6 @@ $(GINKGO): e2e/go.mod
 
 $(GOLANGCI_LINT):
 	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(ACTIONLINT):
+	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)

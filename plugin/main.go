@@ -4,7 +4,9 @@
 package main
 
 import (
+	"fmt"
 	"log"
+	"os"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
@@ -15,10 +17,12 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
+	// Replaces the SDK's own `version` command, which prints pipecd's build information instead of the plugin's.
+	if len(os.Args) == 2 && os.Args[1] == "version" {
+		fmt.Println(versionLine())
+		return
+	}
 	// One Cloud Run client per deploy target, shared by the stages, live state and plan preview.
 	registry := provider.NewRegistry()
 	plugin, err := sdk.NewPlugin(version,

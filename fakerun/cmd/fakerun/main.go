@@ -28,6 +28,10 @@ import (
 )
 
 func main() {
+	if versionRequested(os.Args[1:]) {
+		fmt.Println(versionLine())
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
