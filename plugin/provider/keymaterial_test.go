@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 )
 
 // TestNewClientKeepsKeyMaterialOutOfErrors gives NewClient a service-account key file whose key cannot be used:
@@ -27,7 +29,7 @@ func TestNewClientKeepsKeyMaterialOutOfErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sa.json")
 	require.NoError(t, os.WriteFile(path, key, 0o600))
 
-	c, err := NewClient(t.Context(), Config{CredentialsFile: path})
+	c, err := NewClient(t.Context(), config.DeployTargetConfig{CredentialsFile: path})
 	if err == nil {
 		_, err = c.GetService(t.Context(), "projects/p/locations/us-central1/services/s")
 		_ = c.Close()
