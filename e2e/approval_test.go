@@ -5,43 +5,51 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/pipe-cd/pipecd/pkg/model"
 
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
 // withApproval replaces the canary example's WAIT stage by a WAIT_APPROVAL stage.
 func withApproval() map[string]string {
 	GinkgoHelper()
-	return canaryConfig("      - name: WAIT\n        with:\n          duration: 10s\n",
+	return CanaryConfig("      - name: WAIT\n        with:\n          duration: 10s\n",
 		"      - name: WAIT_APPROVAL\n        with:\n          approvers: [alice]\n")
 }
 
 var _ = Describe("Manual approval [approval]", Label("approval", "fakerun-only"), func() {
 	It("holds the canary at 10% until approved, then completes it", func(ctx SpecContext) {
 		e := newEnv()
-		v1 := deployCanaryV1(ctx, e)
-		rec := e.recorder("canary")
-		res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: withApproval(), Hooks: rec.hooks(piped.Hooks{
+		By("running v1 by quick sync")
+		v1 := e.DeployCanaryV1(ctx)
+
+		By("running the canary of v2 with a WAIT_APPROVAL stage, approved by alice once it holds at 10%")
+		rec := e.Recorder("canary")
+		res := e.Deploy(ctx, DeployInput{App: "canary", Files: withApproval(), Hooks: rec.Hooks(piped.Hooks{
 			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
 				defer GinkgoRecover()
 				if s.Name != "WAIT_APPROVAL" {
 					return
 				}
-				svc := e.service("canary")
-				Expect(traffic(svc.GetTraffic())).To(ContainElement(entry(v1, 90, "")), "the canary waits at 10%")
+				svc := e.Service(ctx, "canary")
+				Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(v1, 90, "")), "the canary waits at 10%")
 				Expect(r.Approve("alice")).To(Succeed())
 			},
 		})})
-		expectSuccess(res)
+
+		By("checking the approval is logged and the pipeline completed")
+		ExpectSuccess(res)
 		approval := res.Executed()[2]
 		Expect(approval.Name).To(Equal("WAIT_APPROVAL"))
 		Expect(approval.LogText()).To(ContainSubstring("Got an approval from alice"))
-		Expect(rec.snapshots()).To(HaveLen(6))
+		Expect(rec.Snapshots()).To(HaveLen(6))
 	})
 
 	It("rolls back when the approval is rejected", func(ctx SpecContext) {
 		e := newEnv()
 		_, before := prepareTaggedV1(ctx, e)
-		res := e.deploy(ctx, piped.Deployment{AppDir: appDir("canary"), Commit: commit(), Files: withApproval(), Hooks: piped.Hooks{
+
+		By("running the canary of v2 with a WAIT_APPROVAL stage, rejected by bob")
+		res := e.Deploy(ctx, DeployInput{App: "canary", Files: withApproval(), Hooks: piped.Hooks{
 			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
 				defer GinkgoRecover()
 				if s.Name == "WAIT_APPROVAL" {
@@ -53,6 +61,7 @@ var _ = Describe("Manual approval [approval]", Label("approval", "fakerun-only")
 		Expect(rejected.Name).To(Equal("WAIT_APPROVAL"))
 		Expect(rejected.Status).To(Equal(model.StageStatus_STAGE_FAILURE))
 		Expect(rejected.LogText()).To(ContainSubstring("Rejected by bob"))
-		expectRolledBack(e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
+
+		expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
 	})
 })

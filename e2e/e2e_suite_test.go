@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 )
@@ -23,8 +23,6 @@ var (
 	artifactsFolder string
 	// pluginBinary is the plugin built once for the whole suite (or $E2E_PLUGIN_BINARY).
 	pluginBinary string
-	// examplesDir is the repository's examples/ directory.
-	examplesDir string
 	// runPrefix starts the ID of every service the specs on a target create in this run ("e2e" + 6 hex digits
 	// + "-"), shared by all Ginkgo processes.
 	runPrefix string
@@ -61,11 +59,7 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	var setup suiteSetup
 	Expect(json.Unmarshal(data, &setup)).To(Succeed())
 	pluginBinary, runPrefix = setup.PluginBinary, setup.RunPrefix
-	root, err := piped.RepoRoot()
-	Expect(err).NotTo(HaveOccurred())
-	examplesDir = filepath.Join(root, "examples")
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+	SetDefaultIntervals(IntervalPolling)
 	if cloudRun, realMode = target.CloudRunFromEnv(); realMode {
 		if err := cloudRun.CheckCredentials(context.Background()); err != nil {
 			skipReason = "real Cloud Run mode skipped: " + err.Error()
@@ -85,4 +79,4 @@ var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 		GinkgoWriter.Printf("swept %d leftover service(s) with prefix %s: %v\n", len(deleted), runPrefix, deleted)
 		Expect(err).NotTo(HaveOccurred())
 	}
-}, NodeTimeout(10*time.Minute))
+}, NodeTimeout(IntervalSuiteCleanup))

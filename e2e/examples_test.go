@@ -1,53 +1,42 @@
 package e2e
 
 import (
-	"path/filepath"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	pluginmanifest "github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 )
-
-// exampleApps lists the directories under examples/ that hold an app.pipecd.yaml.
-func exampleApps() []string {
-	root, err := piped.RepoRoot()
-	if err != nil {
-		return nil
-	}
-	matches, _ := filepath.Glob(filepath.Join(root, "examples", "*", "app.pipecd.yaml"))
-	var apps []string
-	for _, m := range matches {
-		apps = append(apps, filepath.Base(filepath.Dir(m)))
-	}
-	return apps
-}
 
 // serviceID reads the service name of an example's manifest the way the plugin does (a Cloud Run v2 Service or
 // a Knative Service).
 func serviceID(app string) string {
 	GinkgoHelper()
-	m, err := pluginmanifest.Load(appDir(app), "service.yaml")
+	m, err := pluginmanifest.Load(AppDir(app), "service.yaml")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(m.ServiceID()).NotTo(BeEmpty(), "examples/%s/service.yaml names no service", app)
 	return m.ServiceID()
 }
 
 var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func() {
-	apps := exampleApps()
+	apps := ExampleApps()
 	It("finds the examples", func() {
 		Expect(apps).NotTo(BeEmpty())
 	})
 	for _, app := range apps {
 		It("deploys examples/"+app+" for the first time and then updates it", func(ctx SpecContext) {
 			e := newEnv()
-			expectSuccess(e.deploy(ctx, piped.Deployment{AppDir: appDir(app), Commit: commit()}))
-			expectSuccess(e.deploy(ctx, piped.Deployment{AppDir: appDir(app), Commit: commit(), Files: withImage(app, imageV3)}))
-			svc := e.service(serviceID(app))
-			latest := shortName(svc.GetLatestReadyRevision())
-			Expect(traffic(svc.GetTraffic())).To(ContainElement(entry(latest, 100, "")))
-			Expect(e.srv.Revisions(e.serviceName(serviceID(app)))[0].GetContainers()[0].GetImage()).To(Equal(imageV3))
+			By("deploying examples/" + app + " as it is")
+			ExpectSuccess(e.Deploy(ctx, DeployInput{App: app}))
+
+			By("deploying it again with the image " + ImageV3)
+			ExpectSuccess(e.Deploy(ctx, DeployInput{App: app, Files: WithImage(app, ImageV3)}))
+
+			By("checking the newest revision runs " + ImageV3 + " with all the traffic")
+			svc := e.Service(ctx, serviceID(app))
+			latest := ShortName(svc.GetLatestReadyRevision())
+			Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(latest, 100, "")))
+			Expect(e.Revisions(ctx, serviceID(app))[0].GetContainers()[0].GetImage()).To(Equal(ImageV3))
 		})
 	}
 })

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/fidelity"
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 )
@@ -87,24 +88,24 @@ func sampleService(greeting string) *runpb.Service {
 }
 
 // fidelityProbes are the requests of the report, on services of e; they run in order.
-func fidelityProbes(e *targetEnv) []probe {
-	parent := "projects/" + e.t.Project() + "/locations/" + e.t.Region()
-	id := e.id("fid")
-	name := e.serviceName(id)
+func fidelityProbes(e *Environment) []probe {
+	parent := "projects/" + e.Target.Project() + "/locations/" + e.Target.Region()
+	id := e.ID("fid")
+	name := e.ServiceName(id)
 	create := func(ctx context.Context, id string, svc *runpb.Service) (*runpb.Service, error) {
-		op, err := e.services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: svc})
+		op, err := e.ServicesClient.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: svc})
 		if err != nil {
 			return nil, err
 		}
 		return op.Wait(ctx)
 	}
 	update := func(ctx context.Context, change func(*runpb.Service)) (map[string]string, error) {
-		svc, err := e.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+		svc, err := e.ServicesClient.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 		if err != nil {
 			return nil, err
 		}
 		change(svc)
-		op, err := e.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
+		op, err := e.ServicesClient.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +116,7 @@ func fidelityProbes(e *targetEnv) []probe {
 		return serviceFields(svc), nil
 	}
 	latest := func(ctx context.Context) string {
-		svc, err := e.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+		svc, err := e.ServicesClient.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 		if err != nil {
 			return ""
 		}
@@ -131,7 +132,7 @@ func fidelityProbes(e *targetEnv) []probe {
 			return serviceFields(svc), err
 		}},
 		{"read the ready revision", "GetRevision of latestReadyRevision", "OK", func(ctx context.Context) (map[string]string, error) {
-			rev, err := e.revisions.GetRevision(ctx, &runpb.GetRevisionRequest{Name: latest(ctx)})
+			rev, err := e.RevisionsClient.GetRevision(ctx, &runpb.GetRevisionRequest{Name: latest(ctx)})
 			return revisionFields(rev), err
 		}},
 		{"update with a named revision", "UpdateService, template.revision {service}-named", "OK", func(ctx context.Context) (map[string]string, error) {
@@ -141,11 +142,11 @@ func fidelityProbes(e *targetEnv) []probe {
 			})
 		}},
 		{"get a missing service", "GetService of a service that does not exist", "NOT_FOUND", func(ctx context.Context) (map[string]string, error) {
-			_, err := e.services.GetService(ctx, &runpb.GetServiceRequest{Name: e.serviceName(e.id("missing"))})
+			_, err := e.ServicesClient.GetService(ctx, &runpb.GetServiceRequest{Name: e.ServiceName(e.ID("missing"))})
 			return nil, err
 		}},
 		{"get a missing revision", "GetRevision of a revision that does not exist", "NOT_FOUND", func(ctx context.Context) (map[string]string, error) {
-			_, err := e.revisions.GetRevision(ctx, &runpb.GetRevisionRequest{Name: name + "/revisions/" + id + "-missing"})
+			_, err := e.RevisionsClient.GetRevision(ctx, &runpb.GetRevisionRequest{Name: name + "/revisions/" + id + "-missing"})
 			return nil, err
 		}},
 		{"create an existing service", "CreateService with the ID of an existing service", "ALREADY_EXISTS", func(ctx context.Context) (map[string]string, error) {
@@ -153,7 +154,7 @@ func fidelityProbes(e *targetEnv) []probe {
 			return nil, err
 		}},
 		{"create with an invalid service ID", "CreateService, service_id with capitals and underscore", "INVALID_ARGUMENT", func(ctx context.Context) (map[string]string, error) {
-			_, err := create(ctx, e.id("Bad_ID"), sampleService("one"))
+			_, err := create(ctx, e.ID("Bad_ID"), sampleService("one"))
 			return nil, err
 		}},
 		{"traffic not summing to 100", "UpdateService, traffic LATEST 90%", "INVALID_ARGUMENT", func(ctx context.Context) (map[string]string, error) {
@@ -188,15 +189,15 @@ func fidelityProbes(e *targetEnv) []probe {
 		{"create a service with a missing image", "CreateService, image {sample}-missing (waits for the operation)", "", func(ctx context.Context) (map[string]string, error) {
 			svc := sampleService("one")
 			svc.Template.Containers[0].Image = sampleImage + "-missing"
-			_, err := create(ctx, e.id("noimage"), svc)
+			_, err := create(ctx, e.ID("noimage"), svc)
 			return nil, err
 		}},
 		{"read a service whose image is missing", "GetService after the failed creation", "", func(ctx context.Context) (map[string]string, error) {
-			svc, err := e.services.GetService(ctx, &runpb.GetServiceRequest{Name: e.serviceName(e.id("noimage"))})
+			svc, err := e.ServicesClient.GetService(ctx, &runpb.GetServiceRequest{Name: e.ServiceName(e.ID("noimage"))})
 			return serviceFields(svc), err
 		}},
 		{"delete the serving revision", "DeleteRevision of the revision serving 100%", "FAILED_PRECONDITION", func(ctx context.Context) (map[string]string, error) {
-			op, err := e.revisions.DeleteRevision(ctx, &runpb.DeleteRevisionRequest{Name: latest(ctx)})
+			op, err := e.RevisionsClient.DeleteRevision(ctx, &runpb.DeleteRevisionRequest{Name: latest(ctx)})
 			if err != nil {
 				return nil, err
 			}
@@ -210,9 +211,10 @@ var _ = Describe("Fidelity report [fidelity]", Label("fidelity"), func() {
 	It("records what the target answers for each behaviour fakerun models, and fakerun answers the documented codes", func(ctx SpecContext) {
 		e := newTargetEnv()
 		placeholders := map[string]string{
-			"project": e.t.Project(), "region": e.t.Region(), "service": e.id("fid"), "prefix": e.prefix, "sample": sampleImage,
+			"project": e.Target.Project(), "region": e.Target.Region(), "service": e.ID("fid"), "prefix": e.Prefix(), "sample": sampleImage,
 		}
-		report := fidelity.Report{Target: e.t.Kind()}
+		By("sending the report's requests to the " + e.Target.Kind() + " target")
+		report := fidelity.Report{Target: e.Target.Kind()}
 		probes := fidelityProbes(e)
 		for _, p := range probes {
 			fields, err := p.do(ctx)
@@ -227,6 +229,7 @@ var _ = Describe("Fidelity report [fidelity]", Label("fidelity"), func() {
 				Behaviour: p.behaviour, Request: p.request, Code: c, Message: fidelity.Shape(msg, placeholders), Fields: fields,
 			})
 		}
+		By("writing the report to the artifacts folder")
 		dir := artifactsFolder
 		if dir == "" {
 			root, err := piped.RepoRoot()
@@ -234,15 +237,16 @@ var _ = Describe("Fidelity report [fidelity]", Label("fidelity"), func() {
 			dir = filepath.Join(root, ".artifacts") // git-ignored
 		}
 		Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-		path := filepath.Join(dir, "fidelity-"+e.t.Kind()+".json")
+		path := filepath.Join(dir, "fidelity-"+e.Target.Kind()+".json")
 		Expect(fidelity.Write(path, report)).To(Succeed())
 		AddReportEntry("fidelity report", path)
 
+		By("checking the service was created, and on fakerun that every documented code is answered")
 		created := report.Observations[0]
 		Expect(created.Code).To(Equal("OK"), created.Message)
 		Expect(created.Fields).To(HaveKeyWithValue("name", "projects/{project}/locations/{region}/services/{service}"))
 		Expect(created.Fields).To(HaveKeyWithValue("terminalCondition", "Ready=CONDITION_SUCCEEDED"))
-		if e.t.Kind() != target.KindFakerun {
+		if e.Target.Kind() != target.KindFakerun {
 			return // real Cloud Run: the report is the result; compare it with cmd/fidelity.
 		}
 		for i, o := range report.Observations {

@@ -5,6 +5,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/pipe-cd/pipecd/pkg/model"
 
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
@@ -15,34 +16,35 @@ var _ = Describe("Knative v0 application [livestate]", Label("livestate", "examp
 		Expect(id).To(Equal("knative-v0"))
 
 		By("deploying v1 for the first time (quick sync)")
-		res := e.deploy(ctx, piped.Deployment{AppDir: appDir("knative-v0"), Commit: commit(), Files: withImage("knative-v0", imageV1)})
-		expectSuccess(res)
-		v1 := shortName(e.service(id).GetLatestReadyRevision())
+		res := e.Deploy(ctx, DeployInput{App: "knative-v0", Files: WithImage("knative-v0", ImageV1)})
+		ExpectSuccess(res)
+		v1 := ShortName(e.Service(ctx, id).GetLatestReadyRevision())
 
 		By("running the v0 pipeline for v2: CLOUDRUN_PROMOTE deploys the new revision as no CLOUDRUN_SYNC runs")
-		rec := e.recorder(id)
-		c := commit()
-		res = e.deploy(ctx, piped.Deployment{AppDir: appDir("knative-v0"), Commit: c, Files: withImage("knative-v0", imageV2), Hooks: rec.hooks(piped.Hooks{})})
-		expectSuccess(res)
+		rec := e.Recorder(id)
+		v2App := DeployInput{App: "knative-v0", Commit: Commit(), Files: WithImage("knative-v0", ImageV2), Hooks: rec.Hooks(piped.Hooks{})}
+		res = e.Deploy(ctx, v2App)
+		ExpectSuccess(res)
 		Expect(res.Strategy).To(Equal(model.SyncStrategy_PIPELINE))
-		Expect(stageNames(res.Executed())).To(Equal([]string{"CLOUDRUN_PROMOTE", "WAIT", "CLOUDRUN_PROMOTE", "WAIT", "CLOUDRUN_PROMOTE"}))
-		svc := e.service(id)
-		v2 := shortName(svc.GetLatestReadyRevision())
+		Expect(StageNames(res.Executed())).To(Equal([]string{"CLOUDRUN_PROMOTE", "WAIT", "CLOUDRUN_PROMOTE", "WAIT", "CLOUDRUN_PROMOTE"}))
+		svc := e.Service(ctx, id)
+		v2 := ShortName(svc.GetLatestReadyRevision())
 		Expect(v2).NotTo(Equal(v1))
-		Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(imageV2))
+		Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV2))
 
-		snaps := rec.snapshots()
+		By("checking the split after every stage: 10%, 50%, then 100% on v2")
+		snaps := rec.Snapshots()
 		Expect(snaps).To(HaveLen(5))
 		percents := []int{10, 10, 50, 50, 100}
 		for i, s := range snaps {
-			Expect(liveTraffic(s.service)).To(ContainElement(HavePrefix(entry(v2, percents[i], ""))), "after stage %d %s", i, s.stage.Name)
+			Expect(LiveTraffic(s.Service)).To(ContainElement(HavePrefix(Route(v2, percents[i], ""))), "after stage %d %s", i, s.Stage.Name)
 			if percents[i] < 100 {
-				Expect(liveTraffic(s.service)).To(ContainElement(HavePrefix(entry(v1, 100-percents[i], ""))), "after stage %d %s", i, s.stage.Name)
+				Expect(LiveTraffic(s.Service)).To(ContainElement(HavePrefix(Route(v1, 100-percents[i], ""))), "after stage %d %s", i, s.Stage.Name)
 			}
 		}
 
 		By("reading its live state at the deployed commit")
-		ls := e.livestateOf(ctx, piped.Source{AppDir: appDir("knative-v0"), Commit: c, Files: withImage("knative-v0", imageV2)})
+		ls := e.Livestate(ctx, v2App.Source())
 		Expect(ls.GetSyncState().GetStatus()).To(Equal(model.ApplicationSyncStatus_SYNCED), ls.GetSyncState().GetReason())
 		Expect(resourcesByName(ls)).To(HaveKey(v2))
 	})

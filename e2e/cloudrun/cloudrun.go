@@ -1,35 +1,28 @@
 // Package cloudrun reads a Cloud Run service and its revisions through the real Admin API v2 client, and
-// renders its traffic split, for the demo and for specs that talk to an external fakerun.
+// renders what it serves with the plugin's traffic table, for the demo.
 package cloudrun
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"strings"
 
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
-// Reader reads services and revisions from an insecure Cloud Run endpoint such as fakerun.
+// Reader reads services and revisions from a Cloud Run endpoint such as fakerun.
 type Reader struct {
 	services  *run.ServicesClient
 	revisions *run.RevisionsClient
 }
 
-// NewReader connects to the Cloud Run Admin API v2 at endpoint (host:port) without TLS or credentials.
-func NewReader(ctx context.Context, endpoint string) (*Reader, error) {
-	opts := []option.ClientOption{
-		option.WithEndpoint(endpoint),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
+// NewReader connects to the Cloud Run Admin API v2 with opts (e.g. target.Target.ClientOptions).
+func NewReader(ctx context.Context, opts ...option.ClientOption) (*Reader, error) {
 	services, err := run.NewServicesClient(ctx, opts...)
 	if err != nil {
 		return nil, err
@@ -45,11 +38,6 @@ func NewReader(ctx context.Context, endpoint string) (*Reader, error) {
 // Close closes the clients.
 func (r *Reader) Close() error {
 	return errors.Join(r.revisions.Close(), r.services.Close())
-}
-
-// ServiceName returns the full resource name of a service.
-func ServiceName(project, region, service string) string {
-	return fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, service)
 }
 
 // Service returns the service with the given full resource name.
@@ -75,54 +63,16 @@ func (r *Reader) Revisions(ctx context.Context, service string) ([]*runpb.Revisi
 	return out, nil
 }
 
-// ShortName returns the last segment of a resource name.
-func ShortName(name string) string { return name[strings.LastIndex(name, "/")+1:] }
-
-// TrafficBars renders the service's traffic status as one bar per revision, with tags listed after the bar.
-// width is the length of a 100% bar.
-func TrafficBars(svc *runpb.Service, width int) string {
-	type row struct {
-		revision string
-		percent  int32
-		tags     []string
+// TrafficTable renders what the service serves (its traffic statuses) with the plugin's own table
+// (traffic.Table, as the stage logs show a traffic block): one row per revision and tag, with a bar.
+func TrafficTable(svc *runpb.Service) string {
+	statuses := svc.GetTrafficStatuses()
+	if len(statuses) == 0 {
+		return "(no traffic)\n"
 	}
-	var rows []*row
-	find := func(rev string) *row {
-		for _, r := range rows {
-			if r.revision == rev {
-				return r
-			}
-		}
-		r := &row{revision: rev}
-		rows = append(rows, r)
-		return r
+	targets := make([]*runpb.TrafficTarget, 0, len(statuses))
+	for _, t := range statuses {
+		targets = append(targets, &runpb.TrafficTarget{Type: t.GetType(), Revision: t.GetRevision(), Percent: t.GetPercent(), Tag: t.GetTag()})
 	}
-	for _, t := range svc.GetTrafficStatuses() {
-		rev := t.GetRevision()
-		if rev == "" {
-			rev = "LATEST"
-		}
-		r := find(rev)
-		r.percent += t.GetPercent()
-		if t.GetTag() != "" {
-			r.tags = append(r.tags, t.GetTag())
-		}
-	}
-	nameWidth := 0
-	for _, r := range rows {
-		nameWidth = max(nameWidth, len(r.revision))
-	}
-	var b strings.Builder
-	for _, r := range rows {
-		filled := int(r.percent) * width / 100
-		fmt.Fprintf(&b, "%-*s %s%s %3d%%", nameWidth, r.revision, strings.Repeat("█", filled), strings.Repeat("░", width-filled), r.percent)
-		if len(r.tags) > 0 {
-			fmt.Fprintf(&b, "  tag: %s", strings.Join(r.tags, ", "))
-		}
-		b.WriteByte('\n')
-	}
-	if len(rows) == 0 {
-		b.WriteString("(no traffic)\n")
-	}
-	return b.String()
+	return traffic.Table(targets)
 }

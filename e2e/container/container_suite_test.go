@@ -15,13 +15,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 )
 
 // suiteData is what the first Ginkgo process hands to every process.
@@ -30,7 +31,6 @@ type suiteData struct {
 	SkipReason   string `json:"skipReason,omitempty"`
 	Image        string `json:"image,omitempty"`
 	PluginBinary string `json:"pluginBinary,omitempty"`
-	ExamplesDir  string `json:"examplesDir,omitempty"`
 }
 
 // suite is this process's copy of suiteData.
@@ -55,7 +55,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	} else {
 		root, err := piped.RepoRoot()
 		Expect(err).NotTo(HaveOccurred())
-		data.ExamplesDir = filepath.Join(root, "examples")
 		data.Image = buildImage(ctx, root)
 		data.PluginBinary, err = piped.BuildPlugin()
 		Expect(err).NotTo(HaveOccurred())
@@ -66,9 +65,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, func(raw []byte) {
 	Expect(json.Unmarshal(raw, &suite)).To(Succeed())
 	tclog.SetDefault(GinkgoWriter) // testcontainers' banner and progress, shown only when a spec fails
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-}, NodeTimeout(5*time.Minute))
+	SetDefaultIntervals(IntervalContainerPolling)
+}, NodeTimeout(IntervalContainerSuiteSetup))
 
 var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	if suite.Image != "" {
@@ -78,14 +76,14 @@ var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	if suite.PluginBinary != "" && os.Getenv(piped.PluginBinaryEnv) == "" {
 		Expect(os.RemoveAll(filepath.Dir(suite.PluginBinary))).To(Succeed())
 	}
-}, NodeTimeout(time.Minute))
+}, NodeTimeout(IntervalContainerCleanup))
 
 // dockerMissing returns why no Docker engine can be used, or "" when one answers.
 func dockerMissing(ctx context.Context) string {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return "the docker CLI is not installed"
 	}
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, IntervalDockerCheck)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
 	if err != nil {
@@ -105,7 +103,7 @@ func buildImage(ctx context.Context, root string) string {
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "go build fakerun: %s", out)
 
-	tag := "fakerun:e2e-" + randomHex(8)
+	tag := "fakerun:e2e-" + target.RandomHex(8)
 	out, err = exec.CommandContext(ctx, "docker", "build", "--tag", tag,
 		"--file", filepath.Join(root, "fakerun", "Dockerfile"), dir).CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "docker build: %s", out)

@@ -2,8 +2,6 @@ package container
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -11,31 +9,26 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"time"
 
-	run "cloud.google.com/go/run/apiv2"
-	"cloud.google.com/go/run/apiv2/runpb"
 	dockercontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 )
 
 // fakerunPort is the port the image listens on.
 const fakerunPort = "8080/tcp"
 
 // fakerun is one fakerun container, published on a fixed loopback port so that its address survives a
-// restart, and a Cloud Run client for reading its state.
+// restart: the target of a container spec.
 type fakerun struct {
-	ctr       testcontainers.Container
-	addr      string // 127.0.0.1:<host port>
-	services  *run.ServicesClient
-	revisions *run.RevisionsClient
+	*target.Endpoint
+	ctr testcontainers.Container
 }
 
 // startFakerun starts a fakerun container with the given flags; it is removed when the spec ends.
@@ -56,29 +49,20 @@ func startFakerun(ctx context.Context, args ...string) *fakerun {
 			},
 			// The HTTP wait strategy would dial the address testcontainers guesses for the Docker host; the
 			// readiness line is enough, waitHealthy checks the published port.
-			WaitingFor: wait.ForLog("fakerun listening on").WithStartupTimeout(30 * time.Second),
+			WaitingFor: wait.ForLog("fakerun listening on").WithStartupTimeout(IntervalContainerStartup),
 		},
 	})
 	if ctr != nil {
 		DeferCleanup(func(ctx SpecContext) {
 			_ = exec.CommandContext(ctx, "docker", "unpause", ctr.GetContainerID()).Run() // in case a spec failed while paused
 			Expect(ctr.Terminate(ctx)).To(Succeed())
-		}, NodeTimeout(time.Minute))
+		}, NodeTimeout(IntervalContainerCleanup))
 	}
 	Expect(err).NotTo(HaveOccurred())
 
-	f := &fakerun{ctr: ctr, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort))}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort))
+	f := &fakerun{Endpoint: target.NewEndpoint(addr, "e2e-"+target.RandomHex(6), target.DefaultRegion), ctr: ctr}
 	f.waitHealthy(ctx)
-	opts := []option.ClientOption{
-		option.WithEndpoint(f.addr), option.WithoutAuthentication(), option.WithTelemetryDisabled(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
-	f.services, err = run.NewServicesClient(ctx, opts...)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(f.services.Close)
-	f.revisions, err = run.NewRevisionsClient(ctx, opts...)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(f.revisions.Close)
 	return f
 }
 
@@ -113,9 +97,9 @@ func (f *fakerun) adminPost(ctx context.Context, path, body string) {
 }
 
 func (f *fakerun) adminDo(ctx context.Context, method, path, reqBody string) (int, string) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, IntervalAdmin)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+f.addr+"/_fakerun/"+path, strings.NewReader(reqBody))
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+f.Addr()+"/_fakerun/"+path, strings.NewReader(reqBody))
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -148,50 +132,26 @@ func (f *fakerun) unpause(ctx context.Context) { f.docker(ctx, "unpause") }
 // restart stops the container (SIGTERM) and starts it again: same address, all state gone.
 func (f *fakerun) restart(ctx context.Context) {
 	GinkgoHelper()
-	timeout := 10 * time.Second
+	timeout := IntervalContainerStop
 	Expect(f.ctr.Stop(ctx, &timeout)).To(Succeed())
 	Expect(f.ctr.Start(ctx)).To(Succeed())
 	f.waitHealthy(ctx)
 }
 
-// service reads a service over gRPC from the container.
-func (f *fakerun) service(ctx context.Context, name string) (*runpb.Service, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return f.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
-}
-
-// revisionNames lists a service's revisions (short names).
-func (f *fakerun) revisionNames(ctx context.Context, service string) []string {
-	GinkgoHelper()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var names []string
-	for r, err := range f.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: service}).All() {
-		Expect(err).NotTo(HaveOccurred())
-		names = append(names, shortName(r.GetName()))
-	}
-	return names
-}
-
-// dump writes the fake's state, its call log and the container's output to GinkgoWriter.
-func (f *fakerun) dump(ctx context.Context) {
+// dumps are the fake's state and call log (its admin API) and the container's output.
+func (f *fakerun) dumps(ctx context.Context) []Dump {
+	var dumps []Dump
 	for _, path := range []string{"state", "calls"} {
 		_, body := f.admin(ctx, path)
-		GinkgoWriter.Printf("\n===== fakerun %s =====\n%s\n", path, body)
+		dumps = append(dumps, Dump{Name: "fakerun-" + path + ".json", Content: body})
 	}
-	logs, err := f.ctr.Logs(ctx)
-	if err != nil {
-		GinkgoWriter.Printf("===== fakerun container output: %v\n", err)
-		return
+	var output string
+	if logs, err := f.ctr.Logs(ctx); err != nil {
+		output = err.Error()
+	} else {
+		defer func() { _ = logs.Close() }()
+		out, _ := io.ReadAll(logs)
+		output = string(out)
 	}
-	defer func() { _ = logs.Close() }()
-	out, _ := io.ReadAll(logs)
-	GinkgoWriter.Printf("===== fakerun container output =====\n%s\n", out)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)[:n]
+	return append(dumps, Dump{Name: "fakerun-container-output.txt", Content: output})
 }

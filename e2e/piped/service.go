@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -211,7 +212,7 @@ func cloneMap(m map[string]string) map[string]string {
 }
 
 // pluginService serves piped's real PluginAPI (grpcapi.PluginAPI). The metadata registry it uses is a plain map,
-// so registration and the metadata RPCs are serialised by mu.
+// so registration and the metadata RPCs (lockMetadata) are serialised by mu.
 type pluginService struct {
 	*grpcapi.PluginAPI
 	mu       sync.RWMutex
@@ -239,46 +240,21 @@ func (s *pluginService) unregister(deploymentID string) {
 	s.registry.Delete(deploymentID)
 }
 
-func (s *pluginService) GetStageMetadata(ctx context.Context, req *service.GetStageMetadataRequest) (*service.GetStageMetadataResponse, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.PluginAPI.GetStageMetadata(ctx, req)
+// metadataRPCs are the PluginService methods that read or write the metadata registry.
+var metadataRPCs = []string{
+	"GetStageMetadata", "PutStageMetadata", "PutStageMetadataMulti",
+	"GetDeploymentPluginMetadata", "PutDeploymentPluginMetadata", "PutDeploymentPluginMetadataMulti",
+	"GetDeploymentSharedMetadata",
 }
 
-func (s *pluginService) PutStageMetadata(ctx context.Context, req *service.PutStageMetadataRequest) (*service.PutStageMetadataResponse, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.PluginAPI.PutStageMetadata(ctx, req)
-}
-
-func (s *pluginService) PutStageMetadataMulti(ctx context.Context, req *service.PutStageMetadataMultiRequest) (*service.PutStageMetadataMultiResponse, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.PluginAPI.PutStageMetadataMulti(ctx, req)
-}
-
-func (s *pluginService) GetDeploymentPluginMetadata(ctx context.Context, req *service.GetDeploymentPluginMetadataRequest) (*service.GetDeploymentPluginMetadataResponse, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.PluginAPI.GetDeploymentPluginMetadata(ctx, req)
-}
-
-func (s *pluginService) PutDeploymentPluginMetadata(ctx context.Context, req *service.PutDeploymentPluginMetadataRequest) (*service.PutDeploymentPluginMetadataResponse, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.PluginAPI.PutDeploymentPluginMetadata(ctx, req)
-}
-
-func (s *pluginService) PutDeploymentPluginMetadataMulti(ctx context.Context, req *service.PutDeploymentPluginMetadataMultiRequest) (*service.PutDeploymentPluginMetadataMultiResponse, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.PluginAPI.PutDeploymentPluginMetadataMulti(ctx, req)
-}
-
-func (s *pluginService) GetDeploymentSharedMetadata(ctx context.Context, req *service.GetDeploymentSharedMetadataRequest) (*service.GetDeploymentSharedMetadataResponse, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.PluginAPI.GetDeploymentSharedMetadata(ctx, req)
+// lockMetadata is a unary interceptor that runs the metadata RPCs under the read lock, so that they never
+// meet a registration or a deletion of the registry.
+func (s *pluginService) lockMetadata(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if slices.Contains(metadataRPCs, path.Base(info.FullMethod)) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+	}
+	return handler(ctx, req)
 }
 
 // toolRegistryPattern matches the temporary directory pipedv1's NewPluginAPI creates for its tool registry.
@@ -303,7 +279,7 @@ func servePluginService(cp *controlPlane, toolsDir string, logger *zap.Logger) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(rpc.RequestValidationUnaryServerInterceptor()))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(rpc.RequestValidationUnaryServerInterceptor(), svc.lockMetadata))
 	service.RegisterPluginServiceServer(srv, svc)
 	go func() { _ = srv.Serve(lis) }()
 	return svc, srv, lis, nil

@@ -17,8 +17,11 @@ import (
 	"golang.org/x/oauth2/google"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 // Environment variables that select real Cloud Run.
@@ -82,6 +85,38 @@ func (f *Fakerun) ClientOptions() []option.ClientOption { return f.srv.ClientOpt
 
 func (f *Fakerun) DeployTargetConfig(region string) map[string]any {
 	return map[string]any{"project": f.project, "region": region, "endpoint": f.srv.Addr(), "insecure": true}
+}
+
+// Endpoint is a target served by a Cloud Run fake at an address, without TLS or credentials: a fakerun in
+// another process or in a container.
+type Endpoint struct {
+	addr, project, region string
+}
+
+// NewEndpoint returns the target at addr (host:port) whose services live in project and region.
+func NewEndpoint(addr, project, region string) *Endpoint {
+	return &Endpoint{addr: addr, project: project, region: region}
+}
+
+// Addr is the endpoint's host:port.
+func (e *Endpoint) Addr() string { return e.addr }
+
+func (e *Endpoint) Kind() string    { return KindFakerun }
+func (e *Endpoint) Project() string { return e.project }
+func (e *Endpoint) Region() string  { return e.region }
+
+// Close does nothing: whoever started the fake stops it.
+func (e *Endpoint) Close() error { return nil }
+
+func (e *Endpoint) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(e.addr), option.WithoutAuthentication(), option.WithTelemetryDisabled(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
+func (e *Endpoint) DeployTargetConfig(region string) map[string]any {
+	return map[string]any{"project": e.project, "region": region, "endpoint": e.addr, "insecure": true}
 }
 
 // CloudRunConfig selects a real Google Cloud project.
@@ -169,7 +204,7 @@ func Sweep(ctx context.Context, t Target, prefix string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sweep: list services of %s: %w", parent, err)
 		}
-		if strings.HasPrefix(svc.GetName()[strings.LastIndex(svc.GetName(), "/")+1:], prefix) {
+		if strings.HasPrefix(naming.ShortName(svc.GetName()), prefix) {
 			names = append(names, svc.GetName())
 		}
 	}
@@ -184,7 +219,7 @@ func Sweep(ctx context.Context, t Target, prefix string) ([]string, error) {
 			errs = append(errs, fmt.Errorf("sweep: delete %s: %w", name, err))
 			continue
 		}
-		deleted = append(deleted, name[strings.LastIndex(name, "/")+1:])
+		deleted = append(deleted, naming.ShortName(name))
 	}
 	return deleted, errors.Join(errs...)
 }

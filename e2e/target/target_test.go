@@ -44,3 +44,16 @@ func TestSweepRefusesShortPrefixes(t *testing.T) {
 		require.ErrorContains(t, err, "shorter than 6 characters")
 	}
 }
+
+func TestEndpointReachesAFakeAtItsAddress(t *testing.T) {
+	t.Parallel()
+	fr, err := NewFakerun()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fr.Close() })
+	e := NewEndpoint(fr.Server().Addr(), "p", "r")
+	assert.Equal(t, KindFakerun, e.Kind())
+	assert.Equal(t, map[string]any{"project": "p", "region": "r2", "endpoint": fr.Server().Addr(), "insecure": true}, e.DeployTargetConfig("r2"))
+	deleted, err := Sweep(context.Background(), e, "e2e000000-")
+	require.NoError(t, err, "the endpoint's client options reach the fake")
+	assert.Empty(t, deleted)
+}

@@ -26,7 +26,9 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/cloudrun"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 type flags struct {
@@ -104,7 +106,8 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		p.step("Using the fakerun at %s", addr)
 	}
 
-	reader, err := cloudrun.NewReader(ctx, addr)
+	endpoint := target.NewEndpoint(addr, f.project, f.region)
+	reader, err := cloudrun.NewReader(ctx, endpoint.ClientOptions()...)
 	if err != nil {
 		return err
 	}
@@ -114,12 +117,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		piped.WithPluginBinary(bin),
 		piped.WithTimeScale(f.timeScale),
 		piped.WithGracePeriod(5*time.Second),
-		piped.WithDeployTargets(piped.DeployTarget{
-			Name: "local",
-			Config: map[string]any{
-				"project": f.project, "region": f.region, "endpoint": addr, "insecure": true,
-			},
-		}),
+		piped.WithDeployTargets(piped.DeployTarget{Name: "local", Config: endpoint.DeployTargetConfig(f.region)}),
 	)
 	if err != nil {
 		return err
@@ -127,7 +125,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 	defer pd.Close()
 	p.step("Plugin %q started (pid %d) with deploy target \"local\" → %s (%s/%s)", pd.PluginName(), pd.PluginPID(), addr, f.project, f.region)
 
-	serviceName := cloudrun.ServiceName(f.project, f.region, serviceID)
+	serviceName := naming.ServiceName(f.project, f.region, serviceID)
 	showTraffic := func() {
 		readCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -136,7 +134,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 			p.line("      traffic: unavailable (%v)", err)
 			return
 		}
-		p.block("      ", cloudrun.TrafficBars(svc, 40))
+		p.block("      ", cloudrun.TrafficTable(svc))
 	}
 	hooks := piped.Hooks{
 		OnPlanned: func(r *piped.Run) {
@@ -231,9 +229,9 @@ func printService(ctx context.Context, p *printer, reader *cloudrun.Reader, name
 	}
 	p.line("\nFinal state of %s", name)
 	p.line("  URI: %s", svc.GetUri())
-	p.line("  latest ready revision: %s", cloudrun.ShortName(svc.GetLatestReadyRevision()))
+	p.line("  latest ready revision: %s", naming.ShortName(svc.GetLatestReadyRevision()))
 	p.line("  traffic:")
-	p.block("    ", cloudrun.TrafficBars(svc, 40))
+	p.block("    ", cloudrun.TrafficTable(svc))
 	for _, t := range svc.GetTrafficStatuses() {
 		if t.GetUri() != "" {
 			p.line("  tag %s → %s", t.GetTag(), t.GetUri())
@@ -245,7 +243,7 @@ func printService(ctx context.Context, p *printer, reader *cloudrun.Reader, name
 		if cs := r.GetContainers(); len(cs) > 0 {
 			img = cs[0].GetImage()
 		}
-		p.line("    %s  %s", cloudrun.ShortName(r.GetName()), img)
+		p.line("    %s  %s", naming.ShortName(r.GetName()), img)
 	}
 	return nil
 }
@@ -290,7 +288,7 @@ func readApp(appDir string) (file, content, service, image string, err error) {
 	if svc.Name == "" || len(svc.Template.Containers) == 0 || svc.Template.Containers[0].Image == "" {
 		return "", "", "", "", errors.New(file + ": the demo needs a manifest with a name and a container image")
 	}
-	return file, string(data), cloudrun.ShortName(svc.Name), svc.Template.Containers[0].Image, nil
+	return file, string(data), naming.ShortName(svc.Name), svc.Template.Containers[0].Image, nil
 }
 
 // withTag replaces the tag of an image reference (or adds one).

@@ -1,0 +1,118 @@
+package framework
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
+)
+
+// Images of Google's sample; fakerun accepts any image unless told otherwise.
+const (
+	ImageV1 = "us-docker.pkg.dev/cloudrun/container/hello:v1"
+	ImageV2 = "us-docker.pkg.dev/cloudrun/container/hello:v2"
+	ImageV3 = "us-docker.pkg.dev/cloudrun/container/hello:v3"
+)
+
+// examplesDir is the repository's examples/ directory.
+var examplesDir = sync.OnceValues(func() (string, error) {
+	root, err := piped.RepoRoot()
+	return filepath.Join(root, "examples"), err
+})
+
+// ExampleApps lists the directories under examples/ that hold an app.pipecd.yaml (none when the repository
+// cannot be found).
+func ExampleApps() []string {
+	dir, err := examplesDir()
+	if err != nil {
+		return nil
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*", "app.pipecd.yaml"))
+	var apps []string
+	for _, m := range matches {
+		apps = append(apps, filepath.Base(filepath.Dir(m)))
+	}
+	return apps
+}
+
+// AppDir returns the directory of the example application app.
+func AppDir(app string) string {
+	GinkgoHelper()
+	dir, err := examplesDir()
+	Expect(err).NotTo(HaveOccurred())
+	return filepath.Join(dir, app)
+}
+
+// Commit returns a random 40-digit commit hash.
+func Commit() string { return target.RandomHex(40) }
+
+var imageLine = regexp.MustCompile(`(?m)^(\s*-?\s*image:\s*).*$`)
+
+// Manifest returns the app's service.yaml with the first container image replaced (when image is not empty).
+func Manifest(app, image string) string {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join(AppDir(app), "service.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	if image == "" {
+		return string(raw)
+	}
+	Expect(imageLine.Match(raw)).To(BeTrue(), "no image line in %s/service.yaml", app)
+	done := false
+	return imageLine.ReplaceAllStringFunc(string(raw), func(line string) string {
+		if done {
+			return line
+		}
+		done = true
+		return imageLine.ReplaceAllString(line, "${1}"+image)
+	})
+}
+
+// WithImage returns deployment files that change only the app's image.
+func WithImage(app, image string) map[string]string {
+	GinkgoHelper()
+	return map[string]string{"service.yaml": Manifest(app, image)}
+}
+
+// CanaryConfig returns the canary example's app.pipecd.yaml with old replaced by new (old must occur).
+func CanaryConfig(old, new string) map[string]string {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join(AppDir("canary"), "app.pipecd.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(string(raw)).To(ContainSubstring(old))
+	return map[string]string{"app.pipecd.yaml": strings.Replace(string(raw), old, new, 1)}
+}
+
+// CanaryNamed returns the canary example's files renamed to service (and application) name, at image.
+func CanaryNamed(name, image string) map[string]string {
+	GinkgoHelper()
+	cfg, err := os.ReadFile(filepath.Join(AppDir("canary"), "app.pipecd.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	return map[string]string{
+		"app.pipecd.yaml": strings.Replace(string(cfg), "\n  name: canary\n", "\n  name: "+name+"\n", 1),
+		"service.yaml":    strings.Replace(Manifest("canary", image), "\nname: canary\n", "\nname: "+name+"\n", 1),
+	}
+}
+
+// PeakRSS returns the peak resident set size (VmHWM) of a process, in kB.
+func PeakRSS(pid int) (int, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			return strconv.Atoi(f[1])
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/<pid>/status")
+}

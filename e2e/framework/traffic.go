@@ -1,0 +1,68 @@
+package framework
+
+import (
+	"fmt"
+	"slices"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
+)
+
+// Traffic renders a traffic block as sorted Route strings ("revision percent% tag", LATEST for an entry that
+// follows the latest ready revision), so that blocks compare exactly and regardless of order.
+func Traffic(targets []*runpb.TrafficTarget) []string {
+	out := make([]string, 0, len(targets))
+	for _, t := range targets {
+		rev := t.GetRevision()
+		if t.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST {
+			rev = "LATEST"
+		}
+		out = append(out, Route(rev, int(t.GetPercent()), t.GetTag()))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// LiveTraffic renders the service's traffic statuses (what Cloud Run serves) like Traffic.
+func LiveTraffic(svc *runpb.Service) []string {
+	out := make([]string, 0, len(svc.GetTrafficStatuses()))
+	for _, t := range svc.GetTrafficStatuses() {
+		out = append(out, Route(t.GetRevision(), int(t.GetPercent()), t.GetTag()))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Route is one element of Traffic: percent of the traffic to revision, with tag ("" for none).
+func Route(revision string, percent int, tag string) string {
+	return fmt.Sprintf("%s %d%% %s", revision, percent, tag)
+}
+
+// Routes is the expected Traffic of a block made of routes.
+func Routes(routes ...string) []string {
+	out := slices.Clone(routes)
+	slices.Sort(out)
+	return out
+}
+
+// TrafficSum returns the total percent of a service's traffic.
+func TrafficSum(svc *runpb.Service) int { return int(traffic.Sum(svc.GetTraffic())) }
+
+// RevisionTarget is a REVISION traffic target, for SetTraffic.
+func RevisionTarget(revision string, percent int32, tag string) *runpb.TrafficTarget {
+	return traffic.Revision(revision, percent, tag)
+}
+
+// ShortName returns the last segment of a resource name: a service ID or a revision name.
+func ShortName(name string) string { return naming.ShortName(name) }
+
+// RevisionNames are the short names of revisions, in order.
+func RevisionNames(revs []*runpb.Revision) []string {
+	out := make([]string, 0, len(revs))
+	for _, r := range revs {
+		out = append(out, ShortName(r.GetName()))
+	}
+	return out
+}
