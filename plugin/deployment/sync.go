@@ -138,16 +138,16 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target.Target, store metadat
 		return "", err
 	}
 	if plan.Mode != syncplan.Update {
-		return p.deployFresh(ctx, t, store, job.opts, plan, in)
+		return p.deployFresh(ctx, t, store, job.opts, plan)
 	}
-	return p.deployUpdate(ctx, t, store, job, plan, in)
+	return p.deployUpdate(ctx, t, store, job, plan)
 }
 
 // deployUpdate deploys to a serving service: it records the service before the deployment (once), applies
 // the new template with the traffic pinned, waits until the new revision is ready and then, unless
 // skipTrafficShift, routes the traffic to it (plan.Route).
-func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metadataStore, job syncJob, plan *syncplan.Plan, in syncplan.Input) (string, error) {
-	want, live := in.Want, in.Live
+func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metadataStore, job syncJob, plan *syncplan.Plan) (string, error) {
+	want, live := plan.Want, plan.Live
 	name := want.Service.GetName()
 	before, err := traffic.Live(live)
 	if err != nil {
@@ -158,7 +158,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 		return "", err
 	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{
-		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: in.Tag,
+		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: plan.Tag,
 		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre,
 	})
 	if err != nil {
@@ -201,7 +201,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 		if err != nil {
 			return err
 		}
-		next, err := plan.Route(live, revision)
+		next, err := plan.Route(cur, revision)
 		if err != nil {
 			return err
 		}
@@ -214,7 +214,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err != nil {
 		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", revision, err)
 	}
-	url := reportDeployed(t, after, want.ID, revision, in.Tag, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
+	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
 	t.Log.Successf("Deployed revision %s of service %s", revision, want.ID)
 
 	if job.opts.Prune {
@@ -225,13 +225,13 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	return url, nil
 }
 
-// deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. in.Live is
+// deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. plan.Live is
 // nil when the service does not exist yet (first deployment); otherwise it has never had a ready revision
 // (for example after a failed first deployment), so there is no traffic to protect or to restore.
-func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan, in syncplan.Input) (string, error) {
-	want := in.Want
+func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan) (string, error) {
+	want := plan.Want
 	name := want.Service.GetName()
-	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: in.Tag})
+	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: plan.Tag})
 	if err != nil {
 		return "", err
 	}
@@ -249,7 +249,7 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 		}
 	} else {
 		t.Log.Infof("Service %s has no ready revision, so it serves nothing: deploying revision %s with 100%% of the traffic", want.ID, revision)
-		err := p.writeService(ctx, t, name, in.Live, func(live *runpb.Service) error {
+		err := p.writeService(ctx, t, name, plan.Live, func(live *runpb.Service) error {
 			revision, err = p.applyPlan(ctx, t, store, plan, live, revision)
 			return err
 		})
@@ -264,7 +264,7 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 	if err != nil {
 		return "", err
 	}
-	url := reportDeployed(t, after, want.ID, revision, in.Tag, traffic.Table(after.GetTraffic()))
+	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Table(after.GetTraffic()))
 	t.Log.Successf("Created service %s with revision %s", want.ID, revision)
 	return url, nil
 }

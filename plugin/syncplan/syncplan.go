@@ -42,8 +42,9 @@ type Input struct {
 	DropTag string
 }
 
-// Plan is what CLOUDRUN_SYNC sends to one deploy target.
+// Plan is what CLOUDRUN_SYNC sends to one deploy target, with the input it was decided from.
 type Plan struct {
+	Input
 	Mode Mode
 	// Reused is true when the live revision runs the template to apply (Update only): the template keeps
 	// that revision's name, so Cloud Run creates no revision and only service settings change.
@@ -52,14 +53,11 @@ type Plan struct {
 	// a name that a revision with another template has or had (ALREADY_EXISTS), and the next generation of
 	// the name is tried (naming.RevisionNameAt). A created service or a reused revision has one name.
 	Candidates []string
-
-	want         *app.Desired
-	tag, dropTag string
 }
 
 // Decide returns the plan for in.
 func Decide(in Input) (*Plan, error) {
-	p := &Plan{want: in.Want, tag: in.Tag, dropTag: in.DropTag, Candidates: []string{in.Want.Revision}}
+	p := &Plan{Input: in, Candidates: []string{in.Want.Revision}}
 	cur := in.Live.GetTemplate().GetRevision()
 	switch {
 	case in.Live == nil:
@@ -107,13 +105,13 @@ func (p *Plan) Next(name string) string {
 // Create): its etag, and for Update its traffic, pinned (LATEST replaced by the latest ready revision),
 // without the previous preview tag, plus the new revision at 0% with the preview tag.
 func (p *Plan) Request(live *runpb.Service, name string) (*runpb.Service, error) {
-	svc := proto.Clone(p.want.Service).(*runpb.Service)
+	svc := proto.Clone(p.Want.Service).(*runpb.Service)
 	svc.Template.Revision = name
 	svc.Etag = live.GetEtag()
 	if p.Mode != Update {
 		svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(name, 100, "")}
-		if p.tag != "" {
-			svc.Traffic = append(svc.Traffic, traffic.Revision(name, 0, p.tag))
+		if p.Tag != "" {
+			svc.Traffic = append(svc.Traffic, traffic.Revision(name, 0, p.Tag))
 		}
 		return svc, nil
 	}
@@ -121,20 +119,17 @@ func (p *Plan) Request(live *runpb.Service, name string) (*runpb.Service, error)
 	if err != nil {
 		return nil, err
 	}
-	if svc.Traffic, err = traffic.KeepExisting(withoutTag(cur, p.dropTag), name, p.tag); err != nil {
+	if svc.Traffic, err = traffic.KeepExisting(withoutTag(cur, p.DropTag), name, p.Tag); err != nil {
 		return nil, fmt.Errorf("cannot compute the traffic for the template update: %w", err)
 	}
 	return svc, nil
 }
 
-// Route is the traffic once the new revision is ready: all of it to revision, with tagged entries kept as
-// 0% tag-only entries, the preview tag on the new revision and the previous deployment's tag dropped.
-func (p *Plan) Route(live *runpb.Service, revision string) ([]*runpb.TrafficTarget, error) {
-	cur, err := traffic.Live(live)
-	if err != nil {
-		return nil, err
-	}
-	return traffic.RouteAll(withoutTag(cur, p.dropTag), revision, p.tag)
+// Route is the traffic once the new revision is ready, from current, the service's traffic as read then
+// and pinned (traffic.Live): all of it to revision, with tagged entries kept as 0% tag-only entries, the
+// preview tag on the new revision and the previous deployment's tag dropped.
+func (p *Plan) Route(current []*runpb.TrafficTarget, revision string) ([]*runpb.TrafficTarget, error) {
+	return traffic.RouteAll(withoutTag(current, p.DropTag), revision, p.Tag)
 }
 
 // withoutTag returns current without tag: the plugin's preview tag of the previous deployment is its own and

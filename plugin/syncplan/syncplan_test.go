@@ -105,7 +105,9 @@ func TestPlan_Request(t *testing.T) {
 		"LATEST pinned, the previous preview tag dropped, the new revision at 0% with its tag")
 	assert.Equal(t, want.Revision, want.Service.GetTemplate().GetRevision(), "the desired service is not modified")
 
-	route, err := plan.Route(live, plan.Candidates[1])
+	pinned, err := traffic.Live(live)
+	require.NoError(t, err)
+	route, err := plan.Route(pinned, plan.Candidates[1])
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{plan.Candidates[1] + ":100:", plan.Candidates[1] + ":0:web-2222222", "web-v0:0:keep"}, entries(route))
 
