@@ -87,12 +87,6 @@ func (src *Source) Desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*De
 	return &Desired{Service: svc, ID: id, Revision: rev, Commit: src.Commit}, nil
 }
 
-// SetRevision names the revision the template creates.
-func (w *Desired) SetRevision(name string) {
-	w.Revision = name
-	w.Service.Template.Revision = name
-}
-
 // labelService adds the ownership labels. The revision template gets only labels that do not change
 // between deployments of the same application, so that an unchanged template keeps its revision.
 func labelService(svc *runpb.Service, d sdk.Deployment, commit string) {
