@@ -9,23 +9,29 @@ import (
 // by the stage, live state or plan preview that uses them, so that a mistake in piped.yaml or
 // app.pipecd.yaml is reported where the user reads it instead of stopping the plugin.
 
-// RawDeployTargetConfig is a deploy target's config exactly as piped sent it. It is decoded with
-// DecodeDeployTargetConfig when a stage uses the target, so that a mistake in piped.yaml fails the
-// stages of that target with a message in the stage log, instead of stopping the plugin at startup.
-type RawDeployTargetConfig struct {
+// rawJSON is a JSON value kept exactly as it was sent.
+type rawJSON struct {
 	raw json.RawMessage
 }
 
-// UnmarshalJSON keeps the raw config.
-func (c *RawDeployTargetConfig) UnmarshalJSON(data []byte) error {
-	c.raw = append(c.raw[:0], data...)
+// UnmarshalJSON keeps the raw value.
+func (r *rawJSON) UnmarshalJSON(data []byte) error {
+	r.raw = append(r.raw[:0], data...)
 	return nil
 }
 
-// MarshalJSON returns the config as piped sent it.
-func (c RawDeployTargetConfig) MarshalJSON() ([]byte, error) {
-	return rawOrNull(c.raw), nil
+// MarshalJSON returns the value as it was sent, or null when nothing was.
+func (r rawJSON) MarshalJSON() ([]byte, error) {
+	if len(r.raw) == 0 {
+		return []byte("null"), nil
+	}
+	return r.raw, nil
 }
+
+// RawDeployTargetConfig is a deploy target's config exactly as piped sent it. It is decoded with
+// DecodeDeployTargetConfig when a stage uses the target, so that a mistake in piped.yaml fails the
+// stages of that target with a message in the stage log, instead of stopping the plugin at startup.
+type RawDeployTargetConfig struct{ rawJSON }
 
 // Decode decodes and validates the config (see DecodeDeployTargetConfig).
 func (c RawDeployTargetConfig) Decode() (DeployTargetConfig, error) {
@@ -35,20 +41,7 @@ func (c RawDeployTargetConfig) Decode() (DeployTargetConfig, error) {
 // RawApplicationSpec is the plugin's part of app.pipecd.yaml exactly as written. It is decoded into
 // ApplicationSpec by the stages, so that a mistake fails the stage with a message in the stage log
 // rather than an opaque RPC error.
-type RawApplicationSpec struct {
-	raw json.RawMessage
-}
-
-// UnmarshalJSON keeps the raw spec.
-func (s *RawApplicationSpec) UnmarshalJSON(data []byte) error {
-	s.raw = append(s.raw[:0], data...)
-	return nil
-}
-
-// MarshalJSON returns the spec as written.
-func (s RawApplicationSpec) MarshalJSON() ([]byte, error) {
-	return rawOrNull(s.raw), nil
-}
+type RawApplicationSpec struct{ rawJSON }
 
 // Decode decodes and validates the spec; file is the application config file name, for error messages.
 func (s RawApplicationSpec) Decode(file string) (ApplicationSpec, error) {
@@ -64,11 +57,4 @@ func (s RawApplicationSpec) Decode(file string) (ApplicationSpec, error) {
 		return ApplicationSpec{}, fmt.Errorf("%s: %w", file, err)
 	}
 	return spec, nil
-}
-
-func rawOrNull(raw json.RawMessage) []byte {
-	if len(raw) == 0 {
-		return []byte("null")
-	}
-	return raw
 }
