@@ -3,7 +3,7 @@ module github.com/pipecd-cloudrun/cloudrun/e2e
 go 1.26.0
 
 require (
-	cloud.google.com/go/run v1.24.1
+	cloud.google.com/go/run v1.25.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/uuid v1.6.0
 	github.com/moby/moby/api v1.56.1

@@ -6,7 +6,7 @@ require (
 	cloud.google.com/go/iam v1.14.0
 	cloud.google.com/go/longrunning v1.5.0
 	cloud.google.com/go/monitoring v1.32.1
-	cloud.google.com/go/run v1.24.1
+	cloud.google.com/go/run v1.25.0
 	connectrpc.com/vanguard v0.4.0
 	github.com/stretchr/testify v1.12.1
 	google.golang.org/api v0.311.0

@@ -3,7 +3,7 @@ module github.com/pipecd-cloudrun/cloudrun/plugin
 go 1.26.0
 
 require (
-	cloud.google.com/go/run v1.24.1
+	cloud.google.com/go/run v1.25.0
 	github.com/googleapis/gax-go/v2 v2.27.0
 	github.com/pipe-cd/piped-plugin-sdk-go v0.4.0
 	github.com/stretchr/testify v1.12.1
@@ -22,6 +22,7 @@ require (
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect
 	cloud.google.com/go/iam v1.14.0 // indirect
 	cloud.google.com/go/longrunning v1.5.0 // indirect
+	cloud.google.com/go/monitoring v1.32.1 // indirect
 	cloud.google.com/go/profiler v0.3.1 // indirect
 	connectrpc.com/connect v1.19.1 // indirect
 	connectrpc.com/vanguard v0.4.0 // indirect
