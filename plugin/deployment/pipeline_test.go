@@ -13,6 +13,9 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
+// percent10 is the options of a valid CLOUDRUN_PROMOTE.
+var percent10 = []byte(`{"percent": 10}`)
+
 func TestBuildPipelineStages(t *testing.T) {
 	t.Parallel()
 	testcases := []struct {
@@ -24,7 +27,7 @@ func TestBuildPipelineStages(t *testing.T) {
 		{
 			name: "success: canary with auto-rollback borrows the smallest index",
 			req: sdk.BuildPipelineSyncStagesRequest{Rollback: true, Stages: []sdk.StageConfig{
-				{Index: 0, Name: StageCloudRunSync}, {Index: 1, Name: StageCloudRunPromote}, {Index: 3, Name: StageCloudRunPromote}, {Index: 4, Name: StageCloudRunCanaryCleanup},
+				{Index: 0, Name: StageCloudRunSync}, {Index: 1, Name: StageCloudRunPromote, Config: percent10}, {Index: 3, Name: StageCloudRunPromote, Config: percent10}, {Index: 4, Name: StageCloudRunCanaryCleanup},
 			}},
 			want: []sdk.PipelineStage{
 				{Index: 0, Name: StageCloudRunSync}, {Index: 1, Name: StageCloudRunPromote}, {Index: 3, Name: StageCloudRunPromote}, {Index: 4, Name: StageCloudRunCanaryCleanup},
@@ -33,7 +36,7 @@ func TestBuildPipelineStages(t *testing.T) {
 		},
 		{
 			name: "success: stages after other plugins' stages",
-			req:  sdk.BuildPipelineSyncStagesRequest{Rollback: true, Stages: []sdk.StageConfig{{Index: 2, Name: StageCloudRunSync}, {Index: 5, Name: StageCloudRunPromote}}},
+			req:  sdk.BuildPipelineSyncStagesRequest{Rollback: true, Stages: []sdk.StageConfig{{Index: 2, Name: StageCloudRunSync}, {Index: 5, Name: StageCloudRunPromote, Config: percent10}}},
 			want: []sdk.PipelineStage{{Index: 2, Name: StageCloudRunSync}, {Index: 5, Name: StageCloudRunPromote}, {Index: 2, Name: StageCloudRunRollback, Rollback: true}},
 		},
 		{
@@ -44,7 +47,7 @@ func TestBuildPipelineStages(t *testing.T) {
 		{
 			name: "success: a listed CLOUDRUN_ROLLBACK configures the rollback stage",
 			req: sdk.BuildPipelineSyncStagesRequest{Rollback: true, Stages: []sdk.StageConfig{
-				{Index: 0, Name: StageCloudRunSync}, {Index: 1, Name: StageCloudRunPromote}, {Index: 2, Name: StageCloudRunRollback},
+				{Index: 0, Name: StageCloudRunSync}, {Index: 1, Name: StageCloudRunPromote, Config: percent10}, {Index: 2, Name: StageCloudRunRollback},
 			}},
 			want: []sdk.PipelineStage{{Index: 0, Name: StageCloudRunSync}, {Index: 1, Name: StageCloudRunPromote}, {Index: 2, Name: StageCloudRunRollback, Rollback: true}},
 		},

@@ -55,8 +55,12 @@ func (p *Plugin) BuildQuickSyncStages(_ context.Context, _ *config.PluginConfig,
 	return &sdk.BuildQuickSyncStagesResponse{Stages: buildQuickSyncPipeline(input.Request.Rollback)}, nil
 }
 
-// BuildPipelineSyncStages returns the pipeline's Cloud Run stages and, with auto-rollback, CLOUDRUN_ROLLBACK.
+// BuildPipelineSyncStages checks the options of every Cloud Run stage of the pipeline, so that piped fails a
+// bad pipeline before any stage runs, and returns the stages and, with auto-rollback, CLOUDRUN_ROLLBACK.
 func (p *Plugin) BuildPipelineSyncStages(_ context.Context, _ *config.PluginConfig, input *sdk.BuildPipelineSyncStagesInput) (*sdk.BuildPipelineSyncStagesResponse, error) {
+	if err := checkPipelineOptions(input.Request.Stages); err != nil {
+		return nil, err
+	}
 	stages, err := buildPipelineStages(input.Request)
 	if err != nil {
 		return nil, err

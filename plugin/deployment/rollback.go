@@ -36,8 +36,11 @@ func (p *Plugin) executeRollback(ctx context.Context, lp sdk.StageLogPersister, 
 	store := p.metadata(input.Client)
 	opts, err := rollbackOptions(ctx, store, input)
 	if err != nil {
-		lp.Errorf("Invalid stage options: %v", err)
-		return sdk.StageStatusFailure
+		// A rollback is never talked out of restoring: planning rejects bad options, and should one get
+		// through, the recorded state is restored instead of failing with the service half-way.
+		logInvalidOptions(lp, input, err)
+		lp.Infof("Ignoring the options of %s: restoring the service as it was before the deployment", StageCloudRunRollback)
+		opts = config.RollbackStageOptions{}
 	}
 	return target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
 		return p.rollbackTarget(ctx, t, store, opts)

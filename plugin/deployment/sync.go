@@ -40,7 +40,7 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 	}
 	opts, quick, err := syncOptions(ctx, store, input, src.Spec)
 	if err != nil {
-		lp.Errorf("Invalid stage options: %v", err)
+		logInvalidOptions(lp, input, err)
 		return sdk.StageStatusFailure
 	}
 	lp.Infof("Deploying commit %s, image %s", naming.ShortCommit(src.Commit), strings.Join(src.Manifest.Images(), ", "))
