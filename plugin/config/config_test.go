@@ -29,6 +29,8 @@ func TestDecodeDeployTargetConfig(t *testing.T) {
 			raw:  `{"project": "example.com:proj", "region": "europe-west1", "credentialsFile": "/etc/sa.json"}`,
 			want: DeployTargetConfig{Project: "example.com:proj", Region: "europe-west1", CredentialsFile: "/etc/sa.json"},
 		},
+		{name: "success: unquoted project number", raw: `{"project": 123456789012, "region": "asia-northeast1"}`, want: DeployTargetConfig{Project: "123456789012", Region: "asia-northeast1"}},
+		{name: "fail: project number with a fraction", raw: `{"project": 1234.5, "region": "asia-northeast1"}`, wantErr: `field "project": 1234.5 is not a string`},
 		{name: "fail: empty", raw: ``, wantErr: `deploy target config: field "project": is required`},
 		{name: "fail: missing region", raw: `{"project": "p"}`, wantErr: `deploy target config: field "region": is required, allowed a Cloud Run region such as "us-central1"`},
 		{name: "fail: bad region", raw: `{"project": "p", "region": "Tokyo"}`, wantErr: `field "region": "Tokyo" is not a Cloud Run region`},
@@ -40,7 +42,7 @@ func TestDecodeDeployTargetConfig(t *testing.T) {
 		{name: "fail: endpoint without port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost"}`, wantErr: `"localhost" is not host:port`},
 		{name: "fail: endpoint bad port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost:99999"}`, wantErr: `has an invalid port`},
 		{name: "fail: unknown field", raw: `{"project": "p", "region": "us-central1", "credentialFile": "x"}`, wantErr: `deploy target config: unknown field "credentialFile", allowed fields: credentialsFile, endpoint, insecure, project, region`},
-		{name: "fail: project not a string", raw: `{"project": 12, "region": "us-central1"}`, wantErr: `field "project": 12 is not a string`},
+		{name: "fail: project not a string", raw: `{"project": true, "region": "us-central1"}`, wantErr: `field "project": true is not a string`},
 		{name: "fail: insecure as string", raw: `{"project": "p", "region": "us-central1", "endpoint": "127.0.0.1:8080", "insecure": "true"}`, wantErr: `deploy target config: field "insecure": "true" is not a boolean, allowed true or false`},
 	}
 	for _, tc := range testcases {

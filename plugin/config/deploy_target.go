@@ -40,7 +40,7 @@ type DeployTargetConfig struct {
 func DecodeDeployTargetConfig(raw []byte) (DeployTargetConfig, error) {
 	var c DeployTargetConfig
 	if err := decodeObject(deployTargetWhere, raw,
-		stringField("project", &c.Project),
+		projectField("project", &c.Project),
 		stringField("region", &c.Region),
 		stringField("credentialsFile", &c.CredentialsFile),
 		stringField("endpoint", &c.Endpoint),
@@ -52,6 +52,21 @@ func DecodeDeployTargetConfig(raw []byte) (DeployTargetConfig, error) {
 		return DeployTargetConfig{}, err
 	}
 	return c, nil
+}
+
+// projectNumberPattern is a project number written as a bare YAML number, which piped sends as a JSON number.
+var projectNumberPattern = regexp.MustCompile(`^[1-9][0-9]*$`)
+
+// projectField decodes a project ID or number. A number may be written unquoted (`project: 123456789012`):
+// the project meant is unambiguous, so it is taken as the string of its digits.
+func projectField(name string, dst *string) field {
+	return field{name, func(o *object) error {
+		if v := strings.TrimSpace(string(o.value(name))); projectNumberPattern.MatchString(v) {
+			*dst = v
+			return nil
+		}
+		return o.string(name, dst)
+	}}
 }
 
 // UnmarshalJSON decodes like DecodeDeployTargetConfig, so the SDK's plain json.Unmarshal of
