@@ -6,6 +6,7 @@ package app
 import (
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"strings"
 
@@ -35,6 +36,9 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 	if file == "" {
 		file = "app.pipecd.yaml"
 	}
+	if err := checkDuplicateKeys(ds.ApplicationDirectory, ds.ApplicationConfigFilename); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	cfg, err := ds.AppConfig()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
@@ -56,6 +60,26 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 		}
 	}
 	return &Source{Spec: spec, Manifest: m, Commit: ds.CommitHash}, nil
+}
+
+// checkDuplicateKeys rejects a key repeated in one object of the application config file, of which piped
+// kept the last one silently. piped sends the config decoded, so the file is read again from the
+// application directory, where piped keeps it; without a file name there is nothing to read.
+func checkDuplicateKeys(dir, file string) error {
+	if file == "" {
+		return nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("failed to open the application directory: %w", err)
+	}
+	defer root.Close()
+	data, err := root.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("failed to read it: %w", err)
+	}
+	_, err = manifest.YAMLToJSON(data)
+	return err
 }
 
 // Desired is the service a deployment applies to one deploy target.

@@ -47,7 +47,10 @@ func TestStages_BadInputFailsClearlyAndLeavesTrafficUnchanged(t *testing.T) {
 		{name: "fail: other region in name", service: strings.Replace(v2, "name: web", "name: projects/proj/locations/us-central1/services/web", 1), wantLogs: []string{"service.yaml", `region "us-central1"`}},
 		{name: "fail: invalid image", service: serviceYAML("gcr.io/p/WEB:v2"), wantLogs: []string{"service.yaml", "gcr.io/p/WEB:v2"}},
 		{name: "fail: port is not a number", service: strings.Replace(v2, "containerPort: 8080", "containerPort: http", 1), wantLogs: []string{"service.yaml", "containerPort"}},
+		{name: "fail: manifest duplicate image", service: v2 + "      image: gcr.io/p/web:v3\n", wantLogs: []string{"service.yaml", "duplicate key", `line 7: key "image" already set in map`}},
 		// Application config.
+		{name: "fail: duplicate key in plugin spec", app: appWith("      input:\n        serviceManifestFile: service.yaml\n        serviceManifestFile: other.yaml\n"),
+			wantLogs: []string{"app.pipecd.yaml", "duplicate key", `line 9: key "serviceManifestFile" already set in map`}},
 		{name: "fail: manifest file missing", app: appWith("      input:\n        serviceManifestFile: missing.yaml\n"), wantLogs: []string{"missing.yaml"}},
 		{name: "fail: manifest outside the application directory", app: appWith("      input:\n        serviceManifestFile: ../service.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "serviceManifestFile", "outside the application directory"}},
 		{name: "fail: unknown field in plugin spec", app: appWith("      inputs: {}\n"), wantLogs: []string{"app.pipecd.yaml", "inputs"}},

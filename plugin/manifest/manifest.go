@@ -114,9 +114,9 @@ func decode(data []byte) (*Manifest, error) {
 	if docs := nonEmptyDocuments(data); docs > 1 {
 		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one Service", docs)
 	}
-	jsonData, err := yaml.YAMLToJSON(data)
+	jsonData, err := YAMLToJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("invalid YAML or JSON: %w", err)
+		return nil, err
 	}
 	var obj map[string]any
 	dec := json.NewDecoder(bytes.NewReader(jsonData))
@@ -140,6 +140,20 @@ func decode(data []byte) (*Manifest, error) {
 		return nil, err
 	}
 	return &Manifest{Format: format, service: svc, where: where}, nil
+}
+
+// YAMLToJSON converts a YAML or JSON document to JSON. A key repeated in one object is an error naming the
+// key and its line: YAML would let the last one win silently, so a second `image:` under a container
+// would deploy what the reader did not expect.
+func YAMLToJSON(data []byte) ([]byte, error) {
+	out, err := yaml.YAMLToJSONStrict(data)
+	if err != nil && strings.Contains(err.Error(), "already set in map") {
+		return nil, fmt.Errorf("duplicate key, allowed each key once per object: %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("invalid YAML or JSON: %w", err)
+	}
+	return out, nil
 }
 
 // detectFormat tells the format from apiVersion and kind.

@@ -87,6 +87,10 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "fail: empty", data: "", wantErr: "manifest svc.yaml: the manifest must be a YAML or JSON object"},
 		{name: "fail: list", data: "- a\n- b\n", wantErr: "must be a YAML or JSON object"},
 		{name: "fail: broken YAML", data: "name: [a\n", wantErr: "manifest svc.yaml: invalid YAML or JSON"},
+		{name: "fail: duplicate image", data: "name: a\ntemplate:\n  containers:\n    - image: x\n      image: y\n", wantErr: `manifest svc.yaml: duplicate key, allowed each key once per object: yaml: unmarshal errors:
+  line 5: key "image" already set in map`},
+		{name: "fail: duplicate key in JSON", data: `{"name": "a", "template": {"containers": [{"image": "x"}]}, "name": "b"}`, wantErr: `line 1: key "name" already set in map`},
+		{name: "fail: duplicate key in a Knative manifest", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\nspec:\n  template:\n    spec:\n      containers: [{image: x}]\n  template: {}\n", wantErr: `line 8: key "template" already set in map`},
 		{name: "fail: two documents", data: "name: a\n---\nname: b\n", wantErr: "found 2 YAML documents, allowed exactly one Service"},
 		{name: "fail: unknown top-level field", data: "name: a\ntemplat: {}\n", wantErr: `manifest svc.yaml: unknown field "templat" (did you mean "template"?)`},
 		{name: "fail: unknown nested field", data: "name: a\ntemplate:\n  containers:\n    - imag: x\n", wantErr: `unknown field "template.containers[0].imag" (did you mean "image"?)`},
