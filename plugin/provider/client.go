@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	run "cloud.google.com/go/run/apiv2"
@@ -140,10 +139,11 @@ func clientOptions(cfg config.DeployTargetConfig) ([]option.ClientOption, error)
 			option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	case cfg.CredentialsFile != "":
-		if _, err := os.Stat(cfg.CredentialsFile); err != nil {
-			return nil, fmt.Errorf("credentialsFile %q cannot be read: %w (mount the service-account key file into piped, or leave credentialsFile empty to use Application Default Credentials)", cfg.CredentialsFile, err)
+		key, err := readCredentialsFile(cfg.CredentialsFile)
+		if err != nil {
+			return nil, err
 		}
-		opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, cfg.CredentialsFile))
+		opts = append(opts, option.WithAuthCredentialsJSON(option.ServiceAccount, key))
 	}
 	return opts, nil
 }
