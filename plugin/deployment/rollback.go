@@ -68,7 +68,20 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 		return nil
 	}
 	id := naming.ShortName(rec.Service)
-	if rec.Created && opts.Revision == "" {
+	// An unusable `revision` is never sent: the recorded state is restored instead and the stage fails.
+	revision := opts.Revision
+	var unusable error
+	if revision != "" {
+		if err := checkRollbackRevision(ctx, t, rec.Service, revision); errors.Is(err, errRevisionUnusable) {
+			unusable, revision = err, ""
+		} else if err != nil {
+			return err
+		}
+	}
+	if rec.Created && revision == "" {
+		if unusable != nil {
+			return unusable // a first deployment has no recorded state to fall back to: nothing is written
+		}
 		t.Log.Successf("Service %s was created by this deployment (first deployment), so there is no earlier traffic to restore. "+
 			"It is left as it is; delete it yourself if it must go (gcloud run services delete %s --region %s)", id, id, t.Config.Region)
 		return nil
@@ -81,7 +94,7 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 	var before, after []*runpb.TrafficTarget
 	var service serviceRestore
 	err = p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
-		next, err := rollbackTraffic(live, rec, opts.Revision)
+		next, err := rollbackTraffic(live, rec, revision)
 		if err != nil {
 			return err
 		}
@@ -119,8 +132,11 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 		t.Log.Infof("The deployment metadata has no record of the service before the deployment (written by an older plugin version): only the traffic is restored")
 	}
 	t.Log.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
-	if opts.Revision != "" {
-		t.Log.Successf("Rolled back service %s: 100%% of the traffic to revision %s", id, opts.Revision)
+	if unusable != nil {
+		return fmt.Errorf("%w. The service was restored as it was before the deployment instead: fix the option and run the rollback again to route to another revision", unusable)
+	}
+	if revision != "" {
+		t.Log.Successf("Rolled back service %s: 100%% of the traffic to revision %s", id, revision)
 	} else {
 		t.Log.Successf("Rolled back service %s: the traffic is as it was before the deployment", id)
 	}

@@ -315,3 +315,52 @@ func TestRollback_RetriesAbortedWithAFreshRead(t *testing.T) {
 		}
 	}
 }
+
+func TestRollback_ToARevisionThatDoesNotExistSendsNothingThereAndRestores(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+
+	e.deploy("2222222bbbb", pipelineWithRollback("web-gone"), serviceYAML("gcr.io/p/web:v2"))
+	revB := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, `{"skipTrafficShift": true}`, nil)))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunPromote, `{"percent": 50}`, nil)))
+
+	f.ResetCalls()
+	status, log := e.run(StageCloudRunRollback, `{"revision": "web-gone"}`, nil)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), `option "revision" of CLOUDRUN_ROLLBACK: revision web-gone does not exist, so it cannot take the traffic; the ready revisions of service web are: `)
+	assert.Contains(t, log.String(), revA)
+	assert.Contains(t, log.String(), revB)
+	assert.Contains(t, log.String(), "restored as it was before the deployment instead")
+	// The pre-deploy state is back, and Cloud Run never saw the missing revision.
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	got, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.Equal(t, revA, got.GetTemplate().GetRevision())
+	assert.True(t, got.GetTerminalCondition().GetState() != runpb.Condition_CONDITION_FAILED, "the service is not left failed")
+	for _, c := range f.Calls() {
+		if req, ok := c.Request.(*runpb.UpdateServiceRequest); ok {
+			assert.NotContains(t, describeTraffic(req.GetService().GetTraffic()), "web-gone:100")
+		}
+	}
+}
+
+func TestRollback_FirstDeploymentToARevisionThatDoesNotExistWritesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", pipelineWithRollback("web-gone"), serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", nil)))
+
+	f.ResetCalls()
+	status, log := e.run(StageCloudRunRollback, `{"revision": "web-gone"}`, nil)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "revision web-gone does not exist, so it cannot take the traffic; the ready revisions of service web are: "+revA)
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.NotContains(t, callCounts(f), "UpdateService")
+}
