@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
@@ -267,4 +268,44 @@ func TestPromote_UnchangedTemplateInAPipelineIsANoOp(t *testing.T) {
 	assert.Contains(t, log.String(), "nothing to promote")
 	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
 	assert.Empty(t, f.Calls())
+}
+
+func TestSync_ServiceThatDisappearsWhileWaitingFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name      string
+		disappear func(f *fakerun.Server)
+		wantLog   string
+	}{
+		{name: "fakerun restarted", disappear: (*fakerun.Server).Reset, wantLog: "service web disappeared while waiting for revision web-1111111-"},
+		{name: "service deleted out of band", disappear: func(f *fakerun.Server) {
+			c, err := run.NewServicesClient(t.Context(), f.ClientOptions()...)
+			require.NoError(t, err)
+			defer func() { assert.NoError(t, c.Close()) }()
+			op, err := c.DeleteService(t.Context(), &runpb.DeleteServiceRequest{Name: serviceName()})
+			require.NoError(t, err)
+			_, err = op.Wait(t.Context())
+			require.NoError(t, err)
+		}, wantLog: "service web disappeared while waiting for revision web-1111111-"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, fakerun.WithManualReadiness())
+			e := newEnv(t, f)
+			e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+			// The revision never becomes ready; once SYNC is waiting for it, the service goes away.
+			go func() {
+				for callCounts(f)["GetRevision"] == 0 && t.Context().Err() == nil {
+					time.Sleep(time.Millisecond)
+				}
+				tc.disappear(f)
+			}()
+			start := time.Now()
+			status, log := e.run(StageCloudRunSync, "", quick) // default readiness timeout: 10 minutes
+			require.Equal(t, sdk.StageStatusFailure, status)
+			assert.Contains(t, log.String(), tc.wantLog)
+			assert.Less(t, time.Since(start), 10*time.Second, "fails at once, not at the readiness timeout")
+		})
+	}
 }

@@ -376,7 +376,9 @@ func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision strin
 				last = msg
 			}
 		case errors.Is(err, provider.ErrNotFound):
-			// Cloud Run has not created the revision yet.
+			if err := vanished(wctx, t, revision); err != nil {
+				return err
+			}
 		case errors.Is(context.Cause(wctx), errReadinessTimeout):
 		default:
 			return err
@@ -391,6 +393,26 @@ func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision strin
 }
 
 var errReadinessTimeout = errors.New("readiness timeout")
+
+// vanished tells a revision that Cloud Run has not created yet from one that is gone, once the revision was
+// requested: the service no longer exists (deleted out of band, or the endpoint lost its state), or it has
+// finished reconciling a template that names another revision or without the revision. nil means keep
+// waiting.
+func vanished(ctx context.Context, t *target.Target, revision string) error {
+	service, short := revision[:strings.LastIndex(revision, "/revisions/")], naming.ShortName(revision)
+	svc, err := t.Client.GetService(ctx, service)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return fmt.Errorf("service %s disappeared while waiting for revision %s to become ready (deleted outside PipeCD, or the Cloud Run endpoint lost its state): %w. Deploy again to create it", naming.ShortName(service), short, err)
+	case err != nil:
+		return nil // the next read of the revision decides, within the readiness timeout
+	case svc.GetTemplate().GetRevision() != short:
+		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: service %s now asks for revision %q, someone changed it outside PipeCD. Deploy again", short, naming.ShortName(service), svc.GetTemplate().GetRevision())
+	case !svc.GetReconciling():
+		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: service %s asks for it but it does not exist (deleted outside PipeCD). Deploy again", short, naming.ShortName(service))
+	}
+	return nil
+}
 
 func logsHint(rev *runpb.Revision) string {
 	if u := rev.GetLogUri(); u != "" {
