@@ -123,9 +123,10 @@ func newEnv(t *testing.T, fakes ...*fakerun.Server) *env {
 	e := &env{
 		t: t,
 		plugin: &Plugin{
-			registry:      provider.NewRegistry(provider.WithRetry(time.Millisecond, 5*time.Millisecond, 4), provider.WithPollInterval(5*time.Millisecond)),
-			pollInterval:  5 * time.Millisecond,
-			writeAttempts: defaultWriteAttempts,
+			registry:       provider.NewRegistry(provider.WithRetry(time.Millisecond, 5*time.Millisecond, 4), provider.WithPollInterval(5*time.Millisecond)),
+			pollInterval:   5 * time.Millisecond,
+			writeAttempts:  defaultWriteAttempts,
+			rollbackBudget: 300 * time.Millisecond,
 		},
 		store: newMemStore(),
 		fakes: fakes,

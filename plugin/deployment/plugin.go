@@ -20,6 +20,9 @@ var _ sdk.DeploymentPlugin[config.PluginConfig, config.RawDeployTargetConfig, co
 const (
 	defaultPollInterval  = time.Second
 	defaultWriteAttempts = 5
+	// defaultRollbackBudget is how long CLOUDRUN_ROLLBACK keeps trying to restore a service whose writes
+	// fail with INTERNAL or with transient errors that outlast the client's own retries.
+	defaultRollbackBudget = 2 * time.Minute
 )
 
 // Plugin is the Cloud Run deployment plugin. Create it with NewPlugin.
@@ -30,6 +33,8 @@ type Plugin struct {
 	// writeAttempts bounds how often a stage re-reads the service and re-applies its change after
 	// Cloud Run reported a concurrent modification (ABORTED).
 	writeAttempts int
+	// rollbackBudget bounds how long a rollback retries a restore that keeps failing (see retryRestore).
+	rollbackBudget time.Duration
 	// metadata returns the store for cross-stage state; production uses the SDK client itself.
 	metadata func(*sdk.Client) metadataStore
 }
@@ -38,10 +43,11 @@ type Plugin struct {
 // the live state and plan preview plugins of the process share.
 func NewPlugin(registry *provider.Registry) *Plugin {
 	return &Plugin{
-		registry:      registry,
-		pollInterval:  defaultPollInterval,
-		writeAttempts: defaultWriteAttempts,
-		metadata:      func(c *sdk.Client) metadataStore { return c },
+		registry:       registry,
+		pollInterval:   defaultPollInterval,
+		writeAttempts:  defaultWriteAttempts,
+		rollbackBudget: defaultRollbackBudget,
+		metadata:       func(c *sdk.Client) metadataStore { return c },
 	}
 }
 

@@ -93,33 +93,35 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 	}
 	var before, after []*runpb.TrafficTarget
 	var service serviceRestore
-	err = p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
-		next, err := rollbackTraffic(live, rec, revision)
-		if err != nil {
-			return err
-		}
-		before, after = live.GetTraffic(), next
-		service = restoreOf(live, rec, pre, hasPre)
-		if service != restoreApply {
-			if traffic.Equal(live.GetTraffic(), next) {
-				return nil
+	err = p.retryRestore(ctx, t, id, func() error {
+		return p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
+			next, err := rollbackTraffic(live, rec, revision)
+			if err != nil {
+				return err
 			}
-			_, err = t.Client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
-			return err
-		}
-		svc := cloneService(pre)
-		svc.Name, svc.Etag, svc.Traffic = rec.Service, live.GetEtag(), next
-		got, err := t.Client.ReplaceService(ctx, svc)
-		if err != nil {
-			return err
-		}
-		return p.waitSettled(ctx, t, rec.Service, got)
+			before, after = live.GetTraffic(), next
+			service = restoreOf(live, rec, pre, hasPre)
+			if service != restoreApply {
+				if traffic.Equal(live.GetTraffic(), next) {
+					return nil
+				}
+				_, err = t.Client.UpdateTraffic(ctx, rec.Service, live.GetEtag(), next)
+				return err
+			}
+			svc := cloneService(pre)
+			svc.Name, svc.Etag, svc.Traffic = rec.Service, live.GetEtag(), next
+			got, err := t.Client.ReplaceService(ctx, svc)
+			if err != nil {
+				return err
+			}
+			return p.waitSettled(ctx, t, rec.Service, got)
+		})
 	})
 	if errors.Is(err, provider.ErrNotFound) {
 		return fmt.Errorf("service %s no longer exists, so it cannot be restored: %w", id, err)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w. %s", err, leftAsIs(ctx, t, rec, after))
 	}
 	switch service {
 	case restoreApply:

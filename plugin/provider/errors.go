@@ -20,6 +20,9 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrTransient means Cloud Run was unavailable, slow or rate limiting, and retries were exhausted.
 	ErrTransient = errors.New("temporarily unavailable")
+	// ErrInternal means Cloud Run failed with an internal error (INTERNAL), which may pass. It is not
+	// retried like ErrTransient: only a caller that must finish, as a rollback, tries again.
+	ErrInternal = errors.New("internal error")
 	// ErrOperationFailed means the request was accepted but its long-running operation ended with an error.
 	ErrOperationFailed = errors.New("operation failed")
 )
@@ -83,6 +86,9 @@ func translate(op, resource string, err error) error {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
 		e.kind = ErrTransient
 		e.Hint = "Cloud Run is unavailable or rate limiting requests; the plugin retried with backoff, run the stage again later"
+	case codes.Internal:
+		e.kind = ErrInternal
+		e.Hint = "Cloud Run failed internally; it may pass, run the stage again later"
 	case codes.PermissionDenied:
 		e.Hint = "grant the deploy target's service account roles/run.developer on the project, and roles/iam.serviceAccountUser on the revision's runtime service account"
 	case codes.Unauthenticated:

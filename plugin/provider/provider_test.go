@@ -29,6 +29,7 @@ func TestTranslate(t *testing.T) {
 		{name: "success: already exists", code: codes.AlreadyExists, wantIs: ErrAlreadyExists, wantInMsg: "another template"},
 		{name: "success: unavailable is transient", code: codes.Unavailable, wantIs: ErrTransient, wantInMsg: "retried with backoff"},
 		{name: "success: resource exhausted is transient", code: codes.ResourceExhausted, wantIs: ErrTransient},
+		{name: "success: internal", code: codes.Internal, wantIs: ErrInternal, wantInMsg: "it may pass"},
 		{name: "success: permission denied", code: codes.PermissionDenied, wantInMsg: "roles/run.developer"},
 		{name: "success: unauthenticated", code: codes.Unauthenticated, wantInMsg: "credentialsFile"},
 		{name: "success: invalid argument", code: codes.InvalidArgument, wantInMsg: "fix the service manifest"},
