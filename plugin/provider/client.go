@@ -4,6 +4,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ type Client struct {
 	retryBudget  time.Duration
 	maxAttempts  int
 	extra        []option.ClientOption
+	// endpoint and insecure say where and how the client connects, for error messages.
+	endpoint string
+	insecure bool
 }
 
 // Option configures a Client.
@@ -97,6 +101,8 @@ func NewClient(ctx context.Context, cfg config.DeployTargetConfig, opts ...Optio
 		retryMax:     defaultRetryMax,
 		retryBudget:  defaultRetryBudget,
 		maxAttempts:  defaultMaxAttempts,
+		endpoint:     cmp.Or(cfg.Endpoint, defaultEndpoint),
+		insecure:     cfg.Insecure,
 	}
 	for _, o := range opts {
 		o(c)
@@ -292,6 +298,7 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource str
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		err := call(actx)
+		timedOut := actx.Err() != nil // the attempt's own timeout passed: no answer in time
 		cancel()
 		if err == nil {
 			return nil
@@ -300,7 +307,13 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource str
 			<-ctx.Done() // past the deadline, the context's own timer fires at once
 			return fmt.Errorf("failed to %s %s: %w", op, resource, context.Cause(ctx))
 		}
+		if mismatch := c.protocolMismatch(op, resource, err); mismatch != nil {
+			return mismatch
+		}
 		if !isTransient(err) || attempt >= c.maxAttempts || !c.mayRetry(ctx, start, delay) {
+			if timedOut {
+				return c.unanswered(op, resource, err, time.Since(start), attempt, timeout)
+			}
 			return translate(op, resource, err)
 		}
 		noticeRetry(ctx, op, resource, err, delay, attempt, c.maxAttempts)
