@@ -156,3 +156,20 @@ func (src *Source) TemplateHash(d sdk.Deployment) (string, error) {
 	labelService(svc, d, src.Commit)
 	return naming.TemplateHash(svc.GetTemplate())
 }
+
+// Renamed returns a notice when the manifest of running, the commit that runs now, names another service
+// than src's (its name changed), and "" otherwise or when running is nil. A deployment of src then creates
+// a new service and leaves the old one serving; the notice says so and how to delete the old one.
+func (src *Source) Renamed(running *Source, region string) string {
+	if running == nil {
+		return ""
+	}
+	was, is := naming.ShortName(running.Manifest.Proto().GetName()), naming.ShortName(src.Manifest.Proto().GetName())
+	if was == is {
+		return ""
+	}
+	return fmt.Sprintf("The service is renamed: the running commit %s deploys service %s, this commit deploys service %s. "+
+		"This deployment creates or updates %s and leaves %s as it is, still serving its traffic; PipeCD no longer manages %s. "+
+		"Delete it when nothing uses it any more: gcloud run services delete %s --region %s",
+		naming.ShortCommit(running.Commit), was, is, is, was, was, was, region)
+}

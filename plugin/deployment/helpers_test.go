@@ -113,8 +113,8 @@ type env struct {
 	// app is the app.pipecd.yaml content; service the service.yaml content.
 	app, service string
 	commit       string
-	// runningCommit is the commit of the previous deployment.
-	runningCommit string
+	// runningCommit, runningApp and runningService are the commit and files of the previous deployment.
+	runningCommit, runningApp, runningService string
 }
 
 // newEnv returns an env with one deploy target per fake.
@@ -202,7 +202,7 @@ func (e *env) source(commit, app, service string) sdk.DeploymentSource[config.Ra
 // deploy starts a new deployment of commit: fresh metadata, the given files.
 func (e *env) deploy(commit, app, service string) {
 	e.store = newMemStore()
-	e.runningCommit = e.commit
+	e.runningCommit, e.runningApp, e.runningService = e.commit, e.app, e.service
 	e.commit, e.app, e.service = commit, app, service
 }
 
@@ -219,12 +219,16 @@ func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stag
 		e.store.stage[k] = v
 	}
 	lp := &recordLog{t: e.t}
+	running := sdk.DeploymentSource[config.RawApplicationSpec]{CommitHash: e.runningCommit}
+	if e.runningCommit != "" {
+		running = e.source(e.runningCommit, e.runningApp, e.runningService)
+	}
 	input := &sdk.ExecuteStageInput[config.RawApplicationSpec]{
 		Request: sdk.ExecuteStageRequest[config.RawApplicationSpec]{
 			StageName:               stage,
 			StageConfig:             []byte(stageConfig),
 			TargetDeploymentSource:  e.source(e.commit, e.app, e.service),
-			RunningDeploymentSource: sdk.DeploymentSource[config.RawApplicationSpec]{CommitHash: e.runningCommit},
+			RunningDeploymentSource: running,
 			Deployment:              sdk.Deployment{ID: "deploy-" + e.commit, ApplicationID: "app-1", ApplicationName: "web", PipedID: "piped-1"},
 		},
 		Client: sdk.NewClient(nil, "cloudrun", "app-1", "stage-1", lp, nil),

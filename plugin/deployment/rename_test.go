@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"strings"
 	"testing"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -159,4 +160,27 @@ func TestSync_RefusedNamesAreBoundedAndARerunUsesTheRecordedName(t *testing.T) {
 	assert.Equal(t, []string{last + ":100"}, trafficOf(t, f))
 	assert.Equal(t, 2, callCounts(f)["UpdateService"], "template and traffic")
 	assert.NotContains(t, log.String(), "refused")
+}
+
+func TestSync_RenamedServiceSaysTheOldOneStaysServing(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revA := e.revisionFor()
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+
+	e.deploy("2222222bbbb", quickSyncApp, strings.Replace(serviceYAML("gcr.io/p/web:v2"), "name: web", "name: web-renamed", 1))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "The service is renamed: the running commit 1111111 deploys service web, this commit deploys service web-renamed. "+
+		"This deployment creates or updates web-renamed and leaves web as it is, still serving its traffic; PipeCD no longer manages web. "+
+		"Delete it when nothing uses it any more: gcloud run services delete web --region asia-northeast1")
+	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f), "the old service keeps serving")
+
+	// A deployment that keeps the name says nothing of the kind.
+	e.deploy("3333333cccc", quickSyncApp, strings.Replace(serviceYAML("gcr.io/p/web:v3"), "name: web", "name: web-renamed", 1))
+	status, log = e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.NotContains(t, log.String(), "The service is renamed")
 }

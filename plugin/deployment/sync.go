@@ -44,10 +44,18 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 		return sdk.StageStatusFailure
 	}
 	lp.Infof("Deploying commit %s, image %s", naming.ShortCommit(src.Commit), strings.Join(src.Manifest.Images(), ", "))
+	var running *app.Source
+	if input.Request.RunningDeploymentSource.ApplicationConfig != nil {
+		// Only read to notice a renamed service: a mistake in the running commit is not this deployment's.
+		running, _ = app.Load(input.Request.RunningDeploymentSource)
+	}
 
 	var mu sync.Mutex
 	var urls []string
 	status := target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
+		if notice := src.Renamed(running, t.Config.Region); notice != "" {
+			t.Log.Info(notice)
+		}
 		url, err := p.syncTarget(ctx, t, store, syncJob{src: src, d: input.Request.Deployment, runningCommit: input.Request.RunningDeploymentSource.CommitHash, opts: opts, quick: quick})
 		if url != "" {
 			mu.Lock()

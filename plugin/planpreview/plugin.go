@@ -127,6 +127,9 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 
 	newRevision := live == nil || rev != live.GetTemplate().GetRevision()
 	fmt.Fprintf(&pv.detail, "Deploy target %s: service %s in project %s, region %s\n", pv.target, id, cfg.Project, cfg.Region)
+	if notice := pv.want.Renamed(pv.running, cfg.Region); notice != "" {
+		pv.add(levelWarn, "%s", notice)
+	}
 	noChange := pv.summarize(id, rev, cmp, live, newRevision)
 	fmt.Fprintf(&pv.detail, "%s\n\n", pv.summary.String())
 	switch {

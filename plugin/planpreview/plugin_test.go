@@ -123,6 +123,20 @@ func TestGetPlanPreview(t *testing.T) {
 			notDetails:  []string{"live-only"},
 		},
 		{
+			name: "success: a renamed service is a new service, and the old one stays",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				running := fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, strings.Replace(fakeenv.ManifestV2, "name: hello", "name: hello-renamed", 1)), &running
+			},
+			wantSummary: "New service hello-renamed with revision hello-renamed-2222222-",
+			wantDetails: []string{
+				"[warning] The service is renamed: the running commit 1111111 deploys service hello, this commit deploys service hello-renamed. " +
+					"This deployment creates or updates hello-renamed and leaves hello as it is, still serving its traffic; PipeCD no longer manages hello. " +
+					"Delete it when nothing uses it any more: gcloud run services delete hello --region asia-northeast1",
+			},
+		},
+		{
 			name: "success: service created outside PipeCD with the same manifest",
 			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				createUnmanaged(t, f, fakeenv.ManifestV2)
