@@ -4,9 +4,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log"
 	"os"
+	"strings"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
@@ -23,6 +25,7 @@ func main() {
 		fmt.Println(versionLine())
 		return
 	}
+	config.SetPluginName(pluginNameFromArgs(os.Args[1:]))
 	// One Cloud Run client per deploy target, shared by the stages, live state and plan preview.
 	registry := provider.NewRegistry()
 	plugin, err := sdk.NewPlugin(version,
@@ -36,4 +39,26 @@ func main() {
 	if err := plugin.Run(); err != nil {
 		log.Fatalf("failed to run the plugin: %v", err)
 	}
+}
+
+// pluginNameFromArgs returns the plugin's name (spec.plugins[].name in piped.yaml) from the --config flag
+// piped starts the plugin with, or "" without one. Messages about app.pipecd.yaml use it to name the
+// plugin's section there; the SDK, which parses the flag too, does not pass the name on.
+func pluginNameFromArgs(args []string) string {
+	for i, arg := range args {
+		value, ok := strings.CutPrefix(arg, "--config=")
+		if !ok && arg == "--config" && i+1 < len(args) {
+			value, ok = args[i+1], true
+		}
+		if !ok {
+			continue
+		}
+		var cfg struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal([]byte(value), &cfg) == nil {
+			return cfg.Name
+		}
+	}
+	return ""
 }

@@ -44,7 +44,7 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if cfg.Spec == nil {
-		return nil, fmt.Errorf("%s: the cloudrun plugin section spec.plugins.cloudrun is missing", file)
+		return nil, fmt.Errorf("%s: the plugin section %s is missing", file, config.PluginSection())
 	}
 	spec, err := cfg.Spec.Decode(file)
 	if err != nil {
@@ -56,7 +56,7 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 	}
 	if spec.Input.Image != "" {
 		if err := m.SetImage(spec.Input.Image); err != nil {
-			return nil, fmt.Errorf("%s: field \"spec.plugins.cloudrun.input.image\": %w", file, err)
+			return nil, fmt.Errorf("%s: field \"%s.input.image\": %w", file, config.PluginSection(), err)
 		}
 	}
 	return &Source{Spec: spec, Manifest: m, Commit: ds.CommitHash}, nil

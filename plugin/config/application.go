@@ -12,7 +12,10 @@ import (
 // DefaultServiceManifestFile is the manifest file name used when input.serviceManifestFile is empty.
 const DefaultServiceManifestFile = "service.yaml"
 
-const applicationWhere = "application spec.plugins.<plugin>"
+// applicationWhere names the plugin's part of app.pipecd.yaml in error messages.
+func applicationWhere() string {
+	return "application " + PluginSection()
+}
 
 // ApplicationSpec is the plugin's part of app.pipecd.yaml (spec.plugins.<plugin name>).
 type ApplicationSpec struct {
@@ -53,7 +56,7 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 		Input:     Input{ServiceManifestFile: DefaultServiceManifestFile},
 		QuickSync: QuickSyncOptions{Timeout: unit.Duration(DefaultSyncTimeout)},
 	}
-	if err := decodeObject(applicationWhere, data,
+	if err := decodeObject(applicationWhere(), data,
 		objectField("input",
 			stringField("serviceManifestFile", &spec.Input.ServiceManifestFile),
 			stringField("image", &spec.Input.Image),
@@ -76,7 +79,7 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 // The image reference itself is checked by the manifest package when it is applied.
 func (s *ApplicationSpec) Validate() error {
 	fail := func(field, format string, args ...any) error {
-		return fmt.Errorf("%s: field %q: %s", applicationWhere, field, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%s: field %q: %s", applicationWhere(), field, fmt.Sprintf(format, args...))
 	}
 	f := s.Input.ServiceManifestFile
 	if f == "" {

@@ -95,7 +95,7 @@ func TestApplicationSpec(t *testing.T) {
 				QuickSync: QuickSyncOptions{Prune: true, Timeout: unit.Duration(2 * time.Minute)},
 			},
 		},
-		{name: "fail: unknown top-level field", raw: `{"inputs": {}}`, wantErr: `application spec.plugins.<plugin>: unknown field "inputs", allowed fields: input, quickSync`},
+		{name: "fail: unknown top-level field", raw: `{"inputs": {}}`, wantErr: `application spec.plugins.cloudrun: unknown field "inputs", allowed fields: input, quickSync`},
 		{name: "fail: unknown input field", raw: `{"input": {"manifest": "a.yaml"}}`, wantErr: `unknown field "input.manifest", allowed fields: image, serviceManifestFile`},
 		{name: "fail: input not an object", raw: `{"input": "service.yaml"}`, wantErr: `field "input": must be an object, got "service.yaml"`},
 		{name: "fail: bad quick sync timeout", raw: `{"quickSync": {"timeout": "soon"}}`, wantErr: `field "quickSync.timeout": "soon" is not a duration`},

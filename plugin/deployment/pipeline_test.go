@@ -141,5 +141,5 @@ func TestRawConfigsRoundTrip(t *testing.T) {
 	require.NoError(t, err, "an empty section means the defaults")
 	require.NoError(t, json.Unmarshal([]byte(`{"inputs": {}}`), &spec))
 	_, err = spec.Decode("app.pipecd.yaml")
-	require.ErrorContains(t, err, `app.pipecd.yaml: application spec.plugins.<plugin>: unknown field "inputs"`)
+	require.ErrorContains(t, err, `app.pipecd.yaml: application spec.plugins.cloudrun: unknown field "inputs"`)
 }

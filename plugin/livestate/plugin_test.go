@@ -311,7 +311,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 				})
 			},
 			want:       sdk.ApplicationSyncStateInvalidConfig,
-			wantReason: []string{`app.pipecd.yaml: application spec.plugins.<plugin>: unknown field "input.manifestFile"`},
+			wantReason: []string{`app.pipecd.yaml: application spec.plugins.cloudrun: unknown field "input.manifestFile"`},
 		},
 		{
 			name: "fail: manifest file missing",

@@ -51,7 +51,7 @@ func Connect(ctx context.Context, registry *provider.Registry, name string, cfg 
 // failed for any target.
 func ForEach(ctx context.Context, registry *provider.Registry, lp sdk.StageLogPersister, dts []*DeployTarget, fn func(ctx context.Context, t *Target) error) sdk.StageStatus {
 	if len(dts) == 0 {
-		lp.Errorf("The deployment has no deploy target for this plugin: add the application's deploy target (one of spec.plugins[].deployTargets[].name of the cloudrun plugin in piped.yaml) to the application")
+		lp.Errorf("The deployment has no deploy target for this plugin: add the application's deploy target (one of spec.plugins[].deployTargets[].name of the %s plugin in piped.yaml) to the application", config.PluginName())
 		return sdk.StageStatusFailure
 	}
 	targets := make([]*Target, 0, len(dts))
