@@ -4,6 +4,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -73,9 +74,8 @@ func checkDuplicateKeys(dir, file string) error {
 	if err != nil {
 		return fmt.Errorf("failed to open the application directory: %w", err)
 	}
-	defer root.Close()
 	data, err := root.ReadFile(file)
-	if err != nil {
+	if err := errors.Join(err, root.Close()); err != nil {
 		return fmt.Errorf("failed to read it: %w", err)
 	}
 	_, err = manifest.YAMLToJSON(data)
