@@ -84,9 +84,7 @@ func TestRollback_BadOptionsStillRestoreTheRecordedState(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
 	e := newEnv(t, f)
-	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
-	revA := e.revisionFor()
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	revA := quickSyncV1(t, e)
 
 	e.deploy("2222222bbbb", pipelineWithRollback("web-x"), serviceYAML("gcr.io/p/web:v2"))
 	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, `{"skipTrafficShift": true}`, nil)))

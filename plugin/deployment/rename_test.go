@@ -166,9 +166,7 @@ func TestSync_RenamedServiceSaysTheOldOneStaysServing(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
 	e := newEnv(t, f)
-	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
-	revA := e.revisionFor()
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
+	revA := quickSyncV1(t, e)
 
 	e.deploy("2222222bbbb", quickSyncApp, strings.Replace(serviceYAML("gcr.io/p/web:v2"), "name: web", "name: web-renamed", 1))
 	status, log := e.run(StageCloudRunSync, "", quick)

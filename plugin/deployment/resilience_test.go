@@ -18,12 +18,19 @@ import (
 // canaryStart deploys v1 by quick sync and prepares the canary deployment of v2; it returns revA and revB.
 func canaryStart(t *testing.T, e *env) (string, string) {
 	t.Helper()
+	revA := quickSyncV1(t, e)
+	e.deploy("2222222bbbb", canaryApp, serviceYAML("gcr.io/p/web:v2"))
+	return revA, e.revisionFor()
+}
+
+// quickSyncV1 deploys gcr.io/p/web:v1 at commit 1111111aaaa by quick sync and returns its revision.
+func quickSyncV1(t *testing.T, e *env) string {
+	t.Helper()
 	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
 	revA := e.revisionFor()
 	status, log := e.run(StageCloudRunSync, "", quick)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
-	e.deploy("2222222bbbb", canaryApp, serviceYAML("gcr.io/p/web:v2"))
-	return revA, e.revisionFor()
+	return revA
 }
 
 func TestSync_RerunCreatesNothingNew(t *testing.T) {
