@@ -2,6 +2,8 @@ package deployment
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,4 +121,17 @@ func TestStages_BadInputFailsClearlyAndLeavesTrafficUnchanged(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStages_MalformedCredentialsFileNamesTheTargetAndPathNotItsContent(t *testing.T) {
+	t.Parallel()
+	key := filepath.Join(t.TempDir(), "sa.json")
+	require.NoError(t, os.WriteFile(key, []byte(`{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nS3CRET`), 0o600))
+	e := newEnv(t)
+	e.addTarget("tokyo", fmt.Sprintf(`{"project": %q, "region": %q, "credentialsFile": %q}`, testProject, testRegion, key))
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "cannot connect to Cloud Run for deploy target tokyo: credentialsFile \""+key+"\" is not a service-account key file")
+	assert.NotContains(t, log.String(), "S3CRET")
 }
