@@ -234,16 +234,30 @@ func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
-	names := s.serviceIndex[req.GetParent()]
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(names))
+	listed := make([]*runpb.Service, 0, len(s.serviceIndex[req.GetParent()]))
+	for _, name := range s.serviceIndex[req.GetParent()] {
+		listed = append(listed, s.services[name].svc)
+	}
+	if req.GetShowDeleted() {
+		listed = append(listed, s.unexpiredDeletedServicesLocked(req.GetParent())...)
+		slices.SortStableFunc(listed, func(a, b *runpb.Service) int { return strings.Compare(a.GetName(), b.GetName()) })
+	}
+	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(listed))
 	if err != nil {
 		return nil, err
 	}
-	resp := &runpb.ListServicesResponse{Services: make([]*runpb.Service, 0, end-start), NextPageToken: next}
-	for _, name := range names[start:end] {
-		resp.Services = append(resp.Services, s.services[name].svc)
-	}
-	return resp, nil
+	return &runpb.ListServicesResponse{Services: listed[start:end], NextPageToken: next}, nil
+}
+
+// unexpiredDeletedServicesLocked returns the deleted services of a location
+// whose expire_time has not passed, and forgets the others. s.mu is held.
+func (s *server) unexpiredDeletedServicesLocked(location string) []*runpb.Service {
+	now := s.nowLocked()
+	kept := slices.DeleteFunc(s.deletedServices[location], func(svc *runpb.Service) bool {
+		return !svc.GetExpireTime().AsTime().After(now)
+	})
+	s.deletedServices[location] = kept
+	return kept
 }
 
 func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
@@ -432,7 +446,7 @@ func (s *server) awaitedLocked(r *revision) bool {
 	return false
 }
 
-// removeRevisionLocked forgets r. Must be called with s.mu held.
+// removeRevisionLocked deletes r, keeping it as a tombstone. Must be called with s.mu held.
 func (s *server) removeRevisionLocked(r *revision) {
 	svc := r.service
 	i, found := slices.BinarySearchFunc(svc.revisions, r.seq, func(x *revision, seq int64) int { return int(x.seq - seq) })
@@ -440,6 +454,10 @@ func (s *server) removeRevisionLocked(r *revision) {
 		svc.revisions = slices.Delete(svc.revisions, i, i+1)
 	}
 	delete(s.revisions, r.name)
+	svc.tombstones = append(svc.tombstones, tombstone{seq: r.seq, rev: s.deletedRevisionLocked(r)})
+	if len(svc.tombstones) > s.cfg.revisionCap {
+		svc.tombstones = slices.Delete(svc.tombstones, 0, len(svc.tombstones)-s.cfg.revisionCap)
+	}
 	if !s.cfg.compat.AllowDeletedRevisionNames {
 		if svc.deletedRevisions == nil {
 			svc.deletedRevisions = map[string]bool{}
@@ -466,6 +484,7 @@ func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 		return validateOnlyOperation(svc.location, resp)
 	}
 	delete(s.services, svc.name)
+	s.deletedServices[svc.location] = append(s.deletedServices[svc.location], resp)
 	for _, h := range serviceHosts(svc.svc) {
 		delete(s.hosts, h)
 	}
