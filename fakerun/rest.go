@@ -105,12 +105,12 @@ func takeSystemParams(u *url.URL) (systemParams, error) {
 		case "alt":
 			// The Go REST clients send "json;enum-encoding=int"; answers keep enum names, which they read too.
 			if format, _, _ := strings.Cut(value, ";"); format != "json" {
-				return p, fmt.Errorf("Invalid value %q for parameter alt: fakerun serves only alt=json", value)
+				return p, fmt.Errorf("invalid value %q for parameter alt: fakerun serves only alt=json", value)
 			}
 		case "prettyPrint":
 			b, err := strconv.ParseBool(value)
 			if err != nil {
-				return p, fmt.Errorf("Invalid value %q for parameter prettyPrint: a boolean is required", value)
+				return p, fmt.Errorf("invalid value %q for parameter prettyPrint: a boolean is required", value)
 			}
 			p.prettyPrint = b
 		case "fields":

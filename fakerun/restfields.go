@@ -32,7 +32,7 @@ type selectorParser struct {
 }
 
 func (p *selectorParser) errorf() error {
-	return fmt.Errorf("Invalid field selection %q: unexpected character at offset %d", p.s, p.i)
+	return fmt.Errorf("invalid field selection %q: unexpected character at offset %d", p.s, p.i)
 }
 
 func (p *selectorParser) peek() byte {
