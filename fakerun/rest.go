@@ -52,6 +52,8 @@ func newRESTHandler(gs *grpc.Server) (http.Handler, error) {
 			writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error(), true)
 			return
 		}
+		// Answers are rewritten whole (finish), so they must not come compressed.
+		r.Header.Del("Accept-Encoding")
 		rec := &restRecorder{header: w.Header()}
 		transcoder.ServeHTTP(rec, r)
 		rec.finish(w, r, params)
@@ -155,6 +157,7 @@ func (r *restRecorder) finish(w http.ResponseWriter, req *http.Request, params s
 	switch {
 	case status == http.StatusMethodNotAllowed:
 		// No binding has this verb for the path: the front end routes by verb and path together.
+		w.Header().Del("Allow")
 		notFoundRoute(w, req)
 		return
 	case status >= 400:

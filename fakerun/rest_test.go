@@ -120,6 +120,7 @@ func TestRESTWire(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantStatus, resp.StatusCode, string(body))
 			assert.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
+			assert.Empty(t, resp.Header.Get("Allow"))
 			var compact bytes.Buffer
 			require.NoError(t, json.Compact(&compact, body), string(body))
 			assert.Contains(t, compact.String(), tc.wantBody)
