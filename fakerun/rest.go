@@ -117,7 +117,7 @@ func takeSystemParams(u *url.URL) (systemParams, error) {
 			p.prettyPrint = b
 		case "fields":
 			p.fields = value
-		case ".xgafv", "key", "quotaUser", "access_token", "oauth_token", "callback", "uploadType", "upload_protocol", "userIp":
+		case ".xgafv", "apiFormat", "key", "quotaUser", "access_token", "oauth_token", "callback", "uploadType", "upload_protocol", "userIp":
 		default:
 			continue
 		}
