@@ -13,7 +13,7 @@ import (
 
 // The documented limits of the string fields a deployment sets, shared by
 // every resource that carries labels, annotations or containers. Each limit
-// cites its source in the README's table of modelled behaviours.
+// cites its source in the README (Documented rules and their sources).
 const (
 	maxDescriptionLen    = 512       // Service.description: "a 512-character limit"
 	maxLabels            = 64        // resource-manager label requirements
