@@ -3,7 +3,9 @@ package fakerun
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -38,20 +40,33 @@ func (s *server) operationLocked(name string) (*longrunningpb.Operation, error) 
 	return op.op, nil
 }
 
-// ListOperations lists a location's operations, oldest first. Filters are
-// not supported.
+// maxOperationsPageSize is ListOperations' default and largest page size.
+const maxOperationsPageSize = 100
+
+// ListOperations lists a location's operations, oldest first, filtered by
+// "done:true" or "done:false", the filters Cloud Run documents.
 func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
 	if _, _, err := parseLocation("name", req.GetName()); err != nil {
 		return nil, err
 	}
-	if req.GetFilter() != "" {
-		return nil, invalidArgument("filter", "fakerun does not support operation filters; leave filter empty")
+	keep, err := operationsFilter(req.GetFilter())
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
-	ops := s.sortedOperationsLocked(req.GetName())
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(ops))
+	var ops []*operation
+	for _, op := range s.sortedOperationsLocked(req.GetName()) {
+		if keep(op.op) {
+			ops = append(ops, op)
+		}
+	}
+	size := req.GetPageSize()
+	if size <= 0 || size > maxOperationsPageSize {
+		size = maxOperationsPageSize // "If not set or set to less than or equal to 0, the default page size is 100"
+	}
+	start, end, next, err := pageBounds(size, req.GetPageToken(), len(ops))
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +75,21 @@ func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperat
 		resp.Operations = append(resp.Operations, op.op)
 	}
 	return resp, nil
+}
+
+// operationsFilter parses a ListOperations filter: empty, "done:true" or
+// "done:false" (spaces around the colon allowed).
+func operationsFilter(filter string) (func(*longrunningpb.Operation) bool, error) {
+	field, value, found := strings.Cut(filter, ":")
+	switch {
+	case strings.TrimSpace(filter) == "":
+		return func(*longrunningpb.Operation) bool { return true }, nil
+	case found && strings.TrimSpace(field) == "done" && strings.TrimSpace(value) == "true":
+		return (*longrunningpb.Operation).GetDone, nil
+	case found && strings.TrimSpace(field) == "done" && strings.TrimSpace(value) == "false":
+		return func(op *longrunningpb.Operation) bool { return !op.GetDone() }, nil
+	}
+	return nil, invalidArgument("filter", fmt.Sprintf("unsupported filter %q; use done:true, done:false or no filter", filter))
 }
 
 func (s *server) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOperationRequest) (*emptypb.Empty, error) {

@@ -42,7 +42,8 @@ func revisionNotFound(serviceName, short string) error {
 }
 
 // ListRevisions lists a service's revisions newest first; the service "-"
-// lists every service of the location, by service name.
+// lists every service of the location, by service name. With show_deleted,
+// deleted revisions that have not expired are listed among them.
 func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsRequest) (*runpb.ListRevisionsResponse, error) {
 	project, region, id, err := parseServiceName("parent", req.GetParent())
 	if err != nil {
@@ -63,24 +64,40 @@ func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsReques
 		}
 		services = []*service{svc}
 	}
-	total := 0
-	for _, svc := range services {
-		total += len(svc.revisions)
+	// listed holds, newest first per service, a live revision or a deleted one.
+	type entry struct {
+		live *revision
+		dead *runpb.Revision
 	}
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), total)
+	var listed []entry
+	now := s.nowLocked()
+	for _, svc := range services {
+		i, j := len(svc.revisions)-1, -1
+		if req.GetShowDeleted() {
+			j = len(svc.tombstones) - 1
+		}
+		for i >= 0 || j >= 0 {
+			if j < 0 || i >= 0 && svc.revisions[i].seq > svc.tombstones[j].seq {
+				listed = append(listed, entry{live: svc.revisions[i]})
+				i--
+				continue
+			}
+			if dead := svc.tombstones[j].rev; dead.GetExpireTime().AsTime().After(now) {
+				listed = append(listed, entry{dead: dead})
+			}
+			j--
+		}
+	}
+	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(listed))
 	if err != nil {
 		return nil, err
 	}
 	resp := &runpb.ListRevisionsResponse{Revisions: make([]*runpb.Revision, 0, end-start), NextPageToken: next}
-	offset := 0
-	for _, svc := range services {
-		n := len(svc.revisions)
-		for i := max(start-offset, 0); i < n && offset+i < end; i++ {
-			resp.Revisions = append(resp.Revisions, s.revisionProtoLocked(svc.revisions[n-1-i]))
-		}
-		offset += n
-		if offset >= end {
-			break
+	for _, e := range listed[start:end] {
+		if e.live != nil {
+			resp.Revisions = append(resp.Revisions, s.revisionProtoLocked(e.live))
+		} else {
+			resp.Revisions = append(resp.Revisions, e.dead)
 		}
 	}
 	return resp, nil
@@ -106,13 +123,20 @@ func (s *server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequ
 	case s.addressableLocked(r) || s.awaitedLocked(r):
 		return nil, status.Errorf(codes.FailedPrecondition, "Revision '%s' cannot be directly deleted because it is actively serving.", short)
 	}
-	now := s.nowLocked()
-	resp := proto.Clone(s.revisionProtoLocked(r)).(*runpb.Revision)
-	resp.DeleteTime = timestamppb.New(now)
-	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
+	resp := s.deletedRevisionLocked(r)
 	if req.GetValidateOnly() {
 		return validateOnlyOperation(svc.location, resp)
 	}
 	s.removeRevisionLocked(r)
 	return s.doneOperationLocked(svc.location, resp)
+}
+
+// deletedRevisionLocked is r as deleted now: with delete_time, and
+// expire_time when it stops being listed. Must be called with s.mu held.
+func (s *server) deletedRevisionLocked(r *revision) *runpb.Revision {
+	now := s.nowLocked()
+	rev := proto.Clone(s.revisionProtoLocked(r)).(*runpb.Revision)
+	rev.DeleteTime = timestamppb.New(now)
+	rev.ExpireTime = timestamppb.New(now.Add(deletedRetention))
+	return rev
 }

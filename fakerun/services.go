@@ -31,8 +31,11 @@ func (s *server) CreateService(_ context.Context, req *runpb.CreateServiceReques
 	if region == "-" {
 		return nil, invalidArgument("parent", "the location must not be the '-' wildcard")
 	}
-	if err := validateServiceID("service_id", req.GetServiceId()); err != nil {
-		return nil, err
+	id := req.GetServiceId()
+	if id != "" {
+		if err := validateServiceID("service_id", id); err != nil {
+			return nil, err
+		}
 	}
 	if req.GetService() == nil {
 		return nil, invalidArgument("service", "a service is required")
@@ -40,10 +43,25 @@ func (s *server) CreateService(_ context.Context, req *runpb.CreateServiceReques
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
-	if _, ok := s.services[req.GetParent()+"/services/"+req.GetServiceId()]; ok {
-		return nil, status.Errorf(codes.AlreadyExists, "Resource '%s' already exists.", req.GetServiceId())
+	if id == "" {
+		id = s.generatedServiceIDLocked(req.GetParent())
 	}
-	return s.createLocked(project, region, req.GetServiceId(), req.GetService(), req.GetValidateOnly())
+	if _, ok := s.services[req.GetParent()+"/services/"+id]; ok {
+		return nil, status.Errorf(codes.AlreadyExists, "Resource '%s' already exists.", id)
+	}
+	return s.createLocked(project, region, id, req.GetService(), req.GetValidateOnly())
+}
+
+// generatedServiceIDLocked returns an unused service id for a CreateService
+// without service_id ("the server will generate a unique service_id"):
+// "service-" and 8 seeded random letters. Must be called with s.mu held.
+func (s *server) generatedServiceIDLocked(parent string) string {
+	for {
+		id := "service-" + s.randomLettersLocked(8)
+		if s.services[parent+"/services/"+id] == nil {
+			return id
+		}
+	}
 }
 
 func validateServiceID(field, id string) error {
@@ -112,18 +130,19 @@ func normalizeService(svc *runpb.Service) {
 	}
 }
 
-// validateService checks the required fields and the traffic rules.
+// validateService checks the documented limits of a service's fields and the traffic rules.
 func validateService(id string, svc *runpb.Service) error {
-	if svc.GetTemplate() == nil {
-		return invalidArgument("service.template", "a revision template is required")
+	if err := validateDescription("service.description", svc.GetDescription()); err != nil {
+		return err
 	}
-	if len(svc.GetTemplate().GetContainers()) == 0 {
-		return invalidArgument("service.template.containers", "at least one container is required")
+	if err := validateLabels("service.labels", svc.GetLabels()); err != nil {
+		return err
 	}
-	for i, c := range svc.GetTemplate().GetContainers() {
-		if c.GetImage() == "" {
-			return invalidArgument(fmt.Sprintf("service.template.containers[%d].image", i), "a container image is required")
-		}
+	if err := validateAnnotations("service.annotations", svc.GetAnnotations()); err != nil {
+		return err
+	}
+	if err := validateRevisionTemplate("service.template", svc.GetTemplate()); err != nil {
+		return err
 	}
 	return validateTraffic(id, svc.GetTraffic())
 }
@@ -215,16 +234,30 @@ func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
-	names := s.serviceIndex[req.GetParent()]
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(names))
+	listed := make([]*runpb.Service, 0, len(s.serviceIndex[req.GetParent()]))
+	for _, name := range s.serviceIndex[req.GetParent()] {
+		listed = append(listed, s.services[name].svc)
+	}
+	if req.GetShowDeleted() {
+		listed = append(listed, s.unexpiredDeletedServicesLocked(req.GetParent())...)
+		slices.SortStableFunc(listed, func(a, b *runpb.Service) int { return strings.Compare(a.GetName(), b.GetName()) })
+	}
+	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(listed))
 	if err != nil {
 		return nil, err
 	}
-	resp := &runpb.ListServicesResponse{Services: make([]*runpb.Service, 0, end-start), NextPageToken: next}
-	for _, name := range names[start:end] {
-		resp.Services = append(resp.Services, s.services[name].svc)
-	}
-	return resp, nil
+	return &runpb.ListServicesResponse{Services: listed[start:end], NextPageToken: next}, nil
+}
+
+// unexpiredDeletedServicesLocked returns the deleted services of a location
+// whose expire_time has not passed, and forgets the others. s.mu is held.
+func (s *server) unexpiredDeletedServicesLocked(location string) []*runpb.Service {
+	now := s.nowLocked()
+	kept := slices.DeleteFunc(s.deletedServices[location], func(svc *runpb.Service) bool {
+		return !svc.GetExpireTime().AsTime().After(now)
+	})
+	s.deletedServices[location] = kept
+	return kept
 }
 
 func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
@@ -278,6 +311,12 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 	creates, err := s.updateCreatesRevisionLocked(svc, next.GetTemplate())
 	if err != nil {
 		return nil, err
+	}
+	if !creates && req.GetForceNewRevision() {
+		if name := next.GetTemplate().GetRevision(); name != "" {
+			return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' already exists; force_new_revision needs a template that names a new revision or none.", name)
+		}
+		creates = true
 	}
 	var rev *revision
 	if creates {
@@ -407,7 +446,7 @@ func (s *server) awaitedLocked(r *revision) bool {
 	return false
 }
 
-// removeRevisionLocked forgets r. Must be called with s.mu held.
+// removeRevisionLocked deletes r, keeping it as a tombstone. Must be called with s.mu held.
 func (s *server) removeRevisionLocked(r *revision) {
 	svc := r.service
 	i, found := slices.BinarySearchFunc(svc.revisions, r.seq, func(x *revision, seq int64) int { return int(x.seq - seq) })
@@ -415,6 +454,10 @@ func (s *server) removeRevisionLocked(r *revision) {
 		svc.revisions = slices.Delete(svc.revisions, i, i+1)
 	}
 	delete(s.revisions, r.name)
+	svc.tombstones = append(svc.tombstones, tombstone{seq: r.seq, rev: s.deletedRevisionLocked(r)})
+	if len(svc.tombstones) > s.cfg.revisionCap {
+		svc.tombstones = slices.Delete(svc.tombstones, 0, len(svc.tombstones)-s.cfg.revisionCap)
+	}
 	if !s.cfg.compat.AllowDeletedRevisionNames {
 		if svc.deletedRevisions == nil {
 			svc.deletedRevisions = map[string]bool{}
@@ -441,6 +484,7 @@ func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 		return validateOnlyOperation(svc.location, resp)
 	}
 	delete(s.services, svc.name)
+	s.deletedServices[svc.location] = append(s.deletedServices[svc.location], resp)
 	for _, h := range serviceHosts(svc.svc) {
 		delete(s.hosts, h)
 	}

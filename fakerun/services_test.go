@@ -295,3 +295,57 @@ func TestIAMUnimplemented(t *testing.T) {
 		assert.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
 	})
 }
+
+func TestCreateServiceWithoutID(t *testing.T) {
+	t.Parallel()
+	bothTransports(t, func(t *testing.T, _ *Server, c clients) {
+		op, err := c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{Parent: testParent, Service: &runpb.Service{Template: template("img:1")}})
+		require.NoError(t, err)
+		svc, err := op.Wait(t.Context())
+		require.NoError(t, err)
+		assert.Regexp(t, `^`+testParent+`/services/service-[a-z]{8}$`, svc.GetName())
+		id := shortName(svc.GetName())
+		assert.Regexp(t, `^`+svc.GetName()+`/revisions/`+id+`-00001-[a-z]{3}$`, svc.GetLatestCreatedRevision())
+
+		op, err = c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{Parent: testParent, Service: &runpb.Service{Template: template("img:1")}})
+		require.NoError(t, err)
+		second, err := op.Wait(t.Context())
+		require.NoError(t, err)
+		assert.NotEqual(t, svc.GetName(), second.GetName(), "every generated id is unique")
+	})
+}
+
+func TestForceNewRevision(t *testing.T) {
+	t.Parallel()
+	bothTransports(t, func(t *testing.T, _ *Server, c clients) {
+		svc := mustCreateService(t, c, "svc", "img:1")
+
+		same, err := update(t, c, &runpb.Service{Name: testSvc, Template: template("img:1")})
+		require.NoError(t, err)
+		assert.Equal(t, svc.GetLatestCreatedRevision(), same.GetLatestCreatedRevision(), "an unchanged template creates no revision")
+		assert.Equal(t, svc.GetGeneration(), same.GetGeneration())
+
+		op, err := c.services.UpdateService(t.Context(), &runpb.UpdateServiceRequest{
+			Service: &runpb.Service{Name: testSvc, Template: template("img:1")}, ForceNewRevision: true,
+		})
+		require.NoError(t, err)
+		forced, err := op.Wait(t.Context())
+		require.NoError(t, err)
+		assert.NotEqual(t, svc.GetLatestCreatedRevision(), forced.GetLatestCreatedRevision(), "force_new_revision creates a revision from the same template")
+		assert.Regexp(t, `/revisions/svc-00002-[a-z]{3}$`, forced.GetLatestCreatedRevision())
+		assert.Equal(t, forced.GetLatestCreatedRevision(), forced.GetLatestReadyRevision())
+		assert.Equal(t, svc.GetGeneration()+1, forced.GetGeneration())
+
+		named := &runpb.RevisionTemplate{Revision: "svc-v1", Containers: template("img:1").GetContainers()}
+		_, err = update(t, c, &runpb.Service{Name: testSvc, Template: named})
+		require.NoError(t, err)
+		_, err = c.services.UpdateService(t.Context(), &runpb.UpdateServiceRequest{
+			Service: &runpb.Service{Name: testSvc, Template: named}, ForceNewRevision: true,
+		})
+		wantCode := codes.AlreadyExists
+		if c.transport == "rest" {
+			wantCode = codes.Aborted // HTTP 409
+		}
+		assert.Equal(t, wantCode, status.Code(err), "a forced revision cannot reuse the template's existing name: %v", err)
+	})
+}

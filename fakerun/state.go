@@ -42,11 +42,14 @@ type server struct {
 	services     map[string]*service  // by full name
 	serviceIndex map[string][]string  // location name -> sorted service names
 	revisions    map[string]*revision // by full name
-	operations   map[string]*operation
-	opSeq        int64        // last operation sequence number
-	pending      []*operation // operations not done yet, oldest first
-	nextDue      time.Time    // earliest time a pending operation may change
-	dirty        bool         // pending operations must be re-evaluated
+	// deletedServices holds deleted services by location, with delete_time
+	// and expire_time, for ListServices' show_deleted until they expire.
+	deletedServices map[string][]*runpb.Service
+	operations      map[string]*operation
+	opSeq           int64        // last operation sequence number
+	pending         []*operation // operations not done yet, oldest first
+	nextDue         time.Time    // earliest time a pending operation may change
+	dirty           bool         // pending operations must be re-evaluated
 }
 
 // service is one Cloud Run service. svc is copy-on-write: it is replaced,
@@ -64,6 +67,15 @@ type service struct {
 	// deletedRevisions holds the short names of deleted revisions, kept
 	// unless Compatibility.AllowDeletedRevisionNames.
 	deletedRevisions map[string]bool
+	// tombstones are the deleted revisions, oldest first, with delete_time
+	// and expire_time, for ListRevisions' show_deleted until they expire.
+	tombstones []tombstone
+}
+
+// tombstone is a deleted revision as ListRevisions with show_deleted shows it.
+type tombstone struct {
+	seq int64 // the revision's creation order within its service
+	rev *runpb.Revision
 }
 
 type revState int
@@ -118,6 +130,7 @@ func (s *server) resetLocked() {
 	s.services = map[string]*service{}
 	s.serviceIndex = map[string][]string{}
 	s.revisions = map[string]*revision{}
+	s.deletedServices = map[string][]*runpb.Service{}
 	s.operations = map[string]*operation{}
 	s.pending = nil
 	s.dirty = false

@@ -164,7 +164,6 @@ func TestGetLivestateSyncState(t *testing.T) {
 					c.Resources = &runpb.ResourceRequirements{Limits: map[string]string{"cpu": "1000m", "memory": "512Mi"}, CpuIdle: true}
 					c.StartupProbe = &runpb.Probe{TimeoutSeconds: 240, PeriodSeconds: 240, FailureThreshold: 1,
 						ProbeType: &runpb.Probe_TcpSocket{TcpSocket: &runpb.TCPSocketAction{Port: 8080}}}
-					s.Annotations = map[string]string{"run.googleapis.com/operation-id": "abc"}
 					s.Client, s.ClientVersion = "gcloud", "500.0.0"
 				}, nil)
 				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)

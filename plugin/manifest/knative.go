@@ -50,9 +50,11 @@ var knativeIgnoredAnnotations = []string{
 	"client.knative.dev/user-image",
 }
 
-// knativeIgnoredTemplateLabels are revision template labels that Cloud Run sets:
-// run.googleapis.com/startupProbeType says whether the startup probe is Cloud Run's default one.
-var knativeIgnoredTemplateLabels = []string{"run.googleapis.com/startupProbeType"}
+// knativeIgnoredTemplateLabels are revision template labels that Cloud Run or gcloud set:
+// run.googleapis.com/startupProbeType says whether the startup probe is Cloud Run's default one, and
+// client.knative.dev/nonce is gcloud's way of forcing a new v1 revision. The Admin API v2 refuses both
+// (label keys take no dots or slashes), so they cannot be carried over.
+var knativeIgnoredTemplateLabels = []string{"run.googleapis.com/startupProbeType", "client.knative.dev/nonce"}
 
 // knativeIgnoredTemplateAnnotations name the client that wrote the revision template; a v2 revision
 // template has no field for them (the service's own client-name and client-version are converted).
