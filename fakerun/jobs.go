@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -57,8 +58,11 @@ type job struct {
 	project  string
 	id       string
 	stored   *runpb.Job
-	// executions, oldest first.
+	// executions, oldest first (deleted ones removed).
 	executions []*execution
+	// runs counts the executions created; latest is the newest one.
+	runs   int32
+	latest *execution
 }
 
 // jobOperation is a pending operation of a job: a reconcile of a generation
@@ -324,9 +328,9 @@ func (s *server) jobLocked(name, etag string) (*job, error) {
 // s.mu is held.
 func (s *server) jobProtoLocked(j *job) *runpb.Job {
 	out := proto.Clone(j.stored).(*runpb.Job)
-	out.ExecutionCount = int32(len(j.executions))
-	if n := len(j.executions); n > 0 {
-		out.LatestCreatedExecution = s.executionReferenceLocked(j.executions[n-1])
+	out.ExecutionCount = j.runs
+	if j.latest != nil {
+		out.LatestCreatedExecution = s.executionReferenceLocked(j.latest)
 	}
 	return out
 }
@@ -456,6 +460,8 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 		return validateOnlyOperation(j.location, s.executionProtoLocked(e))
 	}
 	j.executions = append(j.executions, e)
+	j.runs++
+	j.latest = e
 	s.jobs.executions[e.name] = e
 	op, err := s.newJobOperationLocked(j.location, s.executionProtoLocked(e))
 	if err != nil {
@@ -464,4 +470,21 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 	s.jobs.pending = append(s.jobs.pending, &jobOperation{op: op, job: j, execution: e})
 	s.settleJobsLocked()
 	return op.op, nil
+}
+
+// jobCopiesLocked renders every job, by name, and its executions, newest
+// first, by job name. s.mu is held.
+func (s *server) jobCopiesLocked() ([]*runpb.Job, map[string][]*runpb.Execution) {
+	jobs := []*runpb.Job{}
+	executions := map[string][]*runpb.Execution{}
+	for _, j := range s.jobs.jobs {
+		jobs = append(jobs, s.jobProtoLocked(j))
+		list := make([]*runpb.Execution, 0, len(j.executions))
+		for i := len(j.executions) - 1; i >= 0; i-- {
+			list = append(list, proto.Clone(s.executionProtoLocked(j.executions[i])).(*runpb.Execution))
+		}
+		executions[j.name] = list
+	}
+	slices.SortFunc(jobs, func(a, b *runpb.Job) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return jobs, executions
 }
