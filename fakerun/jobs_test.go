@@ -305,6 +305,29 @@ func TestJobValidateOnly(t *testing.T) {
 		it := c.executions.ListExecutions(t.Context(), &runpb.ListExecutionsRequest{Parent: testJob})
 		_, err = it.Next()
 		assert.ErrorIs(t, err, iterator.Done, "validate_only runs nothing")
+
+		j, err = c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
+		require.NoError(t, err)
+		j.Labels = map[string]string{"team": "data"}
+		update, err := c.jobs.UpdateJob(t.Context(), &runpb.UpdateJobRequest{Job: j, ValidateOnly: true})
+		require.NoError(t, err)
+		would, err := update.Wait(waitCtx(t))
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), would.GetGeneration(), "the answer is the job as it would be")
+		j, err = c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), j.GetGeneration(), "validate_only changes nothing")
+		assert.Empty(t, j.GetLabels())
+
+		missing := jobSpec("img:1", 1, 0, 0)
+		missing.Name = testParent + "/jobs/upserted"
+		_, err = c.jobs.UpdateJob(t.Context(), &runpb.UpdateJobRequest{Job: missing})
+		assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+		upsert, err := c.jobs.UpdateJob(t.Context(), &runpb.UpdateJobRequest{Job: missing, AllowMissing: true})
+		require.NoError(t, err)
+		created, err := upsert.Wait(waitCtx(t))
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), created.GetGeneration(), "allow_missing creates the job")
 	})
 }
 
