@@ -33,6 +33,7 @@ const (
 // server's state.
 type jobsServer struct {
 	*server
+	containers *containerManager // runs the tasks of docker-mode executions
 	runpb.UnimplementedJobsServer
 	runpb.UnimplementedExecutionsServer
 	runpb.UnimplementedTasksServer
@@ -468,6 +469,9 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 		return nil, err
 	}
 	s.jobs.pending = append(s.jobs.pending, &jobOperation{op: op, job: j, execution: e})
+	if e.docker {
+		s.containers.tasks.startExecution(e)
+	}
 	s.settleJobsLocked()
 	return op.op, nil
 }
