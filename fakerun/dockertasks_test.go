@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,17 +96,4 @@ func TestDockerTasks(t *testing.T) {
 	require.Eventually(t, func() bool { return len(e.labelled("fakerun.execution="+name)) == 2 }, time.Minute, 100*time.Millisecond)
 	require.NoError(t, srv.Close())
 	assert.Empty(t, e.labelled("fakerun.execution="+name))
-}
-
-// pollUntilDone polls a run operation every 50ms (the client's Wait backs
-// off to seconds) until it is done, and returns its result.
-func pollUntilDone(t *testing.T, op *run.RunJobOperation) (*runpb.Execution, error) {
-	t.Helper()
-	var e *runpb.Execution
-	var err error
-	require.Eventually(t, func() bool {
-		e, err = op.Poll(t.Context())
-		return op.Done()
-	}, time.Minute, 50*time.Millisecond)
-	return e, err
 }

@@ -130,3 +130,16 @@ func waitCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// pollUntilDone polls a run operation every 50ms (the client's Wait backs
+// off to seconds) until it is done, and returns its result.
+func pollUntilDone(t *testing.T, op *run.RunJobOperation) (*runpb.Execution, error) {
+	t.Helper()
+	var e *runpb.Execution
+	var err error
+	require.Eventually(t, func() bool {
+		e, err = op.Poll(t.Context())
+		return op.Done()
+	}, time.Minute, 50*time.Millisecond)
+	return e, err
+}

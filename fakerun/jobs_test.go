@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -484,4 +485,41 @@ func TestJobsRESTWire(t *testing.T) {
 	code, body = send(http.MethodGet, testParent+"/jobs/nope", "")
 	assert.Equal(t, http.StatusNotFound, code)
 	assert.Equal(t, `{"error":{"code":404,"message":"Resource'nope'ofkind'JOB'inregion'us-central1'inproject'p'doesnotexist.","status":"NOT_FOUND"}}`, body)
+}
+
+// TestJobsOverAdminAndRealClock sets task behaviour over the admin API and
+// lets executions run on the real clock.
+func TestJobsOverAdminAndRealClock(t *testing.T) {
+	t.Parallel()
+	srv, _, admin := newAdminFake(t)
+	c := newJobClients(t, srv, "grpc")
+	code, body := adminDo(t, http.MethodPut, admin+"/behaviors", `{"images":{"img:admin":{"task":{"duration":"300ms","exitCode":5,"failTasks":[0]}}}}`)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	mustCreateJob(t, c, "job", jobSpec("img:admin", 2, 0, 0))
+	mustCreateJob(t, c, "other", jobSpec("img:1", 1, 0, 0))
+
+	op, name := mustRunJob(t, c, &runpb.RunJobRequest{Name: testJob})
+	assert.False(t, op.Done())
+	assert.Equal(t, int32(2), getExecution(t, c, name).GetRunningCount())
+	_, err := pollUntilDone(t, op)
+	assert.ErrorContains(t, err, "The container exited with an exit code of 5.")
+	e := getExecution(t, c, name)
+	assert.GreaterOrEqual(t, e.GetCompletionTime().AsTime().Sub(e.GetStartTime().AsTime()), 300*time.Millisecond)
+
+	_, err = pollUntilDone(t, func() *run.RunJobOperation {
+		op, _ := mustRunJob(t, c, &runpb.RunJobRequest{Name: testParent + "/jobs/other"})
+		return op
+	}())
+	require.NoError(t, err)
+	var jobsOf []string
+	it := c.executions.ListExecutions(t.Context(), &runpb.ListExecutionsRequest{Parent: testParent + "/jobs/-", PageSize: 1})
+	for {
+		x, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		require.NoError(t, err)
+		jobsOf = append(jobsOf, x.GetJob())
+	}
+	assert.Equal(t, []string{"other", "job"}, jobsOf, "'-' lists every job's executions, newest first, across pages")
 }
