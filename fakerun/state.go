@@ -46,6 +46,7 @@ type server struct {
 	// and expire_time, for ListServices' show_deleted until they expire.
 	deletedServices map[string][]*runpb.Service
 	operations      map[string]*operation
+	jobs            *jobStore    // jobs, executions and their pending operations
 	opSeq           int64        // last operation sequence number
 	pending         []*operation // operations not done yet, oldest first
 	nextDue         time.Time    // earliest time a pending operation may change
@@ -132,6 +133,7 @@ func (s *server) resetLocked() {
 	s.revisions = map[string]*revision{}
 	s.deletedServices = map[string][]*runpb.Service{}
 	s.operations = map[string]*operation{}
+	s.jobs = newJobStore()
 	s.pending = nil
 	s.dirty = false
 }
