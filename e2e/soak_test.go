@@ -269,7 +269,7 @@ func (r *restarter) kill(ctx context.Context) bool {
 	var stats ProcessStats
 	if err == nil {
 		if _, err = r.e.Piped.Livestate(ctx, r.warmUp); err == nil {
-			stats, err = PluginStats(ctx, r.e.Piped.PluginPID())
+			stats, err = PluginStats(ctx, r.e.Piped)
 		}
 	}
 	r.mu.Lock()
@@ -350,7 +350,7 @@ var _ = Describe("Soak [soak]", Label("soak", "fakerun-only"), func() {
 			})
 		}
 		wg.Wait()
-		start, err := PluginStats(ctx, e.Piped.PluginPID())
+		start, err := PluginStats(ctx, e.Piped)
 		Expect(err).NotTo(HaveOccurred())
 		s.restart.warmUp = s.deployInput(apps[len(targetSets)-1], Commit(), sampleImage, nil, piped.Hooks{}).Source()
 
@@ -367,10 +367,10 @@ var _ = Describe("Soak [soak]", Label("soak", "fakerun-only"), func() {
 		Expect(s.restart.kills).To(BeNumerically(">", 0), "the plugin was killed")
 		baseline := s.restart.baseline
 
-		end, err := PluginStats(ctx, e.Piped.PluginPID())
+		end, err := PluginStats(ctx, e.Piped)
 		for deadline := time.Now().Add(10 * time.Second); err == nil && end.Goroutines > baseline.Goroutines+soakGoroutineSlack && time.Now().Before(deadline); {
 			time.Sleep(200 * time.Millisecond) // goroutines of the last stages may still be ending
-			end, err = PluginStats(ctx, e.Piped.PluginPID())
+			end, err = PluginStats(ctx, e.Piped)
 		}
 		Expect(err).NotTo(HaveOccurred())
 		summary := s.summary(total, time.Since(started), start, baseline, end)

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
 // ProcessStats is what a plugin process holds at one moment.
@@ -28,12 +31,17 @@ func (s ProcessStats) String() string {
 	return fmt.Sprintf("RSS %.1f MiB, %d goroutines, %d threads", float64(s.RSS)/1024, s.Goroutines, s.Threads)
 }
 
-// PluginStats reads a running plugin's footprint: RSS and threads from /proc, goroutines from the goroutine
-// profile of the SDK's admin server. The SDK binds that server to a random port and logs none, so it is
-// found among the process's listening sockets; the plugin adds no debug endpoint of its own.
-func PluginStats(ctx context.Context, pid int) (ProcessStats, error) {
+// PluginStats reads the footprint of the plugin that pd runs: RSS and threads from /proc, goroutines from the
+// goroutine profile of the SDK's admin server. The SDK binds that server to a random port and logs none, so
+// it is found among the process's listening sockets other than the plugin's gRPC port; the plugin adds no
+// debug endpoint of its own.
+func PluginStats(ctx context.Context, pd *piped.Piped) (ProcessStats, error) {
 	var st ProcessStats
-	var err error
+	pid := pd.PluginPID()
+	_, grpcPort, err := net.SplitHostPort(pd.PluginAddr())
+	if err != nil {
+		return st, err
+	}
 	if st.RSS, err = procStatus(pid, "VmRSS"); err != nil {
 		return st, err
 	}
@@ -45,6 +53,9 @@ func PluginStats(ctx context.Context, pid int) (ProcessStats, error) {
 		return st, err
 	}
 	for _, port := range ports {
+		if strconv.Itoa(port) == grpcPort {
+			continue
+		}
 		if n, err := goroutineTotal(ctx, port); err == nil {
 			st.Goroutines = n
 			return st, nil
