@@ -23,6 +23,17 @@ const region = target.DefaultRegion
 // both).
 func newEnv(opts ...fakerun.Option) *Environment {
 	GinkgoHelper()
+	return newFakerunEnv(func(fr *target.Fakerun) []piped.DeployTarget {
+		return []piped.DeployTarget{
+			{Name: LocalDeployTarget, Config: fr.DeployTargetConfig(region)},
+			{Name: "bad-region", Config: fr.DeployTargetConfig("Tokyo")},
+		}
+	}, opts...)
+}
+
+// newFakerunEnv is newEnv with the deploy targets that deployTargets gives for the spec's fakerun.
+func newFakerunEnv(deployTargets func(*target.Fakerun) []piped.DeployTarget, opts ...fakerun.Option) *Environment {
+	GinkgoHelper()
 	if realMode {
 		Skip("needs fakerun (its state, call log, fault injection or readiness control): label fakerun-only")
 	}
@@ -32,10 +43,7 @@ func newEnv(opts ...fakerun.Option) *Environment {
 		Target:          fr,
 		PluginBinary:    pluginBinary,
 		ArtifactsFolder: artifactsFolder,
-		DeployTargets: []piped.DeployTarget{
-			{Name: LocalDeployTarget, Config: fr.DeployTargetConfig(region)},
-			{Name: "bad-region", Config: fr.DeployTargetConfig("Tokyo")},
-		},
+		DeployTargets:   deployTargets(fr),
 	})
 }
 

@@ -22,6 +22,12 @@ type Behavior struct {
 	// missing image (CONTAINER_MISSING). It applies to revisions created
 	// afterwards.
 	Fail bool
+	// ReadinessDelay, when positive, replaces the server's readiness delay
+	// (WithReadinessDelay) for revisions created afterwards: they become
+	// ready, or fail with Fail, this long after their creation, even with
+	// manual readiness. A delay longer than any timeout is a revision that
+	// never becomes ready.
+	ReadinessDelay time.Duration
 	// ErrorRate is the fraction of requests (0 to 1) answered with ErrorCode.
 	ErrorRate float64
 	// ErrorCode is the HTTP status of those answers, 500 to 599; 0 means 500.
@@ -86,6 +92,8 @@ func (b Behavior) validate() error {
 		return fmt.Errorf("field %q: must be between 0 and 1, got %v", "errorRate", b.ErrorRate)
 	case b.ErrorCode != 0 && (b.ErrorCode < 500 || b.ErrorCode > 599):
 		return fmt.Errorf("field %q: must be an HTTP status from 500 to 599 (0 means 500), got %d", "errorCode", b.ErrorCode)
+	case b.ReadinessDelay < 0:
+		return fmt.Errorf("field %q: must not be negative, got %s", "readinessDelay", b.ReadinessDelay)
 	case b.Latency < 0:
 		return fmt.Errorf("field %q: must not be negative, got %s", "latency", b.Latency)
 	case b.Jitter < 0:
@@ -147,6 +155,7 @@ func ParseBehaviors(data []byte) (Behaviors, error) {
 // ("50ms"), percentiles as an object {"50": "20ms", "99": "200ms"}.
 type behaviorJSON struct {
 	Fail               bool              `json:"fail,omitempty"`
+	ReadinessDelay     string            `json:"readinessDelay,omitempty"`
 	ErrorRate          float64           `json:"errorRate,omitempty"`
 	ErrorCode          int               `json:"errorCode,omitempty"`
 	Latency            string            `json:"latency,omitempty"`
@@ -161,6 +170,9 @@ type behaviorJSON struct {
 func (b Behavior) MarshalJSON() ([]byte, error) {
 	out := behaviorJSON{Fail: b.Fail, ErrorRate: b.ErrorRate, ErrorCode: b.ErrorCode, Backend: b.Backend, Docker: b.Docker,
 		Task: b.Task.toJSON()}
+	if b.ReadinessDelay > 0 {
+		out.ReadinessDelay = b.ReadinessDelay.String()
+	}
 	if b.Latency > 0 {
 		out.Latency = b.Latency.String()
 	}
@@ -185,6 +197,9 @@ func (b *Behavior) UnmarshalJSON(data []byte) error {
 	var err error
 	out := Behavior{Fail: in.Fail, ErrorRate: in.ErrorRate, ErrorCode: in.ErrorCode, Backend: in.Backend, Docker: in.Docker}
 	if out.Task, err = in.Task.parse(); err != nil {
+		return err
+	}
+	if out.ReadinessDelay, err = parseDuration("readinessDelay", in.ReadinessDelay); err != nil {
 		return err
 	}
 	if out.Latency, err = parseDuration("latency", in.Latency); err != nil {

@@ -202,3 +202,38 @@ func TestSetManualReadinessAndAccessors(t *testing.T) {
 	injected, _ := newFake(t, WithClock(func() time.Time { return epoch }))
 	assert.Equal(t, ClockStatus{Now: epoch, Injected: true}, injected.Clock())
 }
+
+func TestBehaviorReadinessDelay(t *testing.T) {
+	t.Parallel()
+	srv, c := newFake(t, WithManualReadiness(), WithBehaviors(Behaviors{Images: map[string]Behavior{
+		"img:slow": {ReadinessDelay: 3 * time.Second},
+		"img:bad":  {ReadinessDelay: 2 * time.Second, Fail: true},
+	}}))
+	srv.SetNow(epoch)
+	op, err := c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{
+		Parent: testParent, ServiceId: "svc", Service: &runpb.Service{Template: template("img:slow")}})
+	require.NoError(t, err)
+	srv.Advance(2 * time.Second)
+	_, err = op.Poll(t.Context())
+	require.NoError(t, err)
+	assert.False(t, op.Done(), "img:slow is ready 3s after its creation, manual readiness or not")
+	srv.Advance(time.Second)
+	svc, err := op.Poll(t.Context())
+	require.NoError(t, err)
+	require.True(t, op.Done())
+	assert.Equal(t, epoch.Add(3*time.Second), svc.GetTerminalCondition().GetLastTransitionTime().AsTime())
+
+	svc.Template = template("img:bad")
+	bad, err := c.services.UpdateService(t.Context(), &runpb.UpdateServiceRequest{Service: svc})
+	require.NoError(t, err)
+	srv.Advance(2 * time.Second)
+	_, err = bad.Poll(t.Context())
+	assert.ErrorContains(t, err, "Image 'img:bad' not found", "img:bad fails 2s after its creation")
+	assert.Equal(t, epoch.Add(5*time.Second), srv.Revisions(testSvc)[0].GetConditions()[0].GetLastTransitionTime().AsTime())
+
+	bs, err := ParseBehaviors([]byte(`{"images":{"img":{"readinessDelay":"1h"}}}`))
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, bs.Images["img"].ReadinessDelay)
+	_, err = ParseBehaviors([]byte(`{"images":{"img":{"readinessDelay":"-1s"}}}`))
+	assert.ErrorContains(t, err, `"readinessDelay"`)
+}

@@ -415,6 +415,9 @@ func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 	if r.failImage = s.failingImageLocked(r); r.failImage != "" {
 		r.manual = false // a failing image fails on schedule even with manual readiness
 	}
+	if d := s.behaviorLocked(r).ReadinessDelay; d > 0 {
+		r.readyAt, r.manual = now.Add(d), false
+	}
 	return r, nil
 }
 

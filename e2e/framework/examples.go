@@ -1,12 +1,9 @@
 package framework
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -101,18 +98,4 @@ func CanaryNamed(name, image string) map[string]string {
 		"app.pipecd.yaml": strings.Replace(string(cfg), "\n  name: canary\n", "\n  name: "+name+"\n", 1),
 		"service.yaml":    strings.Replace(Manifest("canary", image), "\nname: canary\n", "\nname: "+name+"\n", 1),
 	}
-}
-
-// PeakRSS returns the peak resident set size (VmHWM) of a process, in kB.
-func PeakRSS(pid int) (int, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			return strconv.Atoi(f[1])
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/<pid>/status")
 }

@@ -191,6 +191,9 @@ func (p *Piped) Close() {
 // PluginPID returns the process id of the running plugin.
 func (p *Piped) PluginPID() int { return p.proc.pid() }
 
+// PluginAddr returns the address of the running plugin's gRPC server.
+func (p *Piped) PluginAddr() string { return p.proc.addr() }
+
 // PluginOutput returns everything the plugin process(es) wrote to stdout and stderr.
 func (p *Piped) PluginOutput() string { return p.proc.logs() }
 

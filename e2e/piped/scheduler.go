@@ -237,10 +237,6 @@ func (r *Run) executeStage(sig *stopSignal, i int) (final model.StageStatus) {
 	if model.CanUpdateStageStatus(original, model.StageStatus_STAGE_RUNNING) {
 		original = model.StageStatus_STAGE_RUNNING
 	}
-	plg, err := r.p.pluginRegistry().GetPluginClientByStageName(ps.Name)
-	if err != nil {
-		return fail(fmt.Errorf("no plugin for stage %s: %w", ps.Name, err))
-	}
 	var stageConfig []byte
 	if !r.model.IsQuickSync() {
 		cfg, ok := r.genericCfg.GetStageConfigByte(ps.Index)
@@ -264,6 +260,11 @@ func (r *Run) executeStage(sig *stopSignal, i int) (final model.StageStatus) {
 		r.spec.Hooks.OnStageStart(r, rec)
 	}
 
+	// Looked up after the hook, which may have waited for a restarted plugin.
+	plg, err := r.p.pluginRegistry().GetPluginClientByStageName(ps.Name)
+	if err != nil {
+		return fail(fmt.Errorf("no plugin for stage %s: %w", ps.Name, err))
+	}
 	res, err := plg.ExecuteStage(ctx, &deployment.ExecuteStageRequest{Input: &deployment.ExecutePluginInput{
 		Deployment:              r.model,
 		Stage:                   ps,

@@ -18,16 +18,17 @@ import (
 // just read it does not read it twice) and returns nil, a ErrConflict to try again, or another error to stop.
 // Every write carries the
 // etag of the read it is based on, so a concurrent change makes Cloud Run answer ABORTED, and the change is
-// computed again from the new state: entries the plugin does not own are never overwritten.
+// computed again from the new state: entries the plugin does not own are never overwritten. An ABORTED read
+// is a conflict too: the service is read again.
 func (p *Plugin) writeService(ctx context.Context, t *target.Target, name string, live *runpb.Service, change func(live *runpb.Service) error) error {
 	var err error
 	for attempt := 1; attempt <= p.writeAttempts; attempt++ {
 		if live == nil {
-			if live, err = t.Client.GetService(ctx, name); err != nil {
-				return err
-			}
+			live, err = t.Client.GetService(ctx, name)
 		}
-		err = change(live)
+		if err == nil {
+			err = change(live)
+		}
 		if !errors.Is(err, provider.ErrConflict) {
 			return err
 		}
