@@ -95,21 +95,21 @@ type console struct {
 }
 
 func (c *console) locations(w http.ResponseWriter, _ *http.Request) {
-	render(w, "locations.html", locationsOf(c.src.Snapshot()))
+	render(w, http.StatusOK, "locations.html", locationsOf(c.src.Snapshot()))
 }
 
 func (c *console) services(w http.ResponseWriter, r *http.Request) {
 	loc := "projects/" + r.PathValue("project") + "/locations/" + r.PathValue("location")
-	render(w, "services.html", servicesOf(c.src.Snapshot(), loc))
+	render(w, http.StatusOK, "services.html", servicesOf(c.src.Snapshot(), loc))
 }
 
 func (c *console) service(w http.ResponseWriter, r *http.Request) {
 	page, ok := c.servicePage(r)
+	status := http.StatusOK
 	if !ok {
-		http.Error(w, "no service "+page.Name, http.StatusNotFound)
-		return
+		status = http.StatusNotFound // the page still waits for the service to appear
 	}
-	render(w, "service.html", page)
+	render(w, status, "service.html", page)
 }
 
 // servicePage reads the service the request names; ok is false when it does not exist.
@@ -142,14 +142,15 @@ func visitPath(url string) string {
 	return Prefix + "visit/" + host + "/"
 }
 
-// render writes a page, or a 500 naming the template error.
-func render(w http.ResponseWriter, name string, data any) {
+// render writes a page with status, or a 500 naming the template error.
+func render(w http.ResponseWriter, status int, name string, data any) {
 	var b strings.Builder
 	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
 		http.Error(w, "rendering "+name+": "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
 }
 

@@ -154,9 +154,10 @@ func TestServicePageShowsURLsTrafficRevisionsOperationsAndFaults(t *testing.T) {
 	assert.Contains(t, body, "<code>UpdateService</code> UNAVAILABLE “try later” · 2 more call(s)")
 	assert.Contains(t, body, `data-events="`+servicePath+`/events"`)
 
-	code, body, _ := f.get(t, console.Prefix+parent+"/services/missing")
+	code, body, _ := f.get(t, console.Prefix+parent+"/services/later")
 	assert.Equal(t, http.StatusNotFound, code)
-	assert.Contains(t, body, "no service "+parent+"/services/missing")
+	assert.Contains(t, body, "No such service (yet). This page shows it as soon as it is created.")
+	assert.Contains(t, body, `data-events="`+console.Prefix+parent+`/services/later/events"`, "the page waits for it")
 }
 
 func TestServicePageShowsAFailedRevisionsConditionMessage(t *testing.T) {
@@ -317,16 +318,7 @@ func listTimeSeries(t *testing.T, srv *fakerun.Server, req *monitoringpb.ListTim
 func TestEventStreamSendsTheLivePartWhenItChanges(t *testing.T) {
 	f := newFake(t)
 	f.canary(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.srv.Addr()+servicePath+"/events", nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer func() { _ = resp.Body.Close() }()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-	events := bufio.NewReader(resp.Body)
+	events := f.events(t, servicePath+"/events")
 
 	first := nextEvent(t, events)
 	assert.Contains(t, first, `data-revision="web-v1" data-percent="90"`)
@@ -338,6 +330,35 @@ func TestEventStreamSendsTheLivePartWhenItChanges(t *testing.T) {
 		next = nextEvent(t, events) // the clock line changes every second, so events keep coming
 	}
 	assert.NotContains(t, next, `class="traffic-row" data-revision="web-v1"`)
+}
+
+func TestEventStreamShowsAServiceOnceItIsCreated(t *testing.T) {
+	f := newFake(t)
+	events := f.events(t, console.Prefix+parent+"/services/later/events")
+	assert.Contains(t, nextEvent(t, events), "No such service (yet)")
+
+	f.deploy(t, parent, "later", "later-v1", imageV1, nil)
+	var next string
+	for !strings.Contains(next, `data-revision="later-v1" data-percent="100"`) {
+		next = nextEvent(t, events)
+	}
+	assert.NotContains(t, next, "No such service")
+}
+
+// events opens an event stream of the console, closed when the test ends (20s at most).
+func (f *fake) events(t *testing.T, path string) *bufio.Reader {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.srv.Addr()+path, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
+	return bufio.NewReader(resp.Body)
 }
 
 // nextEvent reads one "update" event and returns its data, lines joined by newlines.

@@ -22,7 +22,7 @@ func (c *console) events(w http.ResponseWriter, r *http.Request) {
 	defer ticker.Stop()
 	last := ""
 	for {
-		page, _ := c.servicePage(r) // a deleted service shows an empty live part
+		page, _ := c.servicePage(r) // a missing service shows that it is missing
 		var b strings.Builder
 		if err := pages.ExecuteTemplate(&b, "live", page.Live); err != nil {
 			b.Reset()

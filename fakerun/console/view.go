@@ -66,7 +66,6 @@ func servicesOf(snap Snapshot, loc string) servicesPage {
 // servicePage is a service's page; Live is the part that updates itself.
 type servicePage struct {
 	Name, ID, Location, LocationPath, EventsPath string
-	URLs                                         []link
 	Live                                         live
 }
 
@@ -75,7 +74,10 @@ type link struct{ URL, VisitPath string }
 
 // live is what changes while a deployment runs.
 type live struct {
-	Now         time.Time
+	Now time.Time
+	// Missing is true while the service does not exist (yet, or any more).
+	Missing     bool
+	URLs        []link
 	Reconciling bool
 	Traffic     []trafficRow
 	Revisions   []revisionRow
@@ -129,22 +131,22 @@ func revisionColors(revs []*runpb.Revision) map[string]string {
 const maxOperations = 5
 
 func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (servicePage, bool) {
-	page := servicePage{Name: name, ID: shortName(name), Location: locationOf(name)}
+	page := servicePage{Name: name, ID: shortName(name), Location: locationOf(name),
+		LocationPath: Prefix + locationOf(name) + "/", EventsPath: Prefix + name + "/events"}
 	idx := slices.IndexFunc(snap.Services, func(s *runpb.Service) bool { return s.GetName() == name })
 	if idx < 0 {
+		page.Live = live{Now: snap.Now, Missing: true}
 		return page, false
 	}
 	svc := snap.Services[idx]
-	page.LocationPath = Prefix + page.Location + "/"
-	page.EventsPath = Prefix + name + "/events"
-	for _, u := range append([]string{svc.GetUri()}, svc.GetUrls()...) {
-		if !slices.ContainsFunc(page.URLs, func(l link) bool { return l.URL == u }) {
-			page.URLs = append(page.URLs, link{URL: u, VisitPath: visitPath(u)})
-		}
-	}
 	revs := snap.Revisions[name]
 	colors := revisionColors(revs)
 	lv := live{Now: snap.Now, Reconciling: svc.GetReconciling(), Traffic: trafficOf(svc, colors), Faults: snap.Faults}
+	for _, u := range append([]string{svc.GetUri()}, svc.GetUrls()...) {
+		if !slices.ContainsFunc(lv.URLs, func(l link) bool { return l.URL == u }) {
+			lv.URLs = append(lv.URLs, link{URL: u, VisitPath: visitPath(u)})
+		}
+	}
 	for _, r := range revs {
 		lv.Revisions = append(lv.Revisions, revisionOf(r, lv.Traffic, colors))
 	}
