@@ -19,12 +19,12 @@ import (
 // legend's figures cover the last rateSeconds (requests/s) and
 // statsSeconds (errors, latency).
 const (
-	chartSeconds = 300
+	chartSeconds = 120
 	rateSeconds  = 10
 	statsSeconds = 60
 )
 
-// chart is one SVG line chart, a line per revision, drawn in a 300×100 box.
+// chart is one SVG line chart, a line per revision, drawn in a 300×100 box (the window's seconds across).
 type chart struct {
 	Title, Max string
 	Lines      []chartLine
@@ -184,7 +184,7 @@ func draw(lines map[string][]point, order []string, colors map[string]string) (s
 			if i > 0 && i < len(ps)-1 && p.value == ps[i-1].value && p.value == ps[i+1].value {
 				continue // inside a flat run: its ends draw it
 			}
-			fmt.Fprintf(&b, "%d,%.1f ", p.second, 100-95*p.value/top)
+			fmt.Fprintf(&b, "%.1f,%.1f ", 300*float64(p.second)/(chartSeconds-1), 100-95*p.value/top)
 		}
 		out = append(out, chartLine{Revision: rev, Color: colors[rev], Points: strings.TrimSpace(b.String())})
 	}

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,8 +59,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"short": shortName,
-	"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"time":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"window": func() string { return strconv.Itoa(chartSeconds/60) + " min" }, // what the charts cover
 }).ParseFS(templateFS, "templates/*.html"))
 
 // contentSecurityPolicy lets pages load only the console's own CSS and

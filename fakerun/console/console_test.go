@@ -275,13 +275,13 @@ func latencyPercentile(t *testing.T, srv *fakerun.Server, revision string, pct i
 	return series[0].GetPoints()[0].GetValue().GetDoubleValue()
 }
 
-// requestCounts asks the official Cloud Monitoring client for the requests of the last 5 minutes by revision.
+// requestCounts asks the official Cloud Monitoring client for the requests of the charts' 2 minutes by revision.
 func requestCounts(t *testing.T, srv *fakerun.Server) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, ts := range listTimeSeries(t, srv, &monitoringpb.ListTimeSeriesRequest{
 		Filter:   `metric.type = "run.googleapis.com/request_count" AND resource.labels.service_name = "web"`,
-		Interval: lastSeconds(srv, 300),
+		Interval: lastSeconds(srv, 120),
 	}) {
 		for _, p := range ts.GetPoints() {
 			out[ts.GetResource().GetLabels()["revision_name"]] += p.GetValue().GetInt64Value()
