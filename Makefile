@@ -105,6 +105,12 @@ demo: ## The main job: a canary deployment through the plugin against fakerun, w
 
 ##@ Tools
 
+.PHONY: browser
+browser: ## Install Debian's chromium for the console's browser spec, unless a headless browser is on PATH.
+	@if command -v chromium || command -v chromium-browser || command -v google-chrome; then exit 0; fi; \
+	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium
+
 $(GINKGO): e2e/go.mod
 	GOBIN=$(TOOLS) go install github.com/onsi/ginkgo/v2/ginkgo@$$(go -C e2e list -m -f '{{.Version}}' github.com/onsi/ginkgo/v2)
 

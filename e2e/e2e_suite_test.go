@@ -38,6 +38,17 @@ func init() {
 		"folder for the failed specs' dumps (fakerun state, call log, stage logs, plugin output) and the fidelity report (default $ARTIFACTS)")
 }
 
+// artifactsDir is the artifacts folder, or the repository's git-ignored .artifacts/ when none is set.
+func artifactsDir() string {
+	GinkgoHelper()
+	if artifactsFolder != "" {
+		return artifactsFolder
+	}
+	root, err := piped.RepoRoot()
+	Expect(err).NotTo(HaveOccurred())
+	return filepath.Join(root, ".artifacts")
+}
+
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "cloudrun-e2e")

@@ -16,7 +16,6 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/fidelity"
 	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
-	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 )
 
@@ -230,12 +229,7 @@ var _ = Describe("Fidelity report [fidelity]", Label("fidelity"), func() {
 			})
 		}
 		By("writing the report to the artifacts folder")
-		dir := artifactsFolder
-		if dir == "" {
-			root, err := piped.RepoRoot()
-			Expect(err).NotTo(HaveOccurred())
-			dir = filepath.Join(root, ".artifacts") // git-ignored
-		}
+		dir := artifactsDir()
 		Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
 		path := filepath.Join(dir, "fidelity-"+e.Target.Kind()+".json")
 		Expect(fidelity.Write(path, report)).To(Succeed())

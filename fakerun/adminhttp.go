@@ -16,6 +16,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/console"
 )
 
 // AdminPrefix is the path under which AdminHandler serves the HTTP admin API.
@@ -23,6 +25,7 @@ const AdminPrefix = "/_fakerun/"
 
 // adminEndpoints documents the admin API; unknown paths answer with this list.
 var adminEndpoints = []string{
+	"GET    /_fakerun/console/ (the web console, read-only)",
 	"GET    /_fakerun/healthz",
 	"GET    /_fakerun/state",
 	"POST   /_fakerun/reset",
@@ -58,6 +61,7 @@ var adminEndpoints = []string{
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	a := &admin{srv: s, mux: mux}
+	mux.Handle("GET "+console.Prefix, s.ConsoleHandler())
 	mux.HandleFunc("GET /_fakerun/healthz", a.healthz)
 	mux.HandleFunc("GET /_fakerun/state", a.state)
 	mux.HandleFunc("POST /_fakerun/reset", a.reset)

@@ -26,6 +26,7 @@ import (
 type Server struct {
 	impl       *server
 	metrics    *metrics.Store
+	monitoring *metrics.Service
 	serving    *dataPlane
 	containers *containerManager
 	loads      *loadGenerator
@@ -66,7 +67,8 @@ func NewServer(opts ...Option) (*Server, error) {
 	runpb.RegisterExecutionsServer(gs, jobs)
 	runpb.RegisterTasksServer(gs, jobs)
 	longrunningpb.RegisterOperationsServer(gs, impl)
-	monitoringpb.RegisterMetricServiceServer(gs, metrics.NewService(store))
+	monitoring := metrics.NewService(store)
+	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
 	// faults and the call log.
 	healthpb.RegisterHealthServer(gs, health.NewServer())
@@ -86,7 +88,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := newSplitListener(l)
-	s := &Server{impl: impl, metrics: store, containers: containers, grpc: gs, mux: mux, listener: split}
+	s := &Server{impl: impl, metrics: store, monitoring: monitoring, containers: containers, grpc: gs, mux: mux, listener: split}
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
 	s.trafficClient = newTrafficClient(s.Addr())
 	s.loads = newLoadGenerator(s.trafficClient)

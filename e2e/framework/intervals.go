@@ -51,6 +51,9 @@ const (
 	IntervalDockerCheck = 20 * time.Second
 	// IntervalAdmin bounds one call of fakerun's admin API.
 	IntervalAdmin = 5 * time.Second
+
+	// IntervalBrowserAction bounds one browser action, and how long PollPage waits for a page to show something.
+	IntervalBrowserAction = 5 * time.Second
 )
 
 // WaitScale shrinks the WAIT stages of every suite: the examples' 10s become 100ms.

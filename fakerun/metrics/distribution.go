@@ -126,3 +126,15 @@ func (d *dist) proto() *distribution.Distribution {
 		BucketCounts:          append([]int64(nil), d.buckets...),
 	}
 }
+
+// Percentile estimates the p-th percentile (0-100) of the merged
+// distributions, as ListTimeSeries' percentile aligners and reducers do. The
+// distributions must come from this package's points (its bucket options);
+// it returns 0 when they hold no values.
+func Percentile(ds []*distribution.Distribution, p float64) float64 {
+	merged := &dist{}
+	for _, d := range ds {
+		merged.merge(&dist{count: d.GetCount(), mean: d.GetMean(), ssd: d.GetSumOfSquaredDeviation(), buckets: d.GetBucketCounts()})
+	}
+	return merged.percentile(p)
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/console"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
@@ -101,10 +102,12 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		}
 		defer func() { _ = srv.Close() }()
 		addr = srv.Addr()
+		srv.Handle(fakerun.AdminPrefix, srv.AdminHandler()) // the admin API and the web console
 		p.step("fakerun (in-process) listening on %s, revisions become ready after %s", addr, f.readinessDelay)
 	} else {
 		p.step("Using the fakerun at %s", addr)
 	}
+	p.step("Watch it live in fakerun's console: http://%s%s%s", addr, console.Prefix, naming.ServiceName(f.project, f.region, serviceID))
 
 	endpoint := target.NewEndpoint(addr, f.project, f.region)
 	reader, err := cloudrun.NewReader(ctx, endpoint.ClientOptions()...)

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"google.golang.org/grpc/codes"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 )
 
 // config is the binary's settings after flags and FAKERUN_* variables.
@@ -80,6 +81,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 			"gRPC and REST for both APIs, the admin API under /_fakerun/, and the services themselves: a request\n"+
 			"whose Host is a service or tag URL fakerun reports (*.run.app) is routed by the traffic split and\n"+
 			"answered, e.g. curl -H 'Host: svc-abcdefghij-uc.a.run.app' http://127.0.0.1:8080/\n"+
+			"A read-only web console shows the services, their traffic, revisions and live request charts:\n"+
+			"open http://127.0.0.1:8080/_fakerun/console/ (with -port 8080) in a browser.\n"+
 			"Every flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
 		fs.PrintDefaults()
 	}

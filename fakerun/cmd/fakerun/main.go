@@ -2,7 +2,8 @@
 // standalone process: gRPC (with reflection) and REST on one port for the
 // Cloud Run Admin API and Cloud Monitoring's MetricService, the JSON admin
 // API under /_fakerun/ (faults, readiness, behaviours, load, clock, call log,
-// state, reset, healthz), and the services' own URLs, routed by Host.
+// state, reset, healthz), the read-only web console under /_fakerun/console/,
+// and the services' own URLs, routed by Host.
 //
 //	go run ./fakerun/cmd/fakerun -port 8080 -readiness-delay 2s
 //
@@ -25,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/console"
 )
 
 func main() {
@@ -63,8 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	client := clientAddress(addr)
 	if _, err := fmt.Fprintf(stdout, "fakerun listening on %s (gRPC and REST; admin API at http://%s%s)\n"+
 		"Point the Cloud Run plugin at it with the deploy target config: endpoint: %s, insecure: true\n"+
-		"Service URLs answer on the same port by Host: curl -H 'Host: <host of the service uri>' http://%s/\n",
-		addr, client, fakerun.AdminPrefix, client, client); err != nil {
+		"Service URLs answer on the same port by Host: curl -H 'Host: <host of the service uri>' http://%s/\n"+
+		"Web console (read-only, live): http://%s%s\n",
+		addr, client, fakerun.AdminPrefix, client, client, client, console.Prefix); err != nil {
 		return errors.Join(fmt.Errorf("writing to stdout: %w", err), srv.Close())
 	}
 	log.Info("fakerun started", "addr", addr, "readinessDelay", cfg.readinessDelay,
@@ -123,3 +126,6 @@ func (r *statusRecorder) WriteHeader(status int) {
 	r.status = status
 	r.ResponseWriter.WriteHeader(status)
 }
+
+// Unwrap lets http.ResponseController flush the console's event stream.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -110,6 +110,8 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, "Point the Cloud Run plugin at it with the deploy target config: endpoint: "+addr+", insecure: true", lines.Text())
 	require.True(t, lines.Scan())
 	assert.Equal(t, "Service URLs answer on the same port by Host: curl -H 'Host: <host of the service uri>' http://"+addr+"/", lines.Text())
+	require.True(t, lines.Scan())
+	assert.Equal(t, "Web console (read-only, live): http://"+addr+"/_fakerun/console/", lines.Text())
 	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
 
 	// The admin API answers on the same port, and reports the configured delay.
@@ -146,6 +148,26 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	_, err = services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: "projects/p/locations/us-central1/services/svc", Etag: `"stale"`})
 	assert.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+
+	// The console's event stream flushes through the request log and stays open; the first update shows the revision deploying.
+	eventsCtx, stopEvents := context.WithTimeout(ctx, 10*time.Second)
+	defer stopEvents()
+	req, err = http.NewRequestWithContext(eventsCtx, http.MethodGet, "http://"+addr+"/_fakerun/console/projects/p/locations/us-central1/services/svc/events", nil)
+	require.NoError(t, err)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	events := bufio.NewScanner(resp.Body)
+	require.True(t, events.Scan(), "first event: %v", events.Err())
+	assert.Equal(t, "event: update", events.Text())
+	var update strings.Builder
+	for events.Scan() && events.Text() != "" {
+		update.WriteString(events.Text())
+	}
+	assert.Contains(t, update.String(), `<span class="state state-RECONCILING">RECONCILING</span><div class="message">Deploying revision.</div>`)
+	require.True(t, events.Scan(), "the stream stays open: the next update comes when the clock line changes")
+	assert.Equal(t, "event: update", events.Text())
+	stopEvents()
+	require.NoError(t, resp.Body.Close())
 
 	// gRPC reflection lists the Cloud Run services (grpcurl relies on it).
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
