@@ -24,11 +24,13 @@ import (
 // HTTP/2 cleartext) and REST/JSON plus extra handlers (HTTP/1.1
 // connections). Its methods are safe for concurrent use.
 type Server struct {
-	impl       *server
-	metrics    *metrics.Store
-	serving    *dataPlane
-	containers *containerManager
-	loads      *loadGenerator
+	impl    *server
+	metrics *metrics.Store
+	// ingestionDelay is the one given to NewServer, which Reset restores.
+	ingestionDelay time.Duration
+	serving        *dataPlane
+	containers     *containerManager
+	loads          *loadGenerator
 	// trafficClient sends service and tag URLs to this server.
 	trafficClient *http.Client
 	grpc          *grpc.Server
@@ -54,6 +56,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakerun: %w", err)
 	}
+	store.SetIngestionDelay(cfg.ingestionDelay)
 	containers, err := newContainerManager(impl, os.Getenv("DOCKER_HOST"))
 	if err != nil {
 		return nil, err
@@ -82,7 +85,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := newSplitListener(l)
-	s := &Server{impl: impl, metrics: store, containers: containers, grpc: gs, mux: mux, listener: split}
+	s := &Server{impl: impl, metrics: store, ingestionDelay: cfg.ingestionDelay, containers: containers, grpc: gs, mux: mux, listener: split}
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
 	s.trafficClient = newTrafficClient(s.Addr())
 	s.loads = newLoadGenerator(s.trafficClient)
