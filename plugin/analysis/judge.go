@@ -115,7 +115,7 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 					continue
 				}
 				judge(name+" increase", threshold, newLat-baseLat > *l.MaxIncrease,
-					"+"+ms(newLat-baseLat), fmt.Sprintf("%s vs baseline %s", ms(newLat), ms(baseLat)))
+					signedMs(newLat-baseLat), fmt.Sprintf("%s vs baseline %s", ms(newLat), ms(baseLat)))
 			}
 		case m.Custom != nil:
 			cm := m.Custom
@@ -208,10 +208,13 @@ func percent(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }
 func signedPercent(f float64) string { return fmt.Sprintf("%+.2f%%", 100*f) }
 
 // ms renders a latency in milliseconds, with one decimal below 10ms.
-func ms(d time.Duration) string {
+func ms(d time.Duration) string { return strings.TrimPrefix(signedMs(d), "+") }
+
+// signedMs renders a latency difference in milliseconds with its sign, with one decimal below 10ms.
+func signedMs(d time.Duration) string {
 	v := float64(d) / float64(time.Millisecond)
 	if v < 10 && v > -10 {
-		return fmt.Sprintf("%.1fms", v)
+		return strings.Replace(fmt.Sprintf("%+.1fms", v), "-0.0", "+0.0", 1)
 	}
-	return fmt.Sprintf("%.0fms", v)
+	return fmt.Sprintf("%+.0fms", v)
 }
