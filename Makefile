@@ -100,8 +100,8 @@ tidy: ## go mod tidy in every module.
 ##@ Run
 
 .PHONY: demo
-demo: ## The main job: a canary deployment through the plugin against fakerun, with live progress.
-	go -C e2e run ./cmd/demo
+demo: ## The main job: a canary gated by CLOUDRUN_ANALYSIS against fakerun, with live progress (SCENARIO=bad-canary: rolled back).
+	go -C e2e run ./cmd/demo $(if $(SCENARIO),-scenario $(SCENARIO))
 
 ##@ Tools
 

@@ -40,6 +40,17 @@ func (s *Server) SetReadinessDelay(d time.Duration) {
 	s.impl.readinessDelay = max(d, 0)
 }
 
+// SetIngestionDelay changes how long after the end of their second request metrics become visible to
+// ListTimeSeries (see WithIngestionDelay); it applies to the points already recorded too.
+func (s *Server) SetIngestionDelay(d time.Duration) {
+	s.metrics.SetIngestionDelay(d)
+}
+
+// IngestionDelay returns the current ingestion delay of request metrics.
+func (s *Server) IngestionDelay() time.Duration {
+	return s.metrics.IngestionDelay()
+}
+
 // SetManualReadiness switches manual readiness (see WithManualReadiness) for
 // revisions created from now on.
 func (s *Server) SetManualReadiness(manual bool) {
@@ -303,11 +314,12 @@ func (s *Server) State() *State {
 
 // Reset drops all services, revisions, jobs, executions, operations, faults, calls, metrics
 // and finished load runs (running ones stop), and restores the options given
-// to NewServer (clock, readiness, behaviours, seed).
+// to NewServer (clock, readiness, behaviours, seed, ingestion delay).
 func (s *Server) Reset() {
 	s.impl.mu.Lock()
 	s.impl.resetLocked()
 	s.impl.mu.Unlock()
 	s.metrics.Reset()
+	s.metrics.SetIngestionDelay(s.ingestionDelay)
 	s.loads.reset()
 }

@@ -42,6 +42,8 @@ var adminEndpoints = []string{
 	"GET    /_fakerun/behaviors",
 	`PUT    /_fakerun/behaviors {"images":{"…/app:v2":{"errorRate":0.2,"errorCode":503,"latency":"50ms"}},"revisions":{"svc-00002-abc":{"backend":"http://127.0.0.1:9000"}}}`,
 	"DELETE /_fakerun/behaviors",
+	"GET    /_fakerun/metrics",
+	`PUT    /_fakerun/metrics {"ingestionDelay":"5s"}`,
 	"GET    /_fakerun/load",
 	`POST   /_fakerun/load {"url":"https://svc-….a.run.app/","rate":20,"duration":"60s"}`,
 	"GET    /_fakerun/clock",
@@ -78,6 +80,8 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /_fakerun/behaviors", a.behaviors)
 	mux.HandleFunc("PUT /_fakerun/behaviors", a.setBehaviors)
 	mux.HandleFunc("DELETE /_fakerun/behaviors", a.clearBehaviors)
+	mux.HandleFunc("GET /_fakerun/metrics", a.metricsSettings)
+	mux.HandleFunc("PUT /_fakerun/metrics", a.setMetricsSettings)
 	mux.HandleFunc("GET /_fakerun/load", a.loads)
 	mux.HandleFunc("POST /_fakerun/load", a.startLoad)
 	mux.HandleFunc("GET /_fakerun/clock", a.clock)

@@ -132,6 +132,17 @@ func TestAdminCalls(t *testing.T) {
 	assert.Empty(t, body["calls"])
 }
 
+func TestAdminMetrics(t *testing.T) {
+	t.Parallel()
+	srv, _, base := newAdminFake(t)
+	code, body := adminDo(t, http.MethodPut, base+"/metrics", `{"ingestionDelay":"3m"}`)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	assert.Equal(t, map[string]any{"ingestionDelay": "3m0s"}, body)
+	assert.Equal(t, 3*time.Minute, srv.IngestionDelay())
+	_, body = adminDo(t, http.MethodGet, base+"/metrics", "")
+	assert.Equal(t, map[string]any{"ingestionDelay": "3m0s"}, body)
+}
+
 func TestAdminReadiness(t *testing.T) {
 	t.Parallel()
 	srv, c, base := newAdminFake(t)
@@ -247,6 +258,10 @@ func TestAdminBadRequests(t *testing.T) {
 			wantCode: http.StatusBadRequest, wantErr: []string{`field "ready"`, "true", "false"}},
 		{name: "fail: revision readiness without revision", method: http.MethodPost, path: "/readiness/revision", body: `{"ready":true}`,
 			wantCode: http.StatusBadRequest, wantErr: []string{`field "revision"`}},
+		{name: "fail: metrics without ingestion delay", method: http.MethodPut, path: "/metrics", body: `{}`,
+			wantCode: http.StatusBadRequest, wantErr: []string{`"ingestionDelay"`, `"0s"`}},
+		{name: "fail: negative ingestion delay", method: http.MethodPut, path: "/metrics", body: `{"ingestionDelay":"-1s"}`,
+			wantCode: http.StatusBadRequest, wantErr: []string{`field "ingestionDelay"`, "negative"}},
 		{name: "fail: clock not RFC 3339", method: http.MethodPut, path: "/clock", body: `{"now":"yesterday"}`,
 			wantCode: http.StatusBadRequest, wantErr: []string{`field "now"`, "RFC 3339"}},
 		{name: "fail: advance without duration", method: http.MethodPost, path: "/clock/advance", body: `{}`,

@@ -321,6 +321,27 @@ func TestMetricsClockAndRetention(t *testing.T) {
 		Interval: window(time.Unix(0, 0), testEpoch.Add(48*time.Hour))}))
 }
 
+func TestMetricsIngestionDelay(t *testing.T) {
+	t.Parallel()
+	// The clock is at T0+120s; the points end at T0+1s and T0+61s.
+	srv, mc := metricsFake(t, WithIngestionDelay(90*time.Second))
+	assert.Equal(t, 90*time.Second, srv.IngestionDelay())
+	series := listSeries(t, mc, query(countFilter, nil))
+	assert.Equal(t, map[string][]int64{"svc-v1": {4}, "svc-v2": {2}}, ints(series, revisionOf), "the points of T0+61s arrive at T0+151s")
+
+	srv.Advance(31 * time.Second)
+	series = listSeries(t, mc, query(countFilter, nil))
+	assert.Equal(t, map[string][]int64{"svc-v1": {6, 4}, "svc-v2": {1, 2}}, ints(series, revisionOf))
+
+	srv.SetIngestionDelay(time.Hour)
+	assert.Empty(t, listSeries(t, mc, query(countFilter, nil)), "the delay applies to points already recorded")
+
+	srv.Reset()
+	assert.Equal(t, 90*time.Second, srv.IngestionDelay(), "Reset restores the delay given to NewServer")
+	_, err := NewServer(WithIngestionDelay(-time.Second))
+	assert.ErrorContains(t, err, "fakerun: WithIngestionDelay: delay must not be negative, got -1s")
+}
+
 func TestMetricDescriptors(t *testing.T) {
 	t.Parallel()
 	_, mc := metricsFake(t)

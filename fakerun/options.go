@@ -19,6 +19,7 @@ type config struct {
 	behaviors      Behaviors
 	seed           uint64
 	retention      time.Duration
+	ingestionDelay time.Duration
 	faults         map[string][]Fault
 	revisionCap    int
 	compat         Compatibility
@@ -138,6 +139,19 @@ func WithFault(method string, f Fault) Option {
 func WithSeed(seed uint64) Option {
 	return func(c *config) error {
 		c.seed = seed
+		return nil
+	}
+}
+
+// WithIngestionDelay makes request metrics visible to ListTimeSeries only d after the end of the second
+// they were recorded in, on the server clock, as Cloud Monitoring shows Cloud Run's points up to 180s
+// late. The default, 0, shows them at once.
+func WithIngestionDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("fakerun: WithIngestionDelay: delay must not be negative, got %s", d)
+		}
+		c.ingestionDelay = d
 		return nil
 	}
 }

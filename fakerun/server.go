@@ -27,9 +27,11 @@ type Server struct {
 	impl       *server
 	metrics    *metrics.Store
 	monitoring *metrics.Service
-	serving    *dataPlane
-	containers *containerManager
-	loads      *loadGenerator
+	// ingestionDelay is the one given to NewServer, which Reset restores.
+	ingestionDelay time.Duration
+	serving        *dataPlane
+	containers     *containerManager
+	loads          *loadGenerator
 	// trafficClient sends service and tag URLs to this server.
 	trafficClient *http.Client
 	grpc          *grpc.Server
@@ -55,6 +57,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakerun: %w", err)
 	}
+	store.SetIngestionDelay(cfg.ingestionDelay)
 	containers, err := newContainerManager(impl, os.Getenv("DOCKER_HOST"))
 	if err != nil {
 		return nil, err
@@ -88,7 +91,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := newSplitListener(l)
-	s := &Server{impl: impl, metrics: store, monitoring: monitoring, containers: containers, grpc: gs, mux: mux, listener: split}
+	s := &Server{impl: impl, metrics: store, monitoring: monitoring, ingestionDelay: cfg.ingestionDelay, containers: containers, grpc: gs, mux: mux, listener: split}
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
 	s.trafficClient = newTrafficClient(s.Addr())
 	s.loads = newLoadGenerator(s.trafficClient)

@@ -22,7 +22,6 @@ require (
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect
 	cloud.google.com/go/iam v1.14.0 // indirect
 	cloud.google.com/go/longrunning v1.5.0 // indirect
-	cloud.google.com/go/monitoring v1.32.1 // indirect
 	cloud.google.com/go/profiler v0.3.1 // indirect
 	connectrpc.com/connect v1.19.1 // indirect
 	connectrpc.com/vanguard v0.4.0 // indirect
@@ -73,6 +72,7 @@ require (
 )
 
 require (
+	cloud.google.com/go/monitoring v1.32.1
 	github.com/google/go-cmp v0.7.0
 	github.com/pipecd-cloudrun/cloudrun/fakerun v0.0.0
 )

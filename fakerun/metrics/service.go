@@ -164,7 +164,11 @@ func interval(ti *monitoringpb.TimeInterval) (start, end int64, err error) {
 // without points and sorts the rest by their labels.
 func (s *Service) query(project string, f *filter, desc *metric.MetricDescriptor, agg aggregation, start, end int64) []*qseries {
 	st := s.store
-	cutoff := st.now().Add(-st.retention).UnixNano() // before locking: the clock has its own lock
+	now := st.now() // before locking: the clock has its own lock
+	cutoff := now.Add(-st.retention).UnixNano()
+	if delay := st.IngestionDelay(); delay > 0 {
+		end = min(end, now.Add(-delay).UnixNano()) // points that have not arrived yet
+	}
 	st.mu.RLock()
 	var aligned []*qseries
 	for _, sr := range st.series {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,6 +47,7 @@ type Request struct {
 type Store struct {
 	now       func() time.Time
 	retention time.Duration
+	delay     atomic.Int64 // ingestion delay in nanoseconds, see SetIngestionDelay
 
 	mu      sync.RWMutex
 	series  map[seriesKey]*series
@@ -72,6 +74,14 @@ func NewStore(now func() time.Time, retention time.Duration) (*Store, error) {
 
 // Retention returns how long points are kept.
 func (st *Store) Retention() time.Duration { return st.retention }
+
+// SetIngestionDelay makes a point visible to queries only d after the end of its second, on the store's
+// clock, as Cloud Monitoring shows Cloud Run's points up to minutes late. 0 (the default) shows every
+// point at once, the current second's included; negative counts as 0.
+func (st *Store) SetIngestionDelay(d time.Duration) { st.delay.Store(int64(max(d, 0))) }
+
+// IngestionDelay returns the delay set by SetIngestionDelay.
+func (st *Store) IngestionDelay() time.Duration { return time.Duration(st.delay.Load()) }
 
 // seriesKey identifies a time series: its metric type, resource and metric
 // labels (code is empty for request_latencies).

@@ -13,6 +13,8 @@ func FuzzDecodeStageOptions(f *testing.F) {
 		``, `{}`, `null`, `{"percent": "10%"}`, `{"percent": 120}`, `{"skipTrafficShift": true, "timeout": "30s"}`,
 		`{"keepCount": 3, "keepLatest": false}`, `{"revision": "svc-1"}`, `{"project": "p", "region": "us-central1"}`,
 		`{"input": {"serviceManifestFile": "a.yaml"}, "quickSync": {"prune": true}}`, `[`, `{"timeout": 5}`,
+		`{"duration": "1m", "metrics": [{"errorRate": {"max": "1%"}}, {"latency": {"percentile": 95, "max": "1s"}}]}`,
+		`{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"a\"", "max": 0}}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -23,6 +25,10 @@ func FuzzDecodeStageOptions(f *testing.F) {
 		check(t, raw, DecodeCleanupStageOptions, CleanupStageOptions.Validate)
 		check(t, raw, DecodeDeployTargetConfig, DeployTargetConfig.Validate)
 		check(t, raw, decodeApplicationSpec, func(s ApplicationSpec) error { return s.Validate() })
+		// The analysis options have no JSON form of their own to round-trip; they must decode or explain why.
+		if _, err := DecodeAnalysisStageOptions(raw); err != nil && err.Error() == "" {
+			t.Fatalf("AnalysisStageOptions: empty error message")
+		}
 	})
 }
 

@@ -18,6 +18,8 @@ const (
 	StageCloudRunCanaryCleanup = "CLOUDRUN_CANARY_CLEANUP"
 	// StageCloudRunRollback puts the traffic back to where it was before the deployment.
 	StageCloudRunRollback = "CLOUDRUN_ROLLBACK"
+	// StageCloudRunAnalysis judges the new revision on Cloud Monitoring and fails when it is bad.
+	StageCloudRunAnalysis = "CLOUDRUN_ANALYSIS"
 )
 
 // Stage descriptions, shown in the PipeCD UI for quick sync (pipeline stages show their `desc`).
@@ -26,6 +28,7 @@ const (
 	StageCloudRunPromoteDescription       = "Route a share of the traffic to the new revision"
 	StageCloudRunCanaryCleanupDescription = "Delete old revisions that serve no traffic"
 	StageCloudRunRollbackDescription      = "Restore the traffic as it was before the deployment"
+	StageCloudRunAnalysisDescription      = "Judge the new revision on Cloud Monitoring"
 )
 
 // allStages is what FetchDefinedStages returns.
@@ -34,6 +37,7 @@ var allStages = []string{
 	StageCloudRunPromote,
 	StageCloudRunCanaryCleanup,
 	StageCloudRunRollback,
+	StageCloudRunAnalysis,
 }
 
 // quickSyncMetadataKey marks the stages of a quick sync in their stage metadata, because ExecuteStage

@@ -1,5 +1,6 @@
 // Package deployment implements the Cloud Run deployment plugin for piped: planning (versions, strategy,
-// stages) and the stages CLOUDRUN_SYNC, CLOUDRUN_PROMOTE, CLOUDRUN_CANARY_CLEANUP and CLOUDRUN_ROLLBACK.
+// stages) and the stages CLOUDRUN_SYNC, CLOUDRUN_PROMOTE, CLOUDRUN_ANALYSIS, CLOUDRUN_CANARY_CLEANUP and
+// CLOUDRUN_ROLLBACK.
 package deployment
 
 import (
@@ -104,6 +105,8 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 		run = p.executeRollback
 	case StageCloudRunCanaryCleanup:
 		run = p.executeCleanup
+	case StageCloudRunAnalysis:
+		run = p.executeAnalysis
 	default:
 		return nil, fmt.Errorf("unsupported stage %q: the Cloud Run plugin executes %v", input.Request.StageName, allStages)
 	}

@@ -1,5 +1,6 @@
 // Package provider is the plugin's only door to Google Cloud: a Cloud Run Admin API v2 client
-// (cloud.google.com/go/run/apiv2 over gRPC) with retries of transient errors, error messages that say
+// (cloud.google.com/go/run/apiv2 over gRPC) and a Cloud Monitoring API v3 client
+// (cloud.google.com/go/monitoring/apiv3/v2, created on first use) with retries of transient errors, error messages that say
 // what to fix, and a registry that keeps one client per deploy target.
 package provider
 
@@ -8,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/googleapis/gax-go/v2"
@@ -40,10 +43,14 @@ const (
 	defaultMaxAttempts  = 6
 )
 
-// Client talks to the Cloud Run Admin API v2 of one deploy target. It is safe for concurrent use.
+// Client talks to the Cloud Run Admin API v2 and the Cloud Monitoring API v3 of one deploy target. It is
+// safe for concurrent use.
 type Client struct {
 	services     *run.ServicesClient
 	revisions    *run.RevisionsClient
+	clientOpts   []option.ClientOption
+	metricsMu    sync.Mutex
+	metrics      *monitoring.MetricClient // created on first use, see monitoringClient
 	pollInterval time.Duration
 	readTimeout  time.Duration
 	writeTimeout time.Duration
@@ -128,7 +135,7 @@ func NewClient(ctx context.Context, cfg config.DeployTargetConfig, opts ...Optio
 	// no call options: their own timeouts would be ignored under a context with a deadline anyway.
 	services.CallOptions = &run.ServicesCallOptions{}
 	revisions.CallOptions = &run.RevisionsCallOptions{}
-	c.services, c.revisions = services, revisions
+	c.services, c.revisions, c.clientOpts = services, revisions, clientOpts
 	return c, nil
 }
 
@@ -156,7 +163,13 @@ func clientOptions(cfg config.DeployTargetConfig) ([]option.ClientOption, error)
 
 // Close releases the connections.
 func (c *Client) Close() error {
-	return errors.Join(c.services.Close(), c.revisions.Close())
+	c.metricsMu.Lock()
+	defer c.metricsMu.Unlock()
+	errs := []error{c.services.Close(), c.revisions.Close()}
+	if c.metrics != nil {
+		errs = append(errs, c.metrics.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // GetService returns the service, or an error wrapping ErrNotFound.
@@ -289,10 +302,15 @@ func (c *Client) DeleteRevision(ctx context.Context, name, etag string) error {
 	return err
 }
 
-// do sends call until it succeeds, fails with a non-transient error, runs out of attempts or retry budget,
-// or ctx ends. Each attempt gets at most timeout; one that takes longer fails with DEADLINE_EXCEEDED,
-// which is retried.
+// do sends call to Cloud Run (see send).
 func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource string, call func(context.Context) error) error {
+	return c.send(ctx, "Cloud Run", timeout, op, resource, call)
+}
+
+// send sends call to api until it succeeds, fails with a non-transient error, runs out of attempts or
+// retry budget, or ctx ends. Each attempt gets at most timeout; one that takes longer fails with
+// DEADLINE_EXCEEDED, which is retried.
+func (c *Client) send(ctx context.Context, api string, timeout time.Duration, op, resource string, call func(context.Context) error) error {
 	start := time.Now()
 	delay := c.retryInitial
 	for attempt := 1; ; attempt++ {
@@ -316,7 +334,7 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource str
 			}
 			return translate(op, resource, err)
 		}
-		noticeRetry(ctx, op, resource, err, delay, attempt, c.maxAttempts)
+		noticeRetry(ctx, api, op, resource, err, delay, attempt, c.maxAttempts)
 		if err := sleep(ctx, delay); err != nil {
 			return fmt.Errorf("failed to %s %s: %w", op, resource, err)
 		}
@@ -416,11 +434,11 @@ func WithRetryNotice(ctx context.Context, notice func(string)) context.Context {
 	return context.WithValue(ctx, retryNoticeKey{}, notice)
 }
 
-func noticeRetry(ctx context.Context, op, resource string, err error, delay time.Duration, attempt, attempts int) {
+func noticeRetry(ctx context.Context, api, op, resource string, err error, delay time.Duration, attempt, attempts int) {
 	notice, ok := ctx.Value(retryNoticeKey{}).(func(string))
 	if !ok {
 		return
 	}
-	notice(fmt.Sprintf("Cloud Run answered %s to %s %s; retrying in %s (attempt %d of %d)",
-		codeText(status.Code(err)), op, naming.ShortName(resource), delay, attempt+1, attempts))
+	notice(fmt.Sprintf("%s answered %s to %s %s; retrying in %s (attempt %d of %d)",
+		api, codeText(status.Code(err)), op, naming.ShortName(resource), delay, attempt+1, attempts))
 }

@@ -23,8 +23,9 @@ type component struct {
 // components lists the parts of the project in the order the report prints them.
 var components = []component{
 	{name: "plugin interface (versions, strategy, stage building)", files: []string{"plugin/deployment/determine.go", "plugin/deployment/pipeline.go"}, floor: 90},
-	{name: "stage executors (SYNC, PROMOTE, ROLLBACK, CANARY_CLEANUP)", files: []string{"plugin/deployment/*.go", "plugin/app/*.go", "plugin/syncplan/*.go", "plugin/target/*.go"}, floor: 85},
+	{name: "stage executors (SYNC, PROMOTE, ANALYSIS, ROLLBACK, CANARY_CLEANUP)", files: []string{"plugin/deployment/*.go", "plugin/app/*.go", "plugin/syncplan/*.go", "plugin/target/*.go"}, floor: 85},
 	{name: "Cloud Run client layer", files: []string{"plugin/provider/*.go"}, floor: 80},
+	{name: "canary analysis judgement", files: []string{"plugin/analysis/*.go"}, floor: 90},
 	{name: "configuration decoding and validation", files: []string{"plugin/config/*.go"}, floor: 95},
 	{name: "fakerun", files: []string{"fakerun/*.go", "fakerun/metrics/*.go", "fakerun/console/*.go"}, floor: 85},
 	{name: "manifests (v2 and Knative)", files: []string{"plugin/manifest/*.go"}},

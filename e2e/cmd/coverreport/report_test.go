@@ -33,7 +33,7 @@ func TestMeasure(t *testing.T) {
 	assert.InDelta(t, 90.0, iface.percent(), 0.01)
 	assert.True(t, iface.meetsFloor())
 
-	stages := byName["stage executors (SYNC, PROMOTE, ROLLBACK, CANARY_CLEANUP)"]
+	stages := byName["stage executors (SYNC, PROMOTE, ANALYSIS, ROLLBACK, CANARY_CLEANUP)"]
 	assert.Equal(t, 4, stages.total, "a block listed by two test binaries counts once")
 	assert.Equal(t, 4, stages.covered, "a block covered by any test binary counts as covered")
 
@@ -47,6 +47,7 @@ const allCovered = `mode: atomic
 github.com/pipecd-cloudrun/cloudrun/plugin/deployment/pipeline.go:1.1,2.2 1 1
 github.com/pipecd-cloudrun/cloudrun/plugin/deployment/sync.go:1.1,2.2 1 1
 github.com/pipecd-cloudrun/cloudrun/plugin/provider/client.go:1.1,2.2 1 1
+github.com/pipecd-cloudrun/cloudrun/plugin/analysis/judge.go:1.1,2.2 1 1
 github.com/pipecd-cloudrun/cloudrun/plugin/config/decode.go:1.1,2.2 1 1
 github.com/pipecd-cloudrun/cloudrun/fakerun/server.go:1.1,2.2 1 1
 `

@@ -1,8 +1,11 @@
-// Command demo runs the examples/canary application through the Cloud Run plugin against fakerun: first a quick
-// sync of v1 (the previous version), then the canary pipeline of v2, printing each stage, its logs and the traffic
-// split as it goes.
+// Command demo runs the examples/canary-analysis application through the Cloud Run plugin against fakerun: first
+// a quick sync of v1 (the previous version), then, with fakerun's load generator sending traffic, the canary
+// pipeline of v2, whose CLOUDRUN_ANALYSIS judges v2 at 10% on fakerun's Cloud Monitoring. It prints each stage,
+// its logs (the analysis checks among them) and the traffic split as it goes. With -scenario bad-canary, v2
+// answers 20% of its requests with 503: the analysis fails and CLOUDRUN_ROLLBACK restores v1.
 //
 //	go -C e2e run ./cmd/demo                      # in-process fakerun
+//	go -C e2e run ./cmd/demo -scenario bad-canary
 //	go -C e2e run ./cmd/demo -fakerun 127.0.0.1:8080
 package main
 
@@ -41,6 +44,9 @@ type flags struct {
 	timeScale      float64
 	readinessDelay time.Duration
 	timeout        time.Duration
+	scenario       string
+	analysisScale  float64
+	loadRate       int
 }
 
 func main() {
@@ -53,6 +59,9 @@ func main() {
 	flag.Float64Var(&f.timeScale, "wait-scale", 1, "factor applied to WAIT durations")
 	flag.DurationVar(&f.readinessDelay, "readiness-delay", time.Second, "in-process fakerun: time a new revision takes to become ready")
 	flag.DurationVar(&f.timeout, "timeout", 3*time.Minute, "give up after this long")
+	flag.StringVar(&f.scenario, "scenario", scenarioGood, "good: a healthy v2 passes the analysis; bad-canary: v2 answers 20% 503 and is rolled back")
+	flag.Float64Var(&f.analysisScale, "analysis-scale", 0.01, "factor applied to the durations of CLOUDRUN_ANALYSIS (10m of analysis take 6s)")
+	flag.IntVar(&f.loadRate, "load-rate", 1000, "requests per second fakerun's load generator sends to the service during the canary")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -68,12 +77,15 @@ func main() {
 func run(ctx context.Context, f flags, out io.Writer) error {
 	start := time.Now()
 	p := &printer{w: out}
+	if f.scenario != scenarioGood && f.scenario != scenarioBadCanary {
+		return fmt.Errorf("-scenario %q: allowed %s or %s", f.scenario, scenarioGood, scenarioBadCanary)
+	}
 	if f.app == "" {
 		root, err := piped.RepoRoot()
 		if err != nil {
 			return err
 		}
-		f.app = filepath.Join(root, "examples", "canary")
+		f.app = filepath.Join(root, "examples", "canary-analysis")
 	}
 	manifestFile, manifest, serviceID, image, err := readApp(f.app)
 	if err != nil {
@@ -101,6 +113,7 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 			return fmt.Errorf("failed to start fakerun: %w", err)
 		}
 		defer func() { _ = srv.Close() }()
+		srv.Handle(fakerun.AdminPrefix, srv.AdminHandler())
 		addr = srv.Addr()
 		srv.Handle(fakerun.AdminPrefix, srv.AdminHandler()) // the admin API and the web console
 		p.step("fakerun (in-process) listening on %s, revisions become ready after %s", addr, f.readinessDelay)
@@ -191,9 +204,13 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		return fmt.Errorf("the first deployment ended %s: %s", res.Status, res.StatusReason)
 	}
 
-	p.header("Deployment 2/2: %s at %s (canary pipeline)", serviceID, image)
+	files, err := prepareCanary(ctx, p, f, reader, serviceName, addr, image)
+	if err != nil {
+		return err
+	}
+	p.header("Deployment 2/2: %s at %s (canary pipeline, scenario %s)", serviceID, image, f.scenario)
 	res, err = pd.Deploy(ctx, piped.Deployment{
-		AppDir: f.app, Commit: commitHash("v2"), CommitMessage: "Deploy " + image, Hooks: hooks,
+		AppDir: f.app, Commit: commitHash("v2"), CommitMessage: "Deploy " + image, Files: files, Hooks: hooks,
 	})
 	if err != nil {
 		return err
@@ -215,9 +232,54 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		return err
 	}
 	p.line("\nDone in %s.", since(start))
+	if f.scenario == scenarioBadCanary {
+		return expectRolledBack(p, res)
+	}
 	if res.Status != model.DeploymentStatus_DEPLOYMENT_SUCCESS {
 		return fmt.Errorf("the canary deployment ended %s: %s", res.Status, res.StatusReason)
 	}
+	return nil
+}
+
+// prepareCanary sets the scene of the canary deployment: fakerun's load generator sends traffic to the service,
+// v2 answers badly in the bad-canary scenario, and the analysis is scaled down. It returns the files that
+// override the application's.
+func prepareCanary(ctx context.Context, p *printer, f flags, reader *cloudrun.Reader, serviceName, addr, image string) (map[string]string, error) {
+	svc, err := reader.Service(ctx, serviceName)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the service: %w", err)
+	}
+	admin := fakerunAdmin{addr: addr}
+	if err := admin.startLoad(ctx, svc.GetUri(), f.loadRate, f.timeout); err != nil {
+		return nil, err
+	}
+	p.step("fakerun's load generator sends %d requests a second to %s", f.loadRate, svc.GetUri())
+	if f.scenario == scenarioBadCanary {
+		if err := admin.breakImage(ctx, image); err != nil {
+			return nil, err
+		}
+		p.step("Scenario bad-canary: revisions of %s answer 20%% of their requests with 503", image)
+	}
+	raw, err := os.ReadFile(filepath.Join(f.app, "app.pipecd.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	config, err := scaleAnalysis(string(raw), f.analysisScale)
+	if err != nil {
+		return nil, err
+	}
+	p.step("CLOUDRUN_ANALYSIS durations scaled by %g (fakerun's metrics are per second and visible at once)", f.analysisScale)
+	return map[string]string{"app.pipecd.yaml": config}, nil
+}
+
+// expectRolledBack reports whether the bad canary was caught: the deployment failed and CLOUDRUN_ROLLBACK ran.
+func expectRolledBack(p *printer, res *piped.Result) error {
+	executed := res.Executed()
+	if res.Status != model.DeploymentStatus_DEPLOYMENT_FAILURE || len(executed) == 0 ||
+		executed[len(executed)-1].Name != "CLOUDRUN_ROLLBACK" || executed[len(executed)-1].Status != model.StageStatus_STAGE_SUCCESS {
+		return fmt.Errorf("the bad canary was not rolled back: the deployment ended %s: %s", res.Status, res.StatusReason)
+	}
+	p.line("The analysis caught the bad revision and CLOUDRUN_ROLLBACK restored the traffic from before the deployment.")
 	return nil
 }
 

@@ -26,6 +26,7 @@ type config struct {
 	behaviors       fakerun.Behaviors
 	seed            uint64
 	retention       time.Duration
+	ingestionDelay  time.Duration
 	load            *fakerun.Load // started once the server listens
 	compat          fakerun.Compatibility
 	logLevel        slog.Level
@@ -35,7 +36,7 @@ type config struct {
 func (c config) options() []fakerun.Option {
 	opts := []fakerun.Option{fakerun.WithAddress(c.addr), fakerun.WithReadinessDelay(c.readinessDelay),
 		fakerun.WithCompatibility(c.compat), fakerun.WithBehaviors(c.behaviors), fakerun.WithSeed(c.seed),
-		fakerun.WithMetricsRetention(c.retention)}
+		fakerun.WithMetricsRetention(c.retention), fakerun.WithIngestionDelay(c.ingestionDelay)}
 	// After WithBehaviors: a failing image keeps the rest of its behaviour.
 	if c.manualReadiness {
 		opts = append(opts, fakerun.WithManualReadiness())
@@ -67,6 +68,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.String("behaviors", "", `what revisions and job tasks do, by image and revision, as JSON: {"images":{"IMAGE":{"errorRate":0.2,"errorCode":503,"latency":"50ms","jitter":"10ms","latencyPercentiles":{"50":"20ms","99":"200ms"},"backend":"http://127.0.0.1:9000","docker":false,"fail":false,"task":{"duration":"30s","exitCode":1,"failTasks":[0],"failAttempts":1,"failureRate":0.1}}},"revisions":{"REVISION":{…}}}`)
 	fs.String("seed", "1", "seed of the data plane's randomness (traffic split, error rates, latency draws)")
 	fs.String("metrics-retention", "24h", "how long request metrics are kept, on the server clock")
+	fs.String("ingestion-delay", "0s", "how long after its second a request metric point becomes visible to ListTimeSeries (Cloud Monitoring: up to 180s)")
 	fs.String("load", "", `send load once started, as JSON: {"url":"https://SERVICE-URL/","rate":20,"duration":"60s"} (requests before the service exists get 404)`)
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	// Behaviours Cloud Run has not settled (fakerun.Compatibility); the defaults are the likeliest.
@@ -133,6 +135,10 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	raw, source = value("seed")
 	if c.seed, err = strconv.ParseUint(raw, 10, 64); err != nil {
 		return config{}, fmt.Errorf("%s: invalid seed %q; want a whole number from 0 to %d", source, raw, uint64(math.MaxUint64))
+	}
+	raw, source = value("ingestion-delay")
+	if c.ingestionDelay, err = time.ParseDuration(raw); err != nil || c.ingestionDelay < 0 {
+		return config{}, fmt.Errorf("%s: invalid ingestion delay %q; want a non-negative duration such as 0s or 3m", source, raw)
 	}
 	raw, source = value("metrics-retention")
 	if c.retention, err = time.ParseDuration(raw); err != nil || c.retention <= 0 {

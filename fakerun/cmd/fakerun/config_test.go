@@ -75,8 +75,8 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "success: serving flags",
 			args: []string{"-behaviors", `{"images":{"app:v2":{"errorRate":0.2,"errorCode":503,"latency":"50ms"}}}`, "-seed", "7",
-				"-metrics-retention", "2h", "-load", `{"url":"https://svc-abc-uc.a.run.app/","rate":20,"duration":"1m"}`},
-			want: config{addr: "127.0.0.1:8080", compat: defaultCompat, logLevel: slog.LevelInfo, seed: 7, retention: 2 * time.Hour,
+				"-metrics-retention", "2h", "-ingestion-delay", "3m", "-load", `{"url":"https://svc-abc-uc.a.run.app/","rate":20,"duration":"1m"}`},
+			want: config{addr: "127.0.0.1:8080", compat: defaultCompat, logLevel: slog.LevelInfo, seed: 7, retention: 2 * time.Hour, ingestionDelay: 3 * time.Minute,
 				behaviors: fakerun.Behaviors{Images: map[string]fakerun.Behavior{"app:v2": {ErrorRate: 0.2, ErrorCode: 503, Latency: 50 * time.Millisecond}}},
 				load:      &fakerun.Load{URL: "https://svc-abc-uc.a.run.app/", Rate: 20, Duration: time.Minute}},
 		},
@@ -88,6 +88,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "fail: behaviour with an unknown field", args: []string{"-behaviors", `{"images":{"x":{"errorRat":1}}}`},
 			wantErr: `flag -behaviors: json: unknown field "errorRat"`},
 		{name: "fail: bad seed", args: []string{"-seed", "-1"}, wantErr: `flag -seed: invalid seed "-1"`},
+		{name: "fail: bad ingestion delay", env: map[string]string{"FAKERUN_INGESTION_DELAY": "-1s"}, wantErr: `FAKERUN_INGESTION_DELAY: invalid ingestion delay "-1s"; want a non-negative duration such as 0s or 3m`},
 		{name: "fail: bad retention", env: map[string]string{"FAKERUN_METRICS_RETENTION": "0s"}, wantErr: `FAKERUN_METRICS_RETENTION: invalid retention "0s"`},
 		{name: "fail: load without a service URL", args: []string{"-load", `{"url":"http://localhost/","rate":1,"duration":"1s"}`},
 			wantErr: `flag -load: field "url": want a service or tag URL`},

@@ -72,7 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("fakerun started", "addr", addr, "readinessDelay", cfg.readinessDelay,
 		"manualReadiness", cfg.manualReadiness, "failingImages", cfg.failingImages,
-		"compatibility", fmt.Sprintf("%+v", cfg.compat), "seed", cfg.seed, "metricsRetention", cfg.retention)
+		"compatibility", fmt.Sprintf("%+v", cfg.compat), "seed", cfg.seed, "metricsRetention", cfg.retention,
+		"ingestionDelay", cfg.ingestionDelay)
 	if cfg.load != nil {
 		id, err := srv.StartLoad(*cfg.load)
 		if err != nil {

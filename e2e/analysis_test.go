@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/pipe-cd/pipecd/pkg/model"
+	"google.golang.org/grpc/codes"
+
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+)
+
+// analysisExample is examples/canary-analysis: SYNC, PROMOTE 10%, ANALYSIS, PROMOTE 50%, 100%, CLEANUP.
+const analysisExample = "canary-analysis"
+
+// Images whose revisions answer badly on fakerun's data plane (see newAnalysisEnv).
+const (
+	imageErrors  = "us-docker.pkg.dev/cloudrun/container/hello:errors"  // 20% 503
+	imageSlow    = "us-docker.pkg.dev/cloudrun/container/hello:slow"    // 150ms more per answer
+	imageSome503 = "us-docker.pkg.dev/cloudrun/container/hello:some503" // 10% 503
+)
+
+// analysisScaled are the replacements that scale examples/canary-analysis's analysis down to seconds:
+// 3 checks of 1s, each read at once, of at least 10 requests.
+var analysisScaled = []string{
+	"duration: 10m", "duration: 3s", "interval: 2m", "interval: 1s",
+	"ingestionDelay: 3m", "ingestionDelay: 0s", "minRequests: 50", "minRequests: 10",
+}
+
+// analysisFiles returns examples/canary-analysis at image with its analysis scaled down, then the
+// replacements old, new, ... applied to its app.pipecd.yaml (each old must occur).
+func analysisFiles(image string, replacements ...string) map[string]string {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join(AppDir(analysisExample), "app.pipecd.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	cfg := string(raw)
+	r := append(append([]string{}, analysisScaled...), replacements...)
+	for i := 0; i+1 < len(r); i += 2 {
+		Expect(cfg).To(ContainSubstring(r[i]))
+		cfg = strings.Replace(cfg, r[i], r[i+1], 1)
+	}
+	return map[string]string{"app.pipecd.yaml": cfg, "service.yaml": Manifest(analysisExample, image)}
+}
+
+// withoutAnalysis removes the CLOUDRUN_ANALYSIS stage from the app.pipecd.yaml of files.
+func withoutAnalysis(files map[string]string) map[string]string {
+	GinkgoHelper()
+	cfg := files["app.pipecd.yaml"]
+	start := strings.Index(cfg, "      - name: CLOUDRUN_ANALYSIS\n")
+	end := strings.Index(cfg, "      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50")
+	Expect(start).To(BeNumerically(">", 0))
+	Expect(end).To(BeNumerically(">", start))
+	files["app.pipecd.yaml"] = cfg[:start] + cfg[end:]
+	return files
+}
+
+// newAnalysisEnv starts fakerun, with the bad images' behaviours and opts, and a plugin whose deploy targets
+// are "local" and "second" (another region of the same project).
+func newAnalysisEnv(opts ...fakerun.Option) *Environment {
+	GinkgoHelper()
+	if realMode {
+		Skip("needs fakerun's data plane and load generator: label fakerun-only")
+	}
+	behaviors := fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		imageErrors:  {ErrorRate: 0.2, ErrorCode: http.StatusServiceUnavailable},
+		imageSlow:    {Latency: 150 * time.Millisecond},
+		imageSome503: {ErrorRate: 0.1, ErrorCode: http.StatusServiceUnavailable},
+	}})
+	fr, err := target.NewFakerun(append([]fakerun.Option{behaviors}, opts...)...)
+	Expect(err).NotTo(HaveOccurred())
+	return NewEnvironment(context.Background(), EnvironmentInput{
+		Target:          fr,
+		PluginBinary:    pluginBinary,
+		ArtifactsFolder: artifactsFolder,
+		DeployTargets: []piped.DeployTarget{
+			{Name: LocalDeployTarget, Config: fr.DeployTargetConfig(region)},
+			{Name: "second", Config: fr.DeployTargetConfig(secondRegion)},
+		},
+	})
+}
+
+// secondRegion is the region of the deploy target "second".
+const secondRegion = "us-central1"
+
+// deployAnalysisV1 quick-syncs v1 of examples/canary-analysis on targets (default "local"), starts load on
+// the service URL of each for d, and returns v1's revision and the traffic before the next deployment.
+func deployAnalysisV1(ctx context.Context, e *Environment, d time.Duration, targets ...string) (v1 string, before []string) {
+	GinkgoHelper()
+	By("quick-syncing v1 and sending it 300 requests a second")
+	ExpectSuccess(e.Deploy(ctx, DeployInput{App: analysisExample, Commit: Commit(), Files: analysisFiles(ImageV1),
+		DeployTargets: targets, SyncStrategy: model.SyncStrategy_QUICK_SYNC}))
+	regions := []string{region}
+	if len(targets) > 1 {
+		regions = append(regions, secondRegion)
+	}
+	for _, r := range regions {
+		svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), r, analysisExample))
+		Expect(err).NotTo(HaveOccurred())
+		if r == region {
+			v1 = ShortName(svc.GetLatestReadyRevision())
+			before = Traffic(svc.GetTraffic())
+		}
+		if d > 0 {
+			_, err = e.Fakerun.StartLoad(fakerun.Load{URL: svc.GetUri(), Rate: 300, Duration: d})
+			Expect(err).NotTo(HaveOccurred())
+		}
+	}
+	Expect(before).To(Equal(Routes(Route(v1, 100, ""))))
+	return v1, before
+}
+
+// analysisStage returns the CLOUDRUN_ANALYSIS stage of res.
+func analysisStage(res *piped.Result) piped.StageRecord {
+	GinkgoHelper()
+	for _, s := range res.Executed() {
+		if s.Name == "CLOUDRUN_ANALYSIS" {
+			return s
+		}
+	}
+	Fail("no CLOUDRUN_ANALYSIS stage ran:\n" + res.Report())
+	return piped.StageRecord{}
+}
+
+// expectAnalysisRolledBack checks that the deployment failed at CLOUDRUN_ANALYSIS and that CLOUDRUN_ROLLBACK
+// restored the pre-deploy traffic and template of the service in region.
+func expectAnalysisRolledBack(ctx context.Context, e *Environment, res *piped.Result, region string, before []string) {
+	GinkgoHelper()
+	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
+	Expect(analysisStage(res).Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+	executed := res.Executed()
+	last := executed[len(executed)-1]
+	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), res.Report())
+	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), res.Report())
+	svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), region, analysisExample))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(Traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
+	Expect(LiveTraffic(svc)).To(Equal(before))
+	Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV1), "the pre-deploy template comes back")
+}
+
+var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func() {
+	It("passes a healthy canary, which then completes", func(ctx SpecContext) {
+		e := newAnalysisEnv()
+		deployAnalysisV1(ctx, e, 20*time.Second)
+
+		By("running the canary of v2 with its analysis at 10%")
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		ExpectSuccess(res)
+		Expect(StageNames(res.Executed())).To(Equal([]string{
+			"CLOUDRUN_SYNC", "CLOUDRUN_PROMOTE", "CLOUDRUN_ANALYSIS", "CLOUDRUN_PROMOTE", "CLOUDRUN_PROMOTE", "CLOUDRUN_CANARY_CLEANUP",
+		}))
+		log := analysisStage(res).LogText()
+		Expect(log).To(ContainSubstring("Check 3/3"))
+		Expect(log).To(MatchRegexp(`latency p99 +[\d.]+ms +<= 800ms +PASS`))
+		Expect(log).To(ContainSubstring("passed the analysis: 3 checks, 3 passed, 0 failed, 0 inconclusive"))
+	})
+
+	It("catches a canary answering 20% 5xx at 10% and rolls back exactly, which it would not without the analysis", func(ctx SpecContext) {
+		e := newAnalysisEnv()
+		deployAnalysisV1(ctx, e, 0)
+
+		By("running the bad canary without CLOUDRUN_ANALYSIS: it reaches 100%")
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: withoutAnalysis(analysisFiles(imageErrors))})
+		ExpectSuccess(res)
+		svc := e.Service(ctx, analysisExample)
+		Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(ShortName(svc.GetLatestReadyRevision()), 100, "")))
+
+		v1, before := deployAnalysisV1(ctx, e, 20*time.Second)
+		By("running the bad canary with CLOUDRUN_ANALYSIS: it fails at the first check and is rolled back")
+		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(imageErrors)})
+		expectAnalysisRolledBack(ctx, e, res, region, before)
+		log := analysisStage(res).LogText()
+		Expect(log).To(MatchRegexp(`revision \S+ failed the analysis at check 1/3 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate [\d.]+%, allowed <= 1\.00% \(\d+ of \d+ requests answered 5xx\)`))
+		Expect(log).To(MatchRegexp(v1 + ` +baseline +\d+ +0\.00%`))
+		Expect(StageNames(res.Executed())).NotTo(ContainElement("CLOUDRUN_CANARY_CLEANUP"))
+	})
+
+	It("catches a latency regression against the baseline", func(ctx SpecContext) {
+		e := newAnalysisEnv()
+		_, before := deployAnalysisV1(ctx, e, 20*time.Second)
+
+		By("running a canary 150ms slower than v1: within p99 <= 800ms, beyond p95 <= baseline + 100ms")
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(imageSlow)})
+		expectAnalysisRolledBack(ctx, e, res, region, before)
+		log := analysisStage(res).LogText()
+		Expect(log).To(MatchRegexp(`latency p99 +1\d\dms +<= 800ms +PASS`))
+		Expect(log).To(MatchRegexp(`failed the analysis at check 1/3 .*latency p95 increase \+1\d\dms, allowed <= baseline \+ 100ms`))
+	})
+
+	It("fails an inconclusive analysis by default, and passes it with onInconclusive: pass", func(ctx SpecContext) {
+		e := newAnalysisEnv()
+		_, before := deployAnalysisV1(ctx, e, 0)
+
+		By("running the canary without any traffic")
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		expectAnalysisRolledBack(ctx, e, res, region, before)
+		log := analysisStage(res).LogText()
+		Expect(log).To(ContainSubstring("0 requests to the new revision, fewer than minRequests 10"))
+		Expect(log).To(ContainSubstring("is inconclusive (0 passed, 0 failed, 3 inconclusive): too little data to judge it"))
+
+		By("running it again with onInconclusive: pass")
+		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2, "minRequests: 10", "minRequests: 10\n          onInconclusive: pass")})
+		ExpectSuccess(res)
+		Expect(analysisStage(res).LogText()).To(ContainSubstring("it passes because onInconclusive is pass"))
+	})
+
+	It("retries Cloud Monitoring while it is unavailable, and fails clearly when access is denied", func(ctx SpecContext) {
+		e := newAnalysisEnv()
+		deployAnalysisV1(ctx, e, 30*time.Second)
+
+		By("making Cloud Monitoring answer UNAVAILABLE twice")
+		e.Fakerun.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.Unavailable, Times: 2})
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		ExpectSuccess(res)
+		Expect(analysisStage(res).LogText()).To(ContainSubstring("Cloud Monitoring answered unavailable to list the time series of " + e.Target.Project() + "; retrying"))
+
+		By("denying access to Cloud Monitoring")
+		_, before := deployAnalysisV1(ctx, e, 0)
+		e.Fakerun.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.PermissionDenied, Message: "Permission monitoring.timeSeries.list denied"})
+		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV3)})
+		expectAnalysisRolledBack(ctx, e, res, region, before)
+		Expect(analysisStage(res).LogText()).To(ContainSubstring("check 1/3 cannot read Cloud Monitoring: failed to list the time series of projects/" +
+			e.Target.Project() + ": permission denied: Permission monitoring.timeSeries.list denied (grant the deploy target's service account roles/monitoring.viewer on the project)"))
+	})
+
+	It("fails the stage when the new revision is bad in one of two regions, and rolls both back", func(ctx SpecContext) {
+		e := newAnalysisEnv()
+		targets := []string{LocalDeployTarget, "second"}
+		_, before := deployAnalysisV1(ctx, e, 30*time.Second, targets...)
+
+		By("running the canary in both regions; the revision in " + secondRegion + " answers 50% 503")
+		hooks := piped.Hooks{OnStageStart: func(_ *piped.Run, s piped.StageRecord) {
+			if s.Name != "CLOUDRUN_ANALYSIS" {
+				return
+			}
+			svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), secondRegion, analysisExample))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.Fakerun.SetBehaviors(fakerun.Behaviors{Revisions: map[string]fakerun.Behavior{
+				svc.GetLatestCreatedRevision(): {ErrorRate: 0.5, ErrorCode: http.StatusServiceUnavailable},
+			}})).To(Succeed())
+		}}
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2), DeployTargets: targets, Hooks: hooks})
+		expectAnalysisRolledBack(ctx, e, res, region, before)
+		expectAnalysisRolledBack(ctx, e, res, secondRegion, before) // revision names do not depend on the region
+		log := analysisStage(res).LogText()
+		Expect(log).To(MatchRegexp(`\[second\] revision \S+ failed the analysis at check 1/3`))
+		Expect(log).To(ContainSubstring("[local] the analysis stopped"))
+	})
+
+	It("waits for the ingestion delay before reading a window", func(ctx SpecContext) {
+		e := newAnalysisEnv(fakerun.WithIngestionDelay(2 * time.Second))
+		_, before := deployAnalysisV1(ctx, e, 40*time.Second)
+
+		By("reading each window at once, while Cloud Monitoring shows points 2s late: nothing to judge")
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		expectAnalysisRolledBack(ctx, e, res, region, before)
+		Expect(analysisStage(res).LogText()).To(ContainSubstring("0 requests to the new revision"))
+
+		By("reading each window 2s after its end: every check sees its traffic")
+		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2, "ingestionDelay: 0s", "ingestionDelay: 2s")})
+		ExpectSuccess(res)
+		stage := analysisStage(res)
+		Expect(stage.LogText()).To(ContainSubstring("3 checks, 3 passed"))
+		Expect(stage.Latency()).To(BeNumerically(">=", 5*time.Second), "3s of analysis plus the 2s ingestion delay")
+	})
+
+	It("holds a custom metric to its threshold", func(ctx SpecContext) {
+		e := newAnalysisEnv()
+		_, before := deployAnalysisV1(ctx, e, 20*time.Second)
+
+		By("running a canary answering 10% 503, within loose error rate thresholds but not a custom one: no 503 at all")
+		custom := `            - custom:
+                filter: 'metric.type = "run.googleapis.com/request_count" AND resource.labels.service_name = "canary-analysis" AND metric.labels.response_code = "503"'
+                reduce: sum
+                max: 0
+`
+		files := analysisFiles(imageSome503, "errorRate: {max: 1%}", "errorRate: {max: 50%}", "errorRate: {maxIncrease: 0.5%}", "errorRate: {maxIncrease: 50%}",
+			"      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50", custom+"      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50")
+		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: files})
+		expectAnalysisRolledBack(ctx, e, res, region, before)
+		log := analysisStage(res).LogText()
+		Expect(log).To(MatchRegexp(`errorRate +[\d.]+% +<= 50\.00% +PASS`))
+		Expect(log).To(MatchRegexp(`failed the analysis at check \d/3 .*: custom sum \d+, allowed <= 0 \(sum of \d+ points of metric.type`))
+	})
+})

@@ -1,0 +1,244 @@
+package analysis
+
+import (
+	"testing"
+	"time"
+
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/api/distribution"
+	"google.golang.org/genproto/googleapis/api/metric"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+var subject = Subject{Project: "proj", Location: "asia-northeast1", Service: "web", New: "web-2", Baseline: []string{"web-1"}}
+
+func TestSubject_Filter(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, `metric.type = "run.googleapis.com/request_count" AND resource.type = "cloud_run_revision" AND resource.labels.location = "asia-northeast1" AND resource.labels.service_name = "web" AND resource.labels.revision_name = one_of("web-2", "web-1")`,
+		subject.Filter(RequestCount))
+}
+
+func TestQueries(t *testing.T) {
+	t.Parallel()
+	counts, latencies := Queries(config.AnalysisStageOptions{Metrics: []config.AnalysisMetric{{Latency: &config.LatencyMetric{}}}})
+	assert.Equal(t, []bool{false, true}, []bool{counts, latencies})
+	counts, latencies = Queries(config.AnalysisStageOptions{Metrics: []config.AnalysisMetric{{ErrorRate: &config.ErrorRateMetric{}}, {Custom: &config.CustomMetric{}}}})
+	assert.Equal(t, []bool{true, false}, []bool{counts, latencies})
+}
+
+// countSeries is a request_count series of rev with the given points.
+func countSeries(rev, class string, points ...int64) *monitoringpb.TimeSeries {
+	ts := &monitoringpb.TimeSeries{
+		Metric:   &metric.Metric{Type: RequestCount, Labels: map[string]string{"response_code_class": class}},
+		Resource: &monitoredres.MonitoredResource{Type: resourceType, Labels: map[string]string{"revision_name": rev}},
+	}
+	for _, n := range points {
+		ts.Points = append(ts.Points, &monitoringpb.Point{Value: &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_Int64Value{Int64Value: n}}})
+	}
+	return ts
+}
+
+// latencySeries is a request_latencies series of rev with one point in linear 10ms buckets.
+func latencySeries(rev string, buckets ...int64) *monitoringpb.TimeSeries {
+	var count int64
+	for _, n := range buckets {
+		count += n
+	}
+	d := &distribution.Distribution{Count: count, BucketCounts: buckets, BucketOptions: &distribution.Distribution_BucketOptions{
+		Options: &distribution.Distribution_BucketOptions_LinearBuckets{LinearBuckets: &distribution.Distribution_BucketOptions_Linear{NumFiniteBuckets: 10, Width: 10, Offset: 0}},
+	}}
+	return &monitoringpb.TimeSeries{
+		Metric:   &metric.Metric{Type: RequestLatencies},
+		Resource: &monitoredres.MonitoredResource{Type: resourceType, Labels: map[string]string{"revision_name": rev}},
+		Points:   []*monitoringpb.Point{{Value: &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DistributionValue{DistributionValue: d}}}},
+	}
+}
+
+func TestSamples(t *testing.T) {
+	t.Parallel()
+	ss := Samples{}
+	ss.AddRequestCounts([]*monitoringpb.TimeSeries{
+		countSeries("web-2", "2xx", 40, 40), countSeries("web-2", "5xx", 20), countSeries("web-1", "2xx", 500), countSeries("web-1", "4xx", 10),
+	})
+	ss.AddLatencies([]*monitoringpb.TimeSeries{latencySeries("web-2", 0, 50, 50)}, true)
+	w := NewWindow(subject, time.Time{}, time.Time{}, ss, nil)
+	assert.Equal(t, int64(100), w.New.Requests, "latency counts do not add requests when request_count was read")
+	rate, ok := w.New.ErrorRate()
+	require.True(t, ok)
+	assert.InDelta(t, 0.2, rate, 1e-9)
+	require.NotNil(t, w.Baseline)
+	assert.Equal(t, int64(510), w.Baseline.Requests)
+	assert.Equal(t, int64(0), w.Baseline.Errors, "4xx are not errors")
+
+	only := Samples{}
+	only.AddLatencies([]*monitoringpb.TimeSeries{latencySeries("web-2", 0, 50, 50)}, false)
+	assert.Equal(t, int64(100), only.of("web-2").Requests, "without request_count the latency counts are the requests")
+
+	first := NewWindow(Subject{New: "web-1"}, time.Time{}, time.Time{}, ss, nil)
+	assert.Nil(t, first.Baseline, "a first deployment has no baseline")
+}
+
+func TestDistribution_Percentile(t *testing.T) {
+	t.Parallel()
+	exp := &distribution.Distribution_BucketOptions{Options: &distribution.Distribution_BucketOptions_ExponentialBuckets{
+		ExponentialBuckets: &distribution.Distribution_BucketOptions_Exponential{NumFiniteBuckets: 3, GrowthFactor: 2, Scale: 100},
+	}}
+	explicit := &distribution.Distribution_BucketOptions{Options: &distribution.Distribution_BucketOptions_ExplicitBuckets{
+		ExplicitBuckets: &distribution.Distribution_BucketOptions_Explicit{Bounds: []float64{0, 50, 100}},
+	}}
+	testcases := []struct {
+		name   string
+		points []*distribution.Distribution
+		p      float64
+		want   time.Duration
+	}{
+		// Exponential buckets [100,200), [200,400), [400,800): p50 of 10 values is the 5th, halfway into [200,400).
+		{"exponential", []*distribution.Distribution{{Count: 10, BucketOptions: exp, BucketCounts: []int64{0, 4, 2, 4}}}, 50, 300 * time.Millisecond},
+		{"exponential overflow", []*distribution.Distribution{{Count: 2, BucketOptions: exp, BucketCounts: []int64{0, 0, 0, 0, 2}}}, 99, 800 * time.Millisecond},
+		{"explicit", []*distribution.Distribution{{Count: 4, BucketOptions: explicit, BucketCounts: []int64{0, 2, 2}}}, 75, 75 * time.Millisecond},
+		{"merged points", []*distribution.Distribution{
+			{Count: 5, BucketOptions: exp, BucketCounts: []int64{0, 5}},
+			{Count: 5, BucketOptions: exp, BucketCounts: []int64{0, 0, 0, 5}},
+		}, 90, 720 * time.Millisecond},
+		{"no buckets: the mean", []*distribution.Distribution{{Count: 3, Mean: 42}}, 99, 42 * time.Millisecond},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var d Distribution
+			for _, p := range tc.points {
+				d.Add(p)
+			}
+			got, ok := d.Percentile(tc.p)
+			require.True(t, ok)
+			assert.InDelta(t, float64(tc.want), float64(got), float64(time.Microsecond))
+		})
+	}
+	var empty Distribution
+	_, ok := empty.Percentile(50)
+	assert.False(t, ok)
+}
+
+func TestReduce(t *testing.T) {
+	t.Parallel()
+	series := []*monitoringpb.TimeSeries{countSeries("a", "", 3, 1), countSeries("b", "", 8)}
+	for reducer, want := range map[string]float64{config.ReduceSum: 12, config.ReduceMean: 4, config.ReduceMax: 8, config.ReduceMin: 1} {
+		assert.Equal(t, CustomValue{Value: want, Points: 3}, Reduce(series, reducer), reducer)
+	}
+	assert.Equal(t, CustomValue{}, Reduce(nil, config.ReduceSum))
+}
+
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	opts := func(metrics ...config.AnalysisMetric) config.AnalysisStageOptions {
+		return config.AnalysisStageOptions{Duration: 3 * time.Second, Interval: time.Second, MinRequests: 10, Metrics: metrics}
+	}
+	errorRate := func(max, increase *float64) config.AnalysisMetric {
+		return config.AnalysisMetric{ErrorRate: &config.ErrorRateMetric{Max: max, MaxIncrease: increase}}
+	}
+	latency := func(max, increase *time.Duration) config.AnalysisMetric {
+		return config.AnalysisMetric{Latency: &config.LatencyMetric{Percentile: 50, Max: max, MaxIncrease: increase}}
+	}
+	sample := func(requests, errors int64, latencyBuckets ...int64) *Sample {
+		s := &Sample{Requests: requests, Errors: errors}
+		s.Latency.Add(latencySeries("", latencyBuckets...).GetPoints()[0].GetValue().GetDistributionValue())
+		return s
+	}
+	window := func(new, base *Sample, custom ...CustomValue) Window {
+		return Window{New: *new, Baseline: base, Custom: custom}
+	}
+	testcases := []struct {
+		name     string
+		opts     config.AnalysisStageOptions
+		window   Window
+		want     Verdict
+		verdicts []Verdict
+		failures string
+	}{
+		{"error rate within max", opts(errorRate(ptr(0.01), nil)), window(sample(100, 1), nil), Pass, []Verdict{Pass}, ""},
+		{"error rate above max", opts(errorRate(ptr(0.01), nil)), window(sample(100, 20), nil), Fail, []Verdict{Fail},
+			"errorRate 20.00%, allowed <= 1.00% (20 of 100 requests answered 5xx)"},
+		{"too few requests", opts(errorRate(ptr(0.01), nil)), window(sample(9, 9), nil), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"no traffic with minRequests 0 is inconclusive", config.AnalysisStageOptions{Duration: time.Second, Interval: time.Second, Metrics: []config.AnalysisMetric{errorRate(ptr(0.01), nil)}},
+			window(sample(0, 0), nil), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"increase over the baseline", opts(errorRate(nil, ptr(0.005))), window(sample(100, 5), sample(1000, 46)), Pass, []Verdict{Pass}, ""},
+		{"increase beyond the baseline", opts(errorRate(nil, ptr(0.005))), window(sample(100, 5), sample(1000, 0)), Fail, []Verdict{Fail},
+			"errorRate increase +5.00%, allowed <= baseline + 0.50% (5.00% vs baseline 0.00% (0 of 1000 requests))"},
+		{"baseline without traffic", opts(errorRate(nil, ptr(0.005))), window(sample(100, 0), sample(0, 0)), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"no baseline: comparisons left out", opts(errorRate(ptr(0.01), ptr(0.005))), window(sample(100, 0), nil), Pass, []Verdict{Pass}, ""},
+		// Linear 10ms buckets: 20 values in [0,10) and 20 in [10,20): p50 is 10ms.
+		{"latency within max", opts(latency(ptr(10*time.Millisecond), nil)), window(sample(40, 0, 0, 20, 20), nil), Pass, []Verdict{Pass}, ""},
+		{"latency above max", opts(latency(ptr(5*time.Millisecond), nil)), window(sample(40, 0, 0, 20, 20), nil), Fail, []Verdict{Fail},
+			"latency p50 10ms, allowed <= 5.0ms (over 40 requests)"},
+		{"latency regression against the baseline", opts(latency(nil, ptr(5*time.Millisecond))), window(sample(40, 0, 0, 0, 0, 40), sample(40, 0, 0, 40)), Fail, []Verdict{Fail},
+			"latency p50 increase +20ms, allowed <= baseline + 5.0ms (25ms vs baseline 5.0ms)"},
+		{"a failure beats an inconclusive threshold", opts(errorRate(ptr(0.01), ptr(0.01))), window(sample(100, 50), sample(1, 0)), Fail, []Verdict{Fail, Inconclusive}, "errorRate 50.00%"},
+		{"custom within bounds", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
+			window(sample(0, 0), nil, CustomValue{Value: 0, Points: 3}), Pass, []Verdict{Pass}, ""},
+		{"custom above max", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0), Min: ptr(-1.0)}}),
+			window(sample(0, 0), nil, CustomValue{Value: 2, Points: 3}), Fail, []Verdict{Fail}, "custom sum 2, allowed >= -1 and <= 0 (sum of 3 points of f)"},
+		{"custom without points", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
+			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := Judge(tc.opts, 1, tc.window)
+			assert.Equal(t, tc.want, c.Verdict)
+			var verdicts []Verdict
+			for _, r := range c.Results {
+				verdicts = append(verdicts, r.Verdict)
+			}
+			assert.Equal(t, tc.verdicts, verdicts)
+			if tc.failures == "" {
+				assert.Empty(t, c.Failures())
+			} else {
+				assert.Contains(t, c.Failures(), tc.failures)
+			}
+		})
+	}
+}
+
+func TestTally_Outcome(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{FailureLimit: 1}
+	tally := func(vs ...Verdict) Tally {
+		var t Tally
+		for _, v := range vs {
+			t.Add(v)
+		}
+		return t
+	}
+	assert.Equal(t, Pass, tally(Pass, Pass).Outcome(opts))
+	assert.Equal(t, Pass, tally(Pass, Fail).Outcome(opts), "within the failure limit")
+	assert.Equal(t, Fail, tally(Fail, Fail).Outcome(opts))
+	assert.True(t, tally(Fail, Fail).FailedBeyond(opts.FailureLimit))
+	assert.Equal(t, Inconclusive, tally(Pass, Inconclusive).Outcome(opts))
+	assert.Equal(t, "1 passed, 1 failed, 1 inconclusive", tally(Pass, Fail, Inconclusive).String())
+}
+
+func TestRender(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{Duration: 2 * time.Second, Interval: time.Second, MinRequests: 1, Metrics: []config.AnalysisMetric{
+		{ErrorRate: &config.ErrorRateMetric{Max: ptr(0.01)}},
+		{Latency: &config.LatencyMetric{Percentile: 50, Max: ptr(time.Second)}},
+	}}
+	ss := Samples{}
+	ss.AddRequestCounts([]*monitoringpb.TimeSeries{countSeries("web-2", "2xx", 8), countSeries("web-2", "5xx", 2), countSeries("web-1", "2xx", 90)})
+	ss.AddLatencies([]*monitoringpb.TimeSeries{latencySeries("web-2", 0, 10), latencySeries("web-1", 0, 0, 90)}, true)
+	start := time.Date(2026, 1, 2, 10, 0, 1, 0, time.UTC)
+	c := Judge(opts, 2, NewWindow(subject, start, start.Add(time.Second), ss, nil))
+	assert.Equal(t, `Check 2/2 (window 10:00:01-10:00:02 UTC): FAIL
+REVISION  ROLE      REQUESTS  ERROR RATE  P50
+web-2     new       10        20.00%      5.0ms
+web-1     baseline  90        0.00%       15ms
+METRIC       VALUE   THRESHOLD  VERDICT  DETAIL
+errorRate    20.00%  <= 1.00%   FAIL     2 of 10 requests answered 5xx
+latency p50  5.0ms   <= 1000ms  PASS     over 10 requests`, Render(opts, subject, c))
+}

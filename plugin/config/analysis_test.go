@@ -1,0 +1,86 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestDecodeAnalysisStageOptions(t *testing.T) {
+	t.Parallel()
+	defaults := func(metrics ...AnalysisMetric) AnalysisStageOptions {
+		return AnalysisStageOptions{Duration: 10 * time.Minute, Interval: time.Minute, IngestionDelay: 180 * time.Second, MinRequests: 100, Metrics: metrics}
+	}
+	const errorRate = `"metrics": [{"errorRate": {"max": "1%"}}]`
+	testcases := []struct {
+		name    string
+		raw     string
+		want    AnalysisStageOptions
+		wantErr string
+	}{
+		{
+			name: "success: defaults",
+			raw:  `{"duration": "10m", ` + errorRate + `}`,
+			want: defaults(AnalysisMetric{ErrorRate: &ErrorRateMetric{Max: ptr(0.01)}}),
+		},
+		{
+			name: "success: every field",
+			raw: `{"duration": "6s", "interval": "2s", "ingestionDelay": "0s", "failureLimit": 1, "minRequests": 0, "onInconclusive": "pass", "metrics": [
+			  {"errorRate": {"max": 2, "maxIncrease": "0.5%"}},
+			  {"latency": {"percentile": 95, "max": "800ms", "maxIncrease": "100ms"}},
+			  {"latency": {"max": "1s"}},
+			  {"custom": {"filter": "metric.type = \"custom.googleapis.com/checkout_failures\"", "reduce": "max", "max": 0, "min": -1.5}}]}`,
+			want: AnalysisStageOptions{Duration: 6 * time.Second, Interval: 2 * time.Second, FailureLimit: 1, PassInconclusive: true, Metrics: []AnalysisMetric{
+				{ErrorRate: &ErrorRateMetric{Max: ptr(0.02), MaxIncrease: ptr(0.005)}},
+				{Latency: &LatencyMetric{Percentile: 95, Max: ptr(800 * time.Millisecond), MaxIncrease: ptr(100 * time.Millisecond)}},
+				{Latency: &LatencyMetric{Percentile: 99, Max: ptr(time.Second)}},
+				{Custom: &CustomMetric{Filter: `metric.type = "custom.googleapis.com/checkout_failures"`, Reduce: ReduceMax, Max: ptr(0.0), Min: ptr(-1.5)}},
+			}},
+		},
+		{name: "fail: empty", raw: ``, wantErr: `CLOUDRUN_ANALYSIS: field "duration" is required, allowed a positive duration such as "5m"`},
+		{name: "fail: no metrics", raw: `{"duration": "1m"}`, wantErr: `CLOUDRUN_ANALYSIS: field "metrics" is required, allowed a list of errorRate, latency or custom thresholds`},
+		{name: "fail: unknown field", raw: `{"duration": "1m", "threshold": 1}`, wantErr: `CLOUDRUN_ANALYSIS: unknown field "threshold", allowed fields: duration, failureLimit, ingestionDelay, interval, metrics, minRequests, onInconclusive`},
+		{name: "fail: duration as number", raw: `{"duration": 60, ` + errorRate + `}`, wantErr: `field "duration": 60 is not a duration, allowed a positive duration such as "5m"`},
+		{name: "fail: zero interval", raw: `{"duration": "1m", "interval": "0s", ` + errorRate + `}`, wantErr: `field "interval": "0s" is out of range, allowed a positive duration such as "5m"`},
+		{name: "fail: interval beyond duration", raw: `{"duration": "1m", "interval": "2m", ` + errorRate + `}`, wantErr: `field "interval": 2m0s is longer than duration 1m0s`},
+		{name: "fail: negative ingestion delay", raw: `{"duration": "1m", "ingestionDelay": "-1s", ` + errorRate + `}`, wantErr: `field "ingestionDelay": "-1s" is out of range, allowed a duration >= 0 such as "3m" or "0s"`},
+		{name: "fail: negative failure limit", raw: `{"duration": "1m", "failureLimit": -1, ` + errorRate + `}`, wantErr: `field "failureLimit": -1 is out of range, allowed an integer >= 0`},
+		{name: "fail: minRequests as string", raw: `{"duration": "1m", "minRequests": "many", ` + errorRate + `}`, wantErr: `field "minRequests": "many" is not an integer, allowed an integer >= 0`},
+		{name: "fail: onInconclusive", raw: `{"duration": "1m", "onInconclusive": "ignore", ` + errorRate + `}`, wantErr: `field "onInconclusive": "ignore" is not allowed, allowed fail, pass`},
+		{name: "fail: metrics not a list", raw: `{"duration": "1m", "metrics": {"errorRate": {}}}`, wantErr: `field "metrics": {"errorRate": {}} is not a list`},
+		{name: "fail: unknown metric", raw: `{"duration": "1m", "metrics": [{"errors": {}}]}`, wantErr: `CLOUDRUN_ANALYSIS: unknown field "metrics[0].errors", allowed fields: custom, errorRate, latency`},
+		{name: "fail: two metrics in one item", raw: `{"duration": "1m", "metrics": [{"errorRate": {"max": 1}, "latency": {"max": "1s"}}]}`, wantErr: `field "metrics[0]": must have exactly one of custom, errorRate, latency`},
+		{name: "fail: metric not an object", raw: `{"duration": "1m", "metrics": ["errorRate"]}`, wantErr: `field "metrics[0]": must be an object, got "errorRate"`},
+		{name: "fail: no threshold", raw: `{"duration": "1m", "metrics": [{"errorRate": {}}]}`, wantErr: `field "metrics[0].errorRate": sets no threshold, allowed fields with a threshold: max, maxIncrease`},
+		{name: "fail: unknown threshold", raw: `{"duration": "1m", "metrics": [{"errorRate": {"min": "1%"}}]}`, wantErr: `unknown field "metrics[0].errorRate.min", allowed fields: max, maxIncrease`},
+		{name: "fail: percentage out of range", raw: `{"duration": "1m", "metrics": [{"errorRate": {"max": "120%"}}]}`, wantErr: `field "metrics[0].errorRate.max": "120%" is not allowed, allowed a percentage such as "1%", "0.5%" or 1 (0-100)`},
+		{name: "fail: percentile", raw: `{"duration": "1m", "metrics": [{"latency": {"percentile": 100, "max": "1s"}}]}`, wantErr: `field "metrics[0].latency.percentile": 100 is out of range, allowed an integer 1-99`},
+		{name: "fail: latency as number", raw: `{"duration": "1m", "metrics": [{"latency": {"max": 800}}]}`, wantErr: `field "metrics[0].latency.max": 800 is not a duration, allowed a duration >= 0 such as "800ms"`},
+		{name: "fail: custom without metric type", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "resource.type = \"x\"", "max": 1}}]}`, wantErr: `field "metrics[0].custom.filter": "resource.type = \"x\"" names no metric`},
+		{name: "fail: custom reducer", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"a\"", "reduce": "p99", "max": 1}}]}`, wantErr: `field "metrics[0].custom.reduce": "p99" is not allowed, allowed sum, mean, max, min`},
+		{name: "fail: custom threshold as string", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"a\"", "max": "1"}}]}`, wantErr: `field "metrics[0].custom.max": "1" is not a number, allowed a number`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeAnalysisStageOptions([]byte(tc.raw))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestAnalysisStageOptions_Checks(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, 3, AnalysisStageOptions{Duration: 10 * time.Second, Interval: 3 * time.Second}.Checks())
+	assert.Equal(t, 1, AnalysisStageOptions{Duration: time.Second, Interval: time.Second}.Checks())
+}

@@ -1,0 +1,183 @@
+package deployment
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+)
+
+// analysisOptions are short checks over fakerun's per-second points: 2 checks of 1s, read at once.
+const analysisOptions = `{"duration": "2s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5,
+  "metrics": [{"errorRate": {"max": "5%", "maxIncrease": "2%"}}, {"latency": {"percentile": 99, "max": "500ms"}}]}`
+
+// canaryAt10 deploys v1 with all the traffic, then v2 of image at 10%, and sends load to the service
+// URL for the given time (none when 0), returning once the load is under way. It returns the new and the
+// old revision.
+func canaryAt10(t *testing.T, f *fakerun.Server, e *env, image string, load time.Duration) (revNew, revOld string) {
+	t.Helper()
+	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
+	revOld = e.revisionFor()
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+
+	e.deploy("2222222bbbb", canaryApp, serviceYAML(image))
+	revNew = e.revisionFor()
+	status, log = e.run(StageCloudRunSync, canarySync, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	status, log = e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	if load > 0 {
+		startLoad(t, f, load)
+	}
+	return revNew, revOld
+}
+
+// startLoad sends 300 requests a second to the service for d and waits until the first 100 are sent, so
+// that the windows of an analysis started next are full.
+func startLoad(t *testing.T, f *fakerun.Server, d time.Duration) {
+	t.Helper()
+	svc, err := f.Service(serviceName())
+	require.NoError(t, err)
+	id, err := f.StartLoad(fakerun.Load{URL: svc.GetUri(), Rate: 300, Duration: d})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		for _, l := range f.Loads() {
+			if l.ID == id {
+				return l.Sent >= 100
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestAnalysis_HealthyCanaryPasses(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revNew, revOld := canaryAt10(t, f, e, "gcr.io/p/web:v2", 5*time.Second)
+
+	f.ResetCalls()
+	started := time.Now()
+	status, log := e.run(StageCloudRunAnalysis, analysisOptions, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.GreaterOrEqual(t, time.Since(started), 2*time.Second, "the analysis watches for its whole duration")
+	assert.Contains(t, log.String(), "Check 1/2")
+	assert.Contains(t, log.String(), "Check 2/2")
+	assert.Regexp(t, revNew+` +new +\d+ +0\.00%`, log.String())
+	assert.Regexp(t, revOld+` +baseline +\d+ +0\.00%`, log.String())
+	assert.Contains(t, log.String(), "Revision "+revNew+" passed the analysis: 2 checks, 2 passed, 0 failed, 0 inconclusive")
+	assert.Equal(t, "Analysis: PASS (2 passed, 0 failed, 0 inconclusive)", e.store.stage[sdk.MetadataKeyStageDisplay])
+	// One query per metric type and check: request_count and request_latencies.
+	assert.Equal(t, map[string]int{"ListTimeSeries": 4}, callCounts(f))
+}
+
+func TestAnalysis_BadCanaryFailsAtTheFirstCheck(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		"gcr.io/p/web:bad": {ErrorRate: 0.5, ErrorCode: 503},
+	}}))
+	e := newEnv(t, f)
+	revNew, revOld := canaryAt10(t, f, e, "gcr.io/p/web:bad", 5*time.Second)
+
+	status, log := e.run(StageCloudRunAnalysis, analysisOptions, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "Check 1/2")
+	assert.NotContains(t, log.String(), "Check 2/2", "the stage fails at the first failed check")
+	assert.Regexp(t, `ERROR revision `+revNew+` failed the analysis at check 1/2 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate \d+\.\d\d%, allowed <= 5\.00% \(\d+ of \d+ requests answered 5xx\)`, log.String())
+	assert.Equal(t, "Analysis: check 1/2 FAIL", e.store.stage[sdk.MetadataKeyStageDisplay])
+
+	// The rollback that piped runs next restores the traffic from before the deployment.
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, []string{revOld + ":100"}, trafficOf(t, f))
+}
+
+func TestAnalysis_TooFewRequestsIsInconclusive(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+
+	opts := `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "metrics": [{"errorRate": {"max": "1%"}}]`
+	status, log := e.run(StageCloudRunAnalysis, opts+"}", nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "0 requests to the new revision, fewer than minRequests 100")
+	assert.Contains(t, log.String(), "is inconclusive (0 passed, 0 failed, 1 inconclusive): too little data")
+
+	status, log = e.run(StageCloudRunAnalysis, opts+`, "onInconclusive": "pass"}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "it passes because onInconclusive is pass")
+}
+
+func TestAnalysis_MonitoringUnavailableIsRetriedThenFails(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+
+	f.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.Unavailable, Times: 1})
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 0, "metrics": [{"errorRate": {"max": "1%"}}], "onInconclusive": "pass"}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "Cloud Monitoring answered unavailable to list the time series of proj; retrying")
+
+	f.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.Unavailable})
+	status, log = e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "check 1/1 cannot read Cloud Monitoring: failed to list the time series of projects/proj: unavailable")
+	assert.Contains(t, log.String(), "Cloud Monitoring is unavailable or rate limiting requests")
+}
+
+func TestAnalysis_CancellationStopsWithinASecond(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	started := time.Now()
+	status, log := e.runCtx(ctx, StageCloudRunAnalysis, `{"duration": "1h", "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Less(t, time.Since(started), time.Second+200*time.Millisecond)
+	assert.Contains(t, log.String(), "the analysis stopped before check 1/60: context canceled")
+}
+
+func TestAnalysis_OneBadRegionFailsTheStage(t *testing.T) {
+	t.Parallel()
+	good := newFake(t)
+	bad := newFake(t, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		"gcr.io/p/web:v2": {ErrorRate: 0.5},
+	}}))
+	e := newEnv(t, good, bad)
+	canaryAt10(t, good, e, "gcr.io/p/web:v2", 0)
+	startLoad(t, good, 5*time.Second)
+	startLoad(t, bad, 5*time.Second)
+
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "3s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5, "metrics": [{"errorRate": {"max": "5%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "[dt2] revision")
+	assert.Contains(t, log.String(), "failed the analysis at check 1/3")
+	assert.Contains(t, log.String(), "[dt1] the analysis stopped")
+}
+
+func TestAnalysis_WithoutSyncFails(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	e.deploy("1111111aaaa", canaryApp, serviceYAML("gcr.io/p/web:v1"))
+
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "1s", "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "CLOUDRUN_SYNC did not run for deploy target dt1 in this deployment, so there is no new revision to analyse")
+
+	status, log = e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "2s", "metrics": []}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), `Invalid stage options: CLOUDRUN_ANALYSIS: field "interval": 2s is longer than duration 1s`)
+}
