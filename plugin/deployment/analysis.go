@@ -25,7 +25,7 @@ import (
 func (p *Plugin) executeAnalysis(ctx context.Context, lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.RawApplicationSpec], dts []*sdk.DeployTarget[config.RawDeployTargetConfig]) sdk.StageStatus {
 	opts, err := config.DecodeAnalysisStageOptions(input.Request.StageConfig)
 	if err != nil {
-		lp.Errorf("Invalid stage options: %v", err)
+		logInvalidOptions(lp, input, err)
 		return sdk.StageStatusFailure
 	}
 	store := p.metadata(input.Client)

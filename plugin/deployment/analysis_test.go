@@ -179,5 +179,5 @@ func TestAnalysis_WithoutSyncFails(t *testing.T) {
 
 	status, log = e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "2s", "metrics": []}`, nil)
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
-	assert.Contains(t, log.String(), `Invalid stage options: CLOUDRUN_ANALYSIS: field "interval": 2s is longer than duration 1s`)
+	assert.Contains(t, log.String(), `Invalid stage options in app.pipecd.yaml spec.pipeline.stages[0]: CLOUDRUN_ANALYSIS: field "interval": 2s is longer than duration 1s`)
 }

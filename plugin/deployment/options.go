@@ -16,6 +16,7 @@ var stageOptions = map[string]func(raw []byte) error{
 	StageCloudRunPromote:       checkWith(config.DecodePromoteStageOptions),
 	StageCloudRunCanaryCleanup: checkWith(config.DecodeCleanupStageOptions),
 	StageCloudRunRollback:      checkWith(config.DecodeRollbackStageOptions),
+	StageCloudRunAnalysis:      checkWith(config.DecodeAnalysisStageOptions),
 }
 
 // checkWith turns a stage's options decoder into a check.
