@@ -44,6 +44,9 @@ const (
 type Client struct {
 	services     *run.ServicesClient
 	revisions    *run.RevisionsClient
+	jobs         *run.JobsClient
+	executions   *run.ExecutionsClient
+	tasks        *run.TasksClient
 	pollInterval time.Duration
 	readTimeout  time.Duration
 	writeTimeout time.Duration
@@ -124,6 +127,10 @@ func NewClient(ctx context.Context, cfg config.DeployTargetConfig, opts ...Optio
 	services.CallOptions = &run.ServicesCallOptions{}
 	revisions.CallOptions = &run.RevisionsCallOptions{}
 	c.services, c.revisions = services, revisions
+	if err := c.connectJobs(ctx, clientOpts); err != nil {
+		_ = errors.Join(services.Close(), revisions.Close())
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -150,7 +157,7 @@ func clientOptions(cfg config.DeployTargetConfig) ([]option.ClientOption, error)
 
 // Close releases the connections.
 func (c *Client) Close() error {
-	return errors.Join(c.services.Close(), c.revisions.Close())
+	return errors.Join(c.services.Close(), c.revisions.Close(), c.jobs.Close(), c.executions.Close(), c.tasks.Close())
 }
 
 // GetService returns the service, or an error wrapping ErrNotFound.
