@@ -16,8 +16,13 @@ const (
 	StageCloudRunPromote = "CLOUDRUN_PROMOTE"
 	// StageCloudRunCanaryCleanup deletes old revisions, keeping `keepCount`.
 	StageCloudRunCanaryCleanup = "CLOUDRUN_CANARY_CLEANUP"
-	// StageCloudRunRollback puts the traffic back to where it was before the deployment.
+	// StageCloudRunRollback puts the traffic back to where it was before the deployment; for a job, the
+	// job's template.
 	StageCloudRunRollback = "CLOUDRUN_ROLLBACK"
+	// StageCloudRunJobSync creates the job or updates its template.
+	StageCloudRunJobSync = "CLOUDRUN_JOB_SYNC"
+	// StageCloudRunJobRun runs the job once and waits for the execution to finish.
+	StageCloudRunJobRun = "CLOUDRUN_JOB_RUN"
 )
 
 // Stage descriptions, shown in the PipeCD UI for quick sync (pipeline stages show their `desc`).
@@ -26,6 +31,8 @@ const (
 	StageCloudRunPromoteDescription       = "Route a share of the traffic to the new revision"
 	StageCloudRunCanaryCleanupDescription = "Delete old revisions that serve no traffic"
 	StageCloudRunRollbackDescription      = "Restore the traffic as it was before the deployment"
+	StageCloudRunJobSyncDescription       = "Create the job or update its template"
+	StageCloudRunJobRunDescription        = "Run the job and wait for the execution to finish"
 )
 
 // allStages is what FetchDefinedStages returns.
@@ -34,6 +41,8 @@ var allStages = []string{
 	StageCloudRunPromote,
 	StageCloudRunCanaryCleanup,
 	StageCloudRunRollback,
+	StageCloudRunJobSync,
+	StageCloudRunJobRun,
 }
 
 // quickSyncMetadataKey marks the stages of a quick sync in their stage metadata, because ExecuteStage
@@ -41,7 +50,8 @@ var allStages = []string{
 const quickSyncMetadataKey = "cloudrun.quickSync"
 
 var errRollbackRequiresStages = errors.New("the pipeline has no Cloud Run stage: add at least one of " +
-	StageCloudRunSync + ", " + StageCloudRunPromote + " or " + StageCloudRunCanaryCleanup + " to spec.pipeline.stages")
+	StageCloudRunSync + ", " + StageCloudRunPromote + " or " + StageCloudRunCanaryCleanup + " (a service), or " +
+	StageCloudRunJobSync + " or " + StageCloudRunJobRun + " (a job) to spec.pipeline.stages")
 
 // buildQuickSyncPipeline returns CLOUDRUN_SYNC, followed by a rollback stage when auto-rollback is on.
 func buildQuickSyncPipeline(autoRollback bool) []sdk.QuickSyncStage {
