@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
@@ -66,6 +67,6 @@ func (p *Plugin) rollbackJob(ctx context.Context, t *target.Target, rec *jobReco
 	if _, err := p.waitJobSettled(ctx, t, got, config.DefaultSyncTimeout); err != nil {
 		return err
 	}
-	t.Log.Successf("Rolled back job %s to the template recorded before the deployment: image %s", id, strings.Join(jobImages(pre), ", "))
+	t.Log.Successf("Rolled back job %s to the template recorded before the deployment: image %s", id, strings.Join(manifest.JobImages(pre), ", "))
 	return nil
 }

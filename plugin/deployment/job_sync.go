@@ -15,6 +15,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
@@ -156,7 +157,7 @@ func (p *Plugin) reportJob(ctx context.Context, t *target.Target, got *runpb.Job
 	}
 	tmpl := job.GetTemplate()
 	t.Log.Successf("%s job %s: image %s, %d task(s), at most %d retries per task, task timeout %s",
-		verb, naming.ShortName(job.GetName()), strings.Join(jobImages(job), ", "), tmpl.GetTaskCount(),
+		verb, naming.ShortName(job.GetName()), strings.Join(manifest.JobImages(job), ", "), tmpl.GetTaskCount(),
 		tmpl.GetTemplate().GetMaxRetries(), tmpl.GetTemplate().GetTimeout().AsDuration())
 	return nil
 }
@@ -183,13 +184,4 @@ func (p *Plugin) waitJobSettled(ctx context.Context, t *target.Target, job *runp
 		return nil, fmt.Errorf("job %s could not be applied by Cloud Run: %s", naming.ShortName(name), c.GetMessage())
 	}
 	return job, nil
-}
-
-// jobImages lists the container images of job's task template.
-func jobImages(job *runpb.Job) []string {
-	var out []string
-	for _, c := range job.GetTemplate().GetTemplate().GetContainers() {
-		out = append(out, c.GetImage())
-	}
-	return out
 }

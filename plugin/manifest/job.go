@@ -118,8 +118,13 @@ func (m *JobManifest) Job(project, region string) (*runpb.Job, error) {
 
 // Images returns the image of every container, in order.
 func (m *JobManifest) Images() []string {
+	return JobImages(m.job)
+}
+
+// JobImages returns the image of every container of job's task template, in order.
+func JobImages(job *runpb.Job) []string {
 	var images []string
-	for _, c := range m.job.GetTemplate().GetTemplate().GetContainers() {
+	for _, c := range job.GetTemplate().GetTemplate().GetContainers() {
 		images = append(images, c.GetImage())
 	}
 	return images
