@@ -24,6 +24,9 @@ var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func(
 		Expect(apps).NotTo(BeEmpty())
 	})
 	for _, app := range apps {
+		if app == "job" {
+			continue // a job, deployed and run by jobs_test.go
+		}
 		It("deploys examples/"+app+" for the first time and then updates it", func(ctx SpecContext) {
 			e := newEnv()
 			By("deploying examples/" + app + " as it is")

@@ -97,7 +97,7 @@ func (c *Client) ValidateJob(ctx context.Context, job *runpb.Job, create bool) e
 }
 
 // RunJob starts an execution of the job with overrides (nil: none) and returns it as Cloud Run reports it
-// when the execution starts; it does not wait for the execution to finish (see GetExecution).
+// when it starts; it does not wait for the execution to finish (see GetExecution).
 func (c *Client) RunJob(ctx context.Context, name string, overrides *runpb.RunJobRequest_Overrides) (*runpb.Execution, error) {
 	var op *run.RunJobOperation
 	if err := c.do(ctx, c.writeTimeout, "run job", name, func(ctx context.Context) (err error) {
@@ -106,11 +106,18 @@ func (c *Client) RunJob(ctx context.Context, name string, overrides *runpb.RunJo
 	}); err != nil {
 		return nil, err
 	}
-	exec, err := reported[runpb.Execution](ctx, op, "run job", name)
+	// The operation's metadata is the execution, also when the operation is done because the execution has
+	// already ended (its error is then the execution's failure, which the caller reads from the execution).
+	exec, err := op.Metadata()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to read the operation to run job %s: %w", name, err)
 	}
 	if exec.GetName() == "" {
+		if op.Done() {
+			if _, err := result(ctx, op, "run job", name); err != nil {
+				return nil, err
+			}
+		}
 		return nil, fmt.Errorf("failed to run job %s: Cloud Run did not report the execution it started (operation %s)", name, op.Name())
 	}
 	return exec, nil
