@@ -40,6 +40,29 @@ type Behavior struct {
 	// Docker engine and proxies requests to it (see README.md). The image
 	// must exist locally; it is never pulled.
 	Docker bool
+	// Task is what the tasks of job executions using the image do.
+	Task TaskBehavior
+}
+
+// TaskBehavior is what each task of a job execution does. The zero value is
+// a task that exits 0 at once. An attempt fails when ExitCode is non-zero or
+// FailTasks is set, restricted to FailTasks' indexes and FailAttempts' first
+// attempts when they are set; it also fails with probability FailureRate.
+type TaskBehavior struct {
+	// Duration is how long each attempt runs, on the server clock; an attempt
+	// longer than the task timeout is killed at the timeout.
+	Duration time.Duration
+	// ExitCode is the exit code of failing attempts; 0 means 1 (and, without
+	// FailTasks or FailureRate, that no attempt fails).
+	ExitCode int
+	// FailTasks are the task indexes whose attempts fail; empty means every task.
+	FailTasks []int
+	// FailAttempts limits failures to each task's first attempts (then it
+	// succeeds), to exercise retries; 0 means every attempt fails.
+	FailAttempts int
+	// FailureRate is the probability (0 to 1) that any attempt fails, drawn
+	// from the seeded generator when the execution starts.
+	FailureRate float64
 }
 
 // LatencyPercentile is one point of a latency distribution.
@@ -75,6 +98,9 @@ func (b Behavior) validate() error {
 		if err != nil || u.Scheme != "http" || u.Host == "" {
 			return fmt.Errorf("field %q: want an http:// URL such as http://127.0.0.1:9000, got %q", "backend", b.Backend)
 		}
+	}
+	if err := b.Task.validate(); err != nil {
+		return err
 	}
 	prev := LatencyPercentile{}
 	for _, p := range b.LatencyPercentiles {
@@ -128,11 +154,13 @@ type behaviorJSON struct {
 	LatencyPercentiles map[string]string `json:"latencyPercentiles,omitempty"`
 	Backend            string            `json:"backend,omitempty"`
 	Docker             bool              `json:"docker,omitempty"`
+	Task               *taskBehaviorJSON `json:"task,omitempty"`
 }
 
 // MarshalJSON writes the JSON form.
 func (b Behavior) MarshalJSON() ([]byte, error) {
-	out := behaviorJSON{Fail: b.Fail, ErrorRate: b.ErrorRate, ErrorCode: b.ErrorCode, Backend: b.Backend, Docker: b.Docker}
+	out := behaviorJSON{Fail: b.Fail, ErrorRate: b.ErrorRate, ErrorCode: b.ErrorCode, Backend: b.Backend, Docker: b.Docker,
+		Task: b.Task.toJSON()}
 	if b.Latency > 0 {
 		out.Latency = b.Latency.String()
 	}
@@ -156,6 +184,9 @@ func (b *Behavior) UnmarshalJSON(data []byte) error {
 	}
 	var err error
 	out := Behavior{Fail: in.Fail, ErrorRate: in.ErrorRate, ErrorCode: in.ErrorCode, Backend: in.Backend, Docker: in.Docker}
+	if out.Task, err = in.Task.parse(); err != nil {
+		return err
+	}
 	if out.Latency, err = parseDuration("latency", in.Latency); err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ var Methods = []string{
 	"CreateService", "GetService", "ListServices", "UpdateService", "DeleteService",
 	"GetIamPolicy", "SetIamPolicy", "TestIamPermissions",
 	"GetRevision", "ListRevisions", "DeleteRevision",
+	"CreateJob", "GetJob", "ListJobs", "UpdateJob", "DeleteJob", "RunJob",
+	"GetExecution", "ListExecutions", "DeleteExecution", "CancelExecution",
+	"GetTask", "ListTasks",
 	"GetOperation", "ListOperations", "DeleteOperation", "WaitOperation", "CancelOperation",
 	"ListTimeSeries", "GetMetricDescriptor", "ListMetricDescriptors",
 }

@@ -130,6 +130,7 @@ func notReadyMessage(r *revision) string {
 // settleLocked advances pending operations whose revisions changed state.
 // It is cheap when nothing can have changed. Must be called with s.mu held.
 func (s *server) settleLocked() {
+	s.settleJobsLocked()
 	if len(s.pending) == 0 {
 		return
 	}

@@ -61,6 +61,10 @@ func NewServer(opts ...Option) (*Server, error) {
 	gs := grpc.NewServer(grpc.UnaryInterceptor(impl.intercept))
 	runpb.RegisterServicesServer(gs, impl)
 	runpb.RegisterRevisionsServer(gs, impl)
+	jobs := &jobsServer{server: impl}
+	runpb.RegisterJobsServer(gs, jobs)
+	runpb.RegisterExecutionsServer(gs, jobs)
+	runpb.RegisterTasksServer(gs, jobs)
 	longrunningpb.RegisterOperationsServer(gs, impl)
 	monitoringpb.RegisterMetricServiceServer(gs, metrics.NewService(store))
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses

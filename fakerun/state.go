@@ -43,6 +43,7 @@ type server struct {
 	serviceIndex map[string][]string  // location name -> sorted service names
 	revisions    map[string]*revision // by full name
 	operations   map[string]*operation
+	jobs         *jobStore    // jobs, executions and their pending operations
 	opSeq        int64        // last operation sequence number
 	pending      []*operation // operations not done yet, oldest first
 	nextDue      time.Time    // earliest time a pending operation may change
@@ -119,6 +120,7 @@ func (s *server) resetLocked() {
 	s.serviceIndex = map[string][]string{}
 	s.revisions = map[string]*revision{}
 	s.operations = map[string]*operation{}
+	s.jobs = newJobStore()
 	s.pending = nil
 	s.dirty = false
 }

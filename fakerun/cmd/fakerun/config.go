@@ -63,7 +63,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.String("readiness-delay", "0s", "time a new revision takes to become ready, e.g. 2s")
 	fs.Bool("manual-readiness", false, "keep new revisions pending until marked ready or failed over the admin API")
 	fs.String("failing-images", "", "comma-separated container images whose revisions never become ready (short for -behaviors '{\"images\":{\"IMAGE\":{\"fail\":true}}}')")
-	fs.String("behaviors", "", `what revisions do, by image and revision, as JSON: {"images":{"IMAGE":{"errorRate":0.2,"errorCode":503,"latency":"50ms","jitter":"10ms","latencyPercentiles":{"50":"20ms","99":"200ms"},"backend":"http://127.0.0.1:9000","docker":false,"fail":false}},"revisions":{"REVISION":{…}}}`)
+	fs.String("behaviors", "", `what revisions and job tasks do, by image and revision, as JSON: {"images":{"IMAGE":{"errorRate":0.2,"errorCode":503,"latency":"50ms","jitter":"10ms","latencyPercentiles":{"50":"20ms","99":"200ms"},"backend":"http://127.0.0.1:9000","docker":false,"fail":false,"task":{"duration":"30s","exitCode":1,"failTasks":[0],"failAttempts":1,"failureRate":0.1}}},"revisions":{"REVISION":{…}}}`)
 	fs.String("seed", "1", "seed of the data plane's randomness (traffic split, error rates, latency draws)")
 	fs.String("metrics-retention", "24h", "how long request metrics are kept, on the server clock")
 	fs.String("load", "", `send load once started, as JSON: {"url":"https://SERVICE-URL/","rate":20,"duration":"60s"} (requests before the service exists get 404)`)

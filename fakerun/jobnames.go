@@ -1,0 +1,108 @@
+package fakerun
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// jobIDPattern is the rule for job ids: lowercase letters, digits and
+// hyphens, starting with a letter, not ending with a hyphen, at most 63
+// characters (a DNS label).
+var jobIDPattern = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// reservedLabelNamespaces are the label and annotation namespaces the v2
+// API rejects (google.cloud.run.v2.Job.labels and .annotations).
+var reservedLabelNamespaces = []string{"run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev"}
+
+func validateJobID(field, id string) error {
+	if !jobIDPattern.MatchString(id) {
+		return invalidArgument(field, fmt.Sprintf("job id %q must use only lowercase letters, digits and hyphens, begin with a letter, not end with a hyphen, and have at most 63 characters", id))
+	}
+	return nil
+}
+
+// validateLabelKeys rejects keys in a reserved namespace ("run.googleapis.com/…").
+func validateLabelKeys(field string, m map[string]string) error {
+	for key := range m {
+		for _, ns := range reservedLabelNamespaces {
+			if strings.HasPrefix(key, ns+"/") {
+				return invalidArgument(field, fmt.Sprintf("key %q is in the namespace %s, which the Cloud Run Admin API v2 does not accept", key, ns))
+			}
+		}
+	}
+	return nil
+}
+
+// parseJobName splits "projects/{p}/locations/{l}/jobs/{j}".
+func parseJobName(field, name string) (project, location, id string, err error) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "jobs" ||
+		parts[1] == "" || parts[3] == "" || parts[5] == "" {
+		return "", "", "", invalidArgument(field, fmt.Sprintf("%q is not a job name of the form projects/{project}/locations/{location}/jobs/{job}", name))
+	}
+	return parts[1], parts[3], parts[5], nil
+}
+
+// parseExecutionName splits ".../jobs/{j}/executions/{e}" into the full job
+// name and the execution id.
+func parseExecutionName(field, name string) (jobName, id string, err error) {
+	jobName, id, ok := strings.Cut(name, "/executions/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", "", invalidArgument(field, fmt.Sprintf("%q is not an execution name of the form projects/{project}/locations/{location}/jobs/{job}/executions/{execution}", name))
+	}
+	if _, _, _, err := parseJobName(field, jobName); err != nil {
+		return "", "", invalidArgument(field, fmt.Sprintf("%q is not an execution name of the form projects/{project}/locations/{location}/jobs/{job}/executions/{execution}", name))
+	}
+	return jobName, id, nil
+}
+
+// parseTaskName splits ".../executions/{e}/tasks/{t}" into the full
+// execution name and the task id.
+func parseTaskName(field, name string) (executionName, id string, err error) {
+	executionName, id, ok := strings.Cut(name, "/tasks/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", "", invalidArgument(field, fmt.Sprintf("%q is not a task name of the form projects/{project}/locations/{location}/jobs/{job}/executions/{execution}/tasks/{task}", name))
+	}
+	if _, _, err := parseExecutionName(field, executionName); err != nil {
+		return "", "", invalidArgument(field, fmt.Sprintf("%q is not a task name of the form projects/{project}/locations/{location}/jobs/{job}/executions/{execution}/tasks/{task}", name))
+	}
+	return executionName, id, nil
+}
+
+// jobLocation returns projects/{p}/locations/{l} of a name below a job.
+func jobLocation(name string) string {
+	location, _, _ := strings.Cut(name, "/jobs/")
+	return location
+}
+
+// jobNotFound, executionNotFound and taskNotFound report a missing resource
+// by its full name, in Cloud Run's NOT_FOUND wording.
+func jobNotFound(name string) error {
+	return notFound("JOB", shortName(name), jobLocation(name))
+}
+
+func executionNotFound(name string) error {
+	return notFound("EXECUTION", shortName(name), jobLocation(name))
+}
+
+func taskNotFound(name string) error {
+	return notFound("TASK", shortName(name), jobLocation(name))
+}
+
+// checkEtag answers a stale etag on a job or execution; an empty etag
+// matches any.
+func (s *server) checkEtag(kind, given, current, id string) error {
+	if given == "" || given == current {
+		return nil
+	}
+	return status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of %s '%s'; read the %s again and retry.", given, current, kind, id, kind)
+}
+
+// failedPrecondition is a FAILED_PRECONDITION status.
+func failedPrecondition(format string, args ...any) error {
+	return status.Errorf(codes.FailedPrecondition, format, args...)
+}
