@@ -73,4 +73,3 @@ func resourcesOfType(resp *sdk.GetLivestateResponse, kind string) []sdk.Resource
 	}
 	return out
 }
-
