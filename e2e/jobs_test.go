@@ -22,8 +22,8 @@ import (
 
 // Images of the job example: Google's sample job, and two that fakerun's tasks run differently.
 const (
-	JobImageV1      = "us-docker.pkg.dev/cloudrun/container/job:v1"
-	JobImageV2      = "us-docker.pkg.dev/cloudrun/container/job:v2"
+	jobImageV1      = "us-docker.pkg.dev/cloudrun/container/job:v1"
+	jobImageV2      = "us-docker.pkg.dev/cloudrun/container/job:v2"
 	jobImageFailing = "us-docker.pkg.dev/cloudrun/container/job:broken"
 	jobImageSlow    = "us-docker.pkg.dev/cloudrun/container/job:slow"
 )
@@ -39,8 +39,8 @@ func jobFiles(image string) map[string]string {
 	GinkgoHelper()
 	raw, err := os.ReadFile(filepath.Join(AppDir("job"), "job.yaml"))
 	Expect(err).NotTo(HaveOccurred())
-	Expect(string(raw)).To(ContainSubstring(JobImageV1))
-	return map[string]string{"job.yaml": strings.Replace(string(raw), JobImageV1, image, 1)}
+	Expect(string(raw)).To(ContainSubstring(jobImageV1))
+	return map[string]string{"job.yaml": strings.Replace(string(raw), jobImageV1, image, 1)}
 }
 
 // jobs reads jobs and executions of an environment's target through the real Cloud Run client.
@@ -97,21 +97,21 @@ var _ = Describe("Cloud Run jobs [jobs]", Label("jobs", "fakerun-only"), func() 
 		project := e.Target.Project()
 
 		By("deploying examples/job for the first time: quick sync creates the job without running it")
-		res := e.Deploy(ctx, DeployInput{App: "job", Files: jobFiles(JobImageV1)})
+		res := e.Deploy(ctx, DeployInput{App: "job", Files: jobFiles(jobImageV1)})
 		ExpectSuccess(res)
 		Expect(res.Strategy).To(Equal(model.SyncStrategy_QUICK_SYNC))
 		v1 := j.get(ctx, project, "job")
-		Expect(image(v1)).To(Equal(JobImageV1))
+		Expect(image(v1)).To(Equal(jobImageV1))
 		Expect(v1.GetTemplate().GetTaskCount()).To(Equal(int32(3)))
 		Expect(v1.GetLatestCreatedExecution()).To(BeNil(), "a sync does not run the job")
 
 		By("deploying v2: CLOUDRUN_JOB_SYNC updates the template, CLOUDRUN_JOB_RUN runs the smoke execution")
-		res = e.Deploy(ctx, DeployInput{App: "job", Commit: Commit(), Files: jobFiles(JobImageV2)})
+		res = e.Deploy(ctx, DeployInput{App: "job", Commit: Commit(), Files: jobFiles(jobImageV2)})
 		ExpectSuccess(res)
 		Expect(res.Strategy).To(Equal(model.SyncStrategy_PIPELINE))
 		Expect(StageNames(res.Executed())).To(Equal([]string{"CLOUDRUN_JOB_SYNC", "CLOUDRUN_JOB_RUN"}))
 		v2 := j.get(ctx, project, "job")
-		Expect(image(v2)).To(Equal(JobImageV2))
+		Expect(image(v2)).To(Equal(jobImageV2))
 		x := j.latest(ctx, v2)
 		Expect(x.GetTaskCount()).To(Equal(int32(1)), "the smoke run's taskCount override")
 		Expect(x.GetSucceededCount()).To(Equal(int32(1)))
@@ -126,7 +126,7 @@ var _ = Describe("Cloud Run jobs [jobs]", Label("jobs", "fakerun-only"), func() 
 		e := newEnv(jobBehaviors)
 		j := newJobs(ctx, e)
 		project := e.Target.Project()
-		ExpectSuccess(e.Deploy(ctx, DeployInput{App: "job", Files: jobFiles(JobImageV1)}))
+		ExpectSuccess(e.Deploy(ctx, DeployInput{App: "job", Files: jobFiles(jobImageV1)}))
 		before := j.get(ctx, project, "job")
 
 		By("deploying an image whose task 0 exits with code 3")
@@ -147,7 +147,7 @@ var _ = Describe("Cloud Run jobs [jobs]", Label("jobs", "fakerun-only"), func() 
 	It("cancels the execution when the deployment is cancelled during the run", func(ctx SpecContext) {
 		e := newEnv(jobBehaviors)
 		j := newJobs(ctx, e)
-		ExpectSuccess(e.Deploy(ctx, DeployInput{App: "job", Files: jobFiles(JobImageV1)}))
+		ExpectSuccess(e.Deploy(ctx, DeployInput{App: "job", Files: jobFiles(jobImageV1)}))
 
 		By("deploying an image whose tasks run for a minute and cancelling while the run waits")
 		r := e.Start(ctx, DeployInput{App: "job", Commit: Commit(), Files: jobFiles(jobImageSlow)})
@@ -196,9 +196,9 @@ var _ = Describe("Cloud Run jobs [jobs]", Label("jobs", "fakerun-only"), func() 
 
 	It("reports the job and its executions in live state, and previews a change", func(ctx SpecContext) {
 		e := newEnv(jobBehaviors)
-		v1 := DeployInput{App: "job", Files: jobFiles(JobImageV1)}
+		v1 := DeployInput{App: "job", Files: jobFiles(jobImageV1)}
 		ExpectSuccess(e.Deploy(ctx, v1))
-		v2 := DeployInput{App: "job", Commit: Commit(), Files: jobFiles(JobImageV2)}
+		v2 := DeployInput{App: "job", Commit: Commit(), Files: jobFiles(jobImageV2)}
 		ExpectSuccess(e.Deploy(ctx, v2))
 
 		By("reading the live state at the deployed commit: SYNCED, the job and its smoke execution")
@@ -225,7 +225,7 @@ var _ = Describe("Cloud Run jobs [jobs]", Label("jobs", "fakerun-only"), func() 
 		By("previewing v3: the image change, accepted by validate_only")
 		r := e.PlanPreview(ctx, DeployInput{App: "job", Files: jobFiles(ImageV3)}.Source())
 		Expect(r.GetNoChange()).To(BeFalse())
-		Expect(r.GetSummary()).To(ContainSubstring("(image " + ImageV3 + ", was " + JobImageV2 + ")"))
+		Expect(r.GetSummary()).To(ContainSubstring("(image " + ImageV3 + ", was " + jobImageV2 + ")"))
 		Expect(string(r.GetDetails())).To(ContainSubstring("+      image: " + ImageV3))
 		Expect(string(r.GetDetails())).To(ContainSubstring("[ok] Cloud Run accepts the job (validate_only)"))
 

@@ -75,16 +75,8 @@ func decodeKnativeJob(obj map[string]any) (*runpb.Job, placement, error) {
 // executionTemplate converts spec.template.
 func (c *knativeConverter) executionTemplate(o *kobject) *runpb.ExecutionTemplate {
 	t := &runpb.ExecutionTemplate{}
-	meta := o.object("metadata")
-	labels := meta.stringMap("labels")
-	for _, k := range knativeIgnoredTemplateLabels {
-		delete(labels, k)
-	}
-	t.Labels = c.userLabels(meta.pathOf("labels"), labels)
-	meta.skip(knativeServerMetadata...)
-	ann := newAnnotations(c.p, meta.pathOf("annotations"), meta.stringMap("annotations"))
-	meta.done()
-	c.secrets = c.secretAliases(ann)
+	var ann *kannotations
+	t.Labels, ann = c.templateMetadata(o.object("metadata"))
 
 	spec := o.object("spec")
 	t.Parallelism = spec.integer32("parallelism", 0)

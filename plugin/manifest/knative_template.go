@@ -20,15 +20,8 @@ func (c *knativeConverter) template(o *kobject) *runpb.RevisionTemplate {
 	t := &runpb.RevisionTemplate{}
 	meta := o.object("metadata")
 	t.Revision = meta.str("name")
-	labels := meta.stringMap("labels")
-	for _, k := range knativeIgnoredTemplateLabels {
-		delete(labels, k)
-	}
-	t.Labels = c.userLabels(meta.pathOf("labels"), labels)
-	meta.skip(knativeServerMetadata...)
-	ann := newAnnotations(c.p, meta.pathOf("annotations"), meta.stringMap("annotations"))
-	meta.done()
-	c.secrets = c.secretAliases(ann)
+	var ann *kannotations
+	t.Labels, ann = c.templateMetadata(meta)
 
 	spec := o.object("spec")
 	t.MaxInstanceRequestConcurrency = int32(spec.integer("containerConcurrency", 0, 1000))
@@ -45,6 +38,21 @@ func (c *knativeConverter) template(o *kobject) *runpb.RevisionTemplate {
 	c.templateAnnotations(ann, t)
 	t.Annotations = ann.done(knativeIgnoredTemplateAnnotations)
 	return t
+}
+
+// templateMetadata converts the labels of a template's metadata and reads its secret aliases; it returns
+// the annotations for the caller to convert.
+func (c *knativeConverter) templateMetadata(meta *kobject) (map[string]string, *kannotations) {
+	labels := meta.stringMap("labels")
+	for _, k := range knativeIgnoredTemplateLabels {
+		delete(labels, k)
+	}
+	labels = c.userLabels(meta.pathOf("labels"), labels)
+	meta.skip(knativeServerMetadata...)
+	ann := newAnnotations(c.p, meta.pathOf("annotations"), meta.stringMap("annotations"))
+	meta.done()
+	c.secrets = c.secretAliases(ann)
+	return labels, ann
 }
 
 // secretAliases reads run.googleapis.com/secrets: comma-separated "alias:projects/NUMBER/secrets/NAME"
