@@ -163,6 +163,12 @@ func TestJobRun_FailureNamesTasksAndRollbackRestoresTheTemplate(t *testing.T) {
 	status, log = e.run(StageCloudRunRollback, "", nil)
 	require.Equal(t, sdk.StageStatusSuccess, status)
 	assert.Contains(t, log.String(), "already runs the template recorded before the deployment")
+
+	rollbackApp := strings.Replace(jobApp, "      - name: CLOUDRUN_JOB_RUN\n", "      - name: CLOUDRUN_JOB_RUN\n      - name: CLOUDRUN_ROLLBACK\n", 1)
+	e.app = rollbackApp
+	status, log = e.run(StageCloudRunRollback, `{"revision": "report-v1"}`, nil)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), `the stage option "revision" (report-v1) routes the traffic of a service`)
 }
 
 func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
