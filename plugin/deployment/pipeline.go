@@ -27,12 +27,10 @@ const (
 
 // Stage descriptions, shown in the PipeCD UI for quick sync (pipeline stages show their `desc`).
 const (
-	StageCloudRunSyncDescription          = "Deploy the new revision and route all traffic to it"
+	StageCloudRunSyncDescription          = "Deploy the new revision and route all traffic to it (a job: create it or update its template)"
 	StageCloudRunPromoteDescription       = "Route a share of the traffic to the new revision"
 	StageCloudRunCanaryCleanupDescription = "Delete old revisions that serve no traffic"
-	StageCloudRunRollbackDescription      = "Restore the traffic as it was before the deployment"
-	StageCloudRunJobSyncDescription       = "Create the job or update its template"
-	StageCloudRunJobRunDescription        = "Run the job and wait for the execution to finish"
+	StageCloudRunRollbackDescription      = "Restore the traffic as it was before the deployment (a job: its template)"
 )
 
 // allStages is what FetchDefinedStages returns.
