@@ -49,23 +49,28 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 		return nil, err
 	}
 	src := &Source{Spec: spec, Commit: ds.CommitHash}
-	var setImage func(string) error
 	if spec.IsJob() {
 		src.Job, err = manifest.LoadJob(ds.ApplicationDirectory, spec.Input.JobManifestFile)
-		setImage = func(image string) error { return src.Job.SetImage(image) }
 	} else {
 		src.Manifest, err = manifest.Load(ds.ApplicationDirectory, spec.Input.ServiceManifestFile)
-		setImage = func(image string) error { return src.Manifest.SetImage(image) }
 	}
 	if err != nil {
 		return nil, err
 	}
 	if spec.Input.Image != "" {
-		if err := setImage(spec.Input.Image); err != nil {
+		if err := src.setImage(spec.Input.Image); err != nil {
 			return nil, fmt.Errorf("%s: field \"spec.plugins.cloudrun.input.image\": %w", file, err)
 		}
 	}
 	return src, nil
+}
+
+// setImage applies input.image to the service or job.
+func (src *Source) setImage(image string) error {
+	if src.Job != nil {
+		return src.Job.SetImage(image)
+	}
+	return src.Manifest.SetImage(image)
 }
 
 // Images returns the container images of the service or job, in order.
