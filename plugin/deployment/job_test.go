@@ -179,8 +179,12 @@ func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		defer cancel()
-		require.Eventually(t, func() bool { return getJob(t, client).GetLatestCreatedExecution() != nil }, 10*time.Second, 5*time.Millisecond)
+		defer cancel() // as piped does when the stage is cancelled: once the execution runs
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if job, err := client.GetJob(ctx, jobName()); err == nil && job.GetLatestCreatedExecution() != nil {
+				return
+			}
+		}
 	}()
 	status, log := e.runCtx(ctx, StageCloudRunJobRun, "", nil)
 	assert.Equal(t, sdk.StageStatusFailure, status)
