@@ -27,6 +27,9 @@ var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func(
 		if app == analysisExample {
 			continue // its analysis needs traffic and lasts minutes: analysis_test.go deploys it, scaled down
 		}
+		if app == "job" {
+			continue // a job, deployed and run by jobs_test.go
+		}
 		It("deploys examples/"+app+" for the first time and then updates it", func(ctx SpecContext) {
 			e := newEnv()
 			By("deploying examples/" + app + " as it is")

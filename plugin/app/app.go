@@ -21,17 +21,19 @@ import (
 )
 
 // Source is a deployment source (a commit of the application) with its plugin spec decoded and its
-// service manifest loaded.
+// service or job manifest loaded.
 type Source struct {
 	// Spec is the plugin's part of app.pipecd.yaml.
 	Spec config.ApplicationSpec
-	// Manifest is the service manifest, with input.image applied.
+	// Manifest is the service manifest, with input.image applied; nil when the application is a job.
 	Manifest *manifest.Manifest
+	// Job is the job manifest, with input.image applied; nil when the application is a service.
+	Job *manifest.JobManifest
 	// Commit is the commit hash of the source.
 	Commit string
 }
 
-// Load decodes the plugin spec of ds and loads its service manifest. Errors name the file and field.
+// Load decodes the plugin spec of ds and loads its service or job manifest. Errors name the file and field.
 func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 	file := ds.ApplicationConfigFilename
 	if file == "" {
@@ -51,16 +53,37 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := manifest.Load(ds.ApplicationDirectory, spec.Input.ServiceManifestFile)
+	src := &Source{Spec: spec, Commit: ds.CommitHash}
+	if spec.IsJob() {
+		src.Job, err = manifest.LoadJob(ds.ApplicationDirectory, spec.Input.JobManifestFile)
+	} else {
+		src.Manifest, err = manifest.Load(ds.ApplicationDirectory, spec.Input.ServiceManifestFile)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if spec.Input.Image != "" {
-		if err := m.SetImage(spec.Input.Image); err != nil {
+		if err := src.setImage(spec.Input.Image); err != nil {
 			return nil, fmt.Errorf("%s: field \"%s.input.image\": %w", file, config.PluginSection(), err)
 		}
 	}
-	return &Source{Spec: spec, Manifest: m, Commit: ds.CommitHash}, nil
+	return src, nil
+}
+
+// setImage applies input.image to the service or job.
+func (src *Source) setImage(image string) error {
+	if src.Job != nil {
+		return src.Job.SetImage(image)
+	}
+	return src.Manifest.SetImage(image)
+}
+
+// Images returns the container images of the service or job, in order.
+func (src *Source) Images() []string {
+	if src.Job != nil {
+		return src.Job.Images()
+	}
+	return src.Manifest.Images()
 }
 
 // checkDuplicateKeys rejects a key repeated in one object of the application config file, of which piped
@@ -114,19 +137,30 @@ func (src *Source) Desired(cfg config.DeployTargetConfig, d sdk.Deployment) (*De
 // labelService adds the ownership labels. The revision template gets only labels that do not change
 // between deployments of the same application, so that an unchanged template keeps its revision.
 func labelService(svc *runpb.Service, d sdk.Deployment, commit string) {
-	svc.Labels = merged(svc.Labels, map[string]string{
+	svc.Labels = merged(svc.Labels, ownerLabels(d, commit))
+	if svc.Template == nil {
+		svc.Template = &runpb.RevisionTemplate{}
+	}
+	svc.Template.Labels = merged(svc.Template.Labels, templateLabels(d))
+}
+
+// ownerLabels are the ownership labels of a service or job.
+func ownerLabels(d sdk.Deployment, commit string) map[string]string {
+	return map[string]string{
 		provider.LabelManagedBy:   provider.ManagedByPiped,
 		provider.LabelPiped:       LabelValue(d.PipedID),
 		provider.LabelApplication: LabelValue(d.ApplicationID),
 		provider.LabelCommitHash:  LabelValue(commit),
-	})
-	if svc.Template == nil {
-		svc.Template = &runpb.RevisionTemplate{}
 	}
-	svc.Template.Labels = merged(svc.Template.Labels, map[string]string{
+}
+
+// templateLabels are the ownership labels of a revision or execution template: none that change between
+// deployments of the same application.
+func templateLabels(d sdk.Deployment) map[string]string {
+	return map[string]string{
 		provider.LabelManagedBy:   provider.ManagedByPiped,
 		provider.LabelApplication: LabelValue(d.ApplicationID),
-	})
+	}
 }
 
 func merged(base, extra map[string]string) map[string]string {

@@ -25,12 +25,17 @@ type ApplicationSpec struct {
 	QuickSync QuickSyncOptions `json:"quickSync"`
 }
 
-// Input says where the service manifest is and how to adjust it.
+// Input says where the service or job manifest is and how to adjust it. An application deploys one
+// Cloud Run service or one Cloud Run job: which one is said by the field that names the manifest.
 type Input struct {
 	// ServiceManifestFile is the path of the Cloud Run Service manifest, relative to the
-	// application directory. Default: "service.yaml".
+	// application directory. Default: "service.yaml", unless JobManifestFile is set.
 	ServiceManifestFile string `json:"serviceManifestFile"`
-	// Image, when set, replaces the image of the service's only (or ingress) container.
+	// JobManifestFile is the path of the Cloud Run Job manifest, relative to the application directory;
+	// setting it makes the application a job. Default: empty (the application is a service).
+	JobManifestFile string `json:"jobManifestFile,omitempty"`
+	// Image, when set, replaces the image of the service's only (or ingress) container, or of the job's
+	// only container.
 	// Default: empty (use the manifest's image).
 	Image string `json:"image,omitempty"`
 }
@@ -53,12 +58,12 @@ func (q QuickSyncOptions) SyncStageOptions() SyncStageOptions {
 // UnmarshalJSON strictly decodes the spec and applies the defaults.
 func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 	spec := ApplicationSpec{
-		Input:     Input{ServiceManifestFile: DefaultServiceManifestFile},
 		QuickSync: QuickSyncOptions{Timeout: unit.Duration(DefaultSyncTimeout)},
 	}
 	if err := decodeObject(applicationWhere(), data,
 		objectField("input",
 			stringField("serviceManifestFile", &spec.Input.ServiceManifestFile),
+			stringField("jobManifestFile", &spec.Input.JobManifestFile),
 			stringField("image", &spec.Input.Image),
 		),
 		objectField("quickSync",
@@ -68,7 +73,11 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 	); err != nil {
 		return err
 	}
-	if spec.Input.ServiceManifestFile == "" {
+	if spec.Input.ServiceManifestFile != "" && spec.Input.JobManifestFile != "" {
+		return fmt.Errorf("%s: fields \"input.serviceManifestFile\" and \"input.jobManifestFile\" are both set: "+
+			"a service and a job in one application is not supported, allowed one of them (make the other a second application)", applicationWhere())
+	}
+	if spec.Input.ServiceManifestFile == "" && spec.Input.JobManifestFile == "" {
 		spec.Input.ServiceManifestFile = DefaultServiceManifestFile
 	}
 	*s = spec
@@ -81,12 +90,15 @@ func (s *ApplicationSpec) Validate() error {
 	fail := func(field, format string, args ...any) error {
 		return fmt.Errorf("%s: field %q: %s", applicationWhere(), field, fmt.Sprintf(format, args...))
 	}
-	f := s.Input.ServiceManifestFile
+	field, f, example := "input.serviceManifestFile", s.Input.ServiceManifestFile, DefaultServiceManifestFile
+	if s.IsJob() {
+		field, f, example = "input.jobManifestFile", s.Input.JobManifestFile, "job.yaml"
+	}
 	if f == "" {
-		return fail("input.serviceManifestFile", "is empty, allowed a path relative to the application directory (default %q)", DefaultServiceManifestFile)
+		return fail(field, "is empty, allowed a path relative to the application directory (default %q)", DefaultServiceManifestFile)
 	}
 	if !filepath.IsLocal(f) {
-		return fail("input.serviceManifestFile", "%q is outside the application directory, allowed a relative path inside it such as %q", f, DefaultServiceManifestFile)
+		return fail(field, "%q is outside the application directory, allowed a relative path inside it such as %q", f, example)
 	}
 	if s.Input.Image != strings.TrimSpace(s.Input.Image) {
 		return fail("input.image", "%q has surrounding spaces, allowed an image reference such as \"gcr.io/project/app:v1\"", s.Input.Image)
@@ -95,4 +107,9 @@ func (s *ApplicationSpec) Validate() error {
 		return fail("quickSync.timeout", "%q is not positive, allowed %s", time.Duration(s.QuickSync.Timeout).String(), timeoutAllowed)
 	}
 	return nil
+}
+
+// IsJob reports whether the application deploys a Cloud Run job (input.jobManifestFile is set).
+func (s ApplicationSpec) IsJob() bool {
+	return s.Input.JobManifestFile != ""
 }

@@ -6,19 +6,20 @@ import (
 	"strings"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 )
 
-// DetermineVersions reports every container image of the service manifest (sidecars included).
+// DetermineVersions reports every container image of the service or job manifest (sidecars included).
 func (p *Plugin) DetermineVersions(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineVersionsInput[config.RawApplicationSpec]) (*sdk.DetermineVersionsResponse, error) {
 	src, err := app.Load(input.Request.DeploymentSource)
 	if err != nil {
 		return nil, err
 	}
-	versions, err := imageVersions(src.Manifest.Images())
+	versions, err := imageVersions(src.Images())
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +58,9 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 	if err != nil {
 		return nil, err
 	}
+	if running.Job != nil || target.Job != nil {
+		return jobStrategy(running, target, req.Deployment), nil
+	}
 	runningHash, err := running.TemplateHash(req.Deployment)
 	if err != nil {
 		return nil, fmt.Errorf("running commit: %w", err)
@@ -82,4 +86,29 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 		Strategy: sdk.SyncStrategyPipelineSync,
 		Summary:  "Sync with the pipeline because the revision template changes (same image, other settings), which creates a new revision",
 	}, nil
+}
+
+// jobStrategy chooses quick sync when the execution template of the job is unchanged (only job settings such
+// as labels change, which affect no execution), and the pipeline otherwise, including when the application
+// changes between a service and a job.
+func jobStrategy(running, target *app.Source, d sdk.Deployment) *sdk.DetermineStrategyResponse {
+	pipeline := func(summary string) *sdk.DetermineStrategyResponse {
+		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: summary}
+	}
+	switch {
+	case running.Job == nil:
+		return pipeline("Sync with the pipeline because the application changes from a service to a job")
+	case target.Job == nil:
+		return pipeline("Sync with the pipeline because the application changes from a job to a service")
+	case proto.Equal(running.ExecutionTemplate(d), target.ExecutionTemplate(d)):
+		return &sdk.DetermineStrategyResponse{
+			Strategy: sdk.SyncStrategyQuickSync,
+			Summary:  "Quick sync because the job's execution template is unchanged: only job settings are updated",
+		}
+	}
+	from, to := strings.Join(running.Images(), ", "), strings.Join(target.Images(), ", ")
+	if from != to {
+		return pipeline(fmt.Sprintf("Sync with the pipeline because the job's image changes from %s to %s", from, to))
+	}
+	return pipeline("Sync with the pipeline because the job's execution template changes (same image, other settings)")
 }

@@ -110,8 +110,10 @@ type env struct {
 	store  *memStore
 	fakes  []*fakerun.Server
 	dts    []*sdk.DeployTarget[config.RawDeployTargetConfig]
-	// app is the app.pipecd.yaml content; service the service.yaml content.
+	// app is the app.pipecd.yaml content; service the content of the manifest, manifestFile (default
+	// service.yaml).
 	app, service string
+	manifestFile string
 	commit       string
 	// runningCommit, runningApp and runningService are the commit and files of the previous deployment.
 	runningCommit, runningApp, runningService string
@@ -190,7 +192,11 @@ func (e *env) source(commit, app, service string) sdk.DeploymentSource[config.Ra
 	e.t.Helper()
 	dir := e.t.TempDir()
 	require.NoError(e.t, os.WriteFile(filepath.Join(dir, "app.pipecd.yaml"), []byte(app), 0o600))
-	require.NoError(e.t, os.WriteFile(filepath.Join(dir, "service.yaml"), []byte(service), 0o600))
+	file := "service.yaml"
+	if e.manifestFile != "" {
+		file = e.manifestFile
+	}
+	require.NoError(e.t, os.WriteFile(filepath.Join(dir, file), []byte(service), 0o600))
 	return sdk.DeploymentSource[config.RawApplicationSpec]{
 		ApplicationDirectory:      dir,
 		CommitHash:                commit,

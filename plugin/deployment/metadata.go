@@ -116,37 +116,51 @@ func syncRecordKey(target string) string {
 // loadSyncRecord returns the record of target; found is false when SYNC has not changed that target in
 // this deployment.
 func loadSyncRecord(ctx context.Context, store metadataStore, target string) (rec *syncRecord, found bool, err error) {
-	value, found, err := store.GetDeploymentPluginMetadata(ctx, syncRecordKey(target))
+	return loadRecord[syncRecord](ctx, store, target, syncRecordKey(target))
+}
+
+// loadRecord returns the record of target stored under key; found is false when there is none.
+func loadRecord[T any](ctx context.Context, store metadataStore, target, key string) (rec *T, found bool, err error) {
+	value, found, err := store.GetDeploymentPluginMetadata(ctx, key)
 	if err != nil {
 		return nil, false, fmt.Errorf("failed to read the deployment metadata of deploy target %s: %w", target, err)
 	}
 	if !found || value == "" {
 		return nil, false, nil
 	}
-	var r syncRecord
+	var r T
 	if err := json.Unmarshal([]byte(value), &r); err != nil {
-		return nil, false, fmt.Errorf("the deployment metadata %s is not a valid record (%w); it was written by another plugin version, run a new deployment", syncRecordKey(target), err)
+		return nil, false, fmt.Errorf("the deployment metadata %s is not a valid record (%w); it was written by another plugin version, run a new deployment", key, err)
 	}
 	return &r, true, nil
 }
 
 // saveSyncRecordOnce stores r unless a record already exists, and returns the record in effect.
 func saveSyncRecordOnce(ctx context.Context, store metadataStore, target string, r *syncRecord) (*syncRecord, error) {
-	existing, found, err := loadSyncRecord(ctx, store, target)
+	return saveRecordOnce(ctx, store, target, syncRecordKey(target), r)
+}
+
+// saveRecordOnce stores r under key unless a record already exists, and returns the record in effect.
+func saveRecordOnce[T any](ctx context.Context, store metadataStore, target, key string, r *T) (*T, error) {
+	existing, found, err := loadRecord[T](ctx, store, target, key)
 	if err != nil || found {
 		return existing, err
 	}
-	return r, putSyncRecord(ctx, store, target, r)
+	return r, putRecord(ctx, store, target, key, r)
 }
 
 // putSyncRecord stores r, replacing any record of target. Only saveSyncRecordOnce and renameRevision,
 // which changes nothing but the revision name, call it.
 func putSyncRecord(ctx context.Context, store metadataStore, target string, r *syncRecord) error {
+	return putRecord(ctx, store, target, syncRecordKey(target), r)
+}
+
+func putRecord(ctx context.Context, store metadataStore, target, key string, r any) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("failed to encode the deployment metadata: %w", err)
 	}
-	if err := store.PutDeploymentPluginMetadata(ctx, syncRecordKey(target), string(b)); err != nil {
+	if err := store.PutDeploymentPluginMetadata(ctx, key, string(b)); err != nil {
 		return fmt.Errorf("failed to save the deployment metadata of deploy target %s: %w", target, err)
 	}
 	return nil

@@ -17,6 +17,8 @@ var stageOptions = map[string]func(raw []byte) error{
 	StageCloudRunCanaryCleanup: checkWith(config.DecodeCleanupStageOptions),
 	StageCloudRunRollback:      checkWith(config.DecodeRollbackStageOptions),
 	StageCloudRunAnalysis:      checkWith(config.DecodeAnalysisStageOptions),
+	StageCloudRunJobSync:       checkWith(config.DecodeJobSyncStageOptions),
+	StageCloudRunJobRun:        checkWith(config.DecodeJobRunStageOptions),
 }
 
 // checkWith turns a stage's options decoder into a check.

@@ -16,18 +16,23 @@ const (
 	StageCloudRunPromote = "CLOUDRUN_PROMOTE"
 	// StageCloudRunCanaryCleanup deletes old revisions, keeping `keepCount`.
 	StageCloudRunCanaryCleanup = "CLOUDRUN_CANARY_CLEANUP"
-	// StageCloudRunRollback puts the traffic back to where it was before the deployment.
+	// StageCloudRunRollback puts the traffic back to where it was before the deployment; for a job, the
+	// job's template.
 	StageCloudRunRollback = "CLOUDRUN_ROLLBACK"
 	// StageCloudRunAnalysis judges the new revision on Cloud Monitoring and fails when it is bad.
 	StageCloudRunAnalysis = "CLOUDRUN_ANALYSIS"
+	// StageCloudRunJobSync creates the job or updates its template.
+	StageCloudRunJobSync = "CLOUDRUN_JOB_SYNC"
+	// StageCloudRunJobRun runs the job once and waits for the execution to finish.
+	StageCloudRunJobRun = "CLOUDRUN_JOB_RUN"
 )
 
 // Stage descriptions, shown in the PipeCD UI for quick sync (pipeline stages show their `desc`).
 const (
-	StageCloudRunSyncDescription          = "Deploy the new revision and route all traffic to it"
+	StageCloudRunSyncDescription          = "Deploy the new revision and route all traffic to it (a job: create it or update its template)"
 	StageCloudRunPromoteDescription       = "Route a share of the traffic to the new revision"
 	StageCloudRunCanaryCleanupDescription = "Delete old revisions that serve no traffic"
-	StageCloudRunRollbackDescription      = "Restore the traffic as it was before the deployment"
+	StageCloudRunRollbackDescription      = "Restore the traffic as it was before the deployment (a job: its template)"
 	StageCloudRunAnalysisDescription      = "Judge the new revision on Cloud Monitoring"
 )
 
@@ -38,6 +43,8 @@ var allStages = []string{
 	StageCloudRunCanaryCleanup,
 	StageCloudRunRollback,
 	StageCloudRunAnalysis,
+	StageCloudRunJobSync,
+	StageCloudRunJobRun,
 }
 
 // quickSyncMetadataKey marks the stages of a quick sync in their stage metadata, because ExecuteStage
@@ -45,7 +52,8 @@ var allStages = []string{
 const quickSyncMetadataKey = "cloudrun.quickSync"
 
 var errRollbackRequiresStages = errors.New("the pipeline has no Cloud Run stage: add at least one of " +
-	StageCloudRunSync + ", " + StageCloudRunPromote + " or " + StageCloudRunCanaryCleanup + " to spec.pipeline.stages")
+	StageCloudRunSync + ", " + StageCloudRunPromote + " or " + StageCloudRunCanaryCleanup + " (a service), or " +
+	StageCloudRunJobSync + " or " + StageCloudRunJobRun + " (a job) to spec.pipeline.stages")
 
 // buildQuickSyncPipeline returns CLOUDRUN_SYNC, followed by a rollback stage when auto-rollback is on.
 func buildQuickSyncPipeline(autoRollback bool) []sdk.QuickSyncStage {

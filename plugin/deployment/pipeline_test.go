@@ -40,6 +40,11 @@ func TestBuildPipelineStages(t *testing.T) {
 			want: []sdk.PipelineStage{{Index: 2, Name: StageCloudRunSync}, {Index: 5, Name: StageCloudRunPromote}, {Index: 2, Name: StageCloudRunRollback, Rollback: true}},
 		},
 		{
+			name: "success: a job pipeline with auto-rollback",
+			req:  sdk.BuildPipelineSyncStagesRequest{Rollback: true, Stages: []sdk.StageConfig{{Index: 0, Name: StageCloudRunJobSync}, {Index: 1, Name: StageCloudRunJobRun}}},
+			want: []sdk.PipelineStage{{Index: 0, Name: StageCloudRunJobSync}, {Index: 1, Name: StageCloudRunJobRun}, {Index: 0, Name: StageCloudRunRollback, Rollback: true}},
+		},
+		{
 			name: "success: no rollback without auto-rollback",
 			req:  sdk.BuildPipelineSyncStagesRequest{Stages: []sdk.StageConfig{{Index: 0, Name: StageCloudRunSync}}},
 			want: []sdk.PipelineStage{{Index: 0, Name: StageCloudRunSync}},

@@ -1,6 +1,6 @@
 // Package deployment implements the Cloud Run deployment plugin for piped: planning (versions, strategy,
 // stages) and the stages CLOUDRUN_SYNC, CLOUDRUN_PROMOTE, CLOUDRUN_ANALYSIS, CLOUDRUN_CANARY_CLEANUP and
-// CLOUDRUN_ROLLBACK.
+// CLOUDRUN_ROLLBACK for a service, and CLOUDRUN_JOB_SYNC, CLOUDRUN_JOB_RUN and CLOUDRUN_ROLLBACK for a job.
 package deployment
 
 import (
@@ -107,6 +107,10 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 		run = p.executeCleanup
 	case StageCloudRunAnalysis:
 		run = p.executeAnalysis
+	case StageCloudRunJobSync:
+		run = p.executeJobSync
+	case StageCloudRunJobRun:
+		run = p.executeJobRun
 	default:
 		return nil, fmt.Errorf("unsupported stage %q: the Cloud Run plugin executes %v", input.Request.StageName, allStages)
 	}

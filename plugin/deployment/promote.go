@@ -52,6 +52,10 @@ func (p *Plugin) deployForPromote(ctx context.Context, t *target.Target, store m
 	if err != nil {
 		return nil, fmt.Errorf("invalid application configuration: %w", err)
 	}
+	if src.Job != nil {
+		return nil, fmt.Errorf("%s routes traffic of a service, but this application is a job (input.jobManifestFile %s): use %s and %s",
+			StageCloudRunPromote, src.Spec.Input.JobManifestFile, StageCloudRunJobSync, StageCloudRunJobRun)
+	}
 	t.Log.Infof("No %s ran in this deployment (a PipeCD v0 pipeline): deploying the new revision without traffic first, as %s with skipTrafficShift does", StageCloudRunSync, StageCloudRunSync)
 	opts := config.DefaultSyncStageOptions()
 	opts.SkipTrafficShift = true

@@ -17,7 +17,8 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
-// executeRollback puts every deploy target back as it was before CLOUDRUN_SYNC changed it: the service
+// executeRollback puts every deploy target back as it was before CLOUDRUN_SYNC changed it (for a job, as
+// before CLOUDRUN_JOB_SYNC changed it: see rollbackJob): the service
 // recorded then (revision template with its revision name, labels such as the commit label, annotations
 // and other settings) and its traffic block, in one update. With the stage option `revision`, 100% of
 // the traffic goes to that revision instead of the recorded block; the service is restored all the same.
@@ -59,6 +60,12 @@ func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.Execut
 }
 
 func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store metadataStore, opts config.RollbackStageOptions) error {
+	if job, found, err := loadRecord[jobRecord](ctx, store, t.Name, jobRecordKey(t.Name)); err != nil || found {
+		if err != nil {
+			return err
+		}
+		return p.rollbackJob(ctx, t, job, opts)
+	}
 	rec, found, err := loadSyncRecord(ctx, store, t.Name)
 	if err != nil {
 		return err

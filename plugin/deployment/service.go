@@ -21,10 +21,17 @@ import (
 // computed again from the new state: entries the plugin does not own are never overwritten. An ABORTED read
 // is a conflict too: the service is read again.
 func (p *Plugin) writeService(ctx context.Context, t *target.Target, name string, live *runpb.Service, change func(live *runpb.Service) error) error {
+	return writeResource(ctx, p, t, "service", name, live, t.Client.GetService, change)
+}
+
+// writeResource is writeService for a resource of kind that get reads.
+func writeResource[T any](ctx context.Context, p *Plugin, t *target.Target, kind, name string, live *T,
+	get func(context.Context, string) (*T, error), change func(live *T) error,
+) error {
 	var err error
 	for attempt := 1; attempt <= p.writeAttempts; attempt++ {
 		if live == nil {
-			live, err = t.Client.GetService(ctx, name)
+			live, err = get(ctx, name)
 		}
 		if err == nil {
 			err = change(live)
@@ -33,9 +40,9 @@ func (p *Plugin) writeService(ctx context.Context, t *target.Target, name string
 			return err
 		}
 		live = nil
-		t.Log.Infof("The service %s was changed by someone else meanwhile; reading it again (attempt %d of %d)", naming.ShortName(name), attempt, p.writeAttempts)
+		t.Log.Infof("The %s %s was changed by someone else meanwhile; reading it again (attempt %d of %d)", kind, naming.ShortName(name), attempt, p.writeAttempts)
 	}
-	return fmt.Errorf("gave up after %d attempts because the service kept changing concurrently: %w", p.writeAttempts, err)
+	return fmt.Errorf("gave up after %d attempts because the %s kept changing concurrently: %w", p.writeAttempts, kind, err)
 }
 
 // previewURL returns the URL Cloud Run gives to tag, or "" when the service does not report one.

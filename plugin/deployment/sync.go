@@ -38,6 +38,9 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 		lp.Errorf("Invalid application configuration: %v", err)
 		return sdk.StageStatusFailure
 	}
+	if src.Job != nil {
+		return p.quickSyncJob(ctx, lp, input, dts, src)
+	}
 	opts, quick, err := syncOptions(ctx, store, input, src.Spec)
 	if err != nil {
 		logInvalidOptions(lp, input, err)

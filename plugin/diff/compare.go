@@ -60,33 +60,33 @@ func (d Difference) Format(wantName, haveName string) string {
 	return fmt.Sprintf("%s: %s %s, %s %s", d.Path, wantName, d.Want, haveName, d.Have)
 }
 
-// Comparison is the result of comparing a wanted service (in git) with the one in place (live).
-type Comparison struct {
+// Comparison is the result of comparing a wanted service or job (T) in git with the one in place (live).
+type Comparison[T proto.Message] struct {
 	// Want is the wanted service without the fields the plugin owns (traffic, template.revision,
 	// ownership labels).
-	Want *runpb.Service
+	Want T
 	// Have is the service in place reduced to what a manifest can say (see View). Compared with a live
 	// service, fields Cloud Run fills with defaults where the manifest leaves them unset are removed too,
 	// but labels, annotations, containers, environment variables and volumes that only the live service
 	// has are kept: someone added them out of band.
-	Have *runpb.Service
+	Have T
 	// Differences lists every differing field, in manifest order.
 	Differences []Difference
 }
 
 // InSync reports whether git and the live service agree.
-func (c *Comparison) InSync() bool {
+func (c *Comparison[T]) InSync() bool {
 	return len(c.Differences) == 0
 }
 
 // TemplateChanged reports whether a difference is in the revision template, so that applying git
 // creates a new revision.
-func (c *Comparison) TemplateChanged() bool {
+func (c *Comparison[T]) TemplateChanged() bool {
 	return slices.ContainsFunc(c.Differences, func(d Difference) bool { return strings.HasPrefix(d.Path, "template.") || d.Path == "template" })
 }
 
 // Paths returns the paths of the differences.
-func (c *Comparison) Paths() []string {
+func (c *Comparison[T]) Paths() []string {
 	paths := make([]string, 0, len(c.Differences))
 	for _, d := range c.Differences {
 		paths = append(paths, d.Path)
@@ -95,21 +95,27 @@ func (c *Comparison) Paths() []string {
 }
 
 // Compare compares the service in git with the live one. Neither argument is modified.
-func Compare(git, live *runpb.Service) *Comparison {
-	g, l := View(git), View(live)
+func Compare(git, live *runpb.Service) *Comparison[*runpb.Service] {
+	return compareLive(View(git), View(live))
+}
+
+// compareLive compares the views of git and live, leaving to Cloud Run's defaults what git leaves unset.
+func compareLive[T proto.Message](g, l T) *Comparison[T] {
 	project(l.ProtoReflect(), g.ProtoReflect())
-	c := &Comparison{Want: g, Have: l}
-	diffMessages("", g.ProtoReflect(), l.ProtoReflect(), &c.Differences)
+	return compareViews(g, l)
+}
+
+// compareViews compares want with have field by field.
+func compareViews[T proto.Message](want, have T) *Comparison[T] {
+	c := &Comparison[T]{Want: want, Have: have}
+	diffMessages("", want.ProtoReflect(), have.ProtoReflect(), &c.Differences)
 	return c
 }
 
 // CompareManifests compares two services written by hand (for example the manifests of two commits):
 // like Compare, but nothing is left to Cloud Run's defaults, so a field set on one side only is a difference.
-func CompareManifests(before, after *runpb.Service) *Comparison {
-	b, a := View(before), View(after)
-	c := &Comparison{Want: a, Have: b}
-	diffMessages("", a.ProtoReflect(), b.ProtoReflect(), &c.Differences)
-	return c
+func CompareManifests(before, after *runpb.Service) *Comparison[*runpb.Service] {
+	return compareViews(View(after), View(before))
 }
 
 // View returns a copy of svc without what is not part of a manifest: output-only fields, etag, client
@@ -399,15 +405,15 @@ func compactJSON(m protoreflect.Message) string {
 	return buf.String()
 }
 
-// ManifestYAML renders svc as YAML with the manifest's field names and sorted keys.
-func ManifestYAML(svc *runpb.Service) string {
-	b, err := protojson.Marshal(svc)
+// ManifestYAML renders a service or job as YAML with the manifest's field names and sorted keys.
+func ManifestYAML(m proto.Message) string {
+	b, err := protojson.Marshal(m)
 	if err != nil {
-		return fmt.Sprintf("# cannot render the service: %v\n", err)
+		return fmt.Sprintf("# cannot render it: %v\n", err)
 	}
 	y, err := yaml.JSONToYAML(b)
 	if err != nil {
-		return fmt.Sprintf("# cannot render the service: %v\n", err)
+		return fmt.Sprintf("# cannot render it: %v\n", err)
 	}
 	return string(y)
 }

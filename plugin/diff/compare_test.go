@@ -148,8 +148,8 @@ func TestCompare(t *testing.T) {
 
 func TestComparisonTemplateChanged(t *testing.T) {
 	t.Parallel()
-	assert.True(t, (&Comparison{Differences: []Difference{{Path: "labels[a]"}, {Path: "template.timeout"}}}).TemplateChanged())
-	assert.False(t, (&Comparison{Differences: []Difference{{Path: "labels[a]"}, {Path: "templateX"}}}).TemplateChanged())
+	assert.True(t, (&Comparison[*runpb.Service]{Differences: []Difference{{Path: "labels[a]"}, {Path: "template.timeout"}}}).TemplateChanged())
+	assert.False(t, (&Comparison[*runpb.Service]{Differences: []Difference{{Path: "labels[a]"}, {Path: "templateX"}}}).TemplateChanged())
 }
 
 func TestUnifiedDiff(t *testing.T) {

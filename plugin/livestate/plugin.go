@@ -18,6 +18,9 @@
 //   - Labels, annotations, containers, environment variables and volumes that only the live service has
 //     are differences: someone added them outside PipeCD.
 //
+// For a job (see job.go) it reports the job and its last executions with their task counts, and compares the
+// job in git with the live one with the same rules.
+//
 // A missing service is OUT_OF_SYNC; an application config, manifest or deploy target config that
 // cannot be loaded is INVALID_CONFIG with the error.
 package livestate
@@ -91,6 +94,9 @@ func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.Ra
 	cfg, err := target.Decode(dt)
 	if err != nil {
 		return invalid(err)
+	}
+	if src.Job != nil {
+		return p.jobState(ctx, dt.Name, cfg, src)
 	}
 	git, err := src.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {

@@ -73,12 +73,16 @@ func serviceState(target string, svc *runpb.Service, shares []traffic.Share) sdk
 
 // serviceHealth reads the service's terminal (Ready) condition and its other conditions.
 func serviceHealth(svc *runpb.Service) (sdk.ResourceHealthStatus, string) {
-	for _, c := range svc.GetConditions() {
+	return conditionsHealth(svc.GetTerminalCondition(), svc.GetConditions())
+}
+
+// conditionsHealth reads the terminal (Ready) condition and the other conditions of a service or job.
+func conditionsHealth(tc *runpb.Condition, conds []*runpb.Condition) (sdk.ResourceHealthStatus, string) {
+	for _, c := range conds {
 		if c.GetState() == runpb.Condition_CONDITION_FAILED && c.GetSeverity() != runpb.Condition_INFO {
 			return sdk.ResourceHealthStateUnhealthy, "Not ready: " + c.GetType() + ": " + orDefault(c.GetMessage(), "failed")
 		}
 	}
-	tc := svc.GetTerminalCondition()
 	switch tc.GetState() {
 	case runpb.Condition_CONDITION_SUCCEEDED:
 		return sdk.ResourceHealthStateHealthy, "Ready"

@@ -150,13 +150,25 @@ func plural(n int, word string) string {
 }
 
 func (c *knativeConverter) serviceMetadata(meta *kobject, svc *runpb.Service) placement {
-	svc.Name = meta.str("name")
+	var where placement
+	var ann *kannotations
+	svc.Name, svc.Labels, where, ann = c.objectMetadata(meta, services)
+	serviceAnnotations(ann, svc)
+	svc.Annotations = ann.done(knativeIgnoredAnnotations)
+	meta.done()
+	return where
+}
+
+// objectMetadata converts the metadata of a Service or Job (a resource r): its name, where it lives
+// (metadata.namespace and the cloud.googleapis.com/location label) and its labels. It returns the
+// annotations for the caller to convert.
+func (c *knativeConverter) objectMetadata(meta *kobject, r resource) (string, map[string]string, placement, *kannotations) {
+	name := meta.str("name")
 	switch {
-	case svc.Name == "":
-		c.p.add("metadata.name", "is required, allowed a service ID such as \"my-svc\"")
-	case !servicePattern.MatchString(svc.Name):
-		c.p.add("metadata.name", "%q is not a valid service name, allowed lowercase letters, digits and hyphens, "+
-			"starting with a letter, at most 49 characters", svc.Name)
+	case name == "":
+		c.p.add("metadata.name", "is required, allowed a %s ID such as %q", r.kind, r.example)
+	case !r.id.MatchString(name):
+		c.p.add("metadata.name", "%q is not a valid %s name, allowed %s", name, r.kind, r.idRule)
 	}
 	where := placement{project: meta.str("namespace"), projectField: "metadata.namespace"}
 	labels := meta.stringMap("labels")
@@ -164,13 +176,9 @@ func (c *knativeConverter) serviceMetadata(meta *kobject, svc *runpb.Service) pl
 		where.region, where.regionField = region, fmt.Sprintf("metadata.labels[%q]", locationLabel)
 		delete(labels, locationLabel)
 	}
-	svc.Labels = c.userLabels("metadata.labels", labels)
+	labels = c.userLabels("metadata.labels", labels)
 	meta.skip(knativeServerMetadata...)
-	ann := newAnnotations(c.p, "metadata.annotations", meta.stringMap("annotations"))
-	serviceAnnotations(ann, svc)
-	svc.Annotations = ann.done(knativeIgnoredAnnotations)
-	meta.done()
-	return where
+	return name, labels, where, newAnnotations(c.p, "metadata.annotations", meta.stringMap("annotations"))
 }
 
 // userLabels returns labels, reporting those in a namespace that Cloud Run Admin API v2 rejects.
@@ -214,20 +222,7 @@ func serviceAnnotations(a *kannotations, svc *runpb.Service) {
 	svc.Client, _ = a.take("run.googleapis.com/client-name")
 	svc.ClientVersion, _ = a.take("run.googleapis.com/client-version")
 
-	if policy, ok := a.take("run.googleapis.com/binary-authorization"); ok {
-		svc.BinaryAuthorization = &runpb.BinaryAuthorization{}
-		if policy == "default" {
-			svc.BinaryAuthorization.BinauthzMethod = &runpb.BinaryAuthorization_UseDefault{UseDefault: true}
-		} else {
-			svc.BinaryAuthorization.BinauthzMethod = &runpb.BinaryAuthorization_Policy{Policy: policy}
-		}
-	}
-	if why, ok := a.take("run.googleapis.com/binary-authorization-breakglass"); ok {
-		if svc.BinaryAuthorization == nil {
-			svc.BinaryAuthorization = &runpb.BinaryAuthorization{}
-		}
-		svc.BinaryAuthorization.BreakglassJustification = why
-	}
+	svc.BinaryAuthorization = binaryAuthorization(a)
 
 	scaling := &runpb.ServiceScaling{
 		MinInstanceCount:    a.integer32("run.googleapis.com/minScale"),
@@ -249,6 +244,27 @@ func serviceAnnotations(a *kannotations, svc *runpb.Service) {
 			a.p.invalid(a.pathOf("run.googleapis.com/custom-audiences"), v, `a JSON list of strings such as '["https://example.com"]'`)
 		}
 	}
+}
+
+// binaryAuthorization converts run.googleapis.com/binary-authorization and
+// run.googleapis.com/binary-authorization-breakglass; nil when neither is set.
+func binaryAuthorization(a *kannotations) *runpb.BinaryAuthorization {
+	var out *runpb.BinaryAuthorization
+	if policy, ok := a.take("run.googleapis.com/binary-authorization"); ok {
+		out = &runpb.BinaryAuthorization{}
+		if policy == "default" {
+			out.BinauthzMethod = &runpb.BinaryAuthorization_UseDefault{UseDefault: true}
+		} else {
+			out.BinauthzMethod = &runpb.BinaryAuthorization_Policy{Policy: policy}
+		}
+	}
+	if why, ok := a.take("run.googleapis.com/binary-authorization-breakglass"); ok {
+		if out == nil {
+			out = &runpb.BinaryAuthorization{}
+		}
+		out.BreakglassJustification = why
+	}
+	return out
 }
 
 func manualInstanceCount(a *kannotations) *int32 {

@@ -20,15 +20,8 @@ func (c *knativeConverter) template(o *kobject) *runpb.RevisionTemplate {
 	t := &runpb.RevisionTemplate{}
 	meta := o.object("metadata")
 	t.Revision = meta.str("name")
-	labels := meta.stringMap("labels")
-	for _, k := range knativeIgnoredTemplateLabels {
-		delete(labels, k)
-	}
-	t.Labels = c.userLabels(meta.pathOf("labels"), labels)
-	meta.skip(knativeServerMetadata...)
-	ann := newAnnotations(c.p, meta.pathOf("annotations"), meta.stringMap("annotations"))
-	meta.done()
-	c.secrets = c.secretAliases(ann)
+	var ann *kannotations
+	t.Labels, ann = c.templateMetadata(meta)
 
 	spec := o.object("spec")
 	t.MaxInstanceRequestConcurrency = int32(spec.integer("containerConcurrency", 0, 1000))
@@ -36,23 +29,30 @@ func (c *knativeConverter) template(o *kobject) *runpb.RevisionTemplate {
 		t.Timeout = durationpb.New(time.Duration(spec.integer("timeoutSeconds", 1, 3600)) * time.Second)
 	}
 	t.ServiceAccount = spec.str("serviceAccountName")
-	if nodes := spec.object("nodeSelector"); nodes.m != nil {
-		t.NodeSelector = &runpb.NodeSelector{Accelerator: nodes.str("run.googleapis.com/accelerator")}
-		nodes.done()
-	}
+	t.NodeSelector = nodeSelector(spec)
 	t.Volumes = c.templateVolumes(spec.objects("volumes"))
-	for _, co := range spec.objects("containers") {
-		t.Containers = append(t.Containers, c.container(co))
-	}
-	if len(t.Containers) == 0 {
-		c.p.add(spec.pathOf("containers"), "needs at least one container with an image")
-	}
+	t.Containers = c.containers(spec)
 	spec.done()
 	o.done()
 
 	c.templateAnnotations(ann, t)
 	t.Annotations = ann.done(knativeIgnoredTemplateAnnotations)
 	return t
+}
+
+// templateMetadata converts the labels of a template's metadata and reads its secret aliases; it returns
+// the annotations for the caller to convert.
+func (c *knativeConverter) templateMetadata(meta *kobject) (map[string]string, *kannotations) {
+	labels := meta.stringMap("labels")
+	for _, k := range knativeIgnoredTemplateLabels {
+		delete(labels, k)
+	}
+	labels = c.userLabels(meta.pathOf("labels"), labels)
+	meta.skip(knativeServerMetadata...)
+	ann := newAnnotations(c.p, meta.pathOf("annotations"), meta.stringMap("annotations"))
+	meta.done()
+	c.secrets = c.secretAliases(ann)
+	return labels, ann
 }
 
 // secretAliases reads run.googleapis.com/secrets: comma-separated "alias:projects/NUMBER/secrets/NAME"
@@ -127,6 +127,33 @@ func (c *knativeConverter) templateAnnotations(a *kannotations, t *runpb.Revisio
 	}
 	t.SessionAffinity = a.boolean("run.googleapis.com/sessionAffinity")
 
+	t.VpcAccess = vpcAccess(a)
+	t.Volumes = c.cloudSQL(a, t.Volumes, t.Containers)
+
+	t.EncryptionKey, _ = a.take("run.googleapis.com/encryption-key")
+	if _, ok := a.m["run.googleapis.com/encryption-key-shutdown-hours"]; ok {
+		t.EncryptionKeyShutdownDuration = durationpb.New(time.Duration(a.integer32("run.googleapis.com/encryption-key-shutdown-hours")) * time.Hour)
+	}
+	if v, ok := oneOf(a, "run.googleapis.com/post-key-revocation-action-type", knativeKeyRevocationAction); ok {
+		t.EncryptionKeyRevocationAction = v
+	}
+	c.containerDependencies(a, t.Containers)
+	t.GpuZonalRedundancyDisabled = optionalBoolean(a, "run.googleapis.com/gpu-zonal-redundancy-disabled")
+	t.HealthCheckDisabled = a.boolean("run.googleapis.com/health-check-disabled")
+}
+
+// optionalBoolean takes a "true"/"false" annotation; nil when it is absent.
+func optionalBoolean(a *kannotations, key string) *bool {
+	if _, ok := a.m[key]; !ok {
+		return nil
+	}
+	v := a.boolean(key)
+	return &v
+}
+
+// vpcAccess converts run.googleapis.com/vpc-access-connector, vpc-access-egress and network-interfaces;
+// nil when none is set.
+func vpcAccess(a *kannotations) *runpb.VpcAccess {
 	vpc := &runpb.VpcAccess{}
 	vpc.Connector, _ = a.take("run.googleapis.com/vpc-access-connector")
 	if v, ok := oneOf(a, "run.googleapis.com/vpc-access-egress", knativeVPCEgress); ok {
@@ -139,25 +166,10 @@ func (c *knativeConverter) templateAnnotations(a *kannotations, t *runpb.Revisio
 		}
 		vpc.NetworkInterfaces = interfaces
 	}
-	if vpc.Connector != "" || vpc.Egress != runpb.VpcAccess_VPC_EGRESS_UNSPECIFIED || len(vpc.NetworkInterfaces) > 0 {
-		t.VpcAccess = vpc
+	if vpc.Connector == "" && vpc.Egress == runpb.VpcAccess_VPC_EGRESS_UNSPECIFIED && len(vpc.NetworkInterfaces) == 0 {
+		return nil
 	}
-
-	c.cloudSQL(a, t)
-
-	t.EncryptionKey, _ = a.take("run.googleapis.com/encryption-key")
-	if _, ok := a.m["run.googleapis.com/encryption-key-shutdown-hours"]; ok {
-		t.EncryptionKeyShutdownDuration = durationpb.New(time.Duration(a.integer32("run.googleapis.com/encryption-key-shutdown-hours")) * time.Hour)
-	}
-	if v, ok := oneOf(a, "run.googleapis.com/post-key-revocation-action-type", knativeKeyRevocationAction); ok {
-		t.EncryptionKeyRevocationAction = v
-	}
-	c.containerDependencies(a, t.Containers)
-	if _, ok := a.m["run.googleapis.com/gpu-zonal-redundancy-disabled"]; ok {
-		disabled := a.boolean("run.googleapis.com/gpu-zonal-redundancy-disabled")
-		t.GpuZonalRedundancyDisabled = &disabled
-	}
-	t.HealthCheckDisabled = a.boolean("run.googleapis.com/health-check-disabled")
+	return vpc
 }
 
 func networkInterfaces(v string) ([]*runpb.VpcAccess_NetworkInterface, error) {
@@ -178,12 +190,13 @@ func networkInterfaces(v string) ([]*runpb.VpcAccess_NetworkInterface, error) {
 	return out, nil
 }
 
-// cloudSQL turns run.googleapis.com/cloudsql-instances into a Cloud SQL volume mounted in every container.
-func (c *knativeConverter) cloudSQL(a *kannotations, t *runpb.RevisionTemplate) {
+// cloudSQL turns run.googleapis.com/cloudsql-instances into a Cloud SQL volume, added to volumes, mounted
+// in every container. It returns the volumes.
+func (c *knativeConverter) cloudSQL(a *kannotations, volumes []*runpb.Volume, containers []*runpb.Container) []*runpb.Volume {
 	const key = "run.googleapis.com/cloudsql-instances"
 	v, ok := a.take(key)
 	if !ok {
-		return
+		return volumes
 	}
 	var instances []string
 	for instance := range strings.SplitSeq(v, ",") {
@@ -193,19 +206,20 @@ func (c *knativeConverter) cloudSQL(a *kannotations, t *runpb.RevisionTemplate) 
 	}
 	if len(instances) == 0 {
 		a.p.invalid(a.pathOf(key), v, `comma-separated connection names such as "PROJECT:REGION:INSTANCE"`)
-		return
+		return volumes
 	}
 	if _, taken := c.volumes[cloudSQLVolume]; taken {
 		a.p.add(a.pathOf(key), "cannot be converted: it becomes a volume named %q, and spec.template.spec.volumes already has one; rename that volume", cloudSQLVolume)
-		return
+		return volumes
 	}
-	t.Volumes = append(t.Volumes, &runpb.Volume{
+	volumes = append(volumes, &runpb.Volume{
 		Name:       cloudSQLVolume,
 		VolumeType: &runpb.Volume_CloudSqlInstance{CloudSqlInstance: &runpb.CloudSqlInstance{Instances: instances}},
 	})
-	for _, ct := range t.Containers {
+	for _, ct := range containers {
 		ct.VolumeMounts = append(ct.VolumeMounts, &runpb.VolumeMount{Name: cloudSQLVolume, MountPath: cloudSQLMountPath})
 	}
+	return volumes
 }
 
 // containerDependencies applies run.googleapis.com/container-dependencies, a JSON object from a
@@ -325,6 +339,28 @@ func (c *knativeConverter) gcsVolume(o *kobject) *runpb.GCSVolumeSource {
 	attrs.done()
 	o.done()
 	return g
+}
+
+// nodeSelector converts the nodeSelector of a template spec; nil when absent.
+func nodeSelector(spec *kobject) *runpb.NodeSelector {
+	nodes := spec.object("nodeSelector")
+	if nodes.m == nil {
+		return nil
+	}
+	defer nodes.done()
+	return &runpb.NodeSelector{Accelerator: nodes.str("run.googleapis.com/accelerator")}
+}
+
+// containers converts the containers of a template spec, of which there must be at least one.
+func (c *knativeConverter) containers(spec *kobject) []*runpb.Container {
+	var out []*runpb.Container
+	for _, co := range spec.objects("containers") {
+		out = append(out, c.container(co))
+	}
+	if len(out) == 0 {
+		c.p.add(spec.pathOf("containers"), "needs at least one container with an image")
+	}
+	return out
 }
 
 // container converts one of spec.template.spec.containers.

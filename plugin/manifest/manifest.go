@@ -1,5 +1,6 @@
-// Package manifest loads the Cloud Run Service manifest of an application: a Cloud Run Admin API
-// v2 Service written in YAML or JSON with the REST API's camelCase field names, e.g.
+// Package manifest loads the Cloud Run Service or Job manifest of an application (jobs: see job.go).
+//
+// A service manifest is a Cloud Run Admin API v2 Service written in YAML or JSON with the REST API's camelCase field names, e.g.
 //
 //	name: hello
 //	template:
@@ -41,15 +42,17 @@ const (
 	// FormatKnative is a Knative serving.knative.dev/v1 Service, as used by PipeCD v0 and
 	// `gcloud run services replace`; it is converted to a v2 Service.
 	FormatKnative Format = "serving.knative.dev/v1"
+	// FormatKnativeJob is a Cloud Run Admin API v1 Job (run.googleapis.com/v1, kind: Job), as written by
+	// `gcloud run jobs describe --format export`; it is converted to a v2 Job.
+	FormatKnativeJob Format = "run.googleapis.com/v1"
 )
 
 // MaxFileSize bounds the size of a manifest file.
 const MaxFileSize = 1 << 20
 
 var (
-	servicePattern  = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
-	fullNamePattern = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/services/([^/]+)$`)
-	documentSplit   = regexp.MustCompile(`(?m)^---[ \t]*$`)
+	servicePattern = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
+	documentSplit  = regexp.MustCompile(`(?m)^---[ \t]*$`)
 	// protoErrorPrefix is protojson's "proto: (line 1:23): " prefix; the position is in the
 	// JSON converted from YAML, so it would only mislead.
 	protoErrorPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(syntax error )?(\(line \d+:\d+\):[\s\x{00a0}]*)?`)
@@ -80,6 +83,15 @@ func Load(appDir, file string) (*Manifest, error) {
 	if file == "" {
 		file = "service.yaml"
 	}
+	data, err := readFile(appDir, file)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(file, data)
+}
+
+// readFile reads file inside appDir, refusing a path that leaves it and a file larger than MaxFileSize.
+func readFile(appDir, file string) ([]byte, error) {
 	if !filepath.IsLocal(file) {
 		return nil, fmt.Errorf("manifest %s: the path is outside the application directory, allowed a relative path inside it", file)
 	}
@@ -94,7 +106,7 @@ func Load(appDir, file string) (*Manifest, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("manifest %s: the file is larger than %d bytes", file, MaxFileSize)
 	}
-	return Decode(file, data)
+	return data, nil
 }
 
 // Decode decodes and validates manifest data; file names the source in errors.
@@ -111,20 +123,11 @@ func Decode(file string, data []byte) (*Manifest, error) {
 }
 
 func decode(data []byte) (*Manifest, error) {
-	if docs := nonEmptyDocuments(data); docs > 1 {
-		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one Service", docs)
-	}
-	jsonData, err := YAMLToJSON(data)
+	obj, err := parseDocument(data, kindService)
 	if err != nil {
 		return nil, err
 	}
-	var obj map[string]any
-	dec := json.NewDecoder(bytes.NewReader(jsonData))
-	dec.UseNumber() // keep 64-bit integers exact
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return nil, errors.New("the manifest must be a YAML or JSON object describing a Cloud Run Service")
-	}
-	format, err := detectFormat(obj)
+	format, err := detectFormat(obj, kindService)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +135,8 @@ func decode(data []byte) (*Manifest, error) {
 	var where placement
 	switch format {
 	case FormatCloudRunV2:
-		svc, err = decodeCloudRunV2(obj)
+		svc = &runpb.Service{}
+		err = decodeCloudRunV2(obj, svc)
 	case FormatKnative:
 		svc, where, err = decodeKnative(obj)
 	}
@@ -156,39 +160,74 @@ func YAMLToJSON(data []byte) ([]byte, error) {
 	return out, nil
 }
 
-// detectFormat tells the format from apiVersion and kind.
-func detectFormat(obj map[string]any) (Format, error) {
+// parseDocument parses data, one YAML or JSON document, into a JSON object; kind names what it should describe.
+func parseDocument(data []byte, kind string) (map[string]any, error) {
+	if docs := nonEmptyDocuments(data); docs > 1 {
+		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one %s (a service and a job are two applications)", docs, kind)
+	}
+	jsonData, err := YAMLToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(jsonData))
+	dec.UseNumber() // keep 64-bit integers exact
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("the manifest must be a YAML or JSON object describing a Cloud Run %s", kind)
+	}
+	return obj, nil
+}
+
+// The kinds of manifest, as their kind field says.
+const (
+	kindService = "Service"
+	kindJob     = "Job"
+)
+
+// detectFormat tells the format of a manifest of kind from apiVersion and kind. A manifest of the other
+// kind is an error that says which input field takes it.
+func detectFormat(obj map[string]any, kind string) (Format, error) {
 	apiVersion, hasVersion := obj["apiVersion"]
-	if kind, hasKind := obj["kind"]; hasKind && kind != "Service" {
-		return "", fmt.Errorf("kind %v is not supported, allowed Service", quote(kind))
+	if k, hasKind := obj["kind"]; hasKind && k != kind {
+		err := fmt.Errorf("kind %v is not supported, allowed %s", quote(k), kind)
+		switch k {
+		case kindJob:
+			err = fmt.Errorf("%w; this is a Cloud Run job: name its manifest in input.jobManifestFile instead of input.serviceManifestFile", err)
+		case kindService:
+			err = fmt.Errorf("%w; this is a Cloud Run service: name its manifest in input.serviceManifestFile instead of input.jobManifestFile", err)
+		}
+		return "", err
+	}
+	v1, v1Name := FormatKnative, "Knative Service"
+	if kind == kindJob {
+		v1, v1Name = FormatKnativeJob, "Cloud Run Admin API v1 Job"
 	}
 	switch {
 	case !hasVersion || apiVersion == string(FormatCloudRunV2):
 		return FormatCloudRunV2, nil
-	case apiVersion == string(FormatKnative):
-		return FormatKnative, nil
+	case apiVersion == string(v1):
+		return v1, nil
 	}
-	return "", fmt.Errorf("apiVersion %v is not supported, allowed %s or none (Cloud Run Admin API v2 Service), or %s (Knative Service)",
-		quote(apiVersion), FormatCloudRunV2, FormatKnative)
+	return "", fmt.Errorf("apiVersion %v is not supported, allowed %s or none (Cloud Run Admin API v2 %s), or %s (%s)",
+		quote(apiVersion), FormatCloudRunV2, kind, v1, v1Name)
 }
 
-// decodeCloudRunV2 strictly decodes a v2 Service; apiVersion and kind, which the v2 Service does
-// not have, are dropped first.
-func decodeCloudRunV2(obj map[string]any) (*runpb.Service, error) {
+// decodeCloudRunV2 strictly decodes a v2 Service or Job into msg; apiVersion and kind, which v2
+// resources do not have, are dropped first.
+func decodeCloudRunV2(obj map[string]any, msg proto.Message) error {
 	delete(obj, "apiVersion")
 	delete(obj, "kind")
-	svc := &runpb.Service{}
-	if err := checkFields(obj, svc.ProtoReflect().Descriptor(), ""); err != nil {
-		return nil, err
+	if err := checkFields(obj, msg.ProtoReflect().Descriptor(), ""); err != nil {
+		return err
 	}
 	clean, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("failed to re-encode the manifest: %w", err)
+		return fmt.Errorf("failed to re-encode the manifest: %w", err)
 	}
-	if err := protojson.Unmarshal(clean, svc); err != nil {
-		return nil, fmt.Errorf("invalid Cloud Run Service: %s", protoErrorPrefix.ReplaceAllString(err.Error(), ""))
+	if err := protojson.Unmarshal(clean, msg); err != nil {
+		return fmt.Errorf("invalid Cloud Run %s: %s", msg.ProtoReflect().Descriptor().Name(), protoErrorPrefix.ReplaceAllString(err.Error(), ""))
 	}
-	return svc, nil
+	return nil
 }
 
 func quote(v any) string {
@@ -210,52 +249,104 @@ func nonEmptyDocuments(data []byte) int {
 }
 
 func (m *Manifest) errorf(format string, args ...any) error {
-	return fmt.Errorf("manifest %s: %s", m.File, fmt.Sprintf(format, args...))
+	return fileErrorf(m.File, format, args...)
+}
+
+func fileErrorf(file, format string, args ...any) error {
+	return fmt.Errorf("manifest %s: %s", file, fmt.Sprintf(format, args...))
 }
 
 // Validate checks what the plugin needs: a valid service name, a template with at least one
 // container, and a valid image on every container.
 func (m *Manifest) Validate() error {
-	if _, _, _, err := m.splitName(); err != nil {
+	if _, _, _, err := services.split(m.File, m.service.GetName()); err != nil {
 		return err
 	}
-	containers := m.service.GetTemplate().GetContainers()
+	return validateContainers(m.File, "template.containers", m.service.GetTemplate().GetContainers())
+}
+
+// validateContainers checks that there is at least one container and that every one has a valid image;
+// field is the path of the list in the manifest.
+func validateContainers(file, field string, containers []*runpb.Container) error {
 	if len(containers) == 0 {
-		return m.errorf("field %q needs at least one container with an image", "template.containers")
+		return fileErrorf(file, "field %q needs at least one container with an image", field)
 	}
 	for i, c := range containers {
-		field := fmt.Sprintf("template.containers[%d].image", i)
+		path := fmt.Sprintf("%s[%d].image", field, i)
 		if c.GetImage() == "" {
-			return m.errorf("field %q is required: every container needs an image", field)
+			return fileErrorf(file, "field %q is required: every container needs an image", path)
 		}
 		if _, err := ParseImage(c.GetImage()); err != nil {
-			return m.errorf("field %q: %v", field, err)
+			return fileErrorf(file, "field %q: %v", path, err)
 		}
 	}
 	return nil
 }
 
-// splitName returns the project and region (empty for a short name) and the service ID.
-func (m *Manifest) splitName() (project, region, id string, err error) {
-	name := m.service.GetName()
-	const allowed = `allowed a service ID such as "my-svc" (lowercase letters, digits and hyphens, ` +
-		`starting with a letter, at most 49 characters) or "projects/PROJECT/locations/REGION/services/my-svc"`
+// resource is how one kind of Cloud Run resource is named.
+type resource struct {
+	kind       string // "service" or "job"
+	collection string // the collection in a full name: "services" or "jobs"
+	example    string // an ID for messages
+	id         *regexp.Regexp
+	idRule     string
+	full       *regexp.Regexp
+}
+
+var (
+	services = newResource("service", "services", "my-svc", servicePattern, "at most 49 characters")
+	jobs     = newResource("job", "jobs", "my-job", jobPattern, "at most 63 characters")
+)
+
+func newResource(kind, collection, example string, id *regexp.Regexp, length string) resource {
+	return resource{
+		kind: kind, collection: collection, example: example, id: id,
+		idRule: "lowercase letters, digits and hyphens, starting with a letter, " + length,
+		full:   regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/` + collection + `/([^/]+)$`),
+	}
+}
+
+// split returns the project and region (empty for a short name) and the ID of name, a field of file.
+func (r resource) split(file, name string) (project, region, id string, err error) {
+	allowed := fmt.Sprintf(`allowed a %s ID such as %q (%s) or "projects/PROJECT/locations/REGION/%s/%s"`, r.kind, r.example, r.idRule, r.collection, r.example)
 	if name == "" {
-		return "", "", "", m.errorf("field %q is required, %s", "name", allowed)
+		return "", "", "", fileErrorf(file, "field %q is required, %s", "name", allowed)
 	}
 	id = name
-	if match := fullNamePattern.FindStringSubmatch(name); match != nil {
+	if match := r.full.FindStringSubmatch(name); match != nil {
 		project, region, id = match[1], match[2], match[3]
 	}
-	if !servicePattern.MatchString(id) {
-		return "", "", "", m.errorf("field %q: %q is not a valid service name, %s", "name", name, allowed)
+	if !r.id.MatchString(id) {
+		return "", "", "", fileErrorf(file, "field %q: %q is not a valid %s name, %s", "name", name, r.kind, allowed)
 	}
 	return project, region, id, nil
 }
 
+// locate returns the full name "projects/{project}/locations/{region}/{collection}/{id}" of name, a field
+// of file, for the deploy target's project and region. Where the manifest says the resource lives (a full
+// name; a Knative metadata.namespace or cloud.googleapis.com/location label) must match them. A project
+// number cannot be compared with a project ID offline, so a number matches any ID and the other way round.
+func (r resource) locate(file, name string, where placement, project, region string) (string, error) {
+	p, reg, id, err := r.split(file, name)
+	if err != nil {
+		return "", err
+	}
+	hint := "remove it or use the deploy target's"
+	if p != "" {
+		where, hint = placement{project: p, projectField: "name", region: reg, regionField: "name"}, fmt.Sprintf("use the short name %q or the deploy target's", id)
+	}
+	if where.project != "" && !sameProject(where.project, project) {
+		return "", fileErrorf(file, "field %q names project %q but the deploy target uses project %q; %s project", where.projectField, where.project, project, hint)
+	}
+	if where.region != "" && where.region != region {
+		return "", fileErrorf(file, "field %q names region %q but the deploy target uses region %q; %s region", where.regionField, where.region, region, hint)
+	}
+	return fmt.Sprintf("projects/%s/locations/%s/%s/%s", project, region, r.collection, id), nil
+}
+
 // ServiceID returns the short service name, e.g. "my-svc".
 func (m *Manifest) ServiceID() string {
-	_, _, id, _ := m.splitName()
+	_, _, id, _ := services.split(m.File, m.service.GetName())
 	return id
 }
 
@@ -265,27 +356,15 @@ func (m *Manifest) Proto() *runpb.Service {
 }
 
 // Service returns a copy of the Service with its full name
-// "projects/{project}/locations/{region}/services/{id}" for the deploy target's project and region.
-// Where the manifest says the service lives (a full name; a Knative metadata.namespace or
-// cloud.googleapis.com/location label) must match them. A project number cannot be compared with a
-// project ID offline, so a number matches any ID and the other way round.
+// "projects/{project}/locations/{region}/services/{id}" for the deploy target's project and region
+// (see resource.locate).
 func (m *Manifest) Service(project, region string) (*runpb.Service, error) {
-	p, r, id, err := m.splitName()
+	name, err := services.locate(m.File, m.service.GetName(), m.where, project, region)
 	if err != nil {
 		return nil, err
 	}
-	where, hint := m.where, "remove it or use the deploy target's"
-	if p != "" {
-		where, hint = placement{project: p, projectField: "name", region: r, regionField: "name"}, fmt.Sprintf("use the short name %q or the deploy target's", id)
-	}
-	if where.project != "" && !sameProject(where.project, project) {
-		return nil, m.errorf("field %q names project %q but the deploy target uses project %q; %s project", where.projectField, where.project, project, hint)
-	}
-	if where.region != "" && where.region != region {
-		return nil, m.errorf("field %q names region %q but the deploy target uses region %q; %s region", where.regionField, where.region, region, hint)
-	}
 	svc := m.Proto()
-	svc.Name = fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, id)
+	svc.Name = name
 	return svc, nil
 }
 

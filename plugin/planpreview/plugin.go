@@ -1,6 +1,9 @@
 // Package planpreview implements the plugin's plan preview (sdk.PlanPreviewPlugin): for every deploy target,
 // what a deployment of the target commit would change, and whether Cloud Run is likely to accept it.
 //
+// For a job (see job.go) the summary says whether the job is new or what of it changes, the details diff it
+// likewise, and the pre-flight check is a validate_only request of the change.
+//
 // Each result has a one-line summary (new revision with its image, no new revision, or a traffic change),
 // and details: a unified diff of the running service against the target manifest, followed by pre-flight
 // checks. The running service is the running commit's manifest when piped sends one, and otherwise the live
@@ -85,6 +88,9 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	if err != nil {
 		return cannot(err)
 	}
+	if pv.want.Job != nil {
+		return pv.runJob(ctx, cfg, cannot)
+	}
 	want, err := pv.want.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {
 		return cannot(err)
@@ -110,10 +116,10 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	id, rev := desired.ID, plan.Revision()
 
 	// What changes, against the running commit when known, else against the live service.
-	var cmp *diff.Comparison
+	var cmp *diff.Comparison[*runpb.Service]
 	before := "live service " + id
 	switch {
-	case pv.running != nil:
+	case pv.running != nil && pv.running.Manifest != nil:
 		running, err := pv.running.Manifest.Service(cfg.Project, cfg.Region)
 		if err != nil {
 			return cannot(fmt.Errorf("running commit %s: %w", naming.ShortCommit(pv.running.Commit), err))
@@ -168,7 +174,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 }
 
 // summarize writes the one-line summary and reports whether nothing changes.
-func (pv *preview) summarize(id, rev string, cmp *diff.Comparison, live *runpb.Service, newRevision bool) bool {
+func (pv *preview) summarize(id, rev string, cmp *diff.Comparison[*runpb.Service], live *runpb.Service, newRevision bool) bool {
 	images := strings.Join(pv.want.Manifest.Images(), ", ")
 	switch {
 	case live == nil:
@@ -222,7 +228,7 @@ func templateImages(svc *runpb.Service) string {
 	return strings.Join(images, ", ")
 }
 
-func templatePaths(cmp *diff.Comparison) []string {
+func templatePaths(cmp *diff.Comparison[*runpb.Service]) []string {
 	var out []string
 	for _, p := range cmp.Paths() {
 		if strings.HasPrefix(p, "template.") || p == "template" {
@@ -232,7 +238,7 @@ func templatePaths(cmp *diff.Comparison) []string {
 	return out
 }
 
-func servicePaths(cmp *diff.Comparison) []string {
+func servicePaths(cmp *diff.Comparison[*runpb.Service]) []string {
 	var out []string
 	for _, p := range cmp.Paths() {
 		if !strings.HasPrefix(p, "template.") && p != "template" {

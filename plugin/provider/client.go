@@ -51,6 +51,9 @@ type Client struct {
 	clientOpts   []option.ClientOption
 	metricsMu    sync.Mutex
 	metrics      *monitoring.MetricClient // created on first use, see monitoringClient
+	jobs         *run.JobsClient
+	executions   *run.ExecutionsClient
+	tasks        *run.TasksClient
 	pollInterval time.Duration
 	readTimeout  time.Duration
 	writeTimeout time.Duration
@@ -136,6 +139,10 @@ func NewClient(ctx context.Context, cfg config.DeployTargetConfig, opts ...Optio
 	services.CallOptions = &run.ServicesCallOptions{}
 	revisions.CallOptions = &run.RevisionsCallOptions{}
 	c.services, c.revisions, c.clientOpts = services, revisions, clientOpts
+	if err := c.connectJobs(ctx, clientOpts); err != nil {
+		_ = errors.Join(services.Close(), revisions.Close())
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -165,7 +172,7 @@ func clientOptions(cfg config.DeployTargetConfig) ([]option.ClientOption, error)
 func (c *Client) Close() error {
 	c.metricsMu.Lock()
 	defer c.metricsMu.Unlock()
-	errs := []error{c.services.Close(), c.revisions.Close()}
+	errs := []error{c.services.Close(), c.revisions.Close(), c.jobs.Close(), c.executions.Close(), c.tasks.Close()}
 	if c.metrics != nil {
 		errs = append(errs, c.metrics.Close())
 	}

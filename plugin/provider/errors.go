@@ -11,7 +11,7 @@ import (
 // Sentinel errors that callers check with errors.Is. Every error returned by Client wraps one of them
 // (or none, for codes that need no special handling) inside an *Error.
 var (
-	// ErrNotFound means the service, revision or operation does not exist.
+	// ErrNotFound means the service, revision, job, execution or operation does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means the resource changed since it was read (etag mismatch, ABORTED):
 	// re-read it and re-apply the change.
@@ -76,10 +76,10 @@ func translate(op, resource string, err error) error {
 	switch st.Code() {
 	case codes.NotFound:
 		e.kind = ErrNotFound
-		e.Hint = "check the project and region of the deploy target and the service name in the manifest"
+		e.Hint = "check the project and region of the deploy target and the service or job name in the manifest"
 	case codes.Aborted:
 		e.kind = ErrConflict
-		e.Hint = "the service was changed by someone else at the same time; the stage re-reads it and retries"
+		e.Hint = "the service or job was changed by someone else at the same time; the stage re-reads it and retries"
 	case codes.AlreadyExists:
 		e.kind = ErrAlreadyExists
 		e.Hint = "the service, or a revision of this name with another template, already exists; for a revision, change the manifest or commit so that a new revision name is computed"
@@ -94,9 +94,9 @@ func translate(op, resource string, err error) error {
 	case codes.Unauthenticated:
 		e.Hint = "check credentialsFile of the deploy target, or the Application Default Credentials of piped"
 	case codes.InvalidArgument:
-		e.Hint = "fix the service manifest or the stage options according to the message"
+		e.Hint = "fix the service or job manifest or the stage options according to the message"
 	case codes.FailedPrecondition:
-		e.Hint = "the service is not in a state that allows this change; see the message"
+		e.Hint = "the service, job or execution is not in a state that allows this change; see the message"
 	case codes.Unimplemented:
 		e.Hint = "the endpoint of the deploy target does not serve the Cloud Run Admin API v2"
 	}

@@ -10,10 +10,16 @@ import (
 
 // splitServiceName splits projects/p/locations/l/services/s into its parent and id.
 func splitServiceName(name string) (parent, id string, err error) {
+	return splitName(name, "service", "services")
+}
+
+// splitName splits the full name of a resource of kind in collection, such as
+// projects/{project}/locations/{region}/jobs/{id}, into its parent and ID.
+func splitName(name, kind, collection string) (parent, id string, err error) {
 	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "services" ||
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != collection ||
 		parts[1] == "" || parts[3] == "" || parts[5] == "" {
-		return "", "", fmt.Errorf("service name %q is not of the form projects/{project}/locations/{region}/services/{id}", name)
+		return "", "", fmt.Errorf("%s name %q is not of the form projects/{project}/locations/{region}/%s/{id}", kind, name, collection)
 	}
 	return strings.Join(parts[:4], "/"), parts[5], nil
 }

@@ -32,7 +32,7 @@ func TestTranslate(t *testing.T) {
 		{name: "success: internal", code: codes.Internal, wantIs: ErrInternal, wantInMsg: "it may pass"},
 		{name: "success: permission denied", code: codes.PermissionDenied, wantInMsg: "roles/run.developer"},
 		{name: "success: unauthenticated", code: codes.Unauthenticated, wantInMsg: "credentialsFile"},
-		{name: "success: invalid argument", code: codes.InvalidArgument, wantInMsg: "fix the service manifest"},
+		{name: "success: invalid argument", code: codes.InvalidArgument, wantInMsg: "fix the service or job manifest"},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {

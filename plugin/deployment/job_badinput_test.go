@@ -1,0 +1,90 @@
+package deployment
+
+import (
+	"strings"
+	"testing"
+
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestJobStages_BadInputFailsClearlyAndLeavesTheJobUnchanged(t *testing.T) {
+	t.Parallel()
+	v2 := jobYAML(jobImageV2)
+	jobAppWith := func(input string) string {
+		return strings.Replace(jobApp, "        jobManifestFile: job.yaml\n", input, 1)
+	}
+	testcases := []struct {
+		name     string
+		stage    string
+		config   string
+		app      string
+		job      string
+		wantLogs []string
+	}{
+		// Job manifests.
+		{name: "fail: unknown field", job: strings.Replace(v2, "taskCount", "taskCont", 1), wantLogs: []string{"job.yaml", "template.taskCont", "taskCount"}},
+		{name: "fail: output-only field", job: "executionCount: 2\n" + v2, wantLogs: []string{"job.yaml", "executionCount", "output only"}},
+		{name: "fail: no container", job: "name: report\ntemplate: {template: {}}\n", wantLogs: []string{"job.yaml", "template.template.containers"}},
+		{name: "fail: invalid job name", job: strings.Replace(v2, "name: report\n", "name: Report_1\n", 1), wantLogs: []string{"job.yaml", "Report_1", "job name"}},
+		{name: "fail: a service manifest", job: "kind: Service\n" + v2, wantLogs: []string{"job.yaml", `kind "Service"`, "input.serviceManifestFile"}},
+		{name: "fail: v1 job field without v2 equivalent", job: "apiVersion: run.googleapis.com/v1\nkind: Job\nmetadata: {name: report}\nspec:\n  backoffLimit: 3\n  template: {spec: {template: {spec: {containers: [{image: " + jobImageV2 + "}]}}}}\n",
+			wantLogs: []string{"job.yaml", "spec.backoffLimit", "cannot be converted"}},
+		{name: "fail: v1 job in another project", job: "apiVersion: run.googleapis.com/v1\nkind: Job\nmetadata: {name: report, namespace: other}\nspec:\n  template: {spec: {template: {spec: {containers: [{image: " + jobImageV2 + "}]}}}}\n",
+			wantLogs: []string{"job.yaml", "metadata.namespace", `project "other"`}},
+		{name: "fail: task count is not a number", job: strings.Replace(v2, "taskCount: 2", "taskCount: many", 1), wantLogs: []string{"job.yaml", "template.taskCount", "integer"}},
+		// Application config.
+		{name: "fail: a service and a job", app: jobAppWith("        jobManifestFile: job.yaml\n        serviceManifestFile: service.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "a service and a job in one application"}},
+		{name: "fail: job manifest outside the application", app: jobAppWith("        jobManifestFile: ../job.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "input.jobManifestFile", "outside the application directory"}},
+		{name: "fail: input.image with two containers", app: jobAppWith("        jobManifestFile: job.yaml\n        image: gcr.io/p/report:v3\n"),
+			job: strings.Replace(v2, "        args: [\"--all\"]\n", "        args: [\"--all\"]\n      - name: proxy\n        image: gcr.io/p/proxy:v1\n", 1), wantLogs: []string{"input.image", "the job has 2 containers"}},
+		{name: "fail: JOB_SYNC on a service application", app: quickSyncApp, job: serviceYAML("gcr.io/p/web:v2"), wantLogs: []string{"CLOUDRUN_JOB_SYNC deploys a job", "input.jobManifestFile"}},
+		// Stage options.
+		{name: "fail: JOB_SYNC unknown option", config: `{"prune": true}`, wantLogs: []string{"CLOUDRUN_JOB_SYNC", `unknown field "prune"`, "timeout"}},
+		{name: "fail: JOB_SYNC timeout not a duration", config: `{"timeout": 30}`, wantLogs: []string{"CLOUDRUN_JOB_SYNC", "timeout", "30"}},
+		{name: "fail: JOB_RUN unknown option", stage: StageCloudRunJobRun, config: `{"tasks": 2}`, wantLogs: []string{"CLOUDRUN_JOB_RUN", `unknown field "tasks"`, "taskCount"}},
+		{name: "fail: JOB_RUN task count out of range", stage: StageCloudRunJobRun, config: `{"taskCount": 20000}`, wantLogs: []string{"CLOUDRUN_JOB_RUN", "taskCount", "1 to 10000"}},
+		{name: "fail: JOB_RUN env not strings", stage: StageCloudRunJobRun, config: `{"env": {"N": 1}}`, wantLogs: []string{"CLOUDRUN_JOB_RUN", "env", "object of strings"}},
+		{name: "fail: JOB_RUN args not a list", stage: StageCloudRunJobRun, config: `{"args": "--dry-run"}`, wantLogs: []string{"CLOUDRUN_JOB_RUN", "args", "list of strings"}},
+		{name: "fail: JOB_RUN unknown container", stage: StageCloudRunJobRun, config: `{"container": "nope", "args": []}`, wantLogs: []string{"run job", "nope"}},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, client := newJobEnv(t)
+			f := e.fakes[0]
+			e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
+			require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+			before := getJob(t, client)
+			f.ResetCalls()
+
+			stage, app, job := StageCloudRunJobSync, jobApp, v2
+			if tc.stage != "" {
+				stage = tc.stage
+			}
+			if tc.app != "" {
+				app = tc.app
+			}
+			if tc.job != "" {
+				job = tc.job
+			}
+			if app == quickSyncApp {
+				e.manifestFile = "service.yaml"
+			}
+			e.deploy("2222222bbbb", app, job)
+			status, log := e.run(stage, tc.config, nil)
+
+			assert.Equal(t, sdk.StageStatusFailure, status)
+			for _, want := range tc.wantLogs {
+				assert.Contains(t, log.String(), want)
+			}
+			assert.Contains(t, log.String(), "ERROR")
+			assert.True(t, proto.Equal(before, getJob(t, client)), "the job is unchanged")
+			for _, c := range f.Calls() {
+				assert.NotContains(t, []string{"CreateJob", "UpdateJob", "DeleteJob"}, c.Method, "no write")
+			}
+		})
+	}
+}

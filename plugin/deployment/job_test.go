@@ -1,0 +1,240 @@
+package deployment
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+)
+
+const (
+	jobImageV1      = "gcr.io/p/report:v1"
+	jobImageV2      = "gcr.io/p/report:v2"
+	jobImageFailing = "gcr.io/p/report:broken"
+	jobImageSlow    = "gcr.io/p/report:slow"
+)
+
+// jobApp is a job application with a pipeline of JOB_SYNC and JOB_RUN.
+const jobApp = `apiVersion: pipecd.dev/v1beta1
+kind: Application
+spec:
+  name: report
+  pipeline:
+    stages:
+      - name: CLOUDRUN_JOB_SYNC
+      - name: CLOUDRUN_JOB_RUN
+  plugins:
+    cloudrun:
+      input:
+        jobManifestFile: job.yaml
+`
+
+func jobYAML(image string) string {
+	return fmt.Sprintf(`name: report
+labels:
+  team: data
+template:
+  taskCount: 2
+  template:
+    maxRetries: 0
+    timeout: 60s
+    containers:
+      - name: report
+        image: %s
+        args: ["--all"]
+`, image)
+}
+
+func jobName() string {
+	return fmt.Sprintf("projects/%s/locations/%s/jobs/report", testProject, testRegion)
+}
+
+// newJobEnv starts a fakerun whose job images behave as their names say, and deploys job v1 with JOB_SYNC.
+func newJobEnv(t *testing.T) (*env, *provider.Client) {
+	t.Helper()
+	f := newFake(t, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		jobImageFailing: {Task: fakerun.TaskBehavior{ExitCode: 3, FailTasks: []int{1}}},
+		jobImageSlow:    {Task: fakerun.TaskBehavior{Duration: time.Minute}},
+	}}))
+	e := newEnv(t, f)
+	e.manifestFile = "job.yaml"
+	client, err := e.plugin.registry.Client(t.Context(), "read", config.DeployTargetConfig{Endpoint: f.Addr(), Insecure: true})
+	require.NoError(t, err)
+	return e, client
+}
+
+func getJob(t *testing.T, client *provider.Client) *runpb.Job {
+	t.Helper()
+	job, err := client.GetJob(t.Context(), jobName())
+	require.NoError(t, err)
+	return job
+}
+
+func TestJobSync_CreatesThenUpdates(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
+	status, log := e.run(StageCloudRunJobSync, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "Job report does not exist yet: creating it")
+	v1 := getJob(t, client)
+	assert.Equal(t, jobImageV1, v1.GetTemplate().GetTemplate().GetContainers()[0].GetImage())
+	assert.Equal(t, "1111111aaaa", v1.GetLabels()[provider.LabelCommitHash])
+	assert.Equal(t, "data", v1.GetLabels()["team"])
+	assert.Equal(t, provider.ManagedByPiped, v1.GetTemplate().GetLabels()[provider.LabelManagedBy])
+
+	e.deploy("2222222bbbb", jobApp, jobYAML(jobImageV2))
+	status, log = e.run(StageCloudRunJobSync, `{"timeout": "1m"}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "Updated job report: image "+jobImageV2+", 2 task(s)")
+	v2 := getJob(t, client)
+	assert.Equal(t, jobImageV2, v2.GetTemplate().GetTemplate().GetContainers()[0].GetImage())
+	assert.Greater(t, v2.GetGeneration(), v1.GetGeneration())
+
+	rec, found, err := loadRecord[jobRecord](t.Context(), e.store, "dt1", jobRecordKey("dt1"))
+	require.NoError(t, err)
+	require.True(t, found)
+	before, err := rec.before()
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(v1.GetTemplate(), before.GetTemplate()), "the record holds the job as it was before the deployment")
+
+	status, _ = e.run(StageCloudRunJobSync, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status)
+	again, _, err := loadRecord[jobRecord](t.Context(), e.store, "dt1", jobRecordKey("dt1"))
+	require.NoError(t, err)
+	assert.Equal(t, rec.Before, again.Before, "a re-run keeps the first record")
+}
+
+func TestJobRun_SucceedsWithOverridesAndStreamsProgress(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+
+	status, log := e.run(StageCloudRunJobRun, `{"args": ["--dry-run"], "env": {"MODE": "smoke"}, "taskCount": 3}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), `Running job report with overrides: args ["--dry-run"], env MODE, 3 task(s)`)
+	assert.Contains(t, log.String(), "0 running, 3 succeeded, 0 failed (of 3)")
+	assert.Regexp(t, `Execution report-[a-z0-9]+ succeeded: 3 of 3 task\(s\) succeeded`, log.String())
+
+	job := getJob(t, client)
+	exec, err := client.GetExecution(t.Context(), job.GetName()+"/executions/"+job.GetLatestCreatedExecution().GetName())
+	require.NoError(t, err)
+	c := exec.GetTemplate().GetContainers()[0]
+	assert.Equal(t, []string{"--dry-run"}, c.GetArgs(), "the execution runs with the stage's args")
+	assert.Equal(t, "MODE", c.GetEnv()[0].GetName())
+	assert.Equal(t, []string{"--all"}, job.GetTemplate().GetTemplate().GetContainers()[0].GetArgs(), "the job itself is unchanged")
+}
+
+func TestJobRun_FailureNamesTasksAndRollbackRestoresTheTemplate(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	before := getJob(t, client)
+
+	e.deploy("2222222bbbb", jobApp, strings.Replace(jobYAML(jobImageFailing), "team: data", "team: analytics", 1))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	status, log := e.run(StageCloudRunJobRun, "", nil)
+	require.Equal(t, sdk.StageStatusFailure, status)
+	assert.Regexp(t, `execution report-[a-z0-9]+ failed`, log.String())
+	assert.Contains(t, log.String(), "Failed tasks (1 of 2):")
+	assert.Regexp(t, `task 1 \(report-[a-z0-9]+-task1\): exit code 3: The container exited with an exit code of 3\.`, log.String())
+	assert.NotContains(t, log.String(), "task 0 (")
+
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "Rolled back job report to the template recorded before the deployment: image "+jobImageV1)
+	after := getJob(t, client)
+	assert.True(t, proto.Equal(before.GetTemplate(), after.GetTemplate()), "the template comes back exactly")
+	assert.Equal(t, before.GetLabels(), after.GetLabels(), "labels, the commit label included, come back")
+
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status)
+	assert.Contains(t, log.String(), "already runs the template recorded before the deployment")
+
+	rollbackApp := strings.Replace(jobApp, "      - name: CLOUDRUN_JOB_RUN\n", "      - name: CLOUDRUN_JOB_RUN\n      - name: CLOUDRUN_ROLLBACK\n", 1)
+	e.app = rollbackApp
+	status, log = e.run(StageCloudRunRollback, `{"revision": "report-v1"}`, nil)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), `the stage option "revision" (report-v1) routes the traffic of a service`)
+}
+
+func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		defer cancel() // as piped does when the stage is cancelled: once the execution runs
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if job, err := client.GetJob(ctx, jobName()); err == nil && job.GetLatestCreatedExecution() != nil {
+				return
+			}
+		}
+	}()
+	status, log := e.runCtx(ctx, StageCloudRunJobRun, "", nil)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "the stage was cancelled while execution")
+	assert.Contains(t, log.String(), "the execution was cancelled")
+	expectCancelled(t, client)
+}
+
+func TestJobRun_TimeoutCancelsTheExecution(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	status, log := e.run(StageCloudRunJobRun, `{"timeout": "200ms"}`, nil)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "did not finish within 200ms")
+	expectCancelled(t, client)
+}
+
+func expectCancelled(t *testing.T, client *provider.Client) {
+	t.Helper()
+	job := getJob(t, client)
+	exec, err := client.GetExecution(t.Context(), job.GetName()+"/executions/"+job.GetLatestCreatedExecution().GetName())
+	require.NoError(t, err)
+	assert.NotNil(t, exec.GetCompletionTime(), "the execution has ended")
+	assert.Equal(t, runpb.Condition_CANCELLED, completed(exec.GetConditions()).GetExecutionReason())
+	assert.Equal(t, int32(0), exec.GetRunningCount())
+}
+
+func TestJobRollback_FirstDeploymentLeavesTheJob(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	status, log := e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status)
+	assert.Contains(t, log.String(), "gcloud run jobs delete report --region "+testRegion)
+	assert.Equal(t, jobImageV1, getJob(t, client).GetTemplate().GetTemplate().GetContainers()[0].GetImage(), "the job is never deleted")
+}
+
+func TestJobQuickSync(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", strings.Replace(jobApp, "  pipeline:\n    stages:\n      - name: CLOUDRUN_JOB_SYNC\n      - name: CLOUDRUN_JOB_RUN\n", "", 1), jobYAML(jobImageV1))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Equal(t, jobImageV1, getJob(t, client).GetTemplate().GetTemplate().GetContainers()[0].GetImage())
+
+	e.deploy("2222222bbbb", strings.Replace(jobApp, "CLOUDRUN_JOB_SYNC", "CLOUDRUN_SYNC", 1), jobYAML(jobImageV2))
+	status, log = e.run(StageCloudRunSync, "", nil)
+	assert.Equal(t, sdk.StageStatusFailure, status, "a pipeline's CLOUDRUN_SYNC is for services")
+	assert.Contains(t, log.String(), "use CLOUDRUN_JOB_SYNC and CLOUDRUN_JOB_RUN")
+}
