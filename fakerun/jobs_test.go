@@ -467,7 +467,7 @@ func TestJobsRESTWire(t *testing.T) {
 		defer func() { _ = resp.Body.Close() }()
 		b, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
-		return resp.StatusCode, strings.ReplaceAll(string(b), " ", "")
+		return resp.StatusCode, strings.Join(strings.Fields(string(b)), "")
 	}
 	code, body := send(http.MethodPost, testParent+"/jobs?jobId=wire", `{"template":{"taskCount":2,"template":{"containers":[{"image":"img:1"}]}}}`)
 	require.Equal(t, http.StatusOK, code, body)
@@ -481,7 +481,7 @@ func TestJobsRESTWire(t *testing.T) {
 	assert.Contains(t, body, `"succeededCount":3`)
 	code, body = send(http.MethodGet, testParent+"/jobs/-/executions/-/tasks", "")
 	require.Equal(t, http.StatusOK, code, body)
-	assert.Equal(t, 3, strings.Count(body, `"index":`), body)
+	assert.Equal(t, 3, strings.Count(body, `/tasks/wire-`), body)
 	code, body = send(http.MethodGet, testParent+"/jobs/nope", "")
 	assert.Equal(t, http.StatusNotFound, code)
 	assert.Equal(t, `{"error":{"code":404,"message":"Resource'nope'ofkind'JOB'inregion'us-central1'inproject'p'doesnotexist.","status":"NOT_FOUND"}}`, body)
