@@ -58,10 +58,10 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "success: compatibility flags",
 			args: []string{"-accept-full-revision-names", "-bump-generation-on-noop-update", "-etag-mismatch-code", "failed_precondition",
-				"-reject-update-while-reconciling", "-allow-deleted-revision-names"},
+				"-reject-update-while-reconciling", "-allow-deleted-revision-names", "-run-job-done-at-start"},
 			want: config{addr: "127.0.0.1:8080", logLevel: slog.LevelInfo, compat: fakerun.Compatibility{
 				AcceptFullRevisionNames: true, BumpGenerationOnNoOpUpdate: true, EtagMismatchCode: codes.FailedPrecondition,
-				RejectUpdateWhileReconciling: true, AllowDeletedRevisionNames: true}},
+				RejectUpdateWhileReconciling: true, AllowDeletedRevisionNames: true, RunJobDoneAtStart: true}},
 		},
 		{
 			name: "success: compatibility variables",
