@@ -442,7 +442,7 @@ func (s *jobsServer) DeleteJob(_ context.Context, req *runpb.DeleteJobRequest) (
 // RunJob starts an execution of the job's template with the request's
 // overrides. Its operation carries the Execution and is done when the
 // execution completes: with the Execution when it succeeded, with an error
-// when it failed or was cancelled.
+// when it failed or was cancelled (or at once: Compatibility.RunJobDoneAtStart).
 func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -468,10 +468,14 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 	if err != nil {
 		return nil, err
 	}
-	s.jobs.pending = append(s.jobs.pending, &jobOperation{op: op, job: j, execution: e})
 	if e.docker {
 		s.containers.tasks.startExecution(e)
 	}
+	if s.cfg.compat.RunJobDoneAtStart {
+		s.finishLocked(op, nil, s.executionProtoLocked(e))
+		return op.op, nil
+	}
+	s.jobs.pending = append(s.jobs.pending, &jobOperation{op: op, job: j, execution: e})
 	s.settleJobsLocked()
 	return op.op, nil
 }

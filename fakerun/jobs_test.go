@@ -523,3 +523,21 @@ func TestJobsOverAdminAndRealClock(t *testing.T) {
 	}
 	assert.Equal(t, []string{"other", "job"}, jobsOf, "'-' lists every job's executions, newest first, across pages")
 }
+
+func TestRunJobDoneAtStart(t *testing.T) {
+	t.Parallel()
+	srv, c := newJobFake(t, WithCompatibility(Compatibility{RunJobDoneAtStart: true}),
+		WithBehaviors(Behaviors{Images: map[string]Behavior{"img:bad": {Task: TaskBehavior{Duration: time.Minute, ExitCode: 1}}}}))
+	srv.SetNow(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	mustCreateJob(t, c, "job", jobSpec("img:bad", 1, 0, 0))
+	op, name := mustRunJob(t, c, &runpb.RunJobRequest{Name: testJob})
+	require.True(t, op.Done(), "the operation is done when the execution starts")
+	started, err := op.Wait(waitCtx(t))
+	require.NoError(t, err, "the execution has not failed yet")
+	assert.True(t, started.GetReconciling())
+	assert.Equal(t, int32(1), started.GetRunningCount())
+
+	srv.Advance(time.Minute)
+	e := getExecution(t, c, name)
+	assert.Equal(t, int32(1), e.GetFailedCount(), "the execution is followed by polling it")
+}
