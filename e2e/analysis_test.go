@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,37 +18,12 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
-// analysisExample is examples/canary-analysis: SYNC, PROMOTE 10%, ANALYSIS, PROMOTE 50%, 100%, CLEANUP.
-const analysisExample = "canary-analysis"
-
 // Images whose revisions answer badly on fakerun's data plane (see newAnalysisEnv).
 const (
 	imageErrors  = "us-docker.pkg.dev/cloudrun/container/hello:errors"  // 20% 503
 	imageSlow    = "us-docker.pkg.dev/cloudrun/container/hello:slow"    // 150ms more per answer
 	imageSome503 = "us-docker.pkg.dev/cloudrun/container/hello:some503" // 10% 503
 )
-
-// analysisScaled are the replacements that scale examples/canary-analysis's analysis down to seconds:
-// 3 checks of 1s, each read at once, of at least 10 requests.
-var analysisScaled = []string{
-	"duration: 10m", "duration: 3s", "interval: 2m", "interval: 1s",
-	"ingestionDelay: 3m", "ingestionDelay: 0s", "minRequests: 50", "minRequests: 10",
-}
-
-// analysisFiles returns examples/canary-analysis at image with its analysis scaled down, then the
-// replacements old, new, ... applied to its app.pipecd.yaml (each old must occur).
-func analysisFiles(image string, replacements ...string) map[string]string {
-	GinkgoHelper()
-	raw, err := os.ReadFile(filepath.Join(AppDir(analysisExample), "app.pipecd.yaml"))
-	Expect(err).NotTo(HaveOccurred())
-	cfg := string(raw)
-	r := append(append([]string{}, analysisScaled...), replacements...)
-	for i := 0; i+1 < len(r); i += 2 {
-		Expect(cfg).To(ContainSubstring(r[i]))
-		cfg = strings.Replace(cfg, r[i], r[i+1], 1)
-	}
-	return map[string]string{"app.pipecd.yaml": cfg, "service.yaml": Manifest(analysisExample, image)}
-}
 
 // withoutAnalysis removes the CLOUDRUN_ANALYSIS stage from the app.pipecd.yaml of files.
 func withoutAnalysis(files map[string]string) map[string]string {
@@ -97,14 +70,14 @@ const secondRegion = "us-central1"
 func deployAnalysisV1(ctx context.Context, e *Environment, d time.Duration, targets ...string) (v1 string, before []string) {
 	GinkgoHelper()
 	By("quick-syncing v1 and sending it 300 requests a second")
-	ExpectSuccess(e.Deploy(ctx, DeployInput{App: analysisExample, Commit: Commit(), Files: analysisFiles(ImageV1),
+	ExpectSuccess(e.Deploy(ctx, DeployInput{App: AnalysisExample, Commit: Commit(), Files: AnalysisFiles(ImageV1),
 		DeployTargets: targets, SyncStrategy: model.SyncStrategy_QUICK_SYNC}))
 	regions := []string{region}
 	if len(targets) > 1 {
 		regions = append(regions, secondRegion)
 	}
 	for _, r := range regions {
-		svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), r, analysisExample))
+		svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), r, AnalysisExample))
 		Expect(err).NotTo(HaveOccurred())
 		if r == region {
 			v1 = ShortName(svc.GetLatestReadyRevision())
@@ -141,7 +114,7 @@ func expectAnalysisRolledBack(ctx context.Context, e *Environment, res *piped.Re
 	last := executed[len(executed)-1]
 	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), res.Report())
 	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), res.Report())
-	svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), region, analysisExample))
+	svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), region, AnalysisExample))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(Traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
 	Expect(LiveTraffic(svc)).To(Equal(before))
@@ -154,7 +127,7 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		deployAnalysisV1(ctx, e, 20*time.Second)
 
 		By("running the canary of v2 with its analysis at 10%")
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2)})
 		ExpectSuccess(res)
 		Expect(StageNames(res.Executed())).To(Equal([]string{
 			"CLOUDRUN_SYNC", "CLOUDRUN_PROMOTE", "CLOUDRUN_ANALYSIS", "CLOUDRUN_PROMOTE", "CLOUDRUN_PROMOTE", "CLOUDRUN_CANARY_CLEANUP",
@@ -170,14 +143,14 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		deployAnalysisV1(ctx, e, 0)
 
 		By("running the bad canary without CLOUDRUN_ANALYSIS: it reaches 100%")
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: withoutAnalysis(analysisFiles(imageErrors))})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: withoutAnalysis(AnalysisFiles(imageErrors))})
 		ExpectSuccess(res)
-		svc := e.Service(ctx, analysisExample)
+		svc := e.Service(ctx, AnalysisExample)
 		Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(ShortName(svc.GetLatestReadyRevision()), 100, "")))
 
 		v1, before := deployAnalysisV1(ctx, e, 20*time.Second)
 		By("running the bad canary with CLOUDRUN_ANALYSIS: it fails at the first check and is rolled back")
-		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(imageErrors)})
+		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(imageErrors)})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
 		Expect(log).To(MatchRegexp(`revision \S+ failed the analysis at check 1/3 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate [\d.]+%, allowed <= 1\.00% \(\d+ of \d+ requests answered 5xx\)`))
@@ -190,7 +163,7 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		_, before := deployAnalysisV1(ctx, e, 20*time.Second)
 
 		By("running a canary 150ms slower than v1: within p99 <= 800ms, beyond p95 <= baseline + 100ms")
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(imageSlow)})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(imageSlow)})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
 		Expect(log).To(MatchRegexp(`latency p99 +1\d\dms +<= 800ms +PASS`))
@@ -202,14 +175,14 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		_, before := deployAnalysisV1(ctx, e, 0)
 
 		By("running the canary without any traffic")
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2)})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
 		Expect(log).To(ContainSubstring("0 requests to the new revision, fewer than minRequests 10"))
 		Expect(log).To(ContainSubstring("is inconclusive (0 passed, 0 failed, 3 inconclusive): too little data to judge it"))
 
 		By("running it again with onInconclusive: pass")
-		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2, "minRequests: 10", "minRequests: 10\n          onInconclusive: pass")})
+		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2, "minRequests: 10", "minRequests: 10\n          onInconclusive: pass")})
 		ExpectSuccess(res)
 		Expect(analysisStage(res).LogText()).To(ContainSubstring("it passes because onInconclusive is pass"))
 	})
@@ -220,14 +193,14 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 
 		By("making Cloud Monitoring answer UNAVAILABLE twice")
 		e.Fakerun.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.Unavailable, Times: 2})
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2)})
 		ExpectSuccess(res)
 		Expect(analysisStage(res).LogText()).To(ContainSubstring("Cloud Monitoring answered unavailable to list the time series of " + e.Target.Project() + "; retrying"))
 
 		By("denying access to Cloud Monitoring")
 		_, before := deployAnalysisV1(ctx, e, 0)
 		e.Fakerun.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.PermissionDenied, Message: "Permission monitoring.timeSeries.list denied"})
-		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV3)})
+		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV3)})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		Expect(analysisStage(res).LogText()).To(ContainSubstring("check 1/3 cannot read Cloud Monitoring: failed to list the time series of projects/" +
 			e.Target.Project() + ": permission denied: Permission monitoring.timeSeries.list denied (grant the deploy target's service account roles/monitoring.viewer on the project)"))
@@ -243,13 +216,13 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 			if s.Name != "CLOUDRUN_ANALYSIS" {
 				return
 			}
-			svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), secondRegion, analysisExample))
+			svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), secondRegion, AnalysisExample))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(e.Fakerun.SetBehaviors(fakerun.Behaviors{Revisions: map[string]fakerun.Behavior{
 				svc.GetLatestCreatedRevision(): {ErrorRate: 0.5, ErrorCode: http.StatusServiceUnavailable},
 			}})).To(Succeed())
 		}}
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2), DeployTargets: targets, Hooks: hooks})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2), DeployTargets: targets, Hooks: hooks})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		expectAnalysisRolledBack(ctx, e, res, secondRegion, before) // revision names do not depend on the region
 		log := analysisStage(res).LogText()
@@ -262,12 +235,12 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		_, before := deployAnalysisV1(ctx, e, 40*time.Second)
 
 		By("reading each window at once, while Cloud Monitoring shows points 2s late: nothing to judge")
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2)})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2)})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		Expect(analysisStage(res).LogText()).To(ContainSubstring("0 requests to the new revision"))
 
 		By("reading each window 2s after its end: every check sees its traffic")
-		res = e.Deploy(ctx, DeployInput{App: analysisExample, Files: analysisFiles(ImageV2, "ingestionDelay: 0s", "ingestionDelay: 2s")})
+		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2, "ingestionDelay: 0s", "ingestionDelay: 2s")})
 		ExpectSuccess(res)
 		stage := analysisStage(res)
 		Expect(stage.LogText()).To(ContainSubstring("3 checks, 3 passed"))
@@ -284,9 +257,9 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
                 reduce: sum
                 max: 0
 `
-		files := analysisFiles(imageSome503, "errorRate: {max: 1%}", "errorRate: {max: 50%}", "errorRate: {maxIncrease: 0.5%}", "errorRate: {maxIncrease: 50%}",
+		files := AnalysisFiles(imageSome503, "errorRate: {max: 1%}", "errorRate: {max: 50%}", "errorRate: {maxIncrease: 0.5%}", "errorRate: {maxIncrease: 50%}",
 			"      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50", custom+"      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50")
-		res := e.Deploy(ctx, DeployInput{App: analysisExample, Files: files})
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: files})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
 		Expect(log).To(MatchRegexp(`errorRate +[\d.]+% +<= 50\.00% +PASS`))

@@ -24,7 +24,7 @@ var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func(
 		Expect(apps).NotTo(BeEmpty())
 	})
 	for _, app := range apps {
-		if app == analysisExample {
+		if app == AnalysisExample {
 			continue // its analysis needs traffic and lasts minutes: analysis_test.go deploys it, scaled down
 		}
 		if app == "job" {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -98,4 +99,30 @@ func CanaryNamed(name, image string) map[string]string {
 		"app.pipecd.yaml": strings.Replace(string(cfg), "\n  name: canary\n", "\n  name: "+name+"\n", 1),
 		"service.yaml":    strings.Replace(Manifest("canary", image), "\nname: canary\n", "\nname: "+name+"\n", 1),
 	}
+}
+
+// AnalysisExample is examples/canary-analysis: SYNC, PROMOTE 10%, ANALYSIS, PROMOTE 50%, 100%, CLEANUP.
+const AnalysisExample = "canary-analysis"
+
+// analysisScaled are the replacements that scale examples/canary-analysis's analysis down to seconds:
+// 3 checks of 1s, each read at once, of at least 10 requests.
+var analysisScaled = []string{
+	"duration: 10m", "duration: 3s", "interval: 2m", "interval: 1s",
+	"ingestionDelay: 3m", "ingestionDelay: 0s", "minRequests: 50", "minRequests: 10",
+}
+
+// AnalysisFiles returns examples/canary-analysis at image with its analysis scaled down to 3 checks of 1s,
+// read at once (fakerun's points are per second and visible at once), then the replacements old, new, ...
+// applied to its app.pipecd.yaml (each old must occur).
+func AnalysisFiles(image string, replacements ...string) map[string]string {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join(AppDir(AnalysisExample), "app.pipecd.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	cfg := string(raw)
+	r := append(slices.Clone(analysisScaled), replacements...)
+	for i := 0; i+1 < len(r); i += 2 {
+		Expect(cfg).To(ContainSubstring(r[i]))
+		cfg = strings.Replace(cfg, r[i], r[i+1], 1)
+	}
+	return map[string]string{"app.pipecd.yaml": cfg, "service.yaml": Manifest(AnalysisExample, image)}
 }

@@ -55,7 +55,7 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 		Project: t.Config.Project, Location: t.Config.Region, Service: naming.ShortName(rec.Service),
 		New: rec.Revision, Baseline: baselineRevisions(rec),
 	}
-	p.logAnalysisPlan(t, opts, subject)
+	logAnalysisPlan(t, opts, subject)
 	var tally analysis.Tally
 	checks := opts.Checks()
 	for n := 1; n <= checks; n++ {
@@ -80,17 +80,17 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 				subject.New, n, checks, tally, opts.FailureLimit, c.Failures())
 		}
 	}
-	switch outcome := tally.Outcome(opts); {
-	case outcome == analysis.Pass:
-		t.Log.Successf("Revision %s passed the analysis: %d checks, %s", subject.New, checks, tally)
-	case outcome == analysis.Inconclusive && opts.PassInconclusive:
-		t.Log.Successf("The analysis of revision %s is inconclusive (%s); it passes because onInconclusive is pass", subject.New, tally)
-	case outcome == analysis.Inconclusive:
+	// A failure beyond the limit has returned above: the outcome is Pass or Inconclusive.
+	outcome := tally.Outcome(opts)
+	switch {
+	case outcome == analysis.Inconclusive && !opts.PassInconclusive:
 		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): too little data to judge it; send it more traffic, lower minRequests, or set onInconclusive: pass", subject.New, tally)
+	case outcome == analysis.Inconclusive:
+		t.Log.Successf("The analysis of revision %s is inconclusive (%s); it passes because onInconclusive is pass", subject.New, tally)
 	default:
-		return fmt.Errorf("revision %s failed the analysis (%s; failureLimit %d)", subject.New, tally, opts.FailureLimit)
+		t.Log.Successf("Revision %s passed the analysis: %d checks, %s", subject.New, checks, tally)
 	}
-	display.set(ctx, t, fmt.Sprintf("%s (%s)", tally.Outcome(opts), tally))
+	display.set(ctx, t, fmt.Sprintf("%s (%s)", outcome, tally))
 	return nil
 }
 
@@ -108,7 +108,7 @@ func baselineRevisions(rec *syncRecord) []string {
 	return out
 }
 
-func (p *Plugin) logAnalysisPlan(t *target.Target, opts config.AnalysisStageOptions, s analysis.Subject) {
+func logAnalysisPlan(t *target.Target, opts config.AnalysisStageOptions, s analysis.Subject) {
 	baseline := "no baseline (no other revision served before this deployment): thresholds relative to the baseline are not judged"
 	if len(s.Baseline) > 0 {
 		baseline = "baseline " + strings.Join(s.Baseline, ", ")
