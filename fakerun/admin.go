@@ -240,42 +240,47 @@ func (s *server) revisionCopiesLocked(svc *service) []*runpb.Revision {
 // State is a snapshot of everything the fake holds. It marshals to JSON with
 // protojson (camelCase field names) via encoding/json.
 type State struct {
-	Services   []*runpb.Service             // by name
-	Revisions  map[string][]*runpb.Revision // by service name, newest first
-	Operations []*longrunningpb.Operation   // oldest first
+	Services   []*runpb.Service              // by name
+	Revisions  map[string][]*runpb.Revision  // by service name, newest first
+	Jobs       []*runpb.Job                  // by name
+	Executions map[string][]*runpb.Execution // by job name, newest first
+	Operations []*longrunningpb.Operation    // oldest first
 }
 
-// MarshalJSON renders the state as {"services":[…],"revisions":{…},"operations":[…]}.
+// MarshalJSON renders the state as {"services":[…],"revisions":{…},"jobs":[…],"executions":{…},"operations":[…]}.
 func (st *State) MarshalJSON() ([]byte, error) {
-	raw := func(m proto.Message) json.RawMessage {
-		b, err := protojson.Marshal(m)
-		if err != nil {
-			return json.RawMessage(`null`)
-		}
-		return b
-	}
-	out := struct {
+	return json.Marshal(struct {
 		Services   []json.RawMessage            `json:"services"`
 		Revisions  map[string][]json.RawMessage `json:"revisions"`
+		Jobs       []json.RawMessage            `json:"jobs"`
+		Executions map[string][]json.RawMessage `json:"executions"`
 		Operations []json.RawMessage            `json:"operations"`
-	}{Services: []json.RawMessage{}, Revisions: map[string][]json.RawMessage{}, Operations: []json.RawMessage{}}
-	for _, svc := range st.Services {
-		out.Services = append(out.Services, raw(svc))
-	}
-	for name, revs := range st.Revisions {
-		list := make([]json.RawMessage, 0, len(revs))
-		for _, r := range revs {
-			list = append(list, raw(r))
-		}
-		out.Revisions[name] = list
-	}
-	for _, op := range st.Operations {
-		out.Operations = append(out.Operations, raw(op))
-	}
-	return json.Marshal(out)
+	}{rawList(st.Services), rawLists(st.Revisions), rawList(st.Jobs), rawLists(st.Executions), rawList(st.Operations)})
 }
 
-// State returns a copy of all services, revisions and operations.
+// rawList renders messages with protojson (null for one that fails).
+func rawList[M proto.Message](ms []M) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(ms))
+	for _, m := range ms {
+		b, err := protojson.Marshal(m)
+		if err != nil {
+			b = json.RawMessage(`null`)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// rawLists renders lists of messages by key.
+func rawLists[M proto.Message](byKey map[string][]M) map[string][]json.RawMessage {
+	out := make(map[string][]json.RawMessage, len(byKey))
+	for key, ms := range byKey {
+		out[key] = rawList(ms)
+	}
+	return out
+}
+
+// State returns a copy of all services, revisions, jobs, executions and operations.
 func (s *Server) State() *State {
 	s.impl.mu.Lock()
 	defer s.impl.mu.Unlock()
@@ -289,13 +294,14 @@ func (s *Server) State() *State {
 		}
 	}
 	slices.SortFunc(st.Services, func(a, b *runpb.Service) int { return strings.Compare(a.GetName(), b.GetName()) })
+	st.Jobs, st.Executions = s.impl.jobCopiesLocked()
 	for _, op := range s.impl.sortedOperationsLocked("") {
 		st.Operations = append(st.Operations, proto.Clone(op.op).(*longrunningpb.Operation))
 	}
 	return st
 }
 
-// Reset drops all services, revisions, operations, faults, calls, metrics
+// Reset drops all services, revisions, jobs, executions, operations, faults, calls, metrics
 // and finished load runs (running ones stop), and restores the options given
 // to NewServer (clock, readiness, behaviours, seed).
 func (s *Server) Reset() {

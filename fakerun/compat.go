@@ -48,6 +48,13 @@ type Compatibility struct {
 	// garbage collection, and ListRevisions' show_deleted and the revisions'
 	// expire_time suggest Cloud Run keeps deleted revisions until they expire.
 	AllowDeletedRevisionNames bool
+
+	// RunJobDoneAtStart makes RunJob's operation done as soon as the
+	// execution has started, with the Execution as it started. By default it
+	// is done when the execution completes (failing when the execution
+	// fails): the reference does not say, and users wait on it to learn that
+	// the execution succeeded. Code that polls the execution works with both.
+	RunJobDoneAtStart bool
 }
 
 // WithCompatibility sets the behaviours Cloud Run has not settled; see

@@ -35,6 +35,7 @@ type containerManager struct {
 
 	mu      sync.Mutex
 	running map[string]*container // by revision full name
+	tasks   *taskRunner           // the tasks of docker-mode job executions
 	closed  bool
 	stop    chan struct{}
 	done    chan struct{}
@@ -57,6 +58,7 @@ func newContainerManager(impl *server, dockerHost string) (*containerManager, er
 	}
 	m := &containerManager{impl: impl, engine: engine, base: base, running: map[string]*container{},
 		stop: make(chan struct{}), done: make(chan struct{})}
+	m.tasks = newTaskRunner(m)
 	go m.loop()
 	return m, nil
 }
@@ -277,6 +279,7 @@ func (m *containerManager) close() {
 	running := m.running
 	m.running = map[string]*container{}
 	m.mu.Unlock()
+	m.tasks.close()
 	close(m.stop)
 	<-m.done
 	var wg sync.WaitGroup

@@ -89,12 +89,13 @@ func (e *engineTest) do(method, path, contentType string, body io.Reader) ([]byt
 	return out, err
 }
 
-// buildImage compiles dockerApp statically and builds it FROM scratch as tag
-// (never pulling: scratch is not an image), removing the image at cleanup.
-func (e *engineTest) buildImage(tag string) {
+// buildImage compiles the Go program source statically and builds it FROM
+// scratch as tag (never pulling: scratch is not an image), removing the image
+// at cleanup.
+func (e *engineTest) buildImage(tag, source string) {
 	t := e.t
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(dockerApp), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(source), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module app\n\ngo 1.26\n"), 0o600))
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err)
@@ -129,7 +130,12 @@ func (e *engineTest) buildImage(tag string) {
 
 // containers lists the containers fakerun runs for revision (full name).
 func (e *engineTest) containers(revision string) []string {
-	filters, err := json.Marshal(map[string][]string{"label": {"fakerun.revision=" + revision}})
+	return e.labelled("fakerun.revision=" + revision)
+}
+
+// labelled lists the containers with a label ("key=value").
+func (e *engineTest) labelled(label string) []string {
+	filters, err := json.Marshal(map[string][]string{"label": {label}})
 	require.NoError(e.t, err)
 	out, err := e.do(http.MethodGet, "/containers/json?all=1&filters="+url.QueryEscape(string(filters)), "", nil)
 	require.NoError(e.t, err)
@@ -146,7 +152,7 @@ func TestDockerMode(t *testing.T) {
 	t.Parallel()
 	e := requireEngine(t)
 	tag := fmt.Sprintf("fakerun-test-app:%d", time.Now().UnixNano())
-	e.buildImage(tag)
+	e.buildImage(tag, dockerApp)
 	missing := tag + "-missing"
 
 	srv, c := newFake(t, WithBehaviors(Behaviors{Images: map[string]Behavior{tag: {Docker: true}, missing: {Docker: true}}}))

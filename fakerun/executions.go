@@ -32,6 +32,10 @@ type execution struct {
 	parallelism int32
 	tasks       []*task
 	cancelledAt time.Time // zero unless cancelled
+	// docker is set when the tasks run as containers (Behavior.Docker);
+	// stop cancels them.
+	docker bool
+	stop   context.CancelFunc
 }
 
 // executionStatus counts an execution's tasks at one time.
@@ -72,8 +76,15 @@ func (s *server) newExecutionLocked(j *job, ov *runpb.RunJobRequest_Overrides) (
 		launchStage: j.stored.GetLaunchStage(), template: tmpl, labels: et.GetLabels(), annotations: et.GetAnnotations(),
 		taskCount: taskCount, parallelism: parallelism,
 	}
-	b := s.behaviors.Images[tmpl.GetContainers()[0].GetImage()].Task
-	e.tasks = scheduleTasks(now, taskCount, parallelism, tmpl.GetMaxRetries(), tmpl.GetTimeout().AsDuration(), b, s.serveRng)
+	b := s.behaviors.Images[tmpl.GetContainers()[0].GetImage()]
+	if e.docker = b.Docker; e.docker {
+		e.tasks = make([]*task, taskCount)
+		for i := range e.tasks {
+			e.tasks[i] = &task{index: int32(i), live: true}
+		}
+	} else {
+		e.tasks = scheduleTasks(now, taskCount, parallelism, tmpl.GetMaxRetries(), tmpl.GetTimeout().AsDuration(), b.Task, s.serveRng)
+	}
 	for _, t := range e.tasks {
 		t.uid = s.newUIDLocked()
 	}
@@ -370,6 +381,9 @@ func (s *jobsServer) CancelExecution(_ context.Context, req *runpb.CancelExecuti
 	}
 	e.cancelledAt = now
 	e.etag = s.newEtagLocked()
+	if e.stop != nil {
+		e.stop()
+	}
 	s.settleJobsLocked()
 	return s.doneOperationLocked(e.job.location, s.executionProtoLocked(e))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -32,6 +33,7 @@ const (
 // server's state.
 type jobsServer struct {
 	*server
+	containers *containerManager // runs the tasks of docker-mode executions
 	runpb.UnimplementedJobsServer
 	runpb.UnimplementedExecutionsServer
 	runpb.UnimplementedTasksServer
@@ -57,8 +59,11 @@ type job struct {
 	project  string
 	id       string
 	stored   *runpb.Job
-	// executions, oldest first.
+	// executions, oldest first (deleted ones removed).
 	executions []*execution
+	// runs counts the executions created; latest is the newest one.
+	runs   int32
+	latest *execution
 }
 
 // jobOperation is a pending operation of a job: a reconcile of a generation
@@ -324,9 +329,9 @@ func (s *server) jobLocked(name, etag string) (*job, error) {
 // s.mu is held.
 func (s *server) jobProtoLocked(j *job) *runpb.Job {
 	out := proto.Clone(j.stored).(*runpb.Job)
-	out.ExecutionCount = int32(len(j.executions))
-	if n := len(j.executions); n > 0 {
-		out.LatestCreatedExecution = s.executionReferenceLocked(j.executions[n-1])
+	out.ExecutionCount = j.runs
+	if j.latest != nil {
+		out.LatestCreatedExecution = s.executionReferenceLocked(j.latest)
 	}
 	return out
 }
@@ -437,7 +442,7 @@ func (s *jobsServer) DeleteJob(_ context.Context, req *runpb.DeleteJobRequest) (
 // RunJob starts an execution of the job's template with the request's
 // overrides. Its operation carries the Execution and is done when the
 // execution completes: with the Execution when it succeeded, with an error
-// when it failed or was cancelled.
+// when it failed or was cancelled (or at once: Compatibility.RunJobDoneAtStart).
 func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -456,12 +461,38 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 		return validateOnlyOperation(j.location, s.executionProtoLocked(e))
 	}
 	j.executions = append(j.executions, e)
+	j.runs++
+	j.latest = e
 	s.jobs.executions[e.name] = e
 	op, err := s.newJobOperationLocked(j.location, s.executionProtoLocked(e))
 	if err != nil {
 		return nil, err
 	}
+	if e.docker {
+		s.containers.tasks.startExecution(e)
+	}
+	if s.cfg.compat.RunJobDoneAtStart {
+		s.finishLocked(op, nil, s.executionProtoLocked(e))
+		return op.op, nil
+	}
 	s.jobs.pending = append(s.jobs.pending, &jobOperation{op: op, job: j, execution: e})
 	s.settleJobsLocked()
 	return op.op, nil
+}
+
+// jobCopiesLocked renders every job, by name, and its executions, newest
+// first, by job name. s.mu is held.
+func (s *server) jobCopiesLocked() ([]*runpb.Job, map[string][]*runpb.Execution) {
+	jobs := []*runpb.Job{}
+	executions := map[string][]*runpb.Execution{}
+	for _, j := range s.jobs.jobs {
+		jobs = append(jobs, s.jobProtoLocked(j))
+		list := make([]*runpb.Execution, 0, len(j.executions))
+		for i := len(j.executions) - 1; i >= 0; i-- {
+			list = append(list, proto.Clone(s.executionProtoLocked(j.executions[i])).(*runpb.Execution))
+		}
+		executions[j.name] = list
+	}
+	slices.SortFunc(jobs, func(a, b *runpb.Job) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return jobs, executions
 }

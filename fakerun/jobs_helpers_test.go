@@ -40,6 +40,15 @@ func newJobClients(t *testing.T, srv *Server, transport string) jobClients {
 	return jobClients{transport: transport, jobs: jc, executions: ec, tasks: tc}
 }
 
+// newJobFake starts a server for the test and returns it with gRPC job clients.
+func newJobFake(t *testing.T, opts ...Option) (*Server, jobClients) {
+	t.Helper()
+	srv, err := NewServer(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	return srv, newJobClients(t, srv, "grpc")
+}
+
 // bothJobTransports runs f once over gRPC and once over REST, each against
 // its own server whose clock is frozen.
 func bothJobTransports(t *testing.T, f func(t *testing.T, srv *Server, c jobClients), opts ...Option) {
@@ -120,4 +129,17 @@ func waitCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// pollUntilDone polls a run operation every 50ms (the client's Wait backs
+// off to seconds) until it is done, and returns its result.
+func pollUntilDone(t *testing.T, op *run.RunJobOperation) (*runpb.Execution, error) {
+	t.Helper()
+	var e *runpb.Execution
+	var err error
+	require.Eventually(t, func() bool {
+		e, err = op.Poll(t.Context())
+		return op.Done()
+	}, time.Minute, 50*time.Millisecond)
+	return e, err
 }

@@ -1,11 +1,15 @@
 package fakerun
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -174,11 +178,8 @@ func TestRunJobRetriesAndTimeout(t *testing.T) {
 		"img:flaky": {Task: TaskBehavior{ExitCode: 2, FailAttempts: 2, Duration: time.Second}},
 		"img:long":  {Task: TaskBehavior{Duration: 2 * time.Minute}},
 	}}
-	srv, err := NewServer(WithBehaviors(bs))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	srv, c := newJobFake(t, WithBehaviors(bs))
 	srv.SetNow(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	c := newJobClients(t, srv, "grpc")
 
 	mustCreateJob(t, c, "flaky", jobSpec("img:flaky", 1, 0, 2))
 	op, name := mustRunJob(t, c, &runpb.RunJobRequest{Name: testParent + "/jobs/flaky"})
@@ -275,6 +276,9 @@ func TestCancelAndDeleteExecution(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.executions.GetExecution(t.Context(), &runpb.GetExecutionRequest{Name: name})
 		assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+		j, err := c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
+		require.NoError(t, err)
+		assert.Equal(t, int32(1), j.GetExecutionCount(), "execution_count counts the executions created")
 
 		delJob, err := c.jobs.DeleteJob(t.Context(), &runpb.DeleteJobRequest{Name: testJob})
 		require.NoError(t, err)
@@ -302,16 +306,36 @@ func TestJobValidateOnly(t *testing.T) {
 		it := c.executions.ListExecutions(t.Context(), &runpb.ListExecutionsRequest{Parent: testJob})
 		_, err = it.Next()
 		assert.ErrorIs(t, err, iterator.Done, "validate_only runs nothing")
+
+		j, err = c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
+		require.NoError(t, err)
+		j.Labels = map[string]string{"team": "data"}
+		update, err := c.jobs.UpdateJob(t.Context(), &runpb.UpdateJobRequest{Job: j, ValidateOnly: true})
+		require.NoError(t, err)
+		would, err := update.Wait(waitCtx(t))
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), would.GetGeneration(), "the answer is the job as it would be")
+		j, err = c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), j.GetGeneration(), "validate_only changes nothing")
+		assert.Empty(t, j.GetLabels())
+
+		missing := jobSpec("img:1", 1, 0, 0)
+		missing.Name = testParent + "/jobs/upserted"
+		_, err = c.jobs.UpdateJob(t.Context(), &runpb.UpdateJobRequest{Job: missing})
+		assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+		upsert, err := c.jobs.UpdateJob(t.Context(), &runpb.UpdateJobRequest{Job: missing, AllowMissing: true})
+		require.NoError(t, err)
+		created, err := upsert.Wait(waitCtx(t))
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), created.GetGeneration(), "allow_missing creates the job")
 	})
 }
 
 func TestJobReconcile(t *testing.T) {
 	t.Parallel()
-	srv, err := NewServer(WithReadinessDelay(5*time.Second), WithFailingImage("img:missing"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	srv, c := newJobFake(t, WithReadinessDelay(5*time.Second), WithFailingImage("img:missing"))
 	srv.SetNow(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	c := newJobClients(t, srv, "grpc")
 
 	op, err := c.jobs.CreateJob(t.Context(), &runpb.CreateJobRequest{Parent: testParent, JobId: "job", Job: jobSpec("img:1", 1, 0, 0)})
 	require.NoError(t, err)
@@ -343,10 +367,7 @@ func TestJobReconcile(t *testing.T) {
 
 func TestJobInvalidInput(t *testing.T) {
 	t.Parallel()
-	srv, err := NewServer()
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Close()) })
-	c := newJobClients(t, srv, "grpc")
+	_, c := newJobFake(t)
 	mustCreateJob(t, c, "job", jobSpec("img:1", 1, 0, 0))
 	withTemplate := func(f func(j *runpb.Job)) *runpb.Job {
 		j := jobSpec("img:1", 1, 0, 0)
@@ -389,7 +410,7 @@ func TestJobInvalidInput(t *testing.T) {
 		_, err := c.executions.GetExecution(t.Context(), &runpb.GetExecutionRequest{Name: name})
 		assert.Equal(t, codes.InvalidArgument, status.Code(err), "%s: %v", name, err)
 	}
-	_, err = c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testParent + "/jobs/nope"})
+	_, err := c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testParent + "/jobs/nope"})
 	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 	_, err = c.executions.GetExecution(t.Context(), &runpb.GetExecutionRequest{Name: testJob + "/executions/nope"})
 	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
@@ -397,4 +418,126 @@ func TestJobInvalidInput(t *testing.T) {
 	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 	_, err = c.jobs.RunJob(t.Context(), &runpb.RunJobRequest{Name: testJob, Overrides: &runpb.RunJobRequest_Overrides{TaskCount: 10001}})
 	assert.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+}
+
+func TestJobStateFaultsAndReset(t *testing.T) {
+	t.Parallel()
+	srv, c := newJobFake(t)
+	mustCreateJob(t, c, "job", jobSpec("img:1", 1, 0, 0))
+
+	srv.InjectFault("RunJob", Fault{Code: codes.Unavailable, Times: 1})
+	_, err := c.jobs.RunJob(t.Context(), &runpb.RunJobRequest{Name: testJob})
+	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	op, name := mustRunJob(t, c, &runpb.RunJobRequest{Name: testJob})
+	_, err = op.Wait(waitCtx(t))
+	require.NoError(t, err)
+	var methods []string
+	for _, call := range srv.Calls() {
+		methods = append(methods, call.Method)
+	}
+	assert.Equal(t, []string{"CreateJob", "RunJob", "RunJob"}, methods)
+
+	st := srv.State()
+	require.Len(t, st.Jobs, 1)
+	assert.Equal(t, testJob, st.Jobs[0].GetName())
+	require.Len(t, st.Executions[testJob], 1)
+	assert.Equal(t, name, st.Executions[testJob][0].GetName())
+	out, err := json.Marshal(st)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"executions":{"`+testJob+`":[{"name":"`+name+`"`)
+
+	srv.Reset()
+	_, err = c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
+	assert.Equal(t, codes.NotFound, status.Code(err), "Reset drops jobs: %v", err)
+	assert.Empty(t, srv.State().Jobs)
+}
+
+// TestJobsRESTWire sends raw HTTP as the REST clients do and checks the
+// routes of the jobs API and the shape of its answers.
+func TestJobsRESTWire(t *testing.T) {
+	t.Parallel()
+	srv, _ := newJobFake(t)
+	base := "http://" + srv.Addr() + "/v2/"
+	send := func(method, path, body string) (int, string) {
+		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer func() { _ = resp.Body.Close() }()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, strings.ReplaceAll(string(b), " ", "")
+	}
+	code, body := send(http.MethodPost, testParent+"/jobs?jobId=wire", `{"template":{"taskCount":2,"template":{"containers":[{"image":"img:1"}]}}}`)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"done":true`)
+	code, body = send(http.MethodPost, testParent+"/jobs/wire:run", `{"overrides":{"taskCount":3}}`)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"@type":"type.googleapis.com/google.cloud.run.v2.Execution"`)
+	assert.Contains(t, body, `"taskCount":3`)
+	code, body = send(http.MethodGet, testParent+"/jobs/wire/executions", "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"succeededCount":3`)
+	code, body = send(http.MethodGet, testParent+"/jobs/-/executions/-/tasks", "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, 3, strings.Count(body, `"index":`), body)
+	code, body = send(http.MethodGet, testParent+"/jobs/nope", "")
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.Equal(t, `{"error":{"code":404,"message":"Resource'nope'ofkind'JOB'inregion'us-central1'inproject'p'doesnotexist.","status":"NOT_FOUND"}}`, body)
+}
+
+// TestJobsOverAdminAndRealClock sets task behaviour over the admin API and
+// lets executions run on the real clock.
+func TestJobsOverAdminAndRealClock(t *testing.T) {
+	t.Parallel()
+	srv, _, admin := newAdminFake(t)
+	c := newJobClients(t, srv, "grpc")
+	code, body := adminDo(t, http.MethodPut, admin+"/behaviors", `{"images":{"img:admin":{"task":{"duration":"300ms","exitCode":5,"failTasks":[0]}}}}`)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	mustCreateJob(t, c, "job", jobSpec("img:admin", 2, 0, 0))
+	mustCreateJob(t, c, "other", jobSpec("img:1", 1, 0, 0))
+
+	op, name := mustRunJob(t, c, &runpb.RunJobRequest{Name: testJob})
+	assert.False(t, op.Done())
+	assert.Equal(t, int32(2), getExecution(t, c, name).GetRunningCount())
+	_, err := pollUntilDone(t, op)
+	assert.ErrorContains(t, err, "The container exited with an exit code of 5.")
+	e := getExecution(t, c, name)
+	assert.GreaterOrEqual(t, e.GetCompletionTime().AsTime().Sub(e.GetStartTime().AsTime()), 300*time.Millisecond)
+
+	_, err = pollUntilDone(t, func() *run.RunJobOperation {
+		op, _ := mustRunJob(t, c, &runpb.RunJobRequest{Name: testParent + "/jobs/other"})
+		return op
+	}())
+	require.NoError(t, err)
+	var jobsOf []string
+	it := c.executions.ListExecutions(t.Context(), &runpb.ListExecutionsRequest{Parent: testParent + "/jobs/-", PageSize: 1})
+	for {
+		x, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		require.NoError(t, err)
+		jobsOf = append(jobsOf, x.GetJob())
+	}
+	assert.Equal(t, []string{"other", "job"}, jobsOf, "'-' lists every job's executions, newest first, across pages")
+}
+
+func TestRunJobDoneAtStart(t *testing.T) {
+	t.Parallel()
+	srv, c := newJobFake(t, WithCompatibility(Compatibility{RunJobDoneAtStart: true}),
+		WithBehaviors(Behaviors{Images: map[string]Behavior{"img:bad": {Task: TaskBehavior{Duration: time.Minute, ExitCode: 1}}}}))
+	srv.SetNow(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	mustCreateJob(t, c, "job", jobSpec("img:bad", 1, 0, 0))
+	op, name := mustRunJob(t, c, &runpb.RunJobRequest{Name: testJob})
+	require.True(t, op.Done(), "the operation is done when the execution starts")
+	started, err := op.Wait(waitCtx(t))
+	require.NoError(t, err, "the execution has not failed yet")
+	assert.True(t, started.GetReconciling())
+	assert.Equal(t, int32(1), started.GetRunningCount())
+
+	srv.Advance(time.Minute)
+	e := getExecution(t, c, name)
+	assert.Equal(t, int32(1), e.GetFailedCount(), "the execution is followed by polling it")
 }

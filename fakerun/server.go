@@ -61,7 +61,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	gs := grpc.NewServer(grpc.UnaryInterceptor(impl.intercept))
 	runpb.RegisterServicesServer(gs, impl)
 	runpb.RegisterRevisionsServer(gs, impl)
-	jobs := &jobsServer{server: impl}
+	jobs := &jobsServer{server: impl, containers: containers}
 	runpb.RegisterJobsServer(gs, jobs)
 	runpb.RegisterExecutionsServer(gs, jobs)
 	runpb.RegisterTasksServer(gs, jobs)

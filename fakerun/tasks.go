@@ -13,21 +13,29 @@ import (
 )
 
 // task is one task of an execution. Its attempts are decided when the
-// execution starts; what a reader sees follows the clock.
+// execution starts, and what a reader sees follows the clock; in docker mode
+// (live) they are added as its containers run, and done says when the last
+// one has finished.
 type task struct {
 	index    int32
 	uid      string
-	attempts []attempt // consecutive; the last one is final
+	attempts []attempt // consecutive; the last one is final unless live
+	live     bool
+	done     bool
 }
 
 // attempt is one run of a task's container.
 type attempt struct {
-	start, end time.Time
+	start, end time.Time // end is zero while a live attempt runs
 	exitCode   int32
-	timedOut   bool // killed at the task timeout
+	timedOut   bool   // killed at the task timeout
+	failure    string // the container could not run (docker mode)
 }
 
-func (a attempt) succeeded() bool { return a.exitCode == 0 && !a.timedOut }
+func (a attempt) succeeded() bool { return a.exitCode == 0 && !a.timedOut && a.failure == "" }
+
+// finished reports whether every attempt of t is known.
+func (t *task) finished() bool { return !t.live || t.done }
 
 type taskPhase int
 
@@ -103,15 +111,20 @@ func (t *task) stateAt(now, cancelled time.Time) taskState {
 		} else {
 			st.retried++
 		}
-		if !a.end.After(cut) {
+		if !a.end.IsZero() && !a.end.After(cut) {
 			st.last = a
 		}
 	}
-	final := t.attempts[len(t.attempts)-1]
+	var final attempt
+	ended := t.finished() && len(t.attempts) > 0
+	if ended {
+		final = t.attempts[len(t.attempts)-1]
+		ended = !final.end.After(cut)
+	}
 	switch {
-	case !final.end.After(cut) && final.succeeded():
+	case ended && final.succeeded():
 		st.phase, st.ended = taskSucceeded, final.end
-	case !final.end.After(cut):
+	case ended:
 		st.phase, st.ended = taskFailed, final.end
 	case !cancelled.IsZero() && !now.Before(cancelled):
 		st.phase, st.ended = taskCancelled, cancelled
@@ -125,6 +138,8 @@ func (t *task) stateAt(now, cancelled time.Time) taskState {
 // last attempt result say it.
 func (a *attempt) exitMessage(timeout time.Duration) string {
 	switch {
+	case a.failure != "":
+		return a.failure
 	case a.timedOut:
 		return fmt.Sprintf("The task timed out after %s and was terminated.", timeout)
 	case a.exitCode != 0:

@@ -74,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.String("etag-mismatch-code", "aborted", "gRPC code for a stale etag: aborted or failed_precondition")
 	fs.Bool("reject-update-while-reconciling", false, "refuse UpdateService with ABORTED while the service's rollout is pending, instead of superseding it")
 	fs.Bool("allow-deleted-revision-names", false, "accept an explicit revision name of a deleted revision, instead of refusing it with ALREADY_EXISTS")
+	fs.Bool("run-job-done-at-start", false, "make RunJob's operation done when the execution starts, instead of when it completes")
 	fs.Usage = func() {
 		_, _ = fmt.Fprintln(usage, "Usage: fakerun [flags]\n\n"+
 			"An in-memory fake of the Cloud Run Admin API v2 and of Cloud Monitoring's MetricService, on one port:\n"+
@@ -163,6 +164,7 @@ func compatibility(value func(string) (string, string)) (fakerun.Compatibility, 
 		{"bump-generation-on-noop-update", &c.BumpGenerationOnNoOpUpdate},
 		{"reject-update-while-reconciling", &c.RejectUpdateWhileReconciling},
 		{"allow-deleted-revision-names", &c.AllowDeletedRevisionNames},
+		{"run-job-done-at-start", &c.RunJobDoneAtStart},
 	} {
 		raw, source := value(b.flag)
 		v, err := strconv.ParseBool(raw)

@@ -58,10 +58,10 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "success: compatibility flags",
 			args: []string{"-accept-full-revision-names", "-bump-generation-on-noop-update", "-etag-mismatch-code", "failed_precondition",
-				"-reject-update-while-reconciling", "-allow-deleted-revision-names"},
+				"-reject-update-while-reconciling", "-allow-deleted-revision-names", "-run-job-done-at-start"},
 			want: config{addr: "127.0.0.1:8080", logLevel: slog.LevelInfo, compat: fakerun.Compatibility{
 				AcceptFullRevisionNames: true, BumpGenerationOnNoOpUpdate: true, EtagMismatchCode: codes.FailedPrecondition,
-				RejectUpdateWhileReconciling: true, AllowDeletedRevisionNames: true}},
+				RejectUpdateWhileReconciling: true, AllowDeletedRevisionNames: true, RunJobDoneAtStart: true}},
 		},
 		{
 			name: "success: compatibility variables",
@@ -83,6 +83,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "success: FAKERUN_BEHAVIORS", env: map[string]string{"FAKERUN_BEHAVIORS": `{"revisions":{"svc-v1":{"backend":"http://127.0.0.1:9000"}}}`},
 			want: config{addr: "127.0.0.1:8080", compat: defaultCompat, logLevel: slog.LevelInfo,
 				behaviors: fakerun.Behaviors{Revisions: map[string]fakerun.Behavior{"svc-v1": {Backend: "http://127.0.0.1:9000"}}}}},
+		{name: "success: job task behaviour", env: map[string]string{"FAKERUN_BEHAVIORS": `{"images":{"migrate:v3":{"task":{"duration":"30s","exitCode":1}}}}`},
+			want: config{addr: "127.0.0.1:8080", compat: defaultCompat, logLevel: slog.LevelInfo,
+				behaviors: fakerun.Behaviors{Images: map[string]fakerun.Behavior{"migrate:v3": {Task: fakerun.TaskBehavior{Duration: 30 * time.Second, ExitCode: 1}}}}}},
+		{name: "fail: job task behaviour out of range", args: []string{"-behaviors", `{"images":{"x":{"task":{"failureRate":2}}}}`},
+			wantErr: `flag -behaviors: images["x"]: field "task.failureRate": must be between 0 and 1, got 2`},
 		{name: "fail: behaviour out of range", env: map[string]string{"FAKERUN_BEHAVIORS": `{"images":{"x":{"errorRate":2}}}`},
 			wantErr: `FAKERUN_BEHAVIORS: images["x"]: field "errorRate": must be between 0 and 1, got 2`},
 		{name: "fail: behaviour with an unknown field", args: []string{"-behaviors", `{"images":{"x":{"errorRat":1}}}`},
