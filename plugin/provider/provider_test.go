@@ -31,7 +31,7 @@ func TestTranslate(t *testing.T) {
 		{name: "success: resource exhausted is transient", code: codes.ResourceExhausted, wantIs: ErrTransient},
 		{name: "success: permission denied", code: codes.PermissionDenied, wantInMsg: "roles/run.developer"},
 		{name: "success: unauthenticated", code: codes.Unauthenticated, wantInMsg: "credentialsFile"},
-		{name: "success: invalid argument", code: codes.InvalidArgument, wantInMsg: "fix the service manifest"},
+		{name: "success: invalid argument", code: codes.InvalidArgument, wantInMsg: "fix the service or job manifest"},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
