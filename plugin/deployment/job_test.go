@@ -61,12 +61,12 @@ func jobName() string {
 }
 
 // newJobEnv starts a fakerun whose job images behave as their names say, and deploys job v1 with JOB_SYNC.
-func newJobEnv(t *testing.T) (*env, *provider.Client) {
+func newJobEnv(t *testing.T, opts ...fakerun.Option) (*env, *provider.Client) {
 	t.Helper()
-	f := newFake(t, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+	f := newFake(t, append(opts, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
 		jobImageFailing: {Task: fakerun.TaskBehavior{ExitCode: 3, FailTasks: []int{1}}},
 		jobImageSlow:    {Task: fakerun.TaskBehavior{Duration: time.Minute}},
-	}}))
+	}}))...)
 	e := newEnv(t, f)
 	e.manifestFile = "job.yaml"
 	client, err := e.plugin.registry.Client(t.Context(), "read", config.DeployTargetConfig{Endpoint: f.Addr(), Insecure: true})
@@ -169,6 +169,25 @@ func TestJobRun_FailureNamesTasksAndRollbackRestoresTheTemplate(t *testing.T) {
 	status, log = e.run(StageCloudRunRollback, `{"revision": "report-v1"}`, nil)
 	assert.Equal(t, sdk.StageStatusFailure, status)
 	assert.Contains(t, log.String(), `the stage option "revision" (report-v1) routes the traffic of a service`)
+}
+
+// TestJobRun_RunJobOperationDoneAtStart runs against a Cloud Run whose RunJob operation is done when the
+// execution starts rather than when it ends (the reference does not say which): the stage still waits for
+// the execution and reports its outcome.
+func TestJobRun_RunJobOperationDoneAtStart(t *testing.T) {
+	t.Parallel()
+	e, _ := newJobEnv(t, fakerun.WithCompatibility(fakerun.Compatibility{RunJobDoneAtStart: true}))
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	status, log := e.run(StageCloudRunJobRun, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "2 of 2 task(s) succeeded")
+
+	e.deploy("2222222bbbb", jobApp, jobYAML(jobImageFailing))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	status, log = e.run(StageCloudRunJobRun, "", nil)
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Contains(t, log.String(), "exit code 3")
 }
 
 func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {

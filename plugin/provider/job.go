@@ -112,12 +112,12 @@ func (c *Client) RunJob(ctx context.Context, name string, overrides *runpb.RunJo
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the operation to run job %s: %w", name, err)
 	}
-	if exec.GetName() == "" {
-		if op.Done() {
-			if _, err := result(ctx, op, "run job", name); err != nil {
-				return nil, err
-			}
+	if exec.GetName() == "" && op.Done() {
+		if exec, err = result(ctx, op, "run job", name); err != nil {
+			return nil, err
 		}
+	}
+	if exec.GetName() == "" {
 		return nil, fmt.Errorf("failed to run job %s: Cloud Run did not report the execution it started (operation %s)", name, op.Name())
 	}
 	return exec, nil
