@@ -38,13 +38,18 @@ var operationRules = []*annotations.HttpRule{
 // end does (see restCodec), takes Google's system parameters off the query
 // (see takeSystemParams) and writes errors in Google's {"error":{...}} shape.
 func newRESTHandler(gs *grpc.Server) (http.Handler, error) {
-	transcoder, err := vanguardgrpc.NewTranscoder(gs,
-		vanguard.WithRules(operationRules...),
-		vanguard.WithCodec(newRESTCodec),
-		vanguard.WithUnknownHandler(http.HandlerFunc(notFoundRoute)),
-	)
-	if err != nil {
-		return nil, err
+	// One transcoder per enum encoding: the codec, hence the encoding, is fixed per transcoder.
+	transcoders := map[bool]http.Handler{}
+	for _, enumNumbers := range []bool{false, true} {
+		transcoder, err := vanguardgrpc.NewTranscoder(gs,
+			vanguard.WithRules(operationRules...),
+			vanguard.WithCodec(newRESTCodec(enumNumbers)),
+			vanguard.WithUnknownHandler(http.HandlerFunc(notFoundRoute)),
+		)
+		if err != nil {
+			return nil, err
+		}
+		transcoders[enumNumbers] = transcoder
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		params, err := takeSystemParams(r.URL)
@@ -55,7 +60,7 @@ func newRESTHandler(gs *grpc.Server) (http.Handler, error) {
 		// Answers are rewritten whole (finish), so they must not come compressed.
 		r.Header.Del("Accept-Encoding")
 		rec := &restRecorder{header: w.Header()}
-		transcoder.ServeHTTP(rec, r)
+		transcoders[params.enumNumbers].ServeHTTP(rec, r)
 		rec.finish(w, r, params)
 	}), nil
 }
@@ -69,11 +74,15 @@ type restCodec struct {
 	vanguard.JSONCodec
 }
 
-func newRESTCodec(res vanguard.TypeResolver) vanguard.Codec {
-	return restCodec{JSONCodec: vanguard.JSONCodec{
-		MarshalOptions:   protojson.MarshalOptions{Resolver: res},
-		UnmarshalOptions: protojson.UnmarshalOptions{Resolver: res},
-	}}
+// newRESTCodec returns the codec factory; enumNumbers writes enums as numbers
+// ("$alt=json;enum-encoding=int").
+func newRESTCodec(enumNumbers bool) func(vanguard.TypeResolver) vanguard.Codec {
+	return func(res vanguard.TypeResolver) vanguard.Codec {
+		return restCodec{JSONCodec: vanguard.JSONCodec{
+			MarshalOptions:   protojson.MarshalOptions{Resolver: res, UseEnumNumbers: enumNumbers},
+			UnmarshalOptions: protojson.UnmarshalOptions{Resolver: res},
+		}}
+	}
 }
 
 // Unmarshal implements vanguard.Codec with Google's errors for bad payloads.
@@ -90,6 +99,7 @@ func (c restCodec) Unmarshal(data []byte, msg proto.Message) error {
 type systemParams struct {
 	prettyPrint bool   // default true, as on Google's front end
 	fields      string // partial response selector; "" is the whole response
+	enumNumbers bool   // "$alt=json;enum-encoding=int": enums as numbers
 }
 
 // takeSystemParams removes the system parameters from u's query and returns
@@ -105,10 +115,11 @@ func takeSystemParams(u *url.URL) (systemParams, error) {
 		value := values[len(values)-1]
 		switch strings.TrimPrefix(name, "$") {
 		case "alt":
-			// The Go REST clients send "json;enum-encoding=int"; answers keep enum names, which they read too.
-			if format, _, _ := strings.Cut(value, ";"); format != "json" {
-				return p, fmt.Errorf("invalid value %q for parameter alt: fakerun serves only alt=json", value)
+			format, option, _ := strings.Cut(value, ";")
+			if format != "json" || option != "" && option != "enum-encoding=int" {
+				return p, fmt.Errorf("invalid value %q for parameter alt: fakerun serves alt=json, optionally with ;enum-encoding=int", value)
 			}
+			p.enumNumbers = option != ""
 		case "prettyPrint":
 			b, err := strconv.ParseBool(value)
 			if err != nil {

@@ -31,9 +31,13 @@ func TestRESTWire(t *testing.T) {
 		wantBody   string
 	}{
 		{
-			name: "success: get with $alt", method: http.MethodGet,
+			name: "success: enum numbers with $alt=json;enum-encoding=int", method: http.MethodGet,
 			path:       "/v2/" + testSvc + "?%24alt=json%3Benum-encoding%3Dint",
-			wantStatus: http.StatusOK, wantBody: `"name":"` + testSvc + `"`,
+			wantStatus: http.StatusOK, wantBody: `"ingress":1,"launchStage":4,`,
+		},
+		{
+			name: "success: enum names without enum-encoding", method: http.MethodGet, path: "/v2/" + testSvc + "?alt=json",
+			wantStatus: http.StatusOK, wantBody: `"ingress":"INGRESS_TRAFFIC_ALL","launchStage":"GA",`,
 		},
 		{
 			name: "success: patch with camelCase updateMask and numeric enums", method: http.MethodPatch,

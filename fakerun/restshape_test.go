@@ -1,6 +1,8 @@
 package fakerun
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -56,4 +58,13 @@ func TestRESTServiceShape(t *testing.T) {
 	want, err := os.ReadFile("testdata/service.json")
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(got))
+
+	resp, err = http.Get("http://" + srv.Addr() + "/v2/" + testSvc + "?prettyPrint=false")
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	got, err = io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var compact bytes.Buffer
+	require.NoError(t, json.Compact(&compact, want))
+	assert.Equal(t, compact.String(), string(got), "prettyPrint=false gives the same JSON without whitespace")
 }
