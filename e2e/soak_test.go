@@ -124,6 +124,13 @@ var burstCodes = map[faultKind]codes.Code{
 	faultUnavailable: codes.Unavailable, faultAborted: codes.Aborted, faultExhausted: codes.ResourceExhausted,
 }
 
+// readinessFaults are the faults that are the behaviour of the deployment's image in fakerun.
+var readinessFaults = map[faultKind]fakerun.Behavior{
+	faultRevisionFails:      {Fail: true},
+	faultNeverReady:         {ReadinessDelay: time.Hour},
+	faultReadinessOverLimit: {ReadinessDelay: soakSlowReadiness},
+}
+
 // burstMethods are the Cloud Run RPCs the plugin's stages call, which the bursts and slow writes hit.
 var burstMethods = []string{"GetService", "UpdateService", "GetRevision", "GetOperation", "ListRevisions"}
 
@@ -457,13 +464,8 @@ func (s *soak) deploy(ctx context.Context, app *soakApp, plan soakPlan) {
 		}
 		before[t] = svc
 	}
-	switch plan.fault {
-	case faultRevisionFails:
-		Expect(fr.SetBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{plan.image: {Fail: true}}})).To(Succeed())
-	case faultNeverReady:
-		Expect(fr.SetBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{plan.image: {ReadinessDelay: time.Hour}}})).To(Succeed())
-	case faultReadinessOverLimit:
-		Expect(fr.SetBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{plan.image: {ReadinessDelay: soakSlowReadiness}}})).To(Succeed())
+	if b, ok := readinessFaults[plan.fault]; ok {
+		Expect(fr.SetBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{plan.image: b}})).To(Succeed())
 	}
 	if plan.fault != faultKill && plan.fault != faultTrafficEdit {
 		s.count(plan.fault) // the kill and the edit are counted when they happen
