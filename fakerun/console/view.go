@@ -65,8 +65,8 @@ func servicesOf(snap Snapshot, loc string) servicesPage {
 
 // servicePage is a service's page; Live is the part that updates itself.
 type servicePage struct {
-	Name, ID, Location, LocationPath, EventsPath string
-	Live                                         live
+	ID, Location, LocationPath, EventsPath string
+	Live                                   live
 }
 
 // link is a URL and the console path that opens it.
@@ -100,11 +100,12 @@ type trafficRow struct {
 
 // revisionRow is one revision.
 type revisionRow struct {
-	Name, Image, Created, Color string
-	Ready, Message              string
-	Percent                     int32
-	Tags                        []string
-	Labels                      []label
+	Name, Image, Color string
+	Created            time.Time
+	Ready, Message     string
+	Percent            int32
+	Tags               []string
+	Labels             []label
 }
 
 type label struct{ Key, Value string }
@@ -131,7 +132,7 @@ func revisionColors(revs []*runpb.Revision) map[string]string {
 const maxOperations = 5
 
 func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (servicePage, bool) {
-	page := servicePage{Name: name, ID: shortName(name), Location: locationOf(name),
+	page := servicePage{ID: shortName(name), Location: locationOf(name),
 		LocationPath: Prefix + locationOf(name) + "/", EventsPath: Prefix + name + "/events"}
 	idx := slices.IndexFunc(snap.Services, func(s *runpb.Service) bool { return s.GetName() == name })
 	if idx < 0 {
@@ -151,9 +152,9 @@ func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (ser
 		lv.Revisions = append(lv.Revisions, revisionOf(r, lv.Traffic, colors))
 	}
 	lv.Operations = operationsOf(snap, name)
-	order := make([]string, len(revs))
-	for i, r := range revs {
-		order[i] = shortName(r.GetName())
+	order := make([]string, len(lv.Revisions)) // newest first
+	for i, r := range lv.Revisions {
+		order[i] = r.Name
 	}
 	charts, legend, err := chartsOf(ctx, src, svc, snap.Now, colors, order)
 	lv.Charts, lv.Legend = charts, legend
@@ -181,7 +182,7 @@ func trafficOf(svc *runpb.Service, colors map[string]string) []trafficRow {
 
 func revisionOf(r *runpb.Revision, traffic []trafficRow, colors map[string]string) revisionRow {
 	id := shortName(r.GetName())
-	row := revisionRow{Name: id, Color: colors[id], Created: r.GetCreateTime().AsTime().UTC().Format("2006-01-02 15:04:05Z")}
+	row := revisionRow{Name: id, Color: colors[id], Created: r.GetCreateTime().AsTime()}
 	if cs := r.GetContainers(); len(cs) > 0 {
 		row.Image = cs[0].GetImage()
 	}
