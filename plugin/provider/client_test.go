@@ -46,7 +46,8 @@ func countCalls(srv *fakerun.Server, method string) int {
 
 func TestClient_ServiceLifecycle(t *testing.T) {
 	t.Parallel()
-	c, srv := newTestClient(t, fakerun.WithReadinessDelay(30*time.Millisecond))
+	// Manual readiness keeps the revision pending until the test decides, however slow the machine is.
+	c, srv := newTestClient(t, fakerun.WithManualReadiness())
 	name := naming.ServiceName("p", "asia-northeast1", "web")
 
 	_, err := c.GetService(t.Context(), name)
@@ -63,6 +64,7 @@ func TestClient_ServiceLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	state, _ := RevisionReadiness(rev)
 	assert.Equal(t, ReadinessPending, state)
+	require.NoError(t, srv.SetRevisionReady("web-v1", true))
 
 	// UpdateTraffic waits for its operation by polling.
 	svc, err := c.GetService(t.Context(), name)
