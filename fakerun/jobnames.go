@@ -14,25 +14,9 @@ import (
 // characters (a DNS label).
 var jobIDPattern = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// reservedLabelNamespaces are the label and annotation namespaces the v2
-// API rejects (google.cloud.run.v2.Job.labels and .annotations).
-var reservedLabelNamespaces = []string{"run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev"}
-
 func validateJobID(field, id string) error {
 	if !jobIDPattern.MatchString(id) {
 		return invalidArgument(field, fmt.Sprintf("job id %q must use only lowercase letters, digits and hyphens, begin with a letter, not end with a hyphen, and have at most 63 characters", id))
-	}
-	return nil
-}
-
-// validateLabelKeys rejects keys in a reserved namespace ("run.googleapis.com/…").
-func validateLabelKeys(field string, m map[string]string) error {
-	for key := range m {
-		for _, ns := range reservedLabelNamespaces {
-			if strings.HasPrefix(key, ns+"/") {
-				return invalidArgument(field, fmt.Sprintf("key %q is in the namespace %s, which the Cloud Run Admin API v2 does not accept", key, ns))
-			}
-		}
 	}
 	return nil
 }

@@ -105,10 +105,10 @@ func (s *jobsServer) CreateJob(_ context.Context, req *runpb.CreateJobRequest) (
 
 // createJobLocked creates a job and starts its reconcile. s.mu is held.
 func (s *server) createJobLocked(project, region, id string, in *runpb.Job, validateOnly bool) (*longrunningpb.Operation, error) {
-	if err := validateLabelKeys("job.annotations", in.GetAnnotations()); err != nil {
+	if err := validateAnnotations("job.annotations", in.GetAnnotations()); err != nil {
 		return nil, err
 	}
-	if err := validateLabelKeys("job.template.annotations", in.GetTemplate().GetAnnotations()); err != nil {
+	if err := validateAnnotations("job.template.annotations", in.GetTemplate().GetAnnotations()); err != nil {
 		return nil, err
 	}
 	now := s.nowLocked()
@@ -142,14 +142,14 @@ func normalizeJob(j *runpb.Job) error {
 	if j.GetCreateExecution() != nil {
 		return status.Error(codes.Unimplemented, "fakerun does not model start_execution_token or run_execution_token; run the job with RunJob")
 	}
-	if err := validateLabelKeys("job.labels", j.GetLabels()); err != nil {
+	if err := validateLabels("job.labels", j.GetLabels()); err != nil {
 		return err
 	}
 	et := j.GetTemplate()
 	if et == nil {
 		return invalidArgument("job.template", "an execution template is required")
 	}
-	if err := validateLabelKeys("job.template.labels", et.GetLabels()); err != nil {
+	if err := validateLabels("job.template.labels", et.GetLabels()); err != nil {
 		return err
 	}
 	if et.GetTaskCount() == 0 {
