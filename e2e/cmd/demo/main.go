@@ -113,9 +113,8 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 			return fmt.Errorf("failed to start fakerun: %w", err)
 		}
 		defer func() { _ = srv.Close() }()
-		srv.Handle(fakerun.AdminPrefix, srv.AdminHandler())
-		addr = srv.Addr()
 		srv.Handle(fakerun.AdminPrefix, srv.AdminHandler()) // the admin API and the web console
+		addr = srv.Addr()
 		p.step("fakerun (in-process) listening on %s, revisions become ready after %s", addr, f.readinessDelay)
 	} else {
 		p.step("Using the fakerun at %s", addr)
