@@ -212,8 +212,9 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		_, before := deployAnalysisV1(ctx, e, 30*time.Second, targets...)
 
 		By("running the canary in both regions; the revision in " + secondRegion + " answers 50% 503")
+		// The revision turns bad before it gets traffic, so that every window of the analysis sees it bad.
 		hooks := piped.Hooks{OnStageStart: func(_ *piped.Run, s piped.StageRecord) {
-			if s.Name != "CLOUDRUN_ANALYSIS" {
+			if s.Name != "CLOUDRUN_PROMOTE" {
 				return
 			}
 			svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), secondRegion, AnalysisExample))
