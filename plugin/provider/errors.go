@@ -79,7 +79,7 @@ func translate(op, resource string, err error) error {
 		e.Hint = "check the project and region of the deploy target and the service or job name in the manifest"
 	case codes.Aborted:
 		e.kind = ErrConflict
-		e.Hint = "the service or job was changed by someone else at the same time; the stage re-reads it and retries"
+		e.Hint = "the service or job was changed by someone else at the same time; a write is tried again from a fresh read, and what still fails needs the deployment run again once the other change is done"
 	case codes.AlreadyExists:
 		e.kind = ErrAlreadyExists
 		e.Hint = "the service, or a revision of this name with another template, already exists; for a revision, change the manifest or commit so that a new revision name is computed"

@@ -25,7 +25,7 @@ func TestTranslate(t *testing.T) {
 		wantInMsg string
 	}{
 		{name: "success: not found", code: codes.NotFound, wantIs: ErrNotFound, wantInMsg: "check the project and region"},
-		{name: "success: aborted is a conflict", code: codes.Aborted, wantIs: ErrConflict, wantInMsg: "re-reads it and retries"},
+		{name: "success: aborted is a conflict", code: codes.Aborted, wantIs: ErrConflict, wantInMsg: "run again once the other change is done"},
 		{name: "success: already exists", code: codes.AlreadyExists, wantIs: ErrAlreadyExists, wantInMsg: "another template"},
 		{name: "success: unavailable is transient", code: codes.Unavailable, wantIs: ErrTransient, wantInMsg: "retried with backoff"},
 		{name: "success: resource exhausted is transient", code: codes.ResourceExhausted, wantIs: ErrTransient},
