@@ -2,8 +2,8 @@
 // project and region's services and, per service, its URLs, traffic,
 // revisions, last operations, injected faults and live per-revision request
 // charts. It is plain HTML, CSS and a little JavaScript embedded in the
-// binary, so it works offline. A service page updates itself over
-// server-sent events, which are computed only while a page is open.
+// binary, so it works offline. Each page updates itself over server-sent
+// events, which are computed only while a page is open.
 package console
 
 import (
@@ -70,17 +70,21 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; script-src 
 // Handler returns the console, serving GET requests under Prefix:
 //
 //	/_fakerun/console/                                           projects and regions
+//	/_fakerun/console/events                                     their live updates (text/event-stream)
 //	/_fakerun/console/projects/P/locations/L/                    the services of a region
+//	/_fakerun/console/projects/P/locations/L/events              their live updates
 //	/_fakerun/console/projects/P/locations/L/services/S          a service
-//	/_fakerun/console/projects/P/locations/L/services/S/events   its live updates (text/event-stream)
+//	/_fakerun/console/projects/P/locations/L/services/S/events   its live updates
 //	/_fakerun/console/visit/HOST/PATH                            a request to a service or tag URL
 func Handler(src Source) http.Handler {
 	c := &console{src: src}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Prefix+"{$}", c.locations)
+	mux.HandleFunc("GET "+Prefix+"events", events(c.locationsLive))
 	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/{$}", c.services)
+	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/events", events(c.servicesLive))
 	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/services/{service}", c.service)
-	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/services/{service}/events", c.events)
+	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/services/{service}/events", events(c.serviceLive))
 	mux.HandleFunc("GET "+Prefix+"visit/{host}/{path...}", c.visit)
 	mux.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix, http.FileServerFS(staticFS)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,9 +103,16 @@ func (c *console) locations(w http.ResponseWriter, _ *http.Request) {
 	render(w, http.StatusOK, "locations.html", locationsOf(c.src.Snapshot()))
 }
 
+func (c *console) locationsLive(*http.Request) (string, any) {
+	return "locations-live", locationsOf(c.src.Snapshot())
+}
+
 func (c *console) services(w http.ResponseWriter, r *http.Request) {
-	loc := "projects/" + r.PathValue("project") + "/locations/" + r.PathValue("location")
-	render(w, http.StatusOK, "services.html", servicesOf(c.src.Snapshot(), loc))
+	render(w, http.StatusOK, "services.html", servicesOf(c.src.Snapshot(), locationName(r)))
+}
+
+func (c *console) servicesLive(r *http.Request) (string, any) {
+	return "services-live", servicesOf(c.src.Snapshot(), locationName(r))
 }
 
 func (c *console) service(w http.ResponseWriter, r *http.Request) {
@@ -113,10 +124,20 @@ func (c *console) service(w http.ResponseWriter, r *http.Request) {
 	render(w, status, "service.html", page)
 }
 
+func (c *console) serviceLive(r *http.Request) (string, any) {
+	page, _ := c.servicePage(r) // a missing service shows that it is missing
+	return "service-live", page.Live
+}
+
 // servicePage reads the service the request names; ok is false when it does not exist.
 func (c *console) servicePage(r *http.Request) (page servicePage, ok bool) {
-	name := "projects/" + r.PathValue("project") + "/locations/" + r.PathValue("location") + "/services/" + r.PathValue("service")
+	name := locationName(r) + "/services/" + r.PathValue("service")
 	return serviceOf(r.Context(), c.src, c.src.Snapshot(), name)
+}
+
+// locationName is the projects/P/locations/L the request's path names.
+func locationName(r *http.Request) string {
+	return "projects/" + r.PathValue("project") + "/locations/" + r.PathValue("location")
 }
 
 // visit sends a request to a service or tag URL through fakerun's router,

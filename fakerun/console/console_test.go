@@ -110,6 +110,7 @@ func TestLocationsPageListsEachProjectAndRegion(t *testing.T) {
 	body := f.page(t, console.Prefix)
 	assert.Contains(t, body, `<a href="/_fakerun/console/projects/p/locations/us-central1/">projects/p/locations/us-central1</a></td><td>2</td>`)
 	assert.Contains(t, body, `<a href="/_fakerun/console/projects/q/locations/europe-west1/">projects/q/locations/europe-west1</a></td><td>1</td>`)
+	assert.Contains(t, body, `data-events="`+console.Prefix+`events"`)
 }
 
 func TestServicesPageListsTheRegionsServices(t *testing.T) {
@@ -124,6 +125,7 @@ func TestServicesPageListsTheRegionsServices(t *testing.T) {
 	assert.Contains(t, body, "web-v1 90%")
 	assert.Contains(t, body, "web-v2 10%")
 	assert.NotContains(t, body, "elsewhere")
+	assert.Contains(t, body, `data-events="`+console.Prefix+parent+`/events"`)
 
 	assert.Contains(t, f.page(t, console.Prefix+"projects/nobody/locations/us-central1/"), "No services in projects/nobody/locations/us-central1.")
 }
@@ -344,6 +346,53 @@ func TestEventStreamShowsAServiceOnceItIsCreated(t *testing.T) {
 		next = nextEvent(t, events)
 	}
 	assert.NotContains(t, next, "No such service")
+}
+
+func TestLocationsEventStreamListsARegionOnceItHasAService(t *testing.T) {
+	f := newFake(t)
+	events := f.events(t, console.Prefix+"events")
+	first := nextEvent(t, events)
+	assert.Contains(t, first, "No services yet")
+	assert.NotContains(t, first, "<html", "only the live part")
+
+	f.deploy(t, parent, "web", "", imageV1, nil)
+	assert.Contains(t, nextEvent(t, events), `projects/p/locations/us-central1</a></td><td>1</td>`)
+	assertNoEvent(t, events)
+}
+
+func TestServicesEventStreamFollowsTheRegionsServices(t *testing.T) {
+	f := newFake(t)
+	events := f.events(t, console.Prefix+parent+"/events")
+	first := nextEvent(t, events)
+	assert.Contains(t, first, "No services in "+parent+".")
+	assert.NotContains(t, first, "<html", "only the live part")
+
+	f.canary(t)
+	page := f.page(t, console.Prefix+parent+"/")
+	next := nextEvent(t, events)
+	for !strings.Contains(page, next) {
+		next = nextEvent(t, events) // the rollouts' steps, up to what the page shows once they are done
+	}
+	assert.Contains(t, next, `<a href="`+servicePath+`">web</a>`)
+	assert.Contains(t, next, "web-v1 90%")
+	assert.Contains(t, next, "web-v2 10%")
+	assertNoEvent(t, events)
+}
+
+// assertNoEvent checks that the stream sends nothing for a while (over two of the server's one-second polls), as
+// nothing changes. It is the last read of r.
+func assertNoEvent(t *testing.T, r *bufio.Reader) {
+	t.Helper()
+	line := make(chan string, 1)
+	go func() {
+		l, _ := r.ReadString('\n') // returns when the test ends and closes the stream
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		t.Errorf("the stream sent %q although nothing changed", l)
+	case <-time.After(2500 * time.Millisecond):
+	}
 }
 
 // events opens an event stream of the console, closed when the test ends (20s at most).

@@ -36,10 +36,10 @@ func locationOf(serviceName string) string {
 	return loc
 }
 
-// servicesPage lists the services of a location.
+// servicesPage lists the services of a location; the list updates itself.
 type servicesPage struct {
-	Location string
-	Services []serviceRow
+	Location, EventsPath string
+	Services             []serviceRow
 }
 
 // serviceRow is a service in a location's list.
@@ -49,7 +49,7 @@ type serviceRow struct {
 }
 
 func servicesOf(snap Snapshot, loc string) servicesPage {
-	page := servicesPage{Location: loc}
+	page := servicesPage{Location: loc, EventsPath: Prefix + loc + "/events"}
 	for _, svc := range snap.Services {
 		if locationOf(svc.GetName()) != loc {
 			continue
