@@ -19,6 +19,12 @@ func locationName(project, location string) string {
 	return "projects/" + project + "/locations/" + location
 }
 
+// revisionName returns {serviceName}/revisions/{revision}: the full resource
+// name of a service's revision from its short name.
+func revisionName(serviceName, revision string) string {
+	return serviceName + "/revisions/" + revision
+}
+
 // parseLocation splits "projects/{p}/locations/{l}".
 func parseLocation(field, name string) (project, location string, err error) {
 	parts := strings.Split(name, "/")

@@ -186,7 +186,7 @@ func (s *server) trafficWaitsLocked(svc *service, traffic []*runpb.TrafficTarget
 		if created != nil && t.GetRevision() == shortName(created.name) {
 			continue
 		}
-		r := s.revisions[svc.name+"/revisions/"+t.GetRevision()]
+		r := s.revisions[revisionName(svc.name, t.GetRevision())]
 		switch {
 		case r == nil:
 			if missing == "" {
@@ -372,7 +372,7 @@ func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemp
 		t.Revision = ""
 		return !same, nil
 	}
-	if existing := s.revisions[svc.name+"/revisions/"+t.GetRevision()]; existing != nil {
+	if existing := s.revisions[revisionName(svc.name, t.GetRevision())]; existing != nil {
 		if proto.Equal(existing.template, t) {
 			return false, nil
 		}
@@ -387,13 +387,13 @@ func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemp
 func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.RevisionTemplate) (*revision, error) {
 	name := t.GetRevision()
 	if name == "" {
-		for name == "" || s.revisions[svc.name+"/revisions/"+name] != nil || svc.deletedRevisions[name] {
+		for name == "" || s.revisions[revisionName(svc.name, name)] != nil || svc.deletedRevisions[name] {
 			name = fmt.Sprintf("%s-%05d-%s", svc.id, generation, s.randomLettersLocked(3))
 		}
 	} else if !strings.HasPrefix(name, svc.id+"-") || len(name) > 63 || !dnsLabelPattern.MatchString(name) {
 		return nil, invalidArgument("service.template.revision", fmt.Sprintf(
 			"revision name %q must start with the service name followed by a hyphen (%q), use only lowercase letters, digits and hyphens, not end with a hyphen, and have at most 63 characters", name, svc.id+"-"))
-	} else if s.revisions[svc.name+"/revisions/"+name] != nil {
+	} else if s.revisions[revisionName(svc.name, name)] != nil {
 		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", name)
 	} else if svc.deletedRevisions[name] {
 		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' was deleted; the name of a deleted revision cannot be reused.", name)
@@ -402,7 +402,7 @@ func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 	tmpl.Revision = name
 	now := s.nowLocked()
 	r := &revision{
-		name:       svc.name + "/revisions/" + name,
+		name:       revisionName(svc.name, name),
 		uid:        s.newUIDLocked(),
 		etag:       s.newEtagLocked(),
 		service:    svc,

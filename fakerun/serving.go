@@ -137,7 +137,7 @@ func (s *server) routeLocked(host string) (target, routeResult) {
 // the newest ready one), or nil. Must be called with s.mu held.
 func (s *server) statusRevisionLocked(svc *service, st *runpb.TrafficTargetStatus) *revision {
 	if st.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION {
-		return s.revisions[svc.name+"/revisions/"+st.GetRevision()]
+		return s.revisions[revisionName(svc.name, st.GetRevision())]
 	}
 	return s.latestReadyLocked(svc)
 }

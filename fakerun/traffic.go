@@ -99,7 +99,7 @@ func (s *server) trafficStatusesLocked(svc *service, traffic []*runpb.TrafficTar
 		st := &runpb.TrafficTargetStatus{Type: targetType(t), Percent: t.GetPercent(), Tag: t.GetTag()}
 		if st.Type == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION {
 			st.Revision = t.GetRevision()
-			serve(s.revisions[svc.name+"/revisions/"+t.GetRevision()], t.GetPercent())
+			serve(s.revisions[revisionName(svc.name, t.GetRevision())], t.GetPercent())
 		} else {
 			serve(latest, t.GetPercent())
 		}
