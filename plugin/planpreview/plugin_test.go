@@ -10,10 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/internal/fakeenv"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -254,6 +256,25 @@ func TestCheckHeadroom(t *testing.T) {
 			assert.Contains(t, pv.findings[0].String(), tc.want)
 		})
 	}
+}
+
+// Cloud Run does not store such traffic, so the live service is built here rather than read from fakerun.
+func TestCheckValidateOnlyReportsTrafficItCannotCompute(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	svc, rev := fakeenv.Desired(t, fakeenv.ManifestV2, fakeenv.CommitV2, nil)
+	live := &runpb.Service{
+		Name: svc.GetName(), Template: &runpb.RevisionTemplate{Revision: "hello-v1"}, LatestReadyRevision: naming.FullRevisionName(svc.GetName(), "hello-v1"),
+		Traffic: []*runpb.TrafficTarget{traffic.Revision("hello-v1", 90, "")},
+	}
+	plan, err := syncplan.Decide(syncplan.Input{Live: live, Want: &app.Desired{Service: svc, ID: "hello", Revision: rev, Commit: fakeenv.CommitV2}})
+	require.NoError(t, err)
+
+	pv := &preview{}
+	assert.Equal(t, rev, pv.checkValidateOnly(t.Context(), f.Client, plan, "hello", live))
+	require.Len(t, pv.findings, 1)
+	assert.Equal(t, "[error] CLOUDRUN_SYNC would fail: cannot compute the traffic for the template update: the current traffic is invalid: percents sum to 90, want 100",
+		pv.findings[0].String())
 }
 
 // revisionFor is the name the deployment gives the revision of serviceYAML at commit.

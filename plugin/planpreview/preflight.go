@@ -86,7 +86,7 @@ func (pv *preview) checkValidateOnly(ctx context.Context, client *provider.Clien
 	for {
 		req, err := plan.Request(live, rev)
 		if err != nil {
-			pv.add(levelError, "cannot compute the traffic the deployment would send: %v", err)
+			pv.add(levelError, "CLOUDRUN_SYNC would fail: %v", err) // err says what it cannot compute
 			return rev
 		}
 		err = client.ValidateService(ctx, req, live == nil)
