@@ -344,6 +344,9 @@ func normalizeSelector(s string) (string, error) {
 
 // fields returns the selector values of a series.
 func (s *series) fields(sel string) (string, bool) {
+	if sel == "resource.type" {
+		return s.resourceType, true
+	}
 	return selectorValue(s.key.metric, s.metricLabels, s.resourceLabels, sel)
 }
 
