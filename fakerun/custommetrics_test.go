@@ -70,6 +70,16 @@ func TestCreateTimeSeriesReadBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, metric.MetricDescriptor_INT64, d.GetValueType())
 	assert.Equal(t, []string{"generic_task"}, d.GetMonitoredResourceTypes())
+	require.NoError(t, writeSeries(t, mc, &monitoringpb.TimeSeries{
+		Metric:   &metric.Metric{Type: failuresType, Labels: map[string]string{"reason": "card", "region": "eu"}},
+		Resource: &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": "p"}},
+		Points: []*monitoringpb.Point{{Interval: &monitoringpb.TimeInterval{EndTime: timestamppb.New(testEpoch.Add(-time.Hour))},
+			Value: &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_Int64Value{Int64Value: 1}}}},
+	}))
+	d, err = mc.GetMetricDescriptor(t.Context(), &monitoringpb.GetMetricDescriptorRequest{Name: "projects/p/metricDescriptors/" + failuresType})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"generic_task", "global"}, d.GetMonitoredResourceTypes(), "later writes add resource types")
+	assert.Len(t, d.GetLabels(), 2, "and labels")
 	_, err = mc.GetMetricDescriptor(t.Context(), &monitoringpb.GetMetricDescriptorRequest{Name: "projects/other/metricDescriptors/" + failuresType})
 	assert.Equal(t, codes.NotFound, status.Code(err), "descriptors belong to the project written to")
 	var types []string
@@ -189,6 +199,13 @@ func TestCreateTimeSeriesErrors(t *testing.T) {
 			"time_series[0].points[0].interval.end_time", "at most one point each 5s per time series"},
 		{"overlapping delta", []*monitoringpb.TimeSeries{orders(metric.MetricDescriptor_DELTA, testEpoch.Add(-90*time.Second), testEpoch)},
 			"time_series[0].points[0].interval.start_time", "must start after the end of the series' latest point"},
+		{"value types differing in one request", []*monitoringpb.TimeSeries{
+			with(func(ts *monitoringpb.TimeSeries) { ts.Metric.Type = "custom.googleapis.com/fresh" }),
+			with(func(ts *monitoringpb.TimeSeries) {
+				ts.Metric.Type, ts.Resource.Labels["task_id"] = "custom.googleapis.com/fresh", "1"
+				ts.Points[0].Value = &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DoubleValue{DoubleValue: 1}}
+			}),
+		}, "time_series[1]", "GAUGE DOUBLE does not match time_series[0]'s GAUGE INT64"},
 		{"duplicate series", []*monitoringpb.TimeSeries{failures("5", "card", testEpoch, 1), failures("5", "card", testEpoch, 2)},
 			"time_series[1]", "duplicate of time_series[0]"},
 	} {
@@ -211,4 +228,22 @@ func TestCreateTimeSeriesErrors(t *testing.T) {
 		Interval: window(testEpoch.Add(-2*time.Hour), testEpoch.Add(time.Hour))})
 	require.Len(t, raw, 1, "no failed write stored a point, not even the valid series of a failed request")
 	assert.Len(t, raw[0].GetPoints(), 1)
+}
+
+func TestCreateTimeSeriesFaultAndCalls(t *testing.T) {
+	t.Parallel()
+	srv, _ := newFake(t)
+	srv.SetNow(testEpoch)
+	mc := newMetricClient(t, srv)
+	srv.InjectFault("CreateTimeSeries", Fault{Code: codes.PermissionDenied, Message: "Permission monitoring.timeSeries.create denied", Times: 1})
+	err := writeSeries(t, mc, failures("0", "card", testEpoch, 1))
+	assert.Equal(t, codes.PermissionDenied, status.Code(err))
+	require.NoError(t, writeSeries(t, mc, failures("0", "card", testEpoch, 1)), "the fault was for one call")
+	var codesSeen []codes.Code
+	for _, c := range srv.Calls() {
+		if c.Method == "CreateTimeSeries" {
+			codesSeen = append(codesSeen, c.Code)
+		}
+	}
+	assert.Equal(t, []codes.Code{codes.PermissionDenied, codes.OK}, codesSeen)
 }

@@ -112,6 +112,10 @@ func (s *Service) CreateTimeSeries(_ context.Context, req *monitoringpb.CreateTi
 			if writes[j].key == w.key {
 				return nil, invalidArgument(fmt.Sprintf("time_series[%d]", i), fmt.Errorf("duplicate of time_series[%d]: one point per time series per request", j))
 			}
+			if o := writes[j].desc; o.GetType() == w.desc.GetType() && (o.GetMetricKind() != w.desc.GetMetricKind() || o.GetValueType() != w.desc.GetValueType()) {
+				return nil, invalidArgument(fmt.Sprintf("time_series[%d]", i), fmt.Errorf("%s %s does not match time_series[%d]'s %s %s for the same metric",
+					w.desc.GetMetricKind(), w.desc.GetValueType(), j, o.GetMetricKind(), o.GetValueType()))
+			}
 		}
 		writes[i] = w
 	}
@@ -124,7 +128,8 @@ func (s *Service) CreateTimeSeries(_ context.Context, req *monitoringpb.CreateTi
 	}
 	cutoff := now.Add(-st.retention).Unix()
 	for _, w := range writes {
-		st.written[descriptorKey{project, w.key.metric}] = w.desc
+		k := descriptorKey{project, w.key.metric}
+		st.written[k] = withLabelsOf(st.written[k], w.desc)
 		sr := st.series[w.key]
 		if sr == nil {
 			sr = &series{key: w.key, resourceType: w.resourceType, resourceLabels: w.resourceLabels, metricLabels: w.metricLabels}
@@ -198,8 +203,8 @@ func checkWrite(project string, ts *monitoringpb.TimeSeries, now time.Time) (wri
 	return w, "", nil
 }
 
-// checkWriteLocked checks w against its metric's descriptor and series, and
-// merges the descriptor's labels into w.desc. Must be called with st.mu held.
+// checkWriteLocked checks w against its metric's descriptor and series.
+// Must be called with st.mu held.
 func (st *Store) checkWriteLocked(w *write) (string, error) {
 	if d := st.written[descriptorKey{w.key.resource.ProjectID, w.key.metric}]; d != nil {
 		if d.GetMetricKind() != w.desc.GetMetricKind() {
@@ -208,17 +213,6 @@ func (st *Store) checkWriteLocked(w *write) (string, error) {
 		if d.GetValueType() != w.desc.GetValueType() {
 			return "value_type", fmt.Errorf("%s does not match the metric descriptor's %s", w.desc.GetValueType(), d.GetValueType())
 		}
-		merged := proto.Clone(w.desc).(*metric.MetricDescriptor)
-		merged.Unit, merged.Labels, merged.MonitoredResourceTypes = d.GetUnit(), d.GetLabels(), d.GetMonitoredResourceTypes()
-		for _, l := range w.desc.GetLabels() {
-			if !slices.ContainsFunc(merged.Labels, func(m *label.LabelDescriptor) bool { return m.GetKey() == l.GetKey() }) {
-				merged.Labels = append(slices.Clone(merged.Labels), l)
-			}
-		}
-		if !slices.Contains(merged.MonitoredResourceTypes, w.resourceType) {
-			merged.MonitoredResourceTypes = append(slices.Clone(merged.MonitoredResourceTypes), w.resourceType)
-		}
-		w.desc = merged
 	}
 	sr := st.series[w.key]
 	if sr == nil || len(sr.points) == 0 {
@@ -236,6 +230,26 @@ func (st *Store) checkWriteLocked(w *write) (string, error) {
 		return "points[0].interval.start_time", fmt.Errorf("a CUMULATIVE point keeps the start time of the series' latest point, %s, or starts after its end (a reset)", timeOf(last.start).Format(time.RFC3339Nano))
 	}
 	return "", nil
+}
+
+// withLabelsOf returns the descriptor of a metric written first as old (nil if never) and now as
+// written: old with the labels and resource type of written added.
+func withLabelsOf(old, written *metric.MetricDescriptor) *metric.MetricDescriptor {
+	if old == nil {
+		return written
+	}
+	merged := proto.Clone(old).(*metric.MetricDescriptor)
+	for _, l := range written.GetLabels() {
+		if !slices.ContainsFunc(merged.Labels, func(m *label.LabelDescriptor) bool { return m.GetKey() == l.GetKey() }) {
+			merged.Labels = append(merged.Labels, l)
+		}
+	}
+	for _, t := range written.GetMonitoredResourceTypes() {
+		if !slices.Contains(merged.MonitoredResourceTypes, t) {
+			merged.MonitoredResourceTypes = append(merged.MonitoredResourceTypes, t)
+		}
+	}
+	return merged
 }
 
 // pointValue reads an INT64 or DOUBLE value.
