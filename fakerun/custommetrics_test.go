@@ -80,6 +80,13 @@ func TestCreateTimeSeriesReadBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"generic_task", "global"}, d.GetMonitoredResourceTypes(), "later writes add resource types")
 	assert.Len(t, d.GetLabels(), 2, "and labels")
+	byType := listSeries(t, mc, &monitoringpb.ListTimeSeriesRequest{Name: "projects/p", Filter: `metric.type = "` + failuresType + `"`,
+		Interval: window(testEpoch.Add(-2*time.Hour), testEpoch),
+		Aggregation: &monitoringpb.Aggregation{AlignmentPeriod: durationpb.New(2 * time.Hour),
+			PerSeriesAligner: monitoringpb.Aggregation_ALIGN_SUM, CrossSeriesReducer: monitoringpb.Aggregation_REDUCE_SUM,
+			GroupByFields: []string{"resource.type"}}})
+	assert.Equal(t, map[string][]int64{"generic_task": {10}, "global": {1}},
+		ints(byType, func(ts *monitoringpb.TimeSeries) string { return ts.GetResource().GetType() }))
 	_, err = mc.GetMetricDescriptor(t.Context(), &monitoringpb.GetMetricDescriptorRequest{Name: "projects/other/metricDescriptors/" + failuresType})
 	assert.Equal(t, codes.NotFound, status.Code(err), "descriptors belong to the project written to")
 	var types []string

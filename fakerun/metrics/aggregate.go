@@ -225,7 +225,7 @@ func (a aggregation) reduce(in []*qseries) []*qseries {
 					out.resourceLabels[k] = v
 				}
 			}
-			v, _ := selectorValue(s.metricType, s.metricLabels, s.resourceLabels, sel)
+			v, _ := selectorValue(s.metricType, s.resourceType, s.metricLabels, s.resourceLabels, sel)
 			key.WriteString(v + "\x00")
 		}
 		g := groups[key.String()]

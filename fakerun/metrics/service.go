@@ -325,7 +325,9 @@ func (s *Service) ListMetricDescriptors(_ context.Context, req *monitoringpb.Lis
 	}
 	var out []*metric.MetricDescriptor
 	for _, d := range s.store.descriptorsIn(project) {
-		if match(func(sel string) (string, bool) { return selectorValue(d.GetType(), nil, nil, sel) }) {
+		if match(func(sel string) (string, bool) {
+			return selectorValue(d.GetType(), d.GetMonitoredResourceTypes()[0], nil, nil, sel)
+		}) {
 			out = append(out, withName(d, project))
 		}
 	}
