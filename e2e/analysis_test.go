@@ -20,9 +20,8 @@ import (
 
 // Images whose revisions answer badly on fakerun's data plane (see newAnalysisEnv).
 const (
-	imageErrors  = "us-docker.pkg.dev/cloudrun/container/hello:errors"  // 20% 503
-	imageSlow    = "us-docker.pkg.dev/cloudrun/container/hello:slow"    // 150ms more per answer
-	imageSome503 = "us-docker.pkg.dev/cloudrun/container/hello:some503" // 10% 503
+	imageErrors = "us-docker.pkg.dev/cloudrun/container/hello:errors" // 20% 503
+	imageSlow   = "us-docker.pkg.dev/cloudrun/container/hello:slow"   // 150ms more per answer
 )
 
 // withoutAnalysis removes the CLOUDRUN_ANALYSIS stage from the app.pipecd.yaml of files.
@@ -45,9 +44,8 @@ func newAnalysisEnv(opts ...fakerun.Option) *Environment {
 		Skip("needs fakerun's data plane and load generator: label fakerun-only")
 	}
 	behaviors := fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
-		imageErrors:  {ErrorRate: 0.2, ErrorCode: http.StatusServiceUnavailable},
-		imageSlow:    {Latency: 150 * time.Millisecond},
-		imageSome503: {ErrorRate: 0.1, ErrorCode: http.StatusServiceUnavailable},
+		imageErrors: {ErrorRate: 0.2, ErrorCode: http.StatusServiceUnavailable},
+		imageSlow:   {Latency: 150 * time.Millisecond},
 	}})
 	fr, err := target.NewFakerun(append([]fakerun.Option{behaviors}, opts...)...)
 	Expect(err).NotTo(HaveOccurred())
@@ -250,20 +248,32 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 
 	It("holds a custom metric to its threshold", func(ctx SpecContext) {
 		e := newAnalysisEnv()
-		_, before := deployAnalysisV1(ctx, e, 20*time.Second)
-
-		By("running a canary answering 10% 503, within loose error rate thresholds but not a custom one: no 503 at all")
+		_, before := deployAnalysisV1(ctx, e, 15*time.Second)
 		custom := `            - custom:
-                filter: 'metric.type = "run.googleapis.com/request_count" AND resource.labels.service_name = "canary-analysis" AND metric.labels.response_code = "503"'
+                filter: 'metric.type = "` + checkoutFailures + `" AND resource.labels.service_name = "canary-analysis"'
                 reduce: sum
                 max: 0
 `
-		files := AnalysisFiles(imageSome503, "errorRate: {max: 1%}", "errorRate: {max: 50%}", "errorRate: {maxIncrease: 0.5%}", "errorRate: {maxIncrease: 50%}",
-			"      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50", custom+"      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50")
-		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: files})
+		files := func(image string) map[string]string {
+			return AnalysisFiles(image, "      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50",
+				custom+"      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50")
+		}
+
+		By("writing 1 checkout failure every 200ms for the new revision while the analysis runs: the custom threshold fails")
+		res, written := deployWritingFailures(ctx, e, files(ImageV2), 1)
 		expectAnalysisRolledBack(ctx, e, res, region, before)
+		Expect(written).To(BeNumerically(">=", 10), "points written through CreateTimeSeries")
 		log := analysisStage(res).LogText()
-		Expect(log).To(MatchRegexp(`errorRate +[\d.]+% +<= 50\.00% +PASS`))
-		Expect(log).To(MatchRegexp(`failed the analysis at check \d/3 .*: custom sum \d+, allowed <= 0 \(sum of \d+ points of metric.type`))
+		Expect(log).To(MatchRegexp(`errorRate +[\d.]+% +<= 1\.00% +PASS`))
+		Expect(log).To(MatchRegexp(`failed the analysis at check \d/3 .*: custom sum [1-9]\d*, allowed <= 0 \(sum of \d+ points of metric.type`))
+
+		By("writing 0 checkout failures: the custom threshold passes")
+		svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), region, AnalysisExample))
+		Expect(err).NotTo(HaveOccurred())
+		_, err = e.Fakerun.StartLoad(fakerun.Load{URL: svc.GetUri(), Rate: 300, Duration: 15 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		res, _ = deployWritingFailures(ctx, e, files(ImageV3), 0)
+		ExpectSuccess(res)
+		Expect(analysisStage(res).LogText()).To(ContainSubstring("3 checks, 3 passed"))
 	})
 })

@@ -24,7 +24,7 @@ var Methods = []string{
 	"GetExecution", "ListExecutions", "DeleteExecution", "CancelExecution",
 	"GetTask", "ListTasks",
 	"GetOperation", "ListOperations", "DeleteOperation", "WaitOperation", "CancelOperation",
-	"ListTimeSeries", "GetMetricDescriptor", "ListMetricDescriptors",
+	"ListTimeSeries", "CreateTimeSeries", "GetMetricDescriptor", "ListMetricDescriptors",
 }
 
 // Call is one RPC received by the fake, over gRPC or REST.

@@ -19,6 +19,7 @@ const minAlignmentPeriod = 60 * time.Second
 type qseries struct {
 	metricType     string
 	metricLabels   map[string]string
+	resourceType   string
 	resourceLabels map[string]string
 	kind           metric.MetricDescriptor_MetricKind
 	valueType      metric.MetricDescriptor_ValueType
@@ -79,8 +80,16 @@ type aggregation struct {
 
 // checkAggregation validates agg for a metric of the given value type; the
 // error names the field at fault.
-func checkAggregation(agg *monitoringpb.Aggregation, valueType metric.MetricDescriptor_ValueType) (aggregation, string, error) {
+func checkAggregation(agg *monitoringpb.Aggregation, kind metric.MetricDescriptor_MetricKind, valueType metric.MetricDescriptor_ValueType) (aggregation, string, error) {
 	a := aggregation{aligner: agg.GetPerSeriesAligner(), reducer: agg.GetCrossSeriesReducer()}
+	if a.aligner != monitoringpb.Aggregation_ALIGN_NONE && kind != metric.MetricDescriptor_DELTA {
+		switch {
+		case kind == metric.MetricDescriptor_CUMULATIVE:
+			return a, "aggregation.per_series_aligner", fmt.Errorf("fakerun aligns only DELTA and GAUGE metrics; read this CUMULATIVE metric with ALIGN_NONE")
+		case a.aligner == monitoringpb.Aggregation_ALIGN_DELTA || a.aligner == monitoringpb.Aggregation_ALIGN_RATE:
+			return a, "aggregation.per_series_aligner", fmt.Errorf("%s is not valid for GAUGE metrics", a.aligner)
+		}
+	}
 	if !slices.Contains(supportedAligners, a.aligner) {
 		return a, "aggregation.per_series_aligner", fmt.Errorf("%s is not supported by fakerun; supported: %s", a.aligner, enumNames(supportedAligners))
 	}
@@ -127,7 +136,7 @@ func checkAggregation(agg *monitoringpb.Aggregation, valueType metric.MetricDesc
 // align reads s's points in (start, end] and applies the aligner.
 // Must be called with the store's lock held (for reading).
 func (a aggregation) align(s *series, start, end int64, desc *metric.MetricDescriptor) *qseries {
-	q := &qseries{metricType: s.key.metric, metricLabels: s.metricLabels, resourceLabels: s.resourceLabels,
+	q := &qseries{metricType: s.key.metric, metricLabels: s.metricLabels, resourceType: s.resourceType, resourceLabels: s.resourceLabels,
 		kind: desc.GetMetricKind(), valueType: desc.GetValueType(), unit: desc.GetUnit()}
 	var cur qpoint
 	curK := int64(-1)
@@ -136,38 +145,41 @@ func (a aggregation) align(s *series, start, end int64, desc *metric.MetricDescr
 			q.points = append(q.points, a.finish(cur))
 		}
 	}
-	visit := func(pEnd int64, n int64, d *dist) {
-		pEnd *= int64(time.Second)
-		if pEnd <= start || pEnd > end {
+	visit := func(p qpoint) {
+		if p.end <= start || p.end > end {
 			return
 		}
 		if a.aligner == monitoringpb.Aggregation_ALIGN_NONE {
-			p := qpoint{start: pEnd - int64(time.Second), end: pEnd, i: n}
-			if d != nil {
-				p.d = d.clone()
+			if p.d != nil {
+				p.d = p.d.clone()
 			}
 			q.points = append(q.points, p)
 			return
 		}
-		if k := (end - pEnd) / a.period; k != curK {
+		if k := (end - p.end) / a.period; k != curK {
 			flush()
 			curK = k
 			cur = qpoint{end: end - k*a.period}
 			cur.start = cur.end - a.period
-			if d != nil {
+			if p.d != nil {
 				cur.d = &dist{}
 			}
 		}
-		cur.i += n
-		if d != nil {
-			cur.d.merge(d)
+		cur.i += p.i
+		cur.f += p.f
+		if p.d != nil {
+			cur.d.merge(p.d)
 		}
 	}
+	second := int64(time.Second)
 	for _, p := range s.counts {
-		visit(p.end, p.n, nil)
+		visit(qpoint{start: (p.end - 1) * second, end: p.end * second, i: p.n})
 	}
 	for i := range s.dists {
-		visit(s.dists[i].end, 0, &s.dists[i].d)
+		visit(qpoint{start: (s.dists[i].end - 1) * second, end: s.dists[i].end * second, d: &s.dists[i].d})
+	}
+	for _, p := range s.points {
+		visit(p)
 	}
 	flush()
 	if _, pct := percentileOf(a.aligner); pct {
@@ -183,7 +195,7 @@ func (a aggregation) finish(p qpoint) qpoint {
 	if pct, ok := percentileOf(a.aligner); ok {
 		p.f, p.d, p.start = p.d.percentile(pct), nil, p.end
 	} else if a.aligner == monitoringpb.Aggregation_ALIGN_RATE {
-		p.f, p.start = float64(p.i)/time.Duration(a.period).Seconds(), p.end
+		p.f, p.start = (float64(p.i)+p.f)/time.Duration(a.period).Seconds(), p.end
 	}
 	return p
 }
@@ -200,7 +212,7 @@ func (a aggregation) reduce(in []*qseries) []*qseries {
 	groups := map[string]*group{}
 	var order []string
 	for _, s := range in {
-		out := &qseries{metricType: s.metricType, metricLabels: map[string]string{}, resourceLabels: map[string]string{},
+		out := &qseries{metricType: s.metricType, metricLabels: map[string]string{}, resourceType: s.resourceType, resourceLabels: map[string]string{},
 			kind: s.kind, valueType: s.valueType, unit: s.unit}
 		var key strings.Builder
 		for _, sel := range a.groupBy {
@@ -213,7 +225,7 @@ func (a aggregation) reduce(in []*qseries) []*qseries {
 					out.resourceLabels[k] = v
 				}
 			}
-			v, _ := selectorValue(s.metricType, s.metricLabels, s.resourceLabels, sel)
+			v, _ := selectorValue(s.metricType, s.resourceType, s.metricLabels, s.resourceLabels, sel)
 			key.WriteString(v + "\x00")
 		}
 		g := groups[key.String()]

@@ -344,17 +344,17 @@ func normalizeSelector(s string) (string, error) {
 
 // fields returns the selector values of a series.
 func (s *series) fields(sel string) (string, bool) {
-	return selectorValue(s.key.metric, s.metricLabels, s.resourceLabels, sel)
+	return selectorValue(s.key.metric, s.resourceType, s.metricLabels, s.resourceLabels, sel)
 }
 
 // selectorValue returns the value a normalized selector reads from a
-// cloud_run_revision time series.
-func selectorValue(metricType string, metricLabels, resourceLabels map[string]string, sel string) (string, bool) {
+// time series.
+func selectorValue(metricType, resourceType string, metricLabels, resourceLabels map[string]string, sel string) (string, bool) {
 	switch sel {
 	case "metric.type":
 		return metricType, true
 	case "resource.type":
-		return ResourceType, true
+		return resourceType, true
 	case "project":
 		return resourceLabels["project_id"], true
 	}

@@ -64,8 +64,8 @@ func knownTypes() string {
 }
 
 // Service serves google.monitoring.v3.MetricService from a Store. Only
-// ListTimeSeries, GetMetricDescriptor and ListMetricDescriptors are
-// implemented; the other RPCs return UNIMPLEMENTED.
+// ListTimeSeries, CreateTimeSeries, GetMetricDescriptor and
+// ListMetricDescriptors are implemented; the other RPCs return UNIMPLEMENTED.
 type Service struct {
 	monitoringpb.UnimplementedMetricServiceServer
 	store *Store
@@ -108,15 +108,18 @@ func (s *Service) ListTimeSeries(_ context.Context, req *monitoringpb.ListTimeSe
 	if f.metricType == "" {
 		return nil, invalidArgument("filter", fmt.Errorf("the filter must restrict metric.type to a single type with metric.type = \"…\" (joined to the rest by AND), got %q", req.GetFilter()))
 	}
-	desc := descriptor(f.metricType)
-	if desc == nil {
-		return nil, invalidArgument("filter", fmt.Errorf("fakerun records only the metric types %s, not %q", knownTypes(), f.metricType))
-	}
 	start, end, err := interval(req.GetInterval())
 	if err != nil {
 		return nil, err
 	}
-	agg, field, err := checkAggregation(req.GetAggregation(), desc.GetValueType())
+	desc := s.store.descriptorIn(project, f.metricType)
+	if desc == nil && isUserDefined(f.metricType) {
+		return &monitoringpb.ListTimeSeriesResponse{}, nil // no point written yet
+	}
+	if desc == nil {
+		return nil, invalidArgument("filter", fmt.Errorf("fakerun records the metric types %s and user-defined ones written with CreateTimeSeries, not %q", knownTypes(), f.metricType))
+	}
+	agg, field, err := checkAggregation(req.GetAggregation(), desc.GetMetricKind(), desc.GetValueType())
 	if err != nil {
 		return nil, invalidArgument(field, err)
 	}
@@ -262,7 +265,7 @@ func page(series []*qseries, req *monitoringpb.ListTimeSeriesRequest) (*monitori
 func (q *qseries) proto(points []qpoint) *monitoringpb.TimeSeries {
 	ts := &monitoringpb.TimeSeries{
 		Metric:     &metric.Metric{Type: q.metricType, Labels: q.metricLabels},
-		Resource:   &monitoredres.MonitoredResource{Type: ResourceType, Labels: q.resourceLabels},
+		Resource:   &monitoredres.MonitoredResource{Type: q.resourceType, Labels: q.resourceLabels},
 		MetricKind: q.kind,
 		ValueType:  q.valueType,
 		Unit:       q.unit,
@@ -285,15 +288,15 @@ func (q *qseries) proto(points []qpoint) *monitoringpb.TimeSeries {
 	return ts
 }
 
-// GetMetricDescriptor returns one of the two recorded metric types.
+// GetMetricDescriptor returns a Cloud Run metric type or a user-defined one written in the project.
 func (s *Service) GetMetricDescriptor(_ context.Context, req *monitoringpb.GetMetricDescriptorRequest) (*metric.MetricDescriptor, error) {
 	project, typ, ok := strings.Cut(strings.TrimPrefix(req.GetName(), "projects/"), "/metricDescriptors/")
 	if !ok || !strings.HasPrefix(req.GetName(), "projects/") || project == "" {
 		return nil, invalidArgument("name", fmt.Errorf("want projects/PROJECT_ID/metricDescriptors/METRIC_TYPE, got %q", req.GetName()))
 	}
-	d := descriptor(typ)
+	d := s.store.descriptorIn(project, typ)
 	if d == nil {
-		return nil, status.Errorf(codes.NotFound, "Could not find descriptor for metric '%s'; fakerun describes %s.", typ, knownTypes())
+		return nil, status.Errorf(codes.NotFound, "Could not find descriptor for metric '%s'; fakerun describes %s and the user-defined metrics written in the project.", typ, knownTypes())
 	}
 	return withName(d, project), nil
 }
@@ -305,7 +308,7 @@ func withName(d *metric.MetricDescriptor, project string) *metric.MetricDescript
 	return out
 }
 
-// ListMetricDescriptors lists the recorded metric types that match the
+// ListMetricDescriptors lists the recorded and written metric types that match the
 // filter (metric.type and resource.type selectors).
 func (s *Service) ListMetricDescriptors(_ context.Context, req *monitoringpb.ListMetricDescriptorsRequest) (*monitoringpb.ListMetricDescriptorsResponse, error) {
 	project, err := parseProject(req.GetName())
@@ -321,8 +324,10 @@ func (s *Service) ListMetricDescriptors(_ context.Context, req *monitoringpb.Lis
 		match = f.root.match
 	}
 	var out []*metric.MetricDescriptor
-	for _, d := range descriptors {
-		if match(func(sel string) (string, bool) { return selectorValue(d.GetType(), nil, nil, sel) }) {
+	for _, d := range s.store.descriptorsIn(project) {
+		if match(func(sel string) (string, bool) {
+			return selectorValue(d.GetType(), d.GetMonitoredResourceTypes()[0], nil, nil, sel)
+		}) {
 			out = append(out, withName(d, project))
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/genproto/googleapis/api/metric"
 )
 
 // Metric types fakerun records.
@@ -51,7 +53,8 @@ type Store struct {
 
 	mu      sync.RWMutex
 	series  map[seriesKey]*series
-	records int // Record calls since the last sweep of old points
+	written map[descriptorKey]*metric.MetricDescriptor // user-defined metrics, created on first write
+	records int                                        // Record calls since the last sweep of old points
 }
 
 // sweepEvery is how many records pass between sweeps of every series.
@@ -69,7 +72,7 @@ func NewStore(now func() time.Time, retention time.Duration) (*Store, error) {
 	if retention == 0 {
 		retention = DefaultRetention
 	}
-	return &Store{now: now, retention: retention, series: map[seriesKey]*series{}}, nil
+	return &Store{now: now, retention: retention, series: map[seriesKey]*series{}, written: map[descriptorKey]*metric.MetricDescriptor{}}, nil
 }
 
 // Retention returns how long points are kept.
@@ -84,21 +87,25 @@ func (st *Store) SetIngestionDelay(d time.Duration) { st.delay.Store(int64(max(d
 func (st *Store) IngestionDelay() time.Duration { return time.Duration(st.delay.Load()) }
 
 // seriesKey identifies a time series: its metric type, resource and metric
-// labels (code is empty for request_latencies).
+// labels (code is empty for request_latencies). A user-defined series has
+// only the project in resource and its labels rendered in written.
 type seriesKey struct {
 	metric   string
 	resource Resource
 	code     string
 	class    string
+	written  string
 }
 
 // series is one time series. Points are in time order, one per second.
 type series struct {
 	key            seriesKey
+	resourceType   string
 	resourceLabels map[string]string
 	metricLabels   map[string]string
 	counts         []countPoint // request_count
 	dists          []distPoint  // request_latencies
+	points         []qpoint     // user-defined metrics, as written
 }
 
 // countPoint is the number of requests in the second that ends at end.
@@ -160,7 +167,7 @@ func (st *Store) seriesLocked(k seriesKey) *series {
 	if s := st.series[k]; s != nil {
 		return s
 	}
-	s := &series{key: k, resourceLabels: k.resource.labels(), metricLabels: map[string]string{"response_code_class": k.class}}
+	s := &series{key: k, resourceType: ResourceType, resourceLabels: k.resource.labels(), metricLabels: map[string]string{"response_code_class": k.class}}
 	if k.code != "" {
 		s.metricLabels["response_code"] = k.code
 	}
@@ -174,7 +181,8 @@ func (st *Store) sweepLocked(cutoff int64) {
 	for k, s := range st.series {
 		s.counts = dropBefore(s.counts, cutoff, func(p countPoint) int64 { return p.end })
 		s.dists = dropBefore(s.dists, cutoff, func(p distPoint) int64 { return p.end })
-		if len(s.counts) == 0 && len(s.dists) == 0 {
+		s.points = dropBefore(s.points, cutoff*int64(time.Second), func(p qpoint) int64 { return p.end })
+		if len(s.counts) == 0 && len(s.dists) == 0 && len(s.points) == 0 {
 			delete(st.series, k)
 		}
 	}
@@ -197,6 +205,7 @@ func (st *Store) Reset() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.series = map[seriesKey]*series{}
+	st.written = map[descriptorKey]*metric.MetricDescriptor{}
 	st.records = 0
 }
 
