@@ -106,12 +106,12 @@ func analysisStage(res *piped.Result) piped.StageRecord {
 // restored the pre-deploy traffic and template of the service in region.
 func expectAnalysisRolledBack(ctx context.Context, e *Environment, res *piped.Result, region string, before []string) {
 	GinkgoHelper()
-	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
-	Expect(analysisStage(res).Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
+	Expect(analysisStage(res).Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
 	executed := res.Executed()
 	last := executed[len(executed)-1]
-	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), res.Report())
-	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), res.Report())
+	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())
+	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), "%s", res.Report())
 	svc, err := e.Fakerun.Service(naming.ServiceName(e.Target.Project(), region, AnalysisExample))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(Traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
@@ -164,8 +164,8 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(imageSlow)})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
-		Expect(log).To(MatchRegexp(`latency p99 +1\d\dms +<= 800ms +PASS`))
-		Expect(log).To(MatchRegexp(`failed the analysis at check 1/3 .*latency p95 increase \+1\d\dms, allowed <= baseline \+ 100ms`))
+		Expect(log).To(MatchRegexp(`latency p99 +[\d.]+ms +<= 800ms +PASS`))
+		Expect(log).To(MatchRegexp(`failed the analysis at check 1/3 .*latency p95 increase \+\d{3}ms, allowed <= baseline \+ 100ms`))
 	})
 
 	It("fails an inconclusive analysis by default, and passes it with onInconclusive: pass", func(ctx SpecContext) {

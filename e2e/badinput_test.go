@@ -35,7 +35,7 @@ var _ = Describe("Bad inputs [badinput]", Label("badinput", "fakerun-only"), fun
 				}
 			} else {
 				e.Keep(res)
-				Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
+				Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 				var failed *piped.StageRecord
 				for _, s := range res.Executed() {
 					if s.Status == model.StageStatus_STAGE_FAILURE && !s.Rollback {
@@ -43,9 +43,9 @@ var _ = Describe("Bad inputs [badinput]", Label("badinput", "fakerun-only"), fun
 						break
 					}
 				}
-				Expect(failed).NotTo(BeNil(), res.Report())
+				Expect(failed).NotTo(BeNil(), "%s", res.Report())
 				for _, w := range wantInLog {
-					Expect(failed.LogText()).To(ContainSubstring(w), res.Report())
+					Expect(failed.LogText()).To(ContainSubstring(w), "%s", res.Report())
 				}
 			}
 

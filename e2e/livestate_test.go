@@ -106,7 +106,7 @@ var _ = Describe("Live state [livestate]", Label("livestate", "fakerun-only"), f
 		By("failing the revision: CLOUDRUN_SYNC fails and the rollback restores v1")
 		Expect(e.Fakerun.SetRevisionReady(v2, false)).To(Succeed())
 		res := e.Wait(r)
-		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
+		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 
 		By("checking the live state says OUT_OF_SYNC on the image, v1 serving everything")
 		// The rollback restored v1's template and commit label with the traffic: git's head is not what runs.

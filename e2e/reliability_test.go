@@ -52,11 +52,11 @@ var _ = Describe("Nothing half-moved [reliability]", Label("reliability", "faker
 		files := CanaryConfig("      - name: CLOUDRUN_CANARY_CLEANUP\n", "      - name: CLOUDRUN_ROLLBACK\n        with:\n          revision: canary-gone\n      - name: CLOUDRUN_CANARY_CLEANUP\n")
 		files["service.yaml"] = Manifest("canary", ImageV2)
 		res := e.Deploy(ctx, DeployInput{App: "canary", Files: files, Hooks: failAt(e, stagePromote10)})
-		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
+		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 		executed := res.Executed()
 		rollback := executed[len(executed)-1]
-		Expect(rollback.Name).To(Equal("CLOUDRUN_ROLLBACK"), res.Report())
-		Expect(rollback.Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+		Expect(rollback.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())
+		Expect(rollback.Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
 		Expect(rollback.LogText()).To(ContainSubstring("revision canary-gone does not exist, so it cannot take the traffic; the ready revisions of service canary are: "))
 		Expect(rollback.LogText()).To(ContainSubstring(v1))
 
@@ -88,7 +88,7 @@ var _ = Describe("Nothing half-moved [reliability]", Label("reliability", "faker
 			},
 		}})
 		sync := res.Executed()[0]
-		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
 		Expect(sync.LogText()).To(ContainSubstring("service canary disappeared while waiting for revision canary-"))
 		Expect(sync.Latency()).To(BeNumerically("<", 10*time.Second), "not the 10-minute readiness timeout")
 		expectPluginAlive(e)

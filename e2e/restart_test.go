@@ -35,7 +35,7 @@ var _ = Describe("Plugin restart [restart]", Label("restart", "fakerun-only"), f
 		res, err := run.Wait()
 		Expect(err).NotTo(HaveOccurred())
 		<-killed
-		Expect(res.Terminated).To(BeTrue(), res.Report())
+		Expect(res.Terminated).To(BeTrue(), "%s", res.Report())
 		Expect(res.Stages[0].Status).To(Equal(model.StageStatus_STAGE_RUNNING), "the interrupted stage keeps its status")
 		revs := RevisionNames(e.Revisions(ctx, "canary"))
 		Expect(revs).To(HaveLen(2), "v1 and the new revision")

@@ -41,12 +41,12 @@ func prepareTaggedV1(ctx context.Context, e *Environment) (v1 string, before []s
 func expectRolledBack(ctx context.Context, e *Environment, res *piped.Result, status model.DeploymentStatus, before []string) {
 	GinkgoHelper()
 	By("checking that CLOUDRUN_ROLLBACK brought back v1 and the pre-deploy traffic")
-	Expect(res.Status).To(Equal(status), res.Report())
+	Expect(res.Status).To(Equal(status), "%s", res.Report())
 	executed := res.Executed()
 	last := executed[len(executed)-1]
-	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), res.Report())
+	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())
 	Expect(last.Rollback).To(BeTrue())
-	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), res.Report())
+	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), "%s", res.Report())
 	svc := e.Service(ctx, "canary")
 	Expect(Traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
 	Expect(LiveTraffic(svc)).To(Equal(before))
@@ -106,7 +106,7 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 			failed := res.Executed()[len(res.Executed())-2]
 			Expect(failed.Name).To(Equal(name))
 			Expect(failed.Index).To(Equal(index))
-			Expect(failed.Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+			Expect(failed.Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
 			Expect(failed.LogText()).To(ContainSubstring("permission denied"))
 
 			expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
@@ -135,7 +135,7 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 			})})
 			cancelled := res.Executed()[len(res.Executed())-2]
 			Expect(cancelled.Index).To(Equal(index))
-			Expect(cancelled.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), res.Report())
+			Expect(cancelled.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), "%s", res.Report())
 
 			expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
 			expectConsistentAfterEveryStage(rec)
@@ -161,7 +161,7 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 			},
 		}})
 		sync := res.Executed()[0]
-		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), res.Report())
+		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), "%s", res.Report())
 		Expect(sync.Latency()).To(BeNumerically("<", 5*time.Second), "the plugin stops waiting when cancelled")
 
 		expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
@@ -174,7 +174,7 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 		By("deploying v3, an image that never becomes ready")
 		res := e.Deploy(ctx, DeployInput{App: "canary", Files: WithImage("canary", ImageV3)})
 		Expect(res.Executed()[0].Name).To(Equal("CLOUDRUN_SYNC"))
-		Expect(res.Executed()[0].Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+		Expect(res.Executed()[0].Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
 
 		expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
 	})
@@ -190,7 +190,7 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 			Files: CanaryConfig("          tag: true\n", "          tag: true\n          timeout: 2s\n"),
 		})
 		Expect(res.Executed()[0].Name).To(Equal("CLOUDRUN_SYNC"))
-		Expect(res.Executed()[0].Status).To(Equal(model.StageStatus_STAGE_FAILURE), res.Report())
+		Expect(res.Executed()[0].Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
 
 		expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
 	})

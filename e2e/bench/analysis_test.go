@@ -32,14 +32,14 @@ func TestAnalysisRPCsAndOverhead(t *testing.T) {
 
 	rec := b.stageCalls()
 	res := b.deploy(piped.Deployment{AppDir: app, Files: framework.AnalysisFiles(framework.ImageV2, "duration: 3s", "duration: 5s"), Hooks: rec.Hooks(piped.Hooks{})})
-	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, res.Report())
+	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, "%s", res.Report())
 	var analysis framework.Snapshot
 	for _, s := range rec.Snapshots() {
 		if s.Stage.Name == "CLOUDRUN_ANALYSIS" {
 			analysis = s
 		}
 	}
-	require.NotEmpty(t, analysis.Calls, res.Report())
+	require.NotEmpty(t, analysis.Calls, "%s", res.Report())
 	var queries int
 	var last time.Time
 	for _, c := range analysis.Calls {

@@ -94,7 +94,7 @@ func TestRPCsPerStageAndLatency(t *testing.T) {
 	b.deploy(piped.Deployment{AppDir: b.app, Files: b.files("canary", "v1")})
 	rec := b.stageCalls()
 	res := b.deploy(piped.Deployment{AppDir: b.app, Files: b.files("canary", "v2"), Hooks: rec.Hooks(piped.Hooks{})})
-	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, res.Report())
+	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, "%s", res.Report())
 	printCalls("Cloud Run RPCs per stage of the canary pipeline (readiness delay 0):", rec.Snapshots())
 
 	fmt.Printf("\nStage latency of the canary pipeline (plugin time from log timestamps, 1 s resolution):\n")
@@ -110,7 +110,7 @@ func TestRPCsPerStageAndLatency(t *testing.T) {
 		}
 	}})
 	res = b.deploy(piped.Deployment{AppDir: b.app, Files: b.files("canary", "v3"), Hooks: hooks})
-	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_CANCELLED, res.Status, res.Report())
+	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_CANCELLED, res.Status, "%s", res.Report())
 	printCalls("Cloud Run RPCs per stage of a canary cancelled at the second PROMOTE:", rec.Snapshots())
 
 	for _, v := range []string{"v4", "v5", "v6"} {
@@ -118,7 +118,7 @@ func TestRPCsPerStageAndLatency(t *testing.T) {
 	}
 	rec = b.stageCalls()
 	res = b.deploy(piped.Deployment{AppDir: b.app, Files: b.files("canary", "v7"), Hooks: rec.Hooks(piped.Hooks{})})
-	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, res.Report())
+	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, "%s", res.Report())
 	rows := rec.Snapshots()
 	printCalls("Cloud Run RPCs per stage of a canary whose cleanup deletes revisions:", rows[len(rows)-1:])
 }
@@ -136,7 +136,7 @@ func TestReadinessDetectionLag(t *testing.T) {
 	}})
 	res := b.deploy(piped.Deployment{AppDir: b.app, Files: b.files("canary", "v2"), Hooks: hooks})
 	sync := rec.Snapshots()[0]
-	require.Equal(t, "CLOUDRUN_SYNC", sync.Stage.Name, res.Report())
+	require.Equal(t, "CLOUDRUN_SYNC", sync.Stage.Name, "%s", res.Report())
 	var created time.Time
 	for _, c := range sync.Calls {
 		if c.Method == "UpdateService" || c.Method == "CreateService" {

@@ -130,7 +130,7 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 		res := e.Deploy(ctx, DeployInput{App: "canary", Commit: Commit(), Files: files, Hooks: hooks})
 
 		By("checking the stage failed on its timeout and CLOUDRUN_ROLLBACK succeeded")
-		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
+		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 		Expect(res.StatusReason).To(Equal("Timed out while executing stage CLOUDRUN_PROMOTE"))
 		executed := res.Executed()
 		Expect(StageNames(executed)).To(Equal([]string{"CLOUDRUN_SYNC", "CLOUDRUN_PROMOTE", "CLOUDRUN_ROLLBACK"}))
@@ -159,7 +159,7 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 		Expect(time.Since(start)).To(BeNumerically("<", time.Minute), "no stage hung on the restarted fake")
 
 		By("checking the next CLOUDRUN_PROMOTE failed naming the lost service, then the rollback ran")
-		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), res.Report())
+		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 		executed := res.Executed()
 		Expect(StageNames(executed)).To(Equal([]string{"CLOUDRUN_SYNC", "CLOUDRUN_PROMOTE", "WAIT", "CLOUDRUN_PROMOTE", "CLOUDRUN_ROLLBACK"}))
 		failed := executed[3]

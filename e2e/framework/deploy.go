@@ -83,7 +83,7 @@ func (e *Environment) Keep(res *piped.Result) {
 // ExpectSuccess fails the spec with the stage logs when the deployment did not succeed.
 func ExpectSuccess(res *piped.Result) {
 	GinkgoHelper()
-	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_SUCCESS), res.Report())
+	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_SUCCESS), "%s", res.Report())
 }
 
 // StageNames lists the names of stages, in order.

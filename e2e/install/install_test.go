@@ -51,7 +51,7 @@ var _ = Describe("Installing the release as piped does [install]", Label("instal
 			Expect(err).NotTo(HaveOccurred())
 			res, err := pd.Deploy(ctx, piped.Deployment{AppDir: filepath.Join(root, "examples", "quicksync"), Commit: target.RandomHex(40)})
 			Expect(err).NotTo(HaveOccurred())
-			Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_SUCCESS), res.Report())
+			Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_SUCCESS), "%s", res.Report())
 			name := fmt.Sprintf("projects/%s/locations/%s/services/quicksync", fr.Project(), region)
 			svc, err := fr.Server().Service(name)
 			Expect(err).NotTo(HaveOccurred())
