@@ -276,21 +276,28 @@ func (c *Client) GetRevision(ctx context.Context, name string) (*runpb.Revision,
 // ListRevisions returns every revision of the service, in the order Cloud Run lists them.
 func (c *Client) ListRevisions(ctx context.Context, service string) ([]*runpb.Revision, error) {
 	var revs []*runpb.Revision
-	err := c.do(ctx, c.readTimeout, "list revisions of service", service, func(ctx context.Context) error {
-		revs = nil
-		it := c.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: service})
-		for {
-			rev, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			revs = append(revs, rev)
-		}
+	err := c.do(ctx, c.readTimeout, "list revisions of service", service, func(ctx context.Context) (err error) {
+		revs, err = collect(c.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: service}), 0)
+		return err
 	})
 	return revs, err
+}
+
+// collect reads a list iterator to its end, or up to limit items when limit is above 0. It is called once per
+// attempt, so a retried list starts afresh.
+func collect[T any](it interface{ Next() (T, error) }, limit int) ([]T, error) {
+	var out []T
+	for limit <= 0 || len(out) < limit {
+		item, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+	}
+	return out, nil
 }
 
 // DeleteRevision deletes the revision and waits for the deletion. A revision that is already gone counts as deleted.

@@ -7,7 +7,6 @@ import (
 
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/protobuf/proto"
 )
@@ -136,20 +135,9 @@ func (c *Client) GetExecution(ctx context.Context, name string) (*runpb.Executio
 // ListExecutions returns up to limit executions of the job, newest first as Cloud Run lists them.
 func (c *Client) ListExecutions(ctx context.Context, job string, limit int) ([]*runpb.Execution, error) {
 	var out []*runpb.Execution
-	err := c.do(ctx, c.readTimeout, "list executions of job", job, func(ctx context.Context) error {
-		out = nil
-		it := c.executions.ListExecutions(ctx, &runpb.ListExecutionsRequest{Parent: job, PageSize: int32(limit)})
-		for len(out) < limit {
-			exec, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, exec)
-		}
-		return nil
+	err := c.do(ctx, c.readTimeout, "list executions of job", job, func(ctx context.Context) (err error) {
+		out, err = collect(c.executions.ListExecutions(ctx, &runpb.ListExecutionsRequest{Parent: job, PageSize: int32(limit)}), limit)
+		return err
 	})
 	return out, err
 }
@@ -170,19 +158,9 @@ func (c *Client) CancelExecution(ctx context.Context, name string) (*runpb.Execu
 // ListTasks returns every task of the execution.
 func (c *Client) ListTasks(ctx context.Context, execution string) ([]*runpb.Task, error) {
 	var out []*runpb.Task
-	err := c.do(ctx, c.readTimeout, "list tasks of execution", execution, func(ctx context.Context) error {
-		out = nil
-		it := c.tasks.ListTasks(ctx, &runpb.ListTasksRequest{Parent: execution})
-		for {
-			task, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, task)
-		}
+	err := c.do(ctx, c.readTimeout, "list tasks of execution", execution, func(ctx context.Context) (err error) {
+		out, err = collect(c.tasks.ListTasks(ctx, &runpb.ListTasksRequest{Parent: execution}), 0)
+		return err
 	})
 	return out, err
 }

@@ -8,7 +8,6 @@ import (
 
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -47,19 +46,9 @@ func (c *Client) ListTimeSeries(ctx context.Context, project, filter string, sta
 		View:     monitoringpb.ListTimeSeriesRequest_FULL,
 	}
 	var series []*monitoringpb.TimeSeries
-	err = c.send(ctx, "Cloud Monitoring", c.readTimeout, "list the time series of", req.Name, func(ctx context.Context) error {
-		series = nil
-		it := m.ListTimeSeries(ctx, req)
-		for {
-			ts, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			series = append(series, ts)
-		}
+	err = c.send(ctx, "Cloud Monitoring", c.readTimeout, "list the time series of", req.Name, func(ctx context.Context) (err error) {
+		series, err = collect(m.ListTimeSeries(ctx, req), 0)
+		return err
 	})
 	return series, monitoringHint(err)
 }
