@@ -130,16 +130,5 @@ func jobSync(target, commit string, git, live *runpb.Job) targetSync {
 			reason: fmt.Sprintf("Deploy target %s: job %s matches git (commit %s)\n", target, id, naming.ShortCommit(commit)),
 		}
 	}
-	var reason strings.Builder
-	fmt.Fprintf(&reason, "Deploy target %s: job %s differs from git (commit %s) in %d field(s):\n", target, id, naming.ShortCommit(commit), len(c.Differences))
-	for _, d := range c.Differences {
-		fmt.Fprintf(&reason, "  %s\n", d.Format("git", "live"))
-	}
-	reason.WriteString("\n")
-	reason.WriteString(diff.UnifiedDiff("live job "+id, "git "+naming.ShortCommit(commit), diff.ManifestYAML(c.Have), diff.ManifestYAML(c.Want)))
-	return targetSync{
-		status: sdk.ApplicationSyncStateOutOfSync,
-		short:  fmt.Sprintf("Job %s differs from git: %s", id, joinPaths(c.Paths())),
-		reason: reason.String(),
-	}
+	return outOfSync("job", target, id, commit, c)
 }

@@ -6,6 +6,7 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
@@ -24,6 +25,23 @@ type targetSync struct {
 	short, reason string
 }
 
+// outOfSync reports the fields in which the live kind ("service" or "job") id differs from git (commit), and
+// the unified diff of the two.
+func outOfSync[T proto.Message](kind, target, id, commit string, c *diff.Comparison[T]) targetSync {
+	var reason strings.Builder
+	fmt.Fprintf(&reason, "Deploy target %s: %s %s differs from git (commit %s) in %d field(s):\n", target, kind, id, naming.ShortCommit(commit), len(c.Differences))
+	for _, d := range c.Differences {
+		fmt.Fprintf(&reason, "  %s\n", d.Format("git", "live"))
+	}
+	reason.WriteString("\n")
+	reason.WriteString(diff.UnifiedDiff("live "+kind+" "+id, "git "+naming.ShortCommit(commit), diff.ManifestYAML(c.Have), diff.ManifestYAML(c.Want)))
+	return targetSync{
+		status: sdk.ApplicationSyncStateOutOfSync,
+		short:  fmt.Sprintf("%s%s %s differs from git: %s", strings.ToUpper(kind[:1]), kind[1:], id, joinPaths(c.Paths())),
+		reason: reason.String(),
+	}
+}
+
 // serviceSync compares the service in git (commit) with the live one of a deploy target.
 //
 // The revision template and the service settings must match git (see Compare). The traffic is the
@@ -35,18 +53,7 @@ func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
 	id := naming.ShortName(live.GetName())
 	c := diff.Compare(git, live)
 	if !c.InSync() {
-		var reason strings.Builder
-		fmt.Fprintf(&reason, "Deploy target %s: service %s differs from git (commit %s) in %d field(s):\n", target, id, naming.ShortCommit(commit), len(c.Differences))
-		for _, d := range c.Differences {
-			fmt.Fprintf(&reason, "  %s\n", d.Format("git", "live"))
-		}
-		reason.WriteString("\n")
-		reason.WriteString(diff.UnifiedDiff("live service "+id, "git "+naming.ShortCommit(commit), diff.ManifestYAML(c.Have), diff.ManifestYAML(c.Want)))
-		return targetSync{
-			status: sdk.ApplicationSyncStateOutOfSync,
-			short:  fmt.Sprintf("Service %s differs from git: %s", id, joinPaths(c.Paths())),
-			reason: reason.String(),
-		}
+		return outOfSync("service", target, id, commit, c)
 	}
 
 	shares := traffic.Serving(live)
