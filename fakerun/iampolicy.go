@@ -5,6 +5,8 @@ import (
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/iam"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The IAM policies of services and jobs live in the iam room; these methods check that the resource
@@ -48,8 +50,10 @@ func setPolicy(store *iam.Store, req *iampb.SetIamPolicyRequest, exists func(str
 	return store.Set(req.GetResource(), req.GetPolicy(), req.GetUpdateMask())
 }
 
+// testPermissions answers for a resource that does not exist yet too, as Cloud Run does: gcloud asks
+// whether it may set a new service's policy before it creates the service.
 func testPermissions(req *iampb.TestIamPermissionsRequest, exists func(string) error) (*iampb.TestIamPermissionsResponse, error) {
-	if err := exists(req.GetResource()); err != nil {
+	if err := exists(req.GetResource()); err != nil && status.Code(err) != codes.NotFound {
 		return nil, err
 	}
 	held, err := iam.Test(req.GetPermissions())
