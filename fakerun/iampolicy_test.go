@@ -65,3 +65,7 @@ func cmpBindings(want, got []*iampb.Binding) string {
 	}
 	return "want " + prototext.Format(w) + "\ngot " + prototext.Format(g)
 }
+
+func iamGet(resource string) *iampb.GetIamPolicyRequest {
+	return &iampb.GetIamPolicyRequest{Resource: resource}
+}

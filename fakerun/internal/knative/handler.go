@@ -55,7 +55,7 @@ func NewHandler(b Backend) *Handler { return &Handler{b: b} }
 //
 //	/apis/serving.knative.dev/v1/namespaces/{ns}/{services|revisions|routes|configurations}[/{name}]
 //	/v1/projects/{p}/locations
-//	/v1/projects/{p}/locations/{l}/services
+//	/v1/projects/{p}/locations/{l}/services[/{s}]
 //	/v1/projects/{p}/locations/{l}/services/{s}:{getIamPolicy|setIamPolicy|testIamPermissions}
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.TrimSuffix(strings.ToLower(r.Host), ".")
@@ -103,8 +103,12 @@ func (h *Handler) serve(r *http.Request, region string) (any, error) {
 	case len(segs) == 6 && segs[0] == "v1" && segs[1] == "projects" && segs[3] == "locations" && segs[5] == "services" && r.Method == http.MethodGet:
 		return h.listServicesAcross(ctx, segs[2], segs[4])
 	case len(segs) == 7 && segs[0] == "v1" && segs[1] == "projects" && segs[3] == "locations" && segs[5] == "services":
-		id, method, _ := strings.Cut(segs[6], ":")
-		return h.serveIAM(ctx, r, fmt.Sprintf("projects/%s/locations/%s/services/%s", segs[2], segs[4], id), method)
+		name := fmt.Sprintf("projects/%s/locations/%s/services/", segs[2], segs[4])
+		id, method, custom := strings.Cut(segs[6], ":")
+		if !custom && r.Method == http.MethodGet {
+			return h.getService(ctx, name+id)
+		}
+		return h.serveIAM(ctx, r, name+id, method)
 	}
 	return nil, notFoundPath(r.URL.Path)
 }
