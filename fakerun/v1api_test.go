@@ -163,12 +163,16 @@ func TestV1BadInputLeavesTheServiceAsItWas(t *testing.T) {
 	require.NoError(t, err)
 
 	edits := map[string]func(s *runv1.Service){
-		"unknown revision":       func(s *runv1.Service) { s.Spec.Traffic = []*runv1.TrafficTarget{{RevisionName: "svc-nope", Percent: 100}} },
+		"unknown revision": func(s *runv1.Service) {
+			s.Spec.Traffic = []*runv1.TrafficTarget{{RevisionName: "svc-nope", Percent: 100}}
+		},
 		"traffic not adding up":  func(s *runv1.Service) { s.Spec.Traffic = []*runv1.TrafficTarget{{LatestRevision: true, Percent: 90}} },
 		"malformed image":        func(s *runv1.Service) { s.Spec.Template.Spec.Containers[0].Image = "Not An Image" },
 		"stale resource version": func(s *runv1.Service) { s.Metadata.ResourceVersion = "stale" },
 		"unknown ingress":        func(s *runv1.Service) { s.Metadata.Annotations["run.googleapis.com/ingress"] = "everyone" },
-		"bad maxScale":           func(s *runv1.Service) { s.Spec.Template.Metadata.Annotations["autoscaling.knative.dev/maxScale"] = "many" },
+		"bad maxScale": func(s *runv1.Service) {
+			s.Spec.Template.Metadata.Annotations["autoscaling.knative.dev/maxScale"] = "many"
+		},
 	}
 	for name, edit := range edits {
 		view, err := v1.Namespaces.Services.Get("namespaces/p/services/svc").Do()
