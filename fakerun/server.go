@@ -96,7 +96,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
 	s.trafficClient = newTrafficClient(s.Addr())
 	s.loads = newLoadGenerator(s.trafficClient)
-	s.http = &http.Server{Handler: hostRouter{serving: s.serving, v1: knative.NewHandler(knative.Backend{Services: impl, Revisions: impl}), api: mux}, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: hostRouter{serving: s.serving, v1: knative.NewHandler(knative.Backend{Services: impl, Revisions: impl, Jobs: jobs, Executions: jobs, Tasks: jobs}), api: mux}, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
