@@ -300,8 +300,8 @@ var _ = Describe("gcloud CLI [gcloud]", Label("gcloud", "fakerun-only"), func() 
 		stdout, _ = g.ok(ctx, "run", "jobs", "executions", "describe", exec, "--format=value(status.succeededCount,spec.taskCount)")
 		Expect(stdout).To(Equal("2\t2\n"))
 		stdout, _ = g.ok(ctx, "run", "jobs", "executions", "tasks", "list", "--execution="+exec,
-			"--format=value(status.index,metadata.labels['run.googleapis.com/runningState'])")
-		Expect(stdout).To(Equal("0\tSucceeded\n1\tSucceeded\n"))
+			"--format=value(metadata.name,metadata.labels['run.googleapis.com/runningState'])")
+		Expect(stdout).To(Equal(exec + "-task0\tSucceeded\n" + exec + "-task1\tSucceeded\n"))
 		stdout, _ = g.ok(ctx, "run", "jobs", "describe", "batch", "--format=value(status.executionCount,status.latestCreatedExecution.name)")
 		Expect(stdout).To(Equal("1\t" + exec + "\n"))
 
