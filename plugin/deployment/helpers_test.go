@@ -95,6 +95,19 @@ func (l *recordLog) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
+// firstError is the first line of the first error the stage logged: what a user reads first.
+func (l *recordLog) firstError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if text, ok := strings.CutPrefix(line, "ERROR "); ok {
+			first, _, _ := strings.Cut(text, "\n")
+			return first
+		}
+	}
+	return ""
+}
+
 func (l *recordLog) Write(b []byte) (int, error)      { l.add("INFO", string(b)); return len(b), nil }
 func (l *recordLog) Info(s string)                    { l.add("INFO", s) }
 func (l *recordLog) Infof(format string, a ...any)    { l.add("INFO", fmt.Sprintf(format, a...)) }
