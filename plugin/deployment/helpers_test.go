@@ -15,6 +15,7 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
@@ -68,7 +69,12 @@ func (m *memStore) GetStageMetadata(_ context.Context, key string) (string, bool
 	return v, ok, nil
 }
 
-func (m *memStore) PutStageMetadata(_ context.Context, key, value string) error {
+// PutStageMetadata fails on a cancelled context as piped's gRPC metadata store does: with a gRPC status,
+// which is not context.Canceled.
+func (m *memStore) PutStageMetadata(ctx context.Context, key, value string) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stage[key] = value
