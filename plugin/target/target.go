@@ -48,8 +48,8 @@ func Connect(ctx context.Context, registry *provider.Registry, name string, cfg 
 
 // ForEach decodes and connects every deploy target, then runs fn on all of them concurrently, each with its
 // own log and with retries of transient errors announced in it. A failure of fn (or a panic in it) is
-// written to the target's log. It returns failure if there is no target, if one cannot be used, or if fn
-// failed for any target.
+// written to the target's log as an error; an error of fn that wraps Stopped is written after the failures,
+// as info. It returns failure if there is no target, if one cannot be used, or if fn failed for any target.
 func ForEach(ctx context.Context, registry *provider.Registry, lp sdk.StageLogPersister, dts []*DeployTarget, fn func(ctx context.Context, t *Target) error) sdk.StageStatus {
 	if len(dts) == 0 {
 		lp.Errorf("The deployment has no deploy target for this plugin: add the application's deploy target (one of spec.plugins[].deployTargets[].name of the %s plugin in piped.yaml) to the application", config.PluginName())
