@@ -88,7 +88,8 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): %s; to pass an inconclusive analysis, set onInconclusive: pass",
 			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
 	case outcome == analysis.Inconclusive:
-		t.Log.Successf("The analysis of revision %s is inconclusive (%s); it passes because onInconclusive is pass", subject.New, tally)
+		t.Log.Successf("The analysis of revision %s is inconclusive (%s): %s; it passes because onInconclusive is pass",
+			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
 	default:
 		t.Log.Successf("Revision %s passed the analysis: %d checks, %s", subject.New, checks, tally)
 	}

@@ -117,7 +117,8 @@ func TestAnalysis_TooFewRequestsIsInconclusive(t *testing.T) {
 
 	status, log = e.run(StageCloudRunAnalysis, opts+`, "onInconclusive": "pass"}`, nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
-	assert.Contains(t, log.String(), "it passes because onInconclusive is pass")
+	assert.Contains(t, log.String(), "SUCCESS The analysis of revision "+revNew+" is inconclusive (0 passed, 0 failed, 1 inconclusive): the new revision served 0 requests in check 1/1; "+
+		"it gets 10% of the traffic now ("+revOld+" 90%, "+revNew+" 10% (tag preview-2222222)): send service web traffic during the analysis; it passes because onInconclusive is pass")
 }
 
 func TestAnalysis_TrafficMovedAwayIsNamedAsTheInconclusiveCause(t *testing.T) {
