@@ -111,9 +111,10 @@ var _ = Describe("Hostile inputs [hostile]", Label("hostile", "fakerun-only"), f
 		}}
 		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV3), Hooks: hooks})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
+		// The first window may still hold a few requests answered before the move: only the last check is sure to see none.
 		Expect(firstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(\d passed, 0 failed, [1-3] inconclusive\): ` +
-			`the new revision served 0 requests in checks? [\d, ]+/3; it gets 0% of the traffic now \(` + regexp.QuoteMeta(v1) + ` 100%.*\): the traffic was moved away from it; ` +
+			`(the new revision answered fewer than minRequests \(10\) requests in check 1/3: send the service more traffic or lower minRequests; )?` +
+			`the new revision served 0 requests in checks? [\d, ]*3/3; it gets 0% of the traffic now \(` + regexp.QuoteMeta(v1) + ` 100%.*\): the traffic was moved away from it; ` +
 			`to pass an inconclusive analysis, set onInconclusive: pass$`))
-		Expect(analysisStage(res).LogText()).NotTo(ContainSubstring("lower minRequests"))
 	})
 })
