@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/pipe-cd/pipecd/pkg/model"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/yaml"
@@ -36,9 +37,8 @@ type gcloudFake struct {
 	services *run.ServicesClient
 }
 
-// newGcloudFake starts a fakerun for one spec, or skips the spec where gcloud is not installed (and
-// fails it on CI, where gcloud must be).
-func newGcloudFake(opts ...fakerun.Option) *gcloudFake {
+// requireGcloud skips the spec where gcloud is not installed, and fails it on CI, where gcloud must be.
+func requireGcloud() {
 	GinkgoHelper()
 	if _, err := exec.LookPath("gcloud"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -46,13 +46,25 @@ func newGcloudFake(opts ...fakerun.Option) *gcloudFake {
 		}
 		Skip("the gcloud CLI is not installed (" + err.Error() + "); install google-cloud-cli to run the gcloud specs")
 	}
+}
+
+// newGcloudFake starts a fakerun for one spec, or skips the spec where gcloud is not installed.
+func newGcloudFake(opts ...fakerun.Option) *gcloudFake {
+	GinkgoHelper()
+	requireGcloud()
 	srv, err := fakerun.NewServer(append([]fakerun.Option{fakerun.WithReadinessDelay(0)}, opts...)...)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(srv.Close)
+	return gcloudAt(srv, gcloudProject, gcloudRegion)
+}
+
+// gcloudAt points gcloud at srv, for project and region (a private configuration directory per spec).
+func gcloudAt(srv *fakerun.Server, project, region string) *gcloudFake {
+	GinkgoHelper()
 	services, err := run.NewServicesClient(context.Background(), srv.ClientOptions()...)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(services.Close)
-	env := append(os.Environ(), fakerun.GcloudEnv(srv.Addr(), GinkgoT().TempDir(), gcloudProject, gcloudRegion)...)
+	env := append(os.Environ(), fakerun.GcloudEnv(srv.Addr(), GinkgoT().TempDir(), project, region)...)
 	env = append(env, "TERM=dumb", "CLOUDSDK_CORE_DISABLE_COLOR=true")
 	return &gcloudFake{srv: srv, env: env, services: services}
 }
@@ -309,5 +321,36 @@ var _ = Describe("gcloud CLI [gcloud]", Label("gcloud", "fakerun-only"), func() 
 		g.ok(ctx, "run", "jobs", "delete", "batch")
 		_, err = jobs.GetJob(ctx, &runpb.GetJobRequest{Name: jobName})
 		Expect(status.Code(err)).To(Equal(codes.NotFound))
+	})
+
+	It("hands a gcloud-deployed service to the plugin through its export, and gcloud reads the plugin's deployment", func(ctx SpecContext) {
+		requireGcloud()
+		e := newEnv()
+		name := strings.Split(e.ServiceName("quicksync"), "/") // projects/P/locations/R/services/quicksync
+		g := gcloudAt(e.Fakerun, name[1], name[3])
+
+		By("deploying the service with gcloud and exporting it")
+		_, stderr := g.ok(ctx, "run", "deploy", "quicksync", "--image="+ImageV1)
+		byGcloud := deployed(stderr)
+		export, _ := g.ok(ctx, "run", "services", "describe", "quicksync", "--format=export")
+
+		By("deploying the export, as the application's Knative manifest, with the plugin's quick sync")
+		app := DeployInput{App: "quicksync", Files: map[string]string{"service.yaml": export}}
+		res := e.Deploy(ctx, app)
+		ExpectSuccess(res)
+		svc := e.Service(ctx, "quicksync")
+		byPlugin := ShortName(svc.GetLatestReadyRevision())
+		Expect(byPlugin).NotTo(Equal(byGcloud))
+		Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV1))
+		Expect(LiveTraffic(svc)).To(Equal(Routes(Route(byPlugin, 100, ""))))
+		ls := e.Livestate(ctx, app.Source())
+		Expect(ls.GetSyncState().GetStatus()).To(Equal(model.ApplicationSyncStatus_SYNCED), "no spurious diff: %s", ls.GetSyncState().GetReason())
+
+		By("reading the plugin's deployment back with gcloud")
+		stdout, _ := g.ok(ctx, "run", "services", "describe", "quicksync",
+			"--format=value(status.latestReadyRevisionName,status.traffic[0].revisionName,status.traffic[0].percent,spec.template.spec.containers[0].image)")
+		Expect(stdout).To(Equal(byPlugin + "\t" + byPlugin + "\t100\t" + ImageV1 + "\n"))
+		stdout, _ = g.ok(ctx, "run", "services", "describe", "quicksync")
+		Expect(stdout).To(ContainSubstring("100% " + byPlugin))
 	})
 })
