@@ -20,7 +20,9 @@
 // TrafficClient, TrafficHandler and Behavior) and Cloud Monitoring's
 // MetricService with the request metrics of what it served (package
 // metrics). Test knobs (fault injection, readiness
-// control, call log, state dump) are methods on Server. Where public
+// control, call log, state dump) are methods on Server. The Admin API v1 that
+// the gcloud CLI speaks is served too, as a view of the same state (see
+// GcloudEnv and V1ClientOptions). Where public
 // material does not settle what Cloud Run does, WithCompatibility chooses.
 // See README.md for what is not modelled.
 package fakerun
