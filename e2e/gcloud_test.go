@@ -323,34 +323,51 @@ var _ = Describe("gcloud CLI [gcloud]", Label("gcloud", "fakerun-only"), func() 
 		Expect(status.Code(err)).To(Equal(codes.NotFound))
 	})
 
-	It("hands a gcloud-deployed service to the plugin through its export, and gcloud reads the plugin's deployment", func(ctx SpecContext) {
+	It("hands a gcloud-deployed service to the plugin through its export, and gcloud reads the plugin's deployments", func(ctx SpecContext) {
 		requireGcloud()
 		e := newEnv()
-		name := strings.Split(e.ServiceName("quicksync"), "/") // projects/P/locations/R/services/quicksync
+		name := strings.Split(e.ServiceName("canary"), "/") // projects/P/locations/R/services/canary
 		g := gcloudAt(e.Fakerun, name[1], name[3])
 
 		By("deploying the service with gcloud and exporting it")
-		_, stderr := g.ok(ctx, "run", "deploy", "quicksync", "--image="+ImageV1)
+		_, stderr := g.ok(ctx, "run", "deploy", "canary", "--image="+ImageV1)
 		byGcloud := deployed(stderr)
-		export, _ := g.ok(ctx, "run", "services", "describe", "quicksync", "--format=export")
+		export, _ := g.ok(ctx, "run", "services", "describe", "canary", "--format=export")
 
-		By("deploying the export, as the application's Knative manifest, with the plugin's quick sync")
-		app := DeployInput{App: "quicksync", Files: map[string]string{"service.yaml": export}}
-		res := e.Deploy(ctx, app)
+		By("deploying the export, as the canary application's Knative manifest: the first deployment is a quick sync")
+		first := DeployInput{App: "canary", Files: map[string]string{"service.yaml": export}}
+		res := e.Deploy(ctx, first)
 		ExpectSuccess(res)
-		svc := e.Service(ctx, "quicksync")
-		byPlugin := ShortName(svc.GetLatestReadyRevision())
-		Expect(byPlugin).NotTo(Equal(byGcloud))
+		Expect(res.Strategy).To(Equal(model.SyncStrategy_QUICK_SYNC))
+		svc := e.Service(ctx, "canary")
+		v1 := ShortName(svc.GetLatestReadyRevision())
+		Expect(v1).NotTo(Equal(byGcloud))
 		Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV1))
-		Expect(LiveTraffic(svc)).To(Equal(Routes(Route(byPlugin, 100, ""))))
-		ls := e.Livestate(ctx, app.Source())
+		Expect(LiveTraffic(svc)).To(Equal(Routes(Route(v1, 100, ""))))
+		ls := e.Livestate(ctx, first.Source())
 		Expect(ls.GetSyncState().GetStatus()).To(Equal(model.ApplicationSyncStatus_SYNCED), "no spurious diff: %s", ls.GetSyncState().GetReason())
 
 		By("reading the plugin's deployment back with gcloud")
-		stdout, _ := g.ok(ctx, "run", "services", "describe", "quicksync",
+		stdout, _ := g.ok(ctx, "run", "services", "describe", "canary",
 			"--format=value(status.latestReadyRevisionName,status.traffic[0].revisionName,status.traffic[0].percent,spec.template.spec.containers[0].image)")
-		Expect(stdout).To(Equal(byPlugin + "\t" + byPlugin + "\t100\t" + ImageV1 + "\n"))
-		stdout, _ = g.ok(ctx, "run", "services", "describe", "quicksync")
-		Expect(stdout).To(ContainSubstring("100% " + byPlugin))
+		Expect(stdout).To(Equal(v1 + "\t" + v1 + "\t100\t" + ImageV1 + "\n"))
+
+		By("running the canary pipeline on the export with a new image")
+		Expect(export).To(ContainSubstring(ImageV1))
+		second := DeployInput{App: "canary", Commit: Commit(), Files: map[string]string{"service.yaml": strings.ReplaceAll(export, ImageV1, ImageV2)}}
+		res = e.Deploy(ctx, second)
+		ExpectSuccess(res)
+		Expect(res.Strategy).To(Equal(model.SyncStrategy_PIPELINE))
+		svc = e.Service(ctx, "canary")
+		v2 := ShortName(svc.GetLatestReadyRevision())
+		Expect(v2).NotTo(Equal(v1))
+		ls = e.Livestate(ctx, second.Source())
+		Expect(ls.GetSyncState().GetStatus()).To(Equal(model.ApplicationSyncStatus_SYNCED), "no spurious diff: %s", ls.GetSyncState().GetReason())
+
+		By("reading the canary's result back with gcloud")
+		stdout, _ = g.ok(ctx, "run", "services", "describe", "canary")
+		Expect(stdout).To(ContainSubstring("100% " + v2))
+		stdout, _ = g.ok(ctx, "run", "revisions", "describe", v2, "--format=value(spec.containers[0].image)")
+		Expect(stdout).To(Equal(ImageV2 + "\n"))
 	})
 })
