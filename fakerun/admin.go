@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -102,7 +103,7 @@ func (s *server) findRevisionLocked(name string) (*revision, error) {
 	}
 	var found *revision
 	for _, r := range s.revisions {
-		if shortName(r.name) == name {
+		if rules.ShortName(r.name) == name {
 			if found != nil {
 				return nil, fmt.Errorf("fakerun: revision name %q is ambiguous (%s and %s); pass the full name", name, found.name, r.name)
 			}
@@ -230,7 +231,7 @@ func (s *Server) Service(name string) (*runpb.Service, error) {
 	s.impl.settleLocked()
 	svc := s.impl.services[name]
 	if svc == nil {
-		return nil, serviceNotFound(name)
+		return nil, rules.ServiceNotFound(name)
 	}
 	return proto.Clone(svc.svc).(*runpb.Service), nil
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 )
 
 // Behavior is what the revisions of an image (or one revision) do: whether
@@ -290,7 +292,7 @@ func (s *server) ownBehaviorLocked(r *revision) (Behavior, bool) {
 	if b, ok := s.behaviors.Revisions[r.name]; ok {
 		return b, true
 	}
-	b, ok := s.behaviors.Revisions[shortName(r.name)]
+	b, ok := s.behaviors.Revisions[rules.ShortName(r.name)]
 	return b, ok
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/grpc/codes"
 )
 
@@ -82,7 +83,7 @@ func (c Compatibility) etagMismatchCode() codes.Code {
 // shortenRevisionNames rewrites traffic targets that name a revision of the
 // service serviceName by its full resource name to the short name.
 func shortenRevisionNames(serviceName string, traffic []*runpb.TrafficTarget) {
-	prefix := revisionName(serviceName, "") // what the full names of its revisions start with
+	prefix := rules.RevisionName(serviceName, "") // what the full names of its revisions start with
 	for _, t := range traffic {
 		if short, ok := strings.CutPrefix(t.GetRevision(), prefix); ok {
 			t.Revision = short

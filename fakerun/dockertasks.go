@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 )
 
 // taskRunner runs the tasks of docker-mode executions as containers of the
@@ -103,7 +105,7 @@ func (r *taskRunner) runAttempt(ctx context.Context, e *execution, t *task, n in
 		return 0, false, err
 	}
 	// The jobs container contract: https://cloud.google.com/run/docs/container-contract#jobs-env-vars
-	env := []string{"CLOUD_RUN_JOB=" + e.job.id, "CLOUD_RUN_EXECUTION=" + shortName(e.name),
+	env := []string{"CLOUD_RUN_JOB=" + e.job.id, "CLOUD_RUN_EXECUTION=" + rules.ShortName(e.name),
 		"CLOUD_RUN_TASK_INDEX=" + strconv.Itoa(int(t.index)), "CLOUD_RUN_TASK_ATTEMPT=" + strconv.Itoa(int(n)),
 		"CLOUD_RUN_TASK_COUNT=" + strconv.Itoa(int(e.taskCount))}
 	for _, v := range c.GetEnv() {

@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/genproto/googleapis/api"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -104,7 +105,7 @@ func applyOverrides(t *runpb.TaskTemplate, taskCount *int32, ov *runpb.RunJobReq
 			}
 		}
 		if c == nil {
-			return invalidArgument(fmt.Sprintf("overrides.container_overrides[%d].name", i), fmt.Sprintf("no container named %q in the job's template", co.GetName()))
+			return rules.InvalidArgument(fmt.Sprintf("overrides.container_overrides[%d].name", i), fmt.Sprintf("no container named %q in the job's template", co.GetName()))
 		}
 		if len(co.GetArgs()) > 0 || co.GetClearArgs() {
 			c.Args = slices.Clone(co.GetArgs())
@@ -163,7 +164,7 @@ func (e *execution) statusAt(now time.Time) executionStatus {
 func (e *execution) outcome(st executionStatus) *status.Status {
 	switch {
 	case st.cancelled > 0:
-		return status.New(codes.Canceled, fmt.Sprintf("Execution '%s' was cancelled.", shortName(e.name)))
+		return status.New(codes.Canceled, fmt.Sprintf("Execution '%s' was cancelled.", rules.ShortName(e.name)))
 	case st.firstFailed != nil:
 		return status.New(codes.FailedPrecondition, e.failureMessage(st))
 	}
@@ -174,14 +175,14 @@ func (e *execution) outcome(st executionStatus) *status.Status {
 func (e *execution) failureMessage(st executionStatus) string {
 	first := st.firstFailed
 	return fmt.Sprintf("Execution '%s' failed: %d of %d task(s) failed. Task %s-task%d failed: %s",
-		shortName(e.name), st.failed, e.taskCount, shortName(e.name), first.index,
+		rules.ShortName(e.name), st.failed, e.taskCount, rules.ShortName(e.name), first.index,
 		st.firstFailedState.last.exitMessage(e.template.GetTimeout().AsDuration()))
 }
 
 func (e *execution) logURI() string {
 	return "https://console.cloud.google.com/logs/viewer?project=" + e.job.project +
 		"&advancedFilter=resource.type%3D%22cloud_run_job%22%0Aresource.labels.job_name%3D%22" + e.job.id +
-		"%22%0Alabels.%22run.googleapis.com/execution_name%22%3D%22" + shortName(e.name) + "%22"
+		"%22%0Alabels.%22run.googleapis.com/execution_name%22%3D%22" + rules.ShortName(e.name) + "%22"
 }
 
 // executionProtoLocked renders e at the server's time. s.mu is held.
@@ -240,7 +241,7 @@ func (s *server) executionProtoLocked(e *execution) *runpb.Execution {
 // executionReferenceLocked is the job's reference to e. s.mu is held.
 func (s *server) executionReferenceLocked(e *execution) *runpb.ExecutionReference {
 	st := e.statusAt(s.nowLocked())
-	ref := &runpb.ExecutionReference{Name: shortName(e.name), CreateTime: timestamppb.New(e.created)}
+	ref := &runpb.ExecutionReference{Name: rules.ShortName(e.name), CreateTime: timestamppb.New(e.created)}
 	switch err := e.outcome(st); {
 	case !st.complete:
 		ref.CompletionStatus = runpb.ExecutionReference_EXECUTION_RUNNING
@@ -285,15 +286,15 @@ func (s *jobsServer) GetExecution(_ context.Context, req *runpb.GetExecutionRequ
 // executionLocked returns the named execution, with the state settled; an
 // etag other than the execution's (unless empty) is ABORTED. s.mu is held.
 func (s *server) executionLocked(name, etag string) (*execution, error) {
-	if _, _, err := parseExecutionName("name", name); err != nil {
+	if _, _, err := rules.ParseExecutionName("name", name); err != nil {
 		return nil, err
 	}
 	s.settleLocked()
 	e := s.jobs.executions[name]
 	if e == nil {
-		return nil, executionNotFound(name)
+		return nil, rules.ExecutionNotFound(name)
 	}
-	if err := s.checkEtag("execution", etag, e.etag, shortName(e.name)); err != nil {
+	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "execution", etag, e.etag, rules.ShortName(e.name)); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -304,7 +305,7 @@ func (s *server) executionLocked(name, etag string) (*execution, error) {
 func (s *server) executionsOfLocked(jobName string) []*execution {
 	if strings.HasSuffix(jobName, "/jobs/-") {
 		var out []*execution
-		for _, j := range s.jobs.byLocation[jobLocation(jobName)] {
+		for _, j := range s.jobs.byLocation[rules.JobLocation(jobName)] {
 			out = append(out, j.executions...)
 		}
 		return out
@@ -318,18 +319,18 @@ func (s *server) executionsOfLocked(jobName string) []*execution {
 // ListExecutions lists a job's executions, newest first; the job "-" lists
 // every job's of the location.
 func (s *jobsServer) ListExecutions(_ context.Context, req *runpb.ListExecutionsRequest) (*runpb.ListExecutionsResponse, error) {
-	if _, _, _, err := parseJobName("parent", req.GetParent()); err != nil {
+	if _, _, _, err := rules.ParseJobName("parent", req.GetParent()); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
 	if !strings.HasSuffix(req.GetParent(), "/jobs/-") && s.jobs.jobs[req.GetParent()] == nil {
-		return nil, jobNotFound(req.GetParent())
+		return nil, rules.JobNotFound(req.GetParent())
 	}
 	executions := slices.Clone(s.executionsOfLocked(req.GetParent()))
 	slices.SortStableFunc(executions, func(a, b *execution) int { return b.created.Compare(a.created) })
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(executions))
+	start, end, next, err := rules.PageBounds(req.GetPageSize(), req.GetPageToken(), len(executions))
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +351,7 @@ func (s *jobsServer) DeleteExecution(_ context.Context, req *runpb.DeleteExecuti
 	}
 	now := s.nowLocked()
 	if !e.statusAt(now).complete {
-		return nil, failedPrecondition("Execution '%s' cannot be deleted because it is still running; cancel it or wait for it to finish.", shortName(e.name))
+		return nil, rules.FailedPrecondition("Execution '%s' cannot be deleted because it is still running; cancel it or wait for it to finish.", rules.ShortName(e.name))
 	}
 	resp := s.executionProtoLocked(e)
 	resp.DeleteTime = timestamppb.New(now)
@@ -374,7 +375,7 @@ func (s *jobsServer) CancelExecution(_ context.Context, req *runpb.CancelExecuti
 	}
 	now := s.nowLocked()
 	if e.statusAt(now).complete {
-		return nil, failedPrecondition("Execution '%s' has already completed and cannot be cancelled.", shortName(e.name))
+		return nil, rules.FailedPrecondition("Execution '%s' has already completed and cannot be cancelled.", rules.ShortName(e.name))
 	}
 	if req.GetValidateOnly() {
 		return validateOnlyOperation(e.job.location, s.executionProtoLocked(e))

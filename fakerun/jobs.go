@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/genproto/googleapis/api"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -78,15 +79,15 @@ type jobOperation struct {
 }
 
 func (s *jobsServer) CreateJob(_ context.Context, req *runpb.CreateJobRequest) (*longrunningpb.Operation, error) {
-	project, region, err := parseLocation("parent", req.GetParent())
+	project, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
 	if region == "-" {
-		return nil, invalidArgument("parent", "the location must not be the '-' wildcard")
+		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	if req.GetJob() == nil {
-		return nil, invalidArgument("job", "a job is required")
+		return nil, rules.InvalidArgument("job", "a job is required")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -94,7 +95,7 @@ func (s *jobsServer) CreateJob(_ context.Context, req *runpb.CreateJobRequest) (
 	id := req.GetJobId()
 	if id == "" {
 		id = "job-" + s.randomLettersLocked(8)
-	} else if err := validateJobID("job_id", id); err != nil {
+	} else if err := rules.ValidateJobID("job_id", id); err != nil {
 		return nil, err
 	}
 	if _, ok := s.jobs.jobs[req.GetParent()+"/jobs/"+id]; ok {
@@ -105,17 +106,17 @@ func (s *jobsServer) CreateJob(_ context.Context, req *runpb.CreateJobRequest) (
 
 // createJobLocked creates a job and starts its reconcile. s.mu is held.
 func (s *server) createJobLocked(project, region, id string, in *runpb.Job, validateOnly bool) (*longrunningpb.Operation, error) {
-	if err := validateAnnotations("job.annotations", in.GetAnnotations()); err != nil {
+	if err := rules.ValidateAnnotations("job.annotations", in.GetAnnotations()); err != nil {
 		return nil, err
 	}
-	if err := validateAnnotations("job.template.annotations", in.GetTemplate().GetAnnotations()); err != nil {
+	if err := rules.ValidateAnnotations("job.template.annotations", in.GetTemplate().GetAnnotations()); err != nil {
 		return nil, err
 	}
 	now := s.nowLocked()
-	location := locationName(project, region)
+	location := rules.LocationName(project, region)
 	j := &job{name: location + "/jobs/" + id, location: location, project: project, id: id}
 	next := &runpb.Job{}
-	replaceWritableFields(next, proto.Clone(in))
+	rules.ReplaceWritable(next, proto.Clone(in))
 	if err := normalizeJob(next); err != nil {
 		return nil, err
 	}
@@ -142,14 +143,14 @@ func normalizeJob(j *runpb.Job) error {
 	if j.GetCreateExecution() != nil {
 		return status.Error(codes.Unimplemented, "fakerun does not model start_execution_token or run_execution_token; run the job with RunJob")
 	}
-	if err := validateLabels("job.labels", j.GetLabels()); err != nil {
+	if err := rules.ValidateLabels("job.labels", j.GetLabels()); err != nil {
 		return err
 	}
 	et := j.GetTemplate()
 	if et == nil {
-		return invalidArgument("job.template", "an execution template is required")
+		return rules.InvalidArgument("job.template", "an execution template is required")
 	}
-	if err := validateLabels("job.template.labels", et.GetLabels()); err != nil {
+	if err := rules.ValidateLabels("job.template.labels", et.GetLabels()); err != nil {
 		return err
 	}
 	if et.GetTaskCount() == 0 {
@@ -162,11 +163,11 @@ func normalizeJob(j *runpb.Job) error {
 		return err
 	}
 	if et.GetParallelism() > et.GetTaskCount() {
-		return invalidArgument("job.template.parallelism", fmt.Sprintf("must not exceed task_count (%d), got %d", et.GetTaskCount(), et.GetParallelism()))
+		return rules.InvalidArgument("job.template.parallelism", fmt.Sprintf("must not exceed task_count (%d), got %d", et.GetTaskCount(), et.GetParallelism()))
 	}
 	tt := et.GetTemplate()
 	if tt == nil {
-		return invalidArgument("job.template.template", "a task template is required")
+		return rules.InvalidArgument("job.template.template", "a task template is required")
 	}
 	if tt.GetRetries() == nil {
 		tt.Retries = &runpb.TaskTemplate_MaxRetries{MaxRetries: defaultMaxRetries}
@@ -180,10 +181,10 @@ func normalizeJob(j *runpb.Job) error {
 // validateExecutionShape checks task_count and parallelism.
 func validateExecutionShape(field string, taskCount, parallelism int32) error {
 	if taskCount < 1 || taskCount > maxTaskCount {
-		return invalidArgument(field+".task_count", fmt.Sprintf("must be from 1 to %d, got %d", maxTaskCount, taskCount))
+		return rules.InvalidArgument(field+".task_count", fmt.Sprintf("must be from 1 to %d, got %d", maxTaskCount, taskCount))
 	}
 	if parallelism < 0 {
-		return invalidArgument(field+".parallelism", fmt.Sprintf("must not be negative (0 runs as many tasks at once as possible), got %d", parallelism))
+		return rules.InvalidArgument(field+".parallelism", fmt.Sprintf("must not be negative (0 runs as many tasks at once as possible), got %d", parallelism))
 	}
 	return nil
 }
@@ -191,18 +192,18 @@ func validateExecutionShape(field string, taskCount, parallelism int32) error {
 // validateTaskTemplate checks containers, retries and timeout.
 func validateTaskTemplate(field string, t *runpb.TaskTemplate) error {
 	if len(t.GetContainers()) == 0 {
-		return invalidArgument(field+".containers", "at least one container is required")
+		return rules.InvalidArgument(field+".containers", "at least one container is required")
 	}
 	for i, c := range t.GetContainers() {
 		if c.GetImage() == "" {
-			return invalidArgument(fmt.Sprintf("%s.containers[%d].image", field, i), "a container image is required")
+			return rules.InvalidArgument(fmt.Sprintf("%s.containers[%d].image", field, i), "a container image is required")
 		}
 	}
 	if r := t.GetMaxRetries(); r < 0 || r > maxMaxRetries {
-		return invalidArgument(field+".max_retries", fmt.Sprintf("must be from 0 to %d, got %d", maxMaxRetries, r))
+		return rules.InvalidArgument(field+".max_retries", fmt.Sprintf("must be from 0 to %d, got %d", maxMaxRetries, r))
 	}
 	if d := t.GetTimeout().AsDuration(); d <= 0 || d > maxTaskTimeout {
-		return invalidArgument(field+".timeout", fmt.Sprintf("must be more than 0s and at most %s, got %s", maxTaskTimeout, d))
+		return rules.InvalidArgument(field+".timeout", fmt.Sprintf("must be more than 0s and at most %s, got %s", maxTaskTimeout, d))
 	}
 	return nil
 }
@@ -311,15 +312,15 @@ func (s *jobsServer) GetJob(_ context.Context, req *runpb.GetJobRequest) (*runpb
 // name is INVALID_ARGUMENT, an unknown one NOT_FOUND, and an etag other than
 // the job's (unless empty) ABORTED. s.mu is held.
 func (s *server) jobLocked(name, etag string) (*job, error) {
-	if _, _, _, err := parseJobName("name", name); err != nil {
+	if _, _, _, err := rules.ParseJobName("name", name); err != nil {
 		return nil, err
 	}
 	s.settleLocked()
 	j := s.jobs.jobs[name]
 	if j == nil {
-		return nil, jobNotFound(name)
+		return nil, rules.JobNotFound(name)
 	}
-	if err := s.checkEtag("job", etag, j.stored.GetEtag(), j.id); err != nil {
+	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "job", etag, j.stored.GetEtag(), j.id); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -338,18 +339,18 @@ func (s *server) jobProtoLocked(j *job) *runpb.Job {
 
 // ListJobs lists a location's jobs, newest first.
 func (s *jobsServer) ListJobs(_ context.Context, req *runpb.ListJobsRequest) (*runpb.ListJobsResponse, error) {
-	_, region, err := parseLocation("parent", req.GetParent())
+	_, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
 	if region == "-" {
-		return nil, invalidArgument("parent", "the location must not be the '-' wildcard")
+		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
 	jobs := s.jobs.byLocation[req.GetParent()]
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(jobs))
+	start, end, next, err := rules.PageBounds(req.GetPageSize(), req.GetPageToken(), len(jobs))
 	if err != nil {
 		return nil, err
 	}
@@ -362,9 +363,9 @@ func (s *jobsServer) ListJobs(_ context.Context, req *runpb.ListJobsRequest) (*r
 
 func (s *jobsServer) UpdateJob(_ context.Context, req *runpb.UpdateJobRequest) (*longrunningpb.Operation, error) {
 	if req.GetJob() == nil {
-		return nil, invalidArgument("job", "a job is required")
+		return nil, rules.InvalidArgument("job", "a job is required")
 	}
-	project, region, id, err := parseJobName("job.name", req.GetJob().GetName())
+	project, region, id, err := rules.ParseJobName("job.name", req.GetJob().GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -374,25 +375,25 @@ func (s *jobsServer) UpdateJob(_ context.Context, req *runpb.UpdateJobRequest) (
 	j := s.jobs.jobs[req.GetJob().GetName()]
 	if j == nil {
 		if !req.GetAllowMissing() {
-			return nil, jobNotFound(req.GetJob().GetName())
+			return nil, rules.JobNotFound(req.GetJob().GetName())
 		}
 		if region == "-" {
-			return nil, invalidArgument("job.name", "the location must not be the '-' wildcard")
+			return nil, rules.InvalidArgument("job.name", "the location must not be the '-' wildcard")
 		}
-		if err := validateJobID("job.name", id); err != nil {
+		if err := rules.ValidateJobID("job.name", id); err != nil {
 			return nil, err
 		}
 		return s.createJobLocked(project, region, id, req.GetJob(), req.GetValidateOnly())
 	}
-	if err := s.checkEtag("job", req.GetJob().GetEtag(), j.stored.GetEtag(), id); err != nil {
+	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "job", req.GetJob().GetEtag(), j.stored.GetEtag(), id); err != nil {
 		return nil, err
 	}
 	next := proto.Clone(j.stored).(*runpb.Job)
-	replaceWritableFields(next, proto.Clone(req.GetJob()))
+	rules.ReplaceWritable(next, proto.Clone(req.GetJob()))
 	if err := normalizeJob(next); err != nil {
 		return nil, err
 	}
-	if !s.cfg.compat.BumpGenerationOnNoOpUpdate && sameWritableFields(next, j.stored) {
+	if !s.cfg.compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, j.stored) {
 		// Nothing to change: no new generation, answer with the job as is.
 		return s.doneOperationLocked(j.location, s.jobProtoLocked(j))
 	}
@@ -421,7 +422,7 @@ func (s *jobsServer) DeleteJob(_ context.Context, req *runpb.DeleteJobRequest) (
 	now := s.nowLocked()
 	for _, e := range j.executions {
 		if !e.statusAt(now).complete {
-			return nil, failedPrecondition("Job '%s' cannot be deleted because execution '%s' is still running; cancel it or wait for it to finish.", j.id, shortName(e.name))
+			return nil, rules.FailedPrecondition("Job '%s' cannot be deleted because execution '%s' is still running; cancel it or wait for it to finish.", j.id, rules.ShortName(e.name))
 		}
 	}
 	resp := s.jobProtoLocked(j)
@@ -451,7 +452,7 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 		return nil, err
 	}
 	if tc := j.stored.GetTerminalCondition(); tc.GetState() == runpb.Condition_CONDITION_FAILED {
-		return nil, failedPrecondition("Job '%s' is not ready: %s", j.id, tc.GetMessage())
+		return nil, rules.FailedPrecondition("Job '%s' is not ready: %s", j.id, tc.GetMessage())
 	}
 	e, err := s.newExecutionLocked(j, req.GetOverrides())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -28,14 +29,14 @@ func (s *server) GetOperation(_ context.Context, req *longrunningpb.GetOperation
 // operationLocked settles and returns the named operation.
 // Must be called with s.mu held.
 func (s *server) operationLocked(name string) (*longrunningpb.Operation, error) {
-	location, err := parseOperationName("name", name)
+	location, err := rules.ParseOperationName("name", name)
 	if err != nil {
 		return nil, err
 	}
 	s.settleLocked()
 	op := s.operations[name]
 	if op == nil {
-		return nil, notFound("OPERATION", shortName(name), location)
+		return nil, rules.NotFound("OPERATION", rules.ShortName(name), location)
 	}
 	return op.op, nil
 }
@@ -46,7 +47,7 @@ const maxOperationsPageSize = 100
 // ListOperations lists a location's operations, oldest first, filtered by
 // "done:true" or "done:false", the filters Cloud Run documents.
 func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
-	if _, _, err := parseLocation("name", req.GetName()); err != nil {
+	if _, _, err := rules.ParseLocation("name", req.GetName()); err != nil {
 		return nil, err
 	}
 	keep, err := operationsFilter(req.GetFilter())
@@ -66,7 +67,7 @@ func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperat
 	if size <= 0 || size > maxOperationsPageSize {
 		size = maxOperationsPageSize // "If not set or set to less than or equal to 0, the default page size is 100"
 	}
-	start, end, next, err := pageBounds(size, req.GetPageToken(), len(ops))
+	start, end, next, err := rules.PageBounds(size, req.GetPageToken(), len(ops))
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +90,7 @@ func operationsFilter(filter string) (func(*longrunningpb.Operation) bool, error
 	case found && strings.TrimSpace(field) == "done" && strings.TrimSpace(value) == "false":
 		return func(op *longrunningpb.Operation) bool { return !op.GetDone() }, nil
 	}
-	return nil, invalidArgument("filter", fmt.Sprintf("unsupported filter %q; use done:true, done:false or no filter", filter))
+	return nil, rules.InvalidArgument("filter", fmt.Sprintf("unsupported filter %q; use done:true, done:false or no filter", filter))
 }
 
 func (s *server) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOperationRequest) (*emptypb.Empty, error) {

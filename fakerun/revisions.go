@@ -6,6 +6,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -25,7 +26,7 @@ func (s *server) GetRevision(_ context.Context, req *runpb.GetRevisionRequest) (
 // revisionLocked returns the revision of the request field name, with the state settled to now: an
 // invalid name is INVALID_ARGUMENT and an unknown one NOT_FOUND, as Cloud Run answers. s.mu is held.
 func (s *server) revisionLocked(name string) (*revision, error) {
-	serviceName, short, err := parseRevisionName("name", name)
+	serviceName, short, err := rules.ParseRevisionName("name", name)
 	if err != nil {
 		return nil, err
 	}
@@ -38,14 +39,14 @@ func (s *server) revisionLocked(name string) (*revision, error) {
 }
 
 func revisionNotFound(serviceName, short string) error {
-	return notFound("REVISION", short, serviceName[:strings.Index(serviceName, "/services/")])
+	return rules.NotFound("REVISION", short, serviceName[:strings.Index(serviceName, "/services/")])
 }
 
 // ListRevisions lists a service's revisions newest first; the service "-"
 // lists every service of the location, by service name. With show_deleted,
 // deleted revisions that have not expired are listed among them.
 func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsRequest) (*runpb.ListRevisionsResponse, error) {
-	project, region, id, err := parseServiceName("parent", req.GetParent())
+	project, region, id, err := rules.ParseServiceName("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -54,13 +55,13 @@ func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsReques
 	s.settleLocked()
 	var services []*service
 	if id == "-" {
-		for _, name := range s.serviceIndex[locationName(project, region)] {
+		for _, name := range s.serviceIndex[rules.LocationName(project, region)] {
 			services = append(services, s.services[name])
 		}
 	} else {
 		svc := s.services[req.GetParent()]
 		if svc == nil {
-			return nil, serviceNotFound(req.GetParent())
+			return nil, rules.ServiceNotFound(req.GetParent())
 		}
 		services = []*service{svc}
 	}
@@ -88,7 +89,7 @@ func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsReques
 			j--
 		}
 	}
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(listed))
+	start, end, next, err := rules.PageBounds(req.GetPageSize(), req.GetPageToken(), len(listed))
 	if err != nil {
 		return nil, err
 	}
@@ -112,9 +113,9 @@ func (s *server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequ
 	if err != nil {
 		return nil, err
 	}
-	short := shortName(r.name)
-	if etag := req.GetEtag(); etag != "" && etag != r.etag {
-		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of revision '%s'.", etag, r.etag, short)
+	short := rules.ShortName(r.name)
+	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "revision", req.GetEtag(), r.etag, short); err != nil {
+		return nil, err
 	}
 	svc := r.service
 	switch {

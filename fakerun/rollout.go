@@ -7,6 +7,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -94,7 +95,7 @@ func (s *server) revisionProtoLocked(r *revision) *runpb.Revision {
 		Reconciling:                   st == revPending,
 		ObservedGeneration:            1,
 		LogUri: "https://console.cloud.google.com/logs/viewer?project=" + svc.project +
-			"&resource=cloud_run_revision/service_name/" + svc.id + "/revision_name/" + shortName(r.name),
+			"&resource=cloud_run_revision/service_name/" + svc.id + "/revision_name/" + rules.ShortName(r.name),
 		Creator: creator,
 		Etag:    r.etag,
 	}
@@ -124,7 +125,7 @@ func (s *server) revisionProtoLocked(r *revision) *runpb.Revision {
 
 // notReadyMessage is Cloud Run's rollout error for a revision that failed.
 func notReadyMessage(r *revision) string {
-	return fmt.Sprintf("Revision '%s' is not ready and cannot serve traffic. %s", shortName(r.name), r.failMsg)
+	return fmt.Sprintf("Revision '%s' is not ready and cannot serve traffic. %s", rules.ShortName(r.name), r.failMsg)
 }
 
 // settleLocked advances pending operations whose revisions changed state.

@@ -11,6 +11,8 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -37,7 +39,7 @@ type Server struct {
 	grpc          *grpc.Server
 	http          *http.Server
 	mux           *http.ServeMux
-	listener      *splitListener
+	listener      *listener.Split
 	closeOnce     sync.Once
 	closeErr      error
 	wg            sync.WaitGroup
@@ -77,7 +79,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	healthpb.RegisterHealthServer(gs, health.NewServer())
 	reflection.Register(gs)
 
-	rest, err := newRESTHandler(gs)
+	rest, err := rest.NewHandler(gs)
 	if err != nil {
 		containers.close()
 		return nil, fmt.Errorf("fakerun: building the REST transcoder: %w", err)
@@ -90,7 +92,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		containers.close()
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
-	split := newSplitListener(l)
+	split := listener.New(l)
 	s := &Server{impl: impl, metrics: store, monitoring: monitoring, ingestionDelay: cfg.ingestionDelay, containers: containers, grpc: gs, mux: mux, listener: split}
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
 	s.trafficClient = newTrafficClient(s.Addr())
@@ -99,11 +101,11 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		_ = gs.Serve(split.h2) // returns when Close stops the server
+		_ = gs.Serve(split.H2()) // returns when Close stops the server
 	}()
 	go func() {
 		defer s.wg.Done()
-		_ = s.http.Serve(split.h1) // returns http.ErrServerClosed on Close
+		_ = s.http.Serve(split.H1()) // returns http.ErrServerClosed on Close
 	}()
 	return s, nil
 }
@@ -119,7 +121,7 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 
 // Addr returns the host:port the server listens on.
 func (s *Server) Addr() string {
-	return s.listener.l.Addr().String()
+	return s.listener.Addr().String()
 }
 
 // Close stops the server, dropping open connections.

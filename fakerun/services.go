@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/genproto/googleapis/api"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,12 +25,12 @@ const creator = "fakerun@example.com"
 const deletedRetention = 30 * 24 * time.Hour
 
 func (s *server) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
-	project, region, err := parseLocation("parent", req.GetParent())
+	project, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
 	if region == "-" {
-		return nil, invalidArgument("parent", "the location must not be the '-' wildcard")
+		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	id := req.GetServiceId()
 	if id != "" {
@@ -38,7 +39,7 @@ func (s *server) CreateService(_ context.Context, req *runpb.CreateServiceReques
 		}
 	}
 	if req.GetService() == nil {
-		return nil, invalidArgument("service", "a service is required")
+		return nil, rules.InvalidArgument("service", "a service is required")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -65,8 +66,8 @@ func (s *server) generatedServiceIDLocked(parent string) string {
 }
 
 func validateServiceID(field, id string) error {
-	if !serviceIDPattern.MatchString(id) {
-		return invalidArgument(field, fmt.Sprintf("service id %q must use only lowercase letters, digits and hyphens, begin with a letter, not end with a hyphen, and be fewer than 50 characters", id))
+	if !rules.ServiceIDPattern.MatchString(id) {
+		return rules.InvalidArgument(field, fmt.Sprintf("service id %q must use only lowercase letters, digits and hyphens, begin with a letter, not end with a hyphen, and be fewer than 50 characters", id))
 	}
 	return nil
 }
@@ -75,10 +76,10 @@ func validateServiceID(field, id string) error {
 // Must be called with s.mu held.
 func (s *server) createLocked(project, region, id string, in *runpb.Service, validateOnly bool) (*longrunningpb.Operation, error) {
 	now := s.nowLocked()
-	location := locationName(project, region)
+	location := rules.LocationName(project, region)
 	svc := &service{name: location + "/services/" + id, location: location, project: project, region: region, id: id, nextSeq: 1}
 	next := &runpb.Service{}
-	replaceWritable(next, proto.Clone(in).(*runpb.Service))
+	rules.ReplaceWritable(next, proto.Clone(in).(*runpb.Service))
 	normalizeService(next)
 	if s.cfg.compat.AcceptFullRevisionNames {
 		shortenRevisionNames(svc.name, next.GetTraffic())
@@ -132,16 +133,16 @@ func normalizeService(svc *runpb.Service) {
 
 // validateService checks the documented limits of a service's fields and the traffic rules.
 func validateService(id string, svc *runpb.Service) error {
-	if err := validateDescription("service.description", svc.GetDescription()); err != nil {
+	if err := rules.ValidateDescription("service.description", svc.GetDescription()); err != nil {
 		return err
 	}
-	if err := validateLabels("service.labels", svc.GetLabels()); err != nil {
+	if err := rules.ValidateLabels("service.labels", svc.GetLabels()); err != nil {
 		return err
 	}
-	if err := validateAnnotations("service.annotations", svc.GetAnnotations()); err != nil {
+	if err := rules.ValidateAnnotations("service.annotations", svc.GetAnnotations()); err != nil {
 		return err
 	}
-	if err := validateRevisionTemplate("service.template", svc.GetTemplate()); err != nil {
+	if err := rules.ValidateRevisionTemplate("service.template", svc.GetTemplate()); err != nil {
 		return err
 	}
 	return validateTraffic(id, svc.GetTraffic())
@@ -183,10 +184,10 @@ func (s *server) trafficWaitsLocked(svc *service, traffic []*runpb.TrafficTarget
 			}
 			continue
 		}
-		if created != nil && t.GetRevision() == shortName(created.name) {
+		if created != nil && t.GetRevision() == rules.ShortName(created.name) {
 			continue
 		}
-		r := s.revisions[revisionName(svc.name, t.GetRevision())]
+		r := s.revisions[rules.RevisionName(svc.name, t.GetRevision())]
 		switch {
 		case r == nil:
 			if missing == "" {
@@ -212,24 +213,24 @@ func (s *server) GetService(_ context.Context, req *runpb.GetServiceRequest) (*r
 // serviceLocked returns the service of the request field name, with the state settled to now: an invalid
 // name is INVALID_ARGUMENT and an unknown one NOT_FOUND, as Cloud Run answers. s.mu is held.
 func (s *server) serviceLocked(name string) (*service, error) {
-	if _, _, _, err := parseServiceName("name", name); err != nil {
+	if _, _, _, err := rules.ParseServiceName("name", name); err != nil {
 		return nil, err
 	}
 	s.settleLocked()
 	svc := s.services[name]
 	if svc == nil {
-		return nil, serviceNotFound(name)
+		return nil, rules.ServiceNotFound(name)
 	}
 	return svc, nil
 }
 
 func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
-	_, region, err := parseLocation("parent", req.GetParent())
+	_, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
 	if region == "-" {
-		return nil, invalidArgument("parent", "the location must not be the '-' wildcard")
+		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -242,7 +243,7 @@ func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest)
 		listed = append(listed, s.unexpiredDeletedServicesLocked(req.GetParent())...)
 		slices.SortStableFunc(listed, func(a, b *runpb.Service) int { return strings.Compare(a.GetName(), b.GetName()) })
 	}
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(listed))
+	start, end, next, err := rules.PageBounds(req.GetPageSize(), req.GetPageToken(), len(listed))
 	if err != nil {
 		return nil, err
 	}
@@ -262,9 +263,9 @@ func (s *server) unexpiredDeletedServicesLocked(location string) []*runpb.Servic
 
 func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
 	if req.GetService() == nil {
-		return nil, invalidArgument("service", "a service is required")
+		return nil, rules.InvalidArgument("service", "a service is required")
 	}
-	project, region, id, err := parseServiceName("service.name", req.GetService().GetName())
+	project, region, id, err := rules.ParseServiceName("service.name", req.GetService().GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -274,18 +275,18 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 	svc := s.services[req.GetService().GetName()]
 	if svc == nil {
 		if !req.GetAllowMissing() {
-			return nil, serviceNotFound(req.GetService().GetName())
+			return nil, rules.ServiceNotFound(req.GetService().GetName())
 		}
 		if region == "-" {
-			return nil, invalidArgument("service.name", "the location must not be the '-' wildcard")
+			return nil, rules.InvalidArgument("service.name", "the location must not be the '-' wildcard")
 		}
 		if err := validateServiceID("service.name", id); err != nil {
 			return nil, err
 		}
 		return s.createLocked(project, region, id, req.GetService(), req.GetValidateOnly())
 	}
-	if etag := req.GetService().GetEtag(); etag != "" && etag != svc.svc.GetEtag() {
-		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), id)
+	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "service", req.GetService().GetEtag(), svc.svc.GetEtag(), id); err != nil {
+		return nil, err
 	}
 	if s.cfg.compat.RejectUpdateWhileReconciling {
 		if op := s.pendingRolloutLocked(svc); op != nil {
@@ -295,11 +296,11 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 	in := proto.Clone(req.GetService()).(*runpb.Service)
 	next := proto.Clone(svc.svc).(*runpb.Service)
 	if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 {
-		if err := applyMask(next, in, paths); err != nil {
+		if err := rules.ApplyMask(next, in, paths); err != nil {
 			return nil, err
 		}
 	} else {
-		replaceWritable(next, in)
+		rules.ReplaceWritable(next, in)
 	}
 	normalizeService(next)
 	if s.cfg.compat.AcceptFullRevisionNames {
@@ -324,7 +325,7 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 			return nil, err
 		}
 	}
-	if rev == nil && !s.cfg.compat.BumpGenerationOnNoOpUpdate && sameDesiredState(next, svc.svc) {
+	if rev == nil && !s.cfg.compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, svc.svc) {
 		// Nothing to change: no new generation, answer with the service as is.
 		return s.doneOperationLocked(svc.location, svc.svc)
 	}
@@ -348,14 +349,6 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 	return s.startOperationLocked(svc, waitFor, follow, missing)
 }
 
-// sameDesiredState reports whether a and b agree on every writable field.
-func sameDesiredState(a, b *runpb.Service) bool {
-	x, y := &runpb.Service{}, &runpb.Service{}
-	replaceWritable(x, a)
-	replaceWritable(y, b)
-	return proto.Equal(x, y)
-}
-
 // updateCreatesRevisionLocked reports whether an update of svc to template t
 // creates a revision: not when t equals the current template (t naming no
 // revision, or the current one), nor when t names an existing revision with
@@ -372,7 +365,7 @@ func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemp
 		t.Revision = ""
 		return !same, nil
 	}
-	if existing := s.revisions[revisionName(svc.name, t.GetRevision())]; existing != nil {
+	if existing := s.revisions[rules.RevisionName(svc.name, t.GetRevision())]; existing != nil {
 		if proto.Equal(existing.template, t) {
 			return false, nil
 		}
@@ -387,13 +380,13 @@ func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemp
 func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.RevisionTemplate) (*revision, error) {
 	name := t.GetRevision()
 	if name == "" {
-		for name == "" || s.revisions[revisionName(svc.name, name)] != nil || svc.deletedRevisions[name] {
+		for name == "" || s.revisions[rules.RevisionName(svc.name, name)] != nil || svc.deletedRevisions[name] {
 			name = fmt.Sprintf("%s-%05d-%s", svc.id, generation, s.randomLettersLocked(3))
 		}
-	} else if !strings.HasPrefix(name, svc.id+"-") || len(name) > 63 || !dnsLabelPattern.MatchString(name) {
-		return nil, invalidArgument("service.template.revision", fmt.Sprintf(
+	} else if !strings.HasPrefix(name, svc.id+"-") || len(name) > 63 || !rules.DnsLabelPattern.MatchString(name) {
+		return nil, rules.InvalidArgument("service.template.revision", fmt.Sprintf(
 			"revision name %q must start with the service name followed by a hyphen (%q), use only lowercase letters, digits and hyphens, not end with a hyphen, and have at most 63 characters", name, svc.id+"-"))
-	} else if s.revisions[revisionName(svc.name, name)] != nil {
+	} else if s.revisions[rules.RevisionName(svc.name, name)] != nil {
 		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", name)
 	} else if svc.deletedRevisions[name] {
 		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' was deleted; the name of a deleted revision cannot be reused.", name)
@@ -402,7 +395,7 @@ func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 	tmpl.Revision = name
 	now := s.nowLocked()
 	r := &revision{
-		name:       revisionName(svc.name, name),
+		name:       rules.RevisionName(svc.name, name),
 		uid:        s.newUIDLocked(),
 		etag:       s.newEtagLocked(),
 		service:    svc,
@@ -465,7 +458,7 @@ func (s *server) removeRevisionLocked(r *revision) {
 		if svc.deletedRevisions == nil {
 			svc.deletedRevisions = map[string]bool{}
 		}
-		svc.deletedRevisions[shortName(r.name)] = true
+		svc.deletedRevisions[rules.ShortName(r.name)] = true
 	}
 }
 
@@ -476,8 +469,8 @@ func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 	if err != nil {
 		return nil, err
 	}
-	if etag := req.GetEtag(); etag != "" && etag != svc.svc.GetEtag() {
-		return nil, status.Errorf(s.cfg.compat.etagMismatchCode(), "The etag %s does not match the current etag %s of service '%s'; read the service again and retry.", etag, svc.svc.GetEtag(), svc.id)
+	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "service", req.GetEtag(), svc.svc.GetEtag(), svc.id); err != nil {
+		return nil, err
 	}
 	now := s.nowLocked()
 	resp := proto.Clone(svc.svc).(*runpb.Service)

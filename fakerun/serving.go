@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 )
 
@@ -137,7 +138,7 @@ func (s *server) routeLocked(host string) (target, routeResult) {
 // the newest ready one), or nil. Must be called with s.mu held.
 func (s *server) statusRevisionLocked(svc *service, st *runpb.TrafficTargetStatus) *revision {
 	if st.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION {
-		return s.revisions[revisionName(svc.name, st.GetRevision())]
+		return s.revisions[rules.RevisionName(svc.name, st.GetRevision())]
 	}
 	return s.latestReadyLocked(svc)
 }
@@ -149,7 +150,7 @@ func (s *server) targetLocked(r *revision) target {
 	return target{
 		revision: r.name,
 		resource: metrics.Resource{ProjectID: svc.project, Location: svc.region, ServiceName: svc.id,
-			RevisionName: shortName(r.name), ConfigurationName: svc.id},
+			RevisionName: rules.ShortName(r.name), ConfigurationName: svc.id},
 		image:     servingImage(r.template),
 		container: servingContainer(r.template),
 		behavior:  s.behaviorLocked(r),

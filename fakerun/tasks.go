@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -150,7 +151,7 @@ func (a *attempt) exitMessage(timeout time.Duration) string {
 
 // taskName is the full name of an execution's task.
 func taskName(e *execution, t *task) string {
-	return fmt.Sprintf("%s/tasks/%s-task%d", e.name, shortName(e.name), t.index)
+	return fmt.Sprintf("%s/tasks/%s-task%d", e.name, rules.ShortName(e.name), t.index)
 }
 
 // taskProtoLocked renders task t of e. s.mu is held.
@@ -170,7 +171,7 @@ func (s *server) taskProtoLocked(e *execution, t *task) *runpb.Task {
 		ScheduledTime:        timestamppb.New(e.created),
 		UpdateTime:           timestamppb.New(e.created),
 		Job:                  e.job.id,
-		Execution:            shortName(e.name),
+		Execution:            rules.ShortName(e.name),
 		Containers:           tmpl.GetContainers(),
 		Volumes:              tmpl.GetVolumes(),
 		MaxRetries:           tmpl.GetMaxRetries(),
@@ -225,7 +226,7 @@ func (s *server) taskProtoLocked(e *execution, t *task) *runpb.Task {
 }
 
 func (s *jobsServer) GetTask(_ context.Context, req *runpb.GetTaskRequest) (*runpb.Task, error) {
-	executionName, _, err := parseTaskName("name", req.GetName())
+	executionName, _, err := rules.ParseTaskName("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -239,13 +240,13 @@ func (s *jobsServer) GetTask(_ context.Context, req *runpb.GetTaskRequest) (*run
 			}
 		}
 	}
-	return nil, taskNotFound(req.GetName())
+	return nil, rules.TaskNotFound(req.GetName())
 }
 
 // ListTasks lists an execution's tasks by index; "-" as the execution (and
 // as the job) lists the tasks of every execution of the job (of the location).
 func (s *jobsServer) ListTasks(_ context.Context, req *runpb.ListTasksRequest) (*runpb.ListTasksResponse, error) {
-	jobName, executionID, err := parseExecutionName("parent", req.GetParent())
+	jobName, executionID, err := rules.ParseExecutionName("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +259,7 @@ func (s *jobsServer) ListTasks(_ context.Context, req *runpb.ListTasksRequest) (
 	} else if e := s.jobs.executions[req.GetParent()]; e != nil {
 		executions = []*execution{e}
 	} else {
-		return nil, executionNotFound(req.GetParent())
+		return nil, rules.ExecutionNotFound(req.GetParent())
 	}
 	type ref struct {
 		e *execution
@@ -270,7 +271,7 @@ func (s *jobsServer) ListTasks(_ context.Context, req *runpb.ListTasksRequest) (
 			all = append(all, ref{e, t})
 		}
 	}
-	start, end, next, err := pageBounds(req.GetPageSize(), req.GetPageToken(), len(all))
+	start, end, next, err := rules.PageBounds(req.GetPageSize(), req.GetPageToken(), len(all))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 )
 
 // maxTagAndServiceLen is Cloud Run's limit on len(tag)+len(service id).
@@ -37,37 +38,37 @@ func validateTraffic(serviceID string, traffic []*runpb.TrafficTarget) error {
 	for i, t := range traffic {
 		field := fmt.Sprintf("service.traffic[%d]", i)
 		if t.GetPercent() < 0 || t.GetPercent() > 100 {
-			return invalidArgument(field+".percent", fmt.Sprintf("percent must be between 0 and 100, got %d", t.GetPercent()))
+			return rules.InvalidArgument(field+".percent", fmt.Sprintf("percent must be between 0 and 100, got %d", t.GetPercent()))
 		}
 		sum += int(t.GetPercent())
 		switch t.GetType() {
 		case runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED:
 		case runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION:
 			if t.GetRevision() == "" {
-				return invalidArgument(field+".revision", "a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION must name a revision")
+				return rules.InvalidArgument(field+".revision", "a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION must name a revision")
 			}
 		case runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST:
 			if t.GetRevision() != "" {
-				return invalidArgument(field+".revision", fmt.Sprintf("a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST must not name a revision, got %q", t.GetRevision()))
+				return rules.InvalidArgument(field+".revision", fmt.Sprintf("a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST must not name a revision, got %q", t.GetRevision()))
 			}
 		default:
-			return invalidArgument(field+".type", fmt.Sprintf("unknown traffic type %d; allowed: TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST (1), TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION (2)", t.GetType()))
+			return rules.InvalidArgument(field+".type", fmt.Sprintf("unknown traffic type %d; allowed: TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST (1), TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION (2)", t.GetType()))
 		}
 		if tag := t.GetTag(); tag != "" {
-			if len(tag) < 3 || !dnsLabelPattern.MatchString(tag) {
-				return invalidArgument(field+".tag", fmt.Sprintf("tag %q must be at least 3 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen", tag))
+			if len(tag) < 3 || !rules.DnsLabelPattern.MatchString(tag) {
+				return rules.InvalidArgument(field+".tag", fmt.Sprintf("tag %q must be at least 3 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen", tag))
 			}
 			if len(tag)+len(serviceID) > maxTagAndServiceLen {
-				return invalidArgument(field+".tag", fmt.Sprintf("Combined traffic tag and service name cannot exceed %d characters (tag %q, service %q).", maxTagAndServiceLen, tag, serviceID))
+				return rules.InvalidArgument(field+".tag", fmt.Sprintf("Combined traffic tag and service name cannot exceed %d characters (tag %q, service %q).", maxTagAndServiceLen, tag, serviceID))
 			}
 			if j, dup := tags[tag]; dup {
-				return invalidArgument(field+".tag", fmt.Sprintf("tag %q is already used by service.traffic[%d]; tags must be unique", tag, j))
+				return rules.InvalidArgument(field+".tag", fmt.Sprintf("tag %q is already used by service.traffic[%d]; tags must be unique", tag, j))
 			}
 			tags[tag] = i
 		}
 	}
 	if len(traffic) > 0 && sum != 100 {
-		return invalidArgument("service.traffic", fmt.Sprintf("traffic percentages must add up to 100, got %d", sum))
+		return rules.InvalidArgument("service.traffic", fmt.Sprintf("traffic percentages must add up to 100, got %d", sum))
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func (s *server) trafficStatusesLocked(svc *service, traffic []*runpb.TrafficTar
 		st := &runpb.TrafficTargetStatus{Type: targetType(t), Percent: t.GetPercent(), Tag: t.GetTag()}
 		if st.Type == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION {
 			st.Revision = t.GetRevision()
-			serve(s.revisions[revisionName(svc.name, t.GetRevision())], t.GetPercent())
+			serve(s.revisions[rules.RevisionName(svc.name, t.GetRevision())], t.GetPercent())
 		} else {
 			serve(latest, t.GetPercent())
 		}
@@ -116,7 +117,7 @@ func (s *server) trafficStatusesLocked(svc *service, traffic []*runpb.TrafficTar
 // Must be called with s.mu held.
 func (s *server) addressableLocked(r *revision) bool {
 	svc := r.service.svc
-	short := shortName(r.name)
+	short := rules.ShortName(r.name)
 	for _, t := range svc.GetTraffic() {
 		if t.GetRevision() == short {
 			return true

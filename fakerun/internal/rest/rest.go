@@ -1,4 +1,7 @@
-package fakerun
+// Package rest serves the Admin API's REST/JSON face: it transcodes HTTP/JSON requests into gRPC calls on the
+// fake's grpc.Server by the protos' google.api.http rules, and speaks JSON as Google's front end does
+// (system parameters such as fields= and prettyPrint, Google's {"error":{...}} shape).
+package rest
 
 import (
 	"bytes"
@@ -33,11 +36,11 @@ var operationRules = []*annotations.HttpRule{
 		Pattern: &annotations.HttpRule_Post{Post: "/v2/{name=projects/*/locations/*/operations/*}:wait"}, Body: "*"},
 }
 
-// newRESTHandler transcodes HTTP/JSON requests, routed by the protos'
+// NewHandler transcodes HTTP/JSON requests, routed by the protos'
 // google.api.http rules, into calls on gs. It speaks JSON as Google's front
 // end does (see restCodec), takes Google's system parameters off the query
 // (see takeSystemParams) and writes errors in Google's {"error":{...}} shape.
-func newRESTHandler(gs *grpc.Server) (http.Handler, error) {
+func NewHandler(gs *grpc.Server) (http.Handler, error) {
 	// One transcoder per enum encoding: the codec, hence the encoding, is fixed per transcoder.
 	transcoders := map[bool]http.Handler{}
 	for _, enumNumbers := range []bool{false, true} {

@@ -1,4 +1,4 @@
-package fakerun
+package rest
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -24,7 +25,7 @@ import (
 func payloadError(data []byte, md protoreflect.MessageDescriptor, cause error) error {
 	root := ""
 	if !strings.HasSuffix(string(md.Name()), "Request") {
-		root = snakeCase(lowerFirst(string(md.Name())))
+		root = rules.SnakeCase(lowerFirst(string(md.Name())))
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -1,4 +1,4 @@
-package fakerun
+package rules
 
 import (
 	"testing"
@@ -43,7 +43,7 @@ func TestApplyMask(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := stored()
-			err := applyMask(got, in, tc.paths)
+			err := ApplyMask(got, in, tc.paths)
 			if tc.wantErr {
 				require.Error(t, err)
 				return
@@ -60,7 +60,7 @@ func TestApplyMask(t *testing.T) {
 func TestWritable(t *testing.T) {
 	var names []string
 	for i := range serviceFields.Len() {
-		if fd := serviceFields.Get(i); writable(fd) {
+		if fd := serviceFields.Get(i); Writable(fd) {
 			names = append(names, string(fd.Name()))
 		}
 	}
@@ -73,7 +73,7 @@ func TestWritable(t *testing.T) {
 	// The set is computed once: asking costs no allocation (reading the annotation allocates).
 	allocs := testing.AllocsPerRun(10, func() {
 		for i := range serviceFields.Len() {
-			writable(serviceFields.Get(i))
+			Writable(serviceFields.Get(i))
 		}
 	})
 	assert.Zero(t, allocs)

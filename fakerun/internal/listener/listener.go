@@ -1,4 +1,7 @@
-package fakerun
+// Package listener serves gRPC and HTTP/1.1 on one port: it sorts the connections of one TCP listener by
+// protocol, HTTP/2 cleartext (gRPC) to one listener and everything else (REST, the data plane, the admin
+// API) to another.
+package listener
 
 import (
 	"bytes"
@@ -13,9 +16,9 @@ var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 // prefaceTimeout bounds how long a new connection may take to send its first bytes.
 const prefaceTimeout = 10 * time.Second
 
-// splitListener sorts the connections of one TCP listener by protocol:
-// HTTP/2 cleartext (gRPC) goes to h2, everything else (HTTP/1.x) to h1.
-type splitListener struct {
+// Split sorts the connections of one TCP listener by protocol:
+// HTTP/2 cleartext (gRPC) goes to H2, everything else (HTTP/1.x) to H1.
+type Split struct {
 	l      net.Listener
 	h1, h2 *connQueue
 	done   chan struct{}
@@ -25,15 +28,25 @@ type splitListener struct {
 	closed  bool
 }
 
-func newSplitListener(l net.Listener) *splitListener {
-	sl := &splitListener{l: l, done: make(chan struct{}), sorting: map[net.Conn]struct{}{}}
+// New starts sorting the connections l accepts; Close stops it.
+func New(l net.Listener) *Split {
+	sl := &Split{l: l, done: make(chan struct{}), sorting: map[net.Conn]struct{}{}}
 	sl.h1 = &connQueue{conns: make(chan net.Conn), closed: make(chan struct{}), addr: l.Addr()}
 	sl.h2 = &connQueue{conns: make(chan net.Conn), closed: make(chan struct{}), addr: l.Addr()}
 	go sl.acceptLoop()
 	return sl
 }
 
-func (sl *splitListener) acceptLoop() {
+// H1 accepts the HTTP/1.x connections.
+func (sl *Split) H1() net.Listener { return sl.h1 }
+
+// H2 accepts the HTTP/2 cleartext (gRPC) connections.
+func (sl *Split) H2() net.Listener { return sl.h2 }
+
+// Addr is the address of the underlying listener.
+func (sl *Split) Addr() net.Addr { return sl.l.Addr() }
+
+func (sl *Split) acceptLoop() {
 	defer close(sl.done)
 	for {
 		conn, err := sl.l.Accept()
@@ -46,7 +59,7 @@ func (sl *splitListener) acceptLoop() {
 
 // route reads just enough of conn to tell HTTP/2 from HTTP/1.x and queues
 // it, replaying the bytes read.
-func (sl *splitListener) route(conn net.Conn) {
+func (sl *Split) route(conn net.Conn) {
 	sl.mu.Lock()
 	if sl.closed {
 		sl.mu.Unlock()
@@ -87,7 +100,7 @@ func (sl *splitListener) route(conn net.Conn) {
 }
 
 // Close stops accepting and closes both queues.
-func (sl *splitListener) Close() error {
+func (sl *Split) Close() error {
 	err := sl.l.Close()
 	<-sl.done
 	sl.mu.Lock()
@@ -101,7 +114,7 @@ func (sl *splitListener) Close() error {
 	return err
 }
 
-// connQueue is a net.Listener fed by splitListener.
+// connQueue is a net.Listener fed by Split.
 type connQueue struct {
 	conns     chan net.Conn
 	closed    chan struct{}

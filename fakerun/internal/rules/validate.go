@@ -1,4 +1,4 @@
-package fakerun
+package rules
 
 import (
 	"fmt"
@@ -63,19 +63,19 @@ func reservedNamespace(key string) string {
 
 // validateLabels checks a labels map against the reserved namespaces and the
 // resource-manager requirements for labels.
-func validateLabels(field string, labels map[string]string) error {
+func ValidateLabels(field string, labels map[string]string) error {
 	if len(labels) > maxLabels {
-		return invalidArgument(field, fmt.Sprintf("at most %d labels are allowed, got %d", maxLabels, len(labels)))
+		return InvalidArgument(field, fmt.Sprintf("at most %d labels are allowed, got %d", maxLabels, len(labels)))
 	}
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		if ns := reservedNamespace(k); ns != "" {
-			return invalidArgument(field, fmt.Sprintf("label %q uses the reserved namespace %s; Cloud Run API v2 rejects labels in the run.googleapis.com, cloud.googleapis.com, serving.knative.dev and autoscaling.knative.dev namespaces", k, ns))
+			return InvalidArgument(field, fmt.Sprintf("label %q uses the reserved namespace %s; Cloud Run API v2 rejects labels in the run.googleapis.com, cloud.googleapis.com, serving.knative.dev and autoscaling.knative.dev namespaces", k, ns))
 		}
 		if utf8.RuneCountInString(k) > maxLabelLen || !labelKeyPattern.MatchString(k) {
-			return invalidArgument(field, fmt.Sprintf("label key %q must be 1 to %d lowercase letters, digits, underscores or dashes, starting with a lowercase letter", k, maxLabelLen))
+			return InvalidArgument(field, fmt.Sprintf("label key %q must be 1 to %d lowercase letters, digits, underscores or dashes, starting with a lowercase letter", k, maxLabelLen))
 		}
 		if v := labels[k]; utf8.RuneCountInString(v) > maxLabelLen || !labelValuePattern.MatchString(v) {
-			return invalidArgument(field, fmt.Sprintf("value %q of label %q must be at most %d lowercase letters, digits, underscores or dashes", v, k, maxLabelLen))
+			return InvalidArgument(field, fmt.Sprintf("value %q of label %q must be at most %d lowercase letters, digits, underscores or dashes", v, k, maxLabelLen))
 		}
 	}
 	return nil
@@ -83,34 +83,34 @@ func validateLabels(field string, labels map[string]string) error {
 
 // validateAnnotations checks an annotations map against the reserved
 // namespaces and Kubernetes' rules for annotation keys and total size.
-func validateAnnotations(field string, annotations map[string]string) error {
+func ValidateAnnotations(field string, annotations map[string]string) error {
 	size := 0
 	for _, k := range slices.Sorted(maps.Keys(annotations)) {
 		if ns := reservedNamespace(k); ns != "" {
-			return invalidArgument(field, fmt.Sprintf("annotation %q uses the reserved namespace %s; Cloud Run API v2 rejects annotations in the run.googleapis.com, cloud.googleapis.com, serving.knative.dev and autoscaling.knative.dev namespaces", k, ns))
+			return InvalidArgument(field, fmt.Sprintf("annotation %q uses the reserved namespace %s; Cloud Run API v2 rejects annotations in the run.googleapis.com, cloud.googleapis.com, serving.knative.dev and autoscaling.knative.dev namespaces", k, ns))
 		}
 		prefix, name, hasPrefix := strings.Cut(k, "/")
 		if !hasPrefix {
 			prefix, name = "", k
 		}
 		if hasPrefix && (len(prefix) > maxDNSSubdomainLen || !dnsSubdomainPattern.MatchString(prefix)) {
-			return invalidArgument(field, fmt.Sprintf("annotation key %q: the prefix %q must be a DNS subdomain of at most %d characters", k, prefix, maxDNSSubdomainLen))
+			return InvalidArgument(field, fmt.Sprintf("annotation key %q: the prefix %q must be a DNS subdomain of at most %d characters", k, prefix, maxDNSSubdomainLen))
 		}
 		if len(name) > maxAnnotationNameLen || !annotationNamePattern.MatchString(name) {
-			return invalidArgument(field, fmt.Sprintf("annotation key %q: the name %q must be 1 to %d letters, digits, '-', '_' or '.', beginning and ending with a letter or digit", k, name, maxAnnotationNameLen))
+			return InvalidArgument(field, fmt.Sprintf("annotation key %q: the name %q must be 1 to %d letters, digits, '-', '_' or '.', beginning and ending with a letter or digit", k, name, maxAnnotationNameLen))
 		}
 		size += len(k) + len(annotations[k])
 	}
 	if size > maxAnnotationsSize {
-		return invalidArgument(field, fmt.Sprintf("annotations take %d bytes; keys and values together must not exceed %d bytes", size, maxAnnotationsSize))
+		return InvalidArgument(field, fmt.Sprintf("annotations take %d bytes; keys and values together must not exceed %d bytes", size, maxAnnotationsSize))
 	}
 	return nil
 }
 
 // validateDescription checks a resource description's length.
-func validateDescription(field, description string) error {
+func ValidateDescription(field, description string) error {
 	if n := utf8.RuneCountInString(description); n > maxDescriptionLen {
-		return invalidArgument(field, fmt.Sprintf("the description has %d characters; at most %d are allowed", n, maxDescriptionLen))
+		return InvalidArgument(field, fmt.Sprintf("the description has %d characters; at most %d are allowed", n, maxDescriptionLen))
 	}
 	return nil
 }
@@ -119,15 +119,15 @@ func validateDescription(field, description string) error {
 // name if named, and valid environment variables.
 func validateContainers(field string, containers []*runpb.Container) error {
 	if len(containers) == 0 {
-		return invalidArgument(field, "at least one container is required")
+		return InvalidArgument(field, "at least one container is required")
 	}
 	for i, c := range containers {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		if c.GetImage() == "" {
-			return invalidArgument(at+".image", "a container image is required")
+			return InvalidArgument(at+".image", "a container image is required")
 		}
 		if n := c.GetName(); n != "" && (len(n) > maxDNSLabelLen || !rfc1123LabelPattern.MatchString(n)) {
-			return invalidArgument(at+".name", fmt.Sprintf("container name %q must be a DNS label (RFC 1123): at most %d lowercase letters, digits and hyphens, beginning and ending with a letter or digit", n, maxDNSLabelLen))
+			return InvalidArgument(at+".name", fmt.Sprintf("container name %q must be a DNS label (RFC 1123): at most %d lowercase letters, digits and hyphens, beginning and ending with a letter or digit", n, maxDNSLabelLen))
 		}
 		if err := validateEnv(at+".env", c.GetEnv()); err != nil {
 			return err
@@ -139,38 +139,38 @@ func validateContainers(field string, containers []*runpb.Container) error {
 // validateEnv checks a container's environment variables.
 func validateEnv(field string, env []*runpb.EnvVar) error {
 	if len(env) > maxEnvVars {
-		return invalidArgument(field, fmt.Sprintf("at most %d environment variables are allowed per container, got %d", maxEnvVars, len(env)))
+		return InvalidArgument(field, fmt.Sprintf("at most %d environment variables are allowed per container, got %d", maxEnvVars, len(env)))
 	}
 	for i, e := range env {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		name := e.GetName()
 		switch {
 		case name == "":
-			return invalidArgument(at+".name", "an environment variable name is required")
+			return InvalidArgument(at+".name", "an environment variable name is required")
 		case strings.Contains(name, "="):
-			return invalidArgument(at+".name", fmt.Sprintf("environment variable name %q must not contain '='", name))
+			return InvalidArgument(at+".name", fmt.Sprintf("environment variable name %q must not contain '='", name))
 		case utf8.RuneCountInString(name) > maxEnvLen:
-			return invalidArgument(at+".name", fmt.Sprintf("an environment variable name must not exceed %d characters", maxEnvLen))
+			return InvalidArgument(at+".name", fmt.Sprintf("an environment variable name must not exceed %d characters", maxEnvLen))
 		}
 		if slices.Contains(reservedEnvNames, name) {
-			return invalidArgument(at+".name", fmt.Sprintf("environment variable %s is reserved (%s are set by Cloud Run) and cannot be set", name, strings.Join(reservedEnvNames, ", ")))
+			return InvalidArgument(at+".name", fmt.Sprintf("environment variable %s is reserved (%s are set by Cloud Run) and cannot be set", name, strings.Join(reservedEnvNames, ", ")))
 		}
 		if len(e.GetValue()) > maxEnvLen {
-			return invalidArgument(at+".value", fmt.Sprintf("the value of %s has %d bytes; at most %d are allowed", name, len(e.GetValue()), maxEnvLen))
+			return InvalidArgument(at+".value", fmt.Sprintf("the value of %s has %d bytes; at most %d are allowed", name, len(e.GetValue()), maxEnvLen))
 		}
 	}
 	return nil
 }
 
 // validateRevisionTemplate checks a revision template's metadata and containers.
-func validateRevisionTemplate(field string, t *runpb.RevisionTemplate) error {
+func ValidateRevisionTemplate(field string, t *runpb.RevisionTemplate) error {
 	if t == nil {
-		return invalidArgument(field, "a revision template is required")
+		return InvalidArgument(field, "a revision template is required")
 	}
-	if err := validateLabels(field+".labels", t.GetLabels()); err != nil {
+	if err := ValidateLabels(field+".labels", t.GetLabels()); err != nil {
 		return err
 	}
-	if err := validateAnnotations(field+".annotations", t.GetAnnotations()); err != nil {
+	if err := ValidateAnnotations(field+".annotations", t.GetAnnotations()); err != nil {
 		return err
 	}
 	return validateContainers(field+".containers", t.GetContainers())

@@ -1,4 +1,4 @@
-package fakerun
+package rules
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 
 // invalidArgument is an INVALID_ARGUMENT status carrying a
 // google.rpc.BadRequest field violation, as Cloud Run reports bad input.
-func invalidArgument(field, description string) error {
+func InvalidArgument(field, description string) error {
 	st := status.New(codes.InvalidArgument, fmt.Sprintf("Invalid value for field '%s': %s", field, description))
 	detailed, err := st.WithDetails(&errdetails.BadRequest{
 		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: description}},
@@ -23,8 +23,8 @@ func invalidArgument(field, description string) error {
 
 // notFound is Cloud Run's NOT_FOUND wording for a missing resource of the
 // given kind ("SERVICE", "REVISION", "OPERATION") in a location name.
-func notFound(kind, id, location string) error {
-	project, region, err := parseLocation("name", location)
+func NotFound(kind, id, location string) error {
+	project, region, err := ParseLocation("name", location)
 	if err != nil {
 		return status.Errorf(codes.NotFound, "Resource '%s' of kind '%s' does not exist.", id, kind)
 	}
@@ -32,10 +32,10 @@ func notFound(kind, id, location string) error {
 }
 
 // serviceNotFound reports a missing service by its full name.
-func serviceNotFound(name string) error {
-	project, location, id, err := parseServiceName("name", name)
+func ServiceNotFound(name string) error {
+	project, location, id, err := ParseServiceName("name", name)
 	if err != nil {
 		return err
 	}
-	return notFound("SERVICE", id, locationName(project, location))
+	return NotFound("SERVICE", id, LocationName(project, location))
 }
