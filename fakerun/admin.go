@@ -1,7 +1,6 @@
 package fakerun
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -14,25 +13,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
-
-// InjectFault makes calls to method (an RPC short name from Methods) fail or
-// slow down; faults for one method apply in the order they were added.
-// An unknown method name is ignored, since it could never match a call.
-func (s *Server) InjectFault(method string, f Fault) {
-	if validateFault(method, f) != nil {
-		return
-	}
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	s.impl.faults[method] = append(s.impl.faults[method], newFaultState(f))
-}
-
-// ClearFaults removes every fault, including those given by WithFault.
-func (s *Server) ClearFaults() {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	s.impl.faults = map[string][]*faultState{}
-}
 
 // SetReadinessDelay changes the delay after which revisions created from
 // now on become ready (see WithReadinessDelay).
@@ -146,22 +126,6 @@ func (s *Server) Advance(d time.Duration) {
 	}
 }
 
-// Faults returns the registered faults by method, each method's in the order
-// they apply. Times is the number of calls a fault still affects (0: every call).
-func (s *Server) Faults() map[string][]Fault {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	out := map[string][]Fault{}
-	for method, queue := range s.impl.faults {
-		for _, f := range queue {
-			fault := f.Fault
-			fault.Times = max(f.remaining, 0)
-			out[method] = append(out[method], fault)
-		}
-	}
-	return out
-}
-
 // FailingImages returns the images whose revisions fail, sorted (see AddFailingImage).
 func (s *Server) FailingImages() []string {
 	s.impl.mu.Lock()
@@ -191,37 +155,6 @@ func (s *Server) Clock() ClockStatus {
 	s.impl.mu.Lock()
 	defer s.impl.mu.Unlock()
 	return ClockStatus{Now: s.impl.nowLocked(), Frozen: s.impl.ownFrozen, Injected: s.impl.cfg.clock != nil}
-}
-
-// Calls returns the RPCs received so far (the most recent ones, at least
-// 10,000), oldest first, over gRPC and REST alike.
-func (s *Server) Calls() []Call {
-	return s.impl.calls.snapshot()
-}
-
-// ResetCalls empties the call log. Call.Seq keeps counting.
-func (s *Server) ResetCalls() {
-	s.impl.calls.reset()
-}
-
-// CallMark returns the Seq of the last call answered so far (0 before the first): pass it to
-// WaitForCallAfter to wait for a call that comes after this point.
-func (s *Server) CallMark() uint64 {
-	return s.impl.calls.mark()
-}
-
-// WaitForCall returns the oldest call to method (an RPC short name from Methods) in the call log,
-// blocking until one is answered when there is none yet. It returns ctx's error when ctx ends first.
-func (s *Server) WaitForCall(ctx context.Context, method string) (Call, error) {
-	return s.impl.calls.wait(ctx, method, 0)
-}
-
-// WaitForCallAfter returns the first call to method whose Seq is above after (a CallMark, or the Seq of
-// a call already seen), blocking until one is answered. A call answered before WaitForCallAfter was
-// called counts, so "mark, act, wait" cannot miss it; waiting again with the returned call's Seq waits
-// for the next one. It returns ctx's error when ctx ends first.
-func (s *Server) WaitForCallAfter(ctx context.Context, after uint64, method string) (Call, error) {
-	return s.impl.calls.wait(ctx, method, after)
 }
 
 // Service returns a copy of the named service (full resource name).
@@ -330,6 +263,8 @@ func (s *Server) Reset() {
 	s.impl.mu.Lock()
 	s.impl.resetLocked()
 	s.impl.mu.Unlock()
+	s.faults.Reset(s.impl.cfg.faults)
+	s.calls.Reset()
 	s.metrics.Reset()
 	s.metrics.SetIngestionDelay(s.ingestionDelay)
 	s.loads.reset()

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/grpc/codes"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 )
 
 // Option configures a Server created by NewServer.
@@ -109,23 +109,11 @@ func WithRevisionCap(n int) Option {
 	}
 }
 
-// Fault makes calls to one RPC fail or slow down.
-type Fault struct {
-	// Code is the gRPC code returned; codes.OK only applies Delay.
-	Code codes.Code
-	// Message is the error message; a default naming the method is used when empty.
-	Message string
-	// Times is how many calls the fault affects; 0 means every call.
-	Times int
-	// Delay is real (wall-clock) latency added before the call is answered.
-	Delay time.Duration
-}
-
 // WithFault registers a fault for method, the RPC's short name such as
 // "UpdateService" or "GetOperation" (see Methods).
 func WithFault(method string, f Fault) Option {
 	return func(c *config) error {
-		if err := validateFault(method, f); err != nil {
+		if err := faults.Validate(method, f); err != nil {
 			return fmt.Errorf("fakerun: WithFault: %w", err)
 		}
 		c.faults[method] = append(c.faults[method], f)

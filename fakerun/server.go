@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
@@ -27,6 +28,8 @@ import (
 // connections). Its methods are safe for concurrent use.
 type Server struct {
 	impl       *server
+	faults     *faults.Injector
+	calls      *faults.Log
 	metrics    *metrics.Store
 	monitoring *metrics.Service
 	// ingestionDelay is the one given to NewServer, which Reset restores.
@@ -64,7 +67,8 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	gs := grpc.NewServer(grpc.UnaryInterceptor(impl.intercept))
+	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
+	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, impl.now)))
 	runpb.RegisterServicesServer(gs, impl)
 	runpb.RegisterRevisionsServer(gs, impl)
 	jobs := &jobsServer{server: impl, containers: containers}
@@ -93,7 +97,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := listener.New(l)
-	s := &Server{impl: impl, metrics: store, monitoring: monitoring, ingestionDelay: cfg.ingestionDelay, containers: containers, grpc: gs, mux: mux, listener: split}
+	s := &Server{impl: impl, faults: injector, calls: calls, metrics: store, monitoring: monitoring, ingestionDelay: cfg.ingestionDelay, containers: containers, grpc: gs, mux: mux, listener: split}
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
 	s.trafficClient = newTrafficClient(s.Addr())
 	s.loads = newLoadGenerator(s.trafficClient)

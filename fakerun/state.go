@@ -33,8 +33,6 @@ type server struct {
 	readinessDelay time.Duration
 	manualReady    bool
 	behaviors      Behaviors // by image and revision; failing images have Fail set
-	faults         map[string][]*faultState
-	calls          *callLog // own lock; never reset, only emptied
 
 	rng          *rand.Rand
 	serveRng     *rand.Rand           // routing and behaviour draws, seeded by WithSeed
@@ -106,7 +104,7 @@ type revision struct {
 }
 
 func newServerImpl(cfg *config) *server {
-	s := &server{cfg: cfg, calls: newCallLog()}
+	s := &server{cfg: cfg}
 	s.resetLocked()
 	return s
 }
@@ -118,13 +116,6 @@ func (s *server) resetLocked() {
 	s.manualReady = s.cfg.manualReady
 	s.behaviors = Behaviors{}
 	mergeBehaviors(&s.behaviors, s.cfg.behaviors)
-	s.faults = map[string][]*faultState{}
-	for m, fs := range s.cfg.faults {
-		for _, f := range fs {
-			s.faults[m] = append(s.faults[m], newFaultState(f))
-		}
-	}
-	s.calls.reset()
 	s.rng = rand.New(rand.NewPCG(1, 2))
 	s.serveRng = rand.New(rand.NewPCG(s.cfg.seed, 0x5e7e))
 	s.hosts = map[string]*service{}

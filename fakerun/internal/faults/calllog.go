@@ -1,4 +1,4 @@
-package fakerun
+package faults
 
 import (
 	"context"
@@ -15,29 +15,30 @@ type Call struct {
 	Request proto.Message // a copy of the request
 	Code    codes.Code    // the code the call was answered with
 	Time    time.Time     // server clock when the call was answered
-	// Seq numbers the calls the server has answered since it started, from 1; ResetCalls and Reset do not
-	// rewind it, so a Seq (or CallMark) stays a valid point to wait from.
+	// Seq numbers the calls the server has answered since it started, from 1; emptying the log (ResetCalls,
+	// Reset) does not rewind it, so a Seq (or CallMark) stays a valid point to wait from.
 	Seq uint64
 }
 
 // callLogLimit bounds memory: the log keeps at least the last callLogLimit calls.
 const callLogLimit = 10000
 
-// callLog is the log of answered calls. Waiters block on changed, which is closed and replaced on every
+// Log is the log of answered calls, safe for concurrent use. Waiters block on changed, which is closed and replaced on every
 // record, so a wait that found nothing under mu cannot miss the call that comes next.
-type callLog struct {
+type Log struct {
 	mu      sync.Mutex
 	calls   []Call
 	seq     uint64        // Seq of the last recorded call
 	changed chan struct{} // closed when a call is recorded
 }
 
-func newCallLog() *callLog {
-	return &callLog{changed: make(chan struct{})}
+// NewLog returns an empty log.
+func NewLog() *Log {
+	return &Log{changed: make(chan struct{})}
 }
 
-// record appends a call; req must already be a copy.
-func (l *callLog) record(method string, req proto.Message, code codes.Code, at time.Time) {
+// Record appends a call; req must already be a copy.
+func (l *Log) Record(method string, req proto.Message, code codes.Code, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.calls) >= 2*callLogLimit {
@@ -49,8 +50,8 @@ func (l *callLog) record(method string, req proto.Message, code codes.Code, at t
 	l.changed = make(chan struct{})
 }
 
-// snapshot returns copies of the logged calls, oldest first.
-func (l *callLog) snapshot() []Call {
+// Snapshot returns copies of the logged calls, oldest first.
+func (l *Log) Snapshot() []Call {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := make([]Call, len(l.calls))
@@ -60,23 +61,23 @@ func (l *callLog) snapshot() []Call {
 	return out
 }
 
-// reset empties the log; Seq keeps counting.
-func (l *callLog) reset() {
+// Reset empties the log; Seq keeps counting.
+func (l *Log) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = nil
 }
 
-// mark returns the Seq of the last recorded call (0 before the first).
-func (l *callLog) mark() uint64 {
+// Mark returns the Seq of the last recorded call (0 before the first).
+func (l *Log) Mark() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.seq
 }
 
-// wait returns the first logged call to method with a Seq above after, blocking until one is recorded
+// Wait returns the first logged call to method with a Seq above after, blocking until one is recorded
 // or ctx ends.
-func (l *callLog) wait(ctx context.Context, method string, after uint64) (Call, error) {
+func (l *Log) Wait(ctx context.Context, method string, after uint64) (Call, error) {
 	for {
 		l.mu.Lock()
 		for _, c := range l.calls {
