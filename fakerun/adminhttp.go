@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -241,7 +242,7 @@ func parseFault(in faultJSON) (Fault, error) {
 	if in.Times < 0 {
 		return Fault{}, fmt.Errorf("field %q: must be >= 0 (0 = every call), got %d", "times", in.Times)
 	}
-	delay, err := parseDuration("delay", in.Delay)
+	delay, err := behavior.ParseDuration("delay", in.Delay)
 	if err != nil {
 		return Fault{}, err
 	}
@@ -269,21 +270,6 @@ func parseCode(s string) (codes.Code, error) {
 		names = append(names, name)
 	}
 	return codes.OK, fmt.Errorf("field %q: unknown gRPC code %q; allowed: %s (or their numbers 0-16)", "code", s, strings.Join(names, ", "))
-}
-
-// parseDuration reads a non-negative Go duration such as "250ms"; empty means 0.
-func parseDuration(field, s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("field %q: invalid duration %q; want a Go duration such as \"250ms\", \"2s\" or \"1m30s\"", field, s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("field %q: must not be negative, got %q", field, s)
-	}
-	return d, nil
 }
 
 func (a *admin) clearFaults(w http.ResponseWriter, _ *http.Request) {
@@ -316,7 +302,7 @@ func (a *admin) setReadiness(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, errors.New(`field "delay": must not be empty; use "0s" for no delay`))
 			return
 		}
-		d, err := parseDuration("delay", *in.Delay)
+		d, err := behavior.ParseDuration("delay", *in.Delay)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err)
 			return
@@ -420,7 +406,7 @@ func (a *admin) advanceClock(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New(`field "duration": required; a Go duration such as "30s"`))
 		return
 	}
-	d, err := parseDuration("duration", in.Duration)
+	d, err := behavior.ParseDuration("duration", in.Duration)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

@@ -3,6 +3,8 @@ package fakerun
 import (
 	"errors"
 	"net/http"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 )
 
 // The admin API's metrics endpoint: the ingestion delay of Cloud Monitoring.
@@ -28,7 +30,7 @@ func (a *admin) setMetricsSettings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New(`set the field "ingestionDelay", e.g. "5s" ("0s" for none)`))
 		return
 	}
-	d, err := parseDuration("ingestionDelay", *in.IngestionDelay)
+	d, err := behavior.ParseDuration("ingestionDelay", *in.IngestionDelay)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

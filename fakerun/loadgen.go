@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 )
 
 // Load is a run of the built-in load generator: Rate requests per second
@@ -66,7 +68,7 @@ func (l Load) MarshalJSON() ([]byte, error) {
 // {"url":"https://svc-….a.run.app/","rate":20,"duration":"60s"}.
 func ParseLoad(data []byte) (Load, error) {
 	var in loadJSON
-	if err := strictUnmarshal(data, &in); err != nil {
+	if err := behavior.StrictUnmarshal(data, &in); err != nil {
 		return Load{}, err
 	}
 	return in.load()
@@ -77,7 +79,7 @@ func (in loadJSON) load() (Load, error) {
 	if in.Duration == "" {
 		return Load{}, fmt.Errorf("field %q: required; a Go duration such as \"60s\"", "duration")
 	}
-	d, err := parseDuration("duration", in.Duration)
+	d, err := behavior.ParseDuration("duration", in.Duration)
 	if err != nil {
 		return Load{}, err
 	}

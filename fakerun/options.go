@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 )
 
@@ -88,7 +89,7 @@ func WithFailingImage(image string) Option {
 		if image == "" {
 			return fmt.Errorf("fakerun: WithFailingImage: image must not be empty")
 		}
-		mergeBehaviors(&c.behaviors, Behaviors{})
+		behavior.Merge(&c.behaviors, Behaviors{})
 		b := c.behaviors.Images[image]
 		b.Fail = true
 		c.behaviors.Images[image] = b

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 )
 
@@ -155,23 +156,9 @@ func (s *server) drawLatencyLocked(b Behavior) time.Duration {
 		d += time.Duration(s.serveRng.Int64N(int64(b.Jitter)))
 	}
 	if ps := b.LatencyPercentiles; len(ps) > 0 {
-		d += samplePercentiles(ps, s.serveRng.Float64()*100)
+		d += behavior.SamplePercentiles(ps, s.serveRng.Float64()*100)
 	}
 	return d
-}
-
-// samplePercentiles evaluates the quantile function through ps (starting
-// at 0 at percentile 0) at percentile u; above the last point it stays there.
-func samplePercentiles(ps []LatencyPercentile, u float64) time.Duration {
-	prev := LatencyPercentile{}
-	for _, p := range ps {
-		if u <= p.Percentile {
-			frac := (u - prev.Percentile) / (p.Percentile - prev.Percentile)
-			return prev.Latency + time.Duration(frac*float64(p.Latency-prev.Latency))
-		}
-		prev = p
-	}
-	return prev.Latency
 }
 
 // newTraceLocked returns an X-Cloud-Trace-Context value: TRACE_ID/SPAN_ID;o=1.

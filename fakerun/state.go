@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -115,7 +116,7 @@ func (s *server) resetLocked() {
 	s.readinessDelay = s.cfg.readinessDelay
 	s.manualReady = s.cfg.manualReady
 	s.behaviors = Behaviors{}
-	mergeBehaviors(&s.behaviors, s.cfg.behaviors)
+	behavior.Merge(&s.behaviors, s.cfg.behaviors)
 	s.rng = rand.New(rand.NewPCG(1, 2))
 	s.serveRng = rand.New(rand.NewPCG(s.cfg.seed, 0x5e7e))
 	s.hosts = map[string]*service{}

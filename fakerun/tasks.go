@@ -76,7 +76,7 @@ func scheduleTasks(start time.Time, count, parallelism, maxRetries int32, timeou
 		t := &task{index: i}
 		at := slots[k]
 		for n := range maxRetries + 1 {
-			a := attempt{start: at, exitCode: b.attemptExitCode(int(i), int(n), rng)}
+			a := attempt{start: at, exitCode: b.AttemptExitCode(int(i), int(n), rng)}
 			d := b.Duration
 			if d > timeout {
 				d, a.timedOut = timeout, true

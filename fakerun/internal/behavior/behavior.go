@@ -1,4 +1,7 @@
-package fakerun
+// Package behavior is the model of what a fake workload does: how a revision's image (or one revision)
+// becomes ready and answers requests, and what a job's tasks do, with their validation and JSON form (the
+// one the -behaviors flag and the admin API take).
+package behavior
 
 import (
 	"bytes"
@@ -11,8 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 )
 
 // Behavior is what the revisions of an image (or one revision) do: whether
@@ -87,8 +88,8 @@ type Behaviors struct {
 	Revisions map[string]Behavior `json:"revisions,omitempty"`
 }
 
-// validate checks b; errors name the field at fault in the JSON form.
-func (b Behavior) validate() error {
+// Validate checks b; errors name the field at fault in the JSON form.
+func (b Behavior) Validate() error {
 	switch {
 	case b.ErrorRate < 0 || b.ErrorRate > 1:
 		return fmt.Errorf("field %q: must be between 0 and 1, got %v", "errorRate", b.ErrorRate)
@@ -109,7 +110,7 @@ func (b Behavior) validate() error {
 			return fmt.Errorf("field %q: want an http:// URL such as http://127.0.0.1:9000, got %q", "backend", b.Backend)
 		}
 	}
-	if err := b.Task.validate(); err != nil {
+	if err := b.Task.Validate(); err != nil {
 		return err
 	}
 	prev := LatencyPercentile{}
@@ -123,8 +124,8 @@ func (b Behavior) validate() error {
 	return nil
 }
 
-// validate checks every behaviour and names the one at fault.
-func (bs Behaviors) validate() error {
+// Validate checks every behaviour and names the one at fault.
+func (bs Behaviors) Validate() error {
 	for _, kind := range []struct {
 		name string
 		m    map[string]Behavior
@@ -133,7 +134,7 @@ func (bs Behaviors) validate() error {
 			if key == "" {
 				return fmt.Errorf("%s: the name must not be empty", kind.name)
 			}
-			if err := kind.m[key].validate(); err != nil {
+			if err := kind.m[key].Validate(); err != nil {
 				return fmt.Errorf("%s[%q]: %w", kind.name, key, err)
 			}
 		}
@@ -141,16 +142,16 @@ func (bs Behaviors) validate() error {
 	return nil
 }
 
-// ParseBehaviors reads Behaviors from their JSON form, the one the
+// Parse reads Behaviors from their JSON form, the one the
 // -behaviors flag and the admin API take, e.g.
 //
 //	{"images": {"…/app:v2-bad": {"errorRate": 0.2, "errorCode": 503, "latency": "50ms"}}}
-func ParseBehaviors(data []byte) (Behaviors, error) {
+func Parse(data []byte) (Behaviors, error) {
 	var bs Behaviors
-	if err := strictUnmarshal(data, &bs); err != nil {
+	if err := StrictUnmarshal(data, &bs); err != nil {
 		return Behaviors{}, err
 	}
-	return bs, bs.validate()
+	return bs, bs.Validate()
 }
 
 // behaviorJSON is Behavior's JSON form: durations as Go strings
@@ -193,7 +194,7 @@ func (b Behavior) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the JSON form, rejecting unknown fields.
 func (b *Behavior) UnmarshalJSON(data []byte) error {
 	var in behaviorJSON
-	if err := strictUnmarshal(data, &in); err != nil {
+	if err := StrictUnmarshal(data, &in); err != nil {
 		return err
 	}
 	var err error
@@ -201,13 +202,13 @@ func (b *Behavior) UnmarshalJSON(data []byte) error {
 	if out.Task, err = in.Task.parse(); err != nil {
 		return err
 	}
-	if out.ReadinessDelay, err = parseDuration("readinessDelay", in.ReadinessDelay); err != nil {
+	if out.ReadinessDelay, err = ParseDuration("readinessDelay", in.ReadinessDelay); err != nil {
 		return err
 	}
-	if out.Latency, err = parseDuration("latency", in.Latency); err != nil {
+	if out.Latency, err = ParseDuration("latency", in.Latency); err != nil {
 		return err
 	}
-	if out.Jitter, err = parseDuration("jitter", in.Jitter); err != nil {
+	if out.Jitter, err = ParseDuration("jitter", in.Jitter); err != nil {
 		return err
 	}
 	for key, raw := range in.LatencyPercentiles {
@@ -215,7 +216,7 @@ func (b *Behavior) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("field %q: key %q is not a percentile; want a number such as \"99\"", "latencyPercentiles", key)
 		}
-		d, err := parseDuration("latencyPercentiles."+key, raw)
+		d, err := ParseDuration("latencyPercentiles."+key, raw)
 		if err != nil {
 			return err
 		}
@@ -226,20 +227,8 @@ func (b *Behavior) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// WithBehaviors sets behaviours by image and by revision (see Behavior);
-// later options win for the same name.
-func WithBehaviors(bs Behaviors) Option {
-	return func(c *config) error {
-		if err := bs.validate(); err != nil {
-			return fmt.Errorf("fakerun: WithBehaviors: %w", err)
-		}
-		mergeBehaviors(&c.behaviors, bs)
-		return nil
-	}
-}
-
-// mergeBehaviors copies src's entries into dst, replacing those of the same name.
-func mergeBehaviors(dst *Behaviors, src Behaviors) {
+// Merge copies src's entries into dst, replacing those of the same name.
+func Merge(dst *Behaviors, src Behaviors) {
 	if dst.Images == nil {
 		dst.Images = map[string]Behavior{}
 	}
@@ -250,72 +239,8 @@ func mergeBehaviors(dst *Behaviors, src Behaviors) {
 	maps.Copy(dst.Revisions, src.Revisions)
 }
 
-// SetBehaviors replaces the behaviours of the images and revisions named
-// in bs, keeping the others. It returns an error naming an invalid entry.
-func (s *Server) SetBehaviors(bs Behaviors) error {
-	if err := bs.validate(); err != nil {
-		return fmt.Errorf("fakerun: %w", err)
-	}
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	mergeBehaviors(&s.impl.behaviors, bs)
-	return nil
-}
-
-// ClearBehaviors removes every behaviour (failing images included), also
-// those given by options.
-func (s *Server) ClearBehaviors() {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	s.impl.behaviors = Behaviors{Images: map[string]Behavior{}, Revisions: map[string]Behavior{}}
-}
-
-// Behaviors returns a copy of the behaviours by image and by revision.
-func (s *Server) Behaviors() Behaviors {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	return Behaviors{Images: maps.Clone(s.impl.behaviors.Images), Revisions: maps.Clone(s.impl.behaviors.Revisions)}
-}
-
-// behaviorLocked returns what r does: its own behaviour, else its serving
-// image's. Must be called with s.mu held.
-func (s *server) behaviorLocked(r *revision) Behavior {
-	if b, ok := s.ownBehaviorLocked(r); ok {
-		return b
-	}
-	return s.behaviors.Images[servingImage(r.template)]
-}
-
-// ownBehaviorLocked returns the behaviour set for r by full or short name.
-// Must be called with s.mu held.
-func (s *server) ownBehaviorLocked(r *revision) (Behavior, bool) {
-	if b, ok := s.behaviors.Revisions[r.name]; ok {
-		return b, true
-	}
-	b, ok := s.behaviors.Revisions[rules.ShortName(r.name)]
-	return b, ok
-}
-
-// failingImageLocked returns the image that makes r fail, or "": with a
-// behaviour of its own, r fails when that says so; otherwise when any of
-// its containers' images does. Must be called with s.mu held.
-func (s *server) failingImageLocked(r *revision) string {
-	if b, ok := s.ownBehaviorLocked(r); ok {
-		if b.Fail {
-			return servingImage(r.template)
-		}
-		return ""
-	}
-	for _, c := range r.template.GetContainers() {
-		if s.behaviors.Images[c.GetImage()].Fail {
-			return c.GetImage()
-		}
-	}
-	return ""
-}
-
-// strictUnmarshal decodes one JSON value, rejecting unknown fields.
-func strictUnmarshal(data []byte, v any) error {
+// StrictUnmarshal decodes one JSON value, rejecting unknown fields.
+func StrictUnmarshal(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -325,4 +250,33 @@ func strictUnmarshal(data []byte, v any) error {
 		return errors.New("want exactly one JSON value")
 	}
 	return nil
+}
+
+// ParseDuration reads a non-negative Go duration such as "250ms" from field of a JSON form; empty means 0.
+func ParseDuration(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("field %q: invalid duration %q; want a Go duration such as \"250ms\", \"2s\" or \"1m30s\"", field, s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("field %q: must not be negative, got %q", field, s)
+	}
+	return d, nil
+}
+
+// SamplePercentiles evaluates the quantile function through ps (starting
+// at 0 at percentile 0) at percentile u; above the last point it stays there.
+func SamplePercentiles(ps []LatencyPercentile, u float64) time.Duration {
+	prev := LatencyPercentile{}
+	for _, p := range ps {
+		if u <= p.Percentile {
+			frac := (u - prev.Percentile) / (p.Percentile - prev.Percentile)
+			return prev.Latency + time.Duration(frac*float64(p.Latency-prev.Latency))
+		}
+		prev = p
+	}
+	return prev.Latency
 }

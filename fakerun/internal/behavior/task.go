@@ -1,4 +1,4 @@
-package fakerun
+package behavior
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ type taskBehaviorJSON struct {
 	FailureRate  float64 `json:"failureRate,omitempty"`
 }
 
-func (t TaskBehavior) validate() error {
+func (t TaskBehavior) Validate() error {
 	switch {
 	case t.Duration < 0:
 		return fmt.Errorf("field %q: must not be negative, got %s", "task.duration", t.Duration)
@@ -51,16 +51,16 @@ func (in *taskBehaviorJSON) parse() (TaskBehavior, error) {
 	if in == nil {
 		return TaskBehavior{}, nil
 	}
-	d, err := parseDuration("task.duration", in.Duration)
+	d, err := ParseDuration("task.duration", in.Duration)
 	if err != nil {
 		return TaskBehavior{}, err
 	}
 	return TaskBehavior{Duration: d, ExitCode: in.ExitCode, FailTasks: in.FailTasks, FailAttempts: in.FailAttempts, FailureRate: in.FailureRate}, nil
 }
 
-// attemptExitCode is the exit code of attempt (0-based) of task index: 0
+// AttemptExitCode is the exit code of attempt (0-based) of task index: 0
 // when it succeeds. rng draws FailureRate.
-func (t TaskBehavior) attemptExitCode(index, attempt int, rng *rand.Rand) int32 {
+func (t TaskBehavior) AttemptExitCode(index, attempt int, rng *rand.Rand) int32 {
 	code := int32(t.ExitCode)
 	if code == 0 {
 		code = 1

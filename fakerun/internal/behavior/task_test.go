@@ -1,7 +1,8 @@
-package fakerun
+package behavior
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 
 func TestTaskBehaviorJSON(t *testing.T) {
 	t.Parallel()
-	bs, err := ParseBehaviors([]byte(`{"images":{"migrate:v3":{"task":{"duration":"30s","exitCode":7,"failTasks":[0,2],"failAttempts":1,"failureRate":0.5}}}}`))
+	bs, err := Parse([]byte(`{"images":{"migrate:v3":{"task":{"duration":"30s","exitCode":7,"failTasks":[0,2],"failAttempts":1,"failureRate":0.5}}}}`))
 	require.NoError(t, err)
 	want := TaskBehavior{Duration: 30 * time.Second, ExitCode: 7, FailTasks: []int{0, 2}, FailAttempts: 1, FailureRate: 0.5}
 	assert.Equal(t, want, bs.Images["migrate:v3"].Task)
@@ -34,7 +35,7 @@ func TestTaskBehaviorJSON(t *testing.T) {
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseBehaviors([]byte(tc.json))
+			_, err := Parse([]byte(tc.json))
 			assert.ErrorContains(t, err, tc.wantErr)
 		})
 	}
@@ -59,8 +60,8 @@ func TestTaskBehaviorAttempts(t *testing.T) {
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServerImpl(defaultConfig())
-			assert.Equal(t, tc.wantExitCode, tc.behavior.attemptExitCode(tc.index, tc.try, srv.serveRng))
+			rng := rand.New(rand.NewPCG(1, 0x5e7e)) // the server's serving generator under the default seed
+			assert.Equal(t, tc.wantExitCode, tc.behavior.AttemptExitCode(tc.index, tc.try, rng))
 		})
 	}
 }
