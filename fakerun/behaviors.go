@@ -2,7 +2,6 @@ package fakerun
 
 import (
 	"fmt"
-	"maps"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 )
@@ -43,7 +42,7 @@ func WithBehaviors(bs Behaviors) Option {
 		if err := bs.Validate(); err != nil {
 			return fmt.Errorf("fakerun: WithBehaviors: %w", err)
 		}
-		behavior.Merge(&c.behaviors, bs)
+		behavior.Merge(&c.control.Behaviors, bs)
 		return nil
 	}
 }
@@ -54,23 +53,17 @@ func (s *Server) SetBehaviors(bs Behaviors) error {
 	if err := bs.Validate(); err != nil {
 		return fmt.Errorf("fakerun: %w", err)
 	}
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	behavior.Merge(&s.impl.behaviors, bs)
+	s.control.MergeBehaviors(bs)
 	return nil
 }
 
 // ClearBehaviors removes every behaviour (failing images included), also
 // those given by options.
 func (s *Server) ClearBehaviors() {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	s.impl.behaviors = Behaviors{Images: map[string]Behavior{}, Revisions: map[string]Behavior{}}
+	s.control.ClearBehaviors()
 }
 
 // Behaviors returns a copy of the behaviours by image and by revision.
 func (s *Server) Behaviors() Behaviors {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	return Behaviors{Images: maps.Clone(s.impl.behaviors.Images), Revisions: maps.Clone(s.impl.behaviors.Revisions)}
+	return s.control.Behaviors()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
 )
 
 // Load is a run of the built-in load generator: Rate requests per second
@@ -49,7 +50,7 @@ type loadJSON struct {
 func (l Load) validate() error {
 	u, err := url.Parse(l.URL)
 	switch {
-	case err != nil || u.Scheme != "https" && u.Scheme != "http" || !isServingHost(u.Host):
+	case err != nil || u.Scheme != "https" && u.Scheme != "http" || !control.IsServingHost(u.Host):
 		return fmt.Errorf("field %q: want a service or tag URL that fakerun reports (https://…run.app/…), got %q", "url", l.URL)
 	case l.Rate < 1 || l.Rate > maxLoadRate:
 		return fmt.Errorf("field %q: want requests per second from 1 to %d, got %d", "rate", maxLoadRate, l.Rate)
@@ -218,8 +219,8 @@ type trafficTransport struct {
 }
 
 func (t trafficTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !isServingHost(r.URL.Host) {
-		return nil, fmt.Errorf("fakerun: %s is not a service or tag URL of this fake (hosts end in %s)", r.URL.Host, runHostSuffix)
+	if !control.IsServingHost(r.URL.Host) {
+		return nil, fmt.Errorf("fakerun: %s is not a service or tag URL of this fake (hosts end in %s)", r.URL.Host, control.RunHostSuffix)
 	}
 	out := r.Clone(r.Context())
 	out.Host = r.URL.Host
@@ -244,3 +245,11 @@ func (s *Server) TrafficClient() *http.Client { return s.trafficClient }
 // port serves it already (for hosts ending in .run.app); use it to embed
 // the data plane in another server.
 func (s *Server) TrafficHandler() http.Handler { return s.serving }
+
+// Response headers naming the revision that answered, on every answer a
+// revision gives (built-in, injected error, proxied or from a container).
+const (
+	HeaderService  = control.HeaderService
+	HeaderRevision = control.HeaderRevision
+	HeaderImage    = control.HeaderImage
+)

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
@@ -27,16 +26,15 @@ import (
 // HTTP/2 cleartext) and REST/JSON plus extra handlers (HTTP/1.1
 // connections). Its methods are safe for concurrent use.
 type Server struct {
-	impl       *server
+	control    *control.Server
+	cfg        *config // the options given to NewServer, which Reset restores
 	faults     *faults.Injector
 	calls      *faults.Log
 	metrics    *metrics.Store
 	monitoring *metrics.Service
-	// ingestionDelay is the one given to NewServer, which Reset restores.
-	ingestionDelay time.Duration
-	serving        *dataPlane
-	containers     *containerManager
-	loads          *loadGenerator
+	serving    http.Handler
+	containers *control.ContainerManager
+	loads      *loadGenerator
 	// trafficClient sends service and tag URLs to this server.
 	trafficClient *http.Client
 	grpc          *grpc.Server
@@ -57,25 +55,19 @@ func NewServer(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	impl := newServerImpl(cfg)
-	store, err := metrics.NewStore(impl.now, cfg.retention)
+	impl := control.New(&cfg.control)
+	store, err := metrics.NewStore(impl.Now, cfg.retention)
 	if err != nil {
 		return nil, fmt.Errorf("fakerun: %w", err)
 	}
 	store.SetIngestionDelay(cfg.ingestionDelay)
-	containers, err := newContainerManager(impl, os.Getenv("DOCKER_HOST"))
+	containers, err := control.NewContainerManager(impl, os.Getenv("DOCKER_HOST"))
 	if err != nil {
 		return nil, err
 	}
 	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
-	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, impl.now)))
-	runpb.RegisterServicesServer(gs, impl)
-	runpb.RegisterRevisionsServer(gs, impl)
-	jobs := &jobsServer{server: impl, containers: containers}
-	runpb.RegisterJobsServer(gs, jobs)
-	runpb.RegisterExecutionsServer(gs, jobs)
-	runpb.RegisterTasksServer(gs, jobs)
-	longrunningpb.RegisterOperationsServer(gs, impl)
+	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, impl.Now)))
+	impl.Register(gs, containers)
 	monitoring := metrics.NewService(store)
 	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
@@ -85,7 +77,7 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	rest, err := rest.NewHandler(gs)
 	if err != nil {
-		containers.close()
+		containers.Close()
 		return nil, fmt.Errorf("fakerun: building the REST transcoder: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -93,15 +85,15 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {
-		containers.close()
+		containers.Close()
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := listener.New(l)
-	s := &Server{impl: impl, faults: injector, calls: calls, metrics: store, monitoring: monitoring, ingestionDelay: cfg.ingestionDelay, containers: containers, grpc: gs, mux: mux, listener: split}
-	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
+	s := &Server{control: impl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, grpc: gs, mux: mux, listener: split}
+	s.serving = control.NewDataPlane(impl, store, containers)
 	s.trafficClient = newTrafficClient(s.Addr())
 	s.loads = newLoadGenerator(s.trafficClient)
-	s.http = &http.Server{Handler: hostRouter{serving: s.serving, api: mux}, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: control.NewHostRouter(s.serving, mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -140,7 +132,7 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.wg.Wait()
-		s.containers.close()
+		s.containers.Close()
 	})
 	return s.closeErr
 }

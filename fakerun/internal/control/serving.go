@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"net"
@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 )
 
-// runHostSuffix ends every service and tag URL host fakerun reports.
-const runHostSuffix = ".run.app"
+// RunHostSuffix ends every service and tag URL host fakerun reports.
+const RunHostSuffix = ".run.app"
 
-// isServingHost reports whether a Host header names a service or tag URL.
-func isServingHost(host string) bool {
+// IsServingHost reports whether a Host header names a service or tag URL.
+func IsServingHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	return strings.HasSuffix(strings.ToLower(host), runHostSuffix)
+	return strings.HasSuffix(strings.ToLower(host), RunHostSuffix)
 }
 
 // serviceHosts are the host names of a service's uri and urls.
@@ -65,7 +66,7 @@ type target struct {
 	resource  metrics.Resource
 	image     string
 	container *runpb.Container // nil when the template has none
-	behavior  Behavior
+	behavior  behavior.Behavior
 	fail      bool          // answer with behavior's error code
 	latency   time.Duration // modelled: knobs' latency for this request
 	trace     string        // X-Cloud-Trace-Context for proxied requests
@@ -83,7 +84,7 @@ const (
 // routeLocked picks the revision for a request to host: for a service URL
 // by the published traffic split (LATEST is the newest ready revision),
 // for a tag URL the tagged revision. Must be called with s.mu held.
-func (s *server) routeLocked(host string) (target, routeResult) {
+func (s *Server) routeLocked(host string) (target, routeResult) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -136,7 +137,7 @@ func (s *server) routeLocked(host string) (target, routeResult) {
 
 // statusRevisionLocked resolves a traffic status to its revision (LATEST:
 // the newest ready one), or nil. Must be called with s.mu held.
-func (s *server) statusRevisionLocked(svc *service, st *runpb.TrafficTargetStatus) *revision {
+func (s *Server) statusRevisionLocked(svc *service, st *runpb.TrafficTargetStatus) *revision {
 	if st.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION {
 		return s.revisions[rules.RevisionName(svc.name, st.GetRevision())]
 	}
@@ -145,7 +146,7 @@ func (s *server) statusRevisionLocked(svc *service, st *runpb.TrafficTargetStatu
 
 // targetLocked describes r as a request target, before any draws.
 // Must be called with s.mu held.
-func (s *server) targetLocked(r *revision) target {
+func (s *Server) targetLocked(r *revision) target {
 	svc := r.service
 	return target{
 		revision: r.name,
@@ -159,7 +160,7 @@ func (s *server) targetLocked(r *revision) target {
 
 // servingTargetsLocked returns the ready revisions that receive requests
 // (a percentage or a tag), by full name. Must be called with s.mu held.
-func (s *server) servingTargetsLocked() map[string]target {
+func (s *Server) servingTargetsLocked() map[string]target {
 	s.settleLocked()
 	out := map[string]target{}
 	for _, svc := range s.services {
@@ -182,7 +183,7 @@ type hostRouter struct {
 }
 
 func (h hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if isServingHost(r.Host) {
+	if IsServingHost(r.Host) {
 		h.serving.ServeHTTP(w, r)
 		return
 	}

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"fmt"
@@ -75,7 +75,7 @@ func validateTraffic(serviceID string, traffic []*runpb.TrafficTarget) error {
 
 // latestReadyLocked returns the newest ready revision of svc, or nil.
 // Must be called with s.mu held.
-func (s *server) latestReadyLocked(svc *service) *revision {
+func (s *Server) latestReadyLocked(svc *service) *revision {
 	for i := len(svc.revisions) - 1; i >= 0; i-- {
 		if s.revisionStateLocked(svc.revisions[i]) == revReady {
 			return svc.revisions[i]
@@ -87,7 +87,7 @@ func (s *server) latestReadyLocked(svc *service) *revision {
 // trafficStatusesLocked resolves traffic into observed statuses and returns
 // the newest revision that receives traffic. LATEST statuses carry no
 // revision name, as on Cloud Run. Must be called with s.mu held.
-func (s *server) trafficStatusesLocked(svc *service, traffic []*runpb.TrafficTarget) ([]*runpb.TrafficTargetStatus, *revision) {
+func (s *Server) trafficStatusesLocked(svc *service, traffic []*runpb.TrafficTarget) ([]*runpb.TrafficTargetStatus, *revision) {
 	latest := s.latestReadyLocked(svc)
 	var newestServing *revision
 	serve := func(r *revision, percent int32) {
@@ -115,7 +115,7 @@ func (s *server) trafficStatusesLocked(svc *service, traffic []*runpb.TrafficTar
 // addressableLocked reports whether r is named by the service's desired or
 // observed traffic (with a percentage or a tag) or resolved by a LATEST target.
 // Must be called with s.mu held.
-func (s *server) addressableLocked(r *revision) bool {
+func (s *Server) addressableLocked(r *revision) bool {
 	svc := r.service.svc
 	short := rules.ShortName(r.name)
 	for _, t := range svc.GetTraffic() {

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 )
 
 // Docker mode talks to the Docker Engine API over its socket with net/http:
@@ -25,11 +27,11 @@ const (
 	stopGrace         = 2                      // seconds between SIGTERM and SIGKILL
 )
 
-// containerManager runs a container for every ready revision that serves
+// ContainerManager runs a container for every ready revision that serves
 // (a percentage or a tag) and whose behaviour is Docker, and stops it when
 // the revision no longer serves.
-type containerManager struct {
-	impl   *server
+type ContainerManager struct {
+	impl   *Server
 	engine *http.Client
 	base   string // http://docker or http://host:port
 
@@ -51,21 +53,21 @@ type container struct {
 
 // newContainerManager connects to DOCKER_HOST (unix:// or tcp://, default
 // the local socket) lazily: nothing is dialled until a revision needs it.
-func newContainerManager(impl *server, dockerHost string) (*containerManager, error) {
-	engine, base, err := dockerEngine(dockerHost)
+func NewContainerManager(impl *Server, dockerHost string) (*ContainerManager, error) {
+	engine, base, err := DockerEngine(dockerHost)
 	if err != nil {
 		return nil, err
 	}
-	m := &containerManager{impl: impl, engine: engine, base: base, running: map[string]*container{},
+	m := &ContainerManager{impl: impl, engine: engine, base: base, running: map[string]*container{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	m.tasks = newTaskRunner(m)
 	go m.loop()
 	return m, nil
 }
 
-// dockerEngine returns an HTTP client and base URL for the Engine API at
+// DockerEngine returns an HTTP client and base URL for the Engine API at
 // dockerHost (unix:// or tcp://; empty: the local socket).
-func dockerEngine(dockerHost string) (*http.Client, string, error) {
+func DockerEngine(dockerHost string) (*http.Client, string, error) {
 	if dockerHost == "" {
 		dockerHost = defaultDockerHost
 	}
@@ -82,7 +84,7 @@ func dockerEngine(dockerHost string) (*http.Client, string, error) {
 }
 
 // loop reconciles containers with the serving revisions until close.
-func (m *containerManager) loop() {
+func (m *ContainerManager) loop() {
 	defer close(m.done)
 	t := time.NewTicker(reconcileEvery)
 	defer t.Stop()
@@ -97,7 +99,7 @@ func (m *containerManager) loop() {
 }
 
 // reconcile starts containers for serving Docker revisions and stops the rest.
-func (m *containerManager) reconcile() {
+func (m *ContainerManager) reconcile() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.impl.mu.Lock()
@@ -124,8 +126,8 @@ func (m *containerManager) reconcile() {
 
 // anyDockerLocked reports whether any behaviour asks for Docker.
 // Must be called with s.mu held.
-func (s *server) anyDockerLocked() bool {
-	for _, m := range []map[string]Behavior{s.behaviors.Images, s.behaviors.Revisions} {
+func (s *Server) anyDockerLocked() bool {
+	for _, m := range []map[string]behavior.Behavior{s.behaviors.Images, s.behaviors.Revisions} {
 		for _, b := range m {
 			if b.Docker {
 				return true
@@ -136,7 +138,7 @@ func (s *server) anyDockerLocked() bool {
 }
 
 // backend returns the URL of t's container, starting it if needed.
-func (m *containerManager) backend(ctx context.Context, t target) (*url.URL, error) {
+func (m *ContainerManager) backend(ctx context.Context, t target) (*url.URL, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -157,7 +159,7 @@ func (m *containerManager) backend(ctx context.Context, t target) (*url.URL, err
 
 // startLocked registers and starts a container for t in the background.
 // Must be called with m.mu held.
-func (m *containerManager) startLocked(t target) *container {
+func (m *ContainerManager) startLocked(t target) *container {
 	c := &container{ready: make(chan struct{})}
 	m.running[t.revision] = c
 	go func() {
@@ -178,7 +180,7 @@ func (m *containerManager) startLocked(t target) *container {
 }
 
 // run creates and starts t's container and waits until it listens.
-func (m *containerManager) run(ctx context.Context, c *container, t target) (*url.URL, error) {
+func (m *ContainerManager) run(ctx context.Context, c *container, t target) (*url.URL, error) {
 	if err := m.call(ctx, http.MethodGet, "/images/"+url.PathEscape(t.image)+"/json", nil, nil); err != nil {
 		if errors.Is(err, errNotFound) {
 			return nil, fmt.Errorf("image %q is not present on the Docker engine; fakerun never pulls images (docker pull or docker build it first)", t.image)
@@ -257,7 +259,7 @@ func (m *containerManager) run(ctx context.Context, c *container, t target) (*ur
 }
 
 // remove stops and deletes c once it has started (or failed to).
-func (m *containerManager) remove(c *container) {
+func (m *ContainerManager) remove(c *container) {
 	<-c.ready
 	if c.id == "" {
 		return
@@ -269,7 +271,7 @@ func (m *containerManager) remove(c *container) {
 }
 
 // close stops the loop and removes every container.
-func (m *containerManager) close() {
+func (m *ContainerManager) Close() {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -292,7 +294,7 @@ func (m *containerManager) close() {
 var errNotFound = errors.New("not found")
 
 // call sends one Engine API request with a JSON body and decodes the JSON answer into out.
-func (m *containerManager) call(ctx context.Context, method, path string, body, out any) error {
+func (m *ContainerManager) call(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

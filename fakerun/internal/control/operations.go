@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"cmp"
@@ -20,7 +20,7 @@ const defaultWaitTimeout = 10 * time.Second
 // waitPollInterval is how often WaitOperation re-checks a pending operation.
 const waitPollInterval = 10 * time.Millisecond
 
-func (s *server) GetOperation(_ context.Context, req *longrunningpb.GetOperationRequest) (*longrunningpb.Operation, error) {
+func (s *Server) GetOperation(_ context.Context, req *longrunningpb.GetOperationRequest) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.operationLocked(req.GetName())
@@ -28,7 +28,7 @@ func (s *server) GetOperation(_ context.Context, req *longrunningpb.GetOperation
 
 // operationLocked settles and returns the named operation.
 // Must be called with s.mu held.
-func (s *server) operationLocked(name string) (*longrunningpb.Operation, error) {
+func (s *Server) operationLocked(name string) (*longrunningpb.Operation, error) {
 	location, err := rules.ParseOperationName("name", name)
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ const maxOperationsPageSize = 100
 
 // ListOperations lists a location's operations, oldest first, filtered by
 // "done:true" or "done:false", the filters Cloud Run documents.
-func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
+func (s *Server) ListOperations(_ context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
 	if _, _, err := rules.ParseLocation("name", req.GetName()); err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func operationsFilter(filter string) (func(*longrunningpb.Operation) bool, error
 	return nil, rules.InvalidArgument("filter", fmt.Sprintf("unsupported filter %q; use done:true, done:false or no filter", filter))
 }
 
-func (s *server) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOperationRequest) (*emptypb.Empty, error) {
+func (s *Server) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOperationRequest) (*emptypb.Empty, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.operationLocked(req.GetName()); err != nil {
@@ -105,7 +105,7 @@ func (s *server) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOpe
 
 // WaitOperation waits (in real time) until the operation is done or the
 // request's timeout (default 10s) passes, and returns its latest state.
-func (s *server) WaitOperation(ctx context.Context, req *longrunningpb.WaitOperationRequest) (*longrunningpb.Operation, error) {
+func (s *Server) WaitOperation(ctx context.Context, req *longrunningpb.WaitOperationRequest) (*longrunningpb.Operation, error) {
 	timeout := defaultWaitTimeout
 	if req.GetTimeout() != nil {
 		timeout = req.GetTimeout().AsDuration()
@@ -133,7 +133,7 @@ func (s *server) WaitOperation(ctx context.Context, req *longrunningpb.WaitOpera
 
 // sortedOperationsLocked returns the operations of a location (all when
 // location is empty), oldest first. Must be called with s.mu held.
-func (s *server) sortedOperationsLocked(location string) []*operation {
+func (s *Server) sortedOperationsLocked(location string) []*operation {
 	var ops []*operation
 	for _, op := range s.operations {
 		if location == "" || op.location == location {

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -60,7 +61,7 @@ type taskState struct {
 // scheduleTasks decides every attempt of count tasks started at start,
 // at most parallelism at once, in index order; a failed attempt is retried
 // at once on the same slot, up to maxRetries times.
-func scheduleTasks(start time.Time, count, parallelism, maxRetries int32, timeout time.Duration, b TaskBehavior, rng *rand.Rand) []*task {
+func scheduleTasks(start time.Time, count, parallelism, maxRetries int32, timeout time.Duration, b behavior.TaskBehavior, rng *rand.Rand) []*task {
 	slots := make([]time.Time, max(min(parallelism, count), 1))
 	for i := range slots {
 		slots[i] = start
@@ -155,7 +156,7 @@ func taskName(e *execution, t *task) string {
 }
 
 // taskProtoLocked renders task t of e. s.mu is held.
-func (s *server) taskProtoLocked(e *execution, t *task) *runpb.Task {
+func (s *Server) taskProtoLocked(e *execution, t *task) *runpb.Task {
 	now := s.nowLocked()
 	st := t.stateAt(now, e.cancelledAt)
 	tmpl := e.template

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"fmt"
@@ -24,9 +24,9 @@ const (
 // dataPlane answers requests to service and tag URLs and records them in
 // the metrics store.
 type dataPlane struct {
-	impl       *server
+	impl       *Server
 	store      *metrics.Store
-	containers *containerManager
+	containers *ContainerManager
 }
 
 // ServeHTTP routes one request to a revision and answers for it.
@@ -34,7 +34,7 @@ func (d *dataPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.impl.mu.Lock()
 	tgt, res := d.impl.routeLocked(r.Host)
 	start := d.impl.nowLocked()
-	realTime := d.impl.cfg.clock == nil && !d.impl.ownFrozen
+	realTime := d.impl.cfg.Clock == nil && !d.impl.ownFrozen
 	d.impl.mu.Unlock()
 	switch res {
 	case routeNotFound:
@@ -73,7 +73,7 @@ func (d *dataPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (d *dataPlane) answer(w http.ResponseWriter, r *http.Request, tgt target) int {
 	switch {
 	case tgt.fail:
-		return errorPage(w, tgt.errorCode(), "fakerun: injected error (Behavior.ErrorRate)")
+		return errorPage(w, tgt.errorCode(), "fakerun: injected error (behavior.Behavior.ErrorRate)")
 	case tgt.behavior.Backend != "":
 		backend, err := url.Parse(tgt.behavior.Backend)
 		if err != nil { // validated when set
@@ -150,7 +150,7 @@ func proxy(w http.ResponseWriter, r *http.Request, t target, backend *url.URL) i
 
 // drawLatencyLocked draws the modelled latency of one request.
 // Must be called with s.mu held.
-func (s *server) drawLatencyLocked(b Behavior) time.Duration {
+func (s *Server) drawLatencyLocked(b behavior.Behavior) time.Duration {
 	d := b.Latency
 	if b.Jitter > 0 {
 		d += time.Duration(s.serveRng.Int64N(int64(b.Jitter)))
@@ -163,6 +163,6 @@ func (s *server) drawLatencyLocked(b Behavior) time.Duration {
 
 // newTraceLocked returns an X-Cloud-Trace-Context value: TRACE_ID/SPAN_ID;o=1.
 // Must be called with s.mu held.
-func (s *server) newTraceLocked() string {
+func (s *Server) newTraceLocked() string {
 	return fmt.Sprintf("%016x%016x/%s;o=1", s.serveRng.Uint64(), s.serveRng.Uint64(), strconv.FormatUint(s.serveRng.Uint64()>>1, 10))
 }

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"context"
@@ -33,8 +33,8 @@ const (
 // jobsServer answers google.cloud.run.v2.Jobs, Executions and Tasks on the
 // server's state.
 type jobsServer struct {
-	*server
-	containers *containerManager // runs the tasks of docker-mode executions
+	*Server
+	containers *ContainerManager // runs the tasks of docker-mode executions
 	runpb.UnimplementedJobsServer
 	runpb.UnimplementedExecutionsServer
 	runpb.UnimplementedTasksServer
@@ -105,7 +105,7 @@ func (s *jobsServer) CreateJob(_ context.Context, req *runpb.CreateJobRequest) (
 }
 
 // createJobLocked creates a job and starts its reconcile. s.mu is held.
-func (s *server) createJobLocked(project, region, id string, in *runpb.Job, validateOnly bool) (*longrunningpb.Operation, error) {
+func (s *Server) createJobLocked(project, region, id string, in *runpb.Job, validateOnly bool) (*longrunningpb.Operation, error) {
 	if err := rules.ValidateAnnotations("job.annotations", in.GetAnnotations()); err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func markJobReconciling(j *runpb.Job, now time.Time) {
 // startReconcileLocked registers the operation reconciling j's current
 // generation: it finishes after the readiness delay, failing when an image
 // fails (Behavior.Fail). s.mu is held.
-func (s *server) startReconcileLocked(j *job) (*longrunningpb.Operation, error) {
+func (s *Server) startReconcileLocked(j *job) (*longrunningpb.Operation, error) {
 	op, err := s.newJobOperationLocked(j.location, j.stored)
 	if err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func (s *server) startReconcileLocked(j *job) (*longrunningpb.Operation, error) 
 
 // newJobOperationLocked registers a pending operation whose metadata is
 // resource. s.mu is held.
-func (s *server) newJobOperationLocked(location string, resource proto.Message) (*operation, error) {
+func (s *Server) newJobOperationLocked(location string, resource proto.Message) (*operation, error) {
 	meta, err := anypb.New(resource)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -254,7 +254,7 @@ func (s *server) newJobOperationLocked(location string, resource proto.Message) 
 
 // settleJobsLocked finishes the job operations whose time has come.
 // s.mu is held.
-func (s *server) settleJobsLocked() {
+func (s *Server) settleJobsLocked() {
 	if len(s.jobs.pending) == 0 {
 		return
 	}
@@ -269,7 +269,7 @@ func (s *server) settleJobsLocked() {
 
 // settleReconcileLocked publishes a finished reconcile and reports whether
 // its operation is done. s.mu is held.
-func (s *server) settleReconcileLocked(jo *jobOperation, now time.Time) bool {
+func (s *Server) settleReconcileLocked(jo *jobOperation, now time.Time) bool {
 	if now.Before(jo.readyAt) {
 		return false
 	}
@@ -311,7 +311,7 @@ func (s *jobsServer) GetJob(_ context.Context, req *runpb.GetJobRequest) (*runpb
 // jobLocked returns the named job, with the state settled: an invalid
 // name is INVALID_ARGUMENT, an unknown one NOT_FOUND, and an etag other than
 // the job's (unless empty) ABORTED. s.mu is held.
-func (s *server) jobLocked(name, etag string) (*job, error) {
+func (s *Server) jobLocked(name, etag string) (*job, error) {
 	if _, _, _, err := rules.ParseJobName("name", name); err != nil {
 		return nil, err
 	}
@@ -320,7 +320,7 @@ func (s *server) jobLocked(name, etag string) (*job, error) {
 	if j == nil {
 		return nil, rules.JobNotFound(name)
 	}
-	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "job", etag, j.stored.GetEtag(), j.id); err != nil {
+	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "job", etag, j.stored.GetEtag(), j.id); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -328,7 +328,7 @@ func (s *server) jobLocked(name, etag string) (*job, error) {
 
 // jobProtoLocked renders j with its execution count and latest execution.
 // s.mu is held.
-func (s *server) jobProtoLocked(j *job) *runpb.Job {
+func (s *Server) jobProtoLocked(j *job) *runpb.Job {
 	out := proto.Clone(j.stored).(*runpb.Job)
 	out.ExecutionCount = j.runs
 	if j.latest != nil {
@@ -385,7 +385,7 @@ func (s *jobsServer) UpdateJob(_ context.Context, req *runpb.UpdateJobRequest) (
 		}
 		return s.createJobLocked(project, region, id, req.GetJob(), req.GetValidateOnly())
 	}
-	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "job", req.GetJob().GetEtag(), j.stored.GetEtag(), id); err != nil {
+	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "job", req.GetJob().GetEtag(), j.stored.GetEtag(), id); err != nil {
 		return nil, err
 	}
 	next := proto.Clone(j.stored).(*runpb.Job)
@@ -393,7 +393,7 @@ func (s *jobsServer) UpdateJob(_ context.Context, req *runpb.UpdateJobRequest) (
 	if err := normalizeJob(next); err != nil {
 		return nil, err
 	}
-	if !s.cfg.compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, j.stored) {
+	if !s.cfg.Compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, j.stored) {
 		// Nothing to change: no new generation, answer with the job as is.
 		return s.doneOperationLocked(j.location, s.jobProtoLocked(j))
 	}
@@ -472,7 +472,7 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 	if e.docker {
 		s.containers.tasks.startExecution(e)
 	}
-	if s.cfg.compat.RunJobDoneAtStart {
+	if s.cfg.Compat.RunJobDoneAtStart {
 		s.finishLocked(op, nil, s.executionProtoLocked(e))
 		return op.op, nil
 	}
@@ -483,7 +483,7 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 
 // jobCopiesLocked renders every job, by name, and its executions, newest
 // first, by job name. s.mu is held.
-func (s *server) jobCopiesLocked() ([]*runpb.Job, map[string][]*runpb.Execution) {
+func (s *Server) jobCopiesLocked() ([]*runpb.Job, map[string][]*runpb.Execution) {
 	jobs := []*runpb.Job{}
 	executions := map[string][]*runpb.Execution{}
 	for _, j := range s.jobs.jobs {

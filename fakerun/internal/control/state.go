@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"fmt"
@@ -15,17 +15,29 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// server is the gRPC implementation behind Server. All state is guarded by mu.
-type server struct {
+// Config is what the server's options set; Reset returns to it.
+type Config struct {
+	Clock          func() time.Time // nil: the server's own clock
+	ReadinessDelay time.Duration
+	ManualReady    bool
+	Behaviors      behavior.Behaviors
+	Seed           uint64
+	RevisionCap    int
+	Compat         Compatibility
+}
+
+// Server is the in-memory Cloud Run: the gRPC implementation of the Admin API v2 behind one mutex, mu,
+// which guards all its state.
+type Server struct {
 	runpb.UnimplementedServicesServer
 	runpb.UnimplementedRevisionsServer
 	longrunningpb.UnimplementedOperationsServer
 
-	cfg *config // options given to NewServer; Reset returns to them
+	cfg *Config // options given to NewServer; Reset returns to them
 
 	mu sync.Mutex
 
-	// clock: cfg.clock when set, else the server's own clock (real time
+	// clock: cfg.Clock when set, else the server's own clock (real time
 	// shifted by ownOffset, or frozen at ownNow after SetNow).
 	ownFrozen bool
 	ownNow    time.Time
@@ -33,7 +45,7 @@ type server struct {
 
 	readinessDelay time.Duration
 	manualReady    bool
-	behaviors      Behaviors // by image and revision; failing images have Fail set
+	behaviors      behavior.Behaviors // by image and revision; failing images have Fail set
 
 	rng          *rand.Rand
 	serveRng     *rand.Rand           // routing and behaviour draws, seeded by WithSeed
@@ -104,21 +116,22 @@ type revision struct {
 	failMsg    string
 }
 
-func newServerImpl(cfg *config) *server {
-	s := &server{cfg: cfg}
+// New returns an empty control plane configured by cfg, which Reset returns to.
+func New(cfg *Config) *Server {
+	s := &Server{cfg: cfg}
 	s.resetLocked()
 	return s
 }
 
 // resetLocked drops all state and restores the options given to NewServer.
-func (s *server) resetLocked() {
+func (s *Server) resetLocked() {
 	s.ownFrozen, s.ownNow, s.ownOffset = false, time.Time{}, 0
-	s.readinessDelay = s.cfg.readinessDelay
-	s.manualReady = s.cfg.manualReady
-	s.behaviors = Behaviors{}
-	behavior.Merge(&s.behaviors, s.cfg.behaviors)
+	s.readinessDelay = s.cfg.ReadinessDelay
+	s.manualReady = s.cfg.ManualReady
+	s.behaviors = behavior.Behaviors{}
+	behavior.Merge(&s.behaviors, s.cfg.Behaviors)
 	s.rng = rand.New(rand.NewPCG(1, 2))
-	s.serveRng = rand.New(rand.NewPCG(s.cfg.seed, 0x5e7e))
+	s.serveRng = rand.New(rand.NewPCG(s.cfg.Seed, 0x5e7e))
 	s.hosts = map[string]*service{}
 	s.services = map[string]*service{}
 	s.serviceIndex = map[string][]string{}
@@ -130,18 +143,18 @@ func (s *server) resetLocked() {
 	s.dirty = false
 }
 
-// now reads the server clock.
-func (s *server) now() time.Time {
+// Now reads the server clock.
+func (s *Server) Now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nowLocked()
 }
 
 // nowLocked reads the server clock. Must be called with s.mu held.
-func (s *server) nowLocked() time.Time {
+func (s *Server) nowLocked() time.Time {
 	switch {
-	case s.cfg.clock != nil:
-		return s.cfg.clock()
+	case s.cfg.Clock != nil:
+		return s.cfg.Clock()
 	case s.ownFrozen:
 		return s.ownNow
 	default:
@@ -150,7 +163,7 @@ func (s *server) nowLocked() time.Time {
 }
 
 // newUIDLocked returns a random (seeded, hence reproducible) UUIDv4 string.
-func (s *server) newUIDLocked() string {
+func (s *Server) newUIDLocked() string {
 	var b [16]byte
 	for i := 0; i < 16; i += 8 {
 		v := s.rng.Uint64()
@@ -164,12 +177,12 @@ func (s *server) newUIDLocked() string {
 }
 
 // newEtagLocked returns a fresh quoted etag, as Cloud Run's etags are quoted strings.
-func (s *server) newEtagLocked() string {
+func (s *Server) newEtagLocked() string {
 	return `"` + strconv.FormatUint(s.rng.Uint64(), 36) + `"`
 }
 
 // randomLettersLocked returns n random lowercase letters.
-func (s *server) randomLettersLocked(n int) string {
+func (s *Server) randomLettersLocked(n int) string {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte('a' + s.rng.IntN(26))

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-func (s *server) GetRevision(_ context.Context, req *runpb.GetRevisionRequest) (*runpb.Revision, error) {
+func (s *Server) GetRevision(_ context.Context, req *runpb.GetRevisionRequest) (*runpb.Revision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.revisionLocked(req.GetName())
@@ -25,7 +25,7 @@ func (s *server) GetRevision(_ context.Context, req *runpb.GetRevisionRequest) (
 
 // revisionLocked returns the revision of the request field name, with the state settled to now: an
 // invalid name is INVALID_ARGUMENT and an unknown one NOT_FOUND, as Cloud Run answers. s.mu is held.
-func (s *server) revisionLocked(name string) (*revision, error) {
+func (s *Server) revisionLocked(name string) (*revision, error) {
 	serviceName, short, err := rules.ParseRevisionName("name", name)
 	if err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func revisionNotFound(serviceName, short string) error {
 // ListRevisions lists a service's revisions newest first; the service "-"
 // lists every service of the location, by service name. With show_deleted,
 // deleted revisions that have not expired are listed among them.
-func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsRequest) (*runpb.ListRevisionsResponse, error) {
+func (s *Server) ListRevisions(_ context.Context, req *runpb.ListRevisionsRequest) (*runpb.ListRevisionsResponse, error) {
 	project, region, id, err := rules.ParseServiceName("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func (s *server) ListRevisions(_ context.Context, req *runpb.ListRevisionsReques
 
 // DeleteRevision deletes a revision unless it is the service's latest
 // revision or can receive traffic, which Cloud Run refuses.
-func (s *server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequest) (*longrunningpb.Operation, error) {
+func (s *Server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequest) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.revisionLocked(req.GetName())
@@ -114,7 +114,7 @@ func (s *server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequ
 		return nil, err
 	}
 	short := rules.ShortName(r.name)
-	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "revision", req.GetEtag(), r.etag, short); err != nil {
+	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "revision", req.GetEtag(), r.etag, short); err != nil {
 		return nil, err
 	}
 	svc := r.service
@@ -134,7 +134,7 @@ func (s *server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequ
 
 // deletedRevisionLocked is r as deleted now: with delete_time, and
 // expire_time when it stops being listed. Must be called with s.mu held.
-func (s *server) deletedRevisionLocked(r *revision) *runpb.Revision {
+func (s *Server) deletedRevisionLocked(r *revision) *runpb.Revision {
 	now := s.nowLocked()
 	rev := proto.Clone(s.revisionProtoLocked(r)).(*runpb.Revision)
 	rev.DeleteTime = timestamppb.New(now)

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"context"
@@ -50,7 +50,7 @@ type executionStatus struct {
 
 // newExecutionLocked builds (without registering) an execution of j's
 // template with overrides applied. s.mu is held.
-func (s *server) newExecutionLocked(j *job, ov *runpb.RunJobRequest_Overrides) (*execution, error) {
+func (s *Server) newExecutionLocked(j *job, ov *runpb.RunJobRequest_Overrides) (*execution, error) {
 	et := j.stored.GetTemplate()
 	tmpl := proto.Clone(et.GetTemplate()).(*runpb.TaskTemplate)
 	taskCount := et.GetTaskCount()
@@ -186,7 +186,7 @@ func (e *execution) logURI() string {
 }
 
 // executionProtoLocked renders e at the server's time. s.mu is held.
-func (s *server) executionProtoLocked(e *execution) *runpb.Execution {
+func (s *Server) executionProtoLocked(e *execution) *runpb.Execution {
 	now := s.nowLocked()
 	st := e.statusAt(now)
 	out := &runpb.Execution{
@@ -239,7 +239,7 @@ func (s *server) executionProtoLocked(e *execution) *runpb.Execution {
 }
 
 // executionReferenceLocked is the job's reference to e. s.mu is held.
-func (s *server) executionReferenceLocked(e *execution) *runpb.ExecutionReference {
+func (s *Server) executionReferenceLocked(e *execution) *runpb.ExecutionReference {
 	st := e.statusAt(s.nowLocked())
 	ref := &runpb.ExecutionReference{Name: rules.ShortName(e.name), CreateTime: timestamppb.New(e.created)}
 	switch err := e.outcome(st); {
@@ -260,7 +260,7 @@ func (s *server) executionReferenceLocked(e *execution) *runpb.ExecutionReferenc
 
 // settleRunLocked finishes a run operation whose execution has completed
 // and reports whether it is done. s.mu is held.
-func (s *server) settleRunLocked(jo *jobOperation, now time.Time) bool {
+func (s *Server) settleRunLocked(jo *jobOperation, now time.Time) bool {
 	st := jo.execution.statusAt(now)
 	if !st.complete {
 		return false
@@ -285,7 +285,7 @@ func (s *jobsServer) GetExecution(_ context.Context, req *runpb.GetExecutionRequ
 
 // executionLocked returns the named execution, with the state settled; an
 // etag other than the execution's (unless empty) is ABORTED. s.mu is held.
-func (s *server) executionLocked(name, etag string) (*execution, error) {
+func (s *Server) executionLocked(name, etag string) (*execution, error) {
 	if _, _, err := rules.ParseExecutionName("name", name); err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (s *server) executionLocked(name, etag string) (*execution, error) {
 	if e == nil {
 		return nil, rules.ExecutionNotFound(name)
 	}
-	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "execution", etag, e.etag, rules.ShortName(e.name)); err != nil {
+	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "execution", etag, e.etag, rules.ShortName(e.name)); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -302,7 +302,7 @@ func (s *server) executionLocked(name, etag string) (*execution, error) {
 
 // executionsOfLocked returns the executions of a job, oldest first; the job
 // "-" means every job of the location. s.mu is held.
-func (s *server) executionsOfLocked(jobName string) []*execution {
+func (s *Server) executionsOfLocked(jobName string) []*execution {
 	if strings.HasSuffix(jobName, "/jobs/-") {
 		var out []*execution
 		for _, j := range s.jobs.byLocation[rules.JobLocation(jobName)] {

@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // that runs to its exit. It has its own lock: it is started with the
 // server's lock held and takes that lock only to record attempts.
 type taskRunner struct {
-	m      *containerManager
+	m      *ContainerManager
 	ctx    context.Context // cancelled by close
 	cancel context.CancelFunc
 
@@ -27,7 +27,7 @@ type taskRunner struct {
 	wg     sync.WaitGroup
 }
 
-func newTaskRunner(m *containerManager) *taskRunner {
+func newTaskRunner(m *ContainerManager) *taskRunner {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &taskRunner{m: m, ctx: ctx, cancel: cancel}
 }

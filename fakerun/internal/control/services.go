@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"context"
@@ -24,7 +24,7 @@ const creator = "fakerun@example.com"
 // deletedRetention is how long a deleted resource's expire_time lies after delete_time.
 const deletedRetention = 30 * 24 * time.Hour
 
-func (s *server) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
+func (s *Server) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
 	project, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (s *server) CreateService(_ context.Context, req *runpb.CreateServiceReques
 // generatedServiceIDLocked returns an unused service id for a CreateService
 // without service_id ("the server will generate a unique service_id"):
 // "service-" and 8 seeded random letters. Must be called with s.mu held.
-func (s *server) generatedServiceIDLocked(parent string) string {
+func (s *Server) generatedServiceIDLocked(parent string) string {
 	for {
 		id := "service-" + s.randomLettersLocked(8)
 		if s.services[parent+"/services/"+id] == nil {
@@ -74,14 +74,14 @@ func validateServiceID(field, id string) error {
 
 // createLocked creates a service and its first revision.
 // Must be called with s.mu held.
-func (s *server) createLocked(project, region, id string, in *runpb.Service, validateOnly bool) (*longrunningpb.Operation, error) {
+func (s *Server) createLocked(project, region, id string, in *runpb.Service, validateOnly bool) (*longrunningpb.Operation, error) {
 	now := s.nowLocked()
 	location := rules.LocationName(project, region)
 	svc := &service{name: location + "/services/" + id, location: location, project: project, region: region, id: id, nextSeq: 1}
 	next := &runpb.Service{}
 	rules.ReplaceWritable(next, proto.Clone(in).(*runpb.Service))
 	normalizeService(next)
-	if s.cfg.compat.AcceptFullRevisionNames {
+	if s.cfg.Compat.AcceptFullRevisionNames {
 		shortenRevisionNames(svc.name, next.GetTraffic())
 	}
 	if err := validateService(id, next); err != nil {
@@ -173,7 +173,7 @@ func validateOnlyOperation(location string, resource proto.Message) (*longrunnin
 // new revision and every revision given traffic or a tag (failing if they
 // fail), the latest created revision when a LATEST target follows it, and
 // the first referenced revision that does not exist. Must be called with s.mu held.
-func (s *server) trafficWaitsLocked(svc *service, traffic []*runpb.TrafficTarget, created *revision) (waitFor []*revision, follow *revision, missing string) {
+func (s *Server) trafficWaitsLocked(svc *service, traffic []*runpb.TrafficTarget, created *revision) (waitFor []*revision, follow *revision, missing string) {
 	if created != nil {
 		waitFor = append(waitFor, created)
 	}
@@ -200,7 +200,7 @@ func (s *server) trafficWaitsLocked(svc *service, traffic []*runpb.TrafficTarget
 	return waitFor, follow, missing
 }
 
-func (s *server) GetService(_ context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
+func (s *Server) GetService(_ context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	svc, err := s.serviceLocked(req.GetName())
@@ -212,7 +212,7 @@ func (s *server) GetService(_ context.Context, req *runpb.GetServiceRequest) (*r
 
 // serviceLocked returns the service of the request field name, with the state settled to now: an invalid
 // name is INVALID_ARGUMENT and an unknown one NOT_FOUND, as Cloud Run answers. s.mu is held.
-func (s *server) serviceLocked(name string) (*service, error) {
+func (s *Server) serviceLocked(name string) (*service, error) {
 	if _, _, _, err := rules.ParseServiceName("name", name); err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func (s *server) serviceLocked(name string) (*service, error) {
 	return svc, nil
 }
 
-func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
+func (s *Server) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
 	_, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -252,7 +252,7 @@ func (s *server) ListServices(_ context.Context, req *runpb.ListServicesRequest)
 
 // unexpiredDeletedServicesLocked returns the deleted services of a location
 // whose expire_time has not passed, and forgets the others. s.mu is held.
-func (s *server) unexpiredDeletedServicesLocked(location string) []*runpb.Service {
+func (s *Server) unexpiredDeletedServicesLocked(location string) []*runpb.Service {
 	now := s.nowLocked()
 	kept := slices.DeleteFunc(s.deletedServices[location], func(svc *runpb.Service) bool {
 		return !svc.GetExpireTime().AsTime().After(now)
@@ -261,7 +261,7 @@ func (s *server) unexpiredDeletedServicesLocked(location string) []*runpb.Servic
 	return kept
 }
 
-func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
+func (s *Server) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
 	if req.GetService() == nil {
 		return nil, rules.InvalidArgument("service", "a service is required")
 	}
@@ -285,10 +285,10 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 		}
 		return s.createLocked(project, region, id, req.GetService(), req.GetValidateOnly())
 	}
-	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "service", req.GetService().GetEtag(), svc.svc.GetEtag(), id); err != nil {
+	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "service", req.GetService().GetEtag(), svc.svc.GetEtag(), id); err != nil {
 		return nil, err
 	}
-	if s.cfg.compat.RejectUpdateWhileReconciling {
+	if s.cfg.Compat.RejectUpdateWhileReconciling {
 		if op := s.pendingRolloutLocked(svc); op != nil {
 			return nil, status.Errorf(codes.Aborted, "Service '%s' is still being updated by operation '%s'; wait for it to finish, then retry.", id, op.op.GetName())
 		}
@@ -303,7 +303,7 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 		rules.ReplaceWritable(next, in)
 	}
 	normalizeService(next)
-	if s.cfg.compat.AcceptFullRevisionNames {
+	if s.cfg.Compat.AcceptFullRevisionNames {
 		shortenRevisionNames(svc.name, next.GetTraffic())
 	}
 	if err := validateService(id, next); err != nil {
@@ -325,7 +325,7 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 			return nil, err
 		}
 	}
-	if rev == nil && !s.cfg.compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, svc.svc) {
+	if rev == nil && !s.cfg.Compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, svc.svc) {
 		// Nothing to change: no new generation, answer with the service as is.
 		return s.doneOperationLocked(svc.location, svc.svc)
 	}
@@ -354,7 +354,7 @@ func (s *server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 // revision, or the current one), nor when t names an existing revision with
 // the same template; an existing revision with another template is an error.
 // Must be called with s.mu held.
-func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemplate) (bool, error) {
+func (s *Server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemplate) (bool, error) {
 	if t.GetRevision() == "" {
 		cur := svc.svc.GetTemplate()
 		if cur.GetRevision() == "" {
@@ -377,7 +377,7 @@ func (s *server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemp
 // newRevisionLocked builds (without registering) a revision of svc from
 // template t, named by t.revision or automatically {service}-{generation}-{xyz}.
 // Must be called with s.mu held.
-func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.RevisionTemplate) (*revision, error) {
+func (s *Server) newRevisionLocked(svc *service, generation int64, t *runpb.RevisionTemplate) (*revision, error) {
 	name := t.GetRevision()
 	if name == "" {
 		for name == "" || s.revisions[rules.RevisionName(svc.name, name)] != nil || svc.deletedRevisions[name] {
@@ -416,12 +416,12 @@ func (s *server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 
 // addRevisionLocked registers r and, above the revision cap, deletes the
 // oldest revisions that serve no traffic. Must be called with s.mu held.
-func (s *server) addRevisionLocked(svc *service, r *revision) {
+func (s *Server) addRevisionLocked(svc *service, r *revision) {
 	r.seq = svc.nextSeq
 	svc.nextSeq++
 	svc.revisions = append(svc.revisions, r)
 	s.revisions[r.name] = r
-	for i := 0; len(svc.revisions) > s.cfg.revisionCap && i < len(svc.revisions)-1; {
+	for i := 0; len(svc.revisions) > s.cfg.RevisionCap && i < len(svc.revisions)-1; {
 		old := svc.revisions[i]
 		if s.addressableLocked(old) || s.awaitedLocked(old) {
 			i++
@@ -433,7 +433,7 @@ func (s *server) addRevisionLocked(svc *service, r *revision) {
 
 // awaitedLocked reports whether a pending operation waits for r.
 // Must be called with s.mu held.
-func (s *server) awaitedLocked(r *revision) bool {
+func (s *Server) awaitedLocked(r *revision) bool {
 	for _, op := range s.pending {
 		if op.follow == r || slices.Contains(op.waitFor, r) {
 			return true
@@ -443,7 +443,7 @@ func (s *server) awaitedLocked(r *revision) bool {
 }
 
 // removeRevisionLocked deletes r, keeping it as a tombstone. Must be called with s.mu held.
-func (s *server) removeRevisionLocked(r *revision) {
+func (s *Server) removeRevisionLocked(r *revision) {
 	svc := r.service
 	i, found := slices.BinarySearchFunc(svc.revisions, r.seq, func(x *revision, seq int64) int { return int(x.seq - seq) })
 	if found {
@@ -451,10 +451,10 @@ func (s *server) removeRevisionLocked(r *revision) {
 	}
 	delete(s.revisions, r.name)
 	svc.tombstones = append(svc.tombstones, tombstone{seq: r.seq, rev: s.deletedRevisionLocked(r)})
-	if len(svc.tombstones) > s.cfg.revisionCap {
-		svc.tombstones = slices.Delete(svc.tombstones, 0, len(svc.tombstones)-s.cfg.revisionCap)
+	if len(svc.tombstones) > s.cfg.RevisionCap {
+		svc.tombstones = slices.Delete(svc.tombstones, 0, len(svc.tombstones)-s.cfg.RevisionCap)
 	}
-	if !s.cfg.compat.AllowDeletedRevisionNames {
+	if !s.cfg.Compat.AllowDeletedRevisionNames {
 		if svc.deletedRevisions == nil {
 			svc.deletedRevisions = map[string]bool{}
 		}
@@ -462,14 +462,14 @@ func (s *server) removeRevisionLocked(r *revision) {
 	}
 }
 
-func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
+func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	svc, err := s.serviceLocked(req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	if err := rules.CheckEtag(s.cfg.compat.etagMismatchCode(), "service", req.GetEtag(), svc.svc.GetEtag(), svc.id); err != nil {
+	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "service", req.GetEtag(), svc.svc.GetEtag(), svc.id); err != nil {
 		return nil, err
 	}
 	now := s.nowLocked()

@@ -1,12 +1,13 @@
-package fakerun
+package control
 
 import (
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 )
 
 // behaviorLocked returns what r does: its own behaviour, else its serving
 // image's. Must be called with s.mu held.
-func (s *server) behaviorLocked(r *revision) Behavior {
+func (s *Server) behaviorLocked(r *revision) behavior.Behavior {
 	if b, ok := s.ownBehaviorLocked(r); ok {
 		return b
 	}
@@ -15,7 +16,7 @@ func (s *server) behaviorLocked(r *revision) Behavior {
 
 // ownBehaviorLocked returns the behaviour set for r by full or short name.
 // Must be called with s.mu held.
-func (s *server) ownBehaviorLocked(r *revision) (Behavior, bool) {
+func (s *Server) ownBehaviorLocked(r *revision) (behavior.Behavior, bool) {
 	if b, ok := s.behaviors.Revisions[r.name]; ok {
 		return b, true
 	}
@@ -26,7 +27,7 @@ func (s *server) ownBehaviorLocked(r *revision) (Behavior, bool) {
 // failingImageLocked returns the image that makes r fail, or "": with a
 // behaviour of its own, r fails when that says so; otherwise when any of
 // its containers' images does. Must be called with s.mu held.
-func (s *server) failingImageLocked(r *revision) string {
+func (s *Server) failingImageLocked(r *revision) string {
 	if b, ok := s.ownBehaviorLocked(r); ok {
 		if b.Fail {
 			return servingImage(r.template)

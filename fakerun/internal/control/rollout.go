@@ -1,4 +1,4 @@
-package fakerun
+package control
 
 import (
 	"fmt"
@@ -37,7 +37,7 @@ type operation struct {
 
 // revisionStateLocked evaluates r's readiness against the clock.
 // Must be called with s.mu held.
-func (s *server) revisionStateLocked(r *revision) revState {
+func (s *Server) revisionStateLocked(r *revision) revState {
 	if r.state != revPending || r.manual {
 		return r.state
 	}
@@ -55,7 +55,7 @@ func (s *server) revisionStateLocked(r *revision) revState {
 
 // setRevisionStateLocked records a readiness change and makes pending
 // operations re-evaluate. Must be called with s.mu held.
-func (s *server) setRevisionStateLocked(r *revision, st revState, reason runpb.Condition_CommonReason, msg string, at time.Time) {
+func (s *Server) setRevisionStateLocked(r *revision, st revState, reason runpb.Condition_CommonReason, msg string, at time.Time) {
 	r.state, r.failReason, r.failMsg, r.changedAt = st, reason, msg, at
 	s.dirty = true
 }
@@ -63,7 +63,7 @@ func (s *server) setRevisionStateLocked(r *revision, st revState, reason runpb.C
 // revisionProtoLocked renders r. The result shares r's immutable template
 // parts, so callers outside RPC handlers must clone it.
 // Must be called with s.mu held.
-func (s *server) revisionProtoLocked(r *revision) *runpb.Revision {
+func (s *Server) revisionProtoLocked(r *revision) *runpb.Revision {
 	st := s.revisionStateLocked(r)
 	t := r.template
 	svc := r.service
@@ -130,7 +130,7 @@ func notReadyMessage(r *revision) string {
 
 // settleLocked advances pending operations whose revisions changed state.
 // It is cheap when nothing can have changed. Must be called with s.mu held.
-func (s *server) settleLocked() {
+func (s *Server) settleLocked() {
 	s.settleJobsLocked()
 	if len(s.pending) == 0 {
 		return
@@ -162,7 +162,7 @@ func (s *server) settleLocked() {
 
 // advanceLocked completes or fails op if its revisions allow it and reports
 // whether op is done. Must be called with s.mu held.
-func (s *server) advanceLocked(op *operation) bool {
+func (s *Server) advanceLocked(op *operation) bool {
 	if op.service.deleted {
 		s.finishLocked(op, status.New(codes.Aborted, fmt.Sprintf("Service '%s' was deleted while the operation was running.", op.service.id)), nil)
 		return true
@@ -190,7 +190,7 @@ func (s *server) advanceLocked(op *operation) bool {
 
 // completeRolloutLocked publishes the observed state of op's generation if
 // it is still the newest, then finishes op. Must be called with s.mu held.
-func (s *server) completeRolloutLocked(op *operation) {
+func (s *Server) completeRolloutLocked(op *operation) {
 	svc := op.service
 	at := op.created
 	for _, r := range append(slices.Clip(op.waitFor), op.follow) {
@@ -220,7 +220,7 @@ func (s *server) completeRolloutLocked(op *operation) {
 // failRolloutLocked marks the service's rollout failed (when op is the
 // newest) and fails op; traffic and latest_ready_revision keep their last
 // serving state. Must be called with s.mu held.
-func (s *server) failRolloutLocked(op *operation, st *status.Status) {
+func (s *Server) failRolloutLocked(op *operation, st *status.Status) {
 	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
 		at := s.nowLocked()
@@ -238,7 +238,7 @@ func (s *server) failRolloutLocked(op *operation, st *status.Status) {
 
 // finishLocked marks op done with either an error or a response.
 // Must be called with s.mu held.
-func (s *server) finishLocked(op *operation, st *status.Status, response proto.Message) {
+func (s *Server) finishLocked(op *operation, st *status.Status, response proto.Message) {
 	next := &longrunningpb.Operation{Name: op.op.GetName(), Metadata: op.op.GetMetadata(), Done: true}
 	if st != nil {
 		next.Result = &longrunningpb.Operation_Error{Error: st.Proto()}
@@ -257,7 +257,7 @@ func (s *server) finishLocked(op *operation, st *status.Status, response proto.M
 // startOperationLocked registers a rollout operation for svc at its current
 // generation and settles it at once when nothing has to wait.
 // Must be called with s.mu held.
-func (s *server) startOperationLocked(svc *service, waitFor []*revision, follow *revision, missing string) (*longrunningpb.Operation, error) {
+func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow *revision, missing string) (*longrunningpb.Operation, error) {
 	meta, err := anypb.New(svc.svc)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -284,7 +284,7 @@ func (s *server) startOperationLocked(svc *service, waitFor []*revision, follow 
 
 // doneOperationLocked registers an operation that is done at once with
 // response (delete operations). Must be called with s.mu held.
-func (s *server) doneOperationLocked(location string, response proto.Message) (*longrunningpb.Operation, error) {
+func (s *Server) doneOperationLocked(location string, response proto.Message) (*longrunningpb.Operation, error) {
 	resp, err := anypb.New(response)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -303,7 +303,7 @@ func (s *server) doneOperationLocked(location string, response proto.Message) (*
 
 // pendingRolloutLocked returns the oldest pending rollout of svc, or nil.
 // Must be called with s.mu held.
-func (s *server) pendingRolloutLocked(svc *service) *operation {
+func (s *Server) pendingRolloutLocked(svc *service) *operation {
 	for _, op := range s.pending {
 		if op.service == svc {
 			return op
