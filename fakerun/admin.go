@@ -107,5 +107,5 @@ func (s *Server) Reset() {
 	s.calls.Reset()
 	s.metrics.Reset()
 	s.metrics.SetIngestionDelay(s.cfg.ingestionDelay)
-	s.loads.reset()
+	s.loads.Reset()
 }

@@ -3,6 +3,8 @@ package fakerun
 import (
 	"errors"
 	"net/http"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/dataplane"
 )
 
 // The admin API's serving endpoints: behaviours and the load generator.
@@ -38,16 +40,16 @@ func (a *admin) loads(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *admin) startLoad(w http.ResponseWriter, r *http.Request) {
-	var in loadJSON
+	var in dataplane.LoadJSON
 	if err := decodeBody(r, &in); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	l, err := in.load()
+	l, err := in.Load()
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	id := a.srv.loads.start(l)
+	id := a.srv.loads.Start(l)
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
 }

@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/dataplane"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
@@ -34,7 +35,7 @@ type Server struct {
 	monitoring *metrics.Service
 	serving    http.Handler
 	containers *control.ContainerManager
-	loads      *loadGenerator
+	loads      *dataplane.Generator
 	// trafficClient sends service and tag URLs to this server.
 	trafficClient *http.Client
 	grpc          *grpc.Server
@@ -90,10 +91,10 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	split := listener.New(l)
 	s := &Server{control: impl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, grpc: gs, mux: mux, listener: split}
-	s.serving = control.NewDataPlane(impl, store, containers)
-	s.trafficClient = newTrafficClient(s.Addr())
-	s.loads = newLoadGenerator(s.trafficClient)
-	s.http = &http.Server{Handler: control.NewHostRouter(s.serving, mux), ReadHeaderTimeout: 10 * time.Second}
+	s.serving = dataplane.New(impl, store, containers)
+	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
+	s.loads = dataplane.NewGenerator(s.trafficClient)
+	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -123,7 +124,7 @@ func (s *Server) Addr() string {
 // Close stops the server, dropping open connections.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		s.loads.close()
+		s.loads.Close()
 		if err := s.listener.Close(); err != nil {
 			s.closeErr = err
 		}

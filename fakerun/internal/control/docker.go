@@ -103,7 +103,7 @@ func (m *ContainerManager) reconcile() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.impl.mu.Lock()
-	var want map[string]target
+	var want map[string]Target
 	if m.impl.anyDockerLocked() || len(m.running) > 0 {
 		want = m.impl.servingTargetsLocked()
 	}
@@ -112,12 +112,12 @@ func (m *ContainerManager) reconcile() {
 		return
 	}
 	for name, t := range want {
-		if t.behavior.Docker && m.running[name] == nil {
+		if t.Behavior.Docker && m.running[name] == nil {
 			m.startLocked(t)
 		}
 	}
 	for name, c := range m.running {
-		if t, ok := want[name]; !ok || !t.behavior.Docker {
+		if t, ok := want[name]; !ok || !t.Behavior.Docker {
 			delete(m.running, name)
 			go m.remove(c)
 		}
@@ -137,14 +137,14 @@ func (s *Server) anyDockerLocked() bool {
 	return false
 }
 
-// backend returns the URL of t's container, starting it if needed.
-func (m *ContainerManager) backend(ctx context.Context, t target) (*url.URL, error) {
+// Backend returns the URL of t's container, starting it if needed.
+func (m *ContainerManager) Backend(ctx context.Context, t Target) (*url.URL, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil, errors.New("fakerun is shutting down")
 	}
-	c := m.running[t.revision]
+	c := m.running[t.Revision]
 	if c == nil {
 		c = m.startLocked(t)
 	}
@@ -159,9 +159,9 @@ func (m *ContainerManager) backend(ctx context.Context, t target) (*url.URL, err
 
 // startLocked registers and starts a container for t in the background.
 // Must be called with m.mu held.
-func (m *ContainerManager) startLocked(t target) *container {
+func (m *ContainerManager) startLocked(t Target) *container {
 	c := &container{ready: make(chan struct{})}
-	m.running[t.revision] = c
+	m.running[t.Revision] = c
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), containerStart)
 		defer cancel()
@@ -169,8 +169,8 @@ func (m *ContainerManager) startLocked(t target) *container {
 		close(c.ready)
 		if c.err != nil {
 			m.mu.Lock()
-			if m.running[t.revision] == c {
-				delete(m.running, t.revision) // retried by the next request or reconciliation
+			if m.running[t.Revision] == c {
+				delete(m.running, t.Revision) // retried by the next request or reconciliation
 			}
 			m.mu.Unlock()
 			m.remove(c)
@@ -180,43 +180,43 @@ func (m *ContainerManager) startLocked(t target) *container {
 }
 
 // run creates and starts t's container and waits until it listens.
-func (m *ContainerManager) run(ctx context.Context, c *container, t target) (*url.URL, error) {
-	if err := m.call(ctx, http.MethodGet, "/images/"+url.PathEscape(t.image)+"/json", nil, nil); err != nil {
+func (m *ContainerManager) run(ctx context.Context, c *container, t Target) (*url.URL, error) {
+	if err := m.call(ctx, http.MethodGet, "/images/"+url.PathEscape(t.Image)+"/json", nil, nil); err != nil {
 		if errors.Is(err, errNotFound) {
-			return nil, fmt.Errorf("image %q is not present on the Docker engine; fakerun never pulls images (docker pull or docker build it first)", t.image)
+			return nil, fmt.Errorf("image %q is not present on the Docker engine; fakerun never pulls images (docker pull or docker build it first)", t.Image)
 		}
 		return nil, err
 	}
 	port := 8080
-	if ps := t.container.GetPorts(); len(ps) > 0 && ps[0].GetContainerPort() > 0 {
+	if ps := t.Container.GetPorts(); len(ps) > 0 && ps[0].GetContainerPort() > 0 {
 		port = int(ps[0].GetContainerPort())
 	}
 	portKey := strconv.Itoa(port) + "/tcp"
-	env := []string{"PORT=" + strconv.Itoa(port), "K_SERVICE=" + t.resource.ServiceName,
-		"K_REVISION=" + t.resource.RevisionName, "K_CONFIGURATION=" + t.resource.ConfigurationName}
-	for _, e := range t.container.GetEnv() {
+	env := []string{"PORT=" + strconv.Itoa(port), "K_SERVICE=" + t.Resource.ServiceName,
+		"K_REVISION=" + t.Resource.RevisionName, "K_CONFIGURATION=" + t.Resource.ConfigurationName}
+	for _, e := range t.Container.GetEnv() {
 		if e.GetValueSource() == nil { // secrets are not modelled
 			env = append(env, e.GetName()+"="+e.GetValue())
 		}
 	}
 	spec := map[string]any{
-		"Image":        t.image,
+		"Image":        t.Image,
 		"Env":          env,
 		"ExposedPorts": map[string]any{portKey: map[string]any{}},
-		"Labels":       map[string]string{"fakerun.revision": t.revision},
+		"Labels":       map[string]string{"fakerun.revision": t.Revision},
 		"HostConfig": map[string]any{
 			"PortBindings": map[string]any{portKey: []map[string]string{{"HostIp": "127.0.0.1", "HostPort": ""}}},
 		},
 	}
-	if args := t.container.GetArgs(); len(args) > 0 {
+	if args := t.Container.GetArgs(); len(args) > 0 {
 		spec["Cmd"] = args
 	}
-	if cmd := t.container.GetCommand(); len(cmd) > 0 {
+	if cmd := t.Container.GetCommand(); len(cmd) > 0 {
 		spec["Entrypoint"] = cmd
 	}
 	var created struct{ ID string }
 	if err := m.call(ctx, http.MethodPost, "/containers/create", spec, &created); err != nil {
-		return nil, fmt.Errorf("creating a container of %s: %w", t.image, err)
+		return nil, fmt.Errorf("creating a container of %s: %w", t.Image, err)
 	}
 	c.id = created.ID
 	if err := m.call(ctx, http.MethodPost, "/containers/"+c.id+"/start", nil, nil); err != nil {
@@ -252,7 +252,7 @@ func (m *ContainerManager) run(ctx context.Context, c *container, t target) (*ur
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("container %.12s of %s did not listen on PORT=%d within %s", c.id, t.image, port, containerStart)
+			return nil, fmt.Errorf("container %.12s of %s did not listen on PORT=%d within %s", c.id, t.Image, port, containerStart)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -1,8 +1,9 @@
 package control
 
 import (
+	"fmt"
 	"net"
-	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,17 +12,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 )
-
-// RunHostSuffix ends every service and tag URL host fakerun reports.
-const RunHostSuffix = ".run.app"
-
-// IsServingHost reports whether a Host header names a service or tag URL.
-func IsServingHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return strings.HasSuffix(strings.ToLower(host), RunHostSuffix)
-}
 
 // serviceHosts are the host names of a service's uri and urls.
 func serviceHosts(svc *runpb.Service) []string {
@@ -59,32 +49,41 @@ func servingContainer(t *runpb.RevisionTemplate) *runpb.Container {
 	return nil
 }
 
-// target is a revision chosen to answer one request, with what it does
+// Target is a revision chosen to answer one request, with what it does
 // and the random draws made for the request.
-type target struct {
-	revision  string // full name
-	resource  metrics.Resource
-	image     string
-	container *runpb.Container // nil when the template has none
-	behavior  behavior.Behavior
-	fail      bool          // answer with behavior's error code
-	latency   time.Duration // modelled: knobs' latency for this request
-	trace     string        // X-Cloud-Trace-Context for proxied requests
+type Target struct {
+	Revision  string // full name
+	Resource  metrics.Resource
+	Image     string
+	Container *runpb.Container // nil when the template has none
+	Behavior  behavior.Behavior
+	Fail      bool          // answer with Behavior's error code
+	Latency   time.Duration // modelled: knobs' latency for this request
+	Trace     string        // X-Cloud-Trace-Context for proxied requests
 }
 
-// routeResult is why no revision answers a request.
-type routeResult int
+// RouteResult is why no revision answers a request.
+type RouteResult int
 
 const (
-	routed          routeResult = iota
-	routeNotFound               // unknown host, tag or deleted service: 404
-	routeNoRevision             // no ready revision to send it to: 503
+	Routed          RouteResult = iota
+	RouteNotFound               // unknown host, tag or deleted service: 404
+	RouteNoRevision             // no ready revision to send it to: 503
 )
+
+// Route picks the revision for a request to host (see routeLocked) and reads the clock: when the request
+// starts, and whether the clock runs in real time.
+func (s *Server) Route(host string) (t Target, res RouteResult, start time.Time, realTime bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, res = s.routeLocked(host)
+	return t, res, s.nowLocked(), s.cfg.Clock == nil && !s.ownFrozen
+}
 
 // routeLocked picks the revision for a request to host: for a service URL
 // by the published traffic split (LATEST is the newest ready revision),
 // for a tag URL the tagged revision. Must be called with s.mu held.
-func (s *Server) routeLocked(host string) (target, routeResult) {
+func (s *Server) routeLocked(host string) (Target, RouteResult) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -95,7 +94,7 @@ func (s *Server) routeLocked(host string) (target, routeResult) {
 	}
 	svc := s.hosts[base]
 	if svc == nil {
-		return target{}, routeNotFound
+		return Target{}, RouteNotFound
 	}
 	s.settleLocked()
 	statuses := svc.svc.GetTrafficStatuses()
@@ -107,7 +106,7 @@ func (s *Server) routeLocked(host string) (target, routeResult) {
 			}
 		}
 		if chosen == nil {
-			return target{}, routeNotFound
+			return Target{}, RouteNotFound
 		}
 	} else {
 		draw := int32(s.serveRng.IntN(100))
@@ -119,20 +118,20 @@ func (s *Server) routeLocked(host string) (target, routeResult) {
 			draw -= st.GetPercent()
 		}
 		if chosen == nil {
-			return target{}, routeNoRevision
+			return Target{}, RouteNoRevision
 		}
 	}
 	r := s.statusRevisionLocked(svc, chosen)
 	if r == nil || s.revisionStateLocked(r) != revReady {
-		return target{}, routeNoRevision
+		return Target{}, RouteNoRevision
 	}
 	t := s.targetLocked(r)
-	t.fail = t.behavior.ErrorRate > 0 && s.serveRng.Float64() < t.behavior.ErrorRate
-	t.latency = s.drawLatencyLocked(t.behavior)
-	if t.behavior.Backend != "" || t.behavior.Docker {
-		t.trace = s.newTraceLocked()
+	t.Fail = t.Behavior.ErrorRate > 0 && s.serveRng.Float64() < t.Behavior.ErrorRate
+	t.Latency = s.drawLatencyLocked(t.Behavior)
+	if t.Behavior.Backend != "" || t.Behavior.Docker {
+		t.Trace = s.newTraceLocked()
 	}
-	return t, routed
+	return t, Routed
 }
 
 // statusRevisionLocked resolves a traffic status to its revision (LATEST:
@@ -144,25 +143,25 @@ func (s *Server) statusRevisionLocked(svc *service, st *runpb.TrafficTargetStatu
 	return s.latestReadyLocked(svc)
 }
 
-// targetLocked describes r as a request target, before any draws.
+// targetLocked describes r as a request Target, before any draws.
 // Must be called with s.mu held.
-func (s *Server) targetLocked(r *revision) target {
+func (s *Server) targetLocked(r *revision) Target {
 	svc := r.service
-	return target{
-		revision: r.name,
-		resource: metrics.Resource{ProjectID: svc.project, Location: svc.region, ServiceName: svc.id,
+	return Target{
+		Revision: r.name,
+		Resource: metrics.Resource{ProjectID: svc.project, Location: svc.region, ServiceName: svc.id,
 			RevisionName: rules.ShortName(r.name), ConfigurationName: svc.id},
-		image:     servingImage(r.template),
-		container: servingContainer(r.template),
-		behavior:  s.behaviorLocked(r),
+		Image:     servingImage(r.template),
+		Container: servingContainer(r.template),
+		Behavior:  s.behaviorLocked(r),
 	}
 }
 
 // servingTargetsLocked returns the ready revisions that receive requests
 // (a percentage or a tag), by full name. Must be called with s.mu held.
-func (s *Server) servingTargetsLocked() map[string]target {
+func (s *Server) servingTargetsLocked() map[string]Target {
 	s.settleLocked()
-	out := map[string]target{}
+	out := map[string]Target{}
 	for _, svc := range s.services {
 		for _, st := range svc.svc.GetTrafficStatuses() {
 			if st.GetPercent() == 0 && st.GetTag() == "" {
@@ -176,16 +175,21 @@ func (s *Server) servingTargetsLocked() map[string]target {
 	return out
 }
 
-// hostRouter sends requests for service and tag URLs to the data plane and
-// the rest to the API mux.
-type hostRouter struct {
-	serving, api http.Handler
+// drawLatencyLocked draws the modelled latency of one request.
+// Must be called with s.mu held.
+func (s *Server) drawLatencyLocked(b behavior.Behavior) time.Duration {
+	d := b.Latency
+	if b.Jitter > 0 {
+		d += time.Duration(s.serveRng.Int64N(int64(b.Jitter)))
+	}
+	if ps := b.LatencyPercentiles; len(ps) > 0 {
+		d += behavior.SamplePercentiles(ps, s.serveRng.Float64()*100)
+	}
+	return d
 }
 
-func (h hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if IsServingHost(r.Host) {
-		h.serving.ServeHTTP(w, r)
-		return
-	}
-	h.api.ServeHTTP(w, r)
+// newTraceLocked returns an X-Cloud-Trace-Context value: TRACE_ID/SPAN_ID;o=1.
+// Must be called with s.mu held.
+func (s *Server) newTraceLocked() string {
+	return fmt.Sprintf("%016x%016x/%s;o=1", s.serveRng.Uint64(), s.serveRng.Uint64(), strconv.FormatUint(s.serveRng.Uint64()>>1, 10))
 }

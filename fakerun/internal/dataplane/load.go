@@ -1,4 +1,4 @@
-package fakerun
+package dataplane
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
-	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
 )
 
 // Load is a run of the built-in load generator: Rate requests per second
@@ -40,17 +39,17 @@ type LoadStatus struct {
 	Done  bool        `json:"done"`
 }
 
-// loadJSON is Load's JSON form, for the admin API and the -load flag.
-type loadJSON struct {
+// LoadJSON is Load's JSON form, for the admin API and the -load flag.
+type LoadJSON struct {
 	URL      string `json:"url"`
 	Rate     int    `json:"rate"`
 	Duration string `json:"duration"`
 }
 
-func (l Load) validate() error {
+func (l Load) Validate() error {
 	u, err := url.Parse(l.URL)
 	switch {
-	case err != nil || u.Scheme != "https" && u.Scheme != "http" || !control.IsServingHost(u.Host):
+	case err != nil || u.Scheme != "https" && u.Scheme != "http" || !IsServingHost(u.Host):
 		return fmt.Errorf("field %q: want a service or tag URL that fakerun reports (https://…run.app/…), got %q", "url", l.URL)
 	case l.Rate < 1 || l.Rate > maxLoadRate:
 		return fmt.Errorf("field %q: want requests per second from 1 to %d, got %d", "rate", maxLoadRate, l.Rate)
@@ -60,23 +59,23 @@ func (l Load) validate() error {
 	return nil
 }
 
-// MarshalJSON writes the JSON form ParseLoad reads.
+// MarshalJSON writes the JSON form Parse reads.
 func (l Load) MarshalJSON() ([]byte, error) {
-	return json.Marshal(loadJSON{URL: l.URL, Rate: l.Rate, Duration: l.Duration.String()})
+	return json.Marshal(LoadJSON{URL: l.URL, Rate: l.Rate, Duration: l.Duration.String()})
 }
 
 // ParseLoad reads a Load from its JSON form,
 // {"url":"https://svc-….a.run.app/","rate":20,"duration":"60s"}.
 func ParseLoad(data []byte) (Load, error) {
-	var in loadJSON
+	var in LoadJSON
 	if err := behavior.StrictUnmarshal(data, &in); err != nil {
 		return Load{}, err
 	}
-	return in.load()
+	return in.Load()
 }
 
-// load converts and checks the JSON form.
-func (in loadJSON) load() (Load, error) {
+// Load converts and checks the JSON form.
+func (in LoadJSON) Load() (Load, error) {
 	if in.Duration == "" {
 		return Load{}, fmt.Errorf("field %q: required; a Go duration such as \"60s\"", "duration")
 	}
@@ -85,11 +84,11 @@ func (in loadJSON) load() (Load, error) {
 		return Load{}, err
 	}
 	l := Load{URL: in.URL, Rate: in.Rate, Duration: d}
-	return l, l.validate()
+	return l, l.Validate()
 }
 
-// loadGenerator runs loads against the server's own data plane.
-type loadGenerator struct {
+// Generator runs loads against the server's own data plane.
+type Generator struct {
 	client *http.Client
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -100,26 +99,12 @@ type loadGenerator struct {
 	runs []*LoadStatus
 }
 
-func newLoadGenerator(client *http.Client) *loadGenerator {
+func NewGenerator(client *http.Client) *Generator {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &loadGenerator{client: client, ctx: ctx, cancel: cancel}
+	return &Generator{client: client, ctx: ctx, cancel: cancel}
 }
 
-// StartLoad starts sending l in the background and returns its ID; Loads
-// reports its progress. Runs stop at Close or Reset.
-func (s *Server) StartLoad(l Load) (string, error) {
-	if err := l.validate(); err != nil {
-		return "", fmt.Errorf("fakerun: StartLoad: %w", err)
-	}
-	return s.loads.start(l), nil
-}
-
-// Loads returns the load runs, oldest first.
-func (s *Server) Loads() []LoadStatus {
-	return s.loads.statuses()
-}
-
-func (g *loadGenerator) start(l Load) string {
+func (g *Generator) Start(l Load) string {
 	g.mu.Lock()
 	g.seq++
 	st := &LoadStatus{ID: strconv.Itoa(g.seq), Load: l, Codes: map[int]int{}}
@@ -131,7 +116,7 @@ func (g *loadGenerator) start(l Load) string {
 }
 
 // run sends request i at start + i/Rate, so a run sends Rate×Duration requests.
-func (g *loadGenerator) run(ctx context.Context, l Load, st *LoadStatus) {
+func (g *Generator) run(ctx context.Context, l Load, st *LoadStatus) {
 	total := int(int64(l.Rate) * int64(l.Duration) / int64(time.Second))
 	interval := time.Second / time.Duration(l.Rate)
 	sem := make(chan struct{}, maxInFlight)
@@ -168,7 +153,7 @@ func (g *loadGenerator) run(ctx context.Context, l Load, st *LoadStatus) {
 }
 
 // send makes one request and returns its status (0: no answer).
-func (g *loadGenerator) send(ctx context.Context, u string) int {
+func (g *Generator) send(ctx context.Context, u string) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0
@@ -183,7 +168,7 @@ func (g *loadGenerator) send(ctx context.Context, u string) int {
 	return resp.StatusCode
 }
 
-func (g *loadGenerator) statuses() []LoadStatus {
+func (g *Generator) Statuses() []LoadStatus {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]LoadStatus, len(g.runs))
@@ -194,8 +179,8 @@ func (g *loadGenerator) statuses() []LoadStatus {
 	return out
 }
 
-// reset stops running loads and forgets all runs.
-func (g *loadGenerator) reset() {
+// Reset stops running loads and forgets all runs.
+func (g *Generator) Reset() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.cancel()
@@ -203,8 +188,8 @@ func (g *loadGenerator) reset() {
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 }
 
-// close stops running loads and waits for them.
-func (g *loadGenerator) close() {
+// Close stops running loads and waits for them.
+func (g *Generator) Close() {
 	g.mu.Lock()
 	g.cancel()
 	g.mu.Unlock()
@@ -219,8 +204,8 @@ type trafficTransport struct {
 }
 
 func (t trafficTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !control.IsServingHost(r.URL.Host) {
-		return nil, fmt.Errorf("fakerun: %s is not a service or tag URL of this fake (hosts end in %s)", r.URL.Host, control.RunHostSuffix)
+	if !IsServingHost(r.URL.Host) {
+		return nil, fmt.Errorf("fakerun: %s is not a service or tag URL of this fake (hosts end in %s)", r.URL.Host, RunHostSuffix)
 	}
 	out := r.Clone(r.Context())
 	out.Host = r.URL.Host
@@ -228,28 +213,8 @@ func (t trafficTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(out)
 }
 
-// newTrafficClient returns an HTTP client that sends requests for service
+// NewTrafficClient returns an HTTP client that sends requests for service
 // and tag URLs to addr.
-func newTrafficClient(addr string) *http.Client {
+func NewTrafficClient(addr string) *http.Client {
 	return &http.Client{Transport: trafficTransport{addr: addr, base: &http.Transport{MaxIdleConnsPerHost: maxInFlight}}}
 }
-
-// TrafficClient returns the server's HTTP client for the service and tag
-// URLs it reports (https://…run.app): it sends them to this server over
-// plain HTTP with the URL's host as Host, as curl -H 'Host: …' http://ADDR/
-// does. Other URLs fail. It is shared; do not close its idle connections.
-func (s *Server) TrafficClient() *http.Client { return s.trafficClient }
-
-// TrafficHandler returns the data plane: an http.Handler that answers
-// requests to service and tag URLs by their Host header. The server's own
-// port serves it already (for hosts ending in .run.app); use it to embed
-// the data plane in another server.
-func (s *Server) TrafficHandler() http.Handler { return s.serving }
-
-// Response headers naming the revision that answered, on every answer a
-// revision gives (built-in, injected error, proxied or from a container).
-const (
-	HeaderService  = control.HeaderService
-	HeaderRevision = control.HeaderRevision
-	HeaderImage    = control.HeaderImage
-)
