@@ -175,8 +175,3 @@ func render(w http.ResponseWriter, status int, name string, data any) {
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
 }
-
-// shortName is the last segment of a resource name.
-func shortName(name string) string {
-	return name[strings.LastIndex(name, "/")+1:]
-}

@@ -127,8 +127,7 @@ func (s *Server) addressableLocked(r *revision) bool {
 		if t.GetRevision() == short && (t.GetPercent() > 0 || t.GetTag() != "") {
 			return true
 		}
-		if t.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST &&
-			svc.GetLatestReadyRevision() == r.name {
+		if t.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST && rules.StatusRevision(svc, t) == short {
 			return true
 		}
 	}
