@@ -58,8 +58,8 @@ func NewServer(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	impl := control.New(&cfg.control)
-	store, err := metrics.NewStore(impl.Now, cfg.retention)
+	ctl := control.New(&cfg.control)
+	store, err := metrics.NewStore(ctl.Now, cfg.retention)
 	if err != nil {
 		return nil, fmt.Errorf("fakerun: %w", err)
 	}
@@ -68,15 +68,15 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tasks := control.NewTaskRunner(impl, engine)
-	containers := docker.NewServices(engine, impl)
+	tasks := control.NewTaskRunner(ctl, engine)
+	containers := docker.NewServices(engine, ctl)
 	closeDocker := func() {
 		tasks.Close()
 		containers.Close()
 	}
 	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
-	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, impl.Now)))
-	impl.Register(gs, tasks)
+	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, ctl.Now)))
+	ctl.Register(gs, tasks)
 	monitoring := metrics.NewService(store)
 	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
@@ -98,8 +98,8 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := listener.New(l)
-	s := &Server{control: impl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, tasks: tasks, grpc: gs, mux: mux, listener: split}
-	s.serving = dataplane.New(impl, store, containers)
+	s := &Server{control: ctl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, tasks: tasks, grpc: gs, mux: mux, listener: split}
+	s.serving = dataplane.New(ctl, store, containers)
 	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
 	s.loads = dataplane.NewGenerator(s.trafficClient)
 	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, mux), ReadHeaderTimeout: 10 * time.Second}
