@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/googleapi"
@@ -69,12 +70,12 @@ func TestV1ServiceIsAViewOfV2(t *testing.T) {
 	got.Template.Containers[0].Image = imageV2
 	got.Template.Revision = "svc-green"
 	got.Traffic = []*runpb.TrafficTarget{
-		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: shortName(got.GetLatestReadyRevision()), Percent: 100},
+		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: rules.ShortName(got.GetLatestReadyRevision()), Percent: 100},
 		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: "svc-green", Tag: "green"},
 	}
 	v2, err := update(t, c, got)
 	require.NoError(t, err)
-	first := shortName(v2.GetTraffic()[0].GetRevision())
+	first := rules.ShortName(v2.GetTraffic()[0].GetRevision())
 
 	view, err := v1.Namespaces.Services.Get("namespaces/p/services/svc").Do()
 	require.NoError(t, err)

@@ -59,6 +59,10 @@ type Handler struct {
 // NewHandler returns the v1 API over b.
 func NewHandler(b Backend) *Handler { return &Handler{b: b} }
 
+// Serves reports whether a request for host (lower case, without port or trailing dot) and path belongs
+// to the v1 API; see the function Serves.
+func (h *Handler) Serves(host, path string) bool { return Serves(host, path) }
+
 // ServeHTTP dispatches on the host's region and the path:
 //
 //	/apis/serving.knative.dev/v1/namespaces/{ns}/{services|revisions|routes|configurations}[/{name}]
