@@ -1,6 +1,7 @@
 package fakerun
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -194,23 +195,32 @@ func (s *Server) Clock() ClockStatus {
 // Calls returns the RPCs received so far (the most recent ones, at least
 // 10,000), oldest first, over gRPC and REST alike.
 func (s *Server) Calls() []Call {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	out := make([]Call, len(s.impl.calls))
-	for i, c := range s.impl.calls {
-		out[i] = c
-		if c.Request != nil {
-			out[i].Request = proto.Clone(c.Request)
-		}
-	}
-	return out
+	return s.impl.calls.snapshot()
 }
 
-// ResetCalls empties the call log.
+// ResetCalls empties the call log. Call.Seq keeps counting.
 func (s *Server) ResetCalls() {
-	s.impl.mu.Lock()
-	defer s.impl.mu.Unlock()
-	s.impl.calls = nil
+	s.impl.calls.reset()
+}
+
+// CallMark returns the Seq of the last call answered so far (0 before the first): pass it to
+// WaitForCallAfter to wait for a call that comes after this point.
+func (s *Server) CallMark() uint64 {
+	return s.impl.calls.mark()
+}
+
+// WaitForCall returns the oldest call to method (an RPC short name from Methods) in the call log,
+// blocking until one is answered when there is none yet. It returns ctx's error when ctx ends first.
+func (s *Server) WaitForCall(ctx context.Context, method string) (Call, error) {
+	return s.impl.calls.wait(ctx, method, 0)
+}
+
+// WaitForCallAfter returns the first call to method whose Seq is above after (a CallMark, or the Seq of
+// a call already seen), blocking until one is answered. A call answered before WaitForCallAfter was
+// called counts, so "mark, act, wait" cannot miss it; waiting again with the returned call's Seq waits
+// for the next one. It returns ctx's error when ctx ends first.
+func (s *Server) WaitForCallAfter(ctx context.Context, after uint64, method string) (Call, error) {
+	return s.impl.calls.wait(ctx, method, after)
 }
 
 // Service returns a copy of the named service (full resource name).

@@ -27,17 +27,6 @@ var Methods = []string{
 	"ListTimeSeries", "CreateTimeSeries", "GetMetricDescriptor", "ListMetricDescriptors",
 }
 
-// Call is one RPC received by the fake, over gRPC or REST.
-type Call struct {
-	Method  string        // short name, e.g. "UpdateService"
-	Request proto.Message // a copy of the request
-	Code    codes.Code    // the code the call was answered with
-	Time    time.Time     // server clock when the call was answered
-}
-
-// callLogLimit bounds memory: the log keeps at least the last callLogLimit calls.
-const callLogLimit = 10000
-
 // faultState is a registered fault and the calls it still affects.
 type faultState struct {
 	Fault
@@ -82,15 +71,6 @@ func (s *server) takeFaultLocked(method string) (Fault, bool) {
 	return f.Fault, true
 }
 
-// recordLocked appends a call to the log; req must already be a copy.
-// Must be called with s.mu held.
-func (s *server) recordLocked(method string, req proto.Message, code codes.Code) {
-	if len(s.calls) >= 2*callLogLimit {
-		s.calls = append(s.calls[:0], s.calls[len(s.calls)-callLogLimit:]...)
-	}
-	s.calls = append(s.calls, Call{Method: method, Request: req, Code: code, Time: s.nowLocked()})
-}
-
 // intercept applies faults and records every unary call (REST requests are
 // transcoded to gRPC, so they pass here too), except health checks.
 func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -129,8 +109,6 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	if reqCopy != nil {
 		reqCopy = proto.Clone(reqCopy)
 	}
-	s.mu.Lock()
-	s.recordLocked(method, reqCopy, status.Code(err))
-	s.mu.Unlock()
+	s.calls.record(method, reqCopy, status.Code(err), s.now())
 	return resp, err
 }

@@ -34,7 +34,7 @@ type server struct {
 	manualReady    bool
 	behaviors      Behaviors // by image and revision; failing images have Fail set
 	faults         map[string][]*faultState
-	calls          []Call
+	calls          *callLog // own lock; never reset, only emptied
 
 	rng          *rand.Rand
 	serveRng     *rand.Rand           // routing and behaviour draws, seeded by WithSeed
@@ -106,7 +106,7 @@ type revision struct {
 }
 
 func newServerImpl(cfg *config) *server {
-	s := &server{cfg: cfg}
+	s := &server{cfg: cfg, calls: newCallLog()}
 	s.resetLocked()
 	return s
 }
@@ -124,7 +124,7 @@ func (s *server) resetLocked() {
 			s.faults[m] = append(s.faults[m], newFaultState(f))
 		}
 	}
-	s.calls = nil
+	s.calls.reset()
 	s.rng = rand.New(rand.NewPCG(1, 2))
 	s.serveRng = rand.New(rand.NewPCG(s.cfg.seed, 0x5e7e))
 	s.hosts = map[string]*service{}
