@@ -54,15 +54,7 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 		svc := e.Service(ctx, "canary")
 		v2 := ShortName(svc.GetLatestReadyRevision())
 		Expect(v2).NotTo(Equal(v1))
-		tag := "preview-" + c[:7]
-		expected := [][]string{
-			Routes(Route(v1, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_SYNC (skipTrafficShift, tag)
-			Routes(Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)), // CLOUDRUN_PROMOTE 10
-			Routes(Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)), // WAIT
-			Routes(Route(v1, 50, ""), Route(v2, 50, ""), Route(v2, 0, tag)), // CLOUDRUN_PROMOTE 50
-			Routes(Route(v2, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_PROMOTE 100
-			Routes(Route(v2, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_CANARY_CLEANUP
-		}
+		expected := CanaryTraffic(v1, v2, PreviewTag(c))
 		snaps := rec.Snapshots()
 		Expect(snaps).To(HaveLen(len(expected)))
 		for i, s := range snaps {
