@@ -198,7 +198,7 @@ func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		defer cancel() // as piped does when the stage is cancelled, once the execution runs
+		defer cancel()                                     // as piped does when the stage is cancelled, once the execution runs
 		_, _ = e.fakes[0].WaitForCall(ctx, "GetExecution") // the plugin polls the execution it started
 	}()
 	status, log := e.runCtx(ctx, StageCloudRunJobRun, "", nil)
