@@ -127,6 +127,17 @@ func writesAfter(srv *fakerun.Server, seq uint64) [][]string {
 	return out
 }
 
+// readsAfter counts the GetRevision calls for revision that fakerun answered after the call seq.
+func readsAfter(srv *fakerun.Server, seq uint64, revision string) int {
+	n := 0
+	for _, c := range srv.Calls() {
+		if req, ok := c.Request.(*runpb.GetRevisionRequest); ok && c.Seq > seq && req.GetName() == revision {
+			n++
+		}
+	}
+	return n
+}
+
 // cancelRun is a Trigger action that cancels the deployment.
 func cancelRun(r *piped.Run) error {
 	r.Cancel()
@@ -220,10 +231,15 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 		e.Fakerun.SetReadinessDelay(5 * time.Second)
 		cancel := AfterCall(ctx, e.Fakerun, stageSync, "GetRevision", cancelRun)
 		res := e.Deploy(ctx, DeployInput{App: "canary", Hooks: cancel.Hooks(piped.Hooks{})})
-		cancel.Wait()
+		poll := cancel.Wait()
 		sync := res.Executed()[0]
 		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), "%s", res.Report())
-		Expect(sync.Latency()).To(BeNumerically("<", 5*time.Second), "the plugin stops waiting when cancelled")
+
+		By("checking that the plugin stopped polling the new revision when cancelled")
+		// piped ends the stage at once; a plugin that kept waiting would read the revision again every second.
+		polled := poll.Request.(*runpb.GetRevisionRequest).GetName()
+		Consistently(func() int { return readsAfter(e.Fakerun, poll.Seq, polled) }).WithTimeout(IntervalPluginRetry).
+			Should(BeZero(), "reads of %s after the cancellation", polled)
 
 		expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
 	})

@@ -30,7 +30,8 @@ const (
 	// IntervalCall bounds a wait for fakerun to answer a call.
 	IntervalCall = 10 * time.Second
 	// IntervalPluginRetry is a few times the plugin's first retry delay after a transient Cloud Run error
-	// (500ms): a spec that stops the plugin while it waits to retry sees any call it still makes by then.
+	// (500ms) and twice its readiness poll interval (1s): a spec that stops the plugin while it waits sees any
+	// call it still makes by then.
 	IntervalPluginRetry = 2 * time.Second
 
 	// IntervalContainerSuiteSetup bounds building the fakerun image and the plugin.
