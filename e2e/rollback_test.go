@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -24,36 +23,6 @@ const (
 	stagePromote100 = 4
 	stageCleanup    = 5
 )
-
-// prepareTaggedV1 runs v1 by quick sync and tags it "stable" out of band; it returns the pre-deploy block.
-func prepareTaggedV1(ctx context.Context, e *Environment) (v1 string, before []string) {
-	GinkgoHelper()
-	By("running v1 by quick sync and tagging it stable out of band")
-	v1 = e.DeployCanaryV1(ctx)
-	e.SetTraffic(ctx, "canary", RevisionTarget(v1, 100, ""), RevisionTarget(v1, 0, "stable"))
-	before = Traffic(e.Service(ctx, "canary").GetTraffic())
-	Expect(before).To(Equal(Routes(Route(v1, 100, ""), Route(v1, 0, "stable"))))
-	return v1, before
-}
-
-// expectRolledBack checks that the deployment ended with status, ran CLOUDRUN_ROLLBACK successfully and that
-// the service is v1 again: its template (image and revision name, so no revision was created) and the
-// pre-deploy traffic block.
-func expectRolledBack(ctx context.Context, e *Environment, res *piped.Result, status model.DeploymentStatus, before []string) {
-	GinkgoHelper()
-	By("checking that CLOUDRUN_ROLLBACK brought back v1 and the pre-deploy traffic")
-	Expect(res.Status).To(Equal(status), "%s", res.Report())
-	executed := res.Executed()
-	last := executed[len(executed)-1]
-	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())
-	Expect(last.Rollback).To(BeTrue())
-	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), "%s", res.Report())
-	svc := e.Service(ctx, "canary")
-	Expect(Traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
-	Expect(LiveTraffic(svc)).To(Equal(before))
-	Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV1), "the pre-deploy template comes back")
-	Expect(before).To(ContainElement(Route(svc.GetTemplate().GetRevision(), 100, "")), "the template is v1's, under its revision name")
-}
 
 // expectTrafficAfterEveryStage checks the exact traffic block after each stage of the canary of v2 (deployed
 // as commit) over the tagged v1: what the stage gives when it succeeded (CanaryTraffic, v1's stable tag
@@ -78,24 +47,6 @@ func expectTrafficAfterEveryStage(rec *Recorder, v1, commit string, before []str
 		}
 		Expect(Traffic(s.Service.GetTraffic())).To(Equal(want), "traffic after stage %d %s", i, s.Stage.Name)
 		Expect(LiveTraffic(s.Service)).To(Equal(want), "live traffic after stage %d %s", i, s.Stage.Name)
-	}
-}
-
-// failAt returns hooks that make every Cloud Run call fail once with PERMISSION_DENIED while stage index runs.
-func failAt(e *Environment, index int) piped.Hooks {
-	return piped.Hooks{
-		OnStageStart: func(_ *piped.Run, s piped.StageRecord) {
-			if s.Index == index && !s.Rollback {
-				for _, m := range fakerun.Methods {
-					e.Fakerun.InjectFault(m, fakerun.Fault{Code: codes.PermissionDenied, Message: "injected: permission denied", Times: 1})
-				}
-			}
-		},
-		OnStageEnd: func(_ *piped.Run, s piped.StageRecord) {
-			if s.Index == index && !s.Rollback {
-				e.Fakerun.ClearFaults()
-			}
-		},
 	}
 }
 
