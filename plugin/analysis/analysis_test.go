@@ -182,6 +182,8 @@ func TestJudge(t *testing.T) {
 		{"latency at the allowed increase over a slower baseline", opts(latency(nil, ptr(10*time.Millisecond))), window(sample(40, 0, 0, 0, 0, 40), sample(40, 0, 0, 0, 40)), Pass, []Verdict{Pass}, ""},
 		{"latency beyond the allowed increase over a slower baseline", opts(latency(nil, ptr(9*time.Millisecond))), window(sample(40, 0, 0, 0, 0, 40), sample(40, 0, 0, 0, 40)), Fail, []Verdict{Fail},
 			"latency p50 increase +10ms, allowed <= baseline + 9.0ms (25ms vs baseline 15ms)"},
+		{"increase beyond a baseline that has errors too", opts(errorRate(nil, ptr(0.05))), window(sample(100, 10), sample(1000, 20)), Fail, []Verdict{Fail},
+			"errorRate increase +8.00%, allowed <= baseline + 5.00% (10.00% vs baseline 2.00% (20 of 1000 requests))"},
 		{"error rate at the allowed increase over the baseline", opts(errorRate(nil, ptr(0.01))), window(sample(100, 3), sample(100, 2)), Pass, []Verdict{Pass}, ""},
 		{"exactly minRequests requests is enough", opts(errorRate(ptr(0.1), nil)), window(sample(10, 1), nil), Pass, []Verdict{Pass}, ""},
 		{"a failure beats an inconclusive threshold", opts(errorRate(ptr(0.01), ptr(0.01))), window(sample(100, 50), sample(1, 0)), Fail, []Verdict{Fail, Inconclusive}, "errorRate 50.00%"},
