@@ -18,6 +18,8 @@ GINKGO := $(TOOLS)/ginkgo
 GOLANGCI_LINT := $(TOOLS)/golangci-lint
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(TOOLS)/actionlint
+GREMLINS_VERSION := v0.6.0
+GREMLINS := $(TOOLS)/gremlins
 # Ginkgo processes for the end-to-end suites: specs mostly wait on I/O, so more than the core count pays off.
 E2E_PROCS ?= 4
 FUZZTIME ?= 5s
@@ -82,13 +84,18 @@ cover: ## Print coverage by component from the last `make test` (running it if n
 	@[ -f $(COVER)/merged.out ] || $(MAKE) test
 	go -C e2e run ./cmd/coverreport -profile $(COVER)/merged.out
 
+.PHONY: mutation
+mutation: $(GREMLINS) ## Mutation score of each plugin package (PACKAGES=traffic,naming narrows it); fails below target. Slow.
+	go -C e2e run ./cmd/mutation -root $(CURDIR) -gremlins $(GREMLINS) $(if $(PACKAGES),-packages $(PACKAGES))
+
 .PHONY: bench
 bench: ## Print fakerun throughput, memory and latency figures, and the plugin's RPCs, lag and RSS per stage.
 	go -C fakerun test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 	E2E_BENCH=1 go -C e2e test -count=1 -v -run . ./bench/
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go vet and golangci-lint on every module; actionlint on the workflows.
+lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go mod tidy -diff, go vet and golangci-lint on every module; actionlint on the workflows.
+	@for m in $(MODULES); do go -C $$m mod tidy -diff || { echo "go mod tidy needed in $$m (diff above)"; exit 1; }; done
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "== vet + golangci-lint $$m"; go -C $$m vet ./...; (cd $$m && $(GOLANGCI_LINT) run --allow-parallel-runners ./...); done
 	@echo "== actionlint .github/workflows"; $(ACTIONLINT)
@@ -116,6 +123,9 @@ $(GINKGO): e2e/go.mod
 
 $(GOLANGCI_LINT):
 	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(GREMLINS):
+	GOBIN=$(TOOLS) go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 
 $(ACTIONLINT):
 	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)

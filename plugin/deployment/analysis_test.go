@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,6 +79,28 @@ func TestAnalysis_HealthyCanaryPasses(t *testing.T) {
 	assert.Equal(t, "Analysis: PASS (2 passed, 0 failed, 0 inconclusive)", e.store.stage[sdk.MetadataKeyStageDisplay])
 	// One query per metric type and check: request_count and request_latencies.
 	assert.Equal(t, map[string]int{"ListTimeSeries": 4}, callCounts(f))
+	// Each check reads its own interval, and the two checks cover the duration from the stage start without
+	// a gap or an overlap.
+	windows := queriedWindows(f)
+	require.Len(t, windows, 4)
+	assert.Equal(t, windows[0], windows[1], "both metric types of check 1 read one window")
+	assert.Equal(t, windows[2], windows[3], "both metric types of check 2 read one window")
+	first, second := windows[0], windows[2]
+	assert.WithinDuration(t, started, first[0], 500*time.Millisecond, "check 1 starts at the stage start")
+	assert.Equal(t, time.Second, first[1].Sub(first[0]), "check 1 covers one interval")
+	assert.Equal(t, first[1], second[0], "check 2 starts where check 1 ends")
+	assert.Equal(t, time.Second, second[1].Sub(second[0]), "check 2 covers one interval")
+}
+
+// queriedWindows returns the [start, end) interval of every ListTimeSeries call, in call order.
+func queriedWindows(f *fakerun.Server) [][2]time.Time {
+	var out [][2]time.Time
+	for _, c := range f.Calls() {
+		if req, ok := c.Request.(*monitoringpb.ListTimeSeriesRequest); ok {
+			out = append(out, [2]time.Time{req.GetInterval().GetStartTime().AsTime(), req.GetInterval().GetEndTime().AsTime()})
+		}
+	}
+	return out
 }
 
 func TestAnalysis_BadCanaryFailsAtTheFirstCheck(t *testing.T) {
