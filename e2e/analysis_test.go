@@ -177,7 +177,7 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
 		Expect(log).To(ContainSubstring("0 requests to the new revision, fewer than minRequests 10"))
-		Expect(log).To(ContainSubstring("is inconclusive (0 passed, 0 failed, 3 inconclusive): too little data to judge it"))
+		Expect(log).To(ContainSubstring("is inconclusive at check 1/3 (0 passed, 0 failed, 1 inconclusive; inconclusiveLimit 0): too little data to judge it"))
 
 		By("running it again with onInconclusive: pass")
 		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2, "minRequests: 10", "minRequests: 10\n          onInconclusive: pass")})

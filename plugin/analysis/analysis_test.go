@@ -150,6 +150,10 @@ func TestJudge(t *testing.T) {
 		s.Latency.Add(latencySeries("", latencyBuckets...).GetPoints()[0].GetValue().GetDistributionValue())
 		return s
 	}
+	dryRun := func(m config.AnalysisMetric) config.AnalysisMetric {
+		m.DryRun = true
+		return m
+	}
 	window := func(new, base *Sample, custom ...CustomValue) Window {
 		return Window{New: *new, Baseline: base, Custom: custom}
 	}
@@ -185,6 +189,10 @@ func TestJudge(t *testing.T) {
 			window(sample(0, 0), nil, CustomValue{Value: 2, Points: 3}), Fail, []Verdict{Fail}, "custom sum 2, allowed >= -1 and <= 0 (sum of 3 points of f)"},
 		{"custom without points", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
 			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"a failed dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(errorRate(ptr(0.001), nil))),
+			window(sample(1000, 5), nil), Pass, []Verdict{Pass, Fail}, ""},
+		{"an inconclusive dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(latency(ptr(time.Second), nil))),
+			window(&Sample{Requests: 100}, nil), Pass, []Verdict{Pass, Inconclusive}, ""},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,9 +205,9 @@ func TestJudge(t *testing.T) {
 			}
 			assert.Equal(t, tc.verdicts, verdicts)
 			if tc.failures == "" {
-				assert.Empty(t, c.Failures())
+				assert.Empty(t, c.Failures(false))
 			} else {
-				assert.Contains(t, c.Failures(), tc.failures)
+				assert.Contains(t, c.Failures(false), tc.failures)
 			}
 		})
 	}
@@ -221,6 +229,38 @@ func TestTally_Outcome(t *testing.T) {
 	assert.True(t, tally(Fail, Fail).FailedBeyond(opts.FailureLimit))
 	assert.Equal(t, Inconclusive, tally(Pass, Inconclusive).Outcome(opts))
 	assert.Equal(t, "1 passed, 1 failed, 1 inconclusive", tally(Pass, Fail, Inconclusive).String())
+	assert.Equal(t, Pass, tally(Pass, Inconclusive).Outcome(config.AnalysisStageOptions{InconclusiveLimit: 1}), "within the inconclusive limit")
+	assert.True(t, tally(Inconclusive, Inconclusive).InconclusiveBeyond(1))
+}
+
+func TestTally_Errors(t *testing.T) {
+	t.Parallel()
+	var tally Tally
+	tally.AddError()
+	tally.AddError()
+	assert.True(t, tally.ErroredBeyond(1))
+	assert.False(t, tally.ErroredBeyond(2))
+	assert.Equal(t, Inconclusive, tally.Outcome(config.AnalysisStageOptions{}), "no check read its data")
+	tally.Add(Pass)
+	assert.False(t, tally.ErroredBeyond(0), "a check that read its data ends the errors in a row")
+	tally.AddError()
+	assert.Equal(t, 1, tally.ConsecutiveErrors)
+	assert.Equal(t, Pass, tally.Outcome(config.AnalysisStageOptions{}), "errored checks are neither failed nor inconclusive")
+	assert.Equal(t, "1 passed, 0 failed, 0 inconclusive, 3 without data (Cloud Monitoring errors)", tally.String())
+}
+
+func TestRender_DryRun(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{Duration: time.Second, Interval: time.Second, MinRequests: 1, Metrics: []config.AnalysisMetric{
+		{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceMax, Max: ptr(1.0)}, DryRun: true},
+	}}
+	start := time.Date(2026, 1, 2, 10, 0, 1, 0, time.UTC)
+	c := Judge(opts, 1, NewWindow(subject, start, start.Add(time.Second), Samples{}, []CustomValue{{Value: 3, Points: 2}}))
+	assert.Equal(t, `Check 1/1 (window 10:00:01-10:00:02 UTC): PASS
+METRIC      VALUE  THRESHOLD  VERDICT         DETAIL
+custom max  3      <= 1       FAIL (dry run)  max of 2 points of f`, Render(opts, subject, c))
+	assert.Equal(t, "custom max 3, allowed <= 1 (max of 2 points of f)", c.Failures(true))
+	assert.Empty(t, c.Failures(false))
 }
 
 func TestRender(t *testing.T) {

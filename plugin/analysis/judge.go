@@ -24,6 +24,8 @@ type Result struct {
 	// Value is the measured value, Threshold the limit it is held to, Detail what it is computed from.
 	Value, Threshold, Detail string
 	Verdict                  Verdict
+	// DryRun marks a threshold that is judged and logged but never fails its check.
+	DryRun bool
 }
 
 // Check is one judged window.
@@ -39,7 +41,7 @@ type Check struct {
 // compared with the baseline is left out when the deployment has no baseline. With fewer than
 // opts.MinRequests requests to the new revision (or the baseline, for a comparison), or no data at all,
 // a threshold is inconclusive, never a pass. The check fails when a threshold fails, else it is
-// inconclusive when one is, else it passes.
+// inconclusive when one is, else it passes; dry-run thresholds are left out of the check's verdict.
 func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 	c := Check{Number: number, Of: opts.Checks(), Window: w}
 	enough := func(s *Sample, who string) (string, bool) {
@@ -48,17 +50,19 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 		}
 		return "", true
 	}
+	var dryRun bool
 	judge := func(metric, threshold string, fail bool, value, detail string) {
 		v := Pass
 		if fail {
 			v = Fail
 		}
-		c.Results = append(c.Results, Result{Metric: metric, Value: value, Threshold: threshold, Detail: detail, Verdict: v})
+		c.Results = append(c.Results, Result{Metric: metric, Value: value, Threshold: threshold, Detail: detail, Verdict: v, DryRun: dryRun})
 	}
 	inconclusive := func(metric, threshold, why string) {
-		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: why, Verdict: Inconclusive})
+		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: why, Verdict: Inconclusive, DryRun: dryRun})
 	}
 	for i, m := range opts.Metrics {
+		dryRun = m.DryRun
 		switch {
 		case m.ErrorRate != nil:
 			newRate, _ := w.New.ErrorRate()
@@ -142,6 +146,9 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 	}
 	c.Verdict = Pass
 	for _, r := range c.Results {
+		if r.DryRun {
+			continue
+		}
 		if r.Verdict == Fail {
 			c.Verdict = Fail
 			break
@@ -156,24 +163,35 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 // epsilon absorbs the rounding of rates, so that a rate exactly at its limit passes.
 const epsilon = 1e-12
 
-// Failures describes the failed thresholds of c in one line, with their numbers.
-func (c Check) Failures() string {
+// Failures describes the failed thresholds of c in one line, with their numbers; dry-run ones only when
+// dryRun.
+func (c Check) Failures(dryRun bool) string {
 	var out []string
 	for _, r := range c.Results {
-		if r.Verdict == Fail {
+		if r.Verdict == Fail && r.DryRun == dryRun {
 			out = append(out, fmt.Sprintf("%s %s, allowed %s (%s)", r.Metric, r.Value, r.Threshold, r.Detail))
 		}
 	}
 	return strings.Join(out, "; ")
 }
 
-// Tally counts the verdicts of the checks so far.
+// Tally counts the verdicts of the checks so far, and the checks that could not read their data.
 type Tally struct {
 	Passed, Failed, Inconclusive int
+	// Errored counts the checks whose data could not be read; ConsecutiveErrors those of them in a row
+	// up to the latest check.
+	Errored, ConsecutiveErrors int
+}
+
+// AddError counts a check that could not read its data.
+func (t *Tally) AddError() {
+	t.Errored++
+	t.ConsecutiveErrors++
 }
 
 // Add counts v.
 func (t *Tally) Add(v Verdict) {
+	t.ConsecutiveErrors = 0
 	switch v {
 	case Pass:
 		t.Passed++
@@ -187,20 +205,32 @@ func (t *Tally) Add(v Verdict) {
 // FailedBeyond reports whether the failed checks exceed the failure limit: the analysis fails at once.
 func (t Tally) FailedBeyond(limit int) bool { return t.Failed > limit }
 
+// InconclusiveBeyond reports whether the inconclusive checks exceed the inconclusive limit: the analysis
+// is inconclusive at once.
+func (t Tally) InconclusiveBeyond(limit int) bool { return t.Inconclusive > limit }
+
+// ErroredBeyond reports whether more checks in a row than limit could not read their data: the analysis
+// fails at once.
+func (t Tally) ErroredBeyond(limit int) bool { return t.ConsecutiveErrors > limit }
+
 // Outcome is the verdict of the analysis after its last check: Fail beyond the failure limit, else
-// Inconclusive when a check was inconclusive, else Pass.
+// Inconclusive beyond the inconclusive limit or when no check could read its data, else Pass.
 func (t Tally) Outcome(opts config.AnalysisStageOptions) Verdict {
 	switch {
 	case t.FailedBeyond(opts.FailureLimit):
 		return Fail
-	case t.Inconclusive > 0:
+	case t.InconclusiveBeyond(opts.InconclusiveLimit), t.Passed+t.Failed+t.Inconclusive == 0:
 		return Inconclusive
 	}
 	return Pass
 }
 
 func (t Tally) String() string {
-	return fmt.Sprintf("%d passed, %d failed, %d inconclusive", t.Passed, t.Failed, t.Inconclusive)
+	s := fmt.Sprintf("%d passed, %d failed, %d inconclusive", t.Passed, t.Failed, t.Inconclusive)
+	if t.Errored > 0 {
+		s += fmt.Sprintf(", %d without data (Cloud Monitoring errors)", t.Errored)
+	}
+	return s
 }
 
 func percent(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }

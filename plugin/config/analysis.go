@@ -21,12 +21,15 @@ const (
 	DefaultMinRequests = 100
 	// DefaultLatencyPercentile is the percentile a latency metric judges.
 	DefaultLatencyPercentile = 99
+	// DefaultConsecutiveErrorLimit is how many checks in a row may fail to read Cloud Monitoring before
+	// the stage fails, as Argo Rollouts' consecutiveErrorLimit.
+	DefaultConsecutiveErrorLimit = 4
 )
 
 // What a user may write for the fields of CLOUDRUN_ANALYSIS, for error messages.
 const (
 	analysisDurationAllowed = `a positive duration such as "5m"`
-	ingestionDelayAllowed   = `a duration >= 0 such as "3m" or "0s"`
+	delayAllowed            = `a duration >= 0 such as "3m" or "0s"`
 	countAllowed            = "an integer >= 0"
 	percentileAllowed       = "an integer 1-99"
 	ratioAllowed            = `a percentage such as "1%", "0.5%" or 1 (0-100)`
@@ -54,10 +57,19 @@ type AnalysisStageOptions struct {
 	// Interval is the length of a check's window: there are Duration/Interval checks. Default 1m.
 	Interval time.Duration
 	// IngestionDelay is how long after the end of its window a check reads it, so that it sees every
-	// point. The stage takes Duration + IngestionDelay. Default 180s.
+	// point. The stage takes InitialDelay + Duration + IngestionDelay. Default 180s.
 	IngestionDelay time.Duration
+	// InitialDelay is how long after the stage starts the first window begins, so that the new
+	// revision warms up before it is judged. Default 0.
+	InitialDelay time.Duration
 	// FailureLimit is how many failed checks are tolerated; one more fails the stage. Default 0.
 	FailureLimit int
+	// InconclusiveLimit is how many inconclusive checks are tolerated; one more makes the analysis
+	// inconclusive at once. Default 0.
+	InconclusiveLimit int
+	// ConsecutiveErrorLimit is how many checks in a row may fail to read Cloud Monitoring (an error of
+	// the call, not a failed threshold); one more fails the stage. Default 4.
+	ConsecutiveErrorLimit int
 	// MinRequests is how many requests the new revision must answer in a check; fewer make the check
 	// inconclusive. Default 100.
 	MinRequests int
@@ -68,11 +80,14 @@ type AnalysisStageOptions struct {
 	Metrics []AnalysisMetric
 }
 
-// AnalysisMetric is one threshold: exactly one of its fields is set.
+// AnalysisMetric is one threshold: exactly one of its kinds is set.
 type AnalysisMetric struct {
 	ErrorRate *ErrorRateMetric
 	Latency   *LatencyMetric
 	Custom    *CustomMetric
+	// DryRun makes the threshold judged and logged without ever failing a check, written `dryRun: true`
+	// inside the threshold.
+	DryRun bool
 }
 
 // ErrorRateMetric judges the share of 5xx answers of the new revision (a fraction, 0.01 is 1%).
@@ -108,16 +123,20 @@ type CustomMetric struct {
 // duration and metrics are required, so nil or empty raw is an error.
 func DecodeAnalysisStageOptions(raw []byte) (AnalysisStageOptions, error) {
 	opts := AnalysisStageOptions{
-		Interval:       DefaultAnalysisInterval,
-		IngestionDelay: DefaultIngestionDelay,
-		MinRequests:    DefaultMinRequests,
+		Interval:              DefaultAnalysisInterval,
+		IngestionDelay:        DefaultIngestionDelay,
+		MinRequests:           DefaultMinRequests,
+		ConsecutiveErrorLimit: DefaultConsecutiveErrorLimit,
 	}
 	onInconclusive := onInconclusiveFail
 	err := decodeObject(stageAnalysis, raw,
 		durationField("duration", &opts.Duration, true, analysisDurationAllowed),
 		durationField("interval", &opts.Interval, true, analysisDurationAllowed),
-		durationField("ingestionDelay", &opts.IngestionDelay, false, ingestionDelayAllowed),
+		durationField("ingestionDelay", &opts.IngestionDelay, false, delayAllowed),
+		durationField("initialDelay", &opts.InitialDelay, false, delayAllowed),
 		countField("failureLimit", &opts.FailureLimit),
+		countField("inconclusiveLimit", &opts.InconclusiveLimit),
+		countField("consecutiveErrorLimit", &opts.ConsecutiveErrorLimit),
 		countField("minRequests", &opts.MinRequests),
 		enumField("onInconclusive", &onInconclusive, onInconclusiveFail, onInconclusivePass),
 		field{"metrics", func(o *object) error { return o.analysisMetrics(&opts.Metrics) }},
@@ -285,7 +304,7 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 	switch {
 	case item.value("errorRate") != nil:
 		e := &ErrorRateMetric{}
-		if err := item.decode([]field{objectField("errorRate", ratioField("max", &e.Max), ratioField("maxIncrease", &e.MaxIncrease))}); err != nil {
+		if err := item.decode([]field{objectField("errorRate", ratioField("max", &e.Max), ratioField("maxIncrease", &e.MaxIncrease), boolField("dryRun", &m.DryRun))}); err != nil {
 			return m, err
 		}
 		m.ErrorRate = e
@@ -294,7 +313,7 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 		l := &LatencyMetric{Percentile: DefaultLatencyPercentile}
 		if err := item.decode([]field{objectField("latency",
 			intField("percentile", &l.Percentile, percentileAllowed),
-			latencyField("max", &l.Max), latencyField("maxIncrease", &l.MaxIncrease))}); err != nil {
+			latencyField("max", &l.Max), latencyField("maxIncrease", &l.MaxIncrease), boolField("dryRun", &m.DryRun))}); err != nil {
 			return m, err
 		}
 		if l.Percentile < 1 || l.Percentile > 99 {
@@ -306,7 +325,7 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 		c := &CustomMetric{Reduce: ReduceSum}
 		if err := item.decode([]field{objectField("custom",
 			stringField("filter", &c.Filter), enumField("reduce", &c.Reduce, reducers...),
-			numberField("max", &c.Max), numberField("min", &c.Min))}); err != nil {
+			numberField("max", &c.Max), numberField("min", &c.Min), boolField("dryRun", &m.DryRun))}); err != nil {
 			return m, err
 		}
 		if !strings.Contains(c.Filter, "metric.type") {

@@ -15,6 +15,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/analysis"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
@@ -58,8 +59,9 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	logAnalysisPlan(t, opts, subject)
 	var tally analysis.Tally
 	checks := opts.Checks()
+	first := start.Add(opts.InitialDelay)
 	for n := 1; n <= checks; n++ {
-		from := start.Add(time.Duration(n-1) * opts.Interval)
+		from := first.Add(time.Duration(n-1) * opts.Interval)
 		to := from.Add(opts.Interval)
 		if err := sleepCtx(ctx, time.Until(to.Add(opts.IngestionDelay))); err != nil {
 			return fmt.Errorf("the analysis stopped before check %d/%d: %w", n, checks, err)
@@ -68,23 +70,41 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 		if ctx.Err() != nil {
 			return fmt.Errorf("the analysis stopped at check %d/%d: %w", n, checks, context.Cause(ctx))
 		}
-		if err != nil {
+		if err != nil && !passingError(err) {
 			return fmt.Errorf("check %d/%d cannot read Cloud Monitoring: %w", n, checks, err)
+		}
+		if err != nil {
+			tally.AddError()
+			if tally.ErroredBeyond(opts.ConsecutiveErrorLimit) {
+				return fmt.Errorf("check %d/%d cannot read Cloud Monitoring, %d checks in a row (consecutiveErrorLimit %d): %w",
+					n, checks, tally.ConsecutiveErrors, opts.ConsecutiveErrorLimit, err)
+			}
+			t.Log.Infof("Check %d/%d cannot read Cloud Monitoring (%d in a row, %d tolerated by consecutiveErrorLimit); it is skipped: %v",
+				n, checks, tally.ConsecutiveErrors, opts.ConsecutiveErrorLimit, err)
+			display.set(ctx, t, fmt.Sprintf("check %d/%d ERROR", n, checks))
+			continue
 		}
 		c := analysis.Judge(opts, n, w)
 		tally.Add(c.Verdict)
 		t.Log.Info(analysis.Render(opts, subject, c))
+		if dry := c.Failures(true); dry != "" {
+			t.Log.Infof("Dry-run thresholds failed at check %d/%d (not failing the stage): %s", n, checks, dry)
+		}
 		display.set(ctx, t, fmt.Sprintf("check %d/%d %s", n, checks, c.Verdict))
 		if tally.FailedBeyond(opts.FailureLimit) {
 			return fmt.Errorf("revision %s failed the analysis at check %d/%d (%s; failureLimit %d): %s",
-				subject.New, n, checks, tally, opts.FailureLimit, c.Failures())
+				subject.New, n, checks, tally, opts.FailureLimit, c.Failures(false))
+		}
+		if tally.InconclusiveBeyond(opts.InconclusiveLimit) && !opts.PassInconclusive {
+			return fmt.Errorf("the analysis of revision %s is inconclusive at check %d/%d (%s; inconclusiveLimit %d): too little data to judge it; send it more traffic, lower minRequests, raise inconclusiveLimit or set onInconclusive: pass",
+				subject.New, n, checks, tally, opts.InconclusiveLimit)
 		}
 	}
-	// A failure beyond the limit has returned above: the outcome is Pass or Inconclusive.
+	// A failure beyond a limit has returned above: the outcome is Pass or Inconclusive.
 	outcome := tally.Outcome(opts)
 	switch {
 	case outcome == analysis.Inconclusive && !opts.PassInconclusive:
-		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): too little data to judge it; send it more traffic, lower minRequests, or set onInconclusive: pass", subject.New, tally)
+		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): no check could read Cloud Monitoring", subject.New, tally)
 	case outcome == analysis.Inconclusive:
 		t.Log.Successf("The analysis of revision %s is inconclusive (%s); it passes because onInconclusive is pass", subject.New, tally)
 	default:
@@ -92,6 +112,13 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	}
 	display.set(ctx, t, fmt.Sprintf("%s (%s)", outcome, tally))
 	return nil
+}
+
+// passingError reports whether a Cloud Monitoring error may pass by itself (unavailable, rate limited,
+// internal), so that it counts towards consecutiveErrorLimit. Any other error (permission denied, a bad
+// filter, a wrong project) fails the stage at once: asking again cannot mend it.
+func passingError(err error) bool {
+	return errors.Is(err, provider.ErrTransient) || errors.Is(err, provider.ErrInternal)
 }
 
 // baselineRevisions are the revisions that served traffic before the deployment, other than the new one.
@@ -115,6 +142,9 @@ func logAnalysisPlan(t *target.Target, opts config.AnalysisStageOptions, s analy
 	}
 	t.Log.Infof("Analysing revision %s of service %s in %s against %s: %d checks of %s, each read %s after its window (ingestionDelay); %d failed checks tolerated, at least %d requests per check",
 		s.New, s.Service, s.Location, baseline, opts.Checks(), opts.Interval, opts.IngestionDelay, opts.FailureLimit, opts.MinRequests)
+	if opts.InitialDelay > 0 {
+		t.Log.Infof("The first window starts after initialDelay %s", opts.InitialDelay)
+	}
 	if t.Config.Endpoint == "" && opts.Interval < time.Minute {
 		t.Log.Infof("Cloud Run writes its metrics once a minute: checks shorter than 1m may find no point and be inconclusive")
 	}
