@@ -19,6 +19,7 @@ var stageOptions = map[string]func(raw []byte) error{
 	StageCloudRunAnalysis:      checkWith(config.DecodeAnalysisStageOptions),
 	StageCloudRunJobSync:       checkWith(config.DecodeJobSyncStageOptions),
 	StageCloudRunJobRun:        checkWith(config.DecodeJobRunStageOptions),
+	StageCloudRunVerify:        checkWith(config.DecodeVerifyStageOptions),
 }
 
 // checkWith turns a stage's options decoder into a check.
@@ -45,6 +46,26 @@ func checkPipelineOptions(stages []sdk.StageConfig) error {
 		}
 		if err := check(s.Config); err != nil {
 			return fmt.Errorf("%s, %s: %w", stagePlace(s.Index), stageOrdinal(s.Name, nth[s.Name], total[s.Name]), err)
+		}
+	}
+	return nil
+}
+
+// checkVerifyAfterTaggedSync checks that every CLOUDRUN_VERIFY comes after a CLOUDRUN_SYNC with `tag: true`:
+// without it the new revision has no URL of its own, and VERIFY would fail after SYNC had deployed it.
+// The options have been checked already.
+func checkVerifyAfterTaggedSync(stages []sdk.StageConfig) error {
+	tagged := false
+	for _, s := range stages {
+		switch s.Name {
+		case StageCloudRunSync:
+			opts, _ := config.DecodeSyncStageOptions(s.Config)
+			tagged = tagged || opts.Tag
+		case StageCloudRunVerify:
+			if !tagged {
+				return fmt.Errorf("%s, %s: no earlier %s has `tag: true`, so the new revision has no tag URL to verify; set `tag: true` on the %s before it",
+					stagePlace(s.Index), StageCloudRunVerify, StageCloudRunSync, StageCloudRunSync)
+			}
 		}
 	}
 	return nil

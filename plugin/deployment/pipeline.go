@@ -25,6 +25,9 @@ const (
 	StageCloudRunJobSync = "CLOUDRUN_JOB_SYNC"
 	// StageCloudRunJobRun runs the job once and waits for the execution to finish.
 	StageCloudRunJobRun = "CLOUDRUN_JOB_RUN"
+	// StageCloudRunVerify sends requests to the new revision's tag URL, at 0% of the traffic, and fails
+	// when an answer is not as expected.
+	StageCloudRunVerify = "CLOUDRUN_VERIFY"
 )
 
 // Stage descriptions, shown in the PipeCD UI for quick sync (pipeline stages show their `desc`).
@@ -45,6 +48,7 @@ var allStages = []string{
 	StageCloudRunAnalysis,
 	StageCloudRunJobSync,
 	StageCloudRunJobRun,
+	StageCloudRunVerify,
 }
 
 // quickSyncMetadataKey marks the stages of a quick sync in their stage metadata, because ExecuteStage
