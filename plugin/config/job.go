@@ -63,27 +63,41 @@ type JobRunStageOptions struct {
 // applies the defaults. nil or empty raw yields the defaults: run the job as it is.
 func DecodeJobRunStageOptions(raw []byte) (JobRunStageOptions, error) {
 	opts := JobRunStageOptions{Timeout: unit.Duration(DefaultJobRunTimeout)}
-	const countAllowed = "an integer from 1 to 10000"
-	if err := decodeObject(stageJobRun, raw,
-		stringField("container", &opts.Container),
-		stringsField("args", &opts.Args),
-		stringMapField("env", &opts.Env),
-		intField("taskCount", &opts.TaskCount, countAllowed),
-		optionalTimeoutField("taskTimeout", &opts.TaskTimeout),
-		timeoutField("timeout", &opts.Timeout),
-	); err != nil {
+	if err := decodeObject(stageJobRun, raw, opts.fields()...); err != nil {
 		return JobRunStageOptions{}, err
 	}
-	if opts.TaskCount != 0 && (opts.TaskCount < 1 || opts.TaskCount > maxTaskCount) {
-		return JobRunStageOptions{}, fmt.Errorf("%s: field %q: %d is out of range, allowed %s", stageJobRun, "taskCount", opts.TaskCount, countAllowed)
-	}
-	for _, name := range slices.Sorted(maps.Keys(opts.Env)) {
-		if !envNamePattern.MatchString(name) {
-			return JobRunStageOptions{}, fmt.Errorf("%s: field %q: %q is not an environment variable name, allowed letters, digits and \"_\", not starting with a digit",
-				stageJobRun, "env", name)
-		}
+	if err := opts.validate(stageJobRun); err != nil {
+		return JobRunStageOptions{}, err
 	}
 	return opts, nil
+}
+
+const taskCountAllowed = "an integer from 1 to 10000"
+
+// fields are the fields of the options, for CLOUDRUN_JOB_RUN and CLOUDRUN_JOB_HOOK.
+func (o *JobRunStageOptions) fields() []field {
+	return []field{
+		stringField("container", &o.Container),
+		stringsField("args", &o.Args),
+		stringMapField("env", &o.Env),
+		intField("taskCount", &o.TaskCount, taskCountAllowed),
+		optionalTimeoutField("taskTimeout", &o.TaskTimeout),
+		timeoutField("timeout", &o.Timeout),
+	}
+}
+
+// validate checks the decoded options of stage.
+func (o JobRunStageOptions) validate(stage string) error {
+	if o.TaskCount != 0 && (o.TaskCount < 1 || o.TaskCount > maxTaskCount) {
+		return fmt.Errorf("%s: field %q: %d is out of range, allowed %s", stage, "taskCount", o.TaskCount, taskCountAllowed)
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.Env)) {
+		if !envNamePattern.MatchString(name) {
+			return fmt.Errorf("%s: field %q: %q is not an environment variable name, allowed letters, digits and \"_\", not starting with a digit",
+				stage, "env", name)
+		}
+	}
+	return nil
 }
 
 // HasOverrides reports whether the execution changes anything of the job's template.

@@ -20,6 +20,7 @@ var stageOptions = map[string]func(raw []byte) error{
 	StageCloudRunJobSync:       checkWith(config.DecodeJobSyncStageOptions),
 	StageCloudRunJobRun:        checkWith(config.DecodeJobRunStageOptions),
 	StageCloudRunVerify:        checkWith(config.DecodeVerifyStageOptions),
+	StageCloudRunJobHook:       checkWith(config.DecodeJobHookStageOptions),
 }
 
 // checkWith turns a stage's options decoder into a check.
