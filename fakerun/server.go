@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics/promql"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -84,6 +85,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", rest)
+	promql.NewHandler(store, impl.now).Register(mux) // Cloud Monitoring's PromQL API
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {
