@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -150,6 +151,9 @@ func TestJudge(t *testing.T) {
 		s.Latency.Add(latencySeries("", latencyBuckets...).GetPoints()[0].GetValue().GetDistributionValue())
 		return s
 	}
+	promql := func(lo, hi *float64) config.AnalysisMetric {
+		return config.AnalysisMetric{PromQL: &config.PromQLMetric{Query: "q", Min: lo, Max: hi}}
+	}
 	dryRun := func(m config.AnalysisMetric) config.AnalysisMetric {
 		m.DryRun = true
 		return m
@@ -189,6 +193,12 @@ func TestJudge(t *testing.T) {
 			window(sample(0, 0), nil, CustomValue{Value: 2, Points: 3}), Fail, []Verdict{Fail}, "custom sum 2, allowed >= -1 and <= 0 (sum of 3 points of f)"},
 		{"custom without points", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
 			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql within bounds", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.99, Points: 1}), Pass, []Verdict{Pass}, ""},
+		{"promql below min", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.5, Points: 1}), Fail, []Verdict{Fail}, "promql 0.5, allowed >= 0.95 (q)"},
+		{"promql without value", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql NaN", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: math.NaN(), Points: 1}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql with several series", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: 0, Points: 2}), Fail, []Verdict{Fail},
+			"promql -, allowed <= 1 (the query gave 2 series, allowed one value: aggregate it (sum, max, ...): q)"},
 		{"a failed dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(errorRate(ptr(0.001), nil))),
 			window(sample(1000, 5), nil), Pass, []Verdict{Pass, Fail}, ""},
 		{"an inconclusive dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(latency(ptr(time.Second), nil))),
@@ -247,6 +257,12 @@ func TestTally_Errors(t *testing.T) {
 	assert.Equal(t, 1, tally.ConsecutiveErrors)
 	assert.Equal(t, Pass, tally.Outcome(config.AnalysisStageOptions{}), "errored checks are neither failed nor inconclusive")
 	assert.Equal(t, "1 passed, 0 failed, 0 inconclusive, 3 without data (Cloud Monitoring errors)", tally.String())
+}
+
+func TestSubject_PromQLQuery(t *testing.T) {
+	t.Parallel()
+	q := subject.PromQLQuery(&config.PromQLMetric{Query: `rate(x{revision_name="${CLOUDRUN_REVISION}",service_name="${CLOUDRUN_SERVICE}",location="${CLOUDRUN_LOCATION}"}[${CLOUDRUN_WINDOW}])`}, 2*time.Minute)
+	assert.Equal(t, `rate(x{revision_name="web-2",service_name="web",location="asia-northeast1"}[120s])`, q)
 }
 
 func TestRender_DryRun(t *testing.T) {

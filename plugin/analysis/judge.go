@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -124,14 +125,7 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 		case m.Custom != nil:
 			cm := m.Custom
 			name := fmt.Sprintf("custom %s", cm.Reduce)
-			var limits []string
-			if cm.Min != nil {
-				limits = append(limits, fmt.Sprintf(">= %g", *cm.Min))
-			}
-			if cm.Max != nil {
-				limits = append(limits, fmt.Sprintf("<= %g", *cm.Max))
-			}
-			threshold := strings.Join(limits, " and ")
+			threshold := limits(cm.Min, cm.Max)
 			var v CustomValue
 			if i < len(w.Custom) {
 				v = w.Custom[i]
@@ -142,6 +136,24 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			}
 			fail := (cm.Max != nil && v.Value > *cm.Max) || (cm.Min != nil && v.Value < *cm.Min)
 			judge(name, threshold, fail, fmt.Sprintf("%g", v.Value), fmt.Sprintf("%s of %d points of %s", cm.Reduce, v.Points, cm.Filter))
+		case m.PromQL != nil:
+			q := m.PromQL
+			threshold := limits(q.Min, q.Max)
+			var v CustomValue
+			if i < len(w.Custom) {
+				v = w.Custom[i]
+			}
+			switch {
+			case v.Points == 0:
+				inconclusive("promql", threshold, "the query gave no value: "+q.Query)
+			case v.Points > 1:
+				judge("promql", threshold, true, "-", fmt.Sprintf("the query gave %d series, allowed one value: aggregate it (sum, max, ...): %s", v.Points, q.Query))
+			case math.IsNaN(v.Value):
+				inconclusive("promql", threshold, "the query gave NaN (a division by no data?): "+q.Query)
+			default:
+				fail := (q.Max != nil && v.Value > *q.Max) || (q.Min != nil && v.Value < *q.Min)
+				judge("promql", threshold, fail, fmt.Sprintf("%g", v.Value), q.Query)
+			}
 		}
 	}
 	c.Verdict = Pass
@@ -158,6 +170,18 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 		}
 	}
 	return c
+}
+
+// limits renders the limits of a custom or PromQL threshold, e.g. ">= 1 and <= 5".
+func limits(lo, hi *float64) string {
+	var out []string
+	if lo != nil {
+		out = append(out, fmt.Sprintf(">= %g", *lo))
+	}
+	if hi != nil {
+		out = append(out, fmt.Sprintf("<= %g", *hi))
+	}
+	return strings.Join(out, " and ")
 }
 
 // epsilon absorbs the rounding of rates, so that a rate exactly at its limit passes.

@@ -85,6 +85,7 @@ type AnalysisMetric struct {
 	ErrorRate *ErrorRateMetric
 	Latency   *LatencyMetric
 	Custom    *CustomMetric
+	PromQL    *PromQLMetric
 	// DryRun makes the threshold judged and logged without ever failing a check, written `dryRun: true`
 	// inside the threshold.
 	DryRun bool
@@ -119,6 +120,24 @@ type CustomMetric struct {
 	Min    *float64
 }
 
+// PromQLMetric judges the value of a PromQL query evaluated at the end of a check's window through Cloud
+// Monitoring's Prometheus API: it must lie within Min and Max.
+type PromQLMetric struct {
+	// Query gives a scalar or a vector of one element. Placeholders (PromQLPlaceholders) are replaced
+	// before it is sent.
+	Query string
+	Max   *float64
+	Min   *float64
+}
+
+// Placeholders of a PromQL query, replaced by the check's values.
+const (
+	PromQLRevision = "${CLOUDRUN_REVISION}"
+	PromQLService  = "${CLOUDRUN_SERVICE}"
+	PromQLLocation = "${CLOUDRUN_LOCATION}"
+	PromQLWindow   = "${CLOUDRUN_WINDOW}"
+)
+
 // DecodeAnalysisStageOptions strictly decodes and validates the JSON stage config of CLOUDRUN_ANALYSIS.
 // duration and metrics are required, so nil or empty raw is an error.
 func DecodeAnalysisStageOptions(raw []byte) (AnalysisStageOptions, error) {
@@ -151,7 +170,7 @@ func DecodeAnalysisStageOptions(raw []byte) (AnalysisStageOptions, error) {
 	case opts.Interval > opts.Duration:
 		return AnalysisStageOptions{}, fmt.Errorf("%s: field %q: %s is longer than duration %s, allowed a duration up to duration", stageAnalysis, "interval", opts.Interval, opts.Duration)
 	case len(opts.Metrics) == 0:
-		return AnalysisStageOptions{}, fmt.Errorf("%s: field %q is required, allowed a list of errorRate, latency or custom thresholds", stageAnalysis, "metrics")
+		return AnalysisStageOptions{}, fmt.Errorf("%s: field %q is required, allowed a list of errorRate, latency, custom or promql thresholds", stageAnalysis, "metrics")
 	}
 	return opts, nil
 }
@@ -269,7 +288,7 @@ func (o *object) analysisMetrics(dst *[]AnalysisMetric) error {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(v, &items); err != nil {
-		return o.errorf("metrics", "%s is not a list, allowed a list of errorRate, latency or custom thresholds", shorten(v))
+		return o.errorf("metrics", "%s is not a list, allowed a list of errorRate, latency, custom or promql thresholds", shorten(v))
 	}
 	for i, raw := range items {
 		m, err := decodeAnalysisMetric(o.where, fmt.Sprintf("%smetrics[%d].", o.prefix, i), raw)
@@ -282,7 +301,7 @@ func (o *object) analysisMetrics(dst *[]AnalysisMetric) error {
 }
 
 func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, error) {
-	kinds := []string{"custom", "errorRate", "latency"}
+	kinds := []string{"custom", "errorRate", "latency", "promql"}
 	item, err := parseNested(where, prefix, raw, kinds)
 	if err != nil {
 		return AnalysisMetric{}, err
@@ -298,7 +317,7 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 			}
 		}
 		return item.errorf(name, "sets no threshold, allowed fields with a threshold: %s", map[string]string{
-			"errorRate": "max, maxIncrease", "latency": "max, maxIncrease", "custom": "max, min",
+			"errorRate": "max, maxIncrease", "latency": "max, maxIncrease", "custom": "max, min", "promql": "max, min",
 		}[name])
 	}
 	switch {
@@ -333,6 +352,18 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 		}
 		m.Custom = c
 		return m, thresholdsRequired("custom", c.Max != nil, c.Min != nil)
+	case item.value("promql") != nil:
+		q := &PromQLMetric{}
+		if err := item.decode([]field{objectField("promql",
+			stringField("query", &q.Query), numberField("max", &q.Max), numberField("min", &q.Min), boolField("dryRun", &m.DryRun))}); err != nil {
+			return m, err
+		}
+		if strings.TrimSpace(q.Query) == "" {
+			return m, fmt.Errorf("%s: field %q: is required, allowed a PromQL query that gives one value, such as "+
+				"'sum(rate(run_googleapis_com:request_count{revision_name=\"${CLOUDRUN_REVISION}\",response_code_class=\"5xx\"}[${CLOUDRUN_WINDOW}]))'", where, prefix+"promql.query")
+		}
+		m.PromQL = q
+		return m, thresholdsRequired("promql", q.Max != nil, q.Min != nil)
 	}
 	return m, fmt.Errorf("%s: field %q: must be an object with one of %s", where, strings.TrimSuffix(prefix, "."), strings.Join(kinds, ", "))
 }

@@ -170,6 +170,16 @@ func readWindow(ctx context.Context, t *target.Target, opts config.AnalysisStage
 	}
 	custom := make([]analysis.CustomValue, len(opts.Metrics))
 	for i, m := range opts.Metrics {
+		if m.PromQL != nil {
+			samples, err := t.Client.QueryPromQL(ctx, s.Project, s.PromQLQuery(m.PromQL, to.Sub(from)), to)
+			if err != nil {
+				return analysis.Window{}, err
+			}
+			if len(samples) > 0 {
+				custom[i] = analysis.CustomValue{Value: samples[0].Value, Points: len(samples)}
+			}
+			continue
+		}
 		if m.Custom == nil {
 			continue
 		}

@@ -21,7 +21,7 @@ type unsupportedError struct{ what string }
 
 func (e unsupportedError) Error() string {
 	return e.what + " is not supported by fakerun's PromQL (supported: selectors with label matchers, rate, increase, histogram_quantile, " +
-		"sum/min/max/avg/count with by or without, + - * / between scalars and vectors, parentheses and unary minus)"
+		"vector, sum/min/max/avg/count with by or without, + - * / and or between scalars and vectors, parentheses and unary minus)"
 }
 
 func unsupported(format string, a ...any) error { return unsupportedError{fmt.Sprintf(format, a...)} }
@@ -53,7 +53,7 @@ func check(expr parser.Expr) error {
 		switch n := node.(type) {
 		case *parser.Call:
 			switch n.Func.Name {
-			case "rate", "increase", "histogram_quantile":
+			case "rate", "increase", "histogram_quantile", "vector":
 			default:
 				err = unsupported("function %q", n.Func.Name)
 			}
@@ -65,7 +65,7 @@ func check(expr parser.Expr) error {
 			}
 		case *parser.BinaryExpr:
 			switch n.Op {
-			case parser.ADD, parser.SUB, parser.MUL, parser.DIV:
+			case parser.ADD, parser.SUB, parser.MUL, parser.DIV, parser.LOR:
 			default:
 				err = unsupported("operator %q", n.Op.String())
 			}
@@ -192,6 +192,13 @@ func (ev *evaluator) call(c *parser.Call, t time.Time) (value, error) {
 			out = append(out, element{labels: l, v: inc})
 		}
 		return out, nil
+	case "vector":
+		v, err := ev.eval(c.Args[0], t)
+		if err != nil {
+			return nil, err
+		}
+		f, _ := v.(float64) // the parser has checked the argument is a scalar
+		return vector{{labels: map[string]string{}, v: f}}, nil
 	case "histogram_quantile":
 		q, err := ev.eval(c.Args[0], t)
 		if err != nil {
@@ -350,6 +357,9 @@ func binary(n *parser.BinaryExpr, l, r value) value {
 	if m := n.VectorMatching; m != nil {
 		names, on = m.MatchingLabels, m.On
 	}
+	if n.Op == parser.LOR {
+		return union(l.(vector), r.(vector), names, on)
+	}
 	right := map[string]element{}
 	for _, e := range r.(vector) {
 		right[signature(e.labels, names, on)] = e
@@ -368,6 +378,21 @@ func binary(n *parser.BinaryExpr, l, r value) value {
 			}
 		}
 		out = append(out, element{labels: lbl, v: arith(n.Op, e.v, o.v)})
+	}
+	return out
+}
+
+// union is l or r: every element of l, and the elements of r whose labels match none of l's.
+func union(l, r vector, names []string, on bool) vector {
+	seen := map[string]bool{}
+	out := slices.Clone(l)
+	for _, e := range l {
+		seen[signature(e.labels, names, on)] = true
+	}
+	for _, e := range r {
+		if !seen[signature(e.labels, names, on)] {
+			out = append(out, e)
+		}
 	}
 	return out
 }

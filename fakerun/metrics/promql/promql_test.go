@@ -104,6 +104,9 @@ func TestQuery_SelectorsRatesAndSums(t *testing.T) {
 		instant(t, base, `sum by (revision_name) (rate(run_googleapis_com:request_count[1m])) - sum by (revision_name) (rate(run_googleapis_com:request_count{response_code_class="2xx"}[1m]))`, "revision_name"),
 		"vectors matched on their labels")
 	assert.Empty(t, instant(t, base, `run_googleapis_com:request_count{service_name="other"}`))
+	assert.Equal(t, map[string]float64{"": 0},
+		instant(t, base, `sum(rate(run_googleapis_com:request_count{revision_name="web-1",response_code_class="5xx"}[1m])) or vector(0)`),
+		"or vector(0) gives 0 where nothing matches")
 }
 
 func TestQuery_HistogramQuantile(t *testing.T) {
@@ -134,12 +137,13 @@ func TestQuery_Errors(t *testing.T) {
 	t.Parallel()
 	base := server(t)
 	for query, want := range map[string]string{
-		`label_replace(up, "a", "b", "c", "d")`:            `function "label_replace" is not supported by fakerun's PromQL`,
-		`topk(3, run_googleapis_com:request_count)`:        `aggregation "topk" is not supported`,
-		`run_googleapis_com:request_count > 3`:             `operator ">" is not supported`,
-		`run_googleapis_com:request_count offset 1m`:       `offset and @ modifiers is not supported`,
-		`rate(run_googleapis_com:request_count[5m:1m])`:    `subqueries is not supported`,
-		`sum(rate(run_googleapis_com:request_count[1m]))(`: `invalid parameter "query": 1:48: parse error`,
+		`label_replace(up, "a", "b", "c", "d")`:             `function "label_replace" is not supported by fakerun's PromQL`,
+		`topk(3, run_googleapis_com:request_count)`:         `aggregation "topk" is not supported`,
+		`run_googleapis_com:request_count > 3`:              `operator ">" is not supported`,
+		`run_googleapis_com:request_count unless vector(1)`: `operator "unless" is not supported`,
+		`run_googleapis_com:request_count offset 1m`:        `offset and @ modifiers is not supported`,
+		`rate(run_googleapis_com:request_count[5m:1m])`:     `subqueries is not supported`,
+		`sum(rate(run_googleapis_com:request_count[1m]))(`:  `invalid parameter "query": 1:48: parse error`,
 	} {
 		code, a := get(t, base, "query", url.Values{"query": {query}})
 		assert.Equal(t, http.StatusBadRequest, code, query)
