@@ -29,7 +29,10 @@ func TestInvoker_InsecureEndpointServesTheServiceURLs(t *testing.T) {
 	assert.Contains(t, string(body), "image: gcr.io/p/web:v1")
 	assert.Equal(t, "web-v1", resp.Header.Get("X-Fakerun-Revision"))
 
-	_, err = client.Get("http://" + srv.Addr() + "/")
+	resp, err = client.Get("http://" + srv.Addr() + "/")
+	if err == nil {
+		_ = resp.Body.Close()
+	}
 	require.ErrorContains(t, err, "is not a Cloud Run URL (*.run.app)", "only the services' URLs are sent to the endpoint")
 }
 

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,7 +57,7 @@ func (c *Client) QueryPromQL(ctx context.Context, project, query string, t time.
 		return err
 	})
 	if err = monitoringHint(err); err != nil {
-		if e, ok := err.(*Error); ok && e.Code == codes.InvalidArgument {
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == codes.InvalidArgument {
 			e.Hint = "fix the promql query of the CLOUDRUN_ANALYSIS stage options according to the message"
 		}
 		return nil, err

@@ -133,6 +133,9 @@ func ask(ctx context.Context, client *http.Client, url string, n int, opts confi
 		return a
 	}
 	a.Problems = judge(opts.Expect, resp.StatusCode, got)
+	if len(a.Problems) > 0 {
+		a.Problems[len(a.Problems)-1] += " (body: " + excerpt(got) + ")"
+	}
 	return a
 }
 
@@ -140,17 +143,17 @@ func ask(ctx context.Context, client *http.Client, url string, n int, opts confi
 func judge(e config.VerifyExpectations, status int, body []byte) []string {
 	var out []string
 	if !statusAllowed(e.Status, status) {
-		out = append(out, fmt.Sprintf("status %d, expected %s (body: %s)", status, strings.Join(e.Status, " or "), excerpt(body)))
+		out = append(out, fmt.Sprintf("status %d, expected %s", status, strings.Join(e.Status, " or ")))
 	}
 	if e.BodyContains != "" && !strings.Contains(string(body), e.BodyContains) {
-		out = append(out, fmt.Sprintf("the body does not contain %q (body: %s)", e.BodyContains, excerpt(body)))
+		out = append(out, fmt.Sprintf("the body does not contain %q", e.BodyContains))
 	}
 	if e.BodyRegex != nil && !e.BodyRegex.Match(body) {
-		out = append(out, fmt.Sprintf("the body does not match %q (body: %s)", e.BodyRegex, excerpt(body)))
+		out = append(out, fmt.Sprintf("the body does not match %q", e.BodyRegex))
 	}
 	for _, j := range e.JSON {
 		if !gjson.ValidBytes(body) {
-			out = append(out, fmt.Sprintf("the body is not JSON, expected %s at %q (body: %s)", j.Equals, j.Path, excerpt(body)))
+			out = append(out, fmt.Sprintf("the body is not JSON, expected %s at %q", j.Equals, j.Path))
 			break
 		}
 		v := gjson.GetBytes(body, j.Path)
