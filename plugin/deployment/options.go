@@ -52,21 +52,33 @@ func checkPipelineOptions(stages []sdk.StageConfig) error {
 	return nil
 }
 
-// checkVerifyAfterTaggedSync checks that every CLOUDRUN_VERIFY comes after a CLOUDRUN_SYNC with `tag: true`:
-// without it the new revision has no URL of its own, and VERIFY would fail after SYNC had deployed it.
+// checkStageOrder checks that every CLOUDRUN_VERIFY, and every CLOUDRUN_JOB_HOOK that names the tag URL,
+// comes after a CLOUDRUN_SYNC with `tag: true`, and that a hook naming the new revision or the service URL
+// comes after a CLOUDRUN_SYNC: otherwise the stage would fail after earlier stages had changed Cloud Run.
 // The options have been checked already.
-func checkVerifyAfterTaggedSync(stages []sdk.StageConfig) error {
-	tagged := false
+func checkStageOrder(stages []sdk.StageConfig) error {
+	synced, tagged := false, false
 	for _, s := range stages {
+		var missing string
 		switch s.Name {
 		case StageCloudRunSync:
 			opts, _ := config.DecodeSyncStageOptions(s.Config)
-			tagged = tagged || opts.Tag
+			synced, tagged = true, tagged || opts.Tag
 		case StageCloudRunVerify:
 			if !tagged {
-				return fmt.Errorf("%s, %s: no earlier %s has `tag: true`, so the new revision has no tag URL to verify; set `tag: true` on the %s before it",
-					stagePlace(s.Index), StageCloudRunVerify, StageCloudRunSync, StageCloudRunSync)
+				missing = "no earlier " + StageCloudRunSync + " has `tag: true`, so the new revision has no tag URL to verify"
 			}
+		case StageCloudRunJobHook:
+			opts, _ := config.DecodeJobHookStageOptions(s.Config)
+			switch {
+			case opts.Uses(config.PlaceholderTagURL) && !tagged:
+				missing = "its args or env name " + config.PlaceholderTagURL + ", but no earlier " + StageCloudRunSync + " has `tag: true`"
+			case opts.Uses("") && !synced:
+				missing = "its args or env name the revision or the service URL of " + StageCloudRunSync + ", but no " + StageCloudRunSync + " comes before it"
+			}
+		}
+		if missing != "" {
+			return fmt.Errorf("%s, %s: %s; set `tag: true` on a %s before it, or move the stage after it", stagePlace(s.Index), s.Name, missing, StageCloudRunSync)
 		}
 	}
 	return nil

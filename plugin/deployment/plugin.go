@@ -68,7 +68,7 @@ func (p *Plugin) BuildPipelineSyncStages(_ context.Context, _ *config.PluginConf
 	if err := checkPipelineOptions(input.Request.Stages); err != nil {
 		return nil, err
 	}
-	if err := checkVerifyAfterTaggedSync(input.Request.Stages); err != nil {
+	if err := checkStageOrder(input.Request.Stages); err != nil {
 		return nil, err
 	}
 	stages, err := buildPipelineStages(input.Request)

@@ -90,8 +90,12 @@ func verifyTarget(ctx context.Context, t *target.Target, store metadataStore, op
 	if len(failed) == 0 {
 		summary = "the latency"
 	}
-	return fmt.Errorf("revision %s failed the verification at its tag URL (%s not as expected), before any traffic moved to it:\n  - %s",
-		rec.Revision, summary, strings.Join(lines, "\n  - "))
+	when := "before any traffic moved to it"
+	if rec.Created {
+		when = "on the service this deployment created"
+	}
+	return fmt.Errorf("revision %s failed the verification at its tag URL (%s not as expected), %s:\n  - %s",
+		rec.Revision, summary, when, strings.Join(lines, "\n  - "))
 }
 
 // describeExpectations lists the body and latency checks, for the stage log.

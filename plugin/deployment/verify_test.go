@@ -118,7 +118,18 @@ func TestBuildPipelineSyncStages_VerifyNeedsATaggedSync(t *testing.T) {
 	require.NoError(t, build(sdk.StageConfig{Index: 0, Name: StageCloudRunSync, Config: []byte(canarySync)}, verify))
 	err := build(sdk.StageConfig{Index: 0, Name: StageCloudRunSync, Config: []byte(`{"skipTrafficShift": true}`)}, verify)
 	require.Error(t, err)
-	assert.Equal(t, "application config spec.pipeline.stages[1], CLOUDRUN_VERIFY: no earlier CLOUDRUN_SYNC has `tag: true`, so the new revision has no tag URL to verify; set `tag: true` on the CLOUDRUN_SYNC before it", err.Error())
+	assert.Equal(t, "application config spec.pipeline.stages[1], CLOUDRUN_VERIFY: no earlier CLOUDRUN_SYNC has `tag: true`, so the new revision has no tag URL to verify; set `tag: true` on a CLOUDRUN_SYNC before it, or move the stage after it", err.Error())
+	err = build(sdk.StageConfig{Index: 0, Name: StageCloudRunJobHook, Config: []byte(`{"job": "smoke", "env": {"URL": "${CLOUDRUN_SERVICE_URL}"}}`)},
+		sdk.StageConfig{Index: 1, Name: StageCloudRunSync, Config: []byte(canarySync)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "application config spec.pipeline.stages[0], CLOUDRUN_JOB_HOOK: its args or env name the revision or the service URL of CLOUDRUN_SYNC, but no CLOUDRUN_SYNC comes before it")
+	err = build(sdk.StageConfig{Index: 0, Name: StageCloudRunSync, Config: []byte(`{"skipTrafficShift": true}`)},
+		sdk.StageConfig{Index: 1, Name: StageCloudRunJobHook, Config: []byte(`{"job": "smoke", "args": ["${CLOUDRUN_TAG_URL}"]}`)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "stages[1], CLOUDRUN_JOB_HOOK: its args or env name ${CLOUDRUN_TAG_URL}, but no earlier CLOUDRUN_SYNC has `tag: true`")
+	require.NoError(t, build(sdk.StageConfig{Index: 0, Name: StageCloudRunJobHook, Config: []byte(`{"job": "migrate"}`)},
+		sdk.StageConfig{Index: 1, Name: StageCloudRunSync, Config: []byte(canarySync)},
+		sdk.StageConfig{Index: 2, Name: StageCloudRunJobHook, Config: []byte(`{"job": "smoke", "args": ["${CLOUDRUN_TAG_URL}"]}`)}))
 	err = build(sdk.StageConfig{Index: 0, Name: StageCloudRunSync, Config: []byte(canarySync)}, sdk.StageConfig{Index: 1, Name: StageCloudRunVerify, Config: []byte(`{"expect": {"status": "200s"}}`)})
 	require.ErrorContains(t, err, `application config spec.pipeline.stages[1], CLOUDRUN_VERIFY: CLOUDRUN_VERIFY: field "expect.status": "200s" is not allowed`)
 }
