@@ -25,6 +25,10 @@ type Result struct {
 	// Value is the measured value, Threshold the limit it is held to, Detail what it is computed from.
 	Value, Threshold, Detail string
 	Verdict                  Verdict
+	// Cause says why an inconclusive threshold is inconclusive, and Of whom: "the new revision", "the
+	// baseline" or a custom metric's filter.
+	Cause Cause
+	Of    string
 	// DryRun marks a threshold that is judged and logged but never fails its check.
 	DryRun bool
 }
@@ -45,11 +49,21 @@ type Check struct {
 // inconclusive when one is, else it passes; dry-run thresholds are left out of the check's verdict.
 func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 	c := Check{Number: number, Of: opts.Checks(), Window: w}
-	enough := func(s *Sample, who string) (string, bool) {
+	// unknown is why a threshold cannot be judged.
+	type unknown struct {
+		why   string
+		cause Cause
+		of    string
+	}
+	enough := func(s *Sample, who string) (unknown, bool) {
 		if s.Requests < int64(opts.MinRequests) || s.Requests == 0 {
-			return fmt.Sprintf("%d requests to %s, fewer than minRequests %d", s.Requests, who, max(opts.MinRequests, 1)), false
+			cause := TooFewRequests
+			if s.Requests == 0 && who == newRevision {
+				cause = NoRequests
+			}
+			return unknown{fmt.Sprintf("%d requests to %s, fewer than minRequests %d", s.Requests, who, max(opts.MinRequests, 1)), cause, who}, false
 		}
-		return "", true
+		return unknown{}, true
 	}
 	var dryRun bool
 	judge := func(metric, threshold string, fail bool, value, detail string) {
@@ -59,8 +73,8 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 		}
 		c.Results = append(c.Results, Result{Metric: metric, Value: value, Threshold: threshold, Detail: detail, Verdict: v, DryRun: dryRun})
 	}
-	inconclusive := func(metric, threshold, why string) {
-		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: why, Verdict: Inconclusive, DryRun: dryRun})
+	inconclusive := func(metric, threshold string, u unknown) {
+		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: u.why, Verdict: Inconclusive, Cause: u.cause, Of: u.of, DryRun: dryRun})
 	}
 	for i, m := range opts.Metrics {
 		dryRun = m.DryRun
@@ -70,7 +84,7 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			detail := fmt.Sprintf("%d of %d requests answered 5xx", w.New.Errors, w.New.Requests)
 			if limit := m.ErrorRate.Max; limit != nil {
 				threshold := "<= " + percent(*limit)
-				if why, ok := enough(&w.New, "the new revision"); !ok {
+				if why, ok := enough(&w.New, newRevision); !ok {
 					inconclusive("errorRate", threshold, why)
 				} else {
 					judge("errorRate", threshold, newRate > *limit+epsilon, percent(newRate), detail)
@@ -78,9 +92,9 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			}
 			if limit := m.ErrorRate.MaxIncrease; limit != nil && w.Baseline != nil {
 				threshold := "<= baseline + " + percent(*limit)
-				why, ok := enough(&w.New, "the new revision")
+				why, ok := enough(&w.New, newRevision)
 				if ok {
-					why, ok = enough(w.Baseline, "the baseline")
+					why, ok = enough(w.Baseline, baseline)
 				}
 				if !ok {
 					inconclusive("errorRate increase", threshold, why)
@@ -94,9 +108,9 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			l := m.Latency
 			name := fmt.Sprintf("latency p%d", l.Percentile)
 			newLat, newOK := w.New.Latency.Percentile(float64(l.Percentile))
-			why, ok := enough(&w.New, "the new revision")
+			why, ok := enough(&w.New, newRevision)
 			if ok && !newOK {
-				why, ok = "no latency points of the new revision", false
+				why, ok = unknown{"no latency points of the new revision", NoLatency, newRevision}, false
 			}
 			if l.Max != nil {
 				threshold := "<= " + ms(*l.Max)
@@ -110,10 +124,10 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 				threshold := "<= baseline + " + ms(*l.MaxIncrease)
 				baseLat, baseOK := w.Baseline.Latency.Percentile(float64(l.Percentile))
 				if ok {
-					why, ok = enough(w.Baseline, "the baseline")
+					why, ok = enough(w.Baseline, baseline)
 				}
 				if ok && !baseOK {
-					why, ok = "no latency points of the baseline", false
+					why, ok = unknown{"no latency points of the baseline", NoLatency, baseline}, false
 				}
 				if !ok {
 					inconclusive(name+" increase", threshold, why)
@@ -131,7 +145,7 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 				v = w.Custom[i]
 			}
 			if v.Points == 0 {
-				inconclusive(name, threshold, "no points of "+cm.Filter)
+				inconclusive(name, threshold, unknown{"no points of " + cm.Filter, NoPoints, cm.Filter})
 				continue
 			}
 			fail := (cm.Max != nil && v.Value > *cm.Max) || (cm.Min != nil && v.Value < *cm.Min)
@@ -145,11 +159,11 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			}
 			switch {
 			case v.Points == 0:
-				inconclusive("promql", threshold, "the query gave no value: "+q.Query)
+				inconclusive("promql", threshold, unknown{"the query gave no value: " + q.Query, NoValue, q.Query})
 			case v.Points > 1:
 				judge("promql", threshold, true, "-", fmt.Sprintf("the query gave %d series, allowed one value: aggregate it (sum, max, ...): %s", v.Points, q.Query))
 			case math.IsNaN(v.Value):
-				inconclusive("promql", threshold, "the query gave NaN (a division by no data?): "+q.Query)
+				inconclusive("promql", threshold, unknown{"the query gave NaN (a division by no data?): " + q.Query, NoValue, q.Query})
 			default:
 				fail := (q.Max != nil && v.Value > *q.Max) || (q.Min != nil && v.Value < *q.Min)
 				judge("promql", threshold, fail, fmt.Sprintf("%g", v.Value), q.Query)
@@ -229,13 +243,15 @@ func (t *Tally) Add(v Verdict) {
 // FailedBeyond reports whether the failed checks exceed the failure limit: the analysis fails at once.
 func (t Tally) FailedBeyond(limit int) bool { return t.Failed > limit }
 
-// InconclusiveBeyond reports whether the inconclusive checks exceed the inconclusive limit: the analysis
-// is inconclusive at once.
+// InconclusiveBeyond reports whether the inconclusive checks exceed the inconclusive limit.
 func (t Tally) InconclusiveBeyond(limit int) bool { return t.Inconclusive > limit }
 
 // ErroredBeyond reports whether more checks in a row than limit could not read their data: the analysis
 // fails at once.
 func (t Tally) ErroredBeyond(limit int) bool { return t.ConsecutiveErrors > limit }
+
+// Judged reports whether a check read its data.
+func (t Tally) Judged() bool { return t.Passed+t.Failed+t.Inconclusive > 0 }
 
 // Outcome is the verdict of the analysis after its last check: Fail beyond the failure limit, else
 // Inconclusive beyond the inconclusive limit or when no check could read its data, else Pass.
@@ -243,7 +259,7 @@ func (t Tally) Outcome(opts config.AnalysisStageOptions) Verdict {
 	switch {
 	case t.FailedBeyond(opts.FailureLimit):
 		return Fail
-	case t.InconclusiveBeyond(opts.InconclusiveLimit), t.Passed+t.Failed+t.Inconclusive == 0:
+	case t.InconclusiveBeyond(opts.InconclusiveLimit), !t.Judged():
 		return Inconclusive
 	}
 	return Pass

@@ -50,7 +50,8 @@ type JobRunStageOptions struct {
 	Args []string `json:"args"`
 	// Env sets environment variables of the container, by name. Default: none.
 	Env map[string]string `json:"env"`
-	// TaskCount replaces the job's task count, from 1 to 10000. Default: 0 (the job's).
+	// TaskCount replaces the job's task count, from 1 to 10000; an explicit 0 is refused. Default: 0 (the
+	// job's).
 	TaskCount int `json:"taskCount"`
 	// TaskTimeout replaces the timeout of each task. Default: 0 (the job's).
 	TaskTimeout unit.Duration `json:"taskTimeout"`
@@ -72,15 +73,13 @@ func DecodeJobRunStageOptions(raw []byte) (JobRunStageOptions, error) {
 	return opts, nil
 }
 
-const taskCountAllowed = "an integer from 1 to 10000"
-
 // fields are the fields of the options, for CLOUDRUN_JOB_RUN and CLOUDRUN_JOB_HOOK.
 func (o *JobRunStageOptions) fields() []field {
 	return []field{
 		stringField("container", &o.Container),
 		stringsField("args", &o.Args),
 		stringMapField("env", &o.Env),
-		intField("taskCount", &o.TaskCount, taskCountAllowed),
+		rangeField("taskCount", &o.TaskCount, 1, maxTaskCount, "omit it to keep the job's task count"),
 		optionalTimeoutField("taskTimeout", &o.TaskTimeout),
 		timeoutField("timeout", &o.Timeout),
 	}
@@ -88,9 +87,6 @@ func (o *JobRunStageOptions) fields() []field {
 
 // validate checks the decoded options of stage.
 func (o JobRunStageOptions) validate(stage string) error {
-	if o.TaskCount != 0 && (o.TaskCount < 1 || o.TaskCount > maxTaskCount) {
-		return fmt.Errorf("%s: field %q: %d is out of range, allowed %s", stage, "taskCount", o.TaskCount, taskCountAllowed)
-	}
 	for _, name := range slices.Sorted(maps.Keys(o.Env)) {
 		if !envNamePattern.MatchString(name) {
 			return fmt.Errorf("%s: field %q: %q is not an environment variable name, allowed letters, digits and \"_\", not starting with a digit",

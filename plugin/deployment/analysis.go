@@ -37,7 +37,7 @@ func (p *Plugin) executeAnalysis(ctx context.Context, lp sdk.StageLogPersister, 
 	return target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
 		err := p.analyseTarget(ctx, t, store, opts, start, display)
 		if err != nil {
-			stop(fmt.Errorf("the analysis of deploy target %s failed", t.Name))
+			stop(target.Stopped{Reason: fmt.Sprintf("the analysis of deploy target %s failed", t.Name)})
 		}
 		return err
 	})
@@ -58,6 +58,7 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	}
 	logAnalysisPlan(t, opts, subject)
 	var tally analysis.Tally
+	var inconclusions analysis.Inconclusions
 	checks := opts.Checks()
 	first := start.Add(opts.InitialDelay)
 	for n := 1; n <= checks; n++ {
@@ -86,6 +87,7 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 		}
 		c := analysis.Judge(opts, n, w)
 		tally.Add(c.Verdict)
+		inconclusions.Add(c)
 		t.Log.Info(analysis.Render(opts, subject, c))
 		if dry := c.Failures(true); dry != "" {
 			t.Log.Infof("Dry-run thresholds failed at check %d/%d (not failing the stage): %s", n, checks, dry)
@@ -95,20 +97,26 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 			return fmt.Errorf("revision %s failed the analysis at check %d/%d (%s; failureLimit %d): %s",
 				subject.New, n, checks, tally, opts.FailureLimit, c.Failures(false))
 		}
-		if tally.InconclusiveBeyond(opts.InconclusiveLimit) && !opts.PassInconclusive {
-			return fmt.Errorf("the analysis of revision %s is inconclusive at check %d/%d (%s; inconclusiveLimit %d): too little data to judge it; send it more traffic, lower minRequests, raise inconclusiveLimit or set onInconclusive: pass",
-				subject.New, n, checks, tally, opts.InconclusiveLimit)
-		}
 	}
-	// A failure beyond a limit has returned above: the outcome is Pass or Inconclusive.
+	// A failure beyond the limit has returned above: the outcome is Pass or Inconclusive.
 	outcome := tally.Outcome(opts)
 	switch {
+	case !tally.Judged() && !opts.PassInconclusive:
+		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): no check could read Cloud Monitoring; to pass an inconclusive analysis, set onInconclusive: pass", subject.New, tally)
+	case !tally.Judged():
+		t.Log.Successf("The analysis of revision %s is inconclusive (%s): no check could read Cloud Monitoring; it passes because onInconclusive is pass", subject.New, tally)
 	case outcome == analysis.Inconclusive && !opts.PassInconclusive:
-		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): no check could read Cloud Monitoring", subject.New, tally)
+		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): %s; to pass an inconclusive analysis, set onInconclusive: pass",
+			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
 	case outcome == analysis.Inconclusive:
-		t.Log.Successf("The analysis of revision %s is inconclusive (%s); it passes because onInconclusive is pass", subject.New, tally)
+		t.Log.Successf("The analysis of revision %s is inconclusive (%s): %s; it passes because onInconclusive is pass",
+			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
 	default:
 		t.Log.Successf("Revision %s passed the analysis: %d checks, %s", subject.New, checks, tally)
+		if tally.Inconclusive > 0 {
+			t.Log.Infof("%d inconclusive checks are within inconclusiveLimit %d: %s", tally.Inconclusive, opts.InconclusiveLimit,
+				inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
+		}
 	}
 	display.set(ctx, t, fmt.Sprintf("%s (%s)", outcome, tally))
 	return nil
@@ -116,7 +124,7 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 
 // passingError reports whether a Cloud Monitoring error may pass by itself (unavailable, rate limited,
 // internal), so that it counts towards consecutiveErrorLimit. Any other error (permission denied, a bad
-// filter, a wrong project) fails the stage at once: asking again cannot mend it.
+// filter or query, a wrong project) fails the stage at once: asking again cannot mend it.
 func passingError(err error) bool {
 	return errors.Is(err, provider.ErrTransient) || errors.Is(err, provider.ErrInternal)
 }
@@ -211,7 +219,8 @@ func (d *verdictDisplay) set(ctx context.Context, t *target.Target, verdict stri
 	if len(parts) > 1 {
 		text = "Analysis: " + strings.Join(parts, "; ")
 	}
-	if err := d.store.PutStageMetadata(ctx, sdk.MetadataKeyStageDisplay, text); err != nil && !errors.Is(err, context.Canceled) {
+	// A cancelled stage (by piped, or by the analysis itself when another target failed) is not news here.
+	if err := d.store.PutStageMetadata(ctx, sdk.MetadataKeyStageDisplay, text); err != nil && ctx.Err() == nil {
 		t.Log.Infof("Could not show the verdict in the PipeCD UI: %v", err)
 	}
 }
