@@ -16,6 +16,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics/promql"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -91,6 +92,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", rest)
+	promql.NewHandler(store, impl.now).Register(mux) // Cloud Monitoring's PromQL API
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {
