@@ -92,7 +92,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", rest)
-	promql.NewHandler(store, impl.now).Register(mux) // Cloud Monitoring's PromQL API
+	promql.NewHandler(store, ctl.Now).Register(mux) // Cloud Monitoring's PromQL API
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {
