@@ -20,10 +20,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/pipelinetest"
+)
+
+// Set by the release build (-X).
+var (
+	version = "devel"
+	commit  = "unknown"
 )
 
 // Exit codes.
@@ -34,6 +42,9 @@ const (
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "cp" {
+		os.Exit(runCP(os.Args[1:], os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -55,12 +66,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		junitPath     = fs.String("junit", "", "write a JUnit XML report to this file")
 		parallel      = fs.Int("parallel", 4, "scenarios run at once (each mostly waits on its stages)")
 		timeScale     = fs.Float64("time-scale", pipelinetest.DefaultTimeScale, "factor applied to WAIT and CLOUDRUN_ANALYSIS durations")
+		printVersion  = fs.Bool("version", false, "print the version and exit")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitPassed
 		}
 		return exitBadInput
+	}
+	if *printVersion {
+		_, _ = fmt.Fprintf(stdout, "pipelinetest %s (commit %s, %s)\n", version, commit, runtime.Version())
+		return exitPassed
 	}
 	plugin, err := pluginFlag(*pluginPath, *pluginVersion, *pluginURL, *pluginSHA)
 	if err == nil && fs.NArg() == 0 {
