@@ -91,7 +91,7 @@ bench: ## Print fakerun throughput, memory and latency figures, and the plugin's
 lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go vet and golangci-lint on every module; actionlint on the workflows.
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "== vet + golangci-lint $$m"; go -C $$m vet ./...; (cd $$m && $(GOLANGCI_LINT) run --allow-parallel-runners ./...); done
-	@echo "== actionlint .github/workflows"; $(ACTIONLINT)
+	@echo "== actionlint .github/workflows examples/pipeline-testing/.github/workflows"; $(ACTIONLINT) .github/workflows/*.yml examples/pipeline-testing/.github/workflows/*.yml
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.

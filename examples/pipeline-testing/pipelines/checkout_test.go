@@ -15,9 +15,9 @@ const (
 	checkout   = "../apps/checkout"
 	checkoutV1 = "europe-docker.pkg.dev/acme/shop/checkout:1.4.0"
 	checkoutV2 = "europe-docker.pkg.dev/acme/shop/checkout:1.5.0"
-	// load is enough requests a second for the analysis: 20% of it gives the canary more than minRequests
-	// (20) in every 2-minute check, scaled to 1.2s.
-	load = 200
+	// load is enough requests a second for the analysis: 20% of it gives the canary about 70 requests, more than
+	// minRequests (20), in every 2-minute check scaled to 1.2s.
+	load = 300
 )
 
 // givenV1 deploys checkout at v1 by quick sync: the live state before the change.
