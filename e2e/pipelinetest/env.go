@@ -174,8 +174,8 @@ type Deployment struct {
 	Behaviors map[string]Behavior
 	// Faults hit the Cloud Run API during this deployment; the ones not used up are cleared after it.
 	Faults []Fault
-	// Load makes fakerun send this many requests a second to each service of the application during the
-	// deployment, for CLOUDRUN_ANALYSIS to judge. Default: none.
+	// Load makes fakerun send this many requests a second to each service of the application from the start
+	// of the deployment, for CLOUDRUN_ANALYSIS to judge, until the Env closes (10 minutes at most). Default: none.
 	Load int
 }
 
