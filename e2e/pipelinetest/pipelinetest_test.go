@@ -116,3 +116,36 @@ func TestHaveTrafficResolvesRevisionsAndTagPatterns(t *testing.T) {
 		t.Errorf("message: %s", msg)
 	}
 }
+
+func TestHaveRolledBackNeedsTheRollbackAndThePreDeployState(t *testing.T) {
+	svc := func(image string, pct int32) *runpb.Service {
+		return &runpb.Service{
+			Template: &runpb.RevisionTemplate{Revision: "svc-" + image, Containers: []*runpb.Container{{Image: image}}},
+			Traffic:  []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: "svc-v1", Percent: pct}},
+		}
+	}
+	stages := []Stage{{Name: "CLOUDRUN_SYNC", Status: StatusFailure}, {Name: "CLOUDRUN_ROLLBACK", Status: StatusSuccess, Rollback: true}}
+	result := func(after *runpb.Service, stages []Stage) *Result {
+		return &Result{App: "svc", Status: StatusFailure, Stages: stages,
+			Targets: []TargetResult{{Target: Target{Name: "local"}, Before: &State{Service: svc("v1", 100)}, After: &State{Service: after}}}}
+	}
+	for _, c := range []struct {
+		res    *Result
+		ok     bool
+		detail string
+	}{
+		{result(svc("v1", 100), stages), true, ""},
+		{result(svc("v2", 100), stages), false, "on target local, before: image v1, traffic [100% svc-v1]; after: image v2, traffic [100% svc-v1]"},
+		{result(svc("v1", 100), stages[:1]), false, "no rollback stage ran, or one did not succeed"},
+		{result(svc("v1", 100), []Stage{stages[0], {Name: "CLOUDRUN_ROLLBACK", Status: StatusFailure, Rollback: true}}), false, "no rollback stage ran"},
+	} {
+		m := HaveRolledBack()
+		ok, err := m.Match(c.res)
+		if err != nil || ok != c.ok {
+			t.Errorf("%v: got %v, %v", c.res.Stages, ok, err)
+		}
+		if !ok && !strings.Contains(m.FailureMessage(c.res), c.detail) {
+			t.Errorf("message %q lacks %q", m.FailureMessage(c.res), c.detail)
+		}
+	}
+}
