@@ -116,8 +116,7 @@ func (r *runner) run(ctx context.Context, sc *scenario) (o outcome) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	targets := sc.Targets
-	env, err := pipelinetest.Start(ctx, pipelinetest.Options{Plugin: r.plugin, Targets: targets, TimeScale: r.timeScale, Log: log})
+	env, err := pipelinetest.Start(ctx, pipelinetest.Options{Plugin: r.plugin, Targets: sc.Targets, TimeScale: r.timeScale, Log: log})
 	if err != nil {
 		o.err = err
 		return o

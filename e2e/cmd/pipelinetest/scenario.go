@@ -262,6 +262,13 @@ func (sc *scenario) validate() error {
 	case sc.Timeout < 0:
 		return errors.New("timeout must not be negative")
 	}
+	names := map[string]bool{}
+	for i, t := range sc.Targets {
+		if t.Name == "" || t.Region == "" || names[t.Name] {
+			return fmt.Errorf("targets[%d]: a unique name and a region are required, got name %q, region %q", i, t.Name, t.Region)
+		}
+		names[t.Name] = true
+	}
 	sc.appDir = sc.App
 	if !filepath.IsAbs(sc.appDir) {
 		sc.appDir = filepath.Join(filepath.Dir(sc.file), sc.App)

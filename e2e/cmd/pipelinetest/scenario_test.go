@@ -17,6 +17,7 @@ func TestBadScenarioFilesNameFileLineAndField(t *testing.T) {
 		"missing-app.yaml":   `testdata/missing-app.yaml:1: app "../apps/nowhere": no directory apps/nowhere (app is relative to the scenario file)`,
 		"bad-edit.yaml":      `testdata/bad-edit.yaml:1: when: edit 1: app.pipecd.yaml does not contain "percent: 30"`,
 		"bad-behavior.yaml":  `testdata/bad-behavior.yaml:1: when: behaviors: `,
+		"bad-target.yaml":    `testdata/bad-target.yaml:1: targets[1]: a unique name and a region are required, got name "iowa", region ""`,
 		"second-doc.yaml":    `testdata/second-doc.yaml:8: then.traffic: the application is a job, which has no traffic`,
 	}
 	for file, want := range cases {
