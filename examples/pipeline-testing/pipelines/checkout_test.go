@@ -15,8 +15,8 @@ const (
 	checkout   = "../apps/checkout"
 	checkoutV1 = "europe-docker.pkg.dev/acme/shop/checkout:1.4.0"
 	checkoutV2 = "europe-docker.pkg.dev/acme/shop/checkout:1.5.0"
-	// load is enough requests a second for the analysis: 20% of it gives the canary about 70 requests, more than
-	// minRequests (20), in every 2-minute check scaled to 1.2s.
+	// load is enough requests a second for the analysis: 20% of it gives the canary about 180 requests, more
+	// than minRequests (20) even on a loaded machine, in every 5-minute check scaled to 3s.
 	load = 300
 )
 
