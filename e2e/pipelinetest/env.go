@@ -66,6 +66,10 @@ type Options struct {
 	// TimeScale multiplies WAIT durations and the durations of CLOUDRUN_ANALYSIS stages. Default:
 	// DefaultTimeScale (a 10m analysis takes 6s); 1 keeps them.
 	TimeScale float64
+	// Fakerun is the address (host:port) of a running fakerun to deploy to, such as the released image's
+	// container (`docker run -p 127.0.0.1:8080:8080 fakerun:vX.Y.Z`), turned through its admin API. Its
+	// behaviours and faults are shared: run one Env on it at a time. Default: a fakerun in process.
+	Fakerun string
 	// Log receives a readable progress log: each stage, its log lines and its status. Default: none.
 	Log io.Writer
 }
@@ -74,7 +78,7 @@ type Options struct {
 // per application (as piped does); use one Env per test to run tests in parallel.
 type Env struct {
 	opts     Options
-	fakerun  *fakerun.Server
+	fakerun  control
 	driver   *piped.Piped
 	services *run.ServicesClient
 	jobs     *run.JobsClient
@@ -113,19 +117,25 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipelinetest: the plugin (%s): %w", opts.Plugin, err)
 	}
-	if e.fakerun, err = fakerun.NewServer(); err != nil {
-		return nil, fmt.Errorf("pipelinetest: start fakerun: %w", err)
+	if opts.Fakerun != "" {
+		e.fakerun = remote{address: opts.Fakerun}
+	} else {
+		srv, err := fakerun.NewServer()
+		if err != nil {
+			return nil, fmt.Errorf("pipelinetest: start fakerun: %w", err)
+		}
+		e.fakerun = inProcess{srv: srv}
 	}
-	if e.services, err = run.NewServicesClient(ctx, e.fakerun.ClientOptions()...); err != nil {
+	if e.services, err = run.NewServicesClient(ctx, e.fakerun.clientOptions()...); err != nil {
 		return nil, err
 	}
-	if e.jobs, err = run.NewJobsClient(ctx, e.fakerun.ClientOptions()...); err != nil {
+	if e.jobs, err = run.NewJobsClient(ctx, e.fakerun.clientOptions()...); err != nil {
 		return nil, err
 	}
 	dts := make([]piped.DeployTarget, 0, len(opts.Targets))
 	for _, t := range opts.Targets {
 		dts = append(dts, piped.DeployTarget{Name: t.Name, Config: map[string]any{
-			"project": opts.Project, "region": t.Region, "endpoint": e.fakerun.Addr(), "insecure": true,
+			"project": opts.Project, "region": t.Region, "endpoint": e.fakerun.addr(), "insecure": true,
 		}})
 	}
 	e.driver, err = piped.New(ctx, piped.WithPluginBinary(bin), piped.WithTimeScale(opts.TimeScale),
@@ -133,7 +143,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipelinetest: start the plugin %s: %w", bin, err)
 	}
-	e.log.printf("fakerun at %s; plugin %s (%s), deploy targets %s", e.fakerun.Addr(), bin, opts.Plugin, targetNames(opts.Targets))
+	e.log.printf("fakerun at %s; plugin %s (%s), deploy targets %s", e.fakerun.addr(), bin, opts.Plugin, targetNames(opts.Targets))
 	return e, nil
 }
 
@@ -148,12 +158,18 @@ func (e *Env) Close() {
 		}
 	}
 	if e.fakerun != nil {
-		_ = e.fakerun.Close()
+		_ = e.fakerun.close()
 	}
 }
 
-// Fakerun is the in-process fakerun, for what this package does not wrap (its state, call log, clock).
-func (e *Env) Fakerun() *fakerun.Server { return e.fakerun }
+// Fakerun is the in-process fakerun, for what this package does not wrap (its state, call log, clock); nil
+// with Options.Fakerun.
+func (e *Env) Fakerun() *fakerun.Server {
+	if c, ok := e.fakerun.(inProcess); ok {
+		return c.srv
+	}
+	return nil
+}
 
 // Deployment is one deployment of an application directory: a commit changing its image or files, with the
 // behaviours and faults that the change meets.
@@ -197,16 +213,22 @@ func (e *Env) Deploy(ctx context.Context, d Deployment) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := e.fakerun.SetBehaviors(fakerun.Behaviors{Images: d.Behaviors}); err != nil {
-		return nil, fmt.Errorf("pipelinetest: Deployment.Behaviors: %w", err)
+	if _, err := d.Check(); err != nil {
+		return nil, fmt.Errorf("pipelinetest: %w", err)
+	}
+	if len(d.Behaviors) > 0 {
+		if err := e.fakerun.setBehaviors(ctx, fakerun.Behaviors{Images: d.Behaviors}); err != nil {
+			return nil, fmt.Errorf("pipelinetest: Deployment.Behaviors: %w", err)
+		}
 	}
 	for i, f := range d.Faults {
-		if !slices.Contains(fakerun.Methods, f.Method) {
-			return nil, fmt.Errorf("pipelinetest: Deployment.Faults[%d].Method %q; allowed: %v", i, f.Method, fakerun.Methods)
+		if err := e.fakerun.injectFault(ctx, f); err != nil {
+			return nil, fmt.Errorf("pipelinetest: Deployment.Faults[%d]: %w", i, err)
 		}
-		e.fakerun.InjectFault(f.Method, fakerun.Fault{Code: f.Code, Times: f.Times, Delay: f.Delay})
 	}
-	defer e.fakerun.ClearFaults()
+	if len(d.Faults) > 0 {
+		defer func() { _ = e.fakerun.clearFaults(context.WithoutCancel(ctx)) }()
+	}
 
 	res := &Result{App: a.name, Kind: a.kind}
 	for _, t := range targets {
@@ -216,7 +238,7 @@ func (e *Env) Deploy(ctx context.Context, d Deployment) (*Result, error) {
 		}
 		res.Targets = append(res.Targets, TargetResult{Target: t, Before: before})
 		if d.Load > 0 && before.Service != nil {
-			if _, err := e.fakerun.StartLoad(fakerun.Load{URL: before.Service.GetUri(), Rate: d.Load, Duration: 10 * time.Minute}); err != nil {
+			if err := e.fakerun.startLoad(ctx, fakerun.Load{URL: before.Service.GetUri(), Rate: d.Load, Duration: 10 * time.Minute}); err != nil {
 				return nil, fmt.Errorf("pipelinetest: Deployment.Load: %w", err)
 			}
 		}

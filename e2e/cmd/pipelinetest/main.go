@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		junitPath     = fs.String("junit", "", "write a JUnit XML report to this file")
 		parallel      = fs.Int("parallel", 4, "scenarios run at once (each mostly waits on its stages)")
 		timeScale     = fs.Float64("time-scale", pipelinetest.DefaultTimeScale, "factor applied to WAIT and CLOUDRUN_ANALYSIS durations")
+		fakerunAddr   = fs.String("fakerun", "", "deploy to the running fakerun at host:port (e.g. its released image) instead of one per scenario; the scenarios then run one at a time")
 		printVersion  = fs.Bool("version", false, "print the version and exit")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +102,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	started := time.Now()
 	_, _ = fmt.Fprintf(stdout, "Running %d scenario(s), %d at a time, plugin: %s\n", len(scs), *parallel, plugin)
-	r := &runner{plugin: plugin, timeScale: *timeScale, parallel: *parallel, out: stdout}
+	if *fakerunAddr != "" {
+		*parallel = 1 // behaviours and faults are fakerun-wide
+	}
+	r := &runner{plugin: plugin, timeScale: *timeScale, parallel: *parallel, fakerun: *fakerunAddr, out: stdout}
 	outcomes := r.runAll(ctx, scs)
 	took := time.Since(started)
 

@@ -37,6 +37,7 @@ type runner struct {
 	plugin    pipelinetest.Plugin
 	timeScale float64
 	parallel  int
+	fakerun   string    // a running fakerun's address; empty: one in process per scenario
 	out       io.Writer // the progress log of every scenario, each line prefixed by its name
 	outMu     sync.Mutex
 }
@@ -51,7 +52,7 @@ func (r *runner) runAll(ctx context.Context, scs []*scenario) []outcome {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			outcomes[i] = r.run(ctx, sc)
+			outcomes[i] = r.run(ctx, sc, fmt.Sprintf("pipelinetest-%d", i+1))
 		}()
 	}
 	wg.Wait()
@@ -90,7 +91,8 @@ func (l *scenarioLog) String() string {
 	return l.buf.String()
 }
 
-func (r *runner) run(ctx context.Context, sc *scenario) (o outcome) {
+// run runs a scenario in a project of its own (its services do not meet other scenarios' on a shared fakerun).
+func (r *runner) run(ctx context.Context, sc *scenario, project string) (o outcome) {
 	start := time.Now()
 	log := &scenarioLog{r: r, prefix: "[" + sc.Name + "] "}
 	o.scenario = sc
@@ -116,7 +118,8 @@ func (r *runner) run(ctx context.Context, sc *scenario) (o outcome) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	env, err := pipelinetest.Start(ctx, pipelinetest.Options{Plugin: r.plugin, Targets: sc.Targets, TimeScale: r.timeScale, Log: log})
+	env, err := pipelinetest.Start(ctx, pipelinetest.Options{Plugin: r.plugin, Targets: sc.Targets, Project: project,
+		TimeScale: r.timeScale, Fakerun: r.fakerun, Log: log})
 	if err != nil {
 		o.err = err
 		return o
