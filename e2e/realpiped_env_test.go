@@ -11,12 +11,14 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/pipe-cd/pipecd/pkg/model"
+	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/controlplane"
 	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/pipedv1"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 )
 
 // Intervals of the specs on the real piped. Its loops tick at fixed periods (controller 10 s, deployment
@@ -24,6 +26,8 @@ import (
 const (
 	// realPipedDeployment bounds one deployment from trigger to completion.
 	realPipedDeployment = 3 * time.Minute
+	// realPipedLiveState bounds the wait for a live state report: piped flushes one a minute.
+	realPipedLiveState = 3 * time.Minute
 )
 
 // realPiped is one spec's world on the real piped: an in-memory control plane, a fakerun, a git repository of
@@ -51,6 +55,8 @@ type realPipedInput struct {
 	OnCommit bool
 	// WithoutWaitPlugin leaves the wait plugin out of piped.yaml.
 	WithoutWaitPlugin bool
+	// FakerunOptions configure the spec's fakerun.
+	FakerunOptions []fakerun.Option
 }
 
 // newRealPiped starts the spec's world; it stops when the spec ends, dumping piped's output, the control
@@ -65,7 +71,7 @@ func newRealPiped(ctx context.Context, in realPipedInput) *realPiped {
 	}
 	Expect(pipedBinary).NotTo(BeEmpty(), "pipedv1 is built in the suite's setup when specs labelled piped run")
 
-	fr, err := target.NewFakerun()
+	fr, err := target.NewFakerun(in.FakerunOptions...)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(fr.Close)
 	cp, err := controlplane.Start(context.Background(), controlplane.Options{})
@@ -101,7 +107,8 @@ func newRealPiped(ctx context.Context, in realPipedInput) *realPiped {
 	}
 	plugins := []pipedv1.Plugin{{Name: cloudRunPlugin, URL: pipedv1.FileURL(pluginBinary), DeployTargets: dts}}
 	if !in.WithoutWaitPlugin {
-		plugins = append(plugins, pipedv1.Plugin{Name: "wait", URL: pipedv1.FileURL(waitPluginBinary)})
+		// Every WAIT lasts a tenth of its duration.
+		plugins = append(plugins, pipedv1.Plugin{Name: "wait", URL: pipedv1.FileURL(waitPluginBinary), Config: map[string]any{"timeScale": 0.1}})
 	}
 	syncInterval := time.Hour
 	if in.OnCommit {
@@ -124,6 +131,12 @@ func newRealPiped(ctx context.Context, in realPipedInput) *realPiped {
 		Expect(rp.Piped.Stop(IntervalPluginGrace)).To(Succeed())
 		if CurrentSpecReport().Failed() {
 			rp.dump()
+			return
+		}
+		By("checking that the control plane answered every RPC piped called")
+		for _, c := range cp.Calls() {
+			Expect(c.Codes).NotTo(HaveKey(codes.Unimplemented.String()), "piped called %s, which the control plane does not model", c.Method)
+			Expect(c.Codes).NotTo(HaveKey(codes.Internal.String()), "the control plane failed %s", c.Method)
 		}
 	})
 	return rp
@@ -197,6 +210,30 @@ func (rp *realPiped) sync(ctx context.Context, app string, strategy model.SyncSt
 	cmd, err := rp.CP.WaitCommandHandled(wctx, id)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(cmd.Status).To(Equal(model.CommandStatus_COMMAND_SUCCEEDED))
+}
+
+// commit commits files (paths relative to the app's directory) to the app and returns the commit hash.
+func (rp *realPiped) commit(ctx context.Context, app, message string, files map[string]string) string {
+	GinkgoHelper()
+	prefixed := make(map[string]string, len(files))
+	for p, c := range files {
+		prefixed[app+"/"+p] = c
+	}
+	hash, err := rp.Repo.Commit(ctx, message, prefixed)
+	Expect(err).NotTo(HaveOccurred())
+	return hash
+}
+
+// stage returns the deployment's first stage named name.
+func stage(d *model.Deployment, name string) *model.PipelineStage {
+	GinkgoHelper()
+	for _, s := range d.Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	Fail("no stage " + name + " in " + strings.Join(stageStatuses(d), ", "))
+	return nil
 }
 
 // service reads the app's service from fakerun's state.

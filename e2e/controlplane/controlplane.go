@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/pipe-cd/pipecd/pkg/app/server/commandstore"
 	"github.com/pipe-cd/pipecd/pkg/app/server/grpcapi"
 	"github.com/pipe-cd/pipecd/pkg/app/server/pipedverifier"
+	"github.com/pipe-cd/pipecd/pkg/app/server/service/pipedservice"
 	"github.com/pipe-cd/pipecd/pkg/app/server/stagelogstore"
 	"github.com/pipe-cd/pipecd/pkg/cache/memorycache"
 	"github.com/pipe-cd/pipecd/pkg/config"
@@ -30,8 +32,10 @@ import (
 	"github.com/pipe-cd/pipecd/pkg/model"
 	"github.com/pipe-cd/pipecd/pkg/rpc"
 	"github.com/pipe-cd/pipecd/pkg/rpc/rpcauth"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -62,7 +66,8 @@ type ControlPlane struct {
 	liveStates   applicationlivestatestore.Store
 	outputs      commandoutputstore.Store
 
-	calls *callLog
+	calls  *callLog
+	traces *traceCollector
 }
 
 // Start starts a control plane listening on 127.0.0.1 on a free port.
@@ -108,14 +113,30 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	verifier := pipedverifier.NewVerifier(ctx, cfg, datastore.NewProjectStore(ds), cp.pipeds, logger)
 	// The same interceptors, in the same order, as pipecd's server gives its piped API, between the call log
 	// and the workarounds (workarounds.go).
-	cp.server = grpc.NewServer(grpc.UnaryInterceptor(rpc.ChainUnaryServerInterceptors(
-		cp.calls.interceptor,
+	piped := rpc.ChainUnaryServerInterceptors(
 		recoverPanics,
 		rpcauth.PipedTokenUnaryServerInterceptor(verifier, logger),
 		rpc.RequestValidationUnaryServerInterceptor(),
 		cp.seedPluginMetadata,
-	)))
+	)
+	cp.server = grpc.NewServer(
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			if strings.HasPrefix(info.FullMethod, "/"+pipedservice.PipedService_ServiceDesc.ServiceName+"/") {
+				handler = chain(piped, info, handler)
+			}
+			return cp.calls.interceptor(ctx, req, info, handler)
+		}),
+		// A service the control plane does not serve: Unimplemented naming the RPC, in the call log.
+		grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+			method, _ := grpc.MethodFromServerStream(stream)
+			err := status.Errorf(codes.Unimplemented, "controlplane: %s is not served", method)
+			cp.calls.record(method, err)
+			return err
+		}),
+	)
 	api.Register(cp.server)
+	cp.traces = &traceCollector{verifier: verifier}
+	collectortrace.RegisterTraceServiceServer(cp.server, cp.traces)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -375,18 +396,16 @@ func (c *ControlPlane) LiveState(ctx context.Context, appID string) (*model.Appl
 	return c.liveStates.GetStateSnapshot(ctx, appID)
 }
 
-// WaitSyncState waits until the application's reported sync state satisfies done.
-func (c *ControlPlane) WaitSyncState(ctx context.Context, appID string, done func(*model.ApplicationSyncState) bool) (*model.ApplicationSyncState, error) {
-	var s *model.ApplicationSyncState
+// WaitApplication waits until the application, as piped reported it (sync state, deploying, most recent
+// deployments), satisfies done.
+func (c *ControlPlane) WaitApplication(ctx context.Context, appID string, done func(*model.Application) bool) (*model.Application, error) {
+	var app *model.Application
 	err := c.wait(ctx, func() (bool, error) {
-		app, err := c.applications.Get(ctx, appID)
-		if err != nil {
-			return false, err
-		}
-		s = app.SyncState
-		return s != nil && done(s), nil
+		var err error
+		app, err = c.applications.Get(ctx, appID)
+		return err == nil && done(app), err
 	})
-	return s, err
+	return app, err
 }
 
 // wait re-checks cond after every write to the store until it holds, fails or ctx ends.
@@ -428,13 +447,22 @@ func newCallLog() *callLog { return &callLog{calls: map[string]map[string]int{}}
 
 func (l *callLog) interceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
+	l.record(info.FullMethod, err)
+	return resp, err
+}
+
+func (l *callLog) record(method string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.calls[info.FullMethod] == nil {
-		l.calls[info.FullMethod] = map[string]int{}
+	if l.calls[method] == nil {
+		l.calls[method] = map[string]int{}
 	}
-	l.calls[info.FullMethod][status.Code(err).String()]++
-	return resp, err
+	l.calls[method][status.Code(err).String()]++
+}
+
+// chain makes handler run behind the interceptor i.
+func chain(i grpc.UnaryServerInterceptor, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) grpc.UnaryHandler {
+	return func(ctx context.Context, req any) (any, error) { return i(ctx, req, info, handler) }
 }
 
 func (l *callLog) list() []Call {

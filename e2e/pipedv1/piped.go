@@ -139,6 +139,8 @@ func Start(ctx context.Context, dir string, cfg Config) (*Piped, error) {
 	p.cmd.Env = append(os.Environ(), "HOME="+home)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	// Plugins outliving piped (a crash) keep its output open: Wait must not wait for them.
+	p.cmd.WaitDelay = time.Second
 	// A process group of its own, so that Stop also reaches the plugins piped started.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
