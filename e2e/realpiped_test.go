@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/controlplane"
 	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/pipedv1"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 )
 
@@ -185,6 +186,32 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 			names = append(names, r.GetName())
 		}
 		Expect(names).To(ContainElements("canary", v2))
+	})
+
+	// pipedv1's plugin client at the pinned version leaves its PlanPreviewServiceClient nil
+	// (pkg/plugin/api/v1alpha1/client.go, NewClient), so the first BUILD_PLAN_PREVIEW naming an application kills
+	// piped in builder.buildApp; before that, the plan preview asks the plugins' DetermineStrategy with a
+	// deployment without ID, which the SDK's request validation refuses. This spec pins that down: when pipecd
+	// is bumped past a fix, it fails, and it is to become "answers a plan preview naming the traffic change"
+	// (the plugin's own plan preview is covered by planpreview_test.go on the stand-in).
+	It("dies of a nil pointer when asked for a plan preview (pinned pipedv1)", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: canaryAtV1()})
+		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
+		rp.expectSuccess(ctx, rp.waitDeployment(ctx, "canary", 0))
+
+		By("asking for the plan preview of a pull request changing the image, as pipectl plan-preview does")
+		head, err := rp.Repo.CommitOnBranch(ctx, "v2", "Deploy v2", map[string]string{"canary/service.yaml": Manifest("canary", ImageV2)})
+		Expect(err).NotTo(HaveOccurred())
+		id, err := rp.CP.BuildPlanPreview(ctx, controlplane.PlanPreview{PipedID: rp.PipedID, RepositoryID: pipedv1.DefaultRepoID,
+			HeadBranch: "v2", HeadCommit: head, BaseBranch: pipedv1.Branch, Timeout: time.Minute})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(rp.Piped.Exited()).WithTimeout(realPipedDeployment).Should(BeClosed())
+		Expect(rp.Piped.Output()).To(ContainSubstring("invalid memory address or nil pointer dereference"))
+		Expect(rp.Piped.Output()).To(ContainSubstring("v1alpha1.(*client).GetPlanPreview"))
+		Expect(rp.Piped.Output()).To(ContainSubstring("invalid Deployment.Id: value length must be at least 1 runes"))
+		cmd, err := rp.CP.GetCommand(ctx, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.IsHandled()).To(BeFalse())
 	})
 
 	It("deploys to two deploy targets", func(ctx SpecContext) {

@@ -71,6 +71,19 @@ func (r *Repo) Commit(ctx context.Context, message string, files map[string]stri
 	return r.Head(ctx)
 }
 
+// CommitOnBranch commits files on branch, created from main when it does not exist, as a pull request's head
+// branch; main stays checked out. It returns the commit hash.
+func (r *Repo) CommitOnBranch(ctx context.Context, branch, message string, files map[string]string) (string, error) {
+	if err := r.git(ctx, "checkout", "--quiet", "-B", branch); err != nil {
+		return "", err
+	}
+	hash, commitErr := r.Commit(ctx, message, files)
+	if err := r.git(ctx, "checkout", "--quiet", Branch); err != nil {
+		return "", err
+	}
+	return hash, commitErr
+}
+
 // Remote is the repository's URL as piped.yaml's repositories[].remote names it: piped clones a bare path
 // but refuses to build a deployment from a remote that is not a URL ("no scp URL found").
 func (r *Repo) Remote() string { return "file://" + r.Dir }
