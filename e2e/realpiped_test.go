@@ -24,8 +24,8 @@ import (
 )
 
 var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only"), func() {
-	It("deploys a first revision by quick sync on a SYNC command", func(ctx SpecContext) {
-		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"quicksync"}})
+	It("deploys a first revision by quick sync on a SYNC command, to two deploy targets", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"quicksync"}, DeployTargets: []string{LocalDeployTarget, "second"}})
 
 		By("syncing the application from the console")
 		rp.sync(ctx, "quicksync", model.SyncStrategy_QUICK_SYNC)
@@ -33,11 +33,13 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		rp.expectSuccess(ctx, d)
 		Expect(stageStatuses(d)).To(Equal([]string{"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET"}))
 
-		By("checking what the control plane received and what fakerun serves")
-		svc := rp.service("quicksync", region)
-		rev := ShortName(svc.GetLatestReadyRevision())
-		Expect(LiveTraffic(svc)).To(Equal(Routes(Route(rev, 100, ""))))
-		Expect(strings.Join(rp.logs(ctx, d, stage(d, "CLOUDRUN_SYNC")), "\n")).To(ContainSubstring(rev))
+		By("checking what the control plane received and what fakerun serves in both regions")
+		for _, r := range []string{region, secondRegion} {
+			svc := rp.service("quicksync", r)
+			rev := ShortName(svc.GetLatestReadyRevision())
+			Expect(LiveTraffic(svc)).To(Equal(Routes(Route(rev, 100, ""))), "in %s", r)
+			Expect(strings.Join(rp.logs(ctx, d, stage(d, "CLOUDRUN_SYNC")), "\n")).To(ContainSubstring(rev))
+		}
 		wctx, cancel := context.WithTimeout(ctx, IntervalEventually)
 		defer cancel()
 		_, err := rp.CP.WaitApplication(wctx, rp.Apps["quicksync"], func(app *model.Application) bool {
@@ -126,18 +128,14 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 	// still unhandled command again. This spec pins that down: when pipecd is bumped past a fix, it fails,
 	// and it is to become "cancels a deployment during its WAIT and rolls it back".
 	It("dies of a nil pointer when a deployment is cancelled during its WAIT (pinned pipedv1)", func(ctx SpecContext) {
-		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: canaryAtV1()})
-		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
-		rp.expectSuccess(ctx, rp.waitDeployment(ctx, "canary", 0))
+		slowWait := strings.Replace(readExample("canary", "app.pipecd.yaml"), "duration: 10s", "duration: 10m", 1)
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: map[string]string{"canary/app.pipecd.yaml": slowWait}})
 
-		By("running v2's canary with a WAIT of 10 minutes")
-		files := WithImage("canary", ImageV2)
-		files["app.pipecd.yaml"] = strings.Replace(readExample("canary", "app.pipecd.yaml"), "duration: 10s", "duration: 10m", 1)
-		rp.commit(ctx, "canary", "Deploy v2 slowly", files)
-		rp.sync(ctx, "canary", model.SyncStrategy_AUTO)
+		By("running the canary pipeline with a WAIT of 10 minutes")
+		rp.sync(ctx, "canary", model.SyncStrategy_PIPELINE)
 		wctx, cancel := context.WithTimeout(ctx, realPipedDeployment)
 		defer cancel()
-		d, err := rp.CP.WaitDeployment(wctx, rp.Apps["canary"], 1, controlplane.StageStatus("WAIT", model.StageStatus_STAGE_RUNNING))
+		d, err := rp.CP.WaitDeployment(wctx, rp.Apps["canary"], 0, controlplane.StageStatus("WAIT", model.StageStatus_STAGE_RUNNING))
 		Expect(err).NotTo(HaveOccurred())
 
 		By("cancelling it from the console: piped panics")
@@ -196,6 +194,7 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 	// (the plugin's own plan preview is covered by planpreview_test.go on the stand-in).
 	It("dies of a nil pointer when asked for a plan preview (pinned pipedv1)", func(ctx SpecContext) {
 		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: canaryAtV1()})
+		// Without a deployment, the plan preview names the application as a first deployment, asking no plugin.
 		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
 		rp.expectSuccess(ctx, rp.waitDeployment(ctx, "canary", 0))
 
@@ -212,16 +211,6 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		cmd, err := rp.CP.GetCommand(ctx, id)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cmd.IsHandled()).To(BeFalse())
-	})
-
-	It("deploys to two deploy targets", func(ctx SpecContext) {
-		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"quicksync"}, DeployTargets: []string{LocalDeployTarget, "second"}})
-		rp.sync(ctx, "quicksync", model.SyncStrategy_QUICK_SYNC)
-		rp.expectSuccess(ctx, rp.waitDeployment(ctx, "quicksync", 0))
-		for _, r := range []string{region, secondRegion} {
-			svc := rp.service("quicksync", r)
-			Expect(LiveTraffic(svc)).To(Equal(Routes(Route(ShortName(svc.GetLatestReadyRevision()), 100, ""))), "in %s", r)
-		}
 	})
 
 	It("deploys a job and runs it", func(ctx SpecContext) {

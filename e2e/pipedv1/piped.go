@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -182,6 +183,15 @@ func (p *Piped) Stop(grace time.Duration) error {
 	return nil
 }
 
+// Ports are drawn below Linux's ephemeral range (32768 and up), where the kernel never assigns one: a port
+// checked free here is released before piped or its plugin binds it, and in that gap a kernel-chosen port
+// (another process's connection or :0 listener) could otherwise take it.
+const (
+	minPort = 20000
+	maxPort = 32768
+)
+
+// freePorts returns n distinct ports free on all interfaces (plugins listen on ":port").
 func freePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	var lis []net.Listener
@@ -190,13 +200,17 @@ func freePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for attempts := 0; len(ports) < n; attempts++ {
+		if attempts > 1000 {
+			return nil, fmt.Errorf("no %d free ports in [%d, %d)", n, minPort, maxPort)
+		}
+		port := minPort + rand.IntN(maxPort-minPort)
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 		if err != nil {
-			return nil, err
+			continue
 		}
 		lis = append(lis, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
