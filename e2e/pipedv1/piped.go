@@ -94,29 +94,7 @@ func Start(ctx context.Context, dir string, cfg Config) (*Piped, error) {
 			cfg.Plugins[i].Port = ports[2+i]
 		}
 	}
-	keyFile := filepath.Join(dir, "piped-key")
-	if err := os.WriteFile(keyFile, []byte(cfg.PipedKey), 0o600); err != nil {
-		return nil, err
-	}
-	doc := map[string]any{
-		"apiVersion": "pipecd.dev/v1beta1",
-		"kind":       "Piped",
-		"spec": map[string]any{
-			"projectID":    cfg.ProjectID,
-			"pipedID":      cfg.PipedID,
-			"pipedKeyFile": keyFile,
-			"apiAddress":   cfg.ControlPlane,
-			"syncInterval": cfg.SyncInterval.String(),
-			"repositories": []map[string]string{{"repoId": cfg.RepoID, "remote": cfg.Repo.Remote(), "branch": Branch}},
-			"plugins":      cfg.Plugins,
-		},
-	}
-	y, err := yaml.Marshal(doc)
-	if err != nil {
-		return nil, err
-	}
-	p.ConfigFile = filepath.Join(dir, "piped.yaml")
-	if err := os.WriteFile(p.ConfigFile, y, 0o644); err != nil {
+	if p.ConfigFile, err = writeConfig(dir, cfg); err != nil {
 		return nil, err
 	}
 	home := filepath.Join(dir, "home")
@@ -158,6 +136,33 @@ func Start(ctx context.Context, dir string, cfg Config) (*Piped, error) {
 	default:
 	}
 	return p, nil
+}
+
+// writeConfig writes the piped key file and piped.yaml into dir and returns piped.yaml's path.
+func writeConfig(dir string, cfg Config) (string, error) {
+	keyFile := filepath.Join(dir, "piped-key")
+	if err := os.WriteFile(keyFile, []byte(cfg.PipedKey), 0o600); err != nil {
+		return "", err
+	}
+	doc := map[string]any{
+		"apiVersion": "pipecd.dev/v1beta1",
+		"kind":       "Piped",
+		"spec": map[string]any{
+			"projectID":    cfg.ProjectID,
+			"pipedID":      cfg.PipedID,
+			"pipedKeyFile": keyFile,
+			"apiAddress":   cfg.ControlPlane,
+			"syncInterval": cfg.SyncInterval.String(),
+			"repositories": []map[string]string{{"repoId": cfg.RepoID, "remote": cfg.Repo.Remote(), "branch": Branch}},
+			"plugins":      cfg.Plugins,
+		},
+	}
+	y, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "piped.yaml")
+	return path, os.WriteFile(path, y, 0o644)
 }
 
 // Output is what piped and its plugins printed so far.
