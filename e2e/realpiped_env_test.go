@@ -224,8 +224,8 @@ func (rp *realPiped) commit(ctx context.Context, app, message string, files map[
 	return hash
 }
 
-// stage returns the deployment's first stage named name.
-func stage(d *model.Deployment, name string) *model.PipelineStage {
+// plannedStage returns the deployment's first stage named name.
+func plannedStage(d *model.Deployment, name string) *model.PipelineStage {
 	GinkgoHelper()
 	for _, s := range d.Stages {
 		if s.Name == name {
