@@ -23,9 +23,13 @@ var (
 	artifactsFolder string
 	// pluginBinary is the plugin built once for the whole suite (or $E2E_PLUGIN_BINARY).
 	pluginBinary string
-	// pipedBinary and waitPluginBinary are pipedv1 and the wait plugin, built once when specs labelled piped
-	// run (realpiped_setup_test.go).
-	pipedBinary, waitPluginBinary string
+	// waitPluginBinary is the wait plugin (e2e/cmd/waitplugin) built once for the whole suite (or
+	// $E2E_WAIT_PLUGIN_BINARY): the stand-in and the real piped install it for WAIT.
+	waitPluginBinary string
+	// pipedBinary is pipedv1, built once when specs labelled piped run (realpiped_setup_test.go).
+	pipedBinary string
+	// waitPluginOwned is set when the suite built the wait plugin, to delete it at the end.
+	waitPluginOwned bool
 	// runPrefix starts the ID of every service the specs on a target create in this run ("e2e" + 6 hex digits
 	// + "-"), shared by all Ginkgo processes.
 	runPrefix string
@@ -59,23 +63,33 @@ func TestE2E(t *testing.T) {
 
 // suiteSetup is what process 1 hands every process.
 type suiteSetup struct {
-	PluginBinary string
-	RunPrefix    string
-	RealPiped    realPipedBinaries
+	PluginBinary     string
+	WaitPluginBinary string
+	PipedBinary      string
+	RunPrefix        string
 }
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	realPiped := buildRealPiped() // in the background, with the plugin
+	realPiped := buildRealPiped() // in the background, with the plugins
 	bin, err := piped.BuildPlugin()
 	Expect(err).NotTo(HaveOccurred())
-	data, err := json.Marshal(suiteSetup{PluginBinary: bin, RunPrefix: "e2e" + target.RandomHex(6) + "-", RealPiped: realPiped()})
+	waitBin, err := piped.BuildWaitPlugin()
+	Expect(err).NotTo(HaveOccurred())
+	data, err := json.Marshal(suiteSetup{
+		PluginBinary: bin, WaitPluginBinary: waitBin, PipedBinary: realPiped(), RunPrefix: "e2e" + target.RandomHex(6) + "-",
+	})
 	Expect(err).NotTo(HaveOccurred())
 	return data
 }, func(data []byte) {
 	var setup suiteSetup
 	Expect(json.Unmarshal(data, &setup)).To(Succeed())
 	pluginBinary, runPrefix = setup.PluginBinary, setup.RunPrefix
-	pipedBinary, waitPluginBinary = setup.RealPiped.Piped, setup.RealPiped.WaitPlugin
+	pipedBinary, waitPluginBinary = setup.PipedBinary, setup.WaitPluginBinary
+	if os.Getenv(piped.WaitPluginBinaryEnv) == "" {
+		// Every stand-in this process starts installs the suite's wait plugin (see piped.BuildWaitPlugin).
+		waitPluginOwned = true
+		Expect(os.Setenv(piped.WaitPluginBinaryEnv, waitPluginBinary)).To(Succeed())
+	}
 	SetDefaultIntervals(IntervalPolling)
 	if cloudRun, realMode = target.CloudRunFromEnv(); realMode {
 		if err := cloudRun.CheckCredentials(context.Background()); err != nil {
@@ -89,6 +103,9 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	if os.Getenv(piped.PluginBinaryEnv) == "" && pluginBinary != "" {
 		Expect(os.RemoveAll(filepath.Dir(pluginBinary))).To(Succeed())
+	}
+	if waitPluginOwned {
+		Expect(os.RemoveAll(filepath.Dir(waitPluginBinary))).To(Succeed())
 	}
 	removeRealPiped()
 	if realMode && skipReason == "" {

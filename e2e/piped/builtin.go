@@ -15,12 +15,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Names of the stages the stand-in executes itself. In PipeCD v1 they are separate stage plugins (wait,
-// waitapproval); here they run in-process behind the same pluginapi.PluginClient interface.
-const (
-	StageWait         = "WAIT"
-	StageWaitApproval = "WAIT_APPROVAL"
-)
+// StageWaitApproval is the stage the stand-in executes itself. In PipeCD v1 it is a separate stage plugin
+// (waitapproval); here it runs in-process behind the same pluginapi.PluginClient interface, because approving
+// needs the stand-in's control plane. WAIT is not built in: the wait plugin runs it (see New).
+const StageWaitApproval = "WAIT_APPROVAL"
 
 // builtinPluginName is the name the in-process stage plugin is registered under.
 const builtinPluginName = "builtin"
@@ -28,13 +26,11 @@ const builtinPluginName = "builtin"
 // approvalPollInterval is how often WAIT_APPROVAL looks for an approval command.
 const approvalPollInterval = 20 * time.Millisecond
 
-// builtinStages implements pluginapi.PluginClient for WAIT and WAIT_APPROVAL, answering planning calls as the
-// SDK's StagePluginServiceServer does.
+// builtinStages implements pluginapi.PluginClient for WAIT_APPROVAL, answering planning calls as the SDK's
+// StagePluginServiceServer does.
 type builtinStages struct {
-	// timeScale multiplies every WAIT duration.
-	timeScale float64
-	cp        *controlPlane
-	logf      func(deploymentID, stageID string, severity model.LogSeverity, format string, args ...any)
+	cp   *controlPlane
+	logf func(deploymentID, stageID string, severity model.LogSeverity, format string, args ...any)
 }
 
 func (b *builtinStages) Name() string { return builtinPluginName }
@@ -42,7 +38,7 @@ func (b *builtinStages) Name() string { return builtinPluginName }
 func (b *builtinStages) Close() error { return nil }
 
 func (b *builtinStages) FetchDefinedStages(context.Context, *deployment.FetchDefinedStagesRequest, ...grpc.CallOption) (*deployment.FetchDefinedStagesResponse, error) {
-	return &deployment.FetchDefinedStagesResponse{Stages: []string{StageWait, StageWaitApproval}}, nil
+	return &deployment.FetchDefinedStagesResponse{Stages: []string{StageWaitApproval}}, nil
 }
 
 func (b *builtinStages) DetermineVersions(context.Context, *deployment.DetermineVersionsRequest, ...grpc.CallOption) (*deployment.DetermineVersionsResponse, error) {
@@ -87,43 +83,10 @@ func (b *builtinStages) BuildPipelineSyncStages(_ context.Context, req *deployme
 
 func (b *builtinStages) ExecuteStage(ctx context.Context, req *deployment.ExecuteStageRequest, _ ...grpc.CallOption) (*deployment.ExecuteStageResponse, error) {
 	in := req.GetInput()
-	var st model.StageStatus
-	switch in.GetStage().GetName() {
-	case StageWait:
-		st = b.wait(ctx, in)
-	case StageWaitApproval:
-		st = b.waitApproval(ctx, in)
-	default:
-		return nil, status.Errorf(codes.InvalidArgument, "unsupported stage %s", in.GetStage().GetName())
+	if name := in.GetStage().GetName(); name != StageWaitApproval {
+		return nil, status.Errorf(codes.InvalidArgument, "unsupported stage %s", name)
 	}
-	return &deployment.ExecuteStageResponse{Status: st}, nil
-}
-
-// waitOptions mirrors the WAIT stage's `with` block.
-type waitOptions struct {
-	Duration config.Duration `json:"duration"`
-}
-
-func (b *builtinStages) wait(ctx context.Context, in *deployment.ExecutePluginInput) model.StageStatus {
-	d, s := in.Deployment.Id, in.Stage.Id
-	var opts waitOptions
-	if len(in.StageConfig) > 0 {
-		if err := json.Unmarshal(in.StageConfig, &opts); err != nil {
-			b.logf(d, s, model.LogSeverity_ERROR, "Invalid WAIT options: %v", err)
-			return model.StageStatus_STAGE_FAILURE
-		}
-	}
-	total := opts.Duration.Duration()
-	scaled := time.Duration(float64(total) * b.timeScale)
-	b.logf(d, s, model.LogSeverity_INFO, "Waiting for %v (time scale %g, so %v)...", total, b.timeScale, scaled)
-	select {
-	case <-time.After(scaled):
-		b.logf(d, s, model.LogSeverity_SUCCESS, "Waited for %v", total)
-		return model.StageStatus_STAGE_SUCCESS
-	case <-ctx.Done():
-		b.logf(d, s, model.LogSeverity_INFO, "Wait was interrupted")
-		return model.StageStatus_STAGE_FAILURE
-	}
+	return &deployment.ExecuteStageResponse{Status: b.waitApproval(ctx, in)}, nil
 }
 
 func (b *builtinStages) waitApproval(ctx context.Context, in *deployment.ExecutePluginInput) model.StageStatus {

@@ -1,7 +1,9 @@
 // Package piped is a stand-in for PipeCD v1's piped, enough to drive a deployment plugin end to end: it starts the
 // plugin binary as piped does, serves piped's real PluginService to it, plans deployments with piped's rules
 // (controller.DetermineStrategy, plugin.PluginRegistry, deploysource.Provider) and schedules stages, rollback
-// included, with the built-in WAIT and WAIT_APPROVAL stages running in-process.
+// included. WAIT is run by the repository's wait plugin (e2e/cmd/waitplugin), installed beside the plugin as a
+// real piped installs PipeCD's; WAIT_APPROVAL runs in-process. Like piped, it refuses to plan a stage no
+// plugin defines.
 package piped
 
 import (
@@ -31,6 +33,7 @@ const (
 
 type options struct {
 	binary        string
+	waitBinary    string
 	pluginName    string
 	pluginConfig  map[string]any
 	deployTargets []DeployTarget
@@ -45,6 +48,10 @@ type Option func(*options)
 // WithPluginBinary runs the plugin binary at path instead of building it (see BuildPlugin).
 func WithPluginBinary(path string) Option { return func(o *options) { o.binary = path } }
 
+// WithWaitPluginBinary runs the WAIT stage plugin at path instead of building e2e/cmd/waitplugin (see
+// BuildWaitPlugin).
+func WithWaitPluginBinary(path string) Option { return func(o *options) { o.waitBinary = path } }
+
 // WithPluginName sets the plugin name (the key under spec.plugins in app.pipecd.yaml). Default "cloudrun".
 func WithPluginName(name string) Option { return func(o *options) { o.pluginName = name } }
 
@@ -56,7 +63,8 @@ func WithDeployTargets(dts ...DeployTarget) Option {
 	return func(o *options) { o.deployTargets = append(o.deployTargets, dts...) }
 }
 
-// WithTimeScale multiplies every WAIT duration by f (e.g. 0.01 turns a 10s wait into 100ms). Default 1.
+// WithTimeScale multiplies every WAIT duration by f (e.g. 0.01 turns a 10s wait into 100ms): the wait plugin's
+// timeScale config. Default 1.
 func WithTimeScale(f float64) Option { return func(o *options) { o.timeScale = f } }
 
 // WithGracePeriod sets how long Close waits after SIGTERM before killing the plugin. Default 10s.
@@ -65,19 +73,21 @@ func WithGracePeriod(d time.Duration) Option { return func(o *options) { o.grace
 // WithLogger sets the logger of piped's PluginService. Default: no logs.
 func WithLogger(l *zap.Logger) Option { return func(o *options) { o.logger = l } }
 
-// Piped runs one plugin process and drives deployments through it.
+// Piped runs the plugin and the wait plugin as processes and drives deployments through them.
 type Piped struct {
 	opts     options
 	cp       *controlPlane
 	svc      *pluginService
 	server   *grpc.Server
 	proc     *process
+	waitProc *process
 	workDir  string
 	builtin  *builtinStages
 	logIndex atomic.Int64
 
 	mu          sync.Mutex
 	client      pluginapi.PluginClient
+	waitClient  pluginapi.PluginClient
 	registry    plugin.PluginRegistry
 	crashed     bool
 	lastSuccess map[string]*runningSource // key: application ID
@@ -91,7 +101,7 @@ type runningSource struct {
 	configFilename string
 }
 
-// New starts piped's PluginService, then the plugin, and waits until the plugin serves.
+// New starts piped's PluginService, then the plugin and the wait plugin, and waits until both serve.
 func New(ctx context.Context, opts ...Option) (*Piped, error) {
 	o := options{pluginName: "cloudrun", timeScale: 1, grace: 10 * time.Second, logger: zap.NewNop()}
 	for _, opt := range opts {
@@ -107,6 +117,13 @@ func New(ctx context.Context, opts ...Option) (*Piped, error) {
 		}
 		o.binary = bin
 	}
+	if o.waitBinary == "" {
+		bin, err := BuildWaitPlugin()
+		if err != nil {
+			return nil, err
+		}
+		o.waitBinary = bin
+	}
 	workDir, err := os.MkdirTemp("", "e2e-piped")
 	if err != nil {
 		return nil, err
@@ -120,7 +137,7 @@ func New(ctx context.Context, opts ...Option) (*Piped, error) {
 	}
 	p.logIndex.Store(time.Now().UnixNano())
 	p.cp.onLog = p.dispatchLog
-	p.builtin = &builtinStages{timeScale: o.timeScale, cp: p.cp, logf: p.builtinLog}
+	p.builtin = &builtinStages{cp: p.cp, logf: p.builtinLog}
 
 	svc, server, lis, err := servePluginService(p.cp, filepath.Join(workDir, "tools"), o.logger)
 	if err != nil {
@@ -139,50 +156,74 @@ func New(ctx context.Context, opts ...Option) (*Piped, error) {
 			DeployTargets: o.deployTargets,
 		},
 	}
-	if err := p.startPlugin(ctx); err != nil {
+	p.waitProc = &process{
+		binary:      o.waitBinary,
+		serviceAddr: lis.Addr().String(),
+		grace:       o.grace,
+		cfg: pluginConfig{
+			Name:   waitPluginName,
+			URL:    "file://" + o.waitBinary,
+			Config: map[string]any{"timeScale": o.timeScale},
+		},
+	}
+	if err := p.startPlugins(ctx); err != nil {
 		p.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *Piped) startPlugin(ctx context.Context) error {
-	if err := p.proc.start(); err != nil {
-		return err
-	}
-	if err := p.proc.waitReady(ctx); err != nil {
-		return err
-	}
-	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cli, err := pluginapi.NewClient(dialCtx, p.opts.pluginName, p.proc.addr(), rpcclient.WithBlock(), rpcclient.WithInsecure())
+// waitPluginName is the wait plugin's name under spec.plugins, as in examples/piped-config.yaml.
+const waitPluginName = "wait"
+
+// startPlugins starts the plugin and the wait plugin, connects to both and fetches their stages.
+func (p *Piped) startPlugins(ctx context.Context) error {
+	cli, err := connectPlugin(ctx, p.opts.pluginName, p.proc)
 	if err != nil {
-		return fmt.Errorf("failed to connect to the plugin: %w\n%s", err, p.proc.logs())
+		return err
+	}
+	waitCli, err := connectPlugin(ctx, waitPluginName, p.waitProc)
+	if err != nil {
+		_ = cli.Close()
+		return err
 	}
 	registry, err := plugin.NewPluginRegistry(ctx, []plugin.Plugin{
 		{Name: p.opts.pluginName, Cli: cli},
+		{Name: waitPluginName, Cli: waitCli},
 		{Name: builtinPluginName, Cli: p.builtin},
 	})
 	if err != nil {
-		_ = cli.Close()
-		return fmt.Errorf("failed to fetch the plugin's stages: %w\n%s", err, p.proc.logs())
+		_, _ = cli.Close(), waitCli.Close()
+		return fmt.Errorf("failed to fetch the plugins' stages: %w\n%s%s", err, p.proc.logs(), p.waitProc.logs())
 	}
 	p.mu.Lock()
-	p.client, p.registry, p.crashed = cli, registry, false
+	p.client, p.waitClient, p.registry, p.crashed = cli, waitCli, registry, false
 	p.mu.Unlock()
 	return nil
 }
 
-// Close stops the plugin (SIGTERM, then SIGKILL after the grace period) and piped's PluginService.
-func (p *Piped) Close() {
-	p.mu.Lock()
-	cli := p.client
-	p.client = nil
-	p.mu.Unlock()
-	if cli != nil {
-		_ = cli.Close()
+// connectPlugin starts the plugin process and connects to it once it serves.
+func connectPlugin(ctx context.Context, name string, proc *process) (pluginapi.PluginClient, error) {
+	if err := proc.start(); err != nil {
+		return nil, err
 	}
+	if err := proc.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cli, err := pluginapi.NewClient(dialCtx, name, proc.addr(), rpcclient.WithBlock(), rpcclient.WithInsecure())
+	if err != nil {
+		return nil, fmt.Errorf("failed to connect to the plugin %s: %w\n%s", name, err, proc.logs())
+	}
+	return cli, nil
+}
+
+// Close stops the plugins (SIGTERM, then SIGKILL after the grace period) and piped's PluginService.
+func (p *Piped) Close() {
+	p.closeClients()
 	p.proc.stop()
+	p.waitProc.stop()
 	p.server.Stop()
 	p.svc.removeTempDirs()
 	_ = os.RemoveAll(p.workDir)
@@ -194,36 +235,48 @@ func (p *Piped) PluginPID() int { return p.proc.pid() }
 // PluginAddr returns the address of the running plugin's gRPC server.
 func (p *Piped) PluginAddr() string { return p.proc.addr() }
 
-// PluginOutput returns everything the plugin process(es) wrote to stdout and stderr.
-func (p *Piped) PluginOutput() string { return p.proc.logs() }
+// PluginOutput returns everything the plugin process(es) wrote to stdout and stderr, then the wait plugin's.
+func (p *Piped) PluginOutput() string {
+	return p.proc.logs() + "=== wait plugin\n" + p.waitProc.logs()
+}
 
 // PluginName returns the plugin name used in deploy_targets_by_plugin and spec.plugins.
 func (p *Piped) PluginName() string { return p.opts.pluginName }
 
-// KillPlugin kills the plugin with SIGKILL, as when the machine running piped and its plugins goes down: the
-// stages in flight keep their status and their runs end as Terminated, to be continued with Run.Resume after
-// RestartPlugin.
+// KillPlugin kills the plugin and the wait plugin with SIGKILL, as when the machine running piped and its
+// plugins goes down: the stages in flight keep their status and their runs end as Terminated, to be continued
+// with Run.Resume after RestartPlugin.
 func (p *Piped) KillPlugin() {
 	p.mu.Lock()
 	p.crashed = true
 	p.mu.Unlock()
 	p.proc.kill()
+	p.waitProc.kill()
 }
 
-// RestartPlugin starts the plugin again after KillPlugin (or a crash) and reconnects to it.
+// RestartPlugin starts the plugins again after KillPlugin (or a crash) and reconnects to them.
 func (p *Piped) RestartPlugin(ctx context.Context) error {
+	p.closeClients()
+	for _, proc := range []*process{p.proc, p.waitProc} {
+		select {
+		case <-proc.done():
+		default:
+			return errors.New("piped: the plugin is still running; kill it first")
+		}
+	}
+	return p.startPlugins(ctx)
+}
+
+func (p *Piped) closeClients() {
 	p.mu.Lock()
-	old := p.client
+	cli, waitCli := p.client, p.waitClient
+	p.client, p.waitClient = nil, nil
 	p.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
+	for _, c := range []pluginapi.PluginClient{cli, waitCli} {
+		if c != nil {
+			_ = c.Close()
+		}
 	}
-	select {
-	case <-p.proc.done():
-	default:
-		return errors.New("piped: the plugin is still running; kill it first")
-	}
-	return p.startPlugin(ctx)
 }
 
 func (p *Piped) isCrashed() bool {

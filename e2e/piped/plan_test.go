@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipe-cd/pipecd/pkg/app/pipedv1/plugin"
+	config "github.com/pipe-cd/pipecd/pkg/configv1"
 	"github.com/pipe-cd/pipecd/pkg/model"
 	"github.com/pipe-cd/pipecd/pkg/plugin/api/v1alpha1/deployment"
 	"github.com/stretchr/testify/assert"
@@ -37,10 +39,31 @@ func TestValidateStageIndexes(t *testing.T) {
 	}
 }
 
-func newTestBuiltin(scale float64) (*builtinStages, *controlPlane) {
+// TestPlanRefusesAStageWithoutPlugin: like pipedv1, the stand-in does not plan a pipeline whose stage no
+// installed plugin defines (here WAIT, with only the built-in WAIT_APPROVAL installed).
+func TestPlanRefusesAStageWithoutPlugin(t *testing.T) {
+	t.Parallel()
+	b, _ := newTestBuiltin()
+	registry, err := plugin.NewPluginRegistry(t.Context(), []plugin.Plugin{{Name: builtinPluginName, Cli: b}})
+	require.NoError(t, err)
+	rollback := true
+	r := &Run{
+		p:     &Piped{registry: registry},
+		model: &model.Deployment{Id: "d", Trigger: &model.DeploymentTrigger{}},
+		genericCfg: &config.GenericApplicationSpec{
+			Planner:  config.DeploymentPlanner{AutoRollback: &rollback},
+			Pipeline: &config.DeploymentPipeline{Stages: []config.PipelineStage{{Name: "WAIT_APPROVAL"}, {Name: "WAIT"}}},
+		},
+	}
+	err = r.buildPlan(t.Context(), nil, nil)
+	require.EqualError(t, err, "no plugin found for the stage WAIT")
+	assert.Empty(t, r.model.Stages, "nothing is planned")
+}
+
+func newTestBuiltin() (*builtinStages, *controlPlane) {
 	cp := newControlPlane()
 	var idx int64
-	b := &builtinStages{timeScale: scale, cp: cp, logf: func(d, s string, sev model.LogSeverity, format string, args ...any) {
+	b := &builtinStages{cp: cp, logf: func(d, s string, sev model.LogSeverity, format string, args ...any) {
 		idx++
 		cp.addBlocks(d, s, []*model.LogBlock{{Index: idx, Log: format, Severity: sev, CreatedAt: time.Now().Unix()}})
 	}}
@@ -68,18 +91,16 @@ func TestBuiltinStages(t *testing.T) {
 		cancel bool
 		want   model.StageStatus
 	}{
-		{name: "success: scaled wait", stage: StageWait, config: `{"duration": "10s"}`, want: model.StageStatus_STAGE_SUCCESS},
 		{name: "success: approved", stage: StageWaitApproval, act: func(cp *controlPlane) {
 			cp.addCommand("d", "s", &model.Command{Type: model.Command_APPROVE_STAGE, Commander: "alice"})
 		}, want: model.StageStatus_STAGE_SUCCESS},
 		{name: "fail: rejected", stage: StageWaitApproval, act: func(cp *controlPlane) { cp.reject("d", "s", "bob") }, want: model.StageStatus_STAGE_FAILURE},
-		{name: "fail: wait cancelled", stage: StageWait, config: `{"duration": "1h"}`, cancel: true, want: model.StageStatus_STAGE_FAILURE},
-		{name: "fail: bad wait options", stage: StageWait, config: `{"duration": "soon"}`, want: model.StageStatus_STAGE_FAILURE},
+		{name: "fail: approval interrupted", stage: StageWaitApproval, cancel: true, want: model.StageStatus_STAGE_FAILURE},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b, cp := newTestBuiltin(0.001)
+			b, cp := newTestBuiltin()
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			if tc.cancel {

@@ -20,37 +20,55 @@ import (
 // BuildPlugin returns it instead of compiling the plugin.
 const PluginBinaryEnv = "E2E_PLUGIN_BINARY"
 
+// WaitPluginBinaryEnv names the environment variable that points at a prebuilt wait plugin; when it is set,
+// BuildWaitPlugin returns it instead of compiling e2e/cmd/waitplugin.
+const WaitPluginBinaryEnv = "E2E_WAIT_PLUGIN_BINARY"
+
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	pluginBuild     = binaryBuild{env: PluginBinaryEnv, module: "plugin", pkg: ".", name: "cloudrun-plugin"}
+	waitPluginBuild = binaryBuild{env: WaitPluginBinaryEnv, module: "e2e", pkg: "./cmd/waitplugin", name: "wait-plugin"}
 )
 
 // BuildPlugin compiles the plugin binary once per process (or returns $E2E_PLUGIN_BINARY) and returns its path.
-func BuildPlugin() (string, error) {
-	buildOnce.Do(func() {
-		if p := os.Getenv(PluginBinaryEnv); p != "" {
-			buildPath, buildErr = filepath.Abs(p)
+func BuildPlugin() (string, error) { return pluginBuild.get() }
+
+// BuildWaitPlugin compiles the repository's WAIT stage plugin (e2e/cmd/waitplugin) once per process (or returns
+// $E2E_WAIT_PLUGIN_BINARY) and returns its path.
+func BuildWaitPlugin() (string, error) { return waitPluginBuild.get() }
+
+// binaryBuild compiles one package of the workspace into a temporary directory, once.
+type binaryBuild struct {
+	env, module, pkg, name string
+
+	once sync.Once
+	path string
+	err  error
+}
+
+func (b *binaryBuild) get() (string, error) {
+	b.once.Do(func() {
+		if p := os.Getenv(b.env); p != "" {
+			b.path, b.err = filepath.Abs(p)
 			return
 		}
 		root, err := RepoRoot()
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "cloudrun-plugin-bin")
+		dir, err := os.MkdirTemp("", b.name+"-bin")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "cloudrun-plugin")
-		cmd := exec.Command("go", "build", "-o", buildPath, ".")
-		cmd.Dir = filepath.Join(root, "plugin")
+		b.path = filepath.Join(dir, b.name)
+		cmd := exec.Command("go", "build", "-o", b.path, b.pkg)
+		cmd.Dir = filepath.Join(root, b.module)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("failed to build the plugin: %w\n%s", err, out)
+			b.err = fmt.Errorf("failed to build %s: %w\n%s", b.name, err, out)
 		}
 	})
-	return buildPath, buildErr
+	return b.path, b.err
 }
 
 // RepoRoot returns the repository root: the closest parent of the working directory that holds go.work.
