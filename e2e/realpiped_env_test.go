@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -55,6 +57,11 @@ type realPipedInput struct {
 	OnCommit bool
 	// WithoutWaitPlugin leaves the wait plugin out of piped.yaml.
 	WithoutWaitPlugin bool
+	// ShippedConfig starts piped from examples/piped-config.yaml as shipped, substituting only what a test
+	// must (see pipedv1.Config.Template): the control plane, key and repository, the plugins' file:// URLs and
+	// ports in their slots, the "local" deploy target's endpoint (the spec's fakerun) and the wait plugin's
+	// timeScale. The applications deploy to "local", in the shipped project and region (shippedService).
+	ShippedConfig bool
 	// FakerunOptions configure the spec's fakerun.
 	FakerunOptions []fakerun.Option
 }
@@ -105,6 +112,12 @@ func newRealPiped(ctx context.Context, in realPipedInput) *realPiped {
 		{Name: LocalDeployTarget, Config: fr.DeployTargetConfig(region)},
 		{Name: "second", Config: fr.DeployTargetConfig(secondRegion)},
 	}
+	var template []byte
+	if in.ShippedConfig {
+		template, err = os.ReadFile(filepath.Join(filepath.Dir(AppDir("quicksync")), "piped-config.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		dts = []piped.DeployTarget{{Name: LocalDeployTarget, Config: map[string]any{"endpoint": fr.Server().Addr()}}}
+	}
 	plugins := []pipedv1.Plugin{{Name: cloudRunPlugin, URL: pipedv1.FileURL(pluginBinary), DeployTargets: dts}}
 	if !in.WithoutWaitPlugin {
 		// Every WAIT lasts a tenth of its duration.
@@ -125,6 +138,7 @@ func newRealPiped(ctx context.Context, in realPipedInput) *realPiped {
 		Repo:         repo,
 		SyncInterval: syncInterval,
 		Plugins:      plugins,
+		Template:     template,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
@@ -240,6 +254,15 @@ func plannedStage(d *model.Deployment, name string) *model.PipelineStage {
 func (rp *realPiped) service(name, region string) *runpb.Service {
 	GinkgoHelper()
 	svc, err := rp.Fakerun.Server().Service(fmt.Sprintf("projects/%s/locations/%s/services/%s", rp.Fakerun.Project(), region, name))
+	Expect(err).NotTo(HaveOccurred())
+	return svc
+}
+
+// shippedService returns the service name as deployed to the "local" deploy target of
+// examples/piped-config.yaml (its project and region).
+func (rp *realPiped) shippedService(name string) *runpb.Service {
+	GinkgoHelper()
+	svc, err := rp.Fakerun.Server().Service("projects/demo-project/locations/asia-northeast1/services/" + name)
 	Expect(err).NotTo(HaveOccurred())
 	return svc
 }

@@ -224,6 +224,64 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		Expect(st.Executions[st.Jobs[0].GetName()]).To(HaveLen(1))
 		Expect(st.Executions[st.Jobs[0].GetName()][0].GetSucceededCount()).To(BeEquivalentTo(1))
 	})
+
+	It("deploys every example application with examples/piped-config.yaml as shipped, in one piped", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{
+			Apps:          []string{"quicksync", "job", "canary", "knative-v0"},
+			ShippedConfig: true,
+			Files:         map[string]string{"canary/service.yaml": Manifest("canary", ImageV1), "knative-v0/service.yaml": Manifest("knative-v0", ImageV1)},
+		})
+
+		By("syncing every application at once: a first deployment each")
+		rp.sync(ctx, "quicksync", model.SyncStrategy_QUICK_SYNC)
+		rp.sync(ctx, "job", model.SyncStrategy_PIPELINE)
+		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
+		rp.sync(ctx, "knative-v0", model.SyncStrategy_QUICK_SYNC)
+		for _, app := range []string{"quicksync", "job", "canary", "knative-v0"} {
+			rp.expectSuccess(ctx, rp.waitDeployment(ctx, app, 0))
+		}
+		Expect(LiveTraffic(rp.shippedService("quicksync"))).To(Equal(Routes(Route(ShortName(rp.shippedService("quicksync").GetLatestReadyRevision()), 100, ""))))
+		st := rp.Fakerun.Server().State()
+		Expect(st.Jobs).To(HaveLen(1))
+		Expect(st.Executions[st.Jobs[0].GetName()]).To(ConsistOf(HaveField("SucceededCount", BeEquivalentTo(1))))
+		v1 := map[string]string{}
+		for _, app := range []string{"canary", "knative-v0"} {
+			v1[app] = ShortName(rp.shippedService(app).GetLatestReadyRevision())
+		}
+
+		By("committing v2 of the canary applications and running their pipelines, WAIT by the wait plugin")
+		c, err := rp.Repo.Commit(ctx, "Deploy v2", map[string]string{
+			"canary/service.yaml": Manifest("canary", ImageV2), "knative-v0/service.yaml": Manifest("knative-v0", ImageV2),
+		})
+		Expect(err).NotTo(HaveOccurred())
+		rp.sync(ctx, "canary", model.SyncStrategy_AUTO)
+		rp.sync(ctx, "knative-v0", model.SyncStrategy_AUTO)
+		want := map[string][]string{
+			"canary": {
+				"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "WAIT SUCCESS", "CLOUDRUN_PROMOTE SUCCESS",
+				"CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_CANARY_CLEANUP SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET",
+			},
+			"knative-v0": {
+				"CLOUDRUN_PROMOTE SUCCESS", "WAIT SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "WAIT SUCCESS",
+				"CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET",
+			},
+		}
+		for app, stages := range want {
+			d := rp.waitDeployment(ctx, app, 1)
+			rp.expectSuccess(ctx, d)
+			Expect(stageStatuses(d)).To(Equal(stages), app)
+			svc := rp.shippedService(app)
+			v2 := ShortName(svc.GetLatestReadyRevision())
+			Expect(v2).NotTo(Equal(v1[app]), app)
+			Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV2), app)
+			traffic := Routes(Route(v2, 100, ""))
+			if app == "canary" {
+				// CLOUDRUN_CANARY_CLEANUP keeps the preview tag of the commit (on 0%).
+				traffic = Routes(Route(v2, 0, PreviewTag(c)), Route(v2, 100, ""))
+			}
+			Expect(LiveTraffic(svc)).To(Equal(traffic), app)
+		}
+	})
 })
 
 // canaryAtV1 is examples/canary at v1 (it ships at v2), as realPipedInput.Files.

@@ -48,6 +48,12 @@ type Config struct {
 	// SyncInterval is how often the trigger looks for new commits (default 1m, piped's own).
 	SyncInterval time.Duration
 	Plugins      []Plugin
+	// Template is a piped.yaml to start from, such as examples/piped-config.yaml as shipped. Start then
+	// replaces only what a test must: projectID, pipedID, pipedKeyFile, apiAddress, syncInterval, the
+	// repository's remote and branch, and, in each plugin entry named in Plugins, its url and port, the keys of
+	// its config, and the config keys of its deploy targets of the same name. A plugin of Plugins the template
+	// lacks is an error. Empty: piped.yaml holds exactly this Config.
+	Template []byte
 }
 
 // DefaultRepoID is the repository ID of a Config without one.
@@ -144,6 +150,9 @@ func writeConfig(dir string, cfg Config) (string, error) {
 	if err := os.WriteFile(keyFile, []byte(cfg.PipedKey), 0o600); err != nil {
 		return "", err
 	}
+	if len(cfg.Template) > 0 {
+		return writeFromTemplate(dir, keyFile, cfg)
+	}
 	doc := map[string]any{
 		"apiVersion": "pipecd.dev/v1beta1",
 		"kind":       "Piped",
@@ -163,6 +172,77 @@ func writeConfig(dir string, cfg Config) (string, error) {
 	}
 	path := filepath.Join(dir, "piped.yaml")
 	return path, os.WriteFile(path, y, 0o644)
+}
+
+// writeFromTemplate writes piped.yaml: cfg.Template with the substitutions Config.Template lists.
+func writeFromTemplate(dir, keyFile string, cfg Config) (string, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(cfg.Template, &doc); err != nil {
+		return "", fmt.Errorf("the piped.yaml template: %w", err)
+	}
+	spec, ok := doc["spec"].(map[string]any)
+	if !ok {
+		return "", errors.New("the piped.yaml template has no spec")
+	}
+	spec["projectID"], spec["pipedID"], spec["pipedKeyFile"] = cfg.ProjectID, cfg.PipedID, keyFile
+	spec["apiAddress"], spec["syncInterval"] = cfg.ControlPlane, cfg.SyncInterval.String()
+	repos, _ := spec["repositories"].([]any)
+	found := false
+	for _, r := range repos {
+		if repo, ok := r.(map[string]any); ok && repo["repoId"] == cfg.RepoID {
+			repo["remote"], repo["branch"], found = cfg.Repo.Remote(), Branch, true
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("the piped.yaml template has no repository %q under spec.repositories", cfg.RepoID)
+	}
+	plugins, _ := spec["plugins"].([]any)
+	for _, want := range cfg.Plugins {
+		entry := templatePlugin(plugins, want.Name)
+		if entry == nil {
+			return "", fmt.Errorf("the piped.yaml template has no plugin %q under spec.plugins", want.Name)
+		}
+		entry["url"], entry["port"] = want.URL, want.Port
+		if len(want.Config) > 0 {
+			entry["config"] = mergeKeys(entry["config"], want.Config)
+		}
+		targets, _ := entry["deployTargets"].([]any)
+		for _, dt := range want.DeployTargets {
+			for _, t := range targets {
+				if target, ok := t.(map[string]any); ok && target["name"] == dt.Name {
+					target["config"] = mergeKeys(target["config"], dt.Config)
+				}
+			}
+		}
+	}
+	y, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "piped.yaml")
+	return path, os.WriteFile(path, y, 0o644)
+}
+
+// templatePlugin is the entry of plugins named name, or nil.
+func templatePlugin(plugins []any, name string) map[string]any {
+	for _, p := range plugins {
+		if entry, ok := p.(map[string]any); ok && entry["name"] == name {
+			return entry
+		}
+	}
+	return nil
+}
+
+// mergeKeys sets the keys of with in base (a YAML mapping, or nil) and returns it.
+func mergeKeys(base any, with map[string]any) map[string]any {
+	m, _ := base.(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+	}
+	for k, v := range with {
+		m[k] = v
+	}
+	return m
 }
 
 // Output is what piped and its plugins printed so far.

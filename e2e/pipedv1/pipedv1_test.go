@@ -67,6 +67,45 @@ func TestPipedLoadsTheWrittenConfig(t *testing.T) {
 	assert.JSONEq(t, `{"project":"p","region":"asia-northeast1"}`, string(spec.Plugins[0].DeployTargets[0].Config))
 }
 
+func TestPipedLoadsTheShippedConfigWithTheTestsSubstitutions(t *testing.T) {
+	t.Parallel()
+	shipped, err := os.ReadFile("../../examples/piped-config.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	path, err := writeConfig(dir, Config{
+		ControlPlane: "127.0.0.1:1234", ProjectID: "p", PipedID: "id", PipedKey: "key",
+		RepoID: "examples", Repo: &Repo{Dir: "/r"}, SyncInterval: 2 * time.Second, Template: shipped,
+		Plugins: []Plugin{
+			{Name: "cloudrun", URL: FileURL("/bin/plugin"), Port: 9001, DeployTargets: []piped.DeployTarget{
+				{Name: "local", Config: map[string]any{"endpoint": "127.0.0.1:9999"}},
+			}},
+			{Name: "wait", URL: FileURL("/bin/wait"), Port: 9002, Config: map[string]any{"timeScale": 0.1}},
+		},
+	})
+	require.NoError(t, err)
+
+	cfg, err := config.LoadFromYAML[*config.PipedSpec](path)
+	require.NoError(t, err, "piped's own loader reads it")
+	spec := cfg.Spec
+	assert.Equal(t, "127.0.0.1:1234", spec.APIAddress)
+	require.Len(t, spec.Repositories, 1)
+	assert.Equal(t, "file:///r", spec.Repositories[0].Remote)
+	require.Len(t, spec.Plugins, 2)
+	assert.Equal(t, "file:///bin/plugin", spec.Plugins[0].URL)
+	assert.Equal(t, 9001, spec.Plugins[0].Port)
+	require.Len(t, spec.Plugins[0].DeployTargets, 2, "both shipped deploy targets")
+	assert.Equal(t, map[string]string{"env": "dev"}, spec.Plugins[0].DeployTargets[0].Labels, "kept as shipped")
+	assert.JSONEq(t, `{"project":"demo-project","region":"asia-northeast1","endpoint":"127.0.0.1:9999","insecure":true}`,
+		string(spec.Plugins[0].DeployTargets[0].Config), "only the endpoint replaced")
+	assert.JSONEq(t, `{"project":"my-gcp-project","region":"asia-northeast1","credentialsFile":"/etc/piped/cloudrun-sa.json"}`,
+		string(spec.Plugins[0].DeployTargets[1].Config), "kept as shipped")
+	assert.Equal(t, "file:///bin/wait", spec.Plugins[1].URL)
+	assert.JSONEq(t, `{"timeScale":0.1}`, string(spec.Plugins[1].Config))
+
+	_, err = writeConfig(t.TempDir(), Config{Repo: &Repo{Dir: "/r"}, RepoID: "examples", Template: shipped, Plugins: []Plugin{{Name: "approval"}}})
+	require.EqualError(t, err, `the piped.yaml template has no plugin "approval" under spec.plugins`)
+}
+
 func writeFiles(dir string, files map[string]string) error {
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
