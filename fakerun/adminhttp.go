@@ -16,6 +16,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/console"
@@ -29,6 +30,7 @@ var adminEndpoints = []string{
 	"GET    /_fakerun/console/ (the web console, read-only)",
 	"GET    /_fakerun/healthz",
 	"GET    /_fakerun/state",
+	"GET    /_fakerun/instances?workerPool=projects/p/locations/l/workerPools/w",
 	"POST   /_fakerun/reset",
 	"GET    /_fakerun/calls[?method=UpdateService]",
 	"DELETE /_fakerun/calls",
@@ -67,6 +69,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle("GET "+console.Prefix, s.ConsoleHandler())
 	mux.HandleFunc("GET /_fakerun/healthz", a.healthz)
 	mux.HandleFunc("GET /_fakerun/state", a.state)
+	mux.HandleFunc("GET /_fakerun/instances", a.instances)
 	mux.HandleFunc("POST /_fakerun/reset", a.reset)
 	mux.HandleFunc("GET /_fakerun/calls", a.calls)
 	mux.HandleFunc("DELETE /_fakerun/calls", a.resetCalls)
@@ -160,6 +163,22 @@ func (a *admin) healthz(w http.ResponseWriter, _ *http.Request) {
 
 func (a *admin) state(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, a.srv.State())
+}
+
+// instances answers the instances per revision of one worker pool (query parameter workerPool, a full
+// name), or of every pool by name without it.
+func (a *admin) instances(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("workerPool")
+	if name == "" {
+		writeJSON(w, http.StatusOK, a.srv.State().Instances)
+		return
+	}
+	counts, err := a.srv.Instances(name)
+	if err != nil {
+		writeError(w, http.StatusNotFound, fmt.Errorf("query parameter %q: %s", "workerPool", status.Convert(err).Message()))
+		return
+	}
+	writeJSON(w, http.StatusOK, counts)
 }
 
 func (a *admin) reset(w http.ResponseWriter, _ *http.Request) {

@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Register serves the Admin API v2 (Services, Revisions, Jobs, Executions, Tasks) and Operations on gs;
+// Register serves the Admin API v2 (Services, Revisions, Jobs, Executions, Tasks, WorkerPools) and Operations on gs;
 // containers runs the tasks of docker-mode executions.
 func (s *Server) Register(gs *grpc.Server, containers *ContainerManager) {
 	runpb.RegisterServicesServer(gs, s)
@@ -15,5 +15,6 @@ func (s *Server) Register(gs *grpc.Server, containers *ContainerManager) {
 	runpb.RegisterJobsServer(gs, jobs)
 	runpb.RegisterExecutionsServer(gs, jobs)
 	runpb.RegisterTasksServer(gs, jobs)
+	runpb.RegisterWorkerPoolsServer(gs, &workerPoolsServer{Server: s})
 	longrunningpb.RegisterOperationsServer(gs, s)
 }
