@@ -35,6 +35,12 @@ func (p *Plugin) executeCleanup(ctx context.Context, lp sdk.StageLogPersister, i
 }
 
 func (p *Plugin) cleanupTarget(ctx context.Context, t *target.Target, store metadataStore, opts config.CleanupStageOptions) error {
+	if pool, found, err := loadPoolRecord(ctx, store, t.Name); err != nil || found {
+		if err != nil {
+			return err
+		}
+		return p.cleanupPool(ctx, t, pool, opts)
+	}
 	rec, found, err := loadSyncRecord(ctx, store, t.Name)
 	if err != nil {
 		return err

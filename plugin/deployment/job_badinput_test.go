@@ -36,7 +36,7 @@ func TestJobStages_BadInputFailsClearlyAndLeavesTheJobUnchanged(t *testing.T) {
 			wantLogs: []string{"job.yaml", "metadata.namespace", `project "other"`}},
 		{name: "fail: task count is not a number", job: strings.Replace(v2, "taskCount: 2", "taskCount: many", 1), wantLogs: []string{"job.yaml", "template.taskCount", "integer"}},
 		// Application config.
-		{name: "fail: a service and a job", app: jobAppWith("        jobManifestFile: job.yaml\n        serviceManifestFile: service.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "a service and a job in one application"}},
+		{name: "fail: a service and a job", app: jobAppWith("        jobManifestFile: job.yaml\n        serviceManifestFile: service.yaml\n"), wantLogs: []string{"app.pipecd.yaml", `fields "input.serviceManifestFile" and "input.jobManifestFile" are set together: an application deploys one service, one job or one worker pool`}},
 		{name: "fail: job manifest outside the application", app: jobAppWith("        jobManifestFile: ../job.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "input.jobManifestFile", "outside the application directory"}},
 		{name: "fail: input.image with two containers", app: jobAppWith("        jobManifestFile: job.yaml\n        image: gcr.io/p/report:v3\n"),
 			job: strings.Replace(v2, "        args: [\"--all\"]\n", "        args: [\"--all\"]\n      - name: proxy\n        image: gcr.io/p/proxy:v1\n", 1), wantLogs: []string{"input.image", "the job has 2 containers"}},
