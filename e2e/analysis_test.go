@@ -177,7 +177,9 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
 		Expect(log).To(ContainSubstring("0 requests to the new revision, fewer than minRequests 10"))
-		Expect(log).To(ContainSubstring("is inconclusive (0 passed, 0 failed, 3 inconclusive): too little data to judge it"))
+		Expect(firstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(0 passed, 0 failed, 3 inconclusive\): ` +
+			`the new revision served 0 requests in checks 1, 2, 3/3; it gets 10% of the traffic now \(.*\): send service canary-analysis traffic during the analysis; ` +
+			`to pass an inconclusive analysis, set onInconclusive: pass$`))
 
 		By("running it again with onInconclusive: pass")
 		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2, "minRequests: 10", "minRequests: 10\n          onInconclusive: pass")})
@@ -225,8 +227,14 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		expectAnalysisRolledBack(ctx, e, res, secondRegion, before) // revision names do not depend on the region
 		log := analysisStage(res).LogText()
-		Expect(log).To(MatchRegexp(`\[second\] revision \S+ failed the analysis at check 1/3`))
+		Expect(firstErrorLine(analysisStage(res))).To(MatchRegexp(`^\[second\] revision \S+ failed the analysis at check 1/3 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate`))
 		Expect(log).To(ContainSubstring("[local] the analysis stopped"))
+		Expect(log).NotTo(ContainSubstring("Could not show the verdict"))
+		for _, l := range analysisStage(res).Logs {
+			if strings.HasPrefix(l.Text, "[local] the analysis stopped") {
+				Expect(l.Severity).To(Equal(model.LogSeverity_INFO), "a target stopped by another's failure is not a failure of its own")
+			}
+		}
 	})
 
 	It("waits for the ingestion delay before reading a window", func(ctx SpecContext) {

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/dataplane"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/docker"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
@@ -34,7 +35,8 @@ type Server struct {
 	metrics    *metrics.Store
 	monitoring *metrics.Service
 	serving    http.Handler
-	containers *control.ContainerManager
+	containers *docker.Services    // containers of docker-mode revisions
+	tasks      *control.TaskRunner // containers of docker-mode job tasks
 	loads      *dataplane.Generator
 	// trafficClient sends service and tag URLs to this server.
 	trafficClient *http.Client
@@ -56,19 +58,25 @@ func NewServer(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	impl := control.New(&cfg.control)
-	store, err := metrics.NewStore(impl.Now, cfg.retention)
+	ctl := control.New(&cfg.control)
+	store, err := metrics.NewStore(ctl.Now, cfg.retention)
 	if err != nil {
 		return nil, fmt.Errorf("fakerun: %w", err)
 	}
 	store.SetIngestionDelay(cfg.ingestionDelay)
-	containers, err := control.NewContainerManager(impl, os.Getenv("DOCKER_HOST"))
+	engine, err := docker.NewEngine(os.Getenv("DOCKER_HOST"))
 	if err != nil {
 		return nil, err
 	}
+	tasks := control.NewTaskRunner(ctl, engine)
+	containers := docker.NewServices(engine, ctl)
+	closeDocker := func() {
+		tasks.Close()
+		containers.Close()
+	}
 	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
-	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, impl.Now)))
-	impl.Register(gs, containers)
+	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, ctl.Now)))
+	ctl.Register(gs, tasks)
 	monitoring := metrics.NewService(store)
 	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
@@ -78,7 +86,7 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	rest, err := rest.NewHandler(gs)
 	if err != nil {
-		containers.Close()
+		closeDocker()
 		return nil, fmt.Errorf("fakerun: building the REST transcoder: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -86,12 +94,12 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {
-		containers.Close()
+		closeDocker()
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := listener.New(l)
-	s := &Server{control: impl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, grpc: gs, mux: mux, listener: split}
-	s.serving = dataplane.New(impl, store, containers)
+	s := &Server{control: ctl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, tasks: tasks, grpc: gs, mux: mux, listener: split}
+	s.serving = dataplane.New(ctl, store, containers)
 	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
 	s.loads = dataplane.NewGenerator(s.trafficClient)
 	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, mux), ReadHeaderTimeout: 10 * time.Second}
@@ -133,6 +141,7 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.wg.Wait()
+		s.tasks.Close()
 		s.containers.Close()
 	})
 	return s.closeErr

@@ -242,3 +242,25 @@ METRIC       VALUE   THRESHOLD  VERDICT  DETAIL
 errorRate    20.00%  <= 1.00%   FAIL     2 of 10 requests answered 5xx
 latency p50  5.0ms   <= 1000ms  PASS     over 10 requests`, Render(opts, subject, c))
 }
+
+func TestInconclusions_Reasons(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{Duration: 3 * time.Second, Interval: time.Second, MinRequests: 10, Metrics: []config.AnalysisMetric{
+		{ErrorRate: &config.ErrorRateMetric{Max: ptr(0.01), MaxIncrease: ptr(0.01)}},
+		{Latency: &config.LatencyMetric{Percentile: 99, Max: ptr(time.Second)}},
+		{Custom: &config.CustomMetric{Filter: `metric.type = "custom.googleapis.com/x"`, Reduce: config.ReduceSum, Max: ptr(0.0)}},
+	}}
+	var in Inconclusions
+	// Check 1: a few requests to the new revision, none to the baseline, no custom point.
+	in.Add(Judge(opts, 1, Window{New: Sample{Requests: 3}, Baseline: &Sample{}, Custom: make([]CustomValue, 3)}))
+	// Check 2: no request to the new revision.
+	in.Add(Judge(opts, 2, Window{New: Sample{}, Baseline: &Sample{Requests: 50}, Custom: make([]CustomValue, 3)}))
+	// Check 3: enough requests but no latency point; the custom filter still matches nothing.
+	in.Add(Judge(opts, 3, Window{New: Sample{Requests: 50}, Baseline: &Sample{Requests: 50}, Custom: make([]CustomValue, 3)}))
+	assert.Equal(t, []Reason{
+		{TooFewRequests, "the new revision answered fewer than minRequests (10) requests in check 1/3: send the service more traffic or lower minRequests"},
+		{NoPoints, `the custom filter metric.type = "custom.googleapis.com/x" matched no time series in checks 1, 2, 3/3: check its metric.type and labels, and that something writes the metric`},
+		{NoRequests, "the new revision served 0 requests in check 2/3"},
+		{NoLatency, "the new revision had requests but no latency point in check 3/3: Cloud Monitoring has not written them (yet); a longer ingestionDelay gives it time"},
+	}, in.Reasons(opts))
+}

@@ -24,6 +24,10 @@ type Result struct {
 	// Value is the measured value, Threshold the limit it is held to, Detail what it is computed from.
 	Value, Threshold, Detail string
 	Verdict                  Verdict
+	// Cause says why an inconclusive threshold is inconclusive, and Of whom: "the new revision", "the
+	// baseline" or a custom metric's filter.
+	Cause Cause
+	Of    string
 }
 
 // Check is one judged window.
@@ -42,11 +46,21 @@ type Check struct {
 // inconclusive when one is, else it passes.
 func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 	c := Check{Number: number, Of: opts.Checks(), Window: w}
-	enough := func(s *Sample, who string) (string, bool) {
+	// unknown is why a threshold cannot be judged.
+	type unknown struct {
+		why   string
+		cause Cause
+		of    string
+	}
+	enough := func(s *Sample, who string) (unknown, bool) {
 		if s.Requests < int64(opts.MinRequests) || s.Requests == 0 {
-			return fmt.Sprintf("%d requests to %s, fewer than minRequests %d", s.Requests, who, max(opts.MinRequests, 1)), false
+			cause := TooFewRequests
+			if s.Requests == 0 && who == newRevision {
+				cause = NoRequests
+			}
+			return unknown{fmt.Sprintf("%d requests to %s, fewer than minRequests %d", s.Requests, who, max(opts.MinRequests, 1)), cause, who}, false
 		}
-		return "", true
+		return unknown{}, true
 	}
 	judge := func(metric, threshold string, fail bool, value, detail string) {
 		v := Pass
@@ -55,8 +69,8 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 		}
 		c.Results = append(c.Results, Result{Metric: metric, Value: value, Threshold: threshold, Detail: detail, Verdict: v})
 	}
-	inconclusive := func(metric, threshold, why string) {
-		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: why, Verdict: Inconclusive})
+	inconclusive := func(metric, threshold string, u unknown) {
+		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: u.why, Verdict: Inconclusive, Cause: u.cause, Of: u.of})
 	}
 	for i, m := range opts.Metrics {
 		switch {
@@ -65,7 +79,7 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			detail := fmt.Sprintf("%d of %d requests answered 5xx", w.New.Errors, w.New.Requests)
 			if limit := m.ErrorRate.Max; limit != nil {
 				threshold := "<= " + percent(*limit)
-				if why, ok := enough(&w.New, "the new revision"); !ok {
+				if why, ok := enough(&w.New, newRevision); !ok {
 					inconclusive("errorRate", threshold, why)
 				} else {
 					judge("errorRate", threshold, newRate > *limit+epsilon, percent(newRate), detail)
@@ -73,9 +87,9 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			}
 			if limit := m.ErrorRate.MaxIncrease; limit != nil && w.Baseline != nil {
 				threshold := "<= baseline + " + percent(*limit)
-				why, ok := enough(&w.New, "the new revision")
+				why, ok := enough(&w.New, newRevision)
 				if ok {
-					why, ok = enough(w.Baseline, "the baseline")
+					why, ok = enough(w.Baseline, baseline)
 				}
 				if !ok {
 					inconclusive("errorRate increase", threshold, why)
@@ -89,9 +103,9 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			l := m.Latency
 			name := fmt.Sprintf("latency p%d", l.Percentile)
 			newLat, newOK := w.New.Latency.Percentile(float64(l.Percentile))
-			why, ok := enough(&w.New, "the new revision")
+			why, ok := enough(&w.New, newRevision)
 			if ok && !newOK {
-				why, ok = "no latency points of the new revision", false
+				why, ok = unknown{"no latency points of the new revision", NoLatency, newRevision}, false
 			}
 			if l.Max != nil {
 				threshold := "<= " + ms(*l.Max)
@@ -105,10 +119,10 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 				threshold := "<= baseline + " + ms(*l.MaxIncrease)
 				baseLat, baseOK := w.Baseline.Latency.Percentile(float64(l.Percentile))
 				if ok {
-					why, ok = enough(w.Baseline, "the baseline")
+					why, ok = enough(w.Baseline, baseline)
 				}
 				if ok && !baseOK {
-					why, ok = "no latency points of the baseline", false
+					why, ok = unknown{"no latency points of the baseline", NoLatency, baseline}, false
 				}
 				if !ok {
 					inconclusive(name+" increase", threshold, why)
@@ -133,7 +147,7 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 				v = w.Custom[i]
 			}
 			if v.Points == 0 {
-				inconclusive(name, threshold, "no points of "+cm.Filter)
+				inconclusive(name, threshold, unknown{"no points of " + cm.Filter, NoPoints, cm.Filter})
 				continue
 			}
 			fail := (cm.Max != nil && v.Value > *cm.Max) || (cm.Min != nil && v.Value < *cm.Min)

@@ -38,6 +38,27 @@ func intField(name string, dst *int, allowed string) field {
 	return field{name, func(o *object) error { return o.int(name, dst, allowed) }}
 }
 
+// rangeField decodes an optional integer from lo to hi; dst keeps its value when the field is absent, so an
+// explicit value outside the range (0 included) is refused rather than read as "absent". unset says what
+// leaving it out does.
+func rangeField(name string, dst *int, lo, hi int, unset string) field {
+	allowed := fmt.Sprintf("an integer from %d to %d (%s)", lo, hi, unset)
+	return field{name, func(o *object) error {
+		if o.value(name) == nil {
+			return nil
+		}
+		var n int
+		if err := o.int(name, &n, allowed); err != nil {
+			return err
+		}
+		if n < lo || n > hi {
+			return o.errorf(name, "%d is out of range, allowed %s", n, allowed)
+		}
+		*dst = n
+		return nil
+	}}
+}
+
 // objectField decodes a nested object with its own fields; an absent one leaves them as they are.
 func objectField(name string, fields ...field) field {
 	return field{name, func(o *object) error {

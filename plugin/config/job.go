@@ -50,7 +50,8 @@ type JobRunStageOptions struct {
 	Args []string `json:"args"`
 	// Env sets environment variables of the container, by name. Default: none.
 	Env map[string]string `json:"env"`
-	// TaskCount replaces the job's task count, from 1 to 10000. Default: 0 (the job's).
+	// TaskCount replaces the job's task count, from 1 to 10000; an explicit 0 is refused. Default: 0 (the
+	// job's).
 	TaskCount int `json:"taskCount"`
 	// TaskTimeout replaces the timeout of each task. Default: 0 (the job's).
 	TaskTimeout unit.Duration `json:"taskTimeout"`
@@ -63,19 +64,15 @@ type JobRunStageOptions struct {
 // applies the defaults. nil or empty raw yields the defaults: run the job as it is.
 func DecodeJobRunStageOptions(raw []byte) (JobRunStageOptions, error) {
 	opts := JobRunStageOptions{Timeout: unit.Duration(DefaultJobRunTimeout)}
-	const countAllowed = "an integer from 1 to 10000"
 	if err := decodeObject(stageJobRun, raw,
 		stringField("container", &opts.Container),
 		stringsField("args", &opts.Args),
 		stringMapField("env", &opts.Env),
-		intField("taskCount", &opts.TaskCount, countAllowed),
+		rangeField("taskCount", &opts.TaskCount, 1, maxTaskCount, "omit it to keep the job's task count"),
 		optionalTimeoutField("taskTimeout", &opts.TaskTimeout),
 		timeoutField("timeout", &opts.Timeout),
 	); err != nil {
 		return JobRunStageOptions{}, err
-	}
-	if opts.TaskCount != 0 && (opts.TaskCount < 1 || opts.TaskCount > maxTaskCount) {
-		return JobRunStageOptions{}, fmt.Errorf("%s: field %q: %d is out of range, allowed %s", stageJobRun, "taskCount", opts.TaskCount, countAllowed)
 	}
 	for _, name := range slices.Sorted(maps.Keys(opts.Env)) {
 		if !envNamePattern.MatchString(name) {

@@ -243,3 +243,52 @@ func TestStageOptionsJSONRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestExplicitZeroOfEveryNumericOption holds every numeric option of every stage to its documented range at
+// 0: an explicit 0 is refused where it is out of range (it never means "absent"), and kept where it is allowed.
+func TestExplicitZeroOfEveryNumericOption(t *testing.T) {
+	t.Parallel()
+	const metrics = `"metrics": [{"errorRate": {"max": "1%"}}]`
+	testcases := []struct {
+		decode  func([]byte) error
+		raw     string
+		wantErr string // empty: 0 is allowed
+	}{
+		{decode: decodeWith(DecodeSyncStageOptions), raw: `{"timeout": "0s"}`, wantErr: `CLOUDRUN_SYNC: field "timeout": "0s" is not positive`},
+		{decode: decodeWith(DecodePromoteStageOptions), raw: `{"percent": 0}`},
+		{decode: decodeWith(DecodeCleanupStageOptions), raw: `{"keepCount": 0}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: field "keepCount": 0 is out of range, allowed an integer >= 1`},
+		{decode: decodeWith(DecodeJobSyncStageOptions), raw: `{"timeout": "0s"}`, wantErr: `CLOUDRUN_JOB_SYNC: field "timeout": "0s" is not positive`},
+		{decode: decodeWith(DecodeJobRunStageOptions), raw: `{"taskCount": 0}`, wantErr: `CLOUDRUN_JOB_RUN: field "taskCount": 0 is out of range`},
+		{decode: decodeWith(DecodeJobRunStageOptions), raw: `{"taskTimeout": "0s"}`, wantErr: `CLOUDRUN_JOB_RUN: field "taskTimeout": "0s" is not positive`},
+		{decode: decodeWith(DecodeJobRunStageOptions), raw: `{"timeout": "0s"}`, wantErr: `CLOUDRUN_JOB_RUN: field "timeout": "0s" is not positive`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "0s", ` + metrics + `}`, wantErr: `CLOUDRUN_ANALYSIS: field "duration": "0s" is out of range`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "interval": "0s", ` + metrics + `}`, wantErr: `CLOUDRUN_ANALYSIS: field "interval": "0s" is out of range`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "ingestionDelay": "0s", ` + metrics + `}`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "failureLimit": 0, ` + metrics + `}`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "minRequests": 0, ` + metrics + `}`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "metrics": [{"latency": {"percentile": 0, "max": "1s"}}]}`,
+			wantErr: `CLOUDRUN_ANALYSIS: field "metrics[0].latency.percentile": 0 is out of range, allowed an integer 1-99`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "metrics": [{"latency": {"max": "0s"}}]}`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "metrics": [{"errorRate": {"max": 0}}]}`},
+		{decode: decodeWith(DecodeAnalysisStageOptions), raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"x\"", "max": 0}}]}`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.raw, func(t *testing.T) {
+			t.Parallel()
+			err := tc.decode([]byte(tc.raw))
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), tc.wantErr), err.Error())
+		})
+	}
+}
+
+func decodeWith[T any](decode func([]byte) (T, error)) func([]byte) error {
+	return func(raw []byte) error {
+		_, err := decode(raw)
+		return err
+	}
+}

@@ -2,7 +2,6 @@ package deployment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -36,7 +35,7 @@ func (p *Plugin) executeAnalysis(ctx context.Context, lp sdk.StageLogPersister, 
 	return target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
 		err := p.analyseTarget(ctx, t, store, opts, start, display)
 		if err != nil {
-			stop(fmt.Errorf("the analysis of deploy target %s failed", t.Name))
+			stop(target.Stopped{Reason: fmt.Sprintf("the analysis of deploy target %s failed", t.Name)})
 		}
 		return err
 	})
@@ -66,6 +65,7 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	}
 	logAnalysisPlan(t, opts, subject)
 	var tally analysis.Tally
+	var inconclusions analysis.Inconclusions
 	checks := opts.Checks()
 	for n := 1; n <= checks; n++ {
 		from := start.Add(time.Duration(n-1) * opts.Interval)
@@ -82,6 +82,7 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 		}
 		c := analysis.Judge(opts, n, w)
 		tally.Add(c.Verdict)
+		inconclusions.Add(c)
 		t.Log.Info(analysis.Render(opts, subject, c))
 		display.set(ctx, t, fmt.Sprintf("check %d/%d %s", n, checks, c.Verdict))
 		if tally.FailedBeyond(opts.FailureLimit) {
@@ -93,9 +94,11 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	outcome := tally.Outcome(opts)
 	switch {
 	case outcome == analysis.Inconclusive && !opts.PassInconclusive:
-		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): too little data to judge it; send it more traffic, lower minRequests, or set onInconclusive: pass", subject.New, tally)
+		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): %s; to pass an inconclusive analysis, set onInconclusive: pass",
+			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
 	case outcome == analysis.Inconclusive:
-		t.Log.Successf("The analysis of revision %s is inconclusive (%s); it passes because onInconclusive is pass", subject.New, tally)
+		t.Log.Successf("The analysis of revision %s is inconclusive (%s): %s; it passes because onInconclusive is pass",
+			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
 	default:
 		t.Log.Successf("Revision %s passed the analysis: %d checks, %s", subject.New, checks, tally)
 	}
@@ -180,7 +183,8 @@ func (d *verdictDisplay) set(ctx context.Context, t *target.Target, verdict stri
 	if len(parts) > 1 {
 		text = "Analysis: " + strings.Join(parts, "; ")
 	}
-	if err := d.store.PutStageMetadata(ctx, sdk.MetadataKeyStageDisplay, text); err != nil && !errors.Is(err, context.Canceled) {
+	// A cancelled stage (by piped, or by the analysis itself when another target failed) is not news here.
+	if err := d.store.PutStageMetadata(ctx, sdk.MetadataKeyStageDisplay, text); err != nil && ctx.Err() == nil {
 		t.Log.Infof("Could not show the verdict in the PipeCD UI: %v", err)
 	}
 }

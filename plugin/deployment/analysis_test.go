@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
 // analysisOptions are short checks over fakerun's per-second points: 2 checks of 1s, read at once.
@@ -103,17 +105,51 @@ func TestAnalysis_TooFewRequestsIsInconclusive(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
 	e := newEnv(t, f)
-	canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+	revNew, revOld := canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
 
 	opts := `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "metrics": [{"errorRate": {"max": "1%"}}]`
 	status, log := e.run(StageCloudRunAnalysis, opts+"}", nil)
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
 	assert.Contains(t, log.String(), "0 requests to the new revision, fewer than minRequests 100")
-	assert.Contains(t, log.String(), "is inconclusive (0 passed, 0 failed, 1 inconclusive): too little data")
+	assert.Equal(t, "the analysis of revision "+revNew+" is inconclusive (0 passed, 0 failed, 1 inconclusive): the new revision served 0 requests in check 1/1; "+
+		"it gets 10% of the traffic now ("+revOld+" 90%, "+revNew+" 10% (tag preview-2222222)): send service web traffic during the analysis; "+
+		"to pass an inconclusive analysis, set onInconclusive: pass", log.firstError())
 
 	status, log = e.run(StageCloudRunAnalysis, opts+`, "onInconclusive": "pass"}`, nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
-	assert.Contains(t, log.String(), "it passes because onInconclusive is pass")
+	assert.Contains(t, log.String(), "SUCCESS The analysis of revision "+revNew+" is inconclusive (0 passed, 0 failed, 1 inconclusive): the new revision served 0 requests in check 1/1; "+
+		"it gets 10% of the traffic now ("+revOld+" 90%, "+revNew+" 10% (tag preview-2222222)): send service web traffic during the analysis; it passes because onInconclusive is pass")
+}
+
+func TestAnalysis_TrafficMovedAwayIsNamedAsTheInconclusiveCause(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revNew, revOld := canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+	status, log := e.run(StageCloudRunPromote, `{"percent": 0}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	startLoad(t, f, 5*time.Second)
+
+	status, log = e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5, "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Equal(t, "the analysis of revision "+revNew+" is inconclusive (0 passed, 0 failed, 1 inconclusive): the new revision served 0 requests in check 1/1; "+
+		"it gets 0% of the traffic now ("+revOld+" 100%, "+revNew+" 0% (tag preview-2222222)): the traffic was moved away from it; "+
+		"to pass an inconclusive analysis, set onInconclusive: pass", log.firstError())
+	assert.NotContains(t, log.String(), "lower minRequests")
+}
+
+func TestAnalysis_CustomFilterMatchingNothingIsNamedAsTheInconclusiveCause(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revNew, _ := canaryAt10(t, f, e, "gcr.io/p/web:v2", 5*time.Second)
+
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5,
+	  "metrics": [{"errorRate": {"max": "5%"}}, {"custom": {"filter": "metric.type = \"custom.googleapis.com/nothing\"", "max": 0}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Equal(t, "the analysis of revision "+revNew+` is inconclusive (0 passed, 0 failed, 1 inconclusive): the custom filter metric.type = "custom.googleapis.com/nothing" matched no time series in check 1/1: `+
+		"check its metric.type and labels, and that something writes the metric; to pass an inconclusive analysis, set onInconclusive: pass", log.firstError())
+	assert.NotContains(t, log.String(), "lower minRequests")
 }
 
 func TestAnalysis_MonitoringUnavailableIsRetriedThenFails(t *testing.T) {
@@ -162,9 +198,12 @@ func TestAnalysis_OneBadRegionFailsTheStage(t *testing.T) {
 
 	status, log := e.run(StageCloudRunAnalysis, `{"duration": "3s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5, "metrics": [{"errorRate": {"max": "5%"}}]}`, nil)
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
-	assert.Contains(t, log.String(), "[dt2] revision")
-	assert.Contains(t, log.String(), "failed the analysis at check 1/3")
-	assert.Contains(t, log.String(), "[dt1] the analysis stopped")
+	// The first error line is the failing target's verdict; the target it stopped says so after it, at info
+	// level, and nothing complains about the cancellation the stage caused itself.
+	assert.Regexp(t, `^\[dt2\] revision \S+ failed the analysis at check 1/3 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate`, log.firstError())
+	assert.Regexp(t, `(?s)ERROR \[dt2\] revision .*\nINFO \[dt1\] the analysis stopped (before|at) check \d/3: the analysis of deploy target dt2 failed`, log.String())
+	assert.NotContains(t, log.String(), "ERROR [dt1]")
+	assert.NotContains(t, log.String(), "Could not show the verdict")
 }
 
 func TestAnalysis_WithoutSyncFails(t *testing.T) {
@@ -180,4 +219,14 @@ func TestAnalysis_WithoutSyncFails(t *testing.T) {
 	status, log = e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "2s", "metrics": []}`, nil)
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
 	assert.Contains(t, log.String(), `Invalid stage options in app.pipecd.yaml spec.pipeline.stages[0]: CLOUDRUN_ANALYSIS: field "interval": 2s is longer than duration 1s`)
+}
+
+func TestAnalysis_VerdictAfterTheStagesOwnCancellationIsNotAnError(t *testing.T) {
+	t.Parallel()
+	log := &recordLog{t: t}
+	display := &verdictDisplay{store: newMemStore(), verdicts: map[string]string{}}
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(errors.New("the analysis of deploy target dt2 failed"))
+	display.set(ctx, &target.Target{Name: "dt1", Log: log}, "check 1/3 PASS")
+	assert.Empty(t, log.String())
 }

@@ -36,6 +36,8 @@ func TestStages_BadInputFailsClearlyAndLeavesTrafficUnchanged(t *testing.T) {
 		service  string
 		target   string // deploy target fields; "-" means no deploy target at all
 		wantLogs []string
+		// wantFirst is the first line of the first error of the stage, when the case checks it.
+		wantFirst string
 	}{
 		// Service manifests.
 		{name: "fail: manifest unknown field", service: "name: web\ntemplat:\n  containers:\n    - image: gcr.io/p/web:v2\n", wantLogs: []string{"service.yaml", "templat"}},
@@ -49,10 +51,24 @@ func TestStages_BadInputFailsClearlyAndLeavesTrafficUnchanged(t *testing.T) {
 		{name: "fail: other region in name", service: strings.Replace(v2, "name: web", "name: projects/proj/locations/us-central1/services/web", 1), wantLogs: []string{"service.yaml", `region "us-central1"`}},
 		{name: "fail: invalid image", service: serviceYAML("gcr.io/p/WEB:v2"), wantLogs: []string{"service.yaml", "gcr.io/p/WEB:v2"}},
 		{name: "fail: port is not a number", service: strings.Replace(v2, "containerPort: 8080", "containerPort: http", 1), wantLogs: []string{"service.yaml", "containerPort"}},
-		{name: "fail: manifest duplicate image", service: v2 + "      image: gcr.io/p/web:v3\n", wantLogs: []string{"service.yaml", "duplicate key", `line 7: key "image" already set in map`}},
+		{name: "fail: manifest duplicate image", service: v2 + "      image: gcr.io/p/web:v3\n", wantLogs: []string{"service.yaml"},
+			wantFirst: `Invalid application configuration: manifest service.yaml: duplicate key "image" on line 7, allowed each key once per object`},
+		// Explicit values outside Cloud Run's documented ranges, zero included where the minimum is above 0
+		// (Cloud Run would read an explicit 0 as "unset" and use its default).
+		{name: "fail: request timeout zero", service: v2 + "  timeout: 0s\n",
+			wantFirst: `Invalid application configuration: manifest service.yaml: field "template.timeout": "0s" is out of range, allowed 1s to 3600s (Cloud Run's request timeout; omit it for 300s)`},
+		{name: "fail: container port zero", service: strings.Replace(v2, "containerPort: 8080", "containerPort: 0", 1),
+			wantFirst: `Invalid application configuration: manifest service.yaml: field "template.containers[0].ports[0].containerPort": 0 is out of range, allowed 1 to 65535 (omit the port for 8080)`},
+		{name: "fail: concurrency above 1000", service: v2 + "  maxInstanceRequestConcurrency: 1001\n",
+			wantFirst: `Invalid application configuration: manifest service.yaml: field "template.maxInstanceRequestConcurrency": 1001 is out of range, allowed 0 to 1000 (0 or none: Cloud Run's default)`},
+		{name: "fail: probe failure threshold zero", service: v2 + "      startupProbe:\n        failureThreshold: 0\n        tcpSocket: {port: 8080}\n",
+			wantFirst: `Invalid application configuration: manifest service.yaml: field "template.containers[0].startupProbe.failureThreshold": 0 is out of range, allowed 1 to 2147483647 (omit it for 3)`},
+		{name: "fail: knative probe period zero", service: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - image: gcr.io/p/web:v2\n          livenessProbe: {periodSeconds: 0, httpGet: {path: /}}\n",
+			wantFirst: `Invalid application configuration: manifest service.yaml: the Knative serving.knative.dev/v1 Service cannot be converted to a Cloud Run Admin API v2 Service (1 problem):`,
+			wantLogs:  []string{`spec.template.spec.containers[0].livenessProbe.periodSeconds`, "an integer from 1 to"}},
 		// Application config.
 		{name: "fail: duplicate key in plugin spec", app: appWith("      input:\n        serviceManifestFile: service.yaml\n        serviceManifestFile: other.yaml\n"),
-			wantLogs: []string{"app.pipecd.yaml", "duplicate key", `line 9: key "serviceManifestFile" already set in map`}},
+			wantFirst: `Invalid application configuration: app.pipecd.yaml: duplicate key "serviceManifestFile" on line 9, allowed each key once per object`},
 		{name: "fail: manifest file missing", app: appWith("      input:\n        serviceManifestFile: missing.yaml\n"), wantLogs: []string{"missing.yaml"}},
 		{name: "fail: manifest outside the application directory", app: appWith("      input:\n        serviceManifestFile: ../service.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "serviceManifestFile", "outside the application directory"}},
 		{name: "fail: unknown field in plugin spec", app: appWith("      inputs: {}\n"), wantLogs: []string{"app.pipecd.yaml", "inputs"}},
@@ -115,6 +131,9 @@ func TestStages_BadInputFailsClearlyAndLeavesTrafficUnchanged(t *testing.T) {
 				assert.Contains(t, log.String(), want)
 			}
 			assert.Contains(t, log.String(), "ERROR")
+			if tc.wantFirst != "" {
+				assert.Equal(t, tc.wantFirst, log.firstError())
+			}
 			assert.Equal(t, before, trafficOf(t, f), "traffic unchanged")
 			for _, c := range f.Calls() {
 				assert.NotEqual(t, "UpdateService", c.Method, "no write")

@@ -15,6 +15,7 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
@@ -68,7 +69,12 @@ func (m *memStore) GetStageMetadata(_ context.Context, key string) (string, bool
 	return v, ok, nil
 }
 
-func (m *memStore) PutStageMetadata(_ context.Context, key, value string) error {
+// PutStageMetadata fails on a cancelled context as piped's gRPC metadata store does: with a gRPC status,
+// which is not context.Canceled.
+func (m *memStore) PutStageMetadata(ctx context.Context, key, value string) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stage[key] = value
@@ -93,6 +99,19 @@ func (l *recordLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.lines, "\n")
+}
+
+// firstError is the first line of the first error the stage logged: what a user reads first.
+func (l *recordLog) firstError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if text, ok := strings.CutPrefix(line, "ERROR "); ok {
+			first, _, _ := strings.Cut(text, "\n")
+			return first
+		}
+	}
+	return ""
 }
 
 func (l *recordLog) Write(b []byte) (int, error)      { l.add("INFO", string(b)); return len(b), nil }

@@ -74,7 +74,7 @@ func decodeJob(data []byte) (*JobManifest, error) {
 	var where placement
 	switch format {
 	case FormatCloudRunV2:
-		err = decodeCloudRunV2(obj, job)
+		err = decodeCloudRunV2(obj, job, jobRanges)
 	case FormatKnativeJob:
 		job, where, err = decodeKnativeJob(obj)
 	}

@@ -81,7 +81,7 @@ func (c *knativeConverter) executionTemplate(o *kobject) *runpb.ExecutionTemplat
 	spec := o.object("spec")
 	t.Parallelism = spec.integer32("parallelism", 0)
 	if spec.has("taskCount") {
-		t.TaskCount = int32(spec.integer("taskCount", 1, 10000))
+		t.TaskCount = int32(spec.integer("taskCount", 1, maxTaskCount))
 	}
 	t.Template = c.taskTemplate(spec.object("template"))
 	spec.done()

@@ -464,9 +464,9 @@ func probe(container *kobject, key string) *runpb.Probe {
 	o := container.object(key)
 	p := &runpb.Probe{
 		InitialDelaySeconds: o.integer32("initialDelaySeconds", 0),
-		TimeoutSeconds:      o.integer32("timeoutSeconds", 0),
-		PeriodSeconds:       o.integer32("periodSeconds", 0),
-		FailureThreshold:    o.integer32("failureThreshold", 0),
+		TimeoutSeconds:      o.integer32("timeoutSeconds", 1),
+		PeriodSeconds:       o.integer32("periodSeconds", 1),
+		FailureThreshold:    o.integer32("failureThreshold", 1),
 	}
 	if n := o.integer("successThreshold", 0, math.MaxInt32); n > 1 {
 		o.p.add(o.pathOf("successThreshold"), "cannot be converted: Cloud Run Admin API v2 probes pass after one success; remove it or set 1")
@@ -475,7 +475,7 @@ func probe(container *kobject, key string) *runpb.Probe {
 	if o.has("httpGet") {
 		actions++
 		h := o.object("httpGet")
-		get := &runpb.HTTPGetAction{Path: h.str("path"), Port: int32(h.integer("port", 0, 65535))}
+		get := &runpb.HTTPGetAction{Path: h.str("path"), Port: int32(h.integer("port", 1, 65535))}
 		for _, header := range h.objects("httpHeaders") {
 			get.HttpHeaders = append(get.HttpHeaders, &runpb.HTTPHeader{Name: header.str("name"), Value: header.str("value")})
 			header.done()
@@ -486,13 +486,13 @@ func probe(container *kobject, key string) *runpb.Probe {
 	if o.has("tcpSocket") {
 		actions++
 		t := o.object("tcpSocket")
-		p.ProbeType = &runpb.Probe_TcpSocket{TcpSocket: &runpb.TCPSocketAction{Port: int32(t.integer("port", 0, 65535))}}
+		p.ProbeType = &runpb.Probe_TcpSocket{TcpSocket: &runpb.TCPSocketAction{Port: int32(t.integer("port", 1, 65535))}}
 		t.done()
 	}
 	if o.has("grpc") {
 		actions++
 		g := o.object("grpc")
-		p.ProbeType = &runpb.Probe_Grpc{Grpc: &runpb.GRPCAction{Port: int32(g.integer("port", 0, 65535)), Service: g.str("service")}}
+		p.ProbeType = &runpb.Probe_Grpc{Grpc: &runpb.GRPCAction{Port: int32(g.integer("port", 1, 65535)), Service: g.str("service")}}
 		g.done()
 	}
 	o.ignore("httpGet", "tcpSocket", "grpc")

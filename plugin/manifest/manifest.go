@@ -54,6 +54,8 @@ const MaxFileSize = 1 << 20
 var (
 	servicePattern = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
 	documentSplit  = regexp.MustCompile(`(?m)^---[ \t]*$`)
+	// duplicateKey is one line of the YAML decoder's error for a repeated key: its line and the quoted key.
+	duplicateKey = regexp.MustCompile(`line (\d+): key ("(?:[^"\\]|\\.)*") already set in map`)
 	// protoErrorPrefix is protojson's "proto: (line 1:23): " prefix; the position is in the
 	// JSON converted from YAML, so it would only mislead.
 	protoErrorPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(syntax error )?(\(line \d+:\d+\):[\s\x{00a0}]*)?`)
@@ -137,7 +139,7 @@ func decode(data []byte) (*Manifest, error) {
 	switch format {
 	case FormatCloudRunV2:
 		svc = &runpb.Service{}
-		err = decodeCloudRunV2(obj, svc)
+		err = decodeCloudRunV2(obj, svc, serviceRanges)
 	case FormatKnative:
 		svc, where, err = decodeKnative(obj)
 	}
@@ -152,8 +154,12 @@ func decode(data []byte) (*Manifest, error) {
 // would deploy what the reader did not expect.
 func YAMLToJSON(data []byte) ([]byte, error) {
 	out, err := yaml.YAMLToJSONStrict(data)
-	if err != nil && strings.Contains(err.Error(), "already set in map") {
-		return nil, fmt.Errorf("duplicate key, allowed each key once per object: %w", err)
+	if dups := duplicateKey.FindAllStringSubmatch(fmt.Sprint(err), -1); len(dups) > 0 {
+		where := make([]string, 0, len(dups))
+		for _, d := range dups {
+			where = append(where, fmt.Sprintf("key %s on line %s", d[2], d[1]))
+		}
+		return nil, fmt.Errorf("duplicate %s, allowed each key once per object", strings.Join(where, " and "))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid YAML or JSON: %w", err)
@@ -219,12 +225,15 @@ func detectFormat(obj map[string]any, kind string) (Format, error) {
 		quote(apiVersion), FormatCloudRunV2, kind, v1, v1Name)
 }
 
-// decodeCloudRunV2 strictly decodes a v2 Service or Job into msg; apiVersion and kind, which v2
-// resources do not have, are dropped first.
-func decodeCloudRunV2(obj map[string]any, msg proto.Message) error {
+// decodeCloudRunV2 strictly decodes a v2 Service or Job into msg, refusing explicit values outside
+// ranges; apiVersion and kind, which v2 resources do not have, are dropped first.
+func decodeCloudRunV2(obj map[string]any, msg proto.Message, ranges []fieldRange) error {
 	delete(obj, "apiVersion")
 	delete(obj, "kind")
 	if err := checkFields(obj, msg.ProtoReflect().Descriptor(), ""); err != nil {
+		return err
+	}
+	if err := checkRanges(obj, ranges); err != nil {
 		return err
 	}
 	clean, err := json.Marshal(obj)

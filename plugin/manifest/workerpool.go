@@ -69,7 +69,7 @@ func decodeWorkerPool(data []byte) (*WorkerPoolManifest, error) {
 	pool := &runpb.WorkerPool{}
 	var where placement
 	if format == FormatCloudRunV2 {
-		err = decodeCloudRunV2(obj, pool)
+		err = decodeCloudRunV2(obj, pool, poolRanges)
 	} else {
 		pool, where, err = decodeKnativeWorkerPool(obj)
 	}

@@ -5,6 +5,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -47,8 +48,8 @@ func Connect(ctx context.Context, registry *provider.Registry, name string, cfg 
 
 // ForEach decodes and connects every deploy target, then runs fn on all of them concurrently, each with its
 // own log and with retries of transient errors announced in it. A failure of fn (or a panic in it) is
-// written to the target's log. It returns failure if there is no target, if one cannot be used, or if fn
-// failed for any target.
+// written to the target's log as an error; an error of fn that wraps Stopped is written after the failures,
+// as info. It returns failure if there is no target, if one cannot be used, or if fn failed for any target.
 func ForEach(ctx context.Context, registry *provider.Registry, lp sdk.StageLogPersister, dts []*DeployTarget, fn func(ctx context.Context, t *Target) error) sdk.StageStatus {
 	if len(dts) == 0 {
 		lp.Errorf("The deployment has no deploy target for this plugin: add the application's deploy target (one of spec.plugins[].deployTargets[].name of the %s plugin in piped.yaml) to the application", config.PluginName())
@@ -90,9 +91,16 @@ func ForEach(ctx context.Context, registry *provider.Registry, lp sdk.StageLogPe
 		})
 	}
 	wg.Wait()
+	// The failures first, then the targets they stopped: the first error line is a failure's own.
 	for i, err := range errs {
-		if err != nil {
+		if err != nil && !errors.As(err, new(Stopped)) {
 			targets[i].Log.Errorf("%v", err)
+			failed = true
+		}
+	}
+	for i, err := range errs {
+		if err != nil && errors.As(err, new(Stopped)) {
+			targets[i].Log.Infof("%v", err)
 			failed = true
 		}
 	}
@@ -101,6 +109,16 @@ func ForEach(ctx context.Context, registry *provider.Registry, lp sdk.StageLogPe
 	}
 	return sdk.StageStatusSuccess
 }
+
+// Stopped is the cause with which a function run by ForEach stops the others when its deploy target fails.
+// An error that wraps it is not a failure of its own target: ForEach logs it at info level after the
+// failures, so that the first error line of the stage is the failing target's.
+type Stopped struct {
+	// Reason says which deploy target failed, e.g. "the analysis of deploy target us failed".
+	Reason string
+}
+
+func (s Stopped) Error() string { return s.Reason }
 
 // prefixedLog prefixes every line with the deploy target name.
 type prefixedLog struct {

@@ -54,18 +54,35 @@ func TestDecode(t *testing.T) {
 
 // recordLog is a stage log that keeps its lines.
 type recordLog struct {
-	mu    sync.Mutex
-	lines []string
+	mu     sync.Mutex
+	lines  []string
+	errors []bool // whether each line was logged as an error
 }
 
-func (l *recordLog) add(s string)                     { l.mu.Lock(); l.lines = append(l.lines, s); l.mu.Unlock() }
-func (l *recordLog) Write(b []byte) (int, error)      { l.add(string(b)); return len(b), nil }
-func (l *recordLog) Info(s string)                    { l.add(s) }
-func (l *recordLog) Infof(format string, a ...any)    { l.add(fmt.Sprintf(format, a...)) }
-func (l *recordLog) Success(s string)                 { l.add(s) }
-func (l *recordLog) Successf(format string, a ...any) { l.add(fmt.Sprintf(format, a...)) }
-func (l *recordLog) Error(s string)                   { l.add(s) }
-func (l *recordLog) Errorf(format string, a ...any)   { l.add(fmt.Sprintf(format, a...)) }
+func (l *recordLog) add(s string, isError bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+	l.errors = append(l.errors, isError)
+}
+func (l *recordLog) Write(b []byte) (int, error)      { l.add(string(b), false); return len(b), nil }
+func (l *recordLog) Info(s string)                    { l.add(s, false) }
+func (l *recordLog) Infof(format string, a ...any)    { l.add(fmt.Sprintf(format, a...), false) }
+func (l *recordLog) Success(s string)                 { l.add(s, false) }
+func (l *recordLog) Successf(format string, a ...any) { l.add(fmt.Sprintf(format, a...), false) }
+func (l *recordLog) Error(s string)                   { l.add(s, true) }
+func (l *recordLog) Errorf(format string, a ...any)   { l.add(fmt.Sprintf(format, a...), true) }
+
+// levelled is the log with "ERROR " or "INFO " before every line.
+func (l *recordLog) levelled() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, len(l.lines))
+	for i, line := range l.lines {
+		out[i] = map[bool]string{true: "ERROR ", false: "INFO "}[l.errors[i]] + line
+	}
+	return out
+}
 func (l *recordLog) text() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -117,4 +134,26 @@ func TestForEach(t *testing.T) {
 
 	status = ForEach(t.Context(), registry, &recordLog{}, []*DeployTarget{good("dt1"), good("dt2")}, func(context.Context, *Target) error { return nil })
 	assert.Equal(t, sdk.StageStatusSuccess, status)
+}
+
+func TestForEach_AFailureComesBeforeTheTargetsItStopped(t *testing.T) {
+	t.Parallel()
+	registry := provider.NewRegistry()
+	t.Cleanup(func() { _ = registry.Close() })
+	good := func(name string) *DeployTarget {
+		return deployTarget(t, name, `{"project": "p", "region": "us-central1", "endpoint": "127.0.0.1:1", "insecure": true}`)
+	}
+	lp := &recordLog{}
+	ctx, stop := context.WithCancelCause(t.Context())
+	defer stop(nil)
+	status := ForEach(ctx, registry, lp, []*DeployTarget{good("dt1"), good("dt2")}, func(ctx context.Context, tg *Target) error {
+		if tg.Name == "dt2" {
+			stop(Stopped{Reason: "deploy target dt2 failed"})
+			return errors.New("the new revision failed")
+		}
+		<-ctx.Done()
+		return fmt.Errorf("stopped waiting: %w", context.Cause(ctx))
+	})
+	assert.Equal(t, sdk.StageStatusFailure, status)
+	assert.Equal(t, []string{"ERROR [dt2] the new revision failed", "INFO [dt1] stopped waiting: deploy target dt2 failed"}, lp.levelled())
 }

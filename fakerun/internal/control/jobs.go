@@ -34,7 +34,7 @@ const (
 // server's state.
 type jobsServer struct {
 	*Server
-	containers *ContainerManager // runs the tasks of docker-mode executions
+	tasks *TaskRunner // runs the tasks of docker-mode executions
 	runpb.UnimplementedJobsServer
 	runpb.UnimplementedExecutionsServer
 	runpb.UnimplementedTasksServer
@@ -470,7 +470,7 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 		return nil, err
 	}
 	if e.docker {
-		s.containers.tasks.startExecution(e)
+		s.tasks.startExecution(e)
 	}
 	if s.cfg.Compat.RunJobDoneAtStart {
 		s.finishLocked(op, nil, s.executionProtoLocked(e))

@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/docker"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 )
@@ -192,4 +193,40 @@ func (s *Server) drawLatencyLocked(b behavior.Behavior) time.Duration {
 // Must be called with s.mu held.
 func (s *Server) newTraceLocked() string {
 	return fmt.Sprintf("%016x%016x/%s;o=1", s.serveRng.Uint64(), s.serveRng.Uint64(), strconv.FormatUint(s.serveRng.Uint64()>>1, 10))
+}
+
+// DockerRevisions returns the ready revisions that serve (a percentage or a tag) and whose behaviour is
+// Docker, by full name: the ones that need a container.
+func (s *Server) DockerRevisions() map[string]docker.Revision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]docker.Revision{}
+	if !s.anyDockerLocked() {
+		return out
+	}
+	for name, t := range s.servingTargetsLocked() {
+		if t.Behavior.Docker {
+			out[name] = t.DockerRevision()
+		}
+	}
+	return out
+}
+
+// DockerRevision describes t's revision as a container to run.
+func (t Target) DockerRevision() docker.Revision {
+	return docker.Revision{Name: t.Revision, Image: t.Image, Container: t.Container,
+		Service: t.Resource.ServiceName, Short: t.Resource.RevisionName, Configuration: t.Resource.ConfigurationName}
+}
+
+// anyDockerLocked reports whether any behaviour asks for Docker.
+// Must be called with s.mu held.
+func (s *Server) anyDockerLocked() bool {
+	for _, m := range []map[string]behavior.Behavior{s.behaviors.Images, s.behaviors.Revisions} {
+		for _, b := range m {
+			if b.Docker {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -7,11 +7,11 @@ import (
 )
 
 // Register serves the Admin API v2 (Services, Revisions, Jobs, Executions, Tasks, WorkerPools) and Operations on gs;
-// containers runs the tasks of docker-mode executions.
-func (s *Server) Register(gs *grpc.Server, containers *ContainerManager) {
+// tasks runs the tasks of docker-mode executions.
+func (s *Server) Register(gs *grpc.Server, tasks *TaskRunner) {
 	runpb.RegisterServicesServer(gs, s)
 	runpb.RegisterRevisionsServer(gs, s)
-	jobs := &jobsServer{Server: s, containers: containers}
+	jobs := &jobsServer{Server: s, tasks: tasks}
 	runpb.RegisterJobsServer(gs, jobs)
 	runpb.RegisterExecutionsServer(gs, jobs)
 	runpb.RegisterTasksServer(gs, jobs)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/docker"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 )
 
@@ -40,7 +41,7 @@ type Recorder interface {
 
 // Backends finds the container serving a docker-mode revision.
 type Backends interface {
-	Backend(ctx context.Context, t control.Target) (*url.URL, error)
+	Backend(ctx context.Context, r docker.Revision) (*url.URL, error)
 }
 
 // Handler answers requests to service and tag URLs and records them.
@@ -101,7 +102,7 @@ func (d *Handler) answer(w http.ResponseWriter, r *http.Request, tgt control.Tar
 		}
 		return proxy(w, r, tgt, backend)
 	case tgt.Behavior.Docker:
-		backend, err := d.containers.Backend(r.Context(), tgt)
+		backend, err := d.containers.Backend(r.Context(), tgt.DockerRevision())
 		if err != nil {
 			return errorPage(w, http.StatusServiceUnavailable, fmt.Sprintf("fakerun: revision %s has no container: %v", tgt.Resource.RevisionName, err))
 		}

@@ -1,4 +1,4 @@
-package fakerun
+package adminapi
 
 import (
 	"errors"

@@ -1,9 +1,10 @@
-package fakerun
+package adminapi
 
 import (
 	"errors"
 	"net/http"
 
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/dataplane"
 )
 
@@ -14,7 +15,7 @@ func (a *admin) behaviors(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *admin) setBehaviors(w http.ResponseWriter, r *http.Request) {
-	var in Behaviors
+	var in behavior.Behaviors
 	if err := decodeBody(r, &in); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
@@ -36,7 +37,7 @@ func (a *admin) clearBehaviors(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *admin) loads(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]LoadStatus{"loads": a.srv.Loads()})
+	writeJSON(w, http.StatusOK, map[string][]dataplane.LoadStatus{"loads": a.srv.Loads()})
 }
 
 func (a *admin) startLoad(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +51,10 @@ func (a *admin) startLoad(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	id := a.srv.loads.Start(l)
+	id, err := a.srv.StartLoad(l)
+	if err != nil { // validated by in.Load already
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
 }

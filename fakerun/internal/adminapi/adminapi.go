@@ -1,4 +1,7 @@
-package fakerun
+// Package adminapi is the fake's HTTP admin API under /_fakerun/: its test knobs (state, reset, calls,
+// faults, readiness, failing images, behaviours, metrics, load, clock) as JSON for clients that cannot call
+// Go methods, over the Knobs interface the root package's Server satisfies.
+package adminapi
 
 import (
 	"bytes"
@@ -14,6 +17,9 @@ import (
 	"time"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/dataplane"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,8 +28,8 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/console"
 )
 
-// AdminPrefix is the path under which AdminHandler serves the HTTP admin API.
-const AdminPrefix = "/_fakerun/"
+// Prefix is the path under which the admin API is served.
+const Prefix = "/_fakerun/"
 
 // adminEndpoints documents the admin API; unknown paths answer with this list.
 var adminEndpoints = []string{
@@ -54,26 +60,19 @@ var adminEndpoints = []string{
 	`POST   /_fakerun/clock/advance {"duration":"30s"}`,
 }
 
-// AdminHandler returns the HTTP admin API, which exposes the Server's test
-// knobs to clients that cannot call Go methods (the standalone binary, other
-// languages). It serves JSON under AdminPrefix; mount it on the server's own
-// port with
-//
-//	srv.Handle(fakerun.AdminPrefix, srv.AdminHandler())
-//
-// Bad requests get HTTP 400 with {"error": "..."} naming the field at fault
-// and its allowed values.
-func (s *Server) AdminHandler() http.Handler {
+// New returns the admin API over knobs, with the web console (read-only) under console.Prefix.
+// Bad requests get HTTP 400 with {"error": "..."} naming the field at fault and its allowed values.
+func New(knobs Knobs, consoleHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	a := &admin{srv: s, mux: mux}
-	mux.Handle("GET "+console.Prefix, s.ConsoleHandler())
+	a := &admin{srv: knobs, mux: mux}
+	mux.Handle("GET "+console.Prefix, consoleHandler)
 	mux.HandleFunc("GET /_fakerun/healthz", a.healthz)
 	mux.HandleFunc("GET /_fakerun/state", a.state)
 	mux.HandleFunc("GET /_fakerun/instances", a.instances)
 	mux.HandleFunc("POST /_fakerun/reset", a.reset)
 	mux.HandleFunc("GET /_fakerun/calls", a.calls)
 	mux.HandleFunc("DELETE /_fakerun/calls", a.resetCalls)
-	mux.HandleFunc("GET /_fakerun/faults", a.faults)
+	mux.HandleFunc("GET /_fakerun/faults", a.getFaults)
 	mux.HandleFunc("POST /_fakerun/faults", a.injectFault)
 	mux.HandleFunc("DELETE /_fakerun/faults", a.clearFaults)
 	mux.HandleFunc("GET /_fakerun/readiness", a.readiness)
@@ -91,13 +90,41 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /_fakerun/clock", a.clock)
 	mux.HandleFunc("PUT /_fakerun/clock", a.setClock)
 	mux.HandleFunc("POST /_fakerun/clock/advance", a.advanceClock)
-	mux.HandleFunc(AdminPrefix, a.unknown)
+	mux.HandleFunc(Prefix, a.unknown)
 	return mux
+}
+
+// Knobs are the test knobs the admin API exposes (the root package's Server).
+type Knobs interface {
+	State() *control.State
+	Instances(poolName string) (map[string]int32, error)
+	Reset()
+	Calls() []faults.Call
+	ResetCalls()
+	Faults() map[string][]faults.Fault
+	InjectFault(method string, f faults.Fault)
+	ClearFaults()
+	Readiness() (delay time.Duration, manual bool)
+	SetReadinessDelay(d time.Duration)
+	SetManualReadiness(manual bool)
+	SetRevisionReady(revisionName string, ready bool) error
+	FailingImages() []string
+	AddFailingImage(image string)
+	Behaviors() behavior.Behaviors
+	SetBehaviors(bs behavior.Behaviors) error
+	ClearBehaviors()
+	IngestionDelay() time.Duration
+	SetIngestionDelay(d time.Duration)
+	Loads() []dataplane.LoadStatus
+	StartLoad(l dataplane.Load) (string, error)
+	Clock() control.ClockStatus
+	SetNow(t time.Time)
+	Advance(d time.Duration)
 }
 
 // admin implements the admin API's handlers on top of a Server.
 type admin struct {
-	srv *Server
+	srv Knobs
 	mux *http.ServeMux
 }
 
@@ -188,8 +215,8 @@ func (a *admin) reset(w http.ResponseWriter, _ *http.Request) {
 
 func (a *admin) calls(w http.ResponseWriter, r *http.Request) {
 	method := r.URL.Query().Get("method")
-	if method != "" && !slices.Contains(Methods, method) {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter %q: unknown method %q; allowed: %s", "method", method, strings.Join(Methods, ", ")))
+	if method != "" && !slices.Contains(faults.Methods, method) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter %q: unknown method %q; allowed: %s", "method", method, strings.Join(faults.Methods, ", ")))
 		return
 	}
 	out := []callJSON{}
@@ -213,17 +240,17 @@ func (a *admin) resetCalls(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *admin) faults(w http.ResponseWriter, _ *http.Request) {
+func (a *admin) getFaults(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]faultJSON{"faults": a.listFaults()})
 }
 
 // listFaults renders the registered faults in Methods order, each method's
 // faults in the order they apply.
 func (a *admin) listFaults() []faultJSON {
-	faults := a.srv.Faults()
+	registered := a.srv.Faults()
 	out := []faultJSON{}
-	for _, m := range Methods {
-		for _, f := range faults[m] {
+	for _, m := range faults.Methods {
+		for _, f := range registered[m] {
 			fj := faultJSON{Method: m, Code: code.Code(f.Code).String(), Message: f.Message, Times: f.Times}
 			if f.Delay > 0 {
 				fj.Delay = f.Delay.String()
@@ -250,22 +277,22 @@ func (a *admin) injectFault(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseFault checks a fault read from JSON and converts it.
-func parseFault(in faultJSON) (Fault, error) {
-	if !slices.Contains(Methods, in.Method) {
-		return Fault{}, fmt.Errorf("field %q: unknown method %q; allowed: %s", "method", in.Method, strings.Join(Methods, ", "))
+func parseFault(in faultJSON) (faults.Fault, error) {
+	if !slices.Contains(faults.Methods, in.Method) {
+		return faults.Fault{}, fmt.Errorf("field %q: unknown method %q; allowed: %s", "method", in.Method, strings.Join(faults.Methods, ", "))
 	}
 	c, err := parseCode(in.Code)
 	if err != nil {
-		return Fault{}, err
+		return faults.Fault{}, err
 	}
 	if in.Times < 0 {
-		return Fault{}, fmt.Errorf("field %q: must be >= 0 (0 = every call), got %d", "times", in.Times)
+		return faults.Fault{}, fmt.Errorf("field %q: must be >= 0 (0 = every call), got %d", "times", in.Times)
 	}
 	delay, err := behavior.ParseDuration("delay", in.Delay)
 	if err != nil {
-		return Fault{}, err
+		return faults.Fault{}, err
 	}
-	return Fault{Code: c, Message: in.Message, Times: in.Times, Delay: delay}, nil
+	return faults.Fault{Code: c, Message: in.Message, Times: in.Times, Delay: delay}, nil
 }
 
 // parseCode reads a gRPC code by name ("UNAVAILABLE", "Unavailable",
@@ -444,7 +471,7 @@ func (a *admin) unknown(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := a.mux.Handler(probe); pattern != AdminPrefix {
+		if _, pattern := a.mux.Handler(probe); pattern != Prefix {
 			allowed = append(allowed, m)
 		}
 	}
