@@ -42,6 +42,8 @@ type Snapshot struct {
 	Revisions  map[string][]*runpb.Revision // by service name, newest first
 	Operations []*longrunningpb.Operation   // oldest first
 	Faults     []Fault
+	// LatestReady is, by service name, the revision (short name) a LATEST traffic target sends requests to.
+	LatestReady map[string]string
 }
 
 // Fault is an injected fault.

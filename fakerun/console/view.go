@@ -58,7 +58,7 @@ func servicesOf(snap Snapshot, loc string) servicesPage {
 		page.Services = append(page.Services, serviceRow{
 			ID: rules.ShortName(svc.GetName()), Path: Prefix + svc.GetName(), URI: svc.GetUri(), VisitPath: visitPath(svc.GetUri()),
 			LatestReady: rules.ShortName(svc.GetLatestReadyRevision()),
-			Traffic:     trafficOf(svc, revisionColors(snap.Revisions[svc.GetName()])),
+			Traffic:     trafficOf(svc, snap.LatestReady[svc.GetName()], revisionColors(snap.Revisions[svc.GetName()])),
 		})
 	}
 	return page
@@ -143,7 +143,7 @@ func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (ser
 	svc := snap.Services[idx]
 	revs := snap.Revisions[name]
 	colors := revisionColors(revs)
-	lv := live{Now: snap.Now, Reconciling: svc.GetReconciling(), Traffic: trafficOf(svc, colors), Faults: snap.Faults}
+	lv := live{Now: snap.Now, Reconciling: svc.GetReconciling(), Traffic: trafficOf(svc, snap.LatestReady[svc.GetName()], colors), Faults: snap.Faults}
 	for _, u := range append([]string{svc.GetUri()}, svc.GetUrls()...) {
 		if !slices.ContainsFunc(lv.URLs, func(l link) bool { return l.URL == u }) {
 			lv.URLs = append(lv.URLs, link{URL: u, VisitPath: visitPath(u)})
@@ -167,13 +167,13 @@ func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (ser
 }
 
 // trafficOf reads the traffic that serves now (traffic_statuses); a LATEST
-// entry is shown with the newest ready revision it follows.
-func trafficOf(svc *runpb.Service, colors map[string]string) []trafficRow {
+// entry is shown with latest, the newest ready revision it follows.
+func trafficOf(svc *runpb.Service, latest string, colors map[string]string) []trafficRow {
 	var out []trafficRow
 	for _, st := range svc.GetTrafficStatuses() {
 		row := trafficRow{Revision: st.GetRevision(), Percent: st.GetPercent(), Tag: st.GetTag(), URI: st.GetUri(), TagPath: visitPath(st.GetUri())}
 		if st.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST {
-			row.Latest, row.Revision = true, rules.StatusRevision(svc, st)
+			row.Latest, row.Revision = true, latest
 		}
 		row.Color = colors[row.Revision]
 		out = append(out, row)

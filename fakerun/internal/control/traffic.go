@@ -73,8 +73,8 @@ func validateTraffic(serviceID string, traffic []*runpb.TrafficTarget) error {
 	return nil
 }
 
-// latestReadyLocked returns the newest ready revision of svc, or nil.
-// Must be called with s.mu held.
+// latestReadyLocked returns the newest ready revision of svc, or nil: the one revision a LATEST target
+// resolves to, for traffic statuses, routing and the console (LatestReady). Must be called with s.mu held.
 func (s *Server) latestReadyLocked(svc *service) *revision {
 	for i := len(svc.revisions) - 1; i >= 0; i-- {
 		if s.revisionStateLocked(svc.revisions[i]) == revReady {
@@ -127,9 +127,25 @@ func (s *Server) addressableLocked(r *revision) bool {
 		if t.GetRevision() == short && (t.GetPercent() > 0 || t.GetTag() != "") {
 			return true
 		}
-		if t.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST && rules.StatusRevision(svc, t) == short {
+		if t.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST &&
+			svc.GetLatestReadyRevision() == r.name {
 			return true
 		}
 	}
 	return false
+}
+
+// LatestReady returns, by service name, the short name of the revision a LATEST target sends requests to
+// (the newest ready one; services with none are absent).
+func (s *Server) LatestReady() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked()
+	out := map[string]string{}
+	for name, svc := range s.services {
+		if r := s.latestReadyLocked(svc); r != nil && !svc.deleted {
+			out[name] = rules.ShortName(r.name)
+		}
+	}
+	return out
 }

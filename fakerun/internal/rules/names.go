@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"cloud.google.com/go/run/apiv2/runpb"
 )
 
 // ServiceIDPattern is the rule for service ids documented in the v2 protos:
@@ -76,13 +74,4 @@ func ParseOperationName(field, name string) (location string, err error) {
 // shortName returns the last path segment of a resource name.
 func ShortName(name string) string {
 	return name[strings.LastIndexByte(name, '/')+1:]
-}
-
-// StatusRevision is the short name of the revision a published traffic status serves: its own, or for
-// LATEST the service's latest ready revision.
-func StatusRevision(svc *runpb.Service, st *runpb.TrafficTargetStatus) string {
-	if st.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST {
-		return ShortName(svc.GetLatestReadyRevision())
-	}
-	return st.GetRevision()
 }
