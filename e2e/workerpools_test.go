@@ -283,3 +283,79 @@ var _ = Describe("Worker pools [workerpools]", Label("workerpools", "fakerun-onl
 		Expect(ls.GetSyncState().GetShortReason()).To(Equal("Instance split of worker pool worker-pool was changed outside PipeCD: git's revision " + v2 + " has 70% of the instances"))
 	})
 })
+
+// poolConfig returns examples/worker-pool's app.pipecd.yaml with old replaced by new (old must occur).
+func poolConfig(old, new string) string {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join(AppDir(poolApp), "app.pipecd.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(string(raw)).To(ContainSubstring(old))
+	return strings.Replace(string(raw), old, new, 1)
+}
+
+var _ = Describe("Worker pool bad inputs [workerpools]", Label("workerpools", "badinput", "fakerun-only"), func() {
+	DescribeTable("fail the deployment with a clear message and write nothing to the worker pool",
+		func(ctx SpecContext, files func() map[string]string, wantInLog []string) {
+			e := newEnv()
+			p := newPoolState(e)
+			deployPoolV1(ctx, e, p)
+			before := p.pool()
+			e.Fakerun.ResetCalls()
+
+			By("deploying the bad input")
+			res, err := e.Piped.Deploy(ctx, DeployInput{App: poolApp, Commit: Commit(), Files: files()}.Deployment())
+			if err != nil {
+				// Refused while planning: piped fails the deployment before any stage.
+				for _, w := range wantInLog {
+					Expect(err.Error()).To(ContainSubstring(w))
+				}
+			} else {
+				e.Keep(res)
+				Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
+				var failed *piped.StageRecord
+				for _, s := range res.Executed() {
+					if s.Status == model.StageStatus_STAGE_FAILURE && !s.Rollback {
+						failed = &s
+						break
+					}
+				}
+				Expect(failed).NotTo(BeNil(), "%s", res.Report())
+				for _, w := range wantInLog {
+					Expect(failed.LogText()).To(ContainSubstring(w), "%s", res.Report())
+				}
+			}
+
+			By("checking nothing was written to the worker pool")
+			for _, c := range e.Fakerun.Calls() {
+				Expect(c.Method).NotTo(BeElementOf("CreateWorkerPool", "UpdateWorkerPool", "DeleteWorkerPool", "DeleteRevision"), "nothing is written")
+			}
+			after := p.pool()
+			Expect(after.GetEtag()).To(Equal(before.GetEtag()), "the pool is unchanged")
+			Expect(splitEntries(after.GetInstanceSplits())).To(Equal(splitEntries(before.GetInstanceSplits())))
+		},
+		Entry("an instance split not adding up to 100", func() map[string]string {
+			f := poolFiles(ImageV2)
+			f["worker-pool.yaml"] += "instanceSplits:\n  - {revision: worker-pool-a, percent: 60}\n  - {revision: worker-pool-b, percent: 30}\n"
+			return f
+		}, []string{"worker-pool.yaml", `field "instanceSplits": the percentages add up to 90, allowed exactly 100`}),
+		Entry("a negative instance count", func() map[string]string {
+			f := poolFiles(ImageV2)
+			f["worker-pool.yaml"] = strings.Replace(f["worker-pool.yaml"], "manualInstanceCount: 10", "manualInstanceCount: -3", 1)
+			return f
+		}, []string{"worker-pool.yaml", `field "scaling.manualInstanceCount": -3 is invalid`}),
+		Entry("a service field in the worker pool manifest", func() map[string]string {
+			f := poolFiles(ImageV2)
+			f["worker-pool.yaml"] += "traffic:\n  - {percent: 100}\n"
+			return f
+		}, []string{"worker-pool.yaml", `unknown field "traffic"`}),
+		Entry("a service manifest where a worker pool is expected", func() map[string]string {
+			return map[string]string{"worker-pool.yaml": "kind: Service\n" + Manifest("canary", ImageV2)}
+		}, []string{"worker-pool.yaml", "this is a Cloud Run service: name its manifest in input.serviceManifestFile instead of input.workerPoolManifestFile"}),
+		Entry("an errorRate threshold in the analysis of a worker pool", func() map[string]string {
+			f := poolFiles(ImageV2)
+			f["app.pipecd.yaml"] = poolConfig("      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50\n",
+				"      - name: CLOUDRUN_ANALYSIS\n        with:\n          duration: 2m\n          interval: 1m\n          metrics:\n            - errorRate: {max: 1%}\n      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50\n")
+			return f
+		}, []string{`field "metrics[0].errorRate": a worker pool serves no requests`}),
+	)
+})
