@@ -46,7 +46,7 @@ func (p *Plugin) promotePool(ctx context.Context, t *target.Target, rec *poolRec
 	if err != nil {
 		return err
 	}
-	t.Log.Infof("Instance split of worker pool %s:\n%s", id, traffic.Render(before, traffic.FromSplits(after.GetInstanceSplits())))
+	t.Log.Infof("Instance split of worker pool %s:\n%s", id, traffic.RenderSplit(before, traffic.FromSplits(after.GetInstanceSplits())))
 	t.Log.Successf("Revision %s of worker pool %s now has %d%% of the deployment's instances", rec.Revision, id, percent)
 	return nil
 }
@@ -65,7 +65,7 @@ func (p *Plugin) cleanupPool(ctx context.Context, t *target.Target, rec *poolRec
 	if err != nil {
 		return err
 	}
-	keep, remove := planCleanup(poolAsService(pool), revs, &syncRecord{Revision: rec.Revision, Traffic: rec.Split}, opts)
+	keep, remove := planCleanupOf(poolAsService(pool), revs, &syncRecord{Revision: rec.Revision, Traffic: rec.Split}, opts, poolCleanupWords)
 	for _, k := range keep {
 		t.Log.Infof("Keeping revision %s: %s", k.name, k.reason)
 	}

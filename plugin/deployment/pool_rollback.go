@@ -93,7 +93,7 @@ func (p *Plugin) rollbackPool(ctx context.Context, t *target.Target, rec *poolRe
 	if restored {
 		t.Log.Infof("Restored the worker pool as it was before the deployment: revision template %s and labels, annotations and scaling", pre.GetTemplate().GetRevision())
 	}
-	t.Log.Infof("Instance split of worker pool %s:\n%s", id, traffic.Render(before, next))
+	t.Log.Infof("Instance split of worker pool %s:\n%s", id, traffic.RenderSplit(before, next))
 	if unusable != nil {
 		return fmt.Errorf("%w. The worker pool was restored as it was before the deployment instead: fix the option and run the rollback again to give the instances to another revision", unusable)
 	}

@@ -150,7 +150,7 @@ func (p *Plugin) deployFreshPool(ctx context.Context, t *target.Target, store me
 	if err != nil {
 		return err
 	}
-	t.Log.Infof("Instance split of worker pool %s:\n%s", want.ID, traffic.Table(traffic.FromSplits(after.GetInstanceSplits())))
+	t.Log.Infof("Instance split of worker pool %s:\n%s", want.ID, traffic.SplitTable(traffic.FromSplits(after.GetInstanceSplits())))
 	t.Log.Successf("Created worker pool %s with revision %s", want.ID, rec.Revision)
 	return nil
 }
@@ -210,7 +210,7 @@ func (p *Plugin) deployPoolUpdate(ctx context.Context, t *target.Target, store m
 	if err != nil {
 		return fmt.Errorf("revision %s is ready but giving it the instances failed: %w", revision, err)
 	}
-	t.Log.Infof("Instance split of worker pool %s:\n%s", want.ID, traffic.Render(fromEntries(rec.Split), traffic.FromSplits(after.GetInstanceSplits())))
+	t.Log.Infof("Instance split of worker pool %s:\n%s", want.ID, traffic.RenderSplit(fromEntries(rec.Split), traffic.FromSplits(after.GetInstanceSplits())))
 	t.Log.Successf("Deployed revision %s of worker pool %s", revision, want.ID)
 	if job.opts.Prune {
 		if err := p.cleanupPool(ctx, t, rec, config.DefaultCleanupStageOptions()); err != nil {

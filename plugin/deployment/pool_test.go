@@ -156,6 +156,7 @@ func TestPool_CanaryByInstanceSplit(t *testing.T) {
 	assert.Contains(t, left, revB)
 	assert.NotContains(t, left, revA)
 	assert.Contains(t, log.String(), "Deleting revision "+revA)
+	assert.Contains(t, log.String(), "Keeping revision "+revD+": has 100% of the instances")
 	assert.Equal(t, map[string]int32{revD: 10}, instancesOf(t, f))
 }
 

@@ -82,7 +82,7 @@ func (pv *preview) runPool(ctx context.Context, cfg config.DeployTargetConfig, c
 		if err != nil {
 			return cannot(err)
 		}
-		fmt.Fprintf(&pv.detail, "\nInstance split now:\n%s", traffic.Table(cur))
+		fmt.Fprintf(&pv.detail, "\nInstance split now:\n%s", traffic.SplitTable(cur))
 		if split, err = traffic.KeepExisting(cur, desired.Revision, ""); err != nil {
 			return cannot(err)
 		}

@@ -60,3 +60,21 @@ func LivePool(pool *runpb.WorkerPool) ([]*runpb.TrafficTarget, error) {
 	}
 	return cur, nil
 }
+
+// RenderSplit is Render for a worker pool's instance split: the same rows without the tag column.
+func RenderSplit(before, after []*runpb.TrafficTarget) string {
+	rows := [][]string{{"REVISION", "INSTANCES BEFORE", "→ AFTER"}}
+	for _, c := range Changes(before, after) {
+		rows = append(rows, []string{c.Revision, cell(c.Before, c.InBefore), "→ " + cell(c.After, c.InAfter)})
+	}
+	return formatTable(rows)
+}
+
+// SplitTable is Table for a worker pool's instance split.
+func SplitTable(split []*runpb.TrafficTarget) string {
+	rows := [][]string{{"REVISION", "INSTANCES"}}
+	for _, t := range Clone(split) {
+		rows = append(rows, []string{key(t), Bar(t.GetPercent())})
+	}
+	return formatTable(rows)
+}

@@ -42,3 +42,13 @@ func TestLivePool(t *testing.T) {
 	_, err = LivePool(&runpb.WorkerPool{Name: "projects/p/locations/r/workerPools/pool"})
 	assert.ErrorContains(t, err, "worker pool pool: cannot pin the traffic to the latest ready revision")
 }
+
+func TestRenderSplit(t *testing.T) {
+	t.Parallel()
+	before := []*runpb.TrafficTarget{Revision("pool-a", 100, "")}
+	after := []*runpb.TrafficTarget{Revision("pool-b", 10, ""), Revision("pool-a", 90, "")}
+	assert.Equal(t, "REVISION  INSTANCES BEFORE  → AFTER\n"+
+		"pool-a    ██████████ 100%   → █████████░  90%\n"+
+		"pool-b    -                 → █░░░░░░░░░  10%\n", RenderSplit(before, after))
+	assert.Equal(t, "REVISION  INSTANCES\npool-b    █░░░░░░░░░  10%\npool-a    █████████░  90%\n", SplitTable(after))
+}
