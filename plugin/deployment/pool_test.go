@@ -377,3 +377,16 @@ spec:
 	require.NoError(t, err)
 	assert.Equal(t, sdk.SyncStrategyPipelineSync, got.Strategy)
 }
+
+// TestPool_JobStagesRefuseAPool: a job stage on a worker pool application names the stages to use and
+// writes nothing.
+func TestPool_JobStagesRefuseAPool(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newPoolEnv(t, f)
+	e.deploy("1111111aaaa", poolQuickApp, poolYAML("gcr.io/p/consumer:v1"))
+	status, log := e.run(StageCloudRunJobSync, "", nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "CLOUDRUN_JOB_SYNC deploys a job, but this application is a worker pool (input.workerPoolManifestFile pool.yaml): use CLOUDRUN_SYNC, CLOUDRUN_PROMOTE and CLOUDRUN_ROLLBACK for a worker pool")
+	assert.Empty(t, f.Calls())
+}
