@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/iam"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -59,6 +60,7 @@ type Server struct {
 	operations      map[string]*operation
 	jobs            *jobStore    // jobs, executions and their pending operations
 	pools           *poolStore   // worker pools; their revisions are in revisions too
+	iam             *iam.Store   // the IAM policies of services and jobs
 	opSeq           int64        // last operation sequence number
 	pending         []*operation // operations not done yet, oldest first
 	nextDue         time.Time    // earliest time a pending operation may change
@@ -144,6 +146,7 @@ func (s *Server) resetLocked() {
 	s.operations = map[string]*operation{}
 	s.jobs = newJobStore()
 	s.pools = newPoolStore()
+	s.iam = iam.NewStore()
 	s.pending = nil
 	s.dirty = false
 }

@@ -47,14 +47,15 @@ type workerPool struct {
 	tombstones []tombstone
 }
 
-// workerPoolsServer serves google.cloud.run.v2.WorkerPools on the control plane's state.
+// workerPoolsServer serves google.cloud.run.v2.WorkerPools on the control plane's state. The IAM RPCs of
+// worker pools are not modelled: they stay unimplemented.
 type workerPoolsServer struct {
 	runpb.UnimplementedWorkerPoolsServer
-	*Server
+	srv *Server
 }
 
 func (w *workerPoolsServer) CreateWorkerPool(_ context.Context, req *runpb.CreateWorkerPoolRequest) (*longrunningpb.Operation, error) {
-	s := w.Server
+	s := w.srv
 	project, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -206,7 +207,7 @@ func (s *Server) splitWaitsLocked(pool *workerPool, splits []*runpb.InstanceSpli
 }
 
 func (w *workerPoolsServer) GetWorkerPool(_ context.Context, req *runpb.GetWorkerPoolRequest) (*runpb.WorkerPool, error) {
-	s := w.Server
+	s := w.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pool, err := s.poolLocked(req.GetName())
@@ -231,7 +232,7 @@ func (s *Server) poolLocked(name string) (*workerPool, error) {
 }
 
 func (w *workerPoolsServer) ListWorkerPools(_ context.Context, req *runpb.ListWorkerPoolsRequest) (*runpb.ListWorkerPoolsResponse, error) {
-	s := w.Server
+	s := w.srv
 	_, region, err := rules.ParseLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -266,7 +267,7 @@ func (w *workerPoolsServer) ListWorkerPools(_ context.Context, req *runpb.ListWo
 }
 
 func (w *workerPoolsServer) UpdateWorkerPool(_ context.Context, req *runpb.UpdateWorkerPoolRequest) (*longrunningpb.Operation, error) {
-	s := w.Server
+	s := w.srv
 	if req.GetWorkerPool() == nil {
 		return nil, rules.InvalidArgument("worker_pool", "a worker pool is required")
 	}
@@ -373,7 +374,7 @@ func (s *Server) poolUpdateCreatesRevisionLocked(pool *workerPool, t *runpb.Work
 }
 
 func (w *workerPoolsServer) DeleteWorkerPool(_ context.Context, req *runpb.DeleteWorkerPoolRequest) (*longrunningpb.Operation, error) {
-	s := w.Server
+	s := w.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pool, err := s.poolLocked(req.GetName())
