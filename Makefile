@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 .DEFAULT_GOAL := help
 
-MODULES := fakerun plugin e2e
+MODULES := fakerun plugin e2e examples/pipeline-testing
 TOOLS := $(CURDIR)/.tools
 BIN := $(CURDIR)/bin
 COVER := $(CURDIR)/.cover
@@ -72,12 +72,12 @@ test-fuzz: ## Run each fuzz target briefly (FUZZTIME, default 5s).
 	done
 
 .PHONY: test-e2e
-test-e2e: $(GINKGO) ## End-to-end Ginkgo suites against a coverage-instrumented plugin (LABELS= or FOCUS= narrow them).
+test-e2e: $(GINKGO) ## End-to-end Ginkgo suites (and examples/pipeline-testing's specs) against a coverage-instrumented plugin (LABELS= or FOCUS= narrow them).
 	rm -rf $(COVER)/e2e && mkdir -p $(COVER)/e2e
 	go build -race -cover -coverpkg=$(MODULE_PREFIX)/plugin/... -o $(BIN)/cloudrun-plugin-cover ./plugin
 	cd e2e && E2E_PLUGIN_BINARY=$(BIN)/cloudrun-plugin-cover GOCOVERDIR=$(COVER)/e2e \
 	  $(GINKGO) -r --race --procs=$(E2E_PROCS) --timeout=20m --poll-progress-after=120s \
-	  $(if $(LABELS),--label-filter='$(LABELS)') $(if $(FOCUS),--focus='$(FOCUS)') ./...
+	  $(if $(LABELS),--label-filter='$(LABELS)') $(if $(FOCUS),--focus='$(FOCUS)') ./... ../examples/pipeline-testing/...
 
 .PHONY: cover
 cover: ## Print coverage by component from the last `make test` (running it if needed); fail below the floors.
@@ -98,7 +98,7 @@ lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go mod tidy -diff, go vet and gol
 	@for m in $(MODULES); do go -C $$m mod tidy -diff || { echo "go mod tidy needed in $$m (diff above)"; exit 1; }; done
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "== vet + golangci-lint $$m"; go -C $$m vet ./...; (cd $$m && $(GOLANGCI_LINT) run --allow-parallel-runners ./...); done
-	@echo "== actionlint .github/workflows"; $(ACTIONLINT)
+	@echo "== actionlint .github/workflows examples/pipeline-testing/.github/workflows"; $(ACTIONLINT) .github/workflows/*.yml examples/pipeline-testing/.github/workflows/*.yml
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.

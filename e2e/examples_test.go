@@ -28,8 +28,8 @@ var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func(
 		Expect(apps).NotTo(BeEmpty())
 	})
 	for _, app := range apps {
-		if app == AnalysisExample {
-			continue // its analysis needs traffic and lasts minutes: analysis_test.go deploys it, scaled down
+		if app == AnalysisExample || app == verifiedExample {
+			continue // its analysis needs traffic and lasts minutes: analysis_test.go (verify_test.go) deploys it, scaled down
 		}
 		if app == "job" {
 			continue // a job, deployed and run by jobs_test.go

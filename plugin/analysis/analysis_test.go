@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -150,6 +151,13 @@ func TestJudge(t *testing.T) {
 		s.Latency.Add(latencySeries("", latencyBuckets...).GetPoints()[0].GetValue().GetDistributionValue())
 		return s
 	}
+	promql := func(lo, hi *float64) config.AnalysisMetric {
+		return config.AnalysisMetric{PromQL: &config.PromQLMetric{Query: "q", Min: lo, Max: hi}}
+	}
+	dryRun := func(m config.AnalysisMetric) config.AnalysisMetric {
+		m.DryRun = true
+		return m
+	}
 	window := func(new, base *Sample, custom ...CustomValue) Window {
 		return Window{New: *new, Baseline: base, Custom: custom}
 	}
@@ -197,6 +205,16 @@ func TestJudge(t *testing.T) {
 			window(sample(0, 0), nil, CustomValue{Value: 5, Points: 3}), Pass, []Verdict{Pass}, ""},
 		{"custom without points", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
 			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql within bounds", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.99, Points: 1}), Pass, []Verdict{Pass}, ""},
+		{"promql below min", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.5, Points: 1}), Fail, []Verdict{Fail}, "promql 0.5, allowed >= 0.95 (q)"},
+		{"promql without value", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql NaN", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: math.NaN(), Points: 1}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql with several series", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: 0, Points: 2}), Fail, []Verdict{Fail},
+			"promql -, allowed <= 1 (the query gave 2 series, allowed one value: aggregate it (sum, max, ...): q)"},
+		{"a failed dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(errorRate(ptr(0.001), nil))),
+			window(sample(1000, 5), nil), Pass, []Verdict{Pass, Fail}, ""},
+		{"an inconclusive dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(latency(ptr(time.Second), nil))),
+			window(&Sample{Requests: 100}, nil), Pass, []Verdict{Pass, Inconclusive}, ""},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,9 +227,9 @@ func TestJudge(t *testing.T) {
 			}
 			assert.Equal(t, tc.verdicts, verdicts)
 			if tc.failures == "" {
-				assert.Empty(t, c.Failures())
+				assert.Empty(t, c.Failures(false))
 			} else {
-				assert.Contains(t, c.Failures(), tc.failures)
+				assert.Contains(t, c.Failures(false), tc.failures)
 			}
 		})
 	}
@@ -233,6 +251,44 @@ func TestTally_Outcome(t *testing.T) {
 	assert.True(t, tally(Fail, Fail).FailedBeyond(opts.FailureLimit))
 	assert.Equal(t, Inconclusive, tally(Pass, Inconclusive).Outcome(opts))
 	assert.Equal(t, "1 passed, 1 failed, 1 inconclusive", tally(Pass, Fail, Inconclusive).String())
+	assert.Equal(t, Pass, tally(Pass, Inconclusive).Outcome(config.AnalysisStageOptions{InconclusiveLimit: 1}), "within the inconclusive limit")
+	assert.True(t, tally(Inconclusive, Inconclusive).InconclusiveBeyond(1))
+}
+
+func TestTally_Errors(t *testing.T) {
+	t.Parallel()
+	var tally Tally
+	tally.AddError()
+	tally.AddError()
+	assert.True(t, tally.ErroredBeyond(1))
+	assert.False(t, tally.ErroredBeyond(2))
+	assert.Equal(t, Inconclusive, tally.Outcome(config.AnalysisStageOptions{}), "no check read its data")
+	tally.Add(Pass)
+	assert.False(t, tally.ErroredBeyond(0), "a check that read its data ends the errors in a row")
+	tally.AddError()
+	assert.Equal(t, 1, tally.ConsecutiveErrors)
+	assert.Equal(t, Pass, tally.Outcome(config.AnalysisStageOptions{}), "errored checks are neither failed nor inconclusive")
+	assert.Equal(t, "1 passed, 0 failed, 0 inconclusive, 3 without data (Cloud Monitoring errors)", tally.String())
+}
+
+func TestSubject_PromQLQuery(t *testing.T) {
+	t.Parallel()
+	q := subject.PromQLQuery(&config.PromQLMetric{Query: `rate(x{revision_name="${CLOUDRUN_REVISION}",service_name="${CLOUDRUN_SERVICE}",location="${CLOUDRUN_LOCATION}"}[${CLOUDRUN_WINDOW}])`}, 2*time.Minute)
+	assert.Equal(t, `rate(x{revision_name="web-2",service_name="web",location="asia-northeast1"}[120s])`, q)
+}
+
+func TestRender_DryRun(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{Duration: time.Second, Interval: time.Second, MinRequests: 1, Metrics: []config.AnalysisMetric{
+		{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceMax, Max: ptr(1.0)}, DryRun: true},
+	}}
+	start := time.Date(2026, 1, 2, 10, 0, 1, 0, time.UTC)
+	c := Judge(opts, 1, NewWindow(subject, start, start.Add(time.Second), Samples{}, []CustomValue{{Value: 3, Points: 2}}))
+	assert.Equal(t, `Check 1/1 (window 10:00:01-10:00:02 UTC): PASS
+METRIC      VALUE  THRESHOLD  VERDICT         DETAIL
+custom max  3      <= 1       FAIL (dry run)  max of 2 points of f`, Render(opts, subject, c))
+	assert.Equal(t, "custom max 3, allowed <= 1 (max of 2 points of f)", c.Failures(true))
+	assert.Empty(t, c.Failures(false))
 }
 
 func TestRender(t *testing.T) {
