@@ -48,7 +48,7 @@ func bareHTTPRate(b *testing.B, d time.Duration) float64 {
 	}))
 	defer bare.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchCallers}}
-	return callRate(b, d, func() error { return httpGet(client, bare.URL) })
+	return callRate(b, d, func(int) error { return httpGet(client, bare.URL) })
 }
 
 // BenchmarkTrafficRouter: requests/s to a 90/10 split answered by the

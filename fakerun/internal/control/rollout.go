@@ -199,7 +199,7 @@ func (s *Server) completeRolloutLocked(op *operation) {
 		}
 	}
 	if svc.svc.GetGeneration() == op.generation {
-		next := proto.Clone(svc.svc).(*runpb.Service)
+		next := shallowCopy(svc.svc)
 		statuses, serving := s.trafficStatusesLocked(svc, next.GetTraffic())
 		next.TrafficStatuses = statuses
 		if serving != nil {
@@ -224,7 +224,7 @@ func (s *Server) failRolloutLocked(op *operation, st *status.Status) {
 	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
 		at := s.nowLocked()
-		next := proto.Clone(svc.svc).(*runpb.Service)
+		next := shallowCopy(svc.svc)
 		next.Reconciling = false
 		next.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_FAILED, st.Message(), at)
 		next.Conditions = []*runpb.Condition{
@@ -258,12 +258,9 @@ func (s *Server) finishLocked(op *operation, st *status.Status, response proto.M
 // generation and settles it at once when nothing has to wait.
 // Must be called with s.mu held.
 func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow *revision, missing string) (*longrunningpb.Operation, error) {
-	meta, err := anypb.New(svc.svc)
-	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
+	started := svc.svc // the metadata until done; marshalled only if op does not succeed at once
 	op := &operation{
-		op:         &longrunningpb.Operation{Name: svc.location + "/operations/" + s.newUIDLocked(), Metadata: meta},
+		op:         &longrunningpb.Operation{Name: svc.location + "/operations/" + s.newUIDLocked()},
 		location:   svc.location,
 		service:    svc,
 		generation: svc.svc.GetGeneration(),
@@ -275,7 +272,15 @@ func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow 
 	s.opSeq++
 	op.seq = s.opSeq
 	s.operations[op.op.GetName()] = op
-	if !s.advanceLocked(op) {
+	done := s.advanceLocked(op)
+	if op.op.GetMetadata() == nil {
+		meta, err := anypb.New(started)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		op.op.Metadata = meta
+	}
+	if !done {
 		s.pending = append(s.pending, op)
 		s.dirty = true
 	}
