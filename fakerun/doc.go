@@ -22,9 +22,10 @@
 // revision drawn from the traffic split; see TrafficClient, TrafficHandler
 // and Behavior) and Cloud Monitoring (package metrics). Test knobs (fault
 // injection, readiness control, the call log and WaitForCall, state dump)
-// are methods on Server. Where public material does not settle what Cloud
-// Run does, WithCompatibility chooses. See README.md for what is not
-// modelled.
+// are methods on Server. The Admin API v1 that the gcloud CLI speaks is
+// served too, by Host, as a view of the same state (see GcloudEnv and
+// V1ClientOptions). Where public material does not settle what Cloud Run
+// does, WithCompatibility chooses. See README.md for what is not modelled.
 //
 // # Code map
 //
@@ -33,13 +34,18 @@
 //
 //	server.go, options.go         NewServer and its options: builds and wires the rooms
 //	admin.go, behaviors.go, ...    the knobs on Server, delegating to the rooms
-//	internal/listener             one port: h2c to gRPC, HTTP/1.1 to REST, the data plane and /_fakerun/
+//	gcloud.go                     V1ClientOptions and GcloudEnv: pointing v1 clients and gcloud at the fake
+//	internal/listener             one port: h2c to gRPC, HTTP/1.1 to REST, v1, the data plane and /_fakerun/
 //	internal/rest                 REST/JSON transcoding, Google's JSON and error shape, fields=
+//	internal/knative              the Admin API v1 (Knative resources, locations, IAM) that gcloud speaks,
+//	                              stateless: translated to calls of the v2 servers the root passes in
 //	internal/faults               injected faults, the call log (WaitForCall), the gRPC interceptor
 //	internal/rules                request rules as pure functions: names, validation, masks, etags, paging
 //	internal/control              the in-memory Cloud Run behind one mutex: services, revisions, rollout,
-//	                              traffic, operations, jobs, executions, tasks
-//	internal/dataplane            *.run.app requests: routing, responder, proxy; the load generator
+//	                              traffic, operations, jobs, executions, tasks, IAM methods
+//	internal/iam                  the IAM policies of services and jobs: etags, bindings, permissions
+//	internal/dataplane            the Host router (canonical hosts: *.run.app, v1, else REST); *.run.app
+//	                              requests: routing, responder, proxy; the load generator
 //	internal/docker               the Docker engine: containers of revisions and of task attempts
 //	internal/behavior             what a workload does (Behavior, TaskBehavior) and its JSON form
 //	internal/adminapi             the /_fakerun/ HTTP admin API over the Knobs interface

@@ -13,6 +13,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/dataplane"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/docker"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/knative"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
@@ -77,7 +78,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
 	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, ctl.Now)))
-	ctl.Register(gs, tasks)
+	jobs := ctl.Register(gs, tasks)
+	// The Admin API v1 that gcloud speaks: a view of the v2 API, chosen by Host.
+	v1 := knative.NewHandler(knative.Backend{Services: ctl, Revisions: ctl, Jobs: jobs, Executions: jobs, Tasks: jobs})
 	monitoring := metrics.NewService(store)
 	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
@@ -104,7 +107,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.serving = dataplane.New(ctl, store, containers)
 	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
 	s.loads = dataplane.NewGenerator(s.trafficClient)
-	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, mux), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, v1, mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()

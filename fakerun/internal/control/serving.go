@@ -2,7 +2,6 @@ package control
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -81,14 +80,11 @@ func (s *Server) Route(host string) (t Target, res RouteResult, start time.Time,
 	return t, res, s.nowLocked(), s.cfg.Clock == nil && !s.ownFrozen
 }
 
-// routeLocked picks the revision for a request to host: for a service URL
+// routeLocked picks the revision for a request to host (lower case, without
+// port or trailing dot: the data plane's CanonicalHost): for a service URL
 // by the published traffic split (LATEST is the newest ready revision),
 // for a tag URL the tagged revision. Must be called with s.mu held.
 func (s *Server) routeLocked(host string) (Target, RouteResult) {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(host)
 	tag, base, tagged := strings.Cut(host, "---")
 	if !tagged {
 		base, tag = host, ""

@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/iam"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -58,6 +59,7 @@ type Server struct {
 	deletedServices map[string][]*runpb.Service
 	operations      map[string]*operation
 	jobs            *jobStore    // jobs, executions and their pending operations
+	iam             *iam.Store   // the IAM policies of services and jobs
 	opSeq           int64        // last operation sequence number
 	pending         []*operation // operations not done yet, oldest first
 	nextDue         time.Time    // earliest time a pending operation may change
@@ -139,6 +141,7 @@ func (s *Server) resetLocked() {
 	s.deletedServices = map[string][]*runpb.Service{}
 	s.operations = map[string]*operation{}
 	s.jobs = newJobStore()
+	s.iam = iam.NewStore()
 	s.pending = nil
 	s.dirty = false
 }

@@ -29,8 +29,9 @@ const (
 // Router is what the data plane asks the control plane: the revision for a request to a host, and the
 // clock.
 type Router interface {
-	// Route picks the revision for a request to host and reads the clock: when the request started and
-	// whether the clock runs in real time (so latency is waited for rather than added).
+	// Route picks the revision for a request to host (as CanonicalHost gives it) and reads the clock:
+	// when the request started and whether the clock runs in real time (so latency is waited for rather
+	// than added).
 	Route(host string) (t control.Target, res control.RouteResult, start time.Time, realTime bool)
 	Now() time.Time
 }
@@ -83,7 +84,7 @@ func (p *bufferPool) Put(b []byte) { p.pool.Put((*[proxyBufferSize]byte)(b)) }
 
 // ServeHTTP routes one request to a revision and answers for it.
 func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tgt, res, start, realTime := d.router.Route(r.Host)
+	tgt, res, start, realTime := d.router.Route(CanonicalHost(r.Host))
 	switch res {
 	case control.RouteNotFound:
 		errorPage(w, http.StatusNotFound, "The requested URL "+html.EscapeString(r.URL.Path)+" was not found on this server.")
