@@ -60,6 +60,12 @@ func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.Execut
 }
 
 func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store metadataStore, opts config.RollbackStageOptions) error {
+	if pool, found, err := loadPoolRecord(ctx, store, t.Name); err != nil || found {
+		if err != nil {
+			return err
+		}
+		return p.rollbackPool(ctx, t, pool, opts)
+	}
 	if job, found, err := loadRecord[jobRecord](ctx, store, t.Name, jobRecordKey(t.Name)); err != nil || found {
 		if err != nil {
 			return err
@@ -100,7 +106,7 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 	}
 	var before, after []*runpb.TrafficTarget
 	var service serviceRestore
-	err = p.retryRestore(ctx, t, id, func() error {
+	err = p.retryRestore(ctx, t, "service "+id, func() error {
 		return p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
 			next, err := rollbackTraffic(live, rec, revision)
 			if err != nil {

@@ -46,6 +46,9 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 		logInvalidOptions(lp, input, err)
 		return sdk.StageStatusFailure
 	}
+	if src.Pool != nil {
+		return p.syncPools(ctx, lp, input, dts, src, opts, quick)
+	}
 	lp.Infof("Deploying commit %s, image %s", naming.ShortCommit(src.Commit), strings.Join(src.Manifest.Images(), ", "))
 	var running *app.Source
 	if input.Request.RunningDeploymentSource.ApplicationConfig != nil {
@@ -380,6 +383,9 @@ func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision strin
 				t.Log.Successf("Revision %s is ready", short)
 				return nil
 			case provider.ReadinessFailed:
+				if ownerKind(revision) == "worker pool" {
+					return fmt.Errorf("revision %s failed to become ready: %s. The instance split was not changed. Fix the worker pool manifest (image, command, environment, resources) and deploy again%s", short, msg, logsHint(rev))
+				}
 				return fmt.Errorf("revision %s failed to become ready: %s. The traffic was not changed. Fix the service manifest (image, port, command, environment, resources) and deploy again%s", short, msg, logsHint(rev))
 			}
 			if msg != last && msg != "" {
@@ -396,7 +402,7 @@ func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision strin
 		}
 		if err := sleepCtx(wctx, p.pollInterval); err != nil {
 			if errors.Is(err, errReadinessTimeout) {
-				return fmt.Errorf("revision %s did not become ready within %s (last status: %s). The traffic was not changed. Check the revision's logs, or raise the stage option \"timeout\"", short, timeout, orUnknown(last))
+				return fmt.Errorf("revision %s did not become ready within %s (last status: %s). The %s was not changed. Check the revision's logs, or raise the stage option \"timeout\"", short, timeout, orUnknown(last), moved(revision))
 			}
 			return fmt.Errorf("stopped waiting for revision %s: %w", short, err)
 		}
@@ -411,6 +417,9 @@ var errReadinessTimeout = errors.New("readiness timeout")
 // waiting.
 func vanished(ctx context.Context, t *target.Target, revision string) error {
 	service, short := revision[:strings.LastIndex(revision, "/revisions/")], naming.ShortName(revision)
+	if ownerKind(service) == "worker pool" {
+		return poolVanished(ctx, t, service, short)
+	}
 	svc, err := t.Client.GetService(ctx, service)
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
@@ -423,6 +432,30 @@ func vanished(ctx context.Context, t *target.Target, revision string) error {
 		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: service %s asks for it but it does not exist (deleted outside PipeCD). Deploy again", short, naming.ShortName(service))
 	}
 	return nil
+}
+
+// poolVanished is vanished for a worker pool's revision.
+func poolVanished(ctx context.Context, t *target.Target, name, short string) error {
+	pool, err := t.Client.GetWorkerPool(ctx, name)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return fmt.Errorf("worker pool %s disappeared while waiting for revision %s to become ready (deleted outside PipeCD, or the Cloud Run endpoint lost its state): %w. Deploy again to create it", naming.ShortName(name), short, err)
+	case err != nil:
+		return nil
+	case pool.GetTemplate().GetRevision() != short:
+		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: worker pool %s now asks for revision %q, someone changed it outside PipeCD. Deploy again", short, naming.ShortName(name), pool.GetTemplate().GetRevision())
+	case !pool.GetReconciling():
+		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: worker pool %s asks for it but it does not exist (deleted outside PipeCD). Deploy again", short, naming.ShortName(name))
+	}
+	return nil
+}
+
+// moved names what a deployment moves between revisions of the owner of revision: traffic, or instances.
+func moved(revision string) string {
+	if ownerKind(revision) == "worker pool" {
+		return "instance split"
+	}
+	return "traffic"
 }
 
 func logsHint(rev *runpb.Revision) string {

@@ -98,6 +98,9 @@ func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.Ra
 	if src.Job != nil {
 		return p.jobState(ctx, dt.Name, cfg, src)
 	}
+	if src.Pool != nil {
+		return p.poolState(ctx, dt.Name, cfg, src)
+	}
 	git, err := src.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {
 		return invalid(err)

@@ -42,8 +42,9 @@ const (
 	// FormatKnative is a Knative serving.knative.dev/v1 Service, as used by PipeCD v0 and
 	// `gcloud run services replace`; it is converted to a v2 Service.
 	FormatKnative Format = "serving.knative.dev/v1"
-	// FormatKnativeJob is a Cloud Run Admin API v1 Job (run.googleapis.com/v1, kind: Job), as written by
-	// `gcloud run jobs describe --format export`; it is converted to a v2 Job.
+	// FormatKnativeJob is a Cloud Run Admin API v1 Job or WorkerPool (run.googleapis.com/v1, kind: Job or
+	// WorkerPool), as written by `gcloud run jobs describe --format export` and `gcloud beta run
+	// worker-pools describe --format export`; it is converted to a v2 Job or WorkerPool.
 	FormatKnativeJob Format = "run.googleapis.com/v1"
 )
 
@@ -169,7 +170,7 @@ func YAMLToJSON(data []byte) ([]byte, error) {
 // parseDocument parses data, one YAML or JSON document, into a JSON object; kind names what it should describe.
 func parseDocument(data []byte, kind string) (map[string]any, error) {
 	if docs := nonEmptyDocuments(data); docs > 1 {
-		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one %s (a service and a job are two applications)", docs, kind)
+		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one %s (a service, a job and a worker pool are separate applications)", docs, kind)
 	}
 	jsonData, err := YAMLToJSON(data)
 	if err != nil {
@@ -186,27 +187,33 @@ func parseDocument(data []byte, kind string) (map[string]any, error) {
 
 // The kinds of manifest, as their kind field says.
 const (
-	kindService = "Service"
-	kindJob     = "Job"
+	kindService    = "Service"
+	kindJob        = "Job"
+	kindWorkerPool = "WorkerPool"
 )
 
-// detectFormat tells the format of a manifest of kind from apiVersion and kind. A manifest of the other
+// kindInputs are the kinds of manifest, what they describe and the input field of app.pipecd.yaml that
+// names a manifest of that kind.
+var kindInputs = map[string]struct{ what, field string }{
+	kindService:    {"a Cloud Run service", "input.serviceManifestFile"},
+	kindJob:        {"a Cloud Run job", "input.jobManifestFile"},
+	kindWorkerPool: {"a Cloud Run worker pool", "input.workerPoolManifestFile"},
+}
+
+// detectFormat tells the format of a manifest of kind from apiVersion and kind. A manifest of another
 // kind is an error that says which input field takes it.
 func detectFormat(obj map[string]any, kind string) (Format, error) {
 	apiVersion, hasVersion := obj["apiVersion"]
 	if k, hasKind := obj["kind"]; hasKind && k != kind {
 		err := fmt.Errorf("kind %v is not supported, allowed %s", quote(k), kind)
-		switch k {
-		case kindJob:
-			err = fmt.Errorf("%w; this is a Cloud Run job: name its manifest in input.jobManifestFile instead of input.serviceManifestFile", err)
-		case kindService:
-			err = fmt.Errorf("%w; this is a Cloud Run service: name its manifest in input.serviceManifestFile instead of input.jobManifestFile", err)
+		if other, ok := k.(string); ok && kindInputs[other].field != "" {
+			err = fmt.Errorf("%w; this is %s: name its manifest in %s instead of %s", err, kindInputs[other].what, kindInputs[other].field, kindInputs[kind].field)
 		}
 		return "", err
 	}
 	v1, v1Name := FormatKnative, "Knative Service"
-	if kind == kindJob {
-		v1, v1Name = FormatKnativeJob, "Cloud Run Admin API v1 Job"
+	if kind != kindService {
+		v1, v1Name = FormatKnativeJob, "Cloud Run Admin API v1 "+kind
 	}
 	switch {
 	case !hasVersion || apiVersion == string(FormatCloudRunV2):
@@ -294,8 +301,8 @@ func validateContainers(file, field string, containers []*runpb.Container) error
 
 // resource is how one kind of Cloud Run resource is named.
 type resource struct {
-	kind       string // "service" or "job"
-	collection string // the collection in a full name: "services" or "jobs"
+	kind       string // "service", "job" or "worker pool"
+	collection string // the collection in a full name: "services", "jobs" or "workerPools"
 	example    string // an ID for messages
 	id         *regexp.Regexp
 	idRule     string
@@ -303,8 +310,9 @@ type resource struct {
 }
 
 var (
-	services = newResource("service", "services", "my-svc", servicePattern, "at most 49 characters")
-	jobs     = newResource("job", "jobs", "my-job", jobPattern, "at most 63 characters")
+	services    = newResource("service", "services", "my-svc", servicePattern, "at most 49 characters")
+	jobs        = newResource("job", "jobs", "my-job", jobPattern, "at most 63 characters")
+	workerPools = newResource("worker pool", "workerPools", "my-pool", servicePattern, "at most 49 characters")
 )
 
 func newResource(kind, collection, example string, id *regexp.Regexp, length string) resource {

@@ -91,6 +91,9 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	if pv.want.Job != nil {
 		return pv.runJob(ctx, cfg, cannot)
 	}
+	if pv.want.Pool != nil {
+		return pv.runPool(ctx, cfg, cannot)
+	}
 	want, err := pv.want.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {
 		return cannot(err)

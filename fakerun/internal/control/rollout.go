@@ -21,7 +21,8 @@ import (
 type operation struct {
 	op       *longrunningpb.Operation // copy-on-write, like service.svc
 	location string
-	service  *service
+	service  *service    // the service a rollout publishes, or
+	pool     *workerPool // the worker pool it publishes
 	// generation of the service this rollout publishes when it completes.
 	generation int64
 	// waitFor must all become ready; any failing fails the operation.
@@ -64,6 +65,9 @@ func (s *Server) setRevisionStateLocked(r *revision, st revState, reason runpb.C
 // parts, so callers outside RPC handlers must clone it.
 // Must be called with s.mu held.
 func (s *Server) revisionProtoLocked(r *revision) *runpb.Revision {
+	if r.pool != nil {
+		return s.poolRevisionProtoLocked(r)
+	}
 	st := s.revisionStateLocked(r)
 	t := r.template
 	svc := r.service
@@ -99,15 +103,21 @@ func (s *Server) revisionProtoLocked(r *revision) *runpb.Revision {
 		Creator: creator,
 		Etag:    r.etag,
 	}
+	rev.Conditions = revisionConditions(r, st)
+	return rev
+}
+
+// revisionConditions are the Ready, ContainerReady and ResourcesAvailable conditions of a revision in state st.
+func revisionConditions(r *revision, st revState) []*runpb.Condition {
 	switch st {
 	case revPending:
-		rev.Conditions = []*runpb.Condition{
+		return []*runpb.Condition{
 			condition("Ready", runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", r.createTime),
 			condition("ContainerReady", runpb.Condition_CONDITION_RECONCILING, "", r.createTime),
 			condition("ResourcesAvailable", runpb.Condition_CONDITION_RECONCILING, "", r.createTime),
 		}
 	case revReady:
-		rev.Conditions = []*runpb.Condition{
+		return []*runpb.Condition{
 			condition("Ready", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt),
 			condition("ContainerReady", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt),
 			condition("ResourcesAvailable", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt),
@@ -117,10 +127,10 @@ func (s *Server) revisionProtoLocked(r *revision) *runpb.Revision {
 		ready.Reasons = &runpb.Condition_Reason{Reason: r.failReason}
 		container := condition("ContainerReady", runpb.Condition_CONDITION_FAILED, r.failMsg, r.changedAt)
 		container.Reasons = &runpb.Condition_Reason{Reason: r.failReason}
-		rev.Conditions = []*runpb.Condition{ready, container,
+		return []*runpb.Condition{ready, container,
 			condition("ResourcesAvailable", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt)}
 	}
-	return rev
+	return nil
 }
 
 // notReadyMessage is Cloud Run's rollout error for a revision that failed.
@@ -163,13 +173,21 @@ func (s *Server) settleLocked() {
 // advanceLocked completes or fails op if its revisions allow it and reports
 // whether op is done. Must be called with s.mu held.
 func (s *Server) advanceLocked(op *operation) bool {
-	if op.service.deleted {
+	if op.pool != nil && op.pool.deleted {
+		s.finishLocked(op, status.New(codes.Aborted, fmt.Sprintf("Worker pool '%s' was deleted while the operation was running.", op.pool.id)), nil)
+		return true
+	}
+	if op.service != nil && op.service.deleted {
 		s.finishLocked(op, status.New(codes.Aborted, fmt.Sprintf("Service '%s' was deleted while the operation was running.", op.service.id)), nil)
 		return true
 	}
 	if op.missing != "" {
+		what := "traffic to route"
+		if op.pool != nil {
+			what = "instance splits to point"
+		}
 		s.failRolloutLocked(op, status.New(codes.Internal, fmt.Sprintf(
-			"Revision '%s' does not exist or is deleted. Update all traffic to route to currently available revisions.", op.missing)))
+			"Revision '%s' does not exist or is deleted. Update all %s to currently available revisions.", op.missing, what)))
 		return true
 	}
 	for _, r := range op.waitFor {
@@ -191,13 +209,17 @@ func (s *Server) advanceLocked(op *operation) bool {
 // completeRolloutLocked publishes the observed state of op's generation if
 // it is still the newest, then finishes op. Must be called with s.mu held.
 func (s *Server) completeRolloutLocked(op *operation) {
-	svc := op.service
 	at := op.created
 	for _, r := range append(slices.Clip(op.waitFor), op.follow) {
 		if r != nil && r.changedAt.After(at) {
 			at = r.changedAt
 		}
 	}
+	if op.pool != nil {
+		s.completePoolRolloutLocked(op, at)
+		return
+	}
+	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
 		next := shallowCopy(svc.svc)
 		statuses, serving := s.trafficStatusesLocked(svc, next.GetTraffic())
@@ -221,6 +243,10 @@ func (s *Server) completeRolloutLocked(op *operation) {
 // newest) and fails op; traffic and latest_ready_revision keep their last
 // serving state. Must be called with s.mu held.
 func (s *Server) failRolloutLocked(op *operation, st *status.Status) {
+	if op.pool != nil {
+		s.failPoolRolloutLocked(op, st)
+		return
+	}
 	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
 		at := s.nowLocked()
@@ -258,8 +284,8 @@ func (s *Server) finishLocked(op *operation, st *status.Status, response proto.M
 // generation and settles it at once when nothing has to wait.
 // Must be called with s.mu held.
 func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow *revision, missing string) (*longrunningpb.Operation, error) {
-	started := svc.svc // the metadata until done; marshalled only if op does not succeed at once
-	op := &operation{
+	started := svc.svc // the metadata until done: marshalled only when op does not succeed at once
+	op, err := s.registerRolloutLocked(&operation{
 		op:         &longrunningpb.Operation{Name: svc.location + "/operations/" + s.newUIDLocked()},
 		location:   svc.location,
 		service:    svc,
@@ -268,19 +294,25 @@ func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow 
 		follow:     follow,
 		missing:    missing,
 		created:    s.nowLocked(),
+	})
+	if err != nil || op.GetMetadata() != nil {
+		return op, err
 	}
+	meta, err := anypb.New(started)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	op.Metadata = meta
+	return op, nil
+}
+
+// registerRolloutLocked registers a rollout operation of a service or a worker pool and settles it at
+// once when nothing has to wait. Must be called with s.mu held.
+func (s *Server) registerRolloutLocked(op *operation) (*longrunningpb.Operation, error) {
 	s.opSeq++
 	op.seq = s.opSeq
 	s.operations[op.op.GetName()] = op
-	done := s.advanceLocked(op)
-	if op.op.GetMetadata() == nil {
-		meta, err := anypb.New(started)
-		if err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
-		}
-		op.op.Metadata = meta
-	}
-	if !done {
+	if !s.advanceLocked(op) {
 		s.pending = append(s.pending, op)
 		s.dirty = true
 	}
