@@ -36,7 +36,7 @@ type Server struct {
 	calls      *faults.Log
 	metrics    *metrics.Store
 	monitoring *metrics.Service
-	serving    http.Handler
+	serving    *dataplane.Handler
 	containers *docker.Services    // containers of docker-mode revisions
 	tasks      *control.TaskRunner // containers of docker-mode job tasks
 	loads      *dataplane.Generator
@@ -146,6 +146,7 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.wg.Wait()
+		s.serving.Close()
 		s.tasks.Close()
 		s.containers.Close()
 	})

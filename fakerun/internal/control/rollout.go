@@ -221,7 +221,7 @@ func (s *Server) completeRolloutLocked(op *operation) {
 	}
 	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
-		next := proto.Clone(svc.svc).(*runpb.Service)
+		next := shallowCopy(svc.svc)
 		statuses, serving := s.trafficStatusesLocked(svc, next.GetTraffic())
 		next.TrafficStatuses = statuses
 		if serving != nil {
@@ -250,7 +250,7 @@ func (s *Server) failRolloutLocked(op *operation, st *status.Status) {
 	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
 		at := s.nowLocked()
-		next := proto.Clone(svc.svc).(*runpb.Service)
+		next := shallowCopy(svc.svc)
 		next.Reconciling = false
 		next.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_FAILED, st.Message(), at)
 		next.Conditions = []*runpb.Condition{
@@ -284,12 +284,9 @@ func (s *Server) finishLocked(op *operation, st *status.Status, response proto.M
 // generation and settles it at once when nothing has to wait.
 // Must be called with s.mu held.
 func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow *revision, missing string) (*longrunningpb.Operation, error) {
-	meta, err := anypb.New(svc.svc)
-	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
-	return s.registerRolloutLocked(&operation{
-		op:         &longrunningpb.Operation{Name: svc.location + "/operations/" + s.newUIDLocked(), Metadata: meta},
+	started := svc.svc // the metadata until done: marshalled only when op does not succeed at once
+	op, err := s.registerRolloutLocked(&operation{
+		op:         &longrunningpb.Operation{Name: svc.location + "/operations/" + s.newUIDLocked()},
 		location:   svc.location,
 		service:    svc,
 		generation: svc.svc.GetGeneration(),
@@ -298,6 +295,15 @@ func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow 
 		missing:    missing,
 		created:    s.nowLocked(),
 	})
+	if err != nil || op.GetMetadata() != nil {
+		return op, err
+	}
+	meta, err := anypb.New(started)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	op.Metadata = meta
+	return op, nil
 }
 
 // registerRolloutLocked registers a rollout operation of a service or a worker pool and settles it at
