@@ -431,6 +431,7 @@ func (s *jobsServer) DeleteJob(_ context.Context, req *runpb.DeleteJobRequest) (
 		return validateOnlyOperation(j.location, resp)
 	}
 	delete(s.jobs.jobs, j.name)
+	s.iam.Forget(j.name)
 	s.jobs.byLocation[j.location] = slices.DeleteFunc(s.jobs.byLocation[j.location], func(x *job) bool { return x == j })
 	for _, e := range j.executions {
 		delete(s.jobs.executions, e.name)

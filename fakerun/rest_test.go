@@ -61,8 +61,8 @@ func TestRESTWire(t *testing.T) {
 			wantStatus: http.StatusNotFound, wantBody: `"status":"NOT_FOUND"`,
 		},
 		{
-			name: "fail: IAM is unimplemented", method: http.MethodGet, path: "/v2/" + testSvc + ":getIamPolicy",
-			wantStatus: http.StatusNotImplemented, wantBody: `"status":"UNIMPLEMENTED"`,
+			name: "ok: a service's IAM policy starts empty", method: http.MethodGet, path: "/v2/" + testSvc + ":getIamPolicy",
+			wantStatus: http.StatusOK, wantBody: `{"etag":"ACAB"}`,
 		},
 		{
 			name: "fail: a verb no binding has is Google's JSON 404", method: http.MethodPut, path: "/v2/" + testSvc, body: `{}`,

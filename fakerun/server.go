@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/knative"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -95,7 +96,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
 	s.trafficClient = newTrafficClient(s.Addr())
 	s.loads = newLoadGenerator(s.trafficClient)
-	s.http = &http.Server{Handler: hostRouter{serving: s.serving, api: mux}, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: hostRouter{serving: s.serving, v1: knative.NewHandler(knative.Backend{Services: impl, Revisions: impl}), api: mux}, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()

@@ -487,6 +487,7 @@ func (s *server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 		return validateOnlyOperation(svc.location, resp)
 	}
 	delete(s.services, svc.name)
+	s.iam.Forget(svc.name)
 	s.deletedServices[svc.location] = append(s.deletedServices[svc.location], resp)
 	for _, h := range serviceHosts(svc.svc) {
 		delete(s.hosts, h)

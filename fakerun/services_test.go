@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	iampb "cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -284,15 +283,6 @@ func TestDeleteService(t *testing.T) {
 		assert.Equal(t, codes.NotFound, status.Code(err))
 		_, err = c.services.DeleteService(t.Context(), &runpb.DeleteServiceRequest{Name: testSvc})
 		assert.Equal(t, codes.NotFound, status.Code(err))
-	})
-}
-
-func TestIAMUnimplemented(t *testing.T) {
-	t.Parallel()
-	bothTransports(t, func(t *testing.T, srv *Server, c clients) {
-		mustCreateService(t, c, "svc", "img")
-		_, err := c.services.GetIamPolicy(t.Context(), &iampb.GetIamPolicyRequest{Resource: testSvc})
-		assert.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
 	})
 }
 

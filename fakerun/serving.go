@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/knative"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 )
 
@@ -15,10 +16,16 @@ const runHostSuffix = ".run.app"
 
 // isServingHost reports whether a Host header names a service or tag URL.
 func isServingHost(host string) bool {
+	return strings.HasSuffix(canonicalHost(host), runHostSuffix)
+}
+
+// canonicalHost is a Host header as DNS compares it: lower case, without the port and the trailing dot
+// of a fully qualified name.
+func canonicalHost(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	return strings.HasSuffix(strings.ToLower(host), runHostSuffix)
+	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
 // serviceHosts are the host names of a service's uri and urls.
@@ -83,10 +90,7 @@ const (
 // by the published traffic split (LATEST is the newest ready revision),
 // for a tag URL the tagged revision. Must be called with s.mu held.
 func (s *server) routeLocked(host string) (target, routeResult) {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(host)
+	host = canonicalHost(host)
 	tag, base, tagged := strings.Cut(host, "---")
 	if !tagged {
 		base, tag = host, ""
@@ -174,16 +178,22 @@ func (s *server) servingTargetsLocked() map[string]target {
 	return out
 }
 
-// hostRouter sends requests for service and tag URLs to the data plane and
-// the rest to the API mux.
+// hostRouter sends requests for service and tag URLs to the data plane, those
+// for the v1 API's hosts ({region}-run.googleapis.com, and run.googleapis.com/v1/)
+// to the v1 API, and the rest to the API mux. A *.run.app host never reaches an
+// API, however it is spelt.
 type hostRouter struct {
-	serving, api http.Handler
+	serving, v1, api http.Handler
 }
 
 func (h hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if isServingHost(r.Host) {
+	host := canonicalHost(r.Host)
+	switch {
+	case strings.HasSuffix(host, runHostSuffix):
 		h.serving.ServeHTTP(w, r)
-		return
+	case knative.Serves(host, r.URL.Path):
+		h.v1.ServeHTTP(w, r)
+	default:
+		h.api.ServeHTTP(w, r)
 	}
-	h.api.ServeHTTP(w, r)
 }

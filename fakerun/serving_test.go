@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,6 +171,23 @@ func TestServingURLs(t *testing.T) {
 		_ = resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.NotEmpty(t, resp.Header.Get(HeaderRevision))
+	})
+	t.Run("success: a host is compared as DNS does: any case, a port, a trailing dot", func(t *testing.T) {
+		host := svc.GetUri()[len("https://"):]
+		canaryHost := tagURL(svc, "canary")[len("https://"):]
+		for _, h := range []string{host + ".", strings.ToUpper(host) + ".", host + ".:443", canaryHost + ".", strings.ToUpper(canaryHost)} {
+			req, err := http.NewRequest(http.MethodGet, "http://"+srv.Addr()+"/v2/"+testSvc, nil)
+			require.NoError(t, err)
+			req.Host = h
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode, h)
+			assert.NotEmpty(t, resp.Header.Get(HeaderRevision), "%s reaches a revision, not the Admin API", h)
+			assert.NotContains(t, string(body), `"uid"`, "%s: the Admin API must not answer a service host", h)
+		}
 	})
 }
 

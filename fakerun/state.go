@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/iam"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -47,6 +48,7 @@ type server struct {
 	deletedServices map[string][]*runpb.Service
 	operations      map[string]*operation
 	jobs            *jobStore    // jobs, executions and their pending operations
+	iam             *iam.Store   // services' IAM policies
 	opSeq           int64        // last operation sequence number
 	pending         []*operation // operations not done yet, oldest first
 	nextDue         time.Time    // earliest time a pending operation may change
@@ -134,6 +136,7 @@ func (s *server) resetLocked() {
 	s.deletedServices = map[string][]*runpb.Service{}
 	s.operations = map[string]*operation{}
 	s.jobs = newJobStore()
+	s.iam = iam.NewStore()
 	s.pending = nil
 	s.dirty = false
 }

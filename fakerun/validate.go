@@ -2,6 +2,7 @@ package fakerun
 
 import (
 	"fmt"
+	"github.com/distribution/reference"
 	"maps"
 	"regexp"
 	"slices"
@@ -125,6 +126,9 @@ func validateContainers(field string, containers []*runpb.Container) error {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		if c.GetImage() == "" {
 			return invalidArgument(at+".image", "a container image is required")
+		}
+		if _, err := reference.Parse(c.GetImage()); err != nil {
+			return invalidArgument(at+".image", fmt.Sprintf("Expected an image path like [host/]repo-path[:tag and/or @digest], but obtained %q (%v)", c.GetImage(), err))
 		}
 		if n := c.GetName(); n != "" && (len(n) > maxDNSLabelLen || !rfc1123LabelPattern.MatchString(n)) {
 			return invalidArgument(at+".name", fmt.Sprintf("container name %q must be a DNS label (RFC 1123): at most %d lowercase letters, digits and hyphens, beginning and ending with a letter or digit", n, maxDNSLabelLen))

@@ -81,6 +81,7 @@ func TestDocumentedLimits(t *testing.T) {
 
 		{name: "success: container name of 63 characters", edit: func(s *runpb.Service) { s.Template.Containers[0].Name = "1" + strings.Repeat("c", 62) }},
 		{name: "fail: container name of 64 characters", edit: func(s *runpb.Service) { s.Template.Containers[0].Name = strings.Repeat("c", 64) }, wantField: "service.template.containers[0].name"},
+		{name: "fail: malformed image", edit: func(s *runpb.Service) { s.Template.Containers[0].Image = "Bad Image!" }, wantField: "service.template.containers[0].image"},
 		{name: "fail: container name with upper case", edit: func(s *runpb.Service) { s.Template.Containers[0].Name = "App" }, wantField: "service.template.containers[0].name"},
 
 		{name: "success: 1000 env vars", edit: env(manyEnv(1000)...)},

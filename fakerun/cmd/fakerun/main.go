@@ -3,9 +3,11 @@
 // Cloud Run Admin API and Cloud Monitoring's MetricService, the JSON admin
 // API under /_fakerun/ (faults, readiness, behaviours, load, clock, call log,
 // state, reset, healthz), the read-only web console under /_fakerun/console/,
-// and the services' own URLs, routed by Host.
+// the services' own URLs, routed by Host, and the Admin API v1 that gcloud speaks (fakerun gcloud-env
+// prints the environment that points gcloud at it).
 //
 //	go run ./fakerun/cmd/fakerun -port 8080 -readiness-delay 2s
+//	eval "$(go run ./fakerun/cmd/fakerun gcloud-env -addr 127.0.0.1:8080)"
 //
 // Every flag falls back to a FAKERUN_* environment variable (flags win), e.g.
 // FAKERUN_PORT, FAKERUN_READINESS_DELAY, FAKERUN_LOG_LEVEL. It listens on
@@ -36,7 +38,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "gcloud-env" {
+		err = runGcloudEnv(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 	case err != nil:
@@ -66,8 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if _, err := fmt.Fprintf(stdout, "fakerun listening on %s (gRPC and REST; admin API at http://%s%s)\n"+
 		"Point the Cloud Run plugin at it with the deploy target config: endpoint: %s, insecure: true\n"+
 		"Service URLs answer on the same port by Host: curl -H 'Host: <host of the service uri>' http://%s/\n"+
-		"Web console (read-only, live): http://%s%s\n",
-		addr, client, fakerun.AdminPrefix, client, client, client, console.Prefix); err != nil {
+		"Web console (read-only, live): http://%s%s\n"+
+		"Point gcloud at it: eval \"$(fakerun gcloud-env -addr %s)\"; gcloud run services list\n",
+		addr, client, fakerun.AdminPrefix, client, client, client, console.Prefix, client); err != nil {
 		return errors.Join(fmt.Errorf("writing to stdout: %w", err), srv.Close())
 	}
 	log.Info("fakerun started", "addr", addr, "readinessDelay", cfg.readinessDelay,

@@ -112,6 +112,8 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, "Service URLs answer on the same port by Host: curl -H 'Host: <host of the service uri>' http://"+addr+"/", lines.Text())
 	require.True(t, lines.Scan())
 	assert.Equal(t, "Web console (read-only, live): http://"+addr+"/_fakerun/console/", lines.Text())
+	require.True(t, lines.Scan())
+	assert.Equal(t, `Point gcloud at it: eval "$(fakerun gcloud-env -addr `+addr+`)"; gcloud run services list`, lines.Text())
 	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
 
 	// The admin API answers on the same port, and reports the configured delay.
