@@ -23,6 +23,16 @@ type ApplicationSpec struct {
 	Input Input `json:"input"`
 	// QuickSync configures the CLOUDRUN_SYNC stage of a quick sync.
 	QuickSync QuickSyncOptions `json:"quickSync"`
+	// Access says who may invoke the service.
+	Access Access `json:"access"`
+}
+
+// Access says who may invoke the service (pipecd#3765).
+type Access struct {
+	// Public, when set, is whether anyone (allUsers) holds roles/run.invoker on the service: CLOUDRUN_SYNC
+	// grants or revokes it in the service's IAM policy, keeping every other binding. Default: nil, the
+	// policy is left as it is.
+	Public *bool `json:"public,omitempty"`
 }
 
 // Input says where the service or job manifest is and how to adjust it. An application deploys one
@@ -70,12 +80,18 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 			boolField("prune", &spec.QuickSync.Prune),
 			timeoutField("timeout", &spec.QuickSync.Timeout),
 		),
+		objectField("access",
+			optionalBoolField("public", &spec.Access.Public),
+		),
 	); err != nil {
 		return err
 	}
 	if spec.Input.ServiceManifestFile != "" && spec.Input.JobManifestFile != "" {
 		return fmt.Errorf("%s: fields \"input.serviceManifestFile\" and \"input.jobManifestFile\" are both set: "+
 			"a service and a job in one application is not supported, allowed one of them (make the other a second application)", applicationWhere())
+	}
+	if spec.Input.JobManifestFile != "" && spec.Access.Public != nil {
+		return fmt.Errorf("%s: field \"access.public\" is set for a job (input.jobManifestFile), allowed only for a service: a job is not invoked over HTTP", applicationWhere())
 	}
 	if spec.Input.ServiceManifestFile == "" && spec.Input.JobManifestFile == "" {
 		spec.Input.ServiceManifestFile = DefaultServiceManifestFile

@@ -149,7 +149,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target.Target, store metadat
 		return "", err
 	}
 	if plan.Mode != syncplan.Update {
-		return p.deployFresh(ctx, t, store, job.opts, plan)
+		return p.deployFresh(ctx, t, store, job, plan)
 	}
 	return p.deployUpdate(ctx, t, store, job, plan)
 }
@@ -168,9 +168,17 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err != nil {
 		return "", err
 	}
+	var public *bool // nil: access.public is not set, the IAM policy is left alone
+	if job.src.Spec.Access.Public != nil {
+		was, err := accessBefore(ctx, t, name, true)
+		if err != nil {
+			return "", err
+		}
+		public = &was
+	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{
 		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: plan.Tag,
-		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre,
+		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre, Public: public,
 	})
 	if err != nil {
 		return "", err
@@ -200,6 +208,11 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 
 	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), job.opts.Timeout.Duration()); err != nil {
 		return "", err
+	}
+	if want := job.src.Spec.Access.Public; want != nil {
+		if err := p.setPublic(ctx, t, name, *want); err != nil {
+			return "", fmt.Errorf("revision %s is ready but %w; the traffic is unchanged", revision, err)
+		}
 	}
 
 	var after *runpb.Service
@@ -239,9 +252,14 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 // deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. plan.Live is
 // nil when the service does not exist yet (first deployment); otherwise it has never had a ready revision
 // (for example after a failed first deployment), so there is no traffic to protect or to restore.
-func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan) (string, error) {
-	want := plan.Want
+func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, job syncJob, plan *syncplan.Plan) (string, error) {
+	want, opts := plan.Want, job.opts
 	name := want.Service.GetName()
+	if job.src.Spec.Access.Public != nil {
+		if _, err := accessBefore(ctx, t, name, false); err != nil {
+			return "", err
+		}
+	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: plan.Tag})
 	if err != nil {
 		return "", err
@@ -270,6 +288,11 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 	}
 	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), opts.Timeout.Duration()); err != nil {
 		return "", err
+	}
+	if public := job.src.Spec.Access.Public; public != nil {
+		if err := p.setPublic(ctx, t, name, *public); err != nil {
+			return "", fmt.Errorf("revision %s is ready but %w", revision, err)
+		}
 	}
 	after, err := t.Client.GetService(ctx, name)
 	if err != nil {

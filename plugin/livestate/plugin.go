@@ -29,11 +29,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
@@ -123,5 +125,39 @@ func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.Ra
 	if err != nil {
 		return unknown(err)
 	}
-	return resources, serviceSync(dt.Name, src.Commit, git, live)
+	access, err := readAccess(ctx, client, live.GetName(), src.Spec.Access.Public)
+	if err != nil {
+		return unknown(err)
+	}
+	if access.managed {
+		resources[0].ResourceMetadata["public"] = strconv.FormatBool(access.live)
+	}
+	return resources, serviceSync(dt.Name, src.Commit, git, live, access)
+}
+
+// access is what access.public says (want, when managed) and whether allUsers holds roles/run.invoker on
+// the live service.
+type access struct {
+	managed, want, live bool
+}
+
+// readAccess reads the public access of the service; none is managed when access.public is not set, since
+// the plugin then leaves the IAM policy alone.
+func readAccess(ctx context.Context, client *provider.Client, name string, want *bool) (access, error) {
+	if want == nil {
+		return access{}, nil
+	}
+	policy, err := client.GetServiceIAMPolicy(ctx, name)
+	if err != nil {
+		return access{}, err
+	}
+	return access{managed: true, want: *want, live: provider.IsPublic(policy)}, nil
+}
+
+// differences is the difference of public access, if any, named by its application config field.
+func (a access) differences() []diff.Difference {
+	if !a.managed || a.want == a.live {
+		return nil
+	}
+	return []diff.Difference{{Path: "access.public", Want: strconv.FormatBool(a.want), Have: strconv.FormatBool(a.live)}}
 }
