@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -367,14 +368,32 @@ func (m *Manifest) Proto() *runpb.Service {
 // Service returns a copy of the Service with its full name
 // "projects/{project}/locations/{region}/services/{id}" for the deploy target's project and region
 // (see resource.locate).
+// A multi-region service (multiRegionSettings) is written through one of its regions, so the deploy
+// target's region must be one of them.
 func (m *Manifest) Service(project, region string) (*runpb.Service, error) {
 	name, err := services.locate(m.File, m.service.GetName(), m.where, project, region)
 	if err != nil {
 		return nil, err
 	}
+	if regions := m.service.GetMultiRegionSettings().GetRegions(); len(regions) > 0 && !slices.Contains(regions, region) {
+		return nil, m.errorf("field %q lists %s without the deploy target's region %q, allowed a list that includes it: "+
+			"a multi-region service is deployed through one of its regions", "multiRegionSettings.regions", strings.Join(regions, ", "), region)
+	}
 	svc := m.Proto()
 	svc.Name = name
 	return svc, nil
+}
+
+// Regions returns the regions of a multi-region service other than region (the deploy target's), in the
+// order the manifest lists them; none for a single-region service.
+func (m *Manifest) Regions(region string) []string {
+	var out []string
+	for _, r := range m.service.GetMultiRegionSettings().GetRegions() {
+		if r != region && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // sameProject compares two project IDs or two project numbers; an ID and a number may be the same project.

@@ -191,6 +191,41 @@ func TestService(t *testing.T) {
 	}
 }
 
+func TestServiceMultiRegion(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name        string
+		regions     string
+		wantRegions []string
+		wantErr     string
+	}{
+		{name: "success: single region", regions: ""},
+		{name: "success: the deploy target's region and two others", regions: "[europe-west1, us-central1, asia-northeast1]", wantRegions: []string{"europe-west1", "asia-northeast1"}},
+		{name: "success: a region listed twice counts once", regions: "[us-central1, europe-west1, europe-west1]", wantRegions: []string{"europe-west1"}},
+		{name: "fail: without the deploy target's region", regions: "[europe-west1, asia-northeast1]",
+			wantErr: `manifest svc.yaml: field "multiRegionSettings.regions" lists europe-west1, asia-northeast1 without the deploy target's region "us-central1", allowed a list that includes it`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data := "name: s\ntemplate: {containers: [{image: x}]}\n"
+			if tc.regions != "" {
+				data += "multiRegionSettings: {regions: " + tc.regions + "}\n"
+			}
+			m, err := Decode("svc.yaml", []byte(data))
+			require.NoError(t, err)
+			_, err = m.Service("p", "us-central1")
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantRegions, m.Regions("us-central1"))
+		})
+	}
+}
+
 func TestSetImage(t *testing.T) {
 	t.Parallel()
 	testcases := []struct {
