@@ -216,3 +216,50 @@ func surfaceManifest(service, template, containers string) string {
 	fmt.Fprintf(&b, "  containers:\n  %s\n", containers)
 	return b.String()
 }
+
+// A multi-region service is deployed and rolled back through the deploy target's region as one deploy
+// target; the log says what each other region runs.
+func TestMultiRegionServiceDeploysAndRollsBackThroughTheTargetRegion(t *testing.T) {
+	t.Parallel()
+	f, err := fakerun.NewServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	r := deployment.NewStageRunner(t, f)
+	name := naming.ServiceName("proj", "asia-northeast1", "web")
+	manifest := func(image string) string {
+		return "name: web\nmultiRegionSettings: {regions: [asia-northeast1, europe-west1]}\ntemplate:\n  containers:\n  - {image: " + image + ", ports: [{containerPort: 8080}]}\n"
+	}
+
+	r.Deploy("1111111aaaa", deployment.QuickSyncApp, manifest("gcr.io/p/web:v1"))
+	status, log := r.Run(deployment.StageCloudRunSync, "", true)
+	require.Equal(t, sdk.StageStatusSuccess, status, log)
+	assert.Contains(t, log, "Region europe-west1 of the multi-region service: service web")
+	before, err := f.Service(name)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"asia-northeast1", "europe-west1"}, before.GetMultiRegionSettings().GetRegions())
+
+	r.Deploy("2222222bbbb", deployment.QuickSyncApp, manifest("gcr.io/p/web:v2"))
+	status, log = r.Run(deployment.StageCloudRunSync, "", true)
+	require.Equal(t, sdk.StageStatusSuccess, status, log)
+	status, log = r.Run(deployment.StageCloudRunRollback, "", false)
+	require.Equal(t, sdk.StageStatusSuccess, status, log)
+	assert.Contains(t, log, "Region europe-west1 of the multi-region service: service web")
+	after, err := f.Service(name)
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(diff.View(before), diff.View(after)), "the rollback restores the service exactly")
+}
+
+// A multi-region service whose regions leave out the deploy target's is refused before anything is written.
+func TestMultiRegionServiceWithoutTheTargetRegionIsRefused(t *testing.T) {
+	t.Parallel()
+	f, err := fakerun.NewServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	r := deployment.NewStageRunner(t, f)
+	r.Deploy("1111111aaaa", deployment.QuickSyncApp, "name: web\nmultiRegionSettings: {regions: [us-central1, europe-west1]}\ntemplate:\n  containers:\n  - {image: gcr.io/p/web:v1}\n")
+	status, log := r.Run(deployment.StageCloudRunSync, "", true)
+	require.Equal(t, sdk.StageStatusFailure, status, log)
+	assert.Contains(t, log, `field "multiRegionSettings.regions" lists us-central1, europe-west1 without the deploy target's region "asia-northeast1"`)
+	_, err = f.Service(naming.ServiceName("proj", "asia-northeast1", "web"))
+	assert.Error(t, err, "nothing was written")
+}

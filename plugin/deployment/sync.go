@@ -239,6 +239,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", revision, err)
 	}
 	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
+	reportRegions(ctx, t, after)
 	t.Log.Successf("Deployed revision %s of service %s", revision, want.ID)
 
 	if job.opts.Prune {
@@ -299,6 +300,7 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 		return "", err
 	}
 	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Table(after.GetTraffic()))
+	reportRegions(ctx, t, after)
 	t.Log.Successf("Created service %s with revision %s", want.ID, revision)
 	return url, nil
 }
