@@ -267,12 +267,16 @@ func fileErrorf(file, format string, args ...any) error {
 }
 
 // Validate checks what the plugin needs: a valid service name, a template with at least one
-// container, and a valid image on every container.
+// container, and a valid image on every container; and refuses the combinations Cloud Run documents as
+// invalid (see combinations.go).
 func (m *Manifest) Validate() error {
 	if _, _, _, err := services.split(m.File, m.service.GetName()); err != nil {
 		return err
 	}
-	return validateContainers(m.File, "template.containers", m.service.GetTemplate().GetContainers())
+	if err := validateContainers(m.File, "template.containers", m.service.GetTemplate().GetContainers()); err != nil {
+		return err
+	}
+	return validateCombinations(m.File, m.service)
 }
 
 // validateContainers checks that there is at least one container and that every one has a valid image;

@@ -237,8 +237,6 @@ func TestSetImage(t *testing.T) {
 	}{
 		{name: "success: only container", containers: "[{image: a:v1}]", image: "localhost:5000/a:v2", want: []string{"localhost:5000/a:v2"}},
 		{name: "success: ingress container", containers: "[{image: side:1}, {image: a:v1, ports: [{containerPort: 8080}]}]", image: "a:v2", want: []string{"side:1", "a:v2"}},
-		{name: "fail: ambiguous without ports", containers: "[{image: a:v1}, {image: b:v1}]", image: "a:v2", wantErr: "cannot apply input.image: the service has 2 containers and 0 of them declare ports"},
-		{name: "fail: ambiguous with ports", containers: "[{image: a:v1, ports: [{containerPort: 1}]}, {image: b:v1, ports: [{containerPort: 2}]}]", image: "a:v2", wantErr: "2 of them declare ports"},
 		{name: "fail: invalid image", containers: "[{image: a:v1}]", image: "a:", wantErr: `manifest svc.yaml: cannot apply input.image: image "a:" is not a valid reference`},
 	}
 	for _, tc := range testcases {
