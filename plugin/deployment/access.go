@@ -2,9 +2,13 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
@@ -18,19 +22,65 @@ import (
 // change to them, are kept.
 
 // accessBefore checks, before anything is written, that the credentials may set the service's IAM policy,
-// and returns whether the service is public now (false for a service that does not exist yet).
-func accessBefore(ctx context.Context, t *target.Target, name string, exists bool) (bool, error) {
-	if err := t.Client.CanSetServiceIAMPolicy(ctx, name); err != nil {
-		return false, err
+// and returns whether the service of each region (names: region → service name, see regionalNames) is
+// public now: false where it does not exist yet, as for a new service (exists false).
+func accessBefore(ctx context.Context, t *target.Target, names map[string]string, exists bool) (map[string]bool, error) {
+	if err := t.Client.CanSetServiceIAMPolicy(ctx, names[t.Config.Region]); err != nil {
+		return nil, err
 	}
-	if !exists {
-		return false, nil
+	public := make(map[string]bool, len(names))
+	for region, name := range names {
+		if !exists {
+			public[region] = false
+			continue
+		}
+		policy, err := t.Client.GetServiceIAMPolicy(ctx, name)
+		switch {
+		case errors.Is(err, provider.ErrNotFound) && region != t.Config.Region:
+			public[region] = false // not replicated to this region yet
+		case err != nil:
+			return nil, err
+		default:
+			public[region] = provider.IsPublic(policy)
+		}
 	}
-	policy, err := t.Client.GetServiceIAMPolicy(ctx, name)
-	if err != nil {
-		return false, err
+	return public, nil
+}
+
+// regionalNames returns the name of the service (svc, named in the deploy target's region) in each of its
+// regions: the deploy target's, and the others of a multi-region service.
+func regionalNames(t *target.Target, svc *runpb.Service) map[string]string {
+	names := map[string]string{t.Config.Region: svc.GetName()}
+	for _, region := range svc.GetMultiRegionSettings().GetRegions() {
+		names[region] = naming.ServiceName(t.Config.Project, region, naming.ShortName(svc.GetName()))
 	}
-	return provider.IsPublic(policy), nil
+	return names
+}
+
+// setPublicIn makes the service public or not (public: region → wanted) in every region, as gcloud does for a
+// multi-region service: each region's service has its own IAM policy. A region whose service does not
+// exist (yet) is logged and left, except the deploy target's.
+func (p *Plugin) setPublicIn(ctx context.Context, t *target.Target, names map[string]string, public map[string]bool) error {
+	for _, region := range slices.Sorted(maps.Keys(public)) {
+		err := p.setPublic(ctx, t, names[region], public[region])
+		if errors.Is(err, provider.ErrNotFound) && region != t.Config.Region {
+			t.Log.Infof("Region %s of the multi-region service: the service does not exist there (yet), so its IAM policy is left; deploy again once it does", region)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// everywhere is public wanted in every region of names.
+func everywhere(names map[string]string, public bool) map[string]bool {
+	out := make(map[string]bool, len(names))
+	for region := range names {
+		out[region] = public
+	}
+	return out
 }
 
 // setPublic grants (public) or revokes roles/run.invoker for allUsers on the service, reading the policy

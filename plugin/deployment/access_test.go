@@ -1,10 +1,12 @@
 package deployment
 
 import (
+	"fmt"
 	"testing"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
 // publicApp is quickSyncApp with access.public set to public.
@@ -164,4 +167,46 @@ func TestAccessPublic_PermissionDeniedNamesTheRole(t *testing.T) {
 	assert.Contains(t, log.firstError(), "failed to make service web public (allUsers holds roles/run.invoker)")
 	assert.Contains(t, log.firstError(), "lack run.services.setIamPolicy, which making the service public (access.public) needs: grant its service account roles/run.admin")
 	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+}
+
+// A multi-region service is made public in each region, as gcloud does (each region's service has its own
+// IAM policy), and the rollback restores each region's policy.
+func TestAccessPublic_MultiRegionEveryRegion(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	c := iamClient(t, f)
+	manifest := "name: web\nmultiRegionSettings: {regions: [" + testRegion + ", europe-west1]}\ntemplate:\n  containers:\n  - {image: %s, ports: [{containerPort: 8080}]}\n"
+	europe := naming.ServiceName(testProject, "europe-west1", "web")
+
+	e.deploy("1111111aaaa", quickSyncApp, fmt.Sprintf(manifest, "gcr.io/p/web:v1"))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	// Cloud Run's copy of the service in the other region, with an invoker of its own.
+	svc, err := f.Service(serviceName())
+	require.NoError(t, err)
+	copyOp, err := c.CreateService(t.Context(), &runpb.CreateServiceRequest{Parent: "projects/" + testProject + "/locations/europe-west1", ServiceId: "web",
+		Service: &runpb.Service{Template: svc.GetTemplate(), MultiRegionSettings: svc.GetMultiRegionSettings()}})
+	require.NoError(t, err)
+	_, err = copyOp.Wait(t.Context())
+	require.NoError(t, err)
+	own := []*iampb.Binding{{Role: "roles/run.invoker", Members: []string{"user:eu@example.com"}}}
+	_, err = c.SetIamPolicy(t.Context(), &iampb.SetIamPolicyRequest{Resource: europe, Policy: &iampb.Policy{Bindings: own}})
+	require.NoError(t, err)
+	europePolicy := func() []*iampb.Binding {
+		p, err := c.GetIamPolicy(t.Context(), &iampb.GetIamPolicyRequest{Resource: europe})
+		require.NoError(t, err)
+		return p.GetBindings()
+	}
+
+	e.deploy("2222222bbbb", publicApp(true), fmt.Sprintf(manifest, "gcr.io/p/web:v2"))
+	status, log = e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Empty(t, cmp.Diff([]*iampb.Binding{{Role: "roles/run.invoker", Members: []string{"allUsers"}}}, bindings(policyOf(t, c)), protocmp.Transform()))
+	assert.Empty(t, cmp.Diff([]*iampb.Binding{{Role: "roles/run.invoker", Members: []string{"allUsers", "user:eu@example.com"}}}, europePolicy(), protocmp.Transform()))
+
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Empty(t, bindings(policyOf(t, c)))
+	assert.Empty(t, cmp.Diff(own, europePolicy(), protocmp.Transform()), "each region's policy is restored")
 }

@@ -147,7 +147,11 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 		}
 	}
 	if rec.Public != nil {
-		if err := p.setPublic(ctx, t, rec.Service, *rec.Public); err != nil {
+		names := map[string]string{}
+		for region := range rec.Public {
+			names[region] = naming.ServiceName(t.Config.Project, region, id)
+		}
+		if err := p.setPublicIn(ctx, t, names, rec.Public); err != nil {
 			return fmt.Errorf("the service and its traffic were restored but its public access was not: %w", err)
 		}
 	}

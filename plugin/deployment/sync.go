@@ -168,13 +168,11 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err != nil {
 		return "", err
 	}
-	var public *bool // nil: access.public is not set, the IAM policy is left alone
+	var public map[string]bool // nil: access.public is not set, the IAM policy is left alone
 	if job.src.Spec.Access.Public != nil {
-		was, err := accessBefore(ctx, t, name, true)
-		if err != nil {
+		if public, err = accessBefore(ctx, t, regionalNames(t, want.Service), true); err != nil {
 			return "", err
 		}
-		public = &was
 	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{
 		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: plan.Tag,
@@ -209,8 +207,9 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), job.opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
-	if want := job.src.Spec.Access.Public; want != nil {
-		if err := p.setPublic(ctx, t, name, *want); err != nil {
+	if public := job.src.Spec.Access.Public; public != nil {
+		names := regionalNames(t, want.Service)
+		if err := p.setPublicIn(ctx, t, names, everywhere(names, *public)); err != nil {
 			return "", fmt.Errorf("revision %s is ready but %w; the traffic is unchanged", revision, err)
 		}
 	}
@@ -257,7 +256,7 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 	want, opts := plan.Want, job.opts
 	name := want.Service.GetName()
 	if job.src.Spec.Access.Public != nil {
-		if _, err := accessBefore(ctx, t, name, false); err != nil {
+		if _, err := accessBefore(ctx, t, regionalNames(t, want.Service), false); err != nil {
 			return "", err
 		}
 	}
@@ -291,7 +290,8 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 		return "", err
 	}
 	if public := job.src.Spec.Access.Public; public != nil {
-		if err := p.setPublic(ctx, t, name, *public); err != nil {
+		names := regionalNames(t, want.Service)
+		if err := p.setPublicIn(ctx, t, names, everywhere(names, *public)); err != nil {
 			return "", fmt.Errorf("revision %s is ready but %w", revision, err)
 		}
 	}
