@@ -65,7 +65,7 @@ func TestLatencyKnobsOnAFrozenClock(t *testing.T) {
 	}{
 		{"success: fixed latency plus jitter", Behavior{Latency: 200 * time.Millisecond, Jitter: 50 * time.Millisecond}, 215, 235},
 		// The quantile function through (0, 0), (50, 20ms), (99, 200ms), then flat: mean 5 + 53.9 + 2 = 60.9 ms.
-		{"success: a distribution given by percentiles", Behavior{LatencyPercentiles: []LatencyPercentile{{50, 20 * time.Millisecond}, {99, 200 * time.Millisecond}}}, 55, 67},
+		{"success: a distribution given by percentiles", Behavior{LatencyPercentiles: []LatencyPercentile{{Percentile: 50, Latency: 20 * time.Millisecond}, {Percentile: 99, Latency: 200 * time.Millisecond}}}, 55, 67},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +128,7 @@ func TestBehaviorValidation(t *testing.T) {
 		{"fail: error rate above 1", Behavior{ErrorRate: 1.5}, `"errorRate"`},
 		{"fail: error code not 5xx", Behavior{ErrorRate: 0.1, ErrorCode: 404}, `"errorCode"`},
 		{"fail: negative latency", Behavior{Latency: -time.Second}, `"latency"`},
-		{"fail: percentiles out of order", Behavior{LatencyPercentiles: []LatencyPercentile{{99, time.Second}, {50, time.Millisecond}}}, `"latencyPercentiles"`},
+		{"fail: percentiles out of order", Behavior{LatencyPercentiles: []LatencyPercentile{{Percentile: 99, Latency: time.Second}, {Percentile: 50, Latency: time.Millisecond}}}, `"latencyPercentiles"`},
 		{"fail: backend not http", Behavior{Backend: "ftp://x"}, `"backend"`},
 		{"fail: backend and docker", Behavior{Backend: "http://127.0.0.1:1", Docker: true}, `"docker"`},
 	}
@@ -150,7 +150,7 @@ func TestParseBehaviorsRoundTrip(t *testing.T) {
 	bs, err := ParseBehaviors([]byte(in))
 	require.NoError(t, err)
 	assert.Equal(t, Behavior{Fail: true, ErrorRate: 0.2, ErrorCode: 503, Latency: 50 * time.Millisecond, Jitter: 10 * time.Millisecond,
-		LatencyPercentiles: []LatencyPercentile{{50, 20 * time.Millisecond}, {99, 200 * time.Millisecond}}}, bs.Images["app:v2"])
+		LatencyPercentiles: []LatencyPercentile{{Percentile: 50, Latency: 20 * time.Millisecond}, {Percentile: 99, Latency: 200 * time.Millisecond}}}, bs.Images["app:v2"])
 	out, err := json.Marshal(bs)
 	require.NoError(t, err)
 	assert.JSONEq(t, in, string(out))

@@ -55,13 +55,13 @@ func seedService(b *testing.B, srv *Server, id string, revisions int) string {
 	ctx := context.Background()
 	name := testParent + "/services/" + id
 	image := "us-docker.pkg.dev/project/repo/" + id + ":v"
-	if _, err := srv.impl.CreateService(ctx, &runpb.CreateServiceRequest{
+	if _, err := srv.control.CreateService(ctx, &runpb.CreateServiceRequest{
 		Parent: testParent, ServiceId: id, Service: &runpb.Service{Template: template(image + "0")},
 	}); err != nil {
 		b.Fatal(err)
 	}
 	for i := 1; i < revisions; i++ {
-		if _, err := srv.impl.UpdateService(ctx, &runpb.UpdateServiceRequest{
+		if _, err := srv.control.UpdateService(ctx, &runpb.UpdateServiceRequest{
 			Service: &runpb.Service{Name: name, Template: template(image + fmt.Sprint(i))},
 		}); err != nil {
 			b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -57,9 +58,9 @@ func TestCompatibilityFullRevisionNames(t *testing.T) {
 				}
 				require.NoError(t, err)
 				require.Len(t, svc.GetTraffic(), 1)
-				assert.Equal(t, shortName(full), svc.GetTraffic()[0].GetRevision())
+				assert.Equal(t, rules.ShortName(full), svc.GetTraffic()[0].GetRevision())
 				require.Len(t, svc.GetTrafficStatuses(), 1)
-				assert.Equal(t, shortName(full), svc.GetTrafficStatuses()[0].GetRevision())
+				assert.Equal(t, rules.ShortName(full), svc.GetTrafficStatuses()[0].GetRevision())
 				assert.Equal(t, full, svc.GetLatestReadyRevision())
 			}, WithCompatibility(tc.compat))
 		})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/docker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,7 +56,7 @@ type engineTest struct {
 
 func requireEngine(t *testing.T) *engineTest {
 	t.Helper()
-	client, base, err := dockerEngine(os.Getenv("DOCKER_HOST"))
+	client, base, err := docker.Client(os.Getenv("DOCKER_HOST"))
 	require.NoError(t, err)
 	e := &engineTest{t: t, client: client, base: base}
 	if _, err := e.do(http.MethodGet, "/_ping", "", nil); err != nil {

@@ -2,135 +2,72 @@ package fakerun
 
 import (
 	"context"
-	"fmt"
-	"slices"
-	"strings"
-	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 )
 
 // Methods lists the RPC short names the fake answers; they are the valid
 // method names for faults and the Method values in Calls.
-var Methods = []string{
-	"CreateService", "GetService", "ListServices", "UpdateService", "DeleteService",
-	"GetIamPolicy", "SetIamPolicy", "TestIamPermissions",
-	"GetRevision", "ListRevisions", "DeleteRevision",
-	"CreateJob", "GetJob", "ListJobs", "UpdateJob", "DeleteJob", "RunJob",
-	"GetExecution", "ListExecutions", "DeleteExecution", "CancelExecution",
-	"GetTask", "ListTasks",
-	"GetOperation", "ListOperations", "DeleteOperation", "WaitOperation", "CancelOperation",
-	"ListTimeSeries", "CreateTimeSeries", "GetMetricDescriptor", "ListMetricDescriptors",
+var Methods = faults.Methods
+
+// Fault makes calls to one RPC fail or slow down: Code (codes.OK only applies Delay), Message (a default
+// naming the method when empty), Times (how many calls it affects; 0 means every call) and Delay (real
+// latency added before the call is answered).
+type Fault = faults.Fault
+
+// Call is one RPC received by the fake, over gRPC or REST: Method (short name, e.g. "UpdateService"),
+// Request (a copy), Code (the code it was answered with), Time (server clock when answered) and Seq (its
+// number among all the calls answered since the server started, from 1; ResetCalls does not rewind it).
+type Call = faults.Call
+
+// InjectFault makes calls to method (an RPC short name from Methods) fail or
+// slow down; faults for one method apply in the order they were added.
+// An unknown method name is ignored, since it could never match a call.
+func (s *Server) InjectFault(method string, f Fault) {
+	if faults.Validate(method, f) != nil {
+		return
+	}
+	s.faults.Add(method, f)
 }
 
-// Call is one RPC received by the fake, over gRPC or REST.
-type Call struct {
-	Method  string        // short name, e.g. "UpdateService"
-	Request proto.Message // a copy of the request
-	Code    codes.Code    // the code the call was answered with
-	Time    time.Time     // server clock when the call was answered
+// ClearFaults removes every fault, including those given by WithFault.
+func (s *Server) ClearFaults() {
+	s.faults.Reset(nil)
 }
 
-// callLogLimit bounds memory: the log keeps at least the last callLogLimit calls.
-const callLogLimit = 10000
-
-// faultState is a registered fault and the calls it still affects.
-type faultState struct {
-	Fault
-	remaining int // calls left; <0 means unlimited
+// Faults returns the registered faults by method, each method's in the order
+// they apply. Times is the number of calls a fault still affects (0: every call).
+func (s *Server) Faults() map[string][]Fault {
+	return s.faults.Snapshot()
 }
 
-func validateFault(method string, f Fault) error {
-	if !slices.Contains(Methods, method) {
-		return fmt.Errorf("unknown method %q; allowed: %s", method, strings.Join(Methods, ", "))
-	}
-	if f.Times < 0 {
-		return fmt.Errorf("fault for %s: Times must be >= 0 (0 = every call), got %d", method, f.Times)
-	}
-	if f.Delay < 0 {
-		return fmt.Errorf("fault for %s: Delay must not be negative, got %s", method, f.Delay)
-	}
-	return nil
+// Calls returns the RPCs received so far (the most recent ones, at least
+// 10,000), oldest first, over gRPC and REST alike.
+func (s *Server) Calls() []Call {
+	return s.calls.Snapshot()
 }
 
-func newFaultState(f Fault) *faultState {
-	remaining := f.Times
-	if remaining == 0 {
-		remaining = -1
-	}
-	return &faultState{Fault: f, remaining: remaining}
+// ResetCalls empties the call log. Call.Seq keeps counting.
+func (s *Server) ResetCalls() {
+	s.calls.Reset()
 }
 
-// takeFaultLocked returns the fault that applies to the next call of method
-// and consumes one use of it. Must be called with s.mu held.
-func (s *server) takeFaultLocked(method string) (Fault, bool) {
-	queue := s.faults[method]
-	if len(queue) == 0 {
-		return Fault{}, false
-	}
-	f := queue[0]
-	if f.remaining > 0 {
-		f.remaining--
-		if f.remaining == 0 {
-			s.faults[method] = queue[1:]
-		}
-	}
-	return f.Fault, true
+// CallMark returns the Seq of the last call answered so far (0 before the first): pass it to
+// WaitForCallAfter to wait for a call that comes after this point.
+func (s *Server) CallMark() uint64 {
+	return s.calls.Mark()
 }
 
-// recordLocked appends a call to the log; req must already be a copy.
-// Must be called with s.mu held.
-func (s *server) recordLocked(method string, req proto.Message, code codes.Code) {
-	if len(s.calls) >= 2*callLogLimit {
-		s.calls = append(s.calls[:0], s.calls[len(s.calls)-callLogLimit:]...)
-	}
-	s.calls = append(s.calls, Call{Method: method, Request: req, Code: code, Time: s.nowLocked()})
+// WaitForCall returns the oldest call to method (an RPC short name from Methods) in the call log,
+// blocking until one is answered when there is none yet. It returns ctx's error when ctx ends first.
+func (s *Server) WaitForCall(ctx context.Context, method string) (Call, error) {
+	return s.calls.Wait(ctx, method, 0)
 }
 
-// intercept applies faults and records every unary call (REST requests are
-// transcoded to gRPC, so they pass here too), except health checks.
-func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if strings.HasPrefix(info.FullMethod, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") {
-		return handler(ctx, req)
-	}
-	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
-	s.mu.Lock()
-	f, faulty := s.takeFaultLocked(method)
-	s.mu.Unlock()
-
-	var resp any
-	var err error
-	if faulty && f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			err = status.FromContextError(ctx.Err()).Err()
-		}
-	}
-	switch {
-	case err != nil:
-	case faulty && f.Code != codes.OK:
-		msg := f.Message
-		if msg == "" {
-			msg = fmt.Sprintf("fakerun: injected %s fault for %s", f.Code, method)
-		}
-		err = status.Error(f.Code, msg)
-	default:
-		resp, err = handler(ctx, req)
-	}
-
-	reqCopy, _ := req.(proto.Message)
-	if reqCopy != nil {
-		reqCopy = proto.Clone(reqCopy)
-	}
-	s.mu.Lock()
-	s.recordLocked(method, reqCopy, status.Code(err))
-	s.mu.Unlock()
-	return resp, err
+// WaitForCallAfter returns the first call to method whose Seq is above after (a CallMark, or the Seq of
+// a call already seen), blocking until one is answered. A call answered before WaitForCallAfter was
+// called counts, so "mark, act, wait" cannot miss it; waiting again with the returned call's Seq waits
+// for the next one. It returns ctx's error when ctx ends first.
+func (s *Server) WaitForCallAfter(ctx context.Context, after uint64, method string) (Call, error) {
+	return s.calls.Wait(ctx, method, after)
 }

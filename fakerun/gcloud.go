@@ -29,8 +29,9 @@ func (s *Server) V1ClientOptions(region string) []option.ClientOption {
 }
 
 // GcloudEnv returns the environment, as KEY=value, that points the gcloud CLI at a fakerun listening on
-// addr (host:port): Cloud Run's endpoint overridden to http://run.googleapis.com/ and fakerun as gcloud's
-// HTTP proxy, so that gcloud's regional hosts reach it; an access token (fakerun accepts any); a private
+// addr (host:port): Cloud Run's endpoint overridden to http://run.googleapis.com/ (and Cloud Resource
+// Manager's, which gcloud asks for project numbers) and fakerun as gcloud's HTTP proxy, so that gcloud's
+// regional hosts reach it; an access token (fakerun accepts any); a private
 // configuration directory (configDir), so that the user's own gcloud settings and credentials are
 // neither read nor changed; the project and region; no prompts, no API-enablement checks, no usage
 // reporting or update checks.
@@ -45,6 +46,7 @@ func GcloudEnv(addr, configDir, project, region string) []string {
 	return []string{
 		"CLOUDSDK_CONFIG=" + configDir,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://run.googleapis.com/",
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER=http://cloudresourcemanager.googleapis.com/",
 		"CLOUDSDK_PROXY_TYPE=http",
 		"CLOUDSDK_PROXY_ADDRESS=" + host,
 		"CLOUDSDK_PROXY_PORT=" + port,

@@ -11,6 +11,7 @@ import (
 
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/iterator"
@@ -75,7 +76,7 @@ func TestJobLifecycle(t *testing.T) {
 				break
 			}
 			require.NoError(t, err)
-			names = append(names, shortName(x.GetName()))
+			names = append(names, rules.ShortName(x.GetName()))
 		}
 		assert.Equal(t, []string{"job-b", "job"}, names, "newest first, across pages")
 
@@ -125,14 +126,14 @@ func TestRunJobProgressesOnTheClock(t *testing.T) {
 		j, err := c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
 		require.NoError(t, err)
 		assert.Equal(t, int32(1), j.GetExecutionCount())
-		assert.Equal(t, shortName(name), j.GetLatestCreatedExecution().GetName())
+		assert.Equal(t, rules.ShortName(name), j.GetLatestCreatedExecution().GetName())
 		assert.Equal(t, runpb.ExecutionReference_EXECUTION_SUCCEEDED, j.GetLatestCreatedExecution().GetCompletionStatus())
 
 		tasks := listTasks(t, c, name)
 		require.Len(t, tasks, 3)
 		for i, task := range tasks {
 			assert.Equal(t, int32(i), task.GetIndex())
-			assert.Equal(t, name+"/tasks/"+shortName(name)+"-task"+string(rune('0'+i)), task.GetName())
+			assert.Equal(t, name+"/tasks/"+rules.ShortName(name)+"-task"+string(rune('0'+i)), task.GetName())
 			assert.Equal(t, runpb.Condition_CONDITION_SUCCEEDED, task.GetConditions()[0].GetState())
 		}
 		got, err := c.tasks.GetTask(t.Context(), &runpb.GetTaskRequest{Name: tasks[2].GetName()})
@@ -150,7 +151,7 @@ func TestRunJobFailingTasks(t *testing.T) {
 		_, err := op.Wait(waitCtx(t))
 		require.Error(t, err)
 		assert.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
-		assert.ErrorContains(t, err, "1 of 3 task(s) failed. Task "+shortName(name)+"-task1 failed: The container exited with an exit code of 3.")
+		assert.ErrorContains(t, err, "1 of 3 task(s) failed. Task "+rules.ShortName(name)+"-task1 failed: The container exited with an exit code of 3.")
 
 		e := getExecution(t, c, name)
 		assert.Equal(t, int32(1), e.GetFailedCount())

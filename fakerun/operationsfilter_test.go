@@ -8,6 +8,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/iterator"
@@ -48,7 +49,7 @@ func TestListOperationsFilterAndPages(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				names = append(names, fmt.Sprintf("%s done=%t", shortName(op.GetMetadata().GetTypeUrl()), op.GetDone()))
+				names = append(names, fmt.Sprintf("%s done=%t", rules.ShortName(op.GetMetadata().GetTypeUrl()), op.GetDone()))
 			}
 		}
 		all, err := list("")

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/grpc/codes"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/behavior"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 )
 
 // Option configures a Server created by NewServer.
@@ -12,21 +14,15 @@ type Option func(*config) error
 
 // config holds everything options can set.
 type config struct {
+	control        control.Config // the control plane's: clock, readiness, behaviours, seed, revision cap, compatibility
 	address        string
-	clock          func() time.Time
-	readinessDelay time.Duration
-	manualReady    bool
-	behaviors      Behaviors
-	seed           uint64
 	retention      time.Duration
 	ingestionDelay time.Duration
 	faults         map[string][]Fault
-	revisionCap    int
-	compat         Compatibility
 }
 
 func defaultConfig() *config {
-	return &config{address: "127.0.0.1:0", revisionCap: defaultRevisionCap, faults: map[string][]Fault{}, seed: 1}
+	return &config{control: control.Config{RevisionCap: defaultRevisionCap, Seed: 1}, address: "127.0.0.1:0", faults: map[string][]Fault{}}
 }
 
 // defaultRevisionCap is Cloud Run's limit of revisions kept per service.
@@ -51,7 +47,7 @@ func WithClock(now func() time.Time) Option {
 		if now == nil {
 			return fmt.Errorf("fakerun: WithClock: clock must not be nil")
 		}
-		c.clock = now
+		c.control.Clock = now
 		return nil
 	}
 }
@@ -64,7 +60,7 @@ func WithReadinessDelay(d time.Duration) Option {
 		if d < 0 {
 			return fmt.Errorf("fakerun: WithReadinessDelay: delay must not be negative, got %s", d)
 		}
-		c.readinessDelay = d
+		c.control.ReadinessDelay = d
 		return nil
 	}
 }
@@ -73,7 +69,7 @@ func WithReadinessDelay(d time.Duration) Option {
 // waiting for them pending) until SetRevisionReady is called.
 func WithManualReadiness() Option {
 	return func(c *config) error {
-		c.manualReady = true
+		c.control.ManualReady = true
 		return nil
 	}
 }
@@ -88,10 +84,10 @@ func WithFailingImage(image string) Option {
 		if image == "" {
 			return fmt.Errorf("fakerun: WithFailingImage: image must not be empty")
 		}
-		mergeBehaviors(&c.behaviors, Behaviors{})
-		b := c.behaviors.Images[image]
+		behavior.Merge(&c.control.Behaviors, Behaviors{})
+		b := c.control.Behaviors.Images[image]
 		b.Fail = true
-		c.behaviors.Images[image] = b
+		c.control.Behaviors.Images[image] = b
 		return nil
 	}
 }
@@ -104,28 +100,16 @@ func WithRevisionCap(n int) Option {
 		if n < 1 {
 			return fmt.Errorf("fakerun: WithRevisionCap: cap must be at least 1, got %d", n)
 		}
-		c.revisionCap = n
+		c.control.RevisionCap = n
 		return nil
 	}
-}
-
-// Fault makes calls to one RPC fail or slow down.
-type Fault struct {
-	// Code is the gRPC code returned; codes.OK only applies Delay.
-	Code codes.Code
-	// Message is the error message; a default naming the method is used when empty.
-	Message string
-	// Times is how many calls the fault affects; 0 means every call.
-	Times int
-	// Delay is real (wall-clock) latency added before the call is answered.
-	Delay time.Duration
 }
 
 // WithFault registers a fault for method, the RPC's short name such as
 // "UpdateService" or "GetOperation" (see Methods).
 func WithFault(method string, f Fault) Option {
 	return func(c *config) error {
-		if err := validateFault(method, f); err != nil {
+		if err := faults.Validate(method, f); err != nil {
 			return fmt.Errorf("fakerun: WithFault: %w", err)
 		}
 		c.faults[method] = append(c.faults[method], f)
@@ -138,7 +122,7 @@ func WithFault(method string, f Fault) Option {
 // a run that sends requests one at a time is reproducible.
 func WithSeed(seed uint64) Option {
 	return func(c *config) error {
-		c.seed = seed
+		c.control.Seed = seed
 		return nil
 	}
 }

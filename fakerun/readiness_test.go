@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -71,7 +72,7 @@ func TestManualReadiness(t *testing.T) {
 	svc, err := srv.Service(testSvc)
 	require.NoError(t, err)
 	require.Error(t, srv.SetRevisionReady("nope", true))
-	require.NoError(t, srv.SetRevisionReady(shortName(svc.GetLatestCreatedRevision()), true))
+	require.NoError(t, srv.SetRevisionReady(rules.ShortName(svc.GetLatestCreatedRevision()), true))
 	done, err := op.Poll(t.Context())
 	require.NoError(t, err)
 	require.True(t, op.Done())
@@ -106,7 +107,7 @@ func TestFailingImage(t *testing.T) {
 			traffic []*runpb.TrafficTarget
 		}{
 			{name: "fail: bad image with LATEST traffic", image: "img:bad"},
-			{name: "fail: bad image with pinned traffic", image: "img:late", traffic: []*runpb.TrafficTarget{revisionTarget(shortName(first.GetLatestReadyRevision()), 100, "")}},
+			{name: "fail: bad image with pinned traffic", image: "img:late", traffic: []*runpb.TrafficTarget{revisionTarget(rules.ShortName(first.GetLatestReadyRevision()), 100, "")}},
 		}
 		for _, tc := range testcases {
 			next := proto.Clone(first).(*runpb.Service)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/iterator"
@@ -33,7 +34,7 @@ func listRevisions(t *testing.T, c clients, parent string, pageSize int32) []str
 			return names
 		}
 		require.NoError(t, err)
-		names = append(names, shortName(r.GetName()))
+		names = append(names, rules.ShortName(r.GetName()))
 	}
 }
 
@@ -78,9 +79,9 @@ func TestDeleteRevision(t *testing.T) {
 	bothTransports(t, func(t *testing.T, srv *Server, c clients) {
 		first := mustCreateService(t, c, "svc", "img:1")
 		rev1 := first.GetLatestCreatedRevision()
-		second := deploy(t, c, "img:2", revisionTarget(shortName(rev1), 100, ""))
+		second := deploy(t, c, "img:2", revisionTarget(rules.ShortName(rev1), 100, ""))
 		rev2 := second.GetLatestCreatedRevision()
-		third := deploy(t, c, "img:3", revisionTarget(shortName(rev1), 90, ""), revisionTarget(shortName(rev2), 10, ""))
+		third := deploy(t, c, "img:3", revisionTarget(rules.ShortName(rev1), 90, ""), revisionTarget(rules.ShortName(rev2), 10, ""))
 		rev3 := third.GetLatestCreatedRevision()
 		// rev3 is latest; rev1 and rev2 serve traffic.
 
@@ -124,7 +125,7 @@ func TestRevisionCap(t *testing.T) {
 	t.Parallel()
 	srv, c := newFake(t, WithRevisionCap(3))
 	first := mustCreateService(t, c, "svc", "img:0")
-	pinned := revisionTarget(shortName(first.GetLatestCreatedRevision()), 100, "")
+	pinned := revisionTarget(rules.ShortName(first.GetLatestCreatedRevision()), 100, "")
 	for i := 1; i <= 4; i++ {
 		deploy(t, c, fmt.Sprintf("img:%d", i), pinned)
 	}

@@ -8,10 +8,14 @@ import (
 	"sync"
 	"time"
 
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/dataplane"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/docker"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/knative"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -25,20 +29,22 @@ import (
 // HTTP/2 cleartext) and REST/JSON plus extra handlers (HTTP/1.1
 // connections). Its methods are safe for concurrent use.
 type Server struct {
-	impl       *server
+	control    *control.Server
+	cfg        *config // the options given to NewServer, which Reset restores
+	faults     *faults.Injector
+	calls      *faults.Log
 	metrics    *metrics.Store
 	monitoring *metrics.Service
-	// ingestionDelay is the one given to NewServer, which Reset restores.
-	ingestionDelay time.Duration
-	serving        *dataPlane
-	containers     *containerManager
-	loads          *loadGenerator
+	serving    http.Handler
+	containers *docker.Services    // containers of docker-mode revisions
+	tasks      *control.TaskRunner // containers of docker-mode job tasks
+	loads      *dataplane.Generator
 	// trafficClient sends service and tag URLs to this server.
 	trafficClient *http.Client
 	grpc          *grpc.Server
 	http          *http.Server
 	mux           *http.ServeMux
-	listener      *splitListener
+	listener      *listener.Split
 	closeOnce     sync.Once
 	closeErr      error
 	wg            sync.WaitGroup
@@ -53,24 +59,27 @@ func NewServer(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	impl := newServerImpl(cfg)
-	store, err := metrics.NewStore(impl.now, cfg.retention)
+	ctl := control.New(&cfg.control)
+	store, err := metrics.NewStore(ctl.Now, cfg.retention)
 	if err != nil {
 		return nil, fmt.Errorf("fakerun: %w", err)
 	}
 	store.SetIngestionDelay(cfg.ingestionDelay)
-	containers, err := newContainerManager(impl, os.Getenv("DOCKER_HOST"))
+	engine, err := docker.NewEngine(os.Getenv("DOCKER_HOST"))
 	if err != nil {
 		return nil, err
 	}
-	gs := grpc.NewServer(grpc.UnaryInterceptor(impl.intercept))
-	runpb.RegisterServicesServer(gs, impl)
-	runpb.RegisterRevisionsServer(gs, impl)
-	jobs := &jobsServer{server: impl, containers: containers}
-	runpb.RegisterJobsServer(gs, jobs)
-	runpb.RegisterExecutionsServer(gs, jobs)
-	runpb.RegisterTasksServer(gs, jobs)
-	longrunningpb.RegisterOperationsServer(gs, impl)
+	tasks := control.NewTaskRunner(ctl, engine)
+	containers := docker.NewServices(engine, ctl)
+	closeDocker := func() {
+		tasks.Close()
+		containers.Close()
+	}
+	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
+	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, ctl.Now)))
+	jobs := ctl.Register(gs, tasks)
+	// The Admin API v1 that gcloud speaks: a view of the v2 API, chosen by Host.
+	v1 := knative.NewHandler(knative.Backend{Services: ctl, Revisions: ctl, Jobs: jobs, Executions: jobs, Tasks: jobs})
 	monitoring := metrics.NewService(store)
 	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
@@ -78,9 +87,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	healthpb.RegisterHealthServer(gs, health.NewServer())
 	reflection.Register(gs)
 
-	rest, err := newRESTHandler(gs)
+	rest, err := rest.NewHandler(gs)
 	if err != nil {
-		containers.close()
+		closeDocker()
 		return nil, fmt.Errorf("fakerun: building the REST transcoder: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -88,23 +97,23 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {
-		containers.close()
+		closeDocker()
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
-	split := newSplitListener(l)
-	s := &Server{impl: impl, metrics: store, monitoring: monitoring, ingestionDelay: cfg.ingestionDelay, containers: containers, grpc: gs, mux: mux, listener: split}
-	s.serving = &dataPlane{impl: impl, store: store, containers: containers}
-	s.trafficClient = newTrafficClient(s.Addr())
-	s.loads = newLoadGenerator(s.trafficClient)
-	s.http = &http.Server{Handler: hostRouter{serving: s.serving, v1: knative.NewHandler(knative.Backend{Services: impl, Revisions: impl}), api: mux}, ReadHeaderTimeout: 10 * time.Second}
+	split := listener.New(l)
+	s := &Server{control: ctl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, tasks: tasks, grpc: gs, mux: mux, listener: split}
+	s.serving = dataplane.New(ctl, store, containers)
+	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
+	s.loads = dataplane.NewGenerator(s.trafficClient)
+	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, v1, mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		_ = gs.Serve(split.h2) // returns when Close stops the server
+		_ = gs.Serve(split.H2()) // returns when Close stops the server
 	}()
 	go func() {
 		defer s.wg.Done()
-		_ = s.http.Serve(split.h1) // returns http.ErrServerClosed on Close
+		_ = s.http.Serve(split.H1()) // returns http.ErrServerClosed on Close
 	}()
 	return s, nil
 }
@@ -120,13 +129,13 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 
 // Addr returns the host:port the server listens on.
 func (s *Server) Addr() string {
-	return s.listener.l.Addr().String()
+	return s.listener.Addr().String()
 }
 
 // Close stops the server, dropping open connections.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		s.loads.close()
+		s.loads.Close()
 		if err := s.listener.Close(); err != nil {
 			s.closeErr = err
 		}
@@ -135,7 +144,8 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.wg.Wait()
-		s.containers.close()
+		s.tasks.Close()
+		s.containers.Close()
 	})
 	return s.closeErr
 }

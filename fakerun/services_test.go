@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -101,13 +102,13 @@ func TestListServicesPaging(t *testing.T) {
 				require.Equal(t, "no more items in iterator", err.Error())
 				break
 			}
-			names = append(names, shortName(svc.GetName()))
+			names = append(names, rules.ShortName(svc.GetName()))
 		}
 		assert.Equal(t, []string{"a", "b", "c", "d", "e", "z"}, names)
 
 		resp, err := c.services.ListServices(t.Context(), &runpb.ListServicesRequest{Parent: testParent, PageSize: 4}).Next()
 		require.NoError(t, err)
-		assert.Equal(t, "a", shortName(resp.GetName()))
+		assert.Equal(t, "a", rules.ShortName(resp.GetName()))
 
 		_, err = c.services.ListServices(t.Context(), &runpb.ListServicesRequest{Parent: testParent, PageToken: "bogus"}).Next()
 		assert.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
@@ -294,7 +295,7 @@ func TestCreateServiceWithoutID(t *testing.T) {
 		svc, err := op.Wait(t.Context())
 		require.NoError(t, err)
 		assert.Regexp(t, `^`+testParent+`/services/service-[a-z]{8}$`, svc.GetName())
-		id := shortName(svc.GetName())
+		id := rules.ShortName(svc.GetName())
 		assert.Regexp(t, `^`+svc.GetName()+`/revisions/`+id+`-00001-[a-z]{3}$`, svc.GetLatestCreatedRevision())
 
 		op, err = c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{Parent: testParent, Service: &runpb.Service{Template: template("img:1")}})

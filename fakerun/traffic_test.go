@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -16,7 +17,7 @@ func TestCanaryTrafficFlow(t *testing.T) {
 	t.Parallel()
 	bothTransports(t, func(t *testing.T, srv *Server, c clients) {
 		first := mustCreateService(t, c, "svc", "img:1")
-		rev1 := shortName(first.GetLatestCreatedRevision())
+		rev1 := rules.ShortName(first.GetLatestCreatedRevision())
 
 		// Deploy a new template with traffic pinned to rev1: the new revision gets 0%.
 		pinned := proto.Clone(first).(*runpb.Service)
@@ -24,7 +25,7 @@ func TestCanaryTrafficFlow(t *testing.T) {
 		pinned.Traffic = []*runpb.TrafficTarget{revisionTarget(rev1, 100, "")}
 		deployed, err := update(t, c, pinned)
 		require.NoError(t, err)
-		rev2 := shortName(deployed.GetLatestCreatedRevision())
+		rev2 := rules.ShortName(deployed.GetLatestCreatedRevision())
 		assert.NotEqual(t, rev1, rev2)
 		assert.Equal(t, first.GetLatestReadyRevision(), deployed.GetLatestReadyRevision(), "a no-traffic revision does not become latest_ready")
 		require.Len(t, deployed.GetTrafficStatuses(), 1)
@@ -59,7 +60,7 @@ func TestTrafficNamesRevisionOfSameRequest(t *testing.T) {
 	t.Parallel()
 	bothTransports(t, func(t *testing.T, srv *Server, c clients) {
 		first := mustCreateService(t, c, "svc", "img:1")
-		rev1 := shortName(first.GetLatestCreatedRevision())
+		rev1 := rules.ShortName(first.GetLatestCreatedRevision())
 		next := proto.Clone(first).(*runpb.Service)
 		next.Template = &runpb.RevisionTemplate{Revision: "svc-green", Containers: template("img:2").GetContainers()}
 		next.Traffic = []*runpb.TrafficTarget{revisionTarget(rev1, 100, ""), revisionTarget("svc-green", 0, "green")}
@@ -76,7 +77,7 @@ func TestTrafficValidation(t *testing.T) {
 	t.Parallel()
 	_, c := newFake(t)
 	first := mustCreateService(t, c, "svc", "img:1")
-	rev1 := shortName(first.GetLatestCreatedRevision())
+	rev1 := rules.ShortName(first.GetLatestCreatedRevision())
 	testcases := []struct {
 		name      string
 		traffic   []*runpb.TrafficTarget

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/googleapi"
@@ -69,12 +70,12 @@ func TestV1ServiceIsAViewOfV2(t *testing.T) {
 	got.Template.Containers[0].Image = imageV2
 	got.Template.Revision = "svc-green"
 	got.Traffic = []*runpb.TrafficTarget{
-		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: shortName(got.GetLatestReadyRevision()), Percent: 100},
+		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: rules.ShortName(got.GetLatestReadyRevision()), Percent: 100},
 		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: "svc-green", Tag: "green"},
 	}
 	v2, err := update(t, c, got)
 	require.NoError(t, err)
-	first := shortName(v2.GetTraffic()[0].GetRevision())
+	first := rules.ShortName(v2.GetTraffic()[0].GetRevision())
 
 	view, err := v1.Namespaces.Services.Get("namespaces/p/services/svc").Do()
 	require.NoError(t, err)
@@ -225,4 +226,47 @@ func TestV1LocationsAndIAM(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, listed.Items, 1)
 	assert.Equal(t, "svc", listed.Items[0].Metadata.Name)
+}
+
+func TestV1JobsAreViewsOfV2(t *testing.T) {
+	t.Parallel()
+	srv, c := newJobFake(t)
+	v1, _ := v1Clients(t, srv)
+	job := &runv1.Job{
+		ApiVersion: "run.googleapis.com/v1", Kind: "Job",
+		Metadata: &runv1.ObjectMeta{Name: "job", Annotations: map[string]string{"run.googleapis.com/client-name": "gcloud"}},
+		Spec: &runv1.JobSpec{Template: &runv1.ExecutionTemplateSpec{Spec: &runv1.ExecutionSpec{
+			TaskCount: 3, Parallelism: 2,
+			Template: &runv1.TaskTemplateSpec{Spec: &runv1.TaskSpec{MaxRetries: 2, TimeoutSeconds: 60, Containers: []*runv1.Container{{Image: imageV1}}}},
+		}}},
+	}
+	_, err := v1.Namespaces.Jobs.Create("namespaces/p", job).Do()
+	require.NoError(t, err)
+	stored, err := c.jobs.GetJob(t.Context(), &runpb.GetJobRequest{Name: testJob})
+	require.NoError(t, err)
+	assert.Equal(t, int32(3), stored.GetTemplate().GetTaskCount())
+	assert.Equal(t, int32(2), stored.GetTemplate().GetParallelism())
+	assert.Equal(t, int32(2), stored.GetTemplate().GetTemplate().GetMaxRetries())
+	assert.Equal(t, int64(60), stored.GetTemplate().GetTemplate().GetTimeout().GetSeconds())
+	assert.Equal(t, "gcloud", stored.GetClient())
+
+	exec, err := v1.Namespaces.Jobs.Run("namespaces/p/jobs/job", &runv1.RunJobRequest{Overrides: &runv1.Overrides{TaskCount: 1}}).Do()
+	require.NoError(t, err)
+	assert.Equal(t, "job", exec.Metadata.Labels["run.googleapis.com/job"])
+	assert.Equal(t, int64(1), exec.Spec.TaskCount, "the override")
+
+	execs, err := v1.Namespaces.Executions.List("namespaces/p").LabelSelector("run.googleapis.com/job=job").Do()
+	require.NoError(t, err)
+	require.Len(t, execs.Items, 1)
+	assert.Equal(t, exec.Metadata.Name, execs.Items[0].Metadata.Name)
+	tasks, err := v1.Namespaces.Tasks.List("namespaces/p").LabelSelector("run.googleapis.com/execution=" + exec.Metadata.Name).Do()
+	require.NoError(t, err)
+	require.Len(t, tasks.Items, 1)
+	assert.Equal(t, int64(0), tasks.Items[0].Status.Index)
+	assert.NotEmpty(t, tasks.Items[0].Metadata.Labels["run.googleapis.com/runningState"])
+
+	got, err := v1.Namespaces.Jobs.Get("namespaces/p/jobs/job").Do()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got.Status.ExecutionCount)
+	assert.Equal(t, exec.Metadata.Name, got.Status.LatestCreatedExecution.Name)
 }

@@ -42,6 +42,8 @@ type Snapshot struct {
 	Revisions  map[string][]*runpb.Revision // by service name, newest first
 	Operations []*longrunningpb.Operation   // oldest first
 	Faults     []Fault
+	// LatestReady is, by service name, the revision (short name) a LATEST traffic target sends requests to.
+	LatestReady map[string]string
 }
 
 // Fault is an injected fault.
@@ -174,9 +176,4 @@ func render(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
-}
-
-// shortName is the last segment of a resource name.
-func shortName(name string) string {
-	return name[strings.LastIndex(name, "/")+1:]
 }

@@ -164,6 +164,29 @@ func TestServicePageShowsURLsTrafficRevisionsOperationsAndFaults(t *testing.T) {
 	assert.Contains(t, body, `data-events="`+console.Prefix+parent+`/services/later/events"`, "the page waits for it")
 }
 
+// A LATEST target that serves only its tag names the revision its tag URL answers from: the newest ready
+// one, even when the service's latest ready revision (the newest that serves traffic) is an older one.
+func TestServicePageShowsTheRevisionALatestTagServes(t *testing.T) {
+	f := newFake(t)
+	f.deploy(t, parent, "web", "web-v1", imageV1, nil)
+	latestTag := &runpb.TrafficTarget{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Tag: "next"}
+	svc := f.deploy(t, parent, "web", "web-v2", imageV2, nil, pinned("web-v1", 100, ""), latestTag)
+	require.Equal(t, parent+"/services/web/revisions/web-v1", svc.GetLatestReadyRevision())
+
+	var tagURI string
+	for _, st := range svc.GetTrafficStatuses() {
+		if st.GetTag() == "next" {
+			tagURI = st.GetUri()
+		}
+	}
+	resp, err := f.srv.TrafficClient().Get(tagURI + "/")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, "web-v2", resp.Header.Get(fakerun.HeaderRevision), "the tag URL serves the newest ready revision")
+
+	assert.Contains(t, f.page(t, servicePath), `<tr class="traffic-row" data-revision="web-v2" data-percent="0" data-tag="next">`)
+}
+
 func TestServicePageShowsAFailedRevisionsConditionMessage(t *testing.T) {
 	f := newFake(t)
 	f.deploy(t, parent, "web", "web-v1", imageV1, nil)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rules"
 )
 
 // location is one project and region with services.
@@ -55,9 +56,9 @@ func servicesOf(snap Snapshot, loc string) servicesPage {
 			continue
 		}
 		page.Services = append(page.Services, serviceRow{
-			ID: shortName(svc.GetName()), Path: Prefix + svc.GetName(), URI: svc.GetUri(), VisitPath: visitPath(svc.GetUri()),
-			LatestReady: shortName(svc.GetLatestReadyRevision()),
-			Traffic:     trafficOf(svc, revisionColors(snap.Revisions[svc.GetName()])),
+			ID: rules.ShortName(svc.GetName()), Path: Prefix + svc.GetName(), URI: svc.GetUri(), VisitPath: visitPath(svc.GetUri()),
+			LatestReady: rules.ShortName(svc.GetLatestReadyRevision()),
+			Traffic:     trafficOf(svc, snap.LatestReady[svc.GetName()], revisionColors(snap.Revisions[svc.GetName()])),
 		})
 	}
 	return page
@@ -123,7 +124,7 @@ var palette = []string{"#1a73e8", "#e8710a", "#188038", "#a142f4", "#d93025", "#
 func revisionColors(revs []*runpb.Revision) map[string]string {
 	out := map[string]string{}
 	for i, r := range revs {
-		out[shortName(r.GetName())] = palette[(len(revs)-1-i)%len(palette)]
+		out[rules.ShortName(r.GetName())] = palette[(len(revs)-1-i)%len(palette)]
 	}
 	return out
 }
@@ -132,7 +133,7 @@ func revisionColors(revs []*runpb.Revision) map[string]string {
 const maxOperations = 5
 
 func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (servicePage, bool) {
-	page := servicePage{ID: shortName(name), Location: locationOf(name),
+	page := servicePage{ID: rules.ShortName(name), Location: locationOf(name),
 		LocationPath: Prefix + locationOf(name) + "/", EventsPath: Prefix + name + "/events"}
 	idx := slices.IndexFunc(snap.Services, func(s *runpb.Service) bool { return s.GetName() == name })
 	if idx < 0 {
@@ -142,7 +143,7 @@ func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (ser
 	svc := snap.Services[idx]
 	revs := snap.Revisions[name]
 	colors := revisionColors(revs)
-	lv := live{Now: snap.Now, Reconciling: svc.GetReconciling(), Traffic: trafficOf(svc, colors), Faults: snap.Faults}
+	lv := live{Now: snap.Now, Reconciling: svc.GetReconciling(), Traffic: trafficOf(svc, snap.LatestReady[svc.GetName()], colors), Faults: snap.Faults}
 	for _, u := range append([]string{svc.GetUri()}, svc.GetUrls()...) {
 		if !slices.ContainsFunc(lv.URLs, func(l link) bool { return l.URL == u }) {
 			lv.URLs = append(lv.URLs, link{URL: u, VisitPath: visitPath(u)})
@@ -166,13 +167,13 @@ func serviceOf(ctx context.Context, src Source, snap Snapshot, name string) (ser
 }
 
 // trafficOf reads the traffic that serves now (traffic_statuses); a LATEST
-// entry is shown with the newest ready revision it follows.
-func trafficOf(svc *runpb.Service, colors map[string]string) []trafficRow {
+// entry is shown with latest, the newest ready revision it follows.
+func trafficOf(svc *runpb.Service, latest string, colors map[string]string) []trafficRow {
 	var out []trafficRow
 	for _, st := range svc.GetTrafficStatuses() {
 		row := trafficRow{Revision: st.GetRevision(), Percent: st.GetPercent(), Tag: st.GetTag(), URI: st.GetUri(), TagPath: visitPath(st.GetUri())}
 		if st.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST {
-			row.Latest, row.Revision = true, shortName(svc.GetLatestReadyRevision())
+			row.Latest, row.Revision = true, latest
 		}
 		row.Color = colors[row.Revision]
 		out = append(out, row)
@@ -181,7 +182,7 @@ func trafficOf(svc *runpb.Service, colors map[string]string) []trafficRow {
 }
 
 func revisionOf(r *runpb.Revision, traffic []trafficRow, colors map[string]string) revisionRow {
-	id := shortName(r.GetName())
+	id := rules.ShortName(r.GetName())
 	row := revisionRow{Name: id, Color: colors[id], Created: r.GetCreateTime().AsTime()}
 	if cs := r.GetContainers(); len(cs) > 0 {
 		row.Image = cs[0].GetImage()
@@ -214,7 +215,7 @@ func operationsOf(snap Snapshot, service string) []operationRow {
 		if op.GetMetadata().UnmarshalTo(&svc) != nil || svc.GetName() != service {
 			continue
 		}
-		row := operationRow{Name: shortName(op.GetName()), State: "running"}
+		row := operationRow{Name: rules.ShortName(op.GetName()), State: "running"}
 		if op.GetDone() {
 			row.State = "done"
 		}

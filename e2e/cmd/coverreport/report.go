@@ -27,7 +27,7 @@ var components = []component{
 	{name: "Cloud Run client layer", files: []string{"plugin/provider/*.go"}, floor: 80},
 	{name: "canary analysis judgement", files: []string{"plugin/analysis/*.go"}, floor: 90},
 	{name: "configuration decoding and validation", files: []string{"plugin/config/*.go"}, floor: 95},
-	{name: "fakerun", files: []string{"fakerun/*.go", "fakerun/metrics/*.go", "fakerun/console/*.go"}, floor: 85},
+	{name: "fakerun", files: []string{"fakerun/*.go", "fakerun/internal/*/*.go", "fakerun/metrics/*.go", "fakerun/console/*.go"}, floor: 85},
 	{name: "manifests (v2 and Knative)", files: []string{"plugin/manifest/*.go"}},
 	{name: "naming and traffic arithmetic", files: []string{"plugin/naming/*.go", "plugin/traffic/*.go"}},
 	{name: "livestate and plan preview", files: []string{"plugin/livestate/*.go", "plugin/planpreview/*.go", "plugin/diff/*.go"}},

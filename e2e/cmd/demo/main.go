@@ -120,6 +120,11 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		p.step("Using the fakerun at %s", addr)
 	}
 	p.step("Watch it live in fakerun's console: http://%s%s%s", addr, console.Prefix, naming.ServiceName(f.project, f.region, serviceID))
+	p.step("Or inspect it with gcloud, in another shell while the demo runs:\n"+
+		"        eval \"$(go run ./fakerun/cmd/fakerun gcloud-env -addr %s -project %s -region %s)\"\n"+
+		"        gcloud run services describe %s\n"+
+		"        gcloud run revisions list --service %s",
+		addr, f.project, f.region, serviceID, serviceID)
 
 	endpoint := target.NewEndpoint(addr, f.project, f.region)
 	reader, err := cloudrun.NewReader(ctx, endpoint.ClientOptions()...)

@@ -19,6 +19,7 @@ func TestGcloudEnv(t *testing.T) {
 	require.NoError(t, err, stderr.String())
 	assert.Equal(t, `export CLOUDSDK_CONFIG='`+dir+`'
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN='http://run.googleapis.com/'
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER='http://cloudresourcemanager.googleapis.com/'
 export CLOUDSDK_PROXY_TYPE='http'
 export CLOUDSDK_PROXY_ADDRESS='127.0.0.1'
 export CLOUDSDK_PROXY_PORT='9090'

@@ -18,17 +18,25 @@ import (
 
 // Backend is the v2 API the v1 API is a view of.
 type Backend struct {
-	Services  runpb.ServicesServer
-	Revisions runpb.RevisionsServer
+	Services   runpb.ServicesServer
+	Revisions  runpb.RevisionsServer
+	Jobs       runpb.JobsServer
+	Executions runpb.ExecutionsServer
+	Tasks      runpb.TasksServer
 }
 
 // APIHost is the host of Cloud Run's global endpoint; regional endpoints are {region}-APIHost.
 const APIHost = "run.googleapis.com"
 
+// ResourceManagerHost is Cloud Resource Manager's host, whose projects.get gcloud calls to learn a
+// project's number (gcloud run services replace does, for a file that names its namespace).
+const ResourceManagerHost = "cloudresourcemanager.googleapis.com"
+
 // Serves reports whether a request for host (lower case, without port or trailing dot) and path belongs
-// to the v1 API: any path of a regional host, and /v1/ paths of the global host.
+// to the v1 API: any path of a regional host, /v1/ paths of the global host, and Cloud Resource
+// Manager's /v1/projects/{id}.
 func Serves(host, path string) bool {
-	if host == APIHost {
+	if host == APIHost || host == ResourceManagerHost {
 		return strings.HasPrefix(path, "/v1/")
 	}
 	return regionOf(host) != ""
@@ -51,6 +59,10 @@ type Handler struct {
 // NewHandler returns the v1 API over b.
 func NewHandler(b Backend) *Handler { return &Handler{b: b} }
 
+// Serves reports whether a request for host (lower case, without port or trailing dot) and path belongs
+// to the v1 API; see the function Serves.
+func (h *Handler) Serves(host, path string) bool { return Serves(host, path) }
+
 // ServeHTTP dispatches on the host's region and the path:
 //
 //	/apis/serving.knative.dev/v1/namespaces/{ns}/{services|revisions|routes|configurations}[/{name}]
@@ -62,7 +74,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
-	resp, err := h.serve(r, regionOf(host))
+	var resp any
+	var err error
+	if host == ResourceManagerHost {
+		resp, err = getProject(r)
+	} else {
+		resp, err = h.serve(r, regionOf(host))
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -98,6 +116,15 @@ func (h *Handler) serve(r *http.Request, region string) (any, error) {
 			return nil, notFoundPath(r.URL.Path)
 		}
 		return h.serveServing(ctx, r, region, ns, kind, name)
+	case len(segs) >= 6 && segs[0] == "apis" && segs[1] == "run.googleapis.com" && segs[2] == "v1" && segs[3] == "namespaces":
+		if region == "" || len(segs) > 7 {
+			return nil, notFoundPath(r.URL.Path)
+		}
+		var name string
+		if len(segs) == 7 {
+			name = segs[6]
+		}
+		return h.serveJobs(ctx, r, region, segs[4], segs[5], name)
 	case len(segs) == 4 && segs[0] == "v1" && segs[1] == "projects" && segs[3] == "locations" && r.Method == http.MethodGet:
 		return listLocations(segs[2]), nil
 	case len(segs) == 6 && segs[0] == "v1" && segs[1] == "projects" && segs[3] == "locations" && segs[5] == "services" && r.Method == http.MethodGet:

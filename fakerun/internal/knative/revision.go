@@ -25,6 +25,7 @@ func toV1Revision(rev *runpb.Revision, serving bool) *runv1.Revision {
 	if serving {
 		labels[labelRoute] = svc
 	}
+	setIf(ann, annCreator, rev.GetCreator())
 	revisionAnnotations(ann, rev.GetScaling(), rev.GetExecutionEnvironment(), rev.GetContainers(), rev.GetSessionAffinity())
 	conds := append(conditions(readyCondition(rev), rev.GetConditions()), activeCondition(serving))
 	return &runv1.Revision{

@@ -1,0 +1,171 @@
+// Package dataplane serves the services' URLs: it routes each request by Host to the revision the control
+// plane picks, answers for it (built-in responder, injected errors and latency, a proxied backend or a
+// container), records it in the metrics store, and generates load against those URLs.
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/docker"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
+)
+
+// Response headers naming the revision that answered, on every answer a
+// revision gives (built-in, injected error, proxied or from a container).
+const (
+	HeaderService  = "X-Fakerun-Service"
+	HeaderRevision = "X-Fakerun-Revision"
+	HeaderImage    = "X-Fakerun-Image"
+)
+
+// Router is what the data plane asks the control plane: the revision for a request to a host, and the
+// clock.
+type Router interface {
+	// Route picks the revision for a request to host (as CanonicalHost gives it) and reads the clock:
+	// when the request started and whether the clock runs in real time (so latency is waited for rather
+	// than added).
+	Route(host string) (t control.Target, res control.RouteResult, start time.Time, realTime bool)
+	Now() time.Time
+}
+
+// Recorder keeps the request metrics (metrics.Store).
+type Recorder interface {
+	Record(metrics.Request)
+}
+
+// Backends finds the container serving a docker-mode revision.
+type Backends interface {
+	Backend(ctx context.Context, r docker.Revision) (*url.URL, error)
+}
+
+// Handler answers requests to service and tag URLs and records them.
+type Handler struct {
+	router     Router
+	store      Recorder
+	containers Backends
+}
+
+// New returns the data plane over a control plane, a metrics store and the docker containers.
+func New(router Router, store Recorder, containers Backends) *Handler {
+	return &Handler{router: router, store: store, containers: containers}
+}
+
+// ServeHTTP routes one request to a revision and answers for it.
+func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tgt, res, start, realTime := d.router.Route(CanonicalHost(r.Host))
+	switch res {
+	case control.RouteNotFound:
+		errorPage(w, http.StatusNotFound, "The requested URL "+html.EscapeString(r.URL.Path)+" was not found on this server.")
+		return
+	case control.RouteNoRevision:
+		errorPage(w, http.StatusServiceUnavailable, "The service has no ready revision to serve this request.")
+		return
+	}
+
+	h := w.Header()
+	h.Set(HeaderService, tgt.Resource.ServiceName)
+	h.Set(HeaderRevision, tgt.Resource.RevisionName)
+	h.Set(HeaderImage, tgt.Image)
+	if realTime && tgt.Latency > 0 {
+		t := time.NewTimer(tgt.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	code := d.answer(w, r, tgt)
+
+	end := d.router.Now()
+	latency := end.Sub(start)
+	if !realTime {
+		latency += tgt.Latency // not waited for: the clock does not run
+	}
+	d.store.Record(metrics.Request{Resource: tgt.Resource, Code: code, Latency: max(latency, 0), Time: end})
+}
+
+// answer answers for tgt and returns the status it answered with.
+func (d *Handler) answer(w http.ResponseWriter, r *http.Request, tgt control.Target) int {
+	switch {
+	case tgt.Fail:
+		return errorPage(w, errorCode(tgt), "fakerun: injected error (Behavior.ErrorRate)")
+	case tgt.Behavior.Backend != "":
+		backend, err := url.Parse(tgt.Behavior.Backend)
+		if err != nil { // validated when set
+			return errorPage(w, http.StatusInternalServerError, err.Error())
+		}
+		return proxy(w, r, tgt, backend)
+	case tgt.Behavior.Docker:
+		backend, err := d.containers.Backend(r.Context(), tgt.DockerRevision())
+		if err != nil {
+			return errorPage(w, http.StatusServiceUnavailable, fmt.Sprintf("fakerun: revision %s has no container: %v", tgt.Resource.RevisionName, err))
+		}
+		return proxy(w, r, tgt, backend)
+	default:
+		return hello(w, tgt)
+	}
+}
+
+// errorCode is the status of an injected error.
+func errorCode(t control.Target) int {
+	if t.Behavior.ErrorCode == 0 {
+		return http.StatusInternalServerError
+	}
+	return t.Behavior.ErrorCode
+}
+
+// hello answers like Google's hello sample container: 200 and a short text
+// naming the service, revision and image.
+func hello(w http.ResponseWriter, t control.Target) int {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprintf(w, "Hello from fakerun! It's running.\nservice: %s\nrevision: %s\nimage: %s\n",
+		t.Resource.ServiceName, t.Resource.RevisionName, t.Image)
+	return http.StatusOK
+}
+
+// errorPage writes a small HTML error page, as Google's front end does.
+func errorPage(w http.ResponseWriter, code int, msg string) int {
+	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+	w.WriteHeader(code)
+	_, _ = fmt.Fprintf(w, "<!DOCTYPE html>\n<html lang=en><title>Error %d (%s)</title>\n<p><b>%d.</b> <ins>That’s an error.</ins>\n<p>%s\n",
+		code, http.StatusText(code), code, msg)
+	return code
+}
+
+// proxy forwards r to backend with the headers Cloud Run's front end adds
+// and the container contract as X-Fakerun-K-* headers, and returns the
+// backend's status (503 when it does not answer).
+func proxy(w http.ResponseWriter, r *http.Request, t control.Target, backend *url.URL) int {
+	code := http.StatusServiceUnavailable
+	rp := &httputil.ReverseProxy{
+		ModifyResponse: func(resp *http.Response) error {
+			code = resp.StatusCode
+			return nil
+		},
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(backend)
+			pr.Out.Host = pr.In.Host // Cloud Run passes the service's host on
+			pr.SetXForwarded()
+			pr.Out.Header.Set("X-Forwarded-Proto", "https") // fakerun stands in for TLS termination
+			if pr.In.Header.Get("X-Cloud-Trace-Context") == "" {
+				pr.Out.Header.Set("X-Cloud-Trace-Context", t.Trace)
+			}
+			pr.Out.Header.Set("X-Fakerun-K-Service", t.Resource.ServiceName)
+			pr.Out.Header.Set("X-Fakerun-K-Revision", t.Resource.RevisionName)
+			pr.Out.Header.Set("X-Fakerun-K-Configuration", t.Resource.ConfigurationName)
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			code = errorPage(w, http.StatusServiceUnavailable, fmt.Sprintf("fakerun: the backend %s of revision %s did not answer: %v", backend, t.Resource.RevisionName, err))
+		},
+	}
+	rp.ServeHTTP(w, r)
+	return code
+}

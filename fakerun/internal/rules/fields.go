@@ -1,0 +1,77 @@
+package rules
+
+import (
+	"slices"
+	"sync"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// writableSet is the fields of one message type that clients may set.
+type writableSet struct {
+	fields  []protoreflect.FieldDescriptor
+	numbers map[protoreflect.FieldNumber]bool
+}
+
+// writableByMessage caches the writable fields per message type: reading the field-behaviour annotation
+// of every field on every update is slow. A plain map keeps lookups free of allocations.
+var (
+	writableMu        sync.RWMutex
+	writableByMessage = map[protoreflect.FullName]*writableSet{}
+)
+
+// writableOf computes, once per message type, the fields clients may set: not OUTPUT_ONLY, and not name
+// or etag (which identify and guard the write instead).
+func writableOf(md protoreflect.MessageDescriptor) *writableSet {
+	writableMu.RLock()
+	set := writableByMessage[md.FullName()]
+	writableMu.RUnlock()
+	if set != nil {
+		return set
+	}
+	set = &writableSet{numbers: map[protoreflect.FieldNumber]bool{}}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Name() == "name" || fd.Name() == "etag" {
+			continue
+		}
+		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		if !slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY) {
+			set.fields = append(set.fields, fd)
+			set.numbers[fd.Number()] = true
+		}
+	}
+	writableMu.Lock()
+	writableByMessage[md.FullName()] = set
+	writableMu.Unlock()
+	return set
+}
+
+// Writable reports whether clients may set fd.
+func Writable(fd protoreflect.FieldDescriptor) bool {
+	return writableOf(fd.ContainingMessage()).numbers[fd.Number()]
+}
+
+// ReplaceWritable copies every writable field of src into dst (both of one message type), clearing the
+// ones src leaves unset, as an update without a field mask does.
+func ReplaceWritable(dst, src proto.Message) {
+	d, s := dst.ProtoReflect(), src.ProtoReflect()
+	for _, fd := range writableOf(d.Descriptor()).fields {
+		if s.Has(fd) {
+			d.Set(fd, s.Get(fd))
+		} else {
+			d.Clear(fd)
+		}
+	}
+}
+
+// SameWritable reports whether a and b agree on every writable field.
+func SameWritable(a, b proto.Message) bool {
+	x, y := a.ProtoReflect().New().Interface(), b.ProtoReflect().New().Interface()
+	ReplaceWritable(x, a)
+	ReplaceWritable(y, b)
+	return proto.Equal(x, y)
+}
