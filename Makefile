@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 .DEFAULT_GOAL := help
 
-MODULES := fakerun plugin e2e
+MODULES := fakerun plugin e2e examples/pipeline-testing
 TOOLS := $(CURDIR)/.tools
 BIN := $(CURDIR)/bin
 COVER := $(CURDIR)/.cover
@@ -18,6 +18,8 @@ GINKGO := $(TOOLS)/ginkgo
 GOLANGCI_LINT := $(TOOLS)/golangci-lint
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(TOOLS)/actionlint
+GREMLINS_VERSION := v0.6.0
+GREMLINS := $(TOOLS)/gremlins
 # Ginkgo processes for the end-to-end suites: specs mostly wait on I/O, so more than the core count pays off.
 E2E_PROCS ?= 4
 FUZZTIME ?= 5s
@@ -70,17 +72,21 @@ test-fuzz: ## Run each fuzz target briefly (FUZZTIME, default 5s).
 	done
 
 .PHONY: test-e2e
-test-e2e: $(GINKGO) ## End-to-end Ginkgo suites against a coverage-instrumented plugin (LABELS= or FOCUS= narrow them).
+test-e2e: $(GINKGO) ## End-to-end Ginkgo suites (and examples/pipeline-testing's specs) against a coverage-instrumented plugin (LABELS= or FOCUS= narrow them).
 	rm -rf $(COVER)/e2e && mkdir -p $(COVER)/e2e
 	go build -race -cover -coverpkg=$(MODULE_PREFIX)/plugin/... -o $(BIN)/cloudrun-plugin-cover ./plugin
 	cd e2e && E2E_PLUGIN_BINARY=$(BIN)/cloudrun-plugin-cover GOCOVERDIR=$(COVER)/e2e \
 	  $(GINKGO) -r --race --procs=$(E2E_PROCS) --timeout=20m --poll-progress-after=120s \
-	  $(if $(LABELS),--label-filter='$(LABELS)') $(if $(FOCUS),--focus='$(FOCUS)') ./...
+	  $(if $(LABELS),--label-filter='$(LABELS)') $(if $(FOCUS),--focus='$(FOCUS)') ./... ../examples/pipeline-testing/...
 
 .PHONY: cover
 cover: ## Print coverage by component from the last `make test` (running it if needed); fail below the floors.
 	@[ -f $(COVER)/merged.out ] || $(MAKE) test
 	go -C e2e run ./cmd/coverreport -profile $(COVER)/merged.out
+
+.PHONY: mutation
+mutation: $(GREMLINS) ## Mutation score of each plugin package (PACKAGES=traffic,naming narrows it); fails below target. Slow.
+	go -C e2e run ./cmd/mutation -root $(CURDIR) -gremlins $(GREMLINS) $(if $(PACKAGES),-packages $(PACKAGES))
 
 .PHONY: bench
 bench: ## Print fakerun throughput, memory and latency figures, and the plugin's RPCs, lag and RSS per stage.
@@ -88,10 +94,11 @@ bench: ## Print fakerun throughput, memory and latency figures, and the plugin's
 	E2E_BENCH=1 go -C e2e test -count=1 -v -run . ./bench/
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go vet and golangci-lint on every module; actionlint on the workflows.
+lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go mod tidy -diff, go vet and golangci-lint on every module; actionlint on the workflows.
+	@for m in $(MODULES); do go -C $$m mod tidy -diff || { echo "go mod tidy needed in $$m (diff above)"; exit 1; }; done
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "== vet + golangci-lint $$m"; go -C $$m vet ./...; (cd $$m && $(GOLANGCI_LINT) run --allow-parallel-runners ./...); done
-	@echo "== actionlint .github/workflows"; $(ACTIONLINT)
+	@echo "== actionlint .github/workflows examples/pipeline-testing/.github/workflows"; $(ACTIONLINT) .github/workflows/*.yml examples/pipeline-testing/.github/workflows/*.yml
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.
@@ -116,6 +123,9 @@ $(GINKGO): e2e/go.mod
 
 $(GOLANGCI_LINT):
 	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(GREMLINS):
+	GOBIN=$(TOOLS) go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 
 $(ACTIONLINT):
 	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)

@@ -141,10 +141,11 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		deployAnalysisV1(ctx, e, 0)
 
 		By("running the bad canary without CLOUDRUN_ANALYSIS: it reaches 100%")
-		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: withoutAnalysis(AnalysisFiles(imageErrors))})
+		c := Commit()
+		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Commit: c, Files: withoutAnalysis(AnalysisFiles(imageErrors))})
 		ExpectSuccess(res)
-		svc := e.Service(ctx, AnalysisExample)
-		Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(ShortName(svc.GetLatestReadyRevision()), 100, "")))
+		bad := DeployedRevision(res)
+		Expect(Traffic(e.Service(ctx, AnalysisExample).GetTraffic())).To(Equal(Routes(Route(bad, 100, ""), Route(bad, 0, PreviewTag(c)))))
 
 		v1, before := deployAnalysisV1(ctx, e, 20*time.Second)
 		By("running the bad canary with CLOUDRUN_ANALYSIS: it fails at the first check and is rolled back")

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"strings"
-	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -11,12 +10,6 @@ import (
 	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
-
-// expectPluginAlive checks that the plugin process still runs and answers.
-func expectPluginAlive(e *Environment) {
-	GinkgoHelper()
-	Expect(syscall.Kill(e.Piped.PluginPID(), 0)).To(Succeed(), "the plugin process is still running")
-}
 
 var _ = Describe("Bad inputs [badinput]", Label("badinput", "fakerun-only"), func() {
 	DescribeTable("fail the deployment with a clear message, leave the traffic unchanged and keep the plugin serving",

@@ -33,16 +33,7 @@ var _ = Describe("Canary [canary]", Label("canary", "fakerun-only"), func() {
 		v2 := ShortName(sync.Revisions[0].GetName())
 		Expect(v2).NotTo(Equal(v1))
 		Expect(sync.Revisions[0].GetContainers()[0].GetImage()).To(Equal(ImageV2))
-		tag := "preview-" + c[:7]
-
-		expected := [][]string{
-			Routes(Route(v1, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_SYNC (skipTrafficShift, tag)
-			Routes(Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)), // CLOUDRUN_PROMOTE 10
-			Routes(Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)), // WAIT
-			Routes(Route(v1, 50, ""), Route(v2, 50, ""), Route(v2, 0, tag)), // CLOUDRUN_PROMOTE 50
-			Routes(Route(v2, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_PROMOTE 100
-			Routes(Route(v2, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_CANARY_CLEANUP
-		}
+		expected := CanaryTraffic(v1, v2, PreviewTag(c))
 		for i, s := range snaps {
 			Expect(s.Stage.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), "stage %d %s", i, s.Stage.Name)
 			Expect(Traffic(s.Service.GetTraffic())).To(Equal(expected[i]), "traffic after stage %d %s", i, s.Stage.Name)
@@ -65,13 +56,14 @@ var _ = Describe("Canary [canary]", Label("canary", "fakerun-only"), func() {
 		Expect(e.Revisions(ctx, "canary")).To(HaveLen(4))
 
 		By("running the canary of v5, whose cleanup keeps 2 revisions besides the serving and rollback ones")
-		ExpectSuccess(e.Deploy(ctx, DeployInput{App: "canary", Files: WithImage("canary", "us-docker.pkg.dev/cloudrun/container/hello:v5")}))
+		c := Commit()
+		ExpectSuccess(e.Deploy(ctx, DeployInput{App: "canary", Commit: c, Files: WithImage("canary", "us-docker.pkg.dev/cloudrun/container/hello:v5")}))
 
 		By("checking that only v1's revision was deleted")
 		svc := e.Service(ctx, "canary")
 		v5 := ShortName(svc.GetLatestReadyRevision())
 		Expect(RevisionNames(e.Revisions(ctx, "canary"))).To(ConsistOf(v5, revs[3], revs[2], revs[1]),
 			"v5 serves, v4 is the rollback target, v3 and v2 are the 2 newest others; v1 is deleted")
-		Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(v5, 100, "")))
+		Expect(Traffic(svc.GetTraffic())).To(Equal(Routes(Route(v5, 100, ""), Route(v5, 0, PreviewTag(c)))))
 	})
 })

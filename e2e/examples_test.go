@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -24,8 +28,8 @@ var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func(
 		Expect(apps).NotTo(BeEmpty())
 	})
 	for _, app := range apps {
-		if app == AnalysisExample {
-			continue // its analysis needs traffic and lasts minutes: analysis_test.go deploys it, scaled down
+		if app == AnalysisExample || app == verifiedExample {
+			continue // its analysis needs traffic and lasts minutes: analysis_test.go (verify_test.go) deploys it, scaled down
 		}
 		if app == "job" {
 			continue // a job, deployed and run by jobs_test.go
@@ -36,13 +40,26 @@ var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func(
 			ExpectSuccess(e.Deploy(ctx, DeployInput{App: app}))
 
 			By("deploying it again with the image " + ImageV3)
-			ExpectSuccess(e.Deploy(ctx, DeployInput{App: app, Files: WithImage(app, ImageV3)}))
+			c := Commit()
+			res := e.Deploy(ctx, DeployInput{App: app, Commit: c, Files: WithImage(app, ImageV3)})
+			ExpectSuccess(res)
 
-			By("checking the newest revision runs " + ImageV3 + " with all the traffic")
-			svc := e.Service(ctx, serviceID(app))
-			latest := ShortName(svc.GetLatestReadyRevision())
-			Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(latest, 100, "")))
-			Expect(e.Revisions(ctx, serviceID(app))[0].GetContainers()[0].GetImage()).To(Equal(ImageV3))
+			By("checking the revision the deployment created runs " + ImageV3 + " with all the traffic")
+			created := DeployedRevision(res)
+			want := Routes(Route(created, 100, ""))
+			if previewTagged(app) {
+				want = Routes(Route(created, 100, ""), Route(created, 0, PreviewTag(c)))
+			}
+			Expect(Traffic(e.Service(ctx, serviceID(app)).GetTraffic())).To(Equal(want))
+			Expect(e.Revision(ctx, serviceID(app), created).GetContainers()[0].GetImage()).To(Equal(ImageV3))
 		})
 	}
 })
+
+// previewTagged tells whether the CLOUDRUN_SYNC of the example app gives the new revision a preview tag.
+func previewTagged(app string) bool {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join(AppDir(app), "app.pipecd.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	return strings.Contains(string(raw), "tag: true")
+}

@@ -79,13 +79,6 @@ func revisionFields(rev *runpb.Revision) map[string]string {
 	}
 }
 
-// sampleService is a minimal service running sampleImage.
-func sampleService(greeting string) *runpb.Service {
-	return &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{{
-		Image: sampleImage, Env: []*runpb.EnvVar{{Name: "GREETING", Values: &runpb.EnvVar_Value{Value: greeting}}},
-	}}}}
-}
-
 // fidelityProbes are the requests of the report, on services of e; they run in order.
 func fidelityProbes(e *Environment) []probe {
 	parent := "projects/" + e.Target.Project() + "/locations/" + e.Target.Region()

@@ -37,10 +37,11 @@ var _ = Describe("Knative v0 application [livestate]", Label("livestate", "examp
 		Expect(snaps).To(HaveLen(5))
 		percents := []int{10, 10, 50, 50, 100}
 		for i, s := range snaps {
-			Expect(LiveTraffic(s.Service)).To(ContainElement(HavePrefix(Route(v2, percents[i], ""))), "after stage %d %s", i, s.Stage.Name)
-			if percents[i] < 100 {
-				Expect(LiveTraffic(s.Service)).To(ContainElement(HavePrefix(Route(v1, 100-percents[i], ""))), "after stage %d %s", i, s.Stage.Name)
+			want := Routes(Route(v2, percents[i], ""), Route(v1, 100-percents[i], ""))
+			if percents[i] == 100 {
+				want = Routes(Route(v2, 100, ""))
 			}
+			Expect(LiveTraffic(s.Service)).To(Equal(want), "after stage %d %s", i, s.Stage.Name)
 		}
 
 		By("reading its live state at the deployed commit")

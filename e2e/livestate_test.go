@@ -13,15 +13,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
-// resourcesByName indexes a live state's resources by name.
-func resourcesByName(res *livestate.GetLivestateResponse) map[string]*model.ResourceState {
-	out := map[string]*model.ResourceState{}
-	for _, r := range res.GetApplicationLiveState().GetResources() {
-		out[r.GetName()] = r
-	}
-	return out
-}
-
 var _ = Describe("Live state [livestate]", Label("livestate", "fakerun-only"), func() {
 	It("reports the service and its serving revisions with health and traffic during and after a canary, SYNCED while the canary split is live", func(ctx SpecContext) {
 		e := newEnv()

@@ -71,22 +71,18 @@ var _ = Describe("Nothing half-moved [reliability]", Label("reliability", "faker
 		e := newEnv()
 		e.DeployCanaryV1(ctx)
 
-		By("running the canary of v2, whose revision never becomes ready, and deleting the service once SYNC waits")
+		By("running the canary of v2, whose revision never becomes ready, and deleting the service once SYNC polls the revision")
 		e.Fakerun.SetReadinessDelay(time.Hour)
-		res := e.Deploy(ctx, DeployInput{App: "canary", Files: WithImage("canary", ImageV2), Hooks: piped.Hooks{
-			OnStageStart: func(_ *piped.Run, s piped.StageRecord) {
-				if s.Index == stageSync && !s.Rollback {
-					go func() {
-						WaitForCall(e.Fakerun, "UpdateService")
-						time.Sleep(IntervalRolloutStarted)
-						op, err := e.ServicesClient.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: e.ServiceName("canary")})
-						Expect(err).NotTo(HaveOccurred())
-						_, err = op.Wait(ctx)
-						Expect(err).NotTo(HaveOccurred())
-					}()
-				}
-			},
-		}})
+		deleteService := AfterCall(ctx, e.Fakerun, stageSync, "GetRevision", func(*piped.Run) error {
+			op, err := e.ServicesClient.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: e.ServiceName("canary")})
+			if err != nil {
+				return err
+			}
+			_, err = op.Wait(ctx)
+			return err
+		})
+		res := e.Deploy(ctx, DeployInput{App: "canary", Files: WithImage("canary", ImageV2), Hooks: deleteService.Hooks(piped.Hooks{})})
+		deleteService.Wait()
 		sync := res.Executed()[0]
 		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
 		Expect(sync.LogText()).To(ContainSubstring("service canary disappeared while waiting for revision canary-"))

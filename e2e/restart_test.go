@@ -18,23 +18,16 @@ var _ = Describe("Plugin restart [restart]", Label("restart", "fakerun-only"), f
 		v1 := e.DeployCanaryV1(ctx)
 		e.Fakerun.SetReadinessDelay(3 * time.Second)
 
-		By("killing the plugin with SIGKILL while CLOUDRUN_SYNC waits for the new revision")
-		killed := make(chan struct{})
-		run := e.Start(ctx, DeployInput{App: "canary", Commit: Commit(), Hooks: piped.Hooks{
-			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
-				if s.Name == "CLOUDRUN_SYNC" && s.Executions == 1 {
-					go func() {
-						defer close(killed)
-						WaitForCall(e.Fakerun, "UpdateService")
-						time.Sleep(IntervalKillDuringRollout)
-						e.Piped.KillPlugin()
-					}()
-				}
-			},
-		}})
+		By("killing the plugin with SIGKILL once CLOUDRUN_SYNC polls the new revision")
+		kill := AfterCall(ctx, e.Fakerun, 0, "GetRevision", func(*piped.Run) error {
+			e.Piped.KillPlugin()
+			return nil
+		})
+		c := Commit()
+		run := e.Start(ctx, DeployInput{App: "canary", Commit: c, Hooks: kill.Hooks(piped.Hooks{})})
 		res, err := run.Wait()
 		Expect(err).NotTo(HaveOccurred())
-		<-killed
+		kill.Wait()
 		Expect(res.Terminated).To(BeTrue(), "%s", res.Report())
 		Expect(res.Stages[0].Status).To(Equal(model.StageStatus_STAGE_RUNNING), "the interrupted stage keeps its status")
 		revs := RevisionNames(e.Revisions(ctx, "canary"))
@@ -52,7 +45,9 @@ var _ = Describe("Plugin restart [restart]", Label("restart", "fakerun-only"), f
 		Expect(res.Stages[0].Executions).To(Equal(2), "CLOUDRUN_SYNC ran again")
 		Expect(RevisionNames(e.Revisions(ctx, "canary"))).To(ConsistOf(revs), "no duplicate revision")
 		svc := e.Service(ctx, "canary")
-		Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(ShortName(svc.GetLatestReadyRevision()), 100, "")))
-		Expect(ShortName(svc.GetLatestReadyRevision())).NotTo(Equal(v1))
+		v2 := ShortName(svc.GetLatestReadyRevision())
+		Expect(v2).NotTo(Equal(v1))
+		Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV2))
+		Expect(Traffic(svc.GetTraffic())).To(Equal(CanaryTraffic(v1, v2, PreviewTag(c))[stageCleanup]), "the resumed pipeline ran to its end")
 	})
 })

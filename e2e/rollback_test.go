@@ -1,9 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"time"
 
+	"cloud.google.com/go/run/apiv2/runpb"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/pipe-cd/pipecd/pkg/model"
@@ -24,58 +24,39 @@ const (
 	stageCleanup    = 5
 )
 
-// prepareTaggedV1 runs v1 by quick sync and tags it "stable" out of band; it returns the pre-deploy block.
-func prepareTaggedV1(ctx context.Context, e *Environment) (v1 string, before []string) {
+// expectTrafficAfterEveryStage checks the exact traffic block after each stage of the canary of v2 (deployed
+// as commit) over the tagged v1: what the stage gives when it succeeded (CanaryTraffic, v1's stable tag
+// kept), the block of the stage before when it failed or was cancelled (it changed nothing), and the
+// pre-deploy block after CLOUDRUN_ROLLBACK. What Cloud Run serves matches the block after every stage.
+func expectTrafficAfterEveryStage(rec *Recorder, v1, commit string, before []string) {
 	GinkgoHelper()
-	By("running v1 by quick sync and tagging it stable out of band")
-	v1 = e.DeployCanaryV1(ctx)
-	e.SetTraffic(ctx, "canary", RevisionTarget(v1, 100, ""), RevisionTarget(v1, 0, "stable"))
-	before = Traffic(e.Service(ctx, "canary").GetTraffic())
-	Expect(before).To(Equal(Routes(Route(v1, 100, ""), Route(v1, 0, "stable"))))
-	return v1, before
-}
-
-// expectRolledBack checks that the deployment ended with status, ran CLOUDRUN_ROLLBACK successfully and that
-// the service is v1 again: its template (image and revision name, so no revision was created) and the
-// pre-deploy traffic block.
-func expectRolledBack(ctx context.Context, e *Environment, res *piped.Result, status model.DeploymentStatus, before []string) {
-	GinkgoHelper()
-	By("checking that CLOUDRUN_ROLLBACK brought back v1 and the pre-deploy traffic")
-	Expect(res.Status).To(Equal(status), "%s", res.Report())
-	executed := res.Executed()
-	last := executed[len(executed)-1]
-	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())
-	Expect(last.Rollback).To(BeTrue())
-	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), "%s", res.Report())
-	svc := e.Service(ctx, "canary")
-	Expect(Traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
-	Expect(LiveTraffic(svc)).To(Equal(before))
-	Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV1), "the pre-deploy template comes back")
-	Expect(before).To(ContainElement(Route(svc.GetTemplate().GetRevision(), 100, "")), "the template is v1's, under its revision name")
-}
-
-// expectConsistentAfterEveryStage checks fakerun's state after each stage: the service exists, its traffic
-// sums to 100% and the live traffic matches the spec.
-func expectConsistentAfterEveryStage(rec *Recorder) {
-	GinkgoHelper()
-	By("checking that the service was consistent after every stage")
+	By("checking the exact traffic after every stage")
 	snaps := rec.Snapshots()
 	Expect(snaps).NotTo(BeEmpty())
+	want, v2 := before, ""
 	for i, s := range snaps {
 		Expect(s.Service).NotTo(BeNil(), "the service exists after stage %d %s", i, s.Stage.Name)
-		Expect(TrafficSum(s.Service)).To(Equal(100), "traffic sums to 100%% after stage %d %s", i, s.Stage.Name)
-		Expect(LiveTraffic(s.Service)).To(Equal(Traffic(s.Service.GetTraffic())), "live traffic after stage %d %s", i, s.Stage.Name)
+		switch {
+		case s.Stage.Rollback:
+			want = before
+		case s.Stage.Status == model.StageStatus_STAGE_SUCCESS:
+			if s.Stage.Index == stageSync {
+				v2 = ShortName(s.Service.GetLatestCreatedRevision())
+			}
+			want = CanaryTraffic(v1, v2, PreviewTag(commit), Route(v1, 0, "stable"))[s.Stage.Index]
+		}
+		Expect(Traffic(s.Service.GetTraffic())).To(Equal(want), "traffic after stage %d %s", i, s.Stage.Name)
+		Expect(LiveTraffic(s.Service)).To(Equal(want), "live traffic after stage %d %s", i, s.Stage.Name)
 	}
 }
 
-// failAt returns hooks that make every Cloud Run call fail once with PERMISSION_DENIED while stage index runs.
-func failAt(e *Environment, index int) piped.Hooks {
+// unavailableReadAt returns hooks that make the first GetService of stage index answer UNAVAILABLE, so that
+// a spec cancelling on that call finds the plugin inside the stage, about to retry the read.
+func unavailableReadAt(e *Environment, index int) piped.Hooks {
 	return piped.Hooks{
 		OnStageStart: func(_ *piped.Run, s piped.StageRecord) {
 			if s.Index == index && !s.Rollback {
-				for _, m := range fakerun.Methods {
-					e.Fakerun.InjectFault(m, fakerun.Fault{Code: codes.PermissionDenied, Message: "injected: permission denied", Times: 1})
-				}
+				e.Fakerun.InjectFault("GetService", fakerun.Fault{Code: codes.Unavailable, Message: "injected: unavailable", Times: 1})
 			}
 		},
 		OnStageEnd: func(_ *piped.Run, s piped.StageRecord) {
@@ -86,23 +67,44 @@ func failAt(e *Environment, index int) piped.Hooks {
 	}
 }
 
-// cancelOnCall cancels the run once fakerun has received a call to method and the plugin had time to start
-// waiting for the rollout.
-func cancelOnCall(e *Environment, r *piped.Run, method string) {
-	WaitForCall(e.Fakerun, method)
-	time.Sleep(IntervalRolloutStarted)
+// writesAfter returns the traffic block of every UpdateService fakerun answered after the call seq.
+func writesAfter(srv *fakerun.Server, seq uint64) [][]string {
+	var out [][]string
+	for _, c := range srv.Calls() {
+		if req, ok := c.Request.(*runpb.UpdateServiceRequest); ok && c.Seq > seq {
+			out = append(out, Traffic(req.GetService().GetTraffic()))
+		}
+	}
+	return out
+}
+
+// readsAfter counts the GetRevision calls for revision that fakerun answered after the call seq.
+func readsAfter(srv *fakerun.Server, seq uint64, revision string) int {
+	n := 0
+	for _, c := range srv.Calls() {
+		if req, ok := c.Request.(*runpb.GetRevisionRequest); ok && c.Seq > seq && req.GetName() == revision {
+			n++
+		}
+	}
+	return n
+}
+
+// cancelRun is a Trigger action that cancels the deployment.
+func cancelRun(r *piped.Run) error {
 	r.Cancel()
+	return nil
 }
 
 var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-only"), func() {
 	DescribeTable("restores the pre-deploy traffic after an API error",
 		func(ctx SpecContext, index int, name string) {
 			e := newEnv()
-			_, before := prepareTaggedV1(ctx, e)
+			v1, before := prepareTaggedV1(ctx, e)
 
 			By("running the canary of v2, every Cloud Run call failing once during stage " + name)
 			rec := e.Recorder("canary")
-			res := e.Deploy(ctx, DeployInput{App: "canary", Hooks: rec.Hooks(failAt(e, index))})
+			c := Commit()
+			res := e.Deploy(ctx, DeployInput{App: "canary", Commit: c, Hooks: rec.Hooks(failAt(e, index))})
 			failed := res.Executed()[len(res.Executed())-2]
 			Expect(failed.Name).To(Equal(name))
 			Expect(failed.Index).To(Equal(index))
@@ -110,7 +112,7 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 			Expect(failed.LogText()).To(ContainSubstring("permission denied"))
 
 			expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_FAILURE, before)
-			expectConsistentAfterEveryStage(rec)
+			expectTrafficAfterEveryStage(rec, v1, c, before)
 		},
 		Entry("at CLOUDRUN_SYNC", stageSync, "CLOUDRUN_SYNC"),
 		Entry("at CLOUDRUN_PROMOTE 10%", stagePromote10, "CLOUDRUN_PROMOTE"),
@@ -119,50 +121,76 @@ var _ = Describe("Automatic rollback [rollback]", Label("rollback", "fakerun-onl
 		Entry("at CLOUDRUN_CANARY_CLEANUP", stageCleanup, "CLOUDRUN_CANARY_CLEANUP"),
 	)
 
-	DescribeTable("restores the pre-deploy traffic after a cancellation",
+	DescribeTable("restores the pre-deploy traffic after a cancellation that the plugin acts on inside the stage",
 		func(ctx SpecContext, index int) {
 			e := newEnv()
-			_, before := prepareTaggedV1(ctx, e)
+			v1, before := prepareTaggedV1(ctx, e)
 
-			By("running the canary of v2 and cancelling it as the stage starts")
+			By("running the canary of v2 and cancelling it once the plugin, inside the stage, waits to retry its read of the service")
 			rec := e.Recorder("canary")
-			res := e.Deploy(ctx, DeployInput{App: "canary", Hooks: rec.Hooks(piped.Hooks{
-				OnStageStart: func(r *piped.Run, s piped.StageRecord) {
-					if s.Index == index && !s.Rollback {
-						r.Cancel()
-					}
-				},
-			})})
+			cancel := AfterCall(ctx, e.Fakerun, index, "GetService", cancelRun)
+			c := Commit()
+			res := e.Deploy(ctx, DeployInput{App: "canary", Commit: c, Hooks: cancel.Hooks(rec.Hooks(unavailableReadAt(e, index)))})
+			read := cancel.Wait()
+			Expect(read.Code).To(Equal(codes.Unavailable), "the cancellation came on the stage's first read")
 			cancelled := res.Executed()[len(res.Executed())-2]
 			Expect(cancelled.Index).To(Equal(index))
 			Expect(cancelled.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), "%s", res.Report())
 
+			By("checking that the plugin stopped at the cancellation: past its retry delay, the only write is the rollback's")
+			// piped ends the stage at once and runs the rollback; a plugin that ignored the cancellation would
+			// read again after its retry delay and then write the stage's traffic.
+			Consistently(func() [][]string { return writesAfter(e.Fakerun, read.Seq) }).WithTimeout(IntervalPluginRetry).
+				ShouldNot(ContainElement(Not(Equal(before))), "a write after the cancellation that is not the rollback's\n%s", res.Report())
+
 			expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
-			expectConsistentAfterEveryStage(rec)
+			expectTrafficAfterEveryStage(rec, v1, c, before)
 		},
 		Entry("during CLOUDRUN_SYNC", stageSync),
 		Entry("during CLOUDRUN_PROMOTE 10%", stagePromote10),
-		Entry("during WAIT", stageWait),
 		Entry("during CLOUDRUN_PROMOTE 50%", stagePromote50),
 		Entry("during CLOUDRUN_PROMOTE 100%", stagePromote100),
 	)
+
+	It("restores the pre-deploy traffic after a cancellation during WAIT", func(ctx SpecContext) {
+		e := newEnv()
+		v1, before := prepareTaggedV1(ctx, e)
+
+		By("running the canary of v2 and cancelling it as piped's WAIT starts")
+		rec := e.Recorder("canary")
+		c := Commit()
+		res := e.Deploy(ctx, DeployInput{App: "canary", Commit: c, Hooks: rec.Hooks(piped.Hooks{
+			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
+				if s.Index == stageWait && !s.Rollback {
+					r.Cancel()
+				}
+			},
+		})})
+		cancelled := res.Executed()[len(res.Executed())-2]
+		Expect(cancelled.Name).To(Equal("WAIT"))
+		Expect(cancelled.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), "%s", res.Report())
+
+		expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
+		expectTrafficAfterEveryStage(rec, v1, c, before)
+	})
 
 	It("restores the pre-deploy traffic after a cancellation while CLOUDRUN_SYNC waits for readiness", func(ctx SpecContext) {
 		e := newEnv()
 		_, before := prepareTaggedV1(ctx, e)
 
-		By("running the canary of v2, whose revision takes 5s to become ready, and cancelling it once SYNC waits")
+		By("running the canary of v2, whose revision takes 5s to become ready, and cancelling it once SYNC polls the revision")
 		e.Fakerun.SetReadinessDelay(5 * time.Second)
-		res := e.Deploy(ctx, DeployInput{App: "canary", Hooks: piped.Hooks{
-			OnStageStart: func(r *piped.Run, s piped.StageRecord) {
-				if s.Index == stageSync && !s.Rollback {
-					go cancelOnCall(e, r, "UpdateService")
-				}
-			},
-		}})
+		cancel := AfterCall(ctx, e.Fakerun, stageSync, "GetRevision", cancelRun)
+		res := e.Deploy(ctx, DeployInput{App: "canary", Hooks: cancel.Hooks(piped.Hooks{})})
+		poll := cancel.Wait()
 		sync := res.Executed()[0]
 		Expect(sync.Status).To(Equal(model.StageStatus_STAGE_CANCELLED), "%s", res.Report())
-		Expect(sync.Latency()).To(BeNumerically("<", 5*time.Second), "the plugin stops waiting when cancelled")
+
+		By("checking that the plugin stopped polling the new revision when cancelled")
+		// piped ends the stage at once; a plugin that kept waiting would read the revision again every second.
+		polled := poll.Request.(*runpb.GetRevisionRequest).GetName()
+		Consistently(func() int { return readsAfter(e.Fakerun, poll.Seq, polled) }).WithTimeout(IntervalPluginRetry).
+			Should(BeZero(), "reads of %s after the cancellation", polled)
 
 		expectRolledBack(ctx, e, res, model.DeploymentStatus_DEPLOYMENT_CANCELLED, before)
 	})

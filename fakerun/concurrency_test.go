@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,11 +38,12 @@ func TestConcurrentRollouts(t *testing.T) {
 				if !assert.NoError(t, err) {
 					return
 				}
-				// Poll quickly instead of op.Wait's one-second backoff.
-				assert.Eventually(t, func() bool {
-					_, err := upd.Poll(t.Context())
-					return err == nil && upd.Done()
-				}, 10*time.Second, time.Millisecond)
+				// WaitOperation blocks on the server until the operation is done, instead of op.Wait's polling
+				// with a one-second backoff.
+				waited, err := c.services.WaitOperation(t.Context(), &longrunningpb.WaitOperationRequest{Name: upd.Name()})
+				if assert.NoError(t, err) {
+					assert.True(t, waited.GetDone(), "operation %s", upd.Name())
+				}
 			}
 		})
 	}

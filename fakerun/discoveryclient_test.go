@@ -27,15 +27,18 @@ const (
 
 // newDiscoveryClient starts a fakerun whose revisions become ready after a
 // short delay, so that operations are pending and must be polled.
-func newDiscoveryClient(t *testing.T) *runv2.Service {
+func newDiscoveryClient(t *testing.T) (*fakerun.Server, *runv2.Service) {
 	t.Helper()
-	srv, err := fakerun.NewServer(fakerun.WithReadinessDelay(200 * time.Millisecond))
+	srv, err := fakerun.NewServer(fakerun.WithReadinessDelay(discoveryReadiness))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	client, err := runv2.NewService(t.Context(), srv.RESTClientOptions()...)
 	require.NoError(t, err)
-	return client
+	return srv, client
 }
+
+// discoveryReadiness is how long new revisions take to become ready on the server's clock.
+const discoveryReadiness = 200 * time.Millisecond
 
 // waitDone waits for an operation with :wait (a pending one) and returns
 // its response as a service.
@@ -66,7 +69,7 @@ func googleAPICode(t *testing.T, err error) int {
 
 func TestDiscoveryClientDeployFlow(t *testing.T) {
 	t.Parallel()
-	c := newDiscoveryClient(t)
+	srv, c := newDiscoveryClient(t)
 	services := c.Projects.Locations.Services
 	ctx := t.Context()
 
@@ -76,12 +79,14 @@ func TestDiscoveryClientDeployFlow(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, op.Done, "the first revision is not ready yet")
 
-	// Poll with GetOperation until done, as a client without :wait would.
-	for !op.Done {
-		time.Sleep(50 * time.Millisecond)
-		op, err = c.Projects.Locations.Operations.Get(op.Name).Context(ctx).Do()
-		require.NoError(t, err)
-	}
+	// Poll with GetOperation, as a client without :wait would: pending until the revision is ready.
+	op, err = c.Projects.Locations.Operations.Get(op.Name).Context(ctx).Do()
+	require.NoError(t, err)
+	assert.False(t, op.Done, "the operation waits for the first revision")
+	srv.Advance(discoveryReadiness)
+	op, err = c.Projects.Locations.Operations.Get(op.Name).Context(ctx).Do()
+	require.NoError(t, err)
+	assert.True(t, op.Done, "the first revision is ready once its readiness delay has passed")
 	svc, err := services.Get(discoveryWeb).Context(ctx).Do()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), svc.Generation, "int64 fields arrive as strings and decode")
@@ -138,7 +143,7 @@ func TestDiscoveryClientDeployFlow(t *testing.T) {
 
 func TestDiscoveryClientListAndErrors(t *testing.T) {
 	t.Parallel()
-	c := newDiscoveryClient(t)
+	_, c := newDiscoveryClient(t)
 	services := c.Projects.Locations.Services
 	ctx := t.Context()
 

@@ -17,6 +17,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/listener"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/rest"
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics/promql"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -94,6 +95,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", rest)
+	promql.NewHandler(store, ctl.Now).Register(mux) // Cloud Monitoring's PromQL API
 
 	l, err := net.Listen("tcp", cfg.address)
 	if err != nil {

@@ -54,15 +54,7 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 		svc := e.Service(ctx, "canary")
 		v2 := ShortName(svc.GetLatestReadyRevision())
 		Expect(v2).NotTo(Equal(v1))
-		tag := "preview-" + c[:7]
-		expected := [][]string{
-			Routes(Route(v1, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_SYNC (skipTrafficShift, tag)
-			Routes(Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)), // CLOUDRUN_PROMOTE 10
-			Routes(Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)), // WAIT
-			Routes(Route(v1, 50, ""), Route(v2, 50, ""), Route(v2, 0, tag)), // CLOUDRUN_PROMOTE 50
-			Routes(Route(v2, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_PROMOTE 100
-			Routes(Route(v2, 100, ""), Route(v2, 0, tag)),                   // CLOUDRUN_CANARY_CLEANUP
-		}
+		expected := CanaryTraffic(v1, v2, PreviewTag(c))
 		snaps := rec.Snapshots()
 		Expect(snaps).To(HaveLen(len(expected)))
 		for i, s := range snaps {
@@ -90,7 +82,8 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 				fake.unpause(ctx)
 			}()
 		})}
-		res := e.Deploy(ctx, DeployInput{App: "canary", Commit: Commit(), Hooks: rec.Hooks(hooks)})
+		c := Commit()
+		res := e.Deploy(ctx, DeployInput{App: "canary", Commit: c, Hooks: rec.Hooks(hooks)})
 		Eventually(unpaused).Should(BeClosed())
 		ExpectSuccess(res)
 
@@ -105,9 +98,10 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 		v2 := ShortName(svc.GetLatestReadyRevision())
 		snaps := rec.Snapshots()
 		Expect(snaps[1].Err).NotTo(HaveOccurred())
-		Expect(Traffic(snaps[1].Service.GetTraffic())).To(ContainElements(Route(v1, 90, ""), Route(v2, 10, "")), "exactly 10%% moved by the paused stage")
-		Expect(LiveTraffic(snaps[1].Service)).To(Equal(Traffic(snaps[1].Service.GetTraffic())))
-		Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(v2, 100, "")))
+		expected := CanaryTraffic(v1, v2, PreviewTag(c))
+		Expect(Traffic(snaps[1].Service.GetTraffic())).To(Equal(expected[1]), "exactly 10%% moved by the paused stage")
+		Expect(LiveTraffic(snaps[1].Service)).To(Equal(expected[1]))
+		Expect(Traffic(svc.GetTraffic())).To(Equal(expected[len(expected)-1]))
 		Expect(RevisionNames(e.Revisions(ctx, "canary"))).To(ConsistOf(v2, v1), "no revision was created twice")
 	}, SpecTimeout(IntervalContainerSpec))
 

@@ -2,6 +2,10 @@ package framework
 
 import (
 	"context"
+	"regexp"
+	"slices"
+
+	"cloud.google.com/go/run/apiv2/runpb"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -105,4 +109,32 @@ func (e *Environment) DeployCanaryV1(ctx context.Context) string {
 	v1 := ShortName(svc.GetLatestReadyRevision())
 	Expect(Traffic(svc.GetTraffic())).To(Equal(Routes(Route(v1, 100, ""))))
 	return v1
+}
+
+// deployedRevision matches the lines in which the stage that deploys (CLOUDRUN_SYNC, or CLOUDRUN_PROMOTE in a
+// PipeCD v0 pipeline) names the revision it creates.
+var deployedRevision = regexp.MustCompile(`^(?:Deployed revision (\S+) of service |Service \S+, new revision (\S+)$)`)
+
+// DeployedRevision returns the revision that a stage of res reports it deployed, as a user reads it in the
+// stage log; the spec fails when there is none.
+func DeployedRevision(res *piped.Result) string {
+	GinkgoHelper()
+	for _, s := range res.Executed() {
+		for _, l := range s.Logs {
+			if m := deployedRevision.FindStringSubmatch(l.Text); m != nil {
+				return m[1] + m[2]
+			}
+		}
+	}
+	Fail("no stage reports a deployed revision\n" + res.Report())
+	return ""
+}
+
+// Revision returns the revision named name of the service id.
+func (e *Environment) Revision(ctx context.Context, id, name string) *runpb.Revision {
+	GinkgoHelper()
+	revs := e.Revisions(ctx, id)
+	i := slices.IndexFunc(revs, func(r *runpb.Revision) bool { return ShortName(r.GetName()) == name })
+	Expect(i).NotTo(BeNumerically("<", 0), "service %s has no revision %s: %v", id, name, RevisionNames(revs))
+	return revs[i]
 }

@@ -227,18 +227,3 @@ func (e *Environment) PlanPreview(ctx context.Context, src piped.Source) *planpr
 	Expect(res.GetResults()).To(HaveLen(1))
 	return res.GetResults()[0]
 }
-
-// WaitForCall waits until srv receives a call to method, for IntervalCall at most; it returns false when none
-// came.
-func WaitForCall(srv *fakerun.Server, method string) bool {
-	from := len(srv.Calls())
-	for deadline := time.Now().Add(IntervalCall); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		calls := srv.Calls()
-		for _, c := range calls[min(from, len(calls)):] {
-			if c.Method == method {
-				return true
-			}
-		}
-	}
-	return false
-}

@@ -27,13 +27,12 @@ const (
 	// IntervalSuiteCleanup bounds the deletion of what a run left behind (target.Sweep of the run prefix).
 	IntervalSuiteCleanup = 10 * time.Minute
 
-	// IntervalCall is how long WaitForCall waits for fakerun to receive a call.
+	// IntervalCall bounds a wait for fakerun to answer a call.
 	IntervalCall = 10 * time.Second
-	// IntervalRolloutStarted is how long a spec leaves the plugin, once its UpdateService call arrived, to
-	// start waiting for the rollout before it cancels the stage.
-	IntervalRolloutStarted = 200 * time.Millisecond
-	// IntervalKillDuringRollout is the same for a spec that kills the plugin instead.
-	IntervalKillDuringRollout = 300 * time.Millisecond
+	// IntervalPluginRetry is a few times the plugin's first retry delay after a transient Cloud Run error
+	// (500ms) and twice its readiness poll interval (1s): a spec that stops the plugin while it waits sees any
+	// call it still makes by then.
+	IntervalPluginRetry = 2 * time.Second
 
 	// IntervalContainerSuiteSetup bounds building the fakerun image and the plugin.
 	IntervalContainerSuiteSetup = 5 * time.Minute

@@ -66,3 +66,25 @@ func RevisionNames(revs []*runpb.Revision) []string {
 	}
 	return out
 }
+
+// CanaryTraffic is the traffic block of examples/canary after each stage of its pipeline (by stage index),
+// deploying revision v2 over v1 with the preview tag tag, plus the routes in kept (tagged entries set out of
+// band, which every stage keeps).
+func CanaryTraffic(v1, v2, tag string, kept ...string) [][]string {
+	stages := [][]string{
+		{Route(v1, 100, ""), Route(v2, 0, tag)},                   // CLOUDRUN_SYNC (skipTrafficShift, tag)
+		{Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)}, // CLOUDRUN_PROMOTE 10
+		{Route(v1, 90, ""), Route(v2, 10, ""), Route(v2, 0, tag)}, // WAIT
+		{Route(v1, 50, ""), Route(v2, 50, ""), Route(v2, 0, tag)}, // CLOUDRUN_PROMOTE 50
+		{Route(v2, 100, ""), Route(v2, 0, tag)},                   // CLOUDRUN_PROMOTE 100
+		{Route(v2, 100, ""), Route(v2, 0, tag)},                   // CLOUDRUN_CANARY_CLEANUP
+	}
+	out := make([][]string, len(stages))
+	for i, routes := range stages {
+		out[i] = Routes(append(routes, kept...)...)
+	}
+	return out
+}
+
+// PreviewTag is the tag CLOUDRUN_SYNC gives the new revision of a deployment of commit (tag: true).
+func PreviewTag(commit string) string { return "preview-" + commit[:7] }

@@ -50,6 +50,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(release.Build(ctx, release.Config{
 		Root: root, Dist: dir, Version: version, Commit: commit, Created: time.Unix(1_700_000_000, 0),
 		Platforms: []release.Platform{{OS: runtime.GOOS, Arch: runtime.GOARCH}, {OS: runtime.GOOS, Arch: other}},
+		Programs:  []string{release.PluginName, release.FakerunName}, // what the specs install
 		Log:       GinkgoWriter,
 	})).To(Succeed())
 	data, err := json.Marshal(dir)

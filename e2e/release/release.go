@@ -1,7 +1,8 @@
-// Package release writes the project's release artifacts into a directory (dist/): the plugin and fakerun as
-// static binaries named <name>_<version>_<os>_<arch>, as PipeCD's official plugins are released, the plugin's OCI
-// artifact as an OCI image layout (the layout `pipectl plugin push` pushes) and as a tarball of it, the fakerun
-// image as a `docker save` tarball when a Docker engine answers, and SHA256SUMS over every file.
+// Package release writes the project's release artifacts into a directory (dist/): the plugin, fakerun and
+// pipelinetest as static binaries named <name>_<version>_<os>_<arch>, as PipeCD's official plugins are released, the
+// plugin's OCI artifact as an OCI image layout (the layout `pipectl plugin push` pushes) and as a tarball of it, the
+// fakerun and pipelinetest images as `docker save` tarballs when a Docker engine answers, and SHA256SUMS over every
+// file.
 package release
 
 import (
@@ -12,15 +13,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Names of the released programs: the plugin keeps PipeCD's convention of naming it after the platform it deploys to.
+// Names of the released programs: the plugin keeps PipeCD's convention of naming it after the platform it deploys to;
+// pipelinetest runs pipeline scenarios (e2e/cmd/pipelinetest).
 const (
-	PluginName  = "cloudrun"
-	FakerunName = "fakerun"
+	PluginName       = "cloudrun"
+	FakerunName      = "fakerun"
+	PipelinetestName = "pipelinetest"
 )
+
+// Programs are the released programs.
+var Programs = []string{PluginName, FakerunName, PipelinetestName}
 
 // Platform is an operating system and CPU architecture, as GOOS and GOARCH name them.
 type Platform struct {
@@ -34,7 +41,7 @@ func (p Platform) String() string { return p.OS + "/" + p.Arch }
 var Platforms = []Platform{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "amd64"}, {"darwin", "arm64"}}
 
 // packages maps each released program to its main package, relative to the repository root.
-var packages = map[string]string{PluginName: "plugin", FakerunName: "fakerun/cmd/fakerun"}
+var packages = map[string]string{PluginName: "plugin", FakerunName: "fakerun/cmd/fakerun", PipelinetestName: "e2e/cmd/pipelinetest"}
 
 // BinaryName is the file name of a released binary: <name>_<version>_<os>_<arch>.
 func BinaryName(name, version string, p Platform) string {
@@ -61,7 +68,9 @@ type Config struct {
 	Created time.Time
 	// Platforms to build for. Default: Platforms.
 	Platforms []Platform
-	// Image writes the fakerun image tarball when a Docker engine answers.
+	// Programs to build, of Programs. Default: Programs. The plugin is always built (the OCI artifact is its).
+	Programs []string
+	// Image writes the image tarballs (fakerun, pipelinetest) when a Docker engine answers.
 	Image bool
 	// Log receives progress lines. Default: discarded.
 	Log io.Writer
@@ -78,6 +87,12 @@ func Build(ctx context.Context, cfg Config) error {
 	if len(cfg.Platforms) == 0 {
 		cfg.Platforms = Platforms
 	}
+	if len(cfg.Programs) == 0 {
+		cfg.Programs = Programs
+	}
+	if !slices.Contains(cfg.Programs, PluginName) {
+		cfg.Programs = append([]string{PluginName}, cfg.Programs...)
+	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
@@ -85,7 +100,7 @@ func Build(ctx context.Context, cfg Config) error {
 		return err
 	}
 	plugins := map[Platform]string{}
-	for _, name := range []string{PluginName, FakerunName} {
+	for _, name := range cfg.Programs {
 		for _, p := range cfg.Platforms {
 			out := filepath.Join(cfg.Dist, BinaryName(name, cfg.Version, p))
 			_, _ = fmt.Fprintf(cfg.Log, "building %s\n", filepath.Base(out))
@@ -106,7 +121,7 @@ func Build(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if cfg.Image {
-		if err := saveImage(ctx, cfg); err != nil {
+		if err := saveImages(ctx, cfg); err != nil {
 			return err
 		}
 	}
@@ -135,35 +150,72 @@ func BuildBinary(ctx context.Context, root, name, out, version, commit string, p
 	return nil
 }
 
-// saveImage builds the fakerun image from the engine's platform's binary and saves it with `docker save`; it does
-// nothing when no Docker engine answers or the release has no binary for the engine's platform.
-func saveImage(ctx context.Context, cfg Config) error {
+// images are the released images: each program's FROM scratch image, with the binaries its context holds
+// (named as in the image), the symbolic links, and its Dockerfile, relative to the repository root.
+var images = []struct {
+	name       string
+	binaries   map[string]string // file in the build context → released program
+	links      map[string]string // file in the build context → link target
+	dockerfile string
+}{
+	{FakerunName, map[string]string{FakerunName: FakerunName}, nil, "fakerun/Dockerfile"},
+	{PipelinetestName, map[string]string{PipelinetestName: PipelinetestName, "cloudrun-plugin": PluginName},
+		map[string]string{"bin/cp": "/" + PipelinetestName}, "e2e/cmd/pipelinetest/Dockerfile"},
+}
+
+// saveImages builds the images of the release's programs from the engine's platform's binaries and saves each
+// with `docker save`; it does nothing when no Docker engine answers or the release has no binary for the
+// engine's platform.
+func saveImages(ctx context.Context, cfg Config) error {
 	arch, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Os}}/{{.Server.Arch}}").Output()
 	if err != nil {
-		_, _ = fmt.Fprintf(cfg.Log, "no Docker engine answers (%v): skipping the fakerun image\n", err)
+		_, _ = fmt.Fprintf(cfg.Log, "no Docker engine answers (%v): skipping the images\n", err)
 		return nil
 	}
 	goos, goarch, _ := strings.Cut(strings.TrimSpace(string(arch)), "/")
 	p := Platform{goos, goarch}
-	bin := filepath.Join(cfg.Dist, BinaryName(FakerunName, cfg.Version, p))
-	if _, err := os.Stat(bin); err != nil {
-		_, _ = fmt.Fprintf(cfg.Log, "no fakerun binary for the engine's platform %s: skipping the fakerun image\n", p)
-		return nil
+	for _, img := range images {
+		if !slices.Contains(cfg.Programs, img.name) {
+			continue
+		}
+		if err := saveImage(ctx, cfg, p, img.name, img.binaries, img.links, img.dockerfile); err != nil {
+			return err
+		}
 	}
-	tag := FakerunName + ":" + cfg.Version
-	out := filepath.Join(cfg.Dist, fmt.Sprintf("%s_%s_image_%s_%s.tar", FakerunName, cfg.Version, p.OS, p.Arch))
-	_, _ = fmt.Fprintf(cfg.Log, "building the image %s into %s\n", tag, filepath.Base(out))
-	contextDir, err := os.MkdirTemp("", "fakerun-image")
+	return nil
+}
+
+// saveImage builds one image from the binaries of platform p and saves it.
+func saveImage(ctx context.Context, cfg Config, p Platform, name string, binaries, links map[string]string, dockerfile string) error {
+	contextDir, err := os.MkdirTemp("", name+"-image")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(contextDir) }()
-	if err := copyFile(bin, filepath.Join(contextDir, FakerunName), 0o755); err != nil {
-		return err
+	for file, program := range binaries {
+		bin := filepath.Join(cfg.Dist, BinaryName(program, cfg.Version, p))
+		if _, err := os.Stat(bin); err != nil {
+			_, _ = fmt.Fprintf(cfg.Log, "no %s binary for the engine's platform %s: skipping the %s image\n", program, p, name)
+			return nil
+		}
+		if err := copyFile(bin, filepath.Join(contextDir, file), 0o755); err != nil {
+			return err
+		}
 	}
+	for file, target := range links {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(contextDir, file)), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(target, filepath.Join(contextDir, file)); err != nil {
+			return err
+		}
+	}
+	tag := name + ":" + cfg.Version
+	out := filepath.Join(cfg.Dist, fmt.Sprintf("%s_%s_image_%s_%s.tar", name, cfg.Version, p.OS, p.Arch))
+	_, _ = fmt.Fprintf(cfg.Log, "building the image %s into %s\n", tag, filepath.Base(out))
 	steps := [][]string{
 		{"build", "--label", "org.opencontainers.image.version=" + cfg.Version, "--label", "org.opencontainers.image.revision=" + cfg.Commit,
-			"-t", tag, "-f", filepath.Join(cfg.Root, "fakerun", "Dockerfile"), contextDir},
+			"-t", tag, "-f", filepath.Join(cfg.Root, dockerfile), contextDir},
 		{"save", "-o", out, tag},
 	}
 	for _, args := range steps {

@@ -124,7 +124,8 @@ type Window struct {
 	New        Sample
 	// Baseline is the baseline revisions together; nil when the deployment has none.
 	Baseline *Sample
-	// Custom are the values of the custom metrics, in the order of the options' metrics.
+	// Custom are the values of the custom and PromQL metrics, in the order of the options' metrics. For a
+	// PromQL metric, Points is how many series the query gave.
 	Custom []CustomValue
 }
 
@@ -138,6 +139,14 @@ func NewWindow(s Subject, start, end time.Time, samples Samples, custom []Custom
 		}
 	}
 	return w
+}
+
+// PromQLQuery is the query of m for the subject's check of window length: its placeholders replaced.
+func (s Subject) PromQLQuery(m *config.PromQLMetric, window time.Duration) string {
+	return strings.NewReplacer(
+		config.PromQLRevision, s.New, config.PromQLService, s.Service, config.PromQLLocation, s.Location,
+		config.PromQLWindow, fmt.Sprintf("%ds", int(window.Seconds())),
+	).Replace(m.Query)
 }
 
 // CustomValue is a custom metric reduced over a check's window: Points is how many points it reduced.

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -150,6 +151,13 @@ func TestJudge(t *testing.T) {
 		s.Latency.Add(latencySeries("", latencyBuckets...).GetPoints()[0].GetValue().GetDistributionValue())
 		return s
 	}
+	promql := func(lo, hi *float64) config.AnalysisMetric {
+		return config.AnalysisMetric{PromQL: &config.PromQLMetric{Query: "q", Min: lo, Max: hi}}
+	}
+	dryRun := func(m config.AnalysisMetric) config.AnalysisMetric {
+		m.DryRun = true
+		return m
+	}
 	window := func(new, base *Sample, custom ...CustomValue) Window {
 		return Window{New: *new, Baseline: base, Custom: custom}
 	}
@@ -178,13 +186,35 @@ func TestJudge(t *testing.T) {
 			"latency p50 10ms, allowed <= 5.0ms (over 40 requests)"},
 		{"latency regression against the baseline", opts(latency(nil, ptr(5*time.Millisecond))), window(sample(40, 0, 0, 0, 0, 40), sample(40, 0, 0, 40)), Fail, []Verdict{Fail},
 			"latency p50 increase +20ms, allowed <= baseline + 5.0ms (25ms vs baseline 5.0ms)"},
+		// A slower baseline (p50 15ms) moves the allowance: 25ms is +10ms over it, right at a 10ms increase.
+		{"latency at the allowed increase over a slower baseline", opts(latency(nil, ptr(10*time.Millisecond))), window(sample(40, 0, 0, 0, 0, 40), sample(40, 0, 0, 0, 40)), Pass, []Verdict{Pass}, ""},
+		{"latency beyond the allowed increase over a slower baseline", opts(latency(nil, ptr(9*time.Millisecond))), window(sample(40, 0, 0, 0, 0, 40), sample(40, 0, 0, 0, 40)), Fail, []Verdict{Fail},
+			"latency p50 increase +10ms, allowed <= baseline + 9.0ms (25ms vs baseline 15ms)"},
+		{"increase beyond a baseline that has errors too", opts(errorRate(nil, ptr(0.05))), window(sample(100, 10), sample(1000, 20)), Fail, []Verdict{Fail},
+			"errorRate increase +8.00%, allowed <= baseline + 5.00% (10.00% vs baseline 2.00% (20 of 1000 requests))"},
+		{"error rate at the allowed increase over the baseline", opts(errorRate(nil, ptr(0.01))), window(sample(100, 3), sample(100, 2)), Pass, []Verdict{Pass}, ""},
+		{"exactly minRequests requests is enough", opts(errorRate(ptr(0.1), nil)), window(sample(10, 1), nil), Pass, []Verdict{Pass}, ""},
 		{"a failure beats an inconclusive threshold", opts(errorRate(ptr(0.01), ptr(0.01))), window(sample(100, 50), sample(1, 0)), Fail, []Verdict{Fail, Inconclusive}, "errorRate 50.00%"},
 		{"custom within bounds", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
 			window(sample(0, 0), nil, CustomValue{Value: 0, Points: 3}), Pass, []Verdict{Pass}, ""},
 		{"custom above max", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0), Min: ptr(-1.0)}}),
 			window(sample(0, 0), nil, CustomValue{Value: 2, Points: 3}), Fail, []Verdict{Fail}, "custom sum 2, allowed >= -1 and <= 0 (sum of 3 points of f)"},
+		{"custom below min", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceMean, Min: ptr(5.0)}}),
+			window(sample(0, 0), nil, CustomValue{Value: 4, Points: 3}), Fail, []Verdict{Fail}, "custom mean 4, allowed >= 5 (mean of 3 points of f)"},
+		{"custom at both bounds", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceMean, Min: ptr(5.0), Max: ptr(5.0)}}),
+			window(sample(0, 0), nil, CustomValue{Value: 5, Points: 3}), Pass, []Verdict{Pass}, ""},
 		{"custom without points", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
 			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql within bounds", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.99, Points: 1}), Pass, []Verdict{Pass}, ""},
+		{"promql below min", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.5, Points: 1}), Fail, []Verdict{Fail}, "promql 0.5, allowed >= 0.95 (q)"},
+		{"promql without value", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql NaN", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: math.NaN(), Points: 1}), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql with several series", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: 0, Points: 2}), Fail, []Verdict{Fail},
+			"promql -, allowed <= 1 (the query gave 2 series, allowed one value: aggregate it (sum, max, ...): q)"},
+		{"a failed dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(errorRate(ptr(0.001), nil))),
+			window(sample(1000, 5), nil), Pass, []Verdict{Pass, Fail}, ""},
+		{"an inconclusive dry-run threshold leaves the check passing", opts(errorRate(ptr(0.01), nil), dryRun(latency(ptr(time.Second), nil))),
+			window(&Sample{Requests: 100}, nil), Pass, []Verdict{Pass, Inconclusive}, ""},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,9 +227,9 @@ func TestJudge(t *testing.T) {
 			}
 			assert.Equal(t, tc.verdicts, verdicts)
 			if tc.failures == "" {
-				assert.Empty(t, c.Failures())
+				assert.Empty(t, c.Failures(false))
 			} else {
-				assert.Contains(t, c.Failures(), tc.failures)
+				assert.Contains(t, c.Failures(false), tc.failures)
 			}
 		})
 	}
@@ -221,6 +251,44 @@ func TestTally_Outcome(t *testing.T) {
 	assert.True(t, tally(Fail, Fail).FailedBeyond(opts.FailureLimit))
 	assert.Equal(t, Inconclusive, tally(Pass, Inconclusive).Outcome(opts))
 	assert.Equal(t, "1 passed, 1 failed, 1 inconclusive", tally(Pass, Fail, Inconclusive).String())
+	assert.Equal(t, Pass, tally(Pass, Inconclusive).Outcome(config.AnalysisStageOptions{InconclusiveLimit: 1}), "within the inconclusive limit")
+	assert.True(t, tally(Inconclusive, Inconclusive).InconclusiveBeyond(1))
+}
+
+func TestTally_Errors(t *testing.T) {
+	t.Parallel()
+	var tally Tally
+	tally.AddError()
+	tally.AddError()
+	assert.True(t, tally.ErroredBeyond(1))
+	assert.False(t, tally.ErroredBeyond(2))
+	assert.Equal(t, Inconclusive, tally.Outcome(config.AnalysisStageOptions{}), "no check read its data")
+	tally.Add(Pass)
+	assert.False(t, tally.ErroredBeyond(0), "a check that read its data ends the errors in a row")
+	tally.AddError()
+	assert.Equal(t, 1, tally.ConsecutiveErrors)
+	assert.Equal(t, Pass, tally.Outcome(config.AnalysisStageOptions{}), "errored checks are neither failed nor inconclusive")
+	assert.Equal(t, "1 passed, 0 failed, 0 inconclusive, 3 without data (Cloud Monitoring errors)", tally.String())
+}
+
+func TestSubject_PromQLQuery(t *testing.T) {
+	t.Parallel()
+	q := subject.PromQLQuery(&config.PromQLMetric{Query: `rate(x{revision_name="${CLOUDRUN_REVISION}",service_name="${CLOUDRUN_SERVICE}",location="${CLOUDRUN_LOCATION}"}[${CLOUDRUN_WINDOW}])`}, 2*time.Minute)
+	assert.Equal(t, `rate(x{revision_name="web-2",service_name="web",location="asia-northeast1"}[120s])`, q)
+}
+
+func TestRender_DryRun(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{Duration: time.Second, Interval: time.Second, MinRequests: 1, Metrics: []config.AnalysisMetric{
+		{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceMax, Max: ptr(1.0)}, DryRun: true},
+	}}
+	start := time.Date(2026, 1, 2, 10, 0, 1, 0, time.UTC)
+	c := Judge(opts, 1, NewWindow(subject, start, start.Add(time.Second), Samples{}, []CustomValue{{Value: 3, Points: 2}}))
+	assert.Equal(t, `Check 1/1 (window 10:00:01-10:00:02 UTC): PASS
+METRIC      VALUE  THRESHOLD  VERDICT         DETAIL
+custom max  3      <= 1       FAIL (dry run)  max of 2 points of f`, Render(opts, subject, c))
+	assert.Equal(t, "custom max 3, allowed <= 1 (max of 2 points of f)", c.Failures(true))
+	assert.Empty(t, c.Failures(false))
 }
 
 func TestRender(t *testing.T) {

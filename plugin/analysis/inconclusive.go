@@ -21,6 +21,8 @@ const (
 	NoLatency
 	// NoPoints is a custom metric whose filter matched no time series.
 	NoPoints
+	// NoValue is a PromQL query that gave no value, or NaN.
+	NoValue
 )
 
 // Whom a threshold judges, in messages.
@@ -83,6 +85,8 @@ func (in *Inconclusions) Reasons(opts config.AnalysisStageOptions) []Reason {
 			text = fmt.Sprintf("%s had requests but no latency point in %s: Cloud Monitoring has not written them (yet); a longer ingestionDelay gives it time", r.of, checks)
 		case NoPoints:
 			text = fmt.Sprintf("the custom filter %s matched no time series in %s: check its metric.type and labels, and that something writes the metric", r.of, checks)
+		case NoValue:
+			text = fmt.Sprintf("the PromQL query %s gave no value in %s: check its metric names and labels, and that the new revision had traffic", r.of, checks)
 		}
 		out = append(out, Reason{Cause: r.cause, Text: text})
 	}

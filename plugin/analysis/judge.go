@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -28,6 +29,8 @@ type Result struct {
 	// baseline" or a custom metric's filter.
 	Cause Cause
 	Of    string
+	// DryRun marks a threshold that is judged and logged but never fails its check.
+	DryRun bool
 }
 
 // Check is one judged window.
@@ -43,7 +46,7 @@ type Check struct {
 // compared with the baseline is left out when the deployment has no baseline. With fewer than
 // opts.MinRequests requests to the new revision (or the baseline, for a comparison), or no data at all,
 // a threshold is inconclusive, never a pass. The check fails when a threshold fails, else it is
-// inconclusive when one is, else it passes.
+// inconclusive when one is, else it passes; dry-run thresholds are left out of the check's verdict.
 func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 	c := Check{Number: number, Of: opts.Checks(), Window: w}
 	// unknown is why a threshold cannot be judged.
@@ -62,17 +65,19 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 		}
 		return unknown{}, true
 	}
+	var dryRun bool
 	judge := func(metric, threshold string, fail bool, value, detail string) {
 		v := Pass
 		if fail {
 			v = Fail
 		}
-		c.Results = append(c.Results, Result{Metric: metric, Value: value, Threshold: threshold, Detail: detail, Verdict: v})
+		c.Results = append(c.Results, Result{Metric: metric, Value: value, Threshold: threshold, Detail: detail, Verdict: v, DryRun: dryRun})
 	}
 	inconclusive := func(metric, threshold string, u unknown) {
-		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: u.why, Verdict: Inconclusive, Cause: u.cause, Of: u.of})
+		c.Results = append(c.Results, Result{Metric: metric, Value: "-", Threshold: threshold, Detail: u.why, Verdict: Inconclusive, Cause: u.cause, Of: u.of, DryRun: dryRun})
 	}
 	for i, m := range opts.Metrics {
+		dryRun = m.DryRun
 		switch {
 		case m.ErrorRate != nil:
 			newRate, _ := w.New.ErrorRate()
@@ -134,14 +139,7 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 		case m.Custom != nil:
 			cm := m.Custom
 			name := fmt.Sprintf("custom %s", cm.Reduce)
-			var limits []string
-			if cm.Min != nil {
-				limits = append(limits, fmt.Sprintf(">= %g", *cm.Min))
-			}
-			if cm.Max != nil {
-				limits = append(limits, fmt.Sprintf("<= %g", *cm.Max))
-			}
-			threshold := strings.Join(limits, " and ")
+			threshold := limits(cm.Min, cm.Max)
 			var v CustomValue
 			if i < len(w.Custom) {
 				v = w.Custom[i]
@@ -152,10 +150,31 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 			}
 			fail := (cm.Max != nil && v.Value > *cm.Max) || (cm.Min != nil && v.Value < *cm.Min)
 			judge(name, threshold, fail, fmt.Sprintf("%g", v.Value), fmt.Sprintf("%s of %d points of %s", cm.Reduce, v.Points, cm.Filter))
+		case m.PromQL != nil:
+			q := m.PromQL
+			threshold := limits(q.Min, q.Max)
+			var v CustomValue
+			if i < len(w.Custom) {
+				v = w.Custom[i]
+			}
+			switch {
+			case v.Points == 0:
+				inconclusive("promql", threshold, unknown{"the query gave no value: " + q.Query, NoValue, q.Query})
+			case v.Points > 1:
+				judge("promql", threshold, true, "-", fmt.Sprintf("the query gave %d series, allowed one value: aggregate it (sum, max, ...): %s", v.Points, q.Query))
+			case math.IsNaN(v.Value):
+				inconclusive("promql", threshold, unknown{"the query gave NaN (a division by no data?): " + q.Query, NoValue, q.Query})
+			default:
+				fail := (q.Max != nil && v.Value > *q.Max) || (q.Min != nil && v.Value < *q.Min)
+				judge("promql", threshold, fail, fmt.Sprintf("%g", v.Value), q.Query)
+			}
 		}
 	}
 	c.Verdict = Pass
 	for _, r := range c.Results {
+		if r.DryRun {
+			continue
+		}
 		if r.Verdict == Fail {
 			c.Verdict = Fail
 			break
@@ -167,27 +186,50 @@ func Judge(opts config.AnalysisStageOptions, number int, w Window) Check {
 	return c
 }
 
+// limits renders the limits of a custom or PromQL threshold, e.g. ">= 1 and <= 5".
+func limits(lo, hi *float64) string {
+	var out []string
+	if lo != nil {
+		out = append(out, fmt.Sprintf(">= %g", *lo))
+	}
+	if hi != nil {
+		out = append(out, fmt.Sprintf("<= %g", *hi))
+	}
+	return strings.Join(out, " and ")
+}
+
 // epsilon absorbs the rounding of rates, so that a rate exactly at its limit passes.
 const epsilon = 1e-12
 
-// Failures describes the failed thresholds of c in one line, with their numbers.
-func (c Check) Failures() string {
+// Failures describes the failed thresholds of c in one line, with their numbers; dry-run ones only when
+// dryRun.
+func (c Check) Failures(dryRun bool) string {
 	var out []string
 	for _, r := range c.Results {
-		if r.Verdict == Fail {
+		if r.Verdict == Fail && r.DryRun == dryRun {
 			out = append(out, fmt.Sprintf("%s %s, allowed %s (%s)", r.Metric, r.Value, r.Threshold, r.Detail))
 		}
 	}
 	return strings.Join(out, "; ")
 }
 
-// Tally counts the verdicts of the checks so far.
+// Tally counts the verdicts of the checks so far, and the checks that could not read their data.
 type Tally struct {
 	Passed, Failed, Inconclusive int
+	// Errored counts the checks whose data could not be read; ConsecutiveErrors those of them in a row
+	// up to the latest check.
+	Errored, ConsecutiveErrors int
+}
+
+// AddError counts a check that could not read its data.
+func (t *Tally) AddError() {
+	t.Errored++
+	t.ConsecutiveErrors++
 }
 
 // Add counts v.
 func (t *Tally) Add(v Verdict) {
+	t.ConsecutiveErrors = 0
 	switch v {
 	case Pass:
 		t.Passed++
@@ -201,20 +243,34 @@ func (t *Tally) Add(v Verdict) {
 // FailedBeyond reports whether the failed checks exceed the failure limit: the analysis fails at once.
 func (t Tally) FailedBeyond(limit int) bool { return t.Failed > limit }
 
+// InconclusiveBeyond reports whether the inconclusive checks exceed the inconclusive limit.
+func (t Tally) InconclusiveBeyond(limit int) bool { return t.Inconclusive > limit }
+
+// ErroredBeyond reports whether more checks in a row than limit could not read their data: the analysis
+// fails at once.
+func (t Tally) ErroredBeyond(limit int) bool { return t.ConsecutiveErrors > limit }
+
+// Judged reports whether a check read its data.
+func (t Tally) Judged() bool { return t.Passed+t.Failed+t.Inconclusive > 0 }
+
 // Outcome is the verdict of the analysis after its last check: Fail beyond the failure limit, else
-// Inconclusive when a check was inconclusive, else Pass.
+// Inconclusive beyond the inconclusive limit or when no check could read its data, else Pass.
 func (t Tally) Outcome(opts config.AnalysisStageOptions) Verdict {
 	switch {
 	case t.FailedBeyond(opts.FailureLimit):
 		return Fail
-	case t.Inconclusive > 0:
+	case t.InconclusiveBeyond(opts.InconclusiveLimit), !t.Judged():
 		return Inconclusive
 	}
 	return Pass
 }
 
 func (t Tally) String() string {
-	return fmt.Sprintf("%d passed, %d failed, %d inconclusive", t.Passed, t.Failed, t.Inconclusive)
+	s := fmt.Sprintf("%d passed, %d failed, %d inconclusive", t.Passed, t.Failed, t.Inconclusive)
+	if t.Errored > 0 {
+		s += fmt.Sprintf(", %d without data (Cloud Monitoring errors)", t.Errored)
+	}
+	return s
 }
 
 func percent(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }

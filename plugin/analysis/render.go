@@ -53,7 +53,11 @@ func Render(opts config.AnalysisStageOptions, s Subject, c Check) string {
 	}
 	_, _ = fmt.Fprintln(tw, "METRIC\tVALUE\tTHRESHOLD\tVERDICT\tDETAIL")
 	for _, r := range c.Results {
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Metric, r.Value, r.Threshold, r.Verdict, r.Detail)
+		verdict := string(r.Verdict)
+		if r.DryRun {
+			verdict += " (dry run)"
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Metric, r.Value, r.Threshold, verdict, r.Detail)
 	}
 	_ = tw.Flush()
 	return strings.TrimSuffix(b.String(), "\n")

@@ -5,6 +5,7 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 )
 
 // DesiredJob builds the job of src, which must be a job application, for the deploy target cfg: its full
@@ -33,4 +34,19 @@ func labelJob(job *runpb.Job, d sdk.Deployment, commit string) {
 		job.Template = &runpb.ExecutionTemplate{}
 	}
 	job.Template.Labels = merged(job.Template.Labels, templateLabels(d))
+}
+
+// HookJob loads file, a job manifest of the application directory dir at commit, for CLOUDRUN_JOB_HOOK:
+// the job for the deploy target cfg, labelled as owned by deployment d.
+func HookJob(dir, file, commit string, cfg config.DeployTargetConfig, d sdk.Deployment) (*runpb.Job, error) {
+	m, err := manifest.LoadJob(dir, file)
+	if err != nil {
+		return nil, err
+	}
+	job, err := m.Job(cfg.Project, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	labelJob(job, d, commit)
+	return job, nil
 }

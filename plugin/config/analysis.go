@@ -21,12 +21,15 @@ const (
 	DefaultMinRequests = 100
 	// DefaultLatencyPercentile is the percentile a latency metric judges.
 	DefaultLatencyPercentile = 99
+	// DefaultConsecutiveErrorLimit is how many checks in a row may fail to read Cloud Monitoring before
+	// the stage fails, as Argo Rollouts' consecutiveErrorLimit.
+	DefaultConsecutiveErrorLimit = 4
 )
 
 // What a user may write for the fields of CLOUDRUN_ANALYSIS, for error messages.
 const (
 	analysisDurationAllowed = `a positive duration such as "5m"`
-	ingestionDelayAllowed   = `a duration >= 0 such as "3m" or "0s"`
+	delayAllowed            = `a duration >= 0 such as "3m" or "0s"`
 	countAllowed            = "an integer >= 0"
 	percentileAllowed       = "an integer 1-99"
 	ratioAllowed            = `a percentage such as "1%", "0.5%" or 1 (0-100)`
@@ -54,10 +57,19 @@ type AnalysisStageOptions struct {
 	// Interval is the length of a check's window: there are Duration/Interval checks. Default 1m.
 	Interval time.Duration
 	// IngestionDelay is how long after the end of its window a check reads it, so that it sees every
-	// point. The stage takes Duration + IngestionDelay. Default 180s.
+	// point. The stage takes InitialDelay + Duration + IngestionDelay. Default 180s.
 	IngestionDelay time.Duration
+	// InitialDelay is how long after the stage starts the first window begins, so that the new
+	// revision warms up before it is judged. Default 0.
+	InitialDelay time.Duration
 	// FailureLimit is how many failed checks are tolerated; one more fails the stage. Default 0.
 	FailureLimit int
+	// InconclusiveLimit is how many inconclusive checks are tolerated; one more makes the analysis
+	// inconclusive at once. Default 0.
+	InconclusiveLimit int
+	// ConsecutiveErrorLimit is how many checks in a row may fail to read Cloud Monitoring (an error of
+	// the call, not a failed threshold); one more fails the stage. Default 4.
+	ConsecutiveErrorLimit int
 	// MinRequests is how many requests the new revision must answer in a check; fewer make the check
 	// inconclusive. Default 100.
 	MinRequests int
@@ -68,11 +80,15 @@ type AnalysisStageOptions struct {
 	Metrics []AnalysisMetric
 }
 
-// AnalysisMetric is one threshold: exactly one of its fields is set.
+// AnalysisMetric is one threshold: exactly one of its kinds is set.
 type AnalysisMetric struct {
 	ErrorRate *ErrorRateMetric
 	Latency   *LatencyMetric
 	Custom    *CustomMetric
+	PromQL    *PromQLMetric
+	// DryRun makes the threshold judged and logged without ever failing a check, written `dryRun: true`
+	// inside the threshold.
+	DryRun bool
 }
 
 // ErrorRateMetric judges the share of 5xx answers of the new revision (a fraction, 0.01 is 1%).
@@ -104,20 +120,42 @@ type CustomMetric struct {
 	Min    *float64
 }
 
+// PromQLMetric judges the value of a PromQL query evaluated at the end of a check's window through Cloud
+// Monitoring's Prometheus API: it must lie within Min and Max.
+type PromQLMetric struct {
+	// Query gives a scalar or a vector of one element. Placeholders (PromQLPlaceholders) are replaced
+	// before it is sent.
+	Query string
+	Max   *float64
+	Min   *float64
+}
+
+// Placeholders of a PromQL query, replaced by the check's values.
+const (
+	PromQLRevision = "${CLOUDRUN_REVISION}"
+	PromQLService  = "${CLOUDRUN_SERVICE}"
+	PromQLLocation = "${CLOUDRUN_LOCATION}"
+	PromQLWindow   = "${CLOUDRUN_WINDOW}"
+)
+
 // DecodeAnalysisStageOptions strictly decodes and validates the JSON stage config of CLOUDRUN_ANALYSIS.
 // duration and metrics are required, so nil or empty raw is an error.
 func DecodeAnalysisStageOptions(raw []byte) (AnalysisStageOptions, error) {
 	opts := AnalysisStageOptions{
-		Interval:       DefaultAnalysisInterval,
-		IngestionDelay: DefaultIngestionDelay,
-		MinRequests:    DefaultMinRequests,
+		Interval:              DefaultAnalysisInterval,
+		IngestionDelay:        DefaultIngestionDelay,
+		MinRequests:           DefaultMinRequests,
+		ConsecutiveErrorLimit: DefaultConsecutiveErrorLimit,
 	}
 	onInconclusive := onInconclusiveFail
 	err := decodeObject(stageAnalysis, raw,
 		durationField("duration", &opts.Duration, true, analysisDurationAllowed),
 		durationField("interval", &opts.Interval, true, analysisDurationAllowed),
-		durationField("ingestionDelay", &opts.IngestionDelay, false, ingestionDelayAllowed),
+		durationField("ingestionDelay", &opts.IngestionDelay, false, delayAllowed),
+		durationField("initialDelay", &opts.InitialDelay, false, delayAllowed),
 		countField("failureLimit", &opts.FailureLimit),
+		countField("inconclusiveLimit", &opts.InconclusiveLimit),
+		countField("consecutiveErrorLimit", &opts.ConsecutiveErrorLimit),
 		countField("minRequests", &opts.MinRequests),
 		enumField("onInconclusive", &onInconclusive, onInconclusiveFail, onInconclusivePass),
 		field{"metrics", func(o *object) error { return o.analysisMetrics(&opts.Metrics) }},
@@ -132,7 +170,7 @@ func DecodeAnalysisStageOptions(raw []byte) (AnalysisStageOptions, error) {
 	case opts.Interval > opts.Duration:
 		return AnalysisStageOptions{}, fmt.Errorf("%s: field %q: %s is longer than duration %s, allowed a duration up to duration", stageAnalysis, "interval", opts.Interval, opts.Duration)
 	case len(opts.Metrics) == 0:
-		return AnalysisStageOptions{}, fmt.Errorf("%s: field %q is required, allowed a list of errorRate, latency or custom thresholds", stageAnalysis, "metrics")
+		return AnalysisStageOptions{}, fmt.Errorf("%s: field %q is required, allowed a list of errorRate, latency, custom or promql thresholds", stageAnalysis, "metrics")
 	}
 	return opts, nil
 }
@@ -250,7 +288,7 @@ func (o *object) analysisMetrics(dst *[]AnalysisMetric) error {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(v, &items); err != nil {
-		return o.errorf("metrics", "%s is not a list, allowed a list of errorRate, latency or custom thresholds", shorten(v))
+		return o.errorf("metrics", "%s is not a list, allowed a list of errorRate, latency, custom or promql thresholds", shorten(v))
 	}
 	for i, raw := range items {
 		m, err := decodeAnalysisMetric(o.where, fmt.Sprintf("%smetrics[%d].", o.prefix, i), raw)
@@ -263,7 +301,7 @@ func (o *object) analysisMetrics(dst *[]AnalysisMetric) error {
 }
 
 func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, error) {
-	kinds := []string{"custom", "errorRate", "latency"}
+	kinds := []string{"custom", "errorRate", "latency", "promql"}
 	item, err := parseNested(where, prefix, raw, kinds)
 	if err != nil {
 		return AnalysisMetric{}, err
@@ -279,13 +317,13 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 			}
 		}
 		return item.errorf(name, "sets no threshold, allowed fields with a threshold: %s", map[string]string{
-			"errorRate": "max, maxIncrease", "latency": "max, maxIncrease", "custom": "max, min",
+			"errorRate": "max, maxIncrease", "latency": "max, maxIncrease", "custom": "max, min", "promql": "max, min",
 		}[name])
 	}
 	switch {
 	case item.value("errorRate") != nil:
 		e := &ErrorRateMetric{}
-		if err := item.decode([]field{objectField("errorRate", ratioField("max", &e.Max), ratioField("maxIncrease", &e.MaxIncrease))}); err != nil {
+		if err := item.decode([]field{objectField("errorRate", ratioField("max", &e.Max), ratioField("maxIncrease", &e.MaxIncrease), boolField("dryRun", &m.DryRun))}); err != nil {
 			return m, err
 		}
 		m.ErrorRate = e
@@ -294,7 +332,7 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 		l := &LatencyMetric{Percentile: DefaultLatencyPercentile}
 		if err := item.decode([]field{objectField("latency",
 			intField("percentile", &l.Percentile, percentileAllowed),
-			latencyField("max", &l.Max), latencyField("maxIncrease", &l.MaxIncrease))}); err != nil {
+			latencyField("max", &l.Max), latencyField("maxIncrease", &l.MaxIncrease), boolField("dryRun", &m.DryRun))}); err != nil {
 			return m, err
 		}
 		if l.Percentile < 1 || l.Percentile > 99 {
@@ -306,7 +344,7 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 		c := &CustomMetric{Reduce: ReduceSum}
 		if err := item.decode([]field{objectField("custom",
 			stringField("filter", &c.Filter), enumField("reduce", &c.Reduce, reducers...),
-			numberField("max", &c.Max), numberField("min", &c.Min))}); err != nil {
+			numberField("max", &c.Max), numberField("min", &c.Min), boolField("dryRun", &m.DryRun))}); err != nil {
 			return m, err
 		}
 		if !strings.Contains(c.Filter, "metric.type") {
@@ -314,6 +352,18 @@ func decodeAnalysisMetric(where, prefix string, raw []byte) (AnalysisMetric, err
 		}
 		m.Custom = c
 		return m, thresholdsRequired("custom", c.Max != nil, c.Min != nil)
+	case item.value("promql") != nil:
+		q := &PromQLMetric{}
+		if err := item.decode([]field{objectField("promql",
+			stringField("query", &q.Query), numberField("max", &q.Max), numberField("min", &q.Min), boolField("dryRun", &m.DryRun))}); err != nil {
+			return m, err
+		}
+		if strings.TrimSpace(q.Query) == "" {
+			return m, fmt.Errorf("%s: field %q: is required, allowed a PromQL query that gives one value, such as "+
+				"'sum(rate(run_googleapis_com:request_count{revision_name=\"${CLOUDRUN_REVISION}\",response_code_class=\"5xx\"}[${CLOUDRUN_WINDOW}]))'", where, prefix+"promql.query")
+		}
+		m.PromQL = q
+		return m, thresholdsRequired("promql", q.Max != nil, q.Min != nil)
 	}
 	return m, fmt.Errorf("%s: field %q: must be an object with one of %s", where, strings.TrimSuffix(prefix, "."), strings.Join(kinds, ", "))
 }

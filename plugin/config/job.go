@@ -64,23 +64,36 @@ type JobRunStageOptions struct {
 // applies the defaults. nil or empty raw yields the defaults: run the job as it is.
 func DecodeJobRunStageOptions(raw []byte) (JobRunStageOptions, error) {
 	opts := JobRunStageOptions{Timeout: unit.Duration(DefaultJobRunTimeout)}
-	if err := decodeObject(stageJobRun, raw,
-		stringField("container", &opts.Container),
-		stringsField("args", &opts.Args),
-		stringMapField("env", &opts.Env),
-		rangeField("taskCount", &opts.TaskCount, 1, maxTaskCount, "omit it to keep the job's task count"),
-		optionalTimeoutField("taskTimeout", &opts.TaskTimeout),
-		timeoutField("timeout", &opts.Timeout),
-	); err != nil {
+	if err := decodeObject(stageJobRun, raw, opts.fields()...); err != nil {
 		return JobRunStageOptions{}, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(opts.Env)) {
-		if !envNamePattern.MatchString(name) {
-			return JobRunStageOptions{}, fmt.Errorf("%s: field %q: %q is not an environment variable name, allowed letters, digits and \"_\", not starting with a digit",
-				stageJobRun, "env", name)
-		}
+	if err := opts.validate(stageJobRun); err != nil {
+		return JobRunStageOptions{}, err
 	}
 	return opts, nil
+}
+
+// fields are the fields of the options, for CLOUDRUN_JOB_RUN and CLOUDRUN_JOB_HOOK.
+func (o *JobRunStageOptions) fields() []field {
+	return []field{
+		stringField("container", &o.Container),
+		stringsField("args", &o.Args),
+		stringMapField("env", &o.Env),
+		rangeField("taskCount", &o.TaskCount, 1, maxTaskCount, "omit it to keep the job's task count"),
+		optionalTimeoutField("taskTimeout", &o.TaskTimeout),
+		timeoutField("timeout", &o.Timeout),
+	}
+}
+
+// validate checks the decoded options of stage.
+func (o JobRunStageOptions) validate(stage string) error {
+	for _, name := range slices.Sorted(maps.Keys(o.Env)) {
+		if !envNamePattern.MatchString(name) {
+			return fmt.Errorf("%s: field %q: %q is not an environment variable name, allowed letters, digits and \"_\", not starting with a digit",
+				stage, "env", name)
+		}
+	}
+	return nil
 }
 
 // HasOverrides reports whether the execution changes anything of the job's template.

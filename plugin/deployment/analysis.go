@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/analysis"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
@@ -58,8 +60,9 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	var tally analysis.Tally
 	var inconclusions analysis.Inconclusions
 	checks := opts.Checks()
+	first := start.Add(opts.InitialDelay)
 	for n := 1; n <= checks; n++ {
-		from := start.Add(time.Duration(n-1) * opts.Interval)
+		from := first.Add(time.Duration(n-1) * opts.Interval)
 		to := from.Add(opts.Interval)
 		if err := sleepCtx(ctx, time.Until(to.Add(opts.IngestionDelay))); err != nil {
 			return fmt.Errorf("the analysis stopped before check %d/%d: %w", n, checks, err)
@@ -68,22 +71,40 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 		if ctx.Err() != nil {
 			return fmt.Errorf("the analysis stopped at check %d/%d: %w", n, checks, context.Cause(ctx))
 		}
-		if err != nil {
+		if err != nil && !passingError(err) {
 			return fmt.Errorf("check %d/%d cannot read Cloud Monitoring: %w", n, checks, err)
+		}
+		if err != nil {
+			tally.AddError()
+			if tally.ErroredBeyond(opts.ConsecutiveErrorLimit) {
+				return fmt.Errorf("check %d/%d cannot read Cloud Monitoring, %d checks in a row (consecutiveErrorLimit %d): %w",
+					n, checks, tally.ConsecutiveErrors, opts.ConsecutiveErrorLimit, err)
+			}
+			t.Log.Infof("Check %d/%d cannot read Cloud Monitoring (%d in a row, %d tolerated by consecutiveErrorLimit); it is skipped: %v",
+				n, checks, tally.ConsecutiveErrors, opts.ConsecutiveErrorLimit, err)
+			display.set(ctx, t, fmt.Sprintf("check %d/%d ERROR", n, checks))
+			continue
 		}
 		c := analysis.Judge(opts, n, w)
 		tally.Add(c.Verdict)
 		inconclusions.Add(c)
 		t.Log.Info(analysis.Render(opts, subject, c))
+		if dry := c.Failures(true); dry != "" {
+			t.Log.Infof("Dry-run thresholds failed at check %d/%d (not failing the stage): %s", n, checks, dry)
+		}
 		display.set(ctx, t, fmt.Sprintf("check %d/%d %s", n, checks, c.Verdict))
 		if tally.FailedBeyond(opts.FailureLimit) {
 			return fmt.Errorf("revision %s failed the analysis at check %d/%d (%s; failureLimit %d): %s",
-				subject.New, n, checks, tally, opts.FailureLimit, c.Failures())
+				subject.New, n, checks, tally, opts.FailureLimit, c.Failures(false))
 		}
 	}
 	// A failure beyond the limit has returned above: the outcome is Pass or Inconclusive.
 	outcome := tally.Outcome(opts)
 	switch {
+	case !tally.Judged() && !opts.PassInconclusive:
+		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): no check could read Cloud Monitoring; to pass an inconclusive analysis, set onInconclusive: pass", subject.New, tally)
+	case !tally.Judged():
+		t.Log.Successf("The analysis of revision %s is inconclusive (%s): no check could read Cloud Monitoring; it passes because onInconclusive is pass", subject.New, tally)
 	case outcome == analysis.Inconclusive && !opts.PassInconclusive:
 		return fmt.Errorf("the analysis of revision %s is inconclusive (%s): %s; to pass an inconclusive analysis, set onInconclusive: pass",
 			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
@@ -92,9 +113,20 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 			subject.New, tally, inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
 	default:
 		t.Log.Successf("Revision %s passed the analysis: %d checks, %s", subject.New, checks, tally)
+		if tally.Inconclusive > 0 {
+			t.Log.Infof("%d inconclusive checks are within inconclusiveLimit %d: %s", tally.Inconclusive, opts.InconclusiveLimit,
+				inconclusiveReasons(ctx, t, rec.Service, subject.New, inconclusions.Reasons(opts)))
+		}
 	}
 	display.set(ctx, t, fmt.Sprintf("%s (%s)", outcome, tally))
 	return nil
+}
+
+// passingError reports whether a Cloud Monitoring error may pass by itself (unavailable, rate limited,
+// internal), so that it counts towards consecutiveErrorLimit. Any other error (permission denied, a bad
+// filter or query, a wrong project) fails the stage at once: asking again cannot mend it.
+func passingError(err error) bool {
+	return errors.Is(err, provider.ErrTransient) || errors.Is(err, provider.ErrInternal)
 }
 
 // baselineRevisions are the revisions that served traffic before the deployment, other than the new one.
@@ -118,6 +150,9 @@ func logAnalysisPlan(t *target.Target, opts config.AnalysisStageOptions, s analy
 	}
 	t.Log.Infof("Analysing revision %s of service %s in %s against %s: %d checks of %s, each read %s after its window (ingestionDelay); %d failed checks tolerated, at least %d requests per check",
 		s.New, s.Service, s.Location, baseline, opts.Checks(), opts.Interval, opts.IngestionDelay, opts.FailureLimit, opts.MinRequests)
+	if opts.InitialDelay > 0 {
+		t.Log.Infof("The first window starts after initialDelay %s", opts.InitialDelay)
+	}
 	if t.Config.Endpoint == "" && opts.Interval < time.Minute {
 		t.Log.Infof("Cloud Run writes its metrics once a minute: checks shorter than 1m may find no point and be inconclusive")
 	}
@@ -143,6 +178,16 @@ func readWindow(ctx context.Context, t *target.Target, opts config.AnalysisStage
 	}
 	custom := make([]analysis.CustomValue, len(opts.Metrics))
 	for i, m := range opts.Metrics {
+		if m.PromQL != nil {
+			samples, err := t.Client.QueryPromQL(ctx, s.Project, s.PromQLQuery(m.PromQL, to.Sub(from)), to)
+			if err != nil {
+				return analysis.Window{}, err
+			}
+			if len(samples) > 0 {
+				custom[i] = analysis.CustomValue{Value: samples[0].Value, Points: len(samples)}
+			}
+			continue
+		}
 		if m.Custom == nil {
 			continue
 		}

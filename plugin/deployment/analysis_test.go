@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,6 +79,28 @@ func TestAnalysis_HealthyCanaryPasses(t *testing.T) {
 	assert.Equal(t, "Analysis: PASS (2 passed, 0 failed, 0 inconclusive)", e.store.stage[sdk.MetadataKeyStageDisplay])
 	// One query per metric type and check: request_count and request_latencies.
 	assert.Equal(t, map[string]int{"ListTimeSeries": 4}, callCounts(f))
+	// Each check reads its own interval, and the two checks cover the duration from the stage start without
+	// a gap or an overlap.
+	windows := queriedWindows(f)
+	require.Len(t, windows, 4)
+	assert.Equal(t, windows[0], windows[1], "both metric types of check 1 read one window")
+	assert.Equal(t, windows[2], windows[3], "both metric types of check 2 read one window")
+	first, second := windows[0], windows[2]
+	assert.WithinDuration(t, started, first[0], 500*time.Millisecond, "check 1 starts at the stage start")
+	assert.Equal(t, time.Second, first[1].Sub(first[0]), "check 1 covers one interval")
+	assert.Equal(t, first[1], second[0], "check 2 starts where check 1 ends")
+	assert.Equal(t, time.Second, second[1].Sub(second[0]), "check 2 covers one interval")
+}
+
+// queriedWindows returns the [start, end) interval of every ListTimeSeries call, in call order.
+func queriedWindows(f *fakerun.Server) [][2]time.Time {
+	var out [][2]time.Time
+	for _, c := range f.Calls() {
+		if req, ok := c.Request.(*monitoringpb.ListTimeSeriesRequest); ok {
+			out = append(out, [2]time.Time{req.GetInterval().GetStartTime().AsTime(), req.GetInterval().GetEndTime().AsTime()})
+		}
+	}
+	return out
 }
 
 func TestAnalysis_BadCanaryFailsAtTheFirstCheck(t *testing.T) {
@@ -166,8 +189,91 @@ func TestAnalysis_MonitoringUnavailableIsRetriedThenFails(t *testing.T) {
 	f.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.Unavailable})
 	status, log = e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
-	assert.Contains(t, log.String(), "check 1/1 cannot read Cloud Monitoring: failed to list the time series of projects/proj: unavailable")
-	assert.Contains(t, log.String(), "Cloud Monitoring is unavailable or rate limiting requests")
+	assert.Contains(t, log.String(), "Check 1/1 cannot read Cloud Monitoring (1 in a row, 4 tolerated by consecutiveErrorLimit); it is skipped: failed to list the time series of projects/proj: unavailable")
+	assert.Contains(t, log.String(), "is inconclusive (0 passed, 0 failed, 0 inconclusive, 1 without data (Cloud Monitoring errors)): no check could read Cloud Monitoring; to pass an inconclusive analysis, set onInconclusive: pass")
+}
+
+func TestAnalysis_MonitoringErrorsWithinTheLimitSkipTheCheck(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revNew, _ := canaryAt10(t, f, e, "gcr.io/p/web:v2", 5*time.Second)
+
+	// The plugin tries a call 4 times in these tests: check 1 cannot read its data, check 2 can.
+	f.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.Unavailable, Times: 4})
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "2s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5, "metrics": [{"errorRate": {"max": "5%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "Check 1/2 cannot read Cloud Monitoring (1 in a row, 4 tolerated by consecutiveErrorLimit); it is skipped")
+	assert.Contains(t, log.String(), "Check 2/2 (window")
+	assert.Contains(t, log.String(), "Revision "+revNew+" passed the analysis: 2 checks, 1 passed, 0 failed, 0 inconclusive, 1 without data (Cloud Monitoring errors)")
+}
+
+func TestAnalysis_MonitoringErrorsBeyondTheLimitFail(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+
+	f.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.Unavailable})
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "3s", "interval": "1s", "ingestionDelay": "0s", "consecutiveErrorLimit": 1, "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "ERROR check 2/3 cannot read Cloud Monitoring, 2 checks in a row (consecutiveErrorLimit 1): failed to list the time series of projects/proj: unavailable")
+	assert.NotContains(t, log.String(), "check 3/3")
+
+	// An error that asking again cannot mend fails at once, whatever the limit.
+	f.ClearFaults()
+	f.InjectFault("ListTimeSeries", fakerun.Fault{Code: codes.PermissionDenied})
+	status, log = e.run(StageCloudRunAnalysis, `{"duration": "3s", "interval": "1s", "ingestionDelay": "0s", "consecutiveErrorLimit": 5, "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.String(), "ERROR check 1/3 cannot read Cloud Monitoring: failed to list the time series of projects/proj: permission denied")
+}
+
+func TestAnalysis_DryRunThresholdNeverFailsTheStage(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		"gcr.io/p/web:bad": {ErrorRate: 0.5, ErrorCode: 503},
+	}}))
+	e := newEnv(t, f)
+	revNew, _ := canaryAt10(t, f, e, "gcr.io/p/web:bad", 5*time.Second)
+
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "2s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5,
+	  "metrics": [{"errorRate": {"max": "5%", "dryRun": true}}, {"latency": {"max": "500ms"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Regexp(t, `errorRate +\d+\.\d\d% +<= 5\.00% +FAIL \(dry run\)`, log.String())
+	assert.Regexp(t, `Dry-run thresholds failed at check 1/2 \(not failing the stage\): errorRate \d+\.\d\d%, allowed <= 5\.00%`, log.String())
+	assert.Contains(t, log.String(), "Revision "+revNew+" passed the analysis: 2 checks, 2 passed, 0 failed, 0 inconclusive")
+}
+
+func TestAnalysis_InconclusiveLimit(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revNew, _ := canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+
+	opts := `{"duration": "2s", "interval": "1s", "ingestionDelay": "0s", "metrics": [{"errorRate": {"max": "1%"}}]`
+	status, log := e.run(StageCloudRunAnalysis, opts+`, "inconclusiveLimit": 1}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, log.firstError(), "the analysis of revision "+revNew+" is inconclusive (0 passed, 0 failed, 2 inconclusive): the new revision served 0 requests in checks 1, 2/2")
+
+	status, log = e.run(StageCloudRunAnalysis, opts+`, "inconclusiveLimit": 2}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "Revision "+revNew+" passed the analysis: 2 checks, 0 passed, 0 failed, 2 inconclusive")
+	assert.Contains(t, log.String(), "2 inconclusive checks are within inconclusiveLimit 2: the new revision served 0 requests in checks 1, 2/2")
+}
+
+func TestAnalysis_InitialDelayPostponesTheFirstWindow(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	canaryAt10(t, f, e, "gcr.io/p/web:v2", 0)
+
+	started := time.Now()
+	status, log := e.run(StageCloudRunAnalysis, `{"duration": "1s", "interval": "1s", "ingestionDelay": "0s", "initialDelay": "1s", "minRequests": 0,
+	  "onInconclusive": "pass", "metrics": [{"errorRate": {"max": "1%"}}]}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.GreaterOrEqual(t, time.Since(started), 2*time.Second, "initialDelay + duration")
+	assert.Contains(t, log.String(), "The first window starts after initialDelay 1s")
+	assert.Contains(t, log.String(), "Check 1/1 (window "+started.Add(time.Second).UTC().Format("15:04:05"))
 }
 
 func TestAnalysis_CancellationStopsWithinASecond(t *testing.T) {

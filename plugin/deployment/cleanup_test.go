@@ -5,9 +5,13 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
@@ -154,4 +158,60 @@ func FuzzPlanCleanup(f *testing.F) {
 			t.Fatalf("kept %d unprotected revisions, want keepCount %d", unprotectedKept, keepCount)
 		}
 	})
+}
+
+// deployFour deploys v1 to v4 with quick syncs and returns the name of v1's revision, the one
+// CLOUDRUN_CANARY_CLEANUP with keepCount 1 deletes (v4 serves, v3 is the rollback target, v2 the newest kept).
+func deployFour(t *testing.T, e *env) string {
+	t.Helper()
+	var revV1 string
+	for i, c := range []string{"1111111aaaa", "2222222bbbb", "3333333cccc", "4444444dddd"} {
+		e.deploy(c, quickSyncApp, serviceYAML("gcr.io/p/web:v"+string(rune('1'+i))))
+		if i == 0 {
+			revV1 = e.revisionFor()
+		}
+		status, log := e.run(StageCloudRunSync, "", quick)
+		require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	}
+	return revV1
+}
+
+func TestCleanup_ARefusedDeleteKeepsTheRevisionAndSucceeds(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revV1 := deployFour(t, e)
+	f.InjectFault("DeleteRevision", fakerun.Fault{Code: codes.FailedPrecondition, Message: "revision is still in use", Times: 1})
+
+	status, log := e.run(StageCloudRunCanaryCleanup, `{"keepCount": 1}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, revisionsOf(t, f), revV1)
+	assert.Contains(t, log.String(), "Cloud Run refused to delete revision "+revV1+", so it is kept: revision is still in use")
+	assert.Contains(t, log.String(), "Cleaned up service web: deleted 0 revision(s), kept 4")
+}
+
+func TestCleanup_AFailedDeleteFailsTheStage(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revV1 := deployFour(t, e)
+	f.InjectFault("DeleteRevision", fakerun.Fault{Code: codes.PermissionDenied, Message: "caller lacks run.revisions.delete"})
+
+	status, log := e.run(StageCloudRunCanaryCleanup, `{"keepCount": 1}`, nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Contains(t, revisionsOf(t, f), revV1)
+	assert.Contains(t, log.String(), "caller lacks run.revisions.delete")
+	assert.NotContains(t, log.String(), "Cleaned up service")
+}
+
+func TestCleanup_DeletesTheOldRevisionAndCountsIt(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	revV1 := deployFour(t, e)
+
+	status, log := e.run(StageCloudRunCanaryCleanup, `{"keepCount": 1}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.NotContains(t, revisionsOf(t, f), revV1)
+	assert.Contains(t, log.String(), "Cleaned up service web: deleted 1 revision(s), kept 3")
 }

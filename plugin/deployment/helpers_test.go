@@ -133,7 +133,9 @@ type env struct {
 	// service.yaml).
 	app, service string
 	manifestFile string
-	commit       string
+	// files are more files of the application directory, by name.
+	files  map[string]string
+	commit string
 	// runningCommit, runningApp and runningService are the commit and files of the previous deployment.
 	runningCommit, runningApp, runningService string
 }
@@ -216,6 +218,9 @@ func (e *env) source(commit, app, service string) sdk.DeploymentSource[config.Ra
 		file = e.manifestFile
 	}
 	require.NoError(e.t, os.WriteFile(filepath.Join(dir, file), []byte(service), 0o600))
+	for name, content := range e.files {
+		require.NoError(e.t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
 	return sdk.DeploymentSource[config.RawApplicationSpec]{
 		ApplicationDirectory:      dir,
 		CommitHash:                commit,

@@ -106,17 +106,35 @@ func (p *Plugin) syncJobs(ctx context.Context, lp sdk.StageLogPersister, input *
 }
 
 // syncJob creates want or replaces the live job's writable fields with it (etag-guarded), after recording
-// the job as it was, and waits until Cloud Run has applied it.
+// the job as it was for CLOUDRUN_ROLLBACK, and waits until Cloud Run has applied it.
 func (p *Plugin) syncJob(ctx context.Context, t *target.Target, store metadataStore, want *runpb.Job, timeout time.Duration) error {
-	name, id := want.GetName(), naming.ShortName(want.GetName())
 	commit := want.GetLabels()[provider.LabelCommitHash]
+	return p.applyJob(ctx, t, want, timeout, func(live *runpb.Job) error {
+		rec := &jobRecord{Job: want.GetName(), Created: live == nil, CommitLabel: commit}
+		if live != nil {
+			pre, err := protojson.Marshal(live)
+			if err != nil {
+				return fmt.Errorf("failed to encode job %s for the deployment metadata: %w", naming.ShortName(want.GetName()), err)
+			}
+			rec.Before = pre
+		}
+		_, err := saveRecordOnce(ctx, store, t.Name, jobRecordKey(t.Name), rec)
+		return err
+	})
+}
+
+// applyJob creates want or replaces the live job's writable fields with it (etag-guarded), and waits until
+// Cloud Run has applied it. Before the first write, beforeWrite is given the live job (nil when there is
+// none).
+func (p *Plugin) applyJob(ctx context.Context, t *target.Target, want *runpb.Job, timeout time.Duration, beforeWrite func(live *runpb.Job) error) error {
+	name, id := want.GetName(), naming.ShortName(want.GetName())
 	live, err := t.Client.GetJob(ctx, name)
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
-		if _, err := saveRecordOnce(ctx, store, t.Name, jobRecordKey(t.Name), &jobRecord{Job: name, Created: true, CommitLabel: commit}); err != nil {
+		if err := beforeWrite(nil); err != nil {
 			return err
 		}
-		t.Log.Infof("Job %s does not exist yet: creating it (first deployment)", id)
+		t.Log.Infof("Job %s does not exist yet: creating it", id)
 		got, err := t.Client.CreateJob(ctx, want)
 		if !errors.Is(err, provider.ErrAlreadyExists) {
 			if err != nil {
@@ -128,11 +146,7 @@ func (p *Plugin) syncJob(ctx context.Context, t *target.Target, store metadataSt
 	case err != nil:
 		return err
 	default:
-		pre, err := protojson.Marshal(live)
-		if err != nil {
-			return fmt.Errorf("failed to encode job %s for the deployment metadata: %w", id, err)
-		}
-		if _, err := saveRecordOnce(ctx, store, t.Name, jobRecordKey(t.Name), &jobRecord{Job: name, CommitLabel: commit, Before: pre}); err != nil {
+		if err := beforeWrite(live); err != nil {
 			return err
 		}
 	}

@@ -198,12 +198,8 @@ func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		defer cancel() // as piped does when the stage is cancelled: once the execution runs
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if job, err := client.GetJob(ctx, jobName()); err == nil && job.GetLatestCreatedExecution() != nil {
-				return
-			}
-		}
+		defer cancel()                                     // as piped does when the stage is cancelled, once the execution runs
+		_, _ = e.fakes[0].WaitForCall(ctx, "GetExecution") // the plugin polls the execution it started
 	}()
 	status, log := e.runCtx(ctx, StageCloudRunJobRun, "", nil)
 	assert.Equal(t, sdk.StageStatusFailure, status)

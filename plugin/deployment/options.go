@@ -19,6 +19,8 @@ var stageOptions = map[string]func(raw []byte) error{
 	StageCloudRunAnalysis:      checkWith(config.DecodeAnalysisStageOptions),
 	StageCloudRunJobSync:       checkWith(config.DecodeJobSyncStageOptions),
 	StageCloudRunJobRun:        checkWith(config.DecodeJobRunStageOptions),
+	StageCloudRunVerify:        checkWith(config.DecodeVerifyStageOptions),
+	StageCloudRunJobHook:       checkWith(config.DecodeJobHookStageOptions),
 }
 
 // checkWith turns a stage's options decoder into a check.
@@ -45,6 +47,38 @@ func checkPipelineOptions(stages []sdk.StageConfig) error {
 		}
 		if err := check(s.Config); err != nil {
 			return fmt.Errorf("%s, %s: %w", stagePlace(s.Index), stageOrdinal(s.Name, nth[s.Name], total[s.Name]), err)
+		}
+	}
+	return nil
+}
+
+// checkStageOrder checks that every CLOUDRUN_VERIFY, and every CLOUDRUN_JOB_HOOK that names the tag URL,
+// comes after a CLOUDRUN_SYNC with `tag: true`, and that a hook naming the new revision or the service URL
+// comes after a CLOUDRUN_SYNC: otherwise the stage would fail after earlier stages had changed Cloud Run.
+// The options have been checked already.
+func checkStageOrder(stages []sdk.StageConfig) error {
+	synced, tagged := false, false
+	for _, s := range stages {
+		var missing string
+		switch s.Name {
+		case StageCloudRunSync:
+			opts, _ := config.DecodeSyncStageOptions(s.Config)
+			synced, tagged = true, tagged || opts.Tag
+		case StageCloudRunVerify:
+			if !tagged {
+				missing = "no earlier " + StageCloudRunSync + " has `tag: true`, so the new revision has no tag URL to verify"
+			}
+		case StageCloudRunJobHook:
+			opts, _ := config.DecodeJobHookStageOptions(s.Config)
+			switch {
+			case opts.Uses(config.PlaceholderTagURL) && !tagged:
+				missing = "its args or env name " + config.PlaceholderTagURL + ", but no earlier " + StageCloudRunSync + " has `tag: true`"
+			case opts.Uses("") && !synced:
+				missing = "its args or env name the revision or the service URL of " + StageCloudRunSync + ", but no " + StageCloudRunSync + " comes before it"
+			}
+		}
+		if missing != "" {
+			return fmt.Errorf("%s, %s: %s; set `tag: true` on a %s before it, or move the stage after it", stagePlace(s.Index), s.Name, missing, StageCloudRunSync)
 		}
 	}
 	return nil

@@ -25,6 +25,12 @@ const (
 	StageCloudRunJobSync = "CLOUDRUN_JOB_SYNC"
 	// StageCloudRunJobRun runs the job once and waits for the execution to finish.
 	StageCloudRunJobRun = "CLOUDRUN_JOB_RUN"
+	// StageCloudRunVerify sends requests to the new revision's tag URL, at 0% of the traffic, and fails
+	// when an answer is not as expected.
+	StageCloudRunVerify = "CLOUDRUN_VERIFY"
+	// StageCloudRunJobHook runs a Cloud Run job as a step of the pipeline (a migration, a smoke test) and
+	// fails when its execution fails.
+	StageCloudRunJobHook = "CLOUDRUN_JOB_HOOK"
 )
 
 // Stage descriptions, shown in the PipeCD UI for quick sync (pipeline stages show their `desc`).
@@ -45,6 +51,8 @@ var allStages = []string{
 	StageCloudRunAnalysis,
 	StageCloudRunJobSync,
 	StageCloudRunJobRun,
+	StageCloudRunVerify,
+	StageCloudRunJobHook,
 }
 
 // quickSyncMetadataKey marks the stages of a quick sync in their stage metadata, because ExecuteStage

@@ -1,6 +1,6 @@
 // Package deployment implements the Cloud Run deployment plugin for piped: planning (versions, strategy,
-// stages) and the stages CLOUDRUN_SYNC, CLOUDRUN_PROMOTE, CLOUDRUN_ANALYSIS, CLOUDRUN_CANARY_CLEANUP and
-// CLOUDRUN_ROLLBACK for a service, and CLOUDRUN_JOB_SYNC, CLOUDRUN_JOB_RUN and CLOUDRUN_ROLLBACK for a job.
+// stages) and the stages CLOUDRUN_SYNC, CLOUDRUN_VERIFY, CLOUDRUN_PROMOTE, CLOUDRUN_ANALYSIS,
+// CLOUDRUN_CANARY_CLEANUP, CLOUDRUN_JOB_HOOK and CLOUDRUN_ROLLBACK for a service, and CLOUDRUN_JOB_SYNC, CLOUDRUN_JOB_RUN and CLOUDRUN_ROLLBACK for a job.
 package deployment
 
 import (
@@ -68,6 +68,9 @@ func (p *Plugin) BuildPipelineSyncStages(_ context.Context, _ *config.PluginConf
 	if err := checkPipelineOptions(input.Request.Stages); err != nil {
 		return nil, err
 	}
+	if err := checkStageOrder(input.Request.Stages); err != nil {
+		return nil, err
+	}
 	stages, err := buildPipelineStages(input.Request)
 	if err != nil {
 		return nil, err
@@ -111,6 +114,10 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 		run = p.executeJobSync
 	case StageCloudRunJobRun:
 		run = p.executeJobRun
+	case StageCloudRunVerify:
+		run = p.executeVerify
+	case StageCloudRunJobHook:
+		run = p.executeJobHook
 	default:
 		return nil, fmt.Errorf("unsupported stage %q: the Cloud Run plugin executes %v", input.Request.StageName, allStages)
 	}

@@ -28,14 +28,7 @@ func revisionsOf(t *testing.T, f *fakerun.Server) []string {
 // It returns the names of v1's and v4's revisions.
 func deployThenCleanUpV1(t *testing.T, f *fakerun.Server, e *env) (revV1, revV4 string) {
 	t.Helper()
-	for i, c := range []string{"1111111aaaa", "2222222bbbb", "3333333cccc", "4444444dddd"} {
-		e.deploy(c, quickSyncApp, serviceYAML("gcr.io/p/web:v"+string(rune('1'+i))))
-		if i == 0 {
-			revV1 = e.revisionFor()
-		}
-		status, log := e.run(StageCloudRunSync, "", quick)
-		require.Equal(t, sdk.StageStatusSuccess, status, log.String())
-	}
+	revV1 = deployFour(t, e)
 	revV4 = e.revisionFor()
 	status, log := e.run(StageCloudRunCanaryCleanup, `{"keepCount": 1}`, nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())

@@ -161,10 +161,10 @@ func TestSync_ReadinessTimeoutLeavesTrafficUnchanged(t *testing.T) {
 	e := newEnv(t, f)
 	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
 	revA := e.revisionFor()
-	// Readiness is decided by hand here: make the first revision ready as soon as it exists.
+	// Readiness is decided by hand here: make the first revision ready once the service that creates it is.
 	go func() {
-		for f.SetRevisionReady(revA, true) != nil && t.Context().Err() == nil {
-			time.Sleep(time.Millisecond)
+		if _, err := f.WaitForCall(t.Context(), "CreateService"); err == nil {
+			assert.NoError(t, f.SetRevisionReady(revA, true))
 		}
 	}()
 	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunSync, "", quick)))
@@ -303,10 +303,9 @@ func TestSync_ServiceThatDisappearsWhileWaitingFailsAtOnce(t *testing.T) {
 			e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
 			// The revision never becomes ready; once SYNC is waiting for it, the service goes away.
 			go func() {
-				for callCounts(f)["GetRevision"] == 0 && t.Context().Err() == nil {
-					time.Sleep(time.Millisecond)
+				if _, err := f.WaitForCall(t.Context(), "GetRevision"); err == nil {
+					tc.disappear(f)
 				}
-				tc.disappear(f)
 			}()
 			start := time.Now()
 			status, log := e.run(StageCloudRunSync, "", quick) // default readiness timeout: 10 minutes

@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"testing"
+	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 )
@@ -30,12 +32,20 @@ func TestSync_QuickSyncFirstDeploymentThenUpdate(t *testing.T) {
 	f := newFake(t)
 	e := newEnv(t, f)
 
+	// The first revision takes a moment to start: the stage returns once it serves, not when it is created.
+	f.SetReadinessDelay(300 * time.Millisecond)
 	e.deploy("1111111aaaa", quickSyncApp, serviceYAML("gcr.io/p/web:v1"))
 	revA := e.revisionFor()
 	status, log := e.run(StageCloudRunSync, "", quick)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	svc, err := f.Service(serviceName())
+	require.NoError(t, err)
+	assert.Equal(t, naming.FullRevisionName(serviceName(), revA), svc.GetLatestReadyRevision(), "the stage returned before the revision was ready")
 	assert.Contains(t, log.String(), "first deployment")
+	assert.Contains(t, log.String(), "Created service web with revision "+revA)
+	assert.Contains(t, log.String(), "Service URL: "+svc.GetUri())
+	f.SetReadinessDelay(0)
 
 	f.ResetCalls()
 	e.deploy("2222222bbbb", quickSyncApp, serviceYAML("gcr.io/p/web:v2"))

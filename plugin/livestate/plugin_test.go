@@ -107,7 +107,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
 				return fakeenv.ManifestSource(t, fakeenv.CommitV2, fakeenv.ManifestV1)
 			},
-			want: sdk.ApplicationSyncStateSynced,
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "Service hello runs git's revision hello-1111111-",
 		},
 		{
 			// pipecd#4790: a boolean-looking environment value must not be reported as drift.
@@ -117,7 +118,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 				f.Deploy(m, fakeenv.CommitV1, nil, nil)
 				return fakeenv.ManifestSource(t, fakeenv.CommitV1, m)
 			},
-			want: sdk.ApplicationSyncStateSynced,
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "Service hello runs git's revision hello-1111111-",
 		},
 		{
 			// pipecd#4790 with the Knative manifest of PipeCD v0: quoted boolean values stay strings.
@@ -126,7 +128,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 				f.Deploy(knativeManifest, fakeenv.CommitV1, nil, nil)
 				return fakeenv.ManifestSource(t, fakeenv.CommitV1, knativeManifest)
 			},
-			want: sdk.ApplicationSyncStateSynced,
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "Service hello runs git's revision hello-1111111-",
 		},
 		{
 			name: "success: gcloud export of the live service in git is no drift",
@@ -136,7 +139,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 				f.Deploy(string(data), fakeenv.CommitV1, nil, nil)
 				return fakeenv.ManifestSource(t, fakeenv.CommitV1, string(data))
 			},
-			want: sdk.ApplicationSyncStateSynced,
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "Service hello runs git's revision hello-1111111-",
 		},
 		{
 			name: "fail: Knative manifest, environment value changed out of band",
@@ -168,7 +172,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 				}, nil)
 				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)
 			},
-			want: sdk.ApplicationSyncStateSynced,
+			want:      sdk.ApplicationSyncStateSynced,
+			wantShort: "Service hello runs git's revision hello-1111111-",
 		},
 		{
 			name: "success: service created outside PipeCD with the same manifest",
@@ -310,6 +315,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 				})
 			},
 			want:       sdk.ApplicationSyncStateInvalidConfig,
+			wantShort:  "Invalid configuration at commit 1111111",
 			wantReason: []string{`app.pipecd.yaml: application spec.plugins.cloudrun: unknown field "input.manifestFile"`},
 		},
 		{
@@ -318,6 +324,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 				return fakeenv.Source(t, fakeenv.CommitV1, nil)
 			},
 			want:       sdk.ApplicationSyncStateInvalidConfig,
+			wantShort:  "Invalid configuration at commit 1111111",
 			wantReason: []string{"manifest service.yaml"},
 		},
 	}
@@ -328,6 +335,7 @@ func TestGetLivestateSyncState(t *testing.T) {
 			src := tc.arrange(t, f)
 			got := f.livestate(src).SyncState
 			assert.Equal(t, tc.want, got.Status, "short reason: %s\nreason:\n%s", got.ShortReason, got.Reason)
+			require.NotEmpty(t, tc.wantShort, "every case states its short reason")
 			assert.Contains(t, got.ShortReason, tc.wantShort)
 			for _, r := range tc.wantReason {
 				assert.Contains(t, got.Reason, r)

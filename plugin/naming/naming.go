@@ -198,6 +198,11 @@ func ServiceName(project, region, id string) string {
 	return fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, id)
 }
 
+// JobName returns the full resource name projects/{project}/locations/{region}/jobs/{id}.
+func JobName(project, region, id string) string {
+	return fmt.Sprintf("projects/%s/locations/%s/jobs/%s", project, region, id)
+}
+
 // FullRevisionName returns the full resource name of the revision rev (a short name) of service (a full name).
 func FullRevisionName(service, rev string) string {
 	return service + "/revisions/" + rev

@@ -187,6 +187,8 @@ func TestSameTemplate(t *testing.T) {
 		{name: "fail: another template at a later generation", a: v2 + "-2", b: v1, gen: 2},
 		{name: "fail: a name Cloud Run chose", a: "hello-00002-xyz", b: v1, gen: 1},
 		{name: "fail: empty name", a: "", b: v1, gen: 1},
+		// A hash may be all digits: eight digits are a hash, not generation 12345678.
+		{name: "success: a hash of digits is no generation", a: "hello-0b13751-12345678", b: "hello-0b13751-12345678-2", want: true, gen: 1},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,7 +214,9 @@ func TestPreviewTag(t *testing.T) {
 		{name: "success: 32 character service gets the short form", service: strings.Repeat("a", 32), commit: commit, want: "p0b13751"},
 		{name: "success: 40 character service gets a shorter commit", service: strings.Repeat("a", 40), commit: commit, want: "p0b137"},
 		{name: "success: 43 character service gets the shortest tag", service: strings.Repeat("a", 43), commit: commit, want: "p0b"},
-		{name: "fail: 44 character service leaves no room", service: strings.Repeat("a", 44), commit: commit, wantErr: `is 44 characters long: Cloud Run allows at most 46 characters for a traffic tag plus the service name`},
+		{name: "success: the commit's letters and digits are kept, punctuation dropped, case folded", service: "hello", commit: "A-z_0:9.aZ9x", want: "preview-az09az9"},
+		{name: "fail: 44 character service leaves no room", service: strings.Repeat("a", 44), commit: commit,
+			wantErr: `is 44 characters long: Cloud Run allows at most 46 characters for a traffic tag plus the service name, which leaves no room for a tag of at least 3 characters; disable the "tag" option of CLOUDRUN_SYNC or use a service name of at most 43 characters`},
 		{name: "fail: commit too short for the short form", service: strings.Repeat("a", 43), commit: "a", wantErr: "too short"},
 		{name: "fail: invalid service", service: "my_svc", commit: commit, wantErr: `service name "my_svc" is invalid`},
 		{name: "fail: empty commit", service: "hello", commit: "", wantErr: "has no letters or digits"},

@@ -187,6 +187,7 @@ func TestGetPlanPreview(t *testing.T) {
 			got := resp.Results[0]
 			details := string(got.Details)
 			assert.Equal(t, "dt1", got.DeployTarget)
+			require.NotEmpty(t, tc.wantSummary, "every case states its summary")
 			assert.Contains(t, got.Summary, tc.wantSummary, details)
 			assert.Equal(t, tc.wantNoChange, got.NoChange)
 			assert.Equal(t, "diff", got.DiffLanguage)

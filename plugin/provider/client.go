@@ -65,6 +65,9 @@ type Client struct {
 	// endpoint and insecure say where and how the client connects, for error messages.
 	endpoint string
 	insecure bool
+	// customEndpoint is the deploy target's endpoint (empty for Google's), which also serves the
+	// services' URLs (see Invoker); credentialsFile its key file (empty for ADC).
+	customEndpoint, credentialsFile string
 }
 
 // Option configures a Client.
@@ -113,6 +116,9 @@ func NewClient(ctx context.Context, cfg config.DeployTargetConfig, opts ...Optio
 		maxAttempts:  defaultMaxAttempts,
 		endpoint:     cmp.Or(cfg.Endpoint, defaultEndpoint),
 		insecure:     cfg.Insecure,
+
+		customEndpoint:  cfg.Endpoint,
+		credentialsFile: cfg.CredentialsFile,
 	}
 	for _, o := range opts {
 		o(c)

@@ -28,7 +28,7 @@ func TestTranslate(t *testing.T) {
 		{name: "success: aborted is a conflict", code: codes.Aborted, wantIs: ErrConflict, wantInMsg: "run again once the other change is done"},
 		{name: "success: already exists", code: codes.AlreadyExists, wantIs: ErrAlreadyExists, wantInMsg: "another template"},
 		{name: "success: unavailable is transient", code: codes.Unavailable, wantIs: ErrTransient, wantInMsg: "retried with backoff"},
-		{name: "success: resource exhausted is transient", code: codes.ResourceExhausted, wantIs: ErrTransient},
+		{name: "success: resource exhausted is transient", code: codes.ResourceExhausted, wantIs: ErrTransient, wantInMsg: "rate limiting requests; the plugin retried with backoff"},
 		{name: "success: internal", code: codes.Internal, wantIs: ErrInternal, wantInMsg: "it may pass"},
 		{name: "success: permission denied", code: codes.PermissionDenied, wantInMsg: "roles/run.developer"},
 		{name: "success: unauthenticated", code: codes.Unauthenticated, wantInMsg: "credentialsFile"},
@@ -43,6 +43,7 @@ func TestTranslate(t *testing.T) {
 			assert.Equal(t, tc.code, pe.Code)
 			assert.Contains(t, err.Error(), "failed to update service projects/p/locations/l/services/s")
 			assert.Contains(t, err.Error(), "boom")
+			require.NotEmpty(t, tc.wantInMsg, "every case states the advice of its message")
 			assert.Contains(t, err.Error(), tc.wantInMsg)
 			if tc.wantIs != nil {
 				assert.ErrorIs(t, err, tc.wantIs)
@@ -99,12 +100,12 @@ func TestNames(t *testing.T) {
 func TestRevisionReadiness(t *testing.T) {
 	t.Parallel()
 	testcases := []struct {
-		name      string
-		rev       *runpb.Revision
-		want      Readiness
-		wantInMsg string
+		name    string
+		rev     *runpb.Revision
+		want    Readiness
+		wantMsg string
 	}{
-		{name: "success: no conditions yet", rev: &runpb.Revision{}, want: ReadinessPending},
+		{name: "success: no conditions yet", rev: &runpb.Revision{}, want: ReadinessPending, wantMsg: "the revision has no Ready condition yet"},
 		{
 			name: "success: reconciling",
 			rev:  &runpb.Revision{Conditions: []*runpb.Condition{{Type: "Ready", State: runpb.Condition_CONDITION_RECONCILING}}},
@@ -123,8 +124,8 @@ func TestRevisionReadiness(t *testing.T) {
 				{Type: "ContainerHealthy", State: runpb.Condition_CONDITION_FAILED, Severity: runpb.Condition_ERROR, Message: "no container"},
 				{Type: "Active", State: runpb.Condition_CONDITION_FAILED, Severity: runpb.Condition_INFO, Message: "retired"},
 			}},
-			want:      ReadinessFailed,
-			wantInMsg: "Image 'gcr.io/p/x:v9' not found.; ContainerHealthy: no container (reason HEALTH_CHECK_CONTAINER_ERROR)",
+			want:    ReadinessFailed,
+			wantMsg: "Image 'gcr.io/p/x:v9' not found.; ContainerHealthy: no container (reason HEALTH_CHECK_CONTAINER_ERROR)",
 		},
 	}
 	for _, tc := range testcases {
@@ -132,7 +133,7 @@ func TestRevisionReadiness(t *testing.T) {
 			t.Parallel()
 			got, msg := RevisionReadiness(tc.rev)
 			assert.Equal(t, tc.want, got)
-			assert.Contains(t, msg, tc.wantInMsg)
+			assert.Equal(t, tc.wantMsg, msg)
 		})
 	}
 }

@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, sourceDateEpoch string) error {
 	fs.StringVar(&cfg.Dist, "dist", "../dist", "directory receiving the artifacts")
 	fs.StringVar(&cfg.Version, "version", "", "release version, e.g. v0.1.0 (also the OCI artifact's tag)")
 	fs.StringVar(&cfg.Commit, "commit", "", "commit the release is built from")
-	fs.BoolVar(&cfg.Image, "image", true, "save the fakerun image with docker when an engine answers")
+	fs.BoolVar(&cfg.Image, "image", true, "save the fakerun and pipelinetest images with docker when an engine answers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

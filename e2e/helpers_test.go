@@ -1,22 +1,101 @@
 package e2e
 
+// Helpers shared by several spec files.
+
 import (
 	"context"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/pipe-cd/pipecd/pkg/model"
+	"github.com/pipe-cd/pipecd/pkg/plugin/api/v1alpha1/livestate"
 	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
+
+// prepareTaggedV1 runs v1 by quick sync and tags it "stable" out of band; it returns the pre-deploy block.
+func prepareTaggedV1(ctx context.Context, e *Environment) (v1 string, before []string) {
+	GinkgoHelper()
+	By("running v1 by quick sync and tagging it stable out of band")
+	v1 = e.DeployCanaryV1(ctx)
+	e.SetTraffic(ctx, "canary", RevisionTarget(v1, 100, ""), RevisionTarget(v1, 0, "stable"))
+	before = Traffic(e.Service(ctx, "canary").GetTraffic())
+	Expect(before).To(Equal(Routes(Route(v1, 100, ""), Route(v1, 0, "stable"))))
+	return v1, before
+}
+
+// expectRolledBack checks that the deployment ended with status, ran CLOUDRUN_ROLLBACK successfully and that
+// the service is v1 again: its template (image and revision name, so no revision was created) and the
+// pre-deploy traffic block.
+func expectRolledBack(ctx context.Context, e *Environment, res *piped.Result, status model.DeploymentStatus, before []string) {
+	GinkgoHelper()
+	By("checking that CLOUDRUN_ROLLBACK brought back v1 and the pre-deploy traffic")
+	Expect(res.Status).To(Equal(status), "%s", res.Report())
+	executed := res.Executed()
+	last := executed[len(executed)-1]
+	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())
+	Expect(last.Rollback).To(BeTrue())
+	Expect(last.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), "%s", res.Report())
+	svc := e.Service(ctx, "canary")
+	Expect(Traffic(svc.GetTraffic())).To(Equal(before), "the pre-deploy traffic block comes back exactly")
+	Expect(LiveTraffic(svc)).To(Equal(before))
+	Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV1), "the pre-deploy template comes back")
+	Expect(before).To(ContainElement(Route(svc.GetTemplate().GetRevision(), 100, "")), "the template is v1's, under its revision name")
+}
+
+// failAt returns hooks that make every Cloud Run call fail once with PERMISSION_DENIED while stage index runs.
+func failAt(e *Environment, index int) piped.Hooks {
+	return piped.Hooks{
+		OnStageStart: func(_ *piped.Run, s piped.StageRecord) {
+			if s.Index == index && !s.Rollback {
+				for _, m := range fakerun.Methods {
+					e.Fakerun.InjectFault(m, fakerun.Fault{Code: codes.PermissionDenied, Message: "injected: permission denied", Times: 1})
+				}
+			}
+		},
+		OnStageEnd: func(_ *piped.Run, s piped.StageRecord) {
+			if s.Index == index && !s.Rollback {
+				e.Fakerun.ClearFaults()
+			}
+		},
+	}
+}
+
+// expectPluginAlive checks that the plugin process still runs and answers.
+func expectPluginAlive(e *Environment) {
+	GinkgoHelper()
+	Expect(syscall.Kill(e.Piped.PluginPID(), 0)).To(Succeed(), "the plugin process is still running")
+}
+
+// resourcesByName indexes a live state's resources by name.
+func resourcesByName(res *livestate.GetLivestateResponse) map[string]*model.ResourceState {
+	out := map[string]*model.ResourceState{}
+	for _, r := range res.GetApplicationLiveState().GetResources() {
+		out[r.GetName()] = r
+	}
+	return out
+}
+
+// sampleService is a minimal service running sampleImage.
+func sampleService(greeting string) *runpb.Service {
+	return &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{{
+		Image: sampleImage, Env: []*runpb.EnvVar{{Name: "GREETING", Values: &runpb.EnvVar_Value{Value: greeting}}},
+	}}}}
+}
 
 // checkoutFailures is the user-defined metric the custom threshold spec writes through CreateTimeSeries.
 const checkoutFailures = "custom.googleapis.com/checkout_failures"

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// runner runs gremlins on one plugin package at a time.
+//
+// gremlins copies only the module directory to a scratch directory, so the plugin's `replace => ../fakerun`
+// would point nowhere there. Each run therefore uses a module file of its own (go -modfile) whose replace names
+// fakerun by its absolute path, with the workspace off.
+type runner struct {
+	root        string
+	gremlins    string
+	coefficient int
+	log         io.Writer
+}
+
+// mutant is one mutation as gremlins reports it, with its file relative to the plugin module.
+type mutant struct {
+	File   string
+	Line   int
+	Column int
+	Type   string
+	Status string
+}
+
+func (r runner) run(ctx context.Context, pkg string) ([]mutant, error) {
+	scratch, err := os.MkdirTemp("", "mutation-"+pkg+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(scratch) }()
+	modfile, err := r.writeModfile(scratch)
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(scratch, "gremlins.json")
+	// Only the package's own tests run for each mutant (gremlins' default outside --integration); one worker,
+	// since the tests of a package already use the machine.
+	cmd := exec.CommandContext(ctx, r.gremlins, "unleash", "--workers", "1",
+		"--timeout-coefficient", strconv.Itoa(r.coefficient), "--output", out, "./"+pkg)
+	cmd.Dir = filepath.Join(r.root, "plugin")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-modfile="+modfile)
+	cmd.Stdout, cmd.Stderr = r.log, r.log
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("gremlins on plugin/%s: %w", pkg, err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	return parseReport(data, pkg)
+}
+
+// writeModfile writes the plugin's go.mod and go.sum into dir with fakerun replaced by its absolute path.
+func (r runner) writeModfile(dir string) (string, error) {
+	plugin := filepath.Join(r.root, "plugin")
+	mod, err := os.ReadFile(filepath.Join(plugin, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	sum, err := os.ReadFile(filepath.Join(plugin, "go.sum"))
+	if err != nil {
+		return "", err
+	}
+	const relative = "=> ../fakerun"
+	if !strings.Contains(string(mod), relative) {
+		return "", fmt.Errorf("plugin/go.mod has no %q replace to rewrite", relative)
+	}
+	mod = []byte(strings.Replace(string(mod), relative, "=> "+filepath.Join(r.root, "fakerun"), 1))
+	modfile := filepath.Join(dir, "go.mod")
+	if err := os.WriteFile(modfile, mod, 0o600); err != nil {
+		return "", err
+	}
+	return modfile, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o600)
+}
+
+// parseReport reads gremlins' JSON output for a run on pkg, whose file names are relative to pkg.
+func parseReport(data []byte, pkg string) ([]mutant, error) {
+	var rep struct {
+		Files []struct {
+			Name      string `json:"file_name"`
+			Mutations []struct {
+				Type   string `json:"type"`
+				Status string `json:"status"`
+				Line   int    `json:"line"`
+				Column int    `json:"column"`
+			} `json:"mutations"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("gremlins report for plugin/%s: %w", pkg, err)
+	}
+	var out []mutant
+	for _, f := range rep.Files {
+		for _, m := range f.Mutations {
+			out = append(out, mutant{File: pkg + "/" + f.Name, Line: m.Line, Column: m.Column, Type: m.Type, Status: m.Status})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,83 @@
+// Command mutation runs gremlins on each package of the plugin, one package at a time with its own unit tests,
+// and prints per package the mutants killed, lived, not covered and the efficacy, failing when a package is
+// below its target. Survivors listed in the equivalents file (no observable difference) are set aside.
+//
+//	go run ./cmd/mutation -root .. -gremlins ../.tools/gremlins [-packages traffic,naming]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+)
+
+func main() {
+	root := flag.String("root", "..", "repository root (holding plugin/ and fakerun/)")
+	gremlins := flag.String("gremlins", "", "gremlins binary")
+	packages := flag.String("packages", "", "comma-separated plugin packages to measure (default: every package with a target)")
+	equivalents := flag.String("equivalents", "", "equivalent mutants file (default: <root>/plugin/mutation-equivalents.txt)")
+	coefficient := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
+	flag.Parse()
+	if *gremlins == "" {
+		fail("-gremlins is required")
+	}
+	absRoot, err := filepath.Abs(*root)
+	if err != nil {
+		fail(err)
+	}
+	if *equivalents == "" {
+		*equivalents = filepath.Join(absRoot, "plugin", "mutation-equivalents.txt")
+	}
+	selected, err := selectTargets(*packages)
+	if err != nil {
+		fail(err)
+	}
+	equiv, err := readEquivalentsFile(*equivalents)
+	if err != nil {
+		fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r := runner{root: absRoot, gremlins: *gremlins, coefficient: *coefficient, log: os.Stderr}
+	var results []result
+	for _, t := range selected {
+		fmt.Fprintf(os.Stderr, "== gremlins plugin/%s\n", t.pkg)
+		mutants, err := r.run(ctx, t.pkg)
+		if err != nil {
+			fail(err)
+		}
+		results = append(results, tally(t, mutants, equiv))
+	}
+	ok, err := report(os.Stdout, results, equiv.unused(selected))
+	if err != nil {
+		fail(err)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func fail(v any) {
+	fmt.Fprintln(os.Stderr, "mutation:", v)
+	os.Exit(2)
+}
+
+// selectTargets returns the targets named in list (comma-separated), or every target when list is empty.
+func selectTargets(list string) ([]target, error) {
+	if list == "" {
+		return targets, nil
+	}
+	var out []target
+	for name := range strings.SplitSeq(list, ",") {
+		t, ok := findTarget(strings.TrimSpace(name))
+		if !ok {
+			return nil, fmt.Errorf("no target for package %q (known: %s)", name, targetNames())
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
