@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -145,10 +146,21 @@ var _ = Describe("Every field of the service [surface]", Label("surface", "faker
 		}),
 	)
 
-	It("makes the service public with access.public, keeping the other bindings, and the rollback restores the policy exactly", func(ctx SpecContext) {
+	It("makes the service public with access.public (403 before, 200 after), keeping the other bindings, and the rollback restores the policy exactly", func(ctx SpecContext) {
 		e := newEnv()
-		By("running v1 without access.public, with an invoker binding of its own")
+		By("running v1 without access.public, with an invoker binding of its own: a request without a token gets 403")
 		e.DeployCanaryV1(ctx)
+		// anonymous is the status of a request without credentials to the service URL, as from a browser.
+		anonymous := func() int {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.Fakerun.Addr()+"/", nil)
+			Expect(err).NotTo(HaveOccurred())
+			req.Host = strings.TrimPrefix(e.Service(ctx, "canary").GetUri(), "https://")
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		}
+		Expect(anonymous()).To(Equal(http.StatusForbidden))
 		own := []*iampb.Binding{{Role: "roles/run.invoker", Members: []string{"serviceAccount:caller@p.iam.gserviceaccount.com"}}}
 		_, err := e.ServicesClient.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: e.ServiceName("canary"), Policy: &iampb.Policy{Bindings: own}})
 		Expect(err).NotTo(HaveOccurred())
@@ -171,6 +183,7 @@ var _ = Describe("Every field of the service [surface]", Label("surface", "faker
 			},
 		}})
 		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_CANCELLED), "%s", res.Report())
+		Expect(anonymous()).To(Equal(http.StatusForbidden), "after the rollback")
 		Expect(during).To(HaveLen(1))
 		Expect(during[0].GetMembers()).To(Equal([]string{"allUsers", "serviceAccount:caller@p.iam.gserviceaccount.com"}), "public, the other invoker kept")
 
@@ -180,9 +193,10 @@ var _ = Describe("Every field of the service [surface]", Label("surface", "faker
 		Expect(after[0].GetRole()).To(Equal("roles/run.invoker"))
 		Expect(after[0].GetMembers()).To(Equal([]string{"serviceAccount:caller@p.iam.gserviceaccount.com"}))
 
-		By("deploying v2 with access.public: true to the end: live state shows the service public and SYNCED")
+		By("deploying v2 with access.public: true to the end: a request without a token gets 200, live state shows the service public and SYNCED")
 		in := DeployInput{App: "canary", Files: public}
 		ExpectSuccess(e.Deploy(ctx, in))
+		Expect(anonymous()).To(Equal(http.StatusOK))
 		ls := e.Livestate(ctx, in.Source())
 		Expect(ls.GetSyncState().GetStatus()).To(Equal(model.ApplicationSyncStatus_SYNCED), ls.GetSyncState().GetReason())
 		Expect(resourcesByName(ls)["canary"].GetResourceMetadata()).To(HaveKeyWithValue("public", "true"))

@@ -50,11 +50,14 @@ type Handler struct {
 	router     Router
 	store      Recorder
 	containers Backends
+	// checkInvokers makes a request without a bearer token to a service that is not public a 403.
+	checkInvokers bool
 }
 
-// New returns the data plane over a control plane, a metrics store and the docker containers.
-func New(router Router, store Recorder, containers Backends) *Handler {
-	return &Handler{router: router, store: store, containers: containers}
+// New returns the data plane over a control plane, a metrics store and the docker containers; with
+// checkInvokers, requests to a service that is not public need a bearer token, as on Cloud Run.
+func New(router Router, store Recorder, containers Backends, checkInvokers bool) *Handler {
+	return &Handler{router: router, store: store, containers: containers, checkInvokers: checkInvokers}
 }
 
 // ServeHTTP routes one request to a revision and answers for it.
@@ -66,6 +69,10 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case control.RouteNoRevision:
 		errorPage(w, http.StatusServiceUnavailable, "The service has no ready revision to serve this request.")
+		return
+	}
+	if d.checkInvokers && !tgt.Invokable && !hasBearer(r) {
+		forbidden(w, r) // refused in front of the service: no revision answers, nothing is recorded
 		return
 	}
 
