@@ -23,6 +23,9 @@ var (
 	artifactsFolder string
 	// pluginBinary is the plugin built once for the whole suite (or $E2E_PLUGIN_BINARY).
 	pluginBinary string
+	// pipedBinary and waitPluginBinary are pipedv1 and the wait plugin, built once when specs labelled piped
+	// run (realpiped_setup_test.go).
+	pipedBinary, waitPluginBinary string
 	// runPrefix starts the ID of every service the specs on a target create in this run ("e2e" + 6 hex digits
 	// + "-"), shared by all Ginkgo processes.
 	runPrefix string
@@ -58,18 +61,21 @@ func TestE2E(t *testing.T) {
 type suiteSetup struct {
 	PluginBinary string
 	RunPrefix    string
+	RealPiped    realPipedBinaries
 }
 
 var _ = SynchronizedBeforeSuite(func() []byte {
+	realPiped := buildRealPiped() // in the background, with the plugin
 	bin, err := piped.BuildPlugin()
 	Expect(err).NotTo(HaveOccurred())
-	data, err := json.Marshal(suiteSetup{PluginBinary: bin, RunPrefix: "e2e" + target.RandomHex(6) + "-"})
+	data, err := json.Marshal(suiteSetup{PluginBinary: bin, RunPrefix: "e2e" + target.RandomHex(6) + "-", RealPiped: realPiped()})
 	Expect(err).NotTo(HaveOccurred())
 	return data
 }, func(data []byte) {
 	var setup suiteSetup
 	Expect(json.Unmarshal(data, &setup)).To(Succeed())
 	pluginBinary, runPrefix = setup.PluginBinary, setup.RunPrefix
+	pipedBinary, waitPluginBinary = setup.RealPiped.Piped, setup.RealPiped.WaitPlugin
 	SetDefaultIntervals(IntervalPolling)
 	if cloudRun, realMode = target.CloudRunFromEnv(); realMode {
 		if err := cloudRun.CheckCredentials(context.Background()); err != nil {
@@ -84,6 +90,7 @@ var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	if os.Getenv(piped.PluginBinaryEnv) == "" && pluginBinary != "" {
 		Expect(os.RemoveAll(filepath.Dir(pluginBinary))).To(Succeed())
 	}
+	removeRealPiped()
 	if realMode && skipReason == "" {
 		// Specs delete what they create; this catches what an interrupted or crashed process left behind.
 		deleted, err := target.Sweep(ctx, target.NewCloudRun(cloudRun), runPrefix)

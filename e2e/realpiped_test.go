@@ -1,0 +1,273 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/pipe-cd/pipecd/pkg/model"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pipecd-cloudrun/cloudrun/e2e/controlplane"
+	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/pipedv1"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+)
+
+var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only"), func() {
+	It("deploys a first revision by quick sync on a SYNC command, to two deploy targets", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"quicksync"}, DeployTargets: []string{LocalDeployTarget, "second"}})
+
+		By("syncing the application from the console")
+		rp.sync(ctx, "quicksync", model.SyncStrategy_QUICK_SYNC)
+		d := rp.waitDeployment(ctx, "quicksync", 0)
+		rp.expectSuccess(ctx, d)
+		Expect(stageStatuses(d)).To(Equal([]string{"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET"}))
+
+		By("checking what the control plane received and what fakerun serves in both regions")
+		for _, r := range []string{region, secondRegion} {
+			svc := rp.service("quicksync", r)
+			rev := ShortName(svc.GetLatestReadyRevision())
+			Expect(LiveTraffic(svc)).To(Equal(Routes(Route(rev, 100, ""))), "in %s", r)
+			Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_SYNC")), "\n")).To(ContainSubstring(rev))
+		}
+		wctx, cancel := context.WithTimeout(ctx, IntervalEventually)
+		defer cancel()
+		_, err := rp.CP.WaitApplication(wctx, rp.Apps["quicksync"], func(app *model.Application) bool {
+			return app.MostRecentlySuccessfulDeployment.GetDeploymentId() == d.Id
+		})
+		Expect(err).NotTo(HaveOccurred(), "piped reports the deployment as the application's most recent successful one")
+		Expect(d.Versions).To(ContainElement(HaveField("Version", "v1")))
+	})
+
+	It("runs examples/canary, WAIT included, to 100% on a commit", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: canaryAtV1(), OnCommit: true})
+
+		By("letting piped deploy the new application's first commit: a quick sync")
+		d := rp.waitDeployment(ctx, "canary", 0)
+		rp.expectSuccess(ctx, d)
+		Expect(d.Trigger.SyncStrategy).To(Equal(model.SyncStrategy_AUTO))
+		v1 := ShortName(rp.service("canary", region).GetLatestReadyRevision())
+
+		By("committing v2")
+		rp.commit(ctx, "canary", "Deploy v2", WithImage("canary", ImageV2))
+		d = rp.waitDeployment(ctx, "canary", 1)
+		rp.expectSuccess(ctx, d)
+		Expect(stageStatuses(d)).To(Equal([]string{
+			"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "WAIT SUCCESS", "CLOUDRUN_PROMOTE SUCCESS",
+			"CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_CANARY_CLEANUP SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET",
+		}))
+		Expect(rp.logs(ctx, d, plannedStage(d, "WAIT"))).To(ContainElement("Waiting for 10s..."))
+		svc := rp.service("canary", region)
+		v2 := ShortName(svc.GetLatestReadyRevision())
+		Expect(v2).NotTo(Equal(v1))
+		Expect(LiveTraffic(svc)).To(ContainElement(Route(v2, 100, "")))
+	})
+
+	It("refuses to plan a pipeline whose stage has no plugin, with piped's message", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, WithoutWaitPlugin: true})
+
+		By("syncing examples/canary with its pipeline on a piped without the wait plugin")
+		rp.sync(ctx, "canary", model.SyncStrategy_PIPELINE)
+		d := rp.waitDeployment(ctx, "canary", 0)
+		Expect(d.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), rp.report(ctx, d))
+		Expect(d.StatusReason).To(Equal("Unable to plan the deployment (no plugin found for the stage WAIT)"))
+		Expect(d.Stages).To(BeEmpty())
+		Expect(rp.Fakerun.Server().State().Services).To(BeEmpty())
+	})
+
+	It("rolls back a bad canary that fails its analysis, restoring the exact traffic, template and tags", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{AnalysisExample}, FakerunOptions: analysisBehaviors()})
+		v1, before, beforeSvc := rp.deployAnalysisV1(ctx, 2*time.Minute)
+
+		By("running the canary of an image answering 20% 503")
+		rp.commit(ctx, AnalysisExample, "Deploy a bad canary", AnalysisFiles(imageErrors))
+		rp.sync(ctx, AnalysisExample, model.SyncStrategy_AUTO)
+		d := rp.waitDeployment(ctx, AnalysisExample, 1)
+		Expect(d.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), rp.report(ctx, d))
+		Expect(stageStatuses(d)).To(Equal([]string{
+			"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_ANALYSIS FAILURE", "CLOUDRUN_PROMOTE NOT_STARTED_YET",
+			"CLOUDRUN_PROMOTE NOT_STARTED_YET", "CLOUDRUN_CANARY_CLEANUP NOT_STARTED_YET", "CLOUDRUN_ROLLBACK SUCCESS",
+		}), rp.report(ctx, d))
+		Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(MatchRegexp(`failed the analysis at check 1/3 .*errorRate`))
+
+		By("checking that piped's automatic rollback restored the service exactly")
+		svc := rp.service(AnalysisExample, region)
+		Expect(Traffic(svc.GetTraffic())).To(Equal(before))
+		Expect(LiveTraffic(svc)).To(Equal(Routes(Route(v1, 100, ""))))
+		Expect(protoText(svc.GetTemplate())).To(Equal(protoText(beforeSvc.GetTemplate())))
+		Expect(svc.GetLabels()).To(Equal(beforeSvc.GetLabels()))
+	})
+
+	It("passes the canary-analysis pipeline of a healthy revision to 100%", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{AnalysisExample}, FakerunOptions: analysisBehaviors()})
+		rp.deployAnalysisV1(ctx, 2*time.Minute)
+
+		By("running the canary of v2 with its analysis at 10%")
+		rp.commit(ctx, AnalysisExample, "Deploy v2", AnalysisFiles(ImageV2))
+		rp.sync(ctx, AnalysisExample, model.SyncStrategy_AUTO)
+		d := rp.waitDeployment(ctx, AnalysisExample, 1)
+		rp.expectSuccess(ctx, d)
+		Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(ContainSubstring("passed the analysis: 3 checks, 3 passed, 0 failed, 0 inconclusive"))
+		svc := rp.service(AnalysisExample, region)
+		Expect(LiveTraffic(svc)).To(ContainElement(Route(ShortName(svc.GetLatestReadyRevision()), 100, "")))
+	})
+
+	// PipeCD's scheduler at the pinned version reads the status of the ExecuteStage response that the cancel
+	// itself aborted (pkg/app/pipedv1/controller/scheduler.go, executeStage: res.Status with res nil), so a
+	// CANCEL_DEPLOYMENT during a plugin's stage kills piped; restarted, it resumes the stage and meets the
+	// still unhandled command again. This spec pins that down: when pipecd is bumped past a fix, it fails,
+	// and it is to become "cancels a deployment during its WAIT and rolls it back".
+	It("dies of a nil pointer when a deployment is cancelled during its WAIT (pinned pipedv1)", func(ctx SpecContext) {
+		slowWait := strings.Replace(readExample("canary", "app.pipecd.yaml"), "duration: 10s", "duration: 10m", 1)
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: map[string]string{"canary/app.pipecd.yaml": slowWait}})
+
+		By("running the canary pipeline with a WAIT of 10 minutes")
+		rp.sync(ctx, "canary", model.SyncStrategy_PIPELINE)
+		wctx, cancel := context.WithTimeout(ctx, realPipedDeployment)
+		defer cancel()
+		d, err := rp.CP.WaitDeployment(wctx, rp.Apps["canary"], 0, controlplane.StageStatus("WAIT", model.StageStatus_STAGE_RUNNING))
+		Expect(err).NotTo(HaveOccurred())
+
+		By("cancelling it from the console: piped panics")
+		_, err = rp.CP.CancelDeployment(ctx, d.Id)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(rp.Piped.Exited()).WithTimeout(realPipedDeployment).Should(BeClosed())
+		Expect(rp.Piped.Output()).To(ContainSubstring("invalid memory address or nil pointer dereference"))
+		Expect(rp.Piped.Output()).To(MatchRegexp(`controller\.\(\*scheduler\)\.executeStage`))
+		d, err = rp.CP.GetDeployment(ctx, d.Id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(d.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_RUNNING), rp.report(ctx, d))
+	})
+
+	It("reports live state and drift: an out-of-band image change shows OUT_OF_SYNC with the plugin's reason", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}})
+		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
+		rp.expectSuccess(ctx, rp.waitDeployment(ctx, "canary", 0))
+		v2 := ShortName(rp.service("canary", region).GetLatestReadyRevision())
+
+		By("changing the image out of band, as with gcloud")
+		client, err := run.NewServicesClient(ctx, rp.Fakerun.ClientOptions()...)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(client.Close)
+		svc := rp.service("canary", region)
+		svc.Template.Containers[0].Image = ImageV1
+		svc.Template.Revision = ""
+		op, err := client.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = op.Wait(ctx)
+		Expect(err).NotTo(HaveOccurred())
+
+		By("waiting for piped's live state reporter (once a minute) to tell the control plane")
+		wctx, cancel := context.WithTimeout(ctx, realPipedLiveState)
+		defer cancel()
+		app, err := rp.CP.WaitApplication(wctx, rp.Apps["canary"], func(a *model.Application) bool {
+			return a.SyncState.GetStatus() == model.ApplicationSyncStatus_OUT_OF_SYNC
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(app.SyncState.ShortReason).To(Equal("Service canary differs from git: template.containers[0].image"), app.SyncState.Reason)
+		Expect(app.SyncState.Reason).To(ContainSubstring(ImageV1))
+		Expect(app.SyncState.Reason).To(ContainSubstring(ImageV2))
+		ls, err := rp.CP.LiveState(ctx, rp.Apps["canary"])
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, r := range ls.GetApplicationLiveState().GetResources() {
+			names = append(names, r.GetName())
+		}
+		Expect(names).To(ContainElements("canary", v2))
+	})
+
+	// pipedv1's plugin client at the pinned version leaves its PlanPreviewServiceClient nil
+	// (pkg/plugin/api/v1alpha1/client.go, NewClient), so the first BUILD_PLAN_PREVIEW naming an application kills
+	// piped in builder.buildApp; before that, the plan preview asks the plugins' DetermineStrategy with a
+	// deployment without ID, which the SDK's request validation refuses. This spec pins that down: when pipecd
+	// is bumped past a fix, it fails, and it is to become "answers a plan preview naming the traffic change"
+	// (the plugin's own plan preview is covered by planpreview_test.go on the stand-in).
+	It("dies of a nil pointer when asked for a plan preview (pinned pipedv1)", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: canaryAtV1()})
+		// Without a deployment, the plan preview names the application as a first deployment, asking no plugin.
+		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
+		rp.expectSuccess(ctx, rp.waitDeployment(ctx, "canary", 0))
+
+		By("asking for the plan preview of a pull request changing the image, as pipectl plan-preview does")
+		head, err := rp.Repo.CommitOnBranch(ctx, "v2", "Deploy v2", map[string]string{"canary/service.yaml": Manifest("canary", ImageV2)})
+		Expect(err).NotTo(HaveOccurred())
+		id, err := rp.CP.BuildPlanPreview(ctx, controlplane.PlanPreview{PipedID: rp.PipedID, RepositoryID: pipedv1.DefaultRepoID,
+			HeadBranch: "v2", HeadCommit: head, BaseBranch: pipedv1.Branch, Timeout: time.Minute})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(rp.Piped.Exited()).WithTimeout(realPipedDeployment).Should(BeClosed())
+		Expect(rp.Piped.Output()).To(ContainSubstring("invalid memory address or nil pointer dereference"))
+		Expect(rp.Piped.Output()).To(ContainSubstring("v1alpha1.(*client).GetPlanPreview"))
+		Expect(rp.Piped.Output()).To(ContainSubstring("invalid Deployment.Id: value length must be at least 1 runes"))
+		cmd, err := rp.CP.GetCommand(ctx, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.IsHandled()).To(BeFalse())
+	})
+
+	It("deploys a job and runs it", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"job"}})
+		rp.sync(ctx, "job", model.SyncStrategy_PIPELINE)
+		d := rp.waitDeployment(ctx, "job", 0)
+		rp.expectSuccess(ctx, d)
+		Expect(stageStatuses(d)).To(Equal([]string{"CLOUDRUN_JOB_SYNC SUCCESS", "CLOUDRUN_JOB_RUN SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET"}))
+		st := rp.Fakerun.Server().State()
+		Expect(st.Jobs).To(HaveLen(1))
+		Expect(st.Executions[st.Jobs[0].GetName()]).To(HaveLen(1))
+		Expect(st.Executions[st.Jobs[0].GetName()][0].GetSucceededCount()).To(BeEquivalentTo(1))
+	})
+})
+
+// canaryAtV1 is examples/canary at v1 (it ships at v2), as realPipedInput.Files.
+func canaryAtV1() map[string]string {
+	GinkgoHelper()
+	return map[string]string{"canary/service.yaml": Manifest("canary", ImageV1)}
+}
+
+// analysisBehaviors are fakerun's behaviours of the analysis specs' bad images.
+func analysisBehaviors() []fakerun.Option {
+	return []fakerun.Option{fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		imageErrors: {ErrorRate: 0.2, ErrorCode: http.StatusServiceUnavailable},
+	}})}
+}
+
+// deployAnalysisV1 quick-syncs v1 of examples/canary-analysis (scaled down), sends it 300 requests a second for
+// load, and returns v1's revision, its traffic block and the service.
+func (rp *realPiped) deployAnalysisV1(ctx context.Context, load time.Duration) (string, []string, *runpb.Service) {
+	GinkgoHelper()
+	By("quick-syncing v1 and sending it 300 requests a second")
+	rp.commit(ctx, AnalysisExample, "Scale the analysis down", AnalysisFiles(ImageV1))
+	rp.sync(ctx, AnalysisExample, model.SyncStrategy_QUICK_SYNC)
+	rp.expectSuccess(ctx, rp.waitDeployment(ctx, AnalysisExample, 0))
+	svc := rp.service(AnalysisExample, region)
+	v1 := ShortName(svc.GetLatestReadyRevision())
+	if load > 0 {
+		_, err := rp.Fakerun.Server().StartLoad(fakerun.Load{URL: svc.GetUri(), Rate: 300, Duration: load})
+		Expect(err).NotTo(HaveOccurred())
+	}
+	return v1, Traffic(svc.GetTraffic()), svc
+}
+
+// protoText renders m for an exact comparison with a readable difference.
+func protoText(m proto.Message) string {
+	GinkgoHelper()
+	b, err := protojson.MarshalOptions{Multiline: true}.Marshal(m)
+	Expect(err).NotTo(HaveOccurred())
+	return string(b)
+}
+
+// readExample reads a file of an example application.
+func readExample(app, file string) string {
+	GinkgoHelper()
+	b, err := os.ReadFile(filepath.Join(AppDir(app), file))
+	Expect(err).NotTo(HaveOccurred())
+	return string(b)
+}
