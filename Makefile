@@ -90,7 +90,7 @@ mutation: $(GREMLINS) ## Mutation score of each plugin package (PACKAGES=traffic
 
 .PHONY: bench
 bench: ## Print fakerun throughput, memory and latency figures, and the plugin's RPCs, lag and RSS per stage.
-	go -C fakerun test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	go -C fakerun test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 30m ./...
 	E2E_BENCH=1 go -C e2e test -count=1 -v -run . ./bench/
 
 .PHONY: lint

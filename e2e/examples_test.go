@@ -34,6 +34,9 @@ var _ = Describe("Examples [examples]", Label("examples", "fakerun-only"), func(
 		if app == "job" {
 			continue // a job, deployed and run by jobs_test.go
 		}
+		if app == "worker-pool" {
+			continue // a worker pool, deployed by workerpools_test.go
+		}
 		It("deploys examples/"+app+" for the first time and then updates it", func(ctx SpecContext) {
 			e := newEnv()
 			By("deploying examples/" + app + " as it is")

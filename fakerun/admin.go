@@ -93,6 +93,25 @@ func (s *Server) Revisions(serviceName string) []*runpb.Revision {
 	return s.control.Revisions(serviceName)
 }
 
+// WorkerPool returns a copy of the named worker pool (full resource name).
+func (s *Server) WorkerPool(name string) (*runpb.WorkerPool, error) {
+	return s.control.WorkerPool(name)
+}
+
+// WorkerPoolRevisions returns copies of a worker pool's revisions, newest first (none when the pool does
+// not exist).
+func (s *Server) WorkerPoolRevisions(poolName string) []*runpb.Revision {
+	return s.control.WorkerPoolRevisions(poolName)
+}
+
+// Instances returns how many instances each revision of the named worker pool runs under its applied
+// instance split (instance_split_statuses), by short revision name: the pool's manual_instance_count
+// divided by the split's percentages, rounded as fakerun/README.md says. Revisions without instances are
+// left out.
+func (s *Server) Instances(poolName string) (map[string]int32, error) {
+	return s.control.Instances(poolName)
+}
+
 // State returns a copy of all services, revisions, jobs, executions and operations.
 func (s *Server) State() *State {
 	return s.control.State()

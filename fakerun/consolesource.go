@@ -24,7 +24,7 @@ type consoleSource struct{ srv *Server }
 func (c consoleSource) Snapshot() console.Snapshot {
 	st := c.srv.State()
 	snap := console.Snapshot{Now: c.srv.Clock().Now, Services: st.Services, Revisions: st.Revisions, Operations: st.Operations,
-		LatestReady: c.srv.control.LatestReady()}
+		LatestReady: c.srv.control.LatestReady(), WorkerPools: st.WorkerPools, PoolRevisions: st.WorkerPoolRevisions, Instances: st.Instances}
 	faults := c.srv.Faults()
 	for _, m := range Methods {
 		for _, f := range faults[m] {

@@ -10,6 +10,7 @@ import (
 
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"github.com/pipecd-cloudrun/cloudrun/fakerun/metrics"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/iterator"
@@ -401,4 +402,36 @@ func TestListTimeSeriesREST(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestListTimeSeriesFilteredByService(t *testing.T) {
+	t.Parallel()
+	srv, _ := newFake(t)
+	srv.SetNow(testEpoch)
+	for _, name := range []string{"a", "b", "c"} {
+		srv.metrics.Record(metrics.Request{Resource: metrics.Resource{ProjectID: "p", Location: "us-central1", ServiceName: name,
+			RevisionName: name + "-v1", ConfigurationName: name}, Code: 200, Latency: time.Millisecond, Time: testEpoch.Add(-30 * time.Second)})
+	}
+	mc := newMetricClient(t, srv)
+	testcases := []struct {
+		name   string
+		filter string
+		want   []string // revision_name of the series returned, in order
+	}{
+		{"success: one service", countFilter + ` AND resource.labels.service_name = "b"`, []string{"b-v1"}},
+		{"success: one service, its revision", countFilter + ` AND resource.labels.service_name = "b" AND resource.labels.revision_name = "b-v1"`, []string{"b-v1"}},
+		{"success: two services ANDed match nothing", countFilter + ` AND resource.labels.service_name = "b" AND resource.labels.service_name = "a"`, nil},
+		{"success: services ORed", countFilter + ` AND (resource.labels.service_name = "a" OR resource.labels.service_name = "c")`, []string{"a-v1", "c-v1"}},
+		{"success: all services but one", countFilter + ` AND resource.labels.service_name != "a"`, []string{"b-v1", "c-v1"}},
+		{"success: an unknown service matches nothing", countFilter + ` AND resource.labels.service_name = "d"`, nil},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, ts := range listSeries(t, mc, query(tc.filter, nil)) {
+				got = append(got, revisionOf(ts))
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
 }

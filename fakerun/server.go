@@ -36,7 +36,7 @@ type Server struct {
 	calls      *faults.Log
 	metrics    *metrics.Store
 	monitoring *metrics.Service
-	serving    http.Handler
+	serving    *dataplane.Handler
 	containers *docker.Services    // containers of docker-mode revisions
 	tasks      *control.TaskRunner // containers of docker-mode job tasks
 	loads      *dataplane.Generator
@@ -104,7 +104,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	split := listener.New(l)
 	s := &Server{control: ctl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, tasks: tasks, grpc: gs, mux: mux, listener: split}
-	s.serving = dataplane.New(ctl, store, containers)
+	s.serving = dataplane.New(ctl, store, containers, !cfg.noInvokerCheck)
 	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
 	s.loads = dataplane.NewGenerator(s.trafficClient)
 	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, v1, mux), ReadHeaderTimeout: 10 * time.Second}
@@ -146,6 +146,7 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.wg.Wait()
+		s.serving.Close()
 		s.tasks.Close()
 		s.containers.Close()
 	})

@@ -44,6 +44,11 @@ type Snapshot struct {
 	Faults     []Fault
 	// LatestReady is, by service name, the revision (short name) a LATEST traffic target sends requests to.
 	LatestReady map[string]string
+	// WorkerPools are by name, PoolRevisions by pool name (newest first), and Instances by pool name then
+	// short revision name: the instances each revision runs.
+	WorkerPools   []*runpb.WorkerPool
+	PoolRevisions map[string][]*runpb.Revision
+	Instances     map[string]map[string]int32
 }
 
 // Fault is an injected fault.
@@ -77,6 +82,8 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; script-src 
 //	/_fakerun/console/projects/P/locations/L/events              their live updates
 //	/_fakerun/console/projects/P/locations/L/services/S          a service
 //	/_fakerun/console/projects/P/locations/L/services/S/events   its live updates
+//	/_fakerun/console/projects/P/locations/L/workerPools/W       a worker pool: its instance split and instances
+//	/_fakerun/console/projects/P/locations/L/workerPools/W/events its live updates
 //	/_fakerun/console/visit/HOST/PATH                            a request to a service or tag URL
 func Handler(src Source) http.Handler {
 	c := &console{src: src}
@@ -87,6 +94,8 @@ func Handler(src Source) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/events", events(c.servicesLive))
 	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/services/{service}", c.service)
 	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/services/{service}/events", events(c.serviceLive))
+	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/workerPools/{pool}", c.workerPool)
+	mux.HandleFunc("GET "+Prefix+"projects/{project}/locations/{location}/workerPools/{pool}/events", events(c.workerPoolLive))
 	mux.HandleFunc("GET "+Prefix+"visit/{host}/{path...}", c.visit)
 	mux.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix, http.FileServerFS(staticFS)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +152,7 @@ func locationName(r *http.Request) string {
 }
 
 // visit sends a request to a service or tag URL through fakerun's router,
-// so that the console's links to them open in a browser.
+// so that the console's links to them open in a browser, with a bearer token (the invoker check).
 func (c *console) visit(w http.ResponseWriter, r *http.Request) {
 	host := r.PathValue("host")
 	if !strings.HasSuffix(host, ".run.app") {
@@ -154,6 +163,7 @@ func (c *console) visit(w http.ResponseWriter, r *http.Request) {
 	out.Host = host
 	out.URL.Path = "/" + r.PathValue("path")
 	out.URL.RawPath = ""
+	out.Header.Set("Authorization", "Bearer console") // the console's user invokes as an authorised invoker would
 	c.src.TrafficHandler().ServeHTTP(w, out)
 }
 

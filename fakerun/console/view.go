@@ -41,6 +41,13 @@ func locationOf(serviceName string) string {
 type servicesPage struct {
 	Location, EventsPath string
 	Services             []serviceRow
+	WorkerPools          []poolLink
+}
+
+// poolLink is a worker pool in a location's list.
+type poolLink struct {
+	ID, Path string
+	Split    []splitRow
 }
 
 // serviceRow is a service in a location's list.
@@ -51,6 +58,17 @@ type serviceRow struct {
 
 func servicesOf(snap Snapshot, loc string) servicesPage {
 	page := servicesPage{Location: loc, EventsPath: Prefix + loc + "/events"}
+	for _, wp := range snap.WorkerPools {
+		if loc+"/workerPools/"+rules.ShortName(wp.GetName()) != wp.GetName() {
+			continue
+		}
+		link := poolLink{ID: rules.ShortName(wp.GetName()), Path: Prefix + wp.GetName()}
+		for rev, n := range snap.Instances[wp.GetName()] {
+			link.Split = append(link.Split, splitRow{Revision: rev, Percent: n})
+		}
+		slices.SortFunc(link.Split, func(a, b splitRow) int { return strings.Compare(a.Revision, b.Revision) })
+		page.WorkerPools = append(page.WorkerPools, link)
+	}
 	for _, svc := range snap.Services {
 		if locationOf(svc.GetName()) != loc {
 			continue

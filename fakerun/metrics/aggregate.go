@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -172,10 +173,15 @@ func (a aggregation) align(s *series, start, end int64, desc *metric.MetricDescr
 		}
 	}
 	second := int64(time.Second)
-	for _, p := range s.counts {
+	// The per-second points are in time order: start at the first one inside the interval, so that a
+	// query costs what its interval holds, not what the retention holds.
+	firstSecond := start/second + 1 // the first end, in seconds, after start
+	from, _ := slices.BinarySearchFunc(s.counts, firstSecond, func(p countPoint, end int64) int { return cmp.Compare(p.end, end) })
+	for _, p := range s.counts[from:] {
 		visit(qpoint{start: (p.end - 1) * second, end: p.end * second, i: p.n})
 	}
-	for i := range s.dists {
+	from, _ = slices.BinarySearchFunc(s.dists, firstSecond, func(p distPoint, end int64) int { return cmp.Compare(p.end, end) })
+	for i := from; i < len(s.dists); i++ {
 		visit(qpoint{start: (s.dists[i].end - 1) * second, end: s.dists[i].end * second, d: &s.dists[i].d})
 	}
 	for _, p := range s.points {

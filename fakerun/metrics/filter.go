@@ -13,6 +13,9 @@ import (
 type filter struct {
 	root       node
 	metricType string // the single metric.type = "…" the filter is restricted to, if any
+	// serviceName is the service a conjunct resource.labels.service_name = "…" restricts the filter
+	// to, if any: only that service's series can match.
+	serviceName string
 }
 
 // fieldFunc returns the value of a normalized selector ("metric.type",
@@ -92,6 +95,9 @@ func parseFilter(s string) (*filter, error) {
 				return nil, fmt.Errorf("the filter names two metric types, %q and %q; ListTimeSeries reads one", f.metricType, c.literal)
 			}
 			f.metricType = c.literal
+		}
+		if c, ok := n.(*comparison); ok && c.selector == "resource.labels.service_name" && !c.negate && c.isString {
+			f.serviceName = c.literal
 		}
 	}
 	return f, nil

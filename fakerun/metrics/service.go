@@ -174,7 +174,7 @@ func (s *Service) query(project string, f *filter, desc *metric.MetricDescriptor
 	}
 	st.mu.RLock()
 	var aligned []*qseries
-	for _, sr := range st.series {
+	for _, sr := range st.candidatesLocked(f.serviceName) {
 		if sr.key.metric != desc.GetType() || sr.key.resource.ProjectID != project || !f.root.match(sr.fields) {
 			continue
 		}

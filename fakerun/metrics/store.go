@@ -51,10 +51,11 @@ type Store struct {
 	retention time.Duration
 	delay     atomic.Int64 // ingestion delay in nanoseconds, see SetIngestionDelay
 
-	mu      sync.RWMutex
-	series  map[seriesKey]*series
-	written map[descriptorKey]*metric.MetricDescriptor // user-defined metrics, created on first write
-	records int                                        // Record calls since the last sweep of old points
+	mu        sync.RWMutex
+	series    map[seriesKey]*series
+	byService map[string]map[seriesKey]*series           // the series by their resource label service_name, for queries filtered to one service
+	written   map[descriptorKey]*metric.MetricDescriptor // user-defined metrics, created on first write
+	records   int                                        // Record calls since the last sweep of old points
 }
 
 // sweepEvery is how many records pass between sweeps of every series.
@@ -72,7 +73,8 @@ func NewStore(now func() time.Time, retention time.Duration) (*Store, error) {
 	if retention == 0 {
 		retention = DefaultRetention
 	}
-	return &Store{now: now, retention: retention, series: map[seriesKey]*series{}, written: map[descriptorKey]*metric.MetricDescriptor{}}, nil
+	return &Store{now: now, retention: retention, series: map[seriesKey]*series{}, byService: map[string]map[seriesKey]*series{},
+		written: map[descriptorKey]*metric.MetricDescriptor{}}, nil
 }
 
 // Retention returns how long points are kept.
@@ -171,8 +173,27 @@ func (st *Store) seriesLocked(k seriesKey) *series {
 	if k.code != "" {
 		s.metricLabels["response_code"] = k.code
 	}
-	st.series[k] = s
+	st.addSeriesLocked(s)
 	return s
+}
+
+// addSeriesLocked stores s and indexes it. Must be called with st.mu held.
+func (st *Store) addSeriesLocked(s *series) {
+	st.series[s.key] = s
+	service := s.resourceLabels["service_name"]
+	if st.byService[service] == nil {
+		st.byService[service] = map[seriesKey]*series{}
+	}
+	st.byService[service][s.key] = s
+}
+
+// candidatesLocked returns the series a filter restricted to service (none: "") may match.
+// Must be called with st.mu held.
+func (st *Store) candidatesLocked(service string) map[seriesKey]*series {
+	if service == "" {
+		return st.series
+	}
+	return st.byService[service]
 }
 
 // sweepLocked drops points ending at or before cutoff, and empty series.
@@ -184,6 +205,10 @@ func (st *Store) sweepLocked(cutoff int64) {
 		s.points = dropBefore(s.points, cutoff*int64(time.Second), func(p qpoint) int64 { return p.end })
 		if len(s.counts) == 0 && len(s.dists) == 0 && len(s.points) == 0 {
 			delete(st.series, k)
+			service := s.resourceLabels["service_name"]
+			if delete(st.byService[service], k); len(st.byService[service]) == 0 {
+				delete(st.byService, service)
+			}
 		}
 	}
 }
@@ -205,6 +230,7 @@ func (st *Store) Reset() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.series = map[seriesKey]*series{}
+	st.byService = map[string]map[seriesKey]*series{}
 	st.written = map[descriptorKey]*metric.MetricDescriptor{}
 	st.records = 0
 }

@@ -133,7 +133,7 @@ func (s *Service) CreateTimeSeries(_ context.Context, req *monitoringpb.CreateTi
 		sr := st.series[w.key]
 		if sr == nil {
 			sr = &series{key: w.key, resourceType: w.resourceType, resourceLabels: w.resourceLabels, metricLabels: w.metricLabels}
-			st.series[w.key] = sr
+			st.addSeriesLocked(sr)
 		}
 		sr.points = append(sr.points, w.point)
 	}

@@ -25,15 +25,17 @@ import (
 type Source struct {
 	// Spec is the plugin's part of app.pipecd.yaml.
 	Spec config.ApplicationSpec
-	// Manifest is the service manifest, with input.image applied; nil when the application is a job.
+	// Manifest is the service manifest, with input.image applied; nil unless the application is a service.
 	Manifest *manifest.Manifest
-	// Job is the job manifest, with input.image applied; nil when the application is a service.
+	// Job is the job manifest, with input.image applied; nil unless the application is a job.
 	Job *manifest.JobManifest
+	// Pool is the worker pool manifest, with input.image applied; nil unless the application is a worker pool.
+	Pool *manifest.WorkerPoolManifest
 	// Commit is the commit hash of the source.
 	Commit string
 }
 
-// Load decodes the plugin spec of ds and loads its service or job manifest. Errors name the file and field.
+// Load decodes the plugin spec of ds and loads its service, job or worker pool manifest. Errors name the file and field.
 func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 	file := ds.ApplicationConfigFilename
 	if file == "" {
@@ -54,9 +56,12 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 		return nil, err
 	}
 	src := &Source{Spec: spec, Commit: ds.CommitHash}
-	if spec.IsJob() {
+	switch {
+	case spec.IsJob():
 		src.Job, err = manifest.LoadJob(ds.ApplicationDirectory, spec.Input.JobManifestFile)
-	} else {
+	case spec.IsWorkerPool():
+		src.Pool, err = manifest.LoadWorkerPool(ds.ApplicationDirectory, spec.Input.WorkerPoolManifestFile)
+	default:
 		src.Manifest, err = manifest.Load(ds.ApplicationDirectory, spec.Input.ServiceManifestFile)
 	}
 	if err != nil {
@@ -70,18 +75,24 @@ func Load(ds sdk.DeploymentSource[config.RawApplicationSpec]) (*Source, error) {
 	return src, nil
 }
 
-// setImage applies input.image to the service or job.
+// setImage applies input.image to the service, job or worker pool.
 func (src *Source) setImage(image string) error {
 	if src.Job != nil {
 		return src.Job.SetImage(image)
 	}
+	if src.Pool != nil {
+		return src.Pool.SetImage(image)
+	}
 	return src.Manifest.SetImage(image)
 }
 
-// Images returns the container images of the service or job, in order.
+// Images returns the container images of the service, job or worker pool, in order.
 func (src *Source) Images() []string {
 	if src.Job != nil {
 		return src.Job.Images()
+	}
+	if src.Pool != nil {
+		return src.Pool.Images()
 	}
 	return src.Manifest.Images()
 }
@@ -186,6 +197,9 @@ func LabelValue(s string) string {
 // TemplateHash is the hash of the revision template src deploys, labelled as CLOUDRUN_SYNC sends it
 // (naming.TemplateHash). The template does not depend on the deploy target.
 func (src *Source) TemplateHash(d sdk.Deployment) (string, error) {
+	if src.Pool != nil {
+		return naming.TemplateHash(src.PoolTemplate(d))
+	}
 	svc := src.Manifest.Proto()
 	labelService(svc, d, src.Commit)
 	return naming.TemplateHash(svc.GetTemplate())
@@ -197,6 +211,9 @@ func (src *Source) TemplateHash(d sdk.Deployment) (string, error) {
 func (src *Source) Renamed(running *Source, region string) string {
 	if running == nil {
 		return ""
+	}
+	if src.Pool != nil || running.Pool != nil {
+		return src.renamedPool(running, region)
 	}
 	was, is := naming.ShortName(running.Manifest.Proto().GetName()), naming.ShortName(src.Manifest.Proto().GetName())
 	if was == is {

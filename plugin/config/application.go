@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,10 +24,21 @@ type ApplicationSpec struct {
 	Input Input `json:"input"`
 	// QuickSync configures the CLOUDRUN_SYNC stage of a quick sync.
 	QuickSync QuickSyncOptions `json:"quickSync"`
+	// Access says who may invoke the service.
+	Access Access `json:"access"`
 }
 
-// Input says where the service or job manifest is and how to adjust it. An application deploys one
-// Cloud Run service or one Cloud Run job: which one is said by the field that names the manifest.
+// Access says who may invoke the service (pipecd#3765).
+type Access struct {
+	// Public, when set, is whether anyone (allUsers) holds roles/run.invoker on the service: CLOUDRUN_SYNC
+	// grants or revokes it in the service's IAM policy, keeping every other binding. Default: nil, the
+	// policy is left as it is.
+	Public *bool `json:"public,omitempty"`
+}
+
+// Input says where the service, job or worker pool manifest is and how to adjust it. An application
+// deploys one Cloud Run service, one Cloud Run job or one Cloud Run worker pool: which one is said by the
+// field that names the manifest.
 type Input struct {
 	// ServiceManifestFile is the path of the Cloud Run Service manifest, relative to the
 	// application directory. Default: "service.yaml", unless JobManifestFile is set.
@@ -34,8 +46,11 @@ type Input struct {
 	// JobManifestFile is the path of the Cloud Run Job manifest, relative to the application directory;
 	// setting it makes the application a job. Default: empty (the application is a service).
 	JobManifestFile string `json:"jobManifestFile,omitempty"`
+	// WorkerPoolManifestFile is the path of the Cloud Run WorkerPool manifest, relative to the application
+	// directory; setting it makes the application a worker pool. Default: empty.
+	WorkerPoolManifestFile string `json:"workerPoolManifestFile,omitempty"`
 	// Image, when set, replaces the image of the service's only (or ingress) container, or of the job's
-	// only container.
+	// or worker pool's only container.
 	// Default: empty (use the manifest's image).
 	Image string `json:"image,omitempty"`
 }
@@ -64,20 +79,38 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 		objectField("input",
 			stringField("serviceManifestFile", &spec.Input.ServiceManifestFile),
 			stringField("jobManifestFile", &spec.Input.JobManifestFile),
+			stringField("workerPoolManifestFile", &spec.Input.WorkerPoolManifestFile),
 			stringField("image", &spec.Input.Image),
 		),
 		objectField("quickSync",
 			boolField("prune", &spec.QuickSync.Prune),
 			timeoutField("timeout", &spec.QuickSync.Timeout),
 		),
+		objectField("access",
+			optionalBoolField("public", &spec.Access.Public),
+		),
 	); err != nil {
 		return err
 	}
-	if spec.Input.ServiceManifestFile != "" && spec.Input.JobManifestFile != "" {
-		return fmt.Errorf("%s: fields \"input.serviceManifestFile\" and \"input.jobManifestFile\" are both set: "+
-			"a service and a job in one application is not supported, allowed one of them (make the other a second application)", applicationWhere())
+	var set []string
+	for _, f := range []struct{ name, value string }{
+		{"input.serviceManifestFile", spec.Input.ServiceManifestFile},
+		{"input.jobManifestFile", spec.Input.JobManifestFile},
+		{"input.workerPoolManifestFile", spec.Input.WorkerPoolManifestFile},
+	} {
+		if f.value != "" {
+			set = append(set, strconv.Quote(f.name))
+		}
 	}
-	if spec.Input.ServiceManifestFile == "" && spec.Input.JobManifestFile == "" {
+	if len(set) > 1 {
+		return fmt.Errorf("%s: fields %s are set together: an application deploys one service, one job or one worker pool, "+
+			"allowed one of them (make the others separate applications)", applicationWhere(), strings.Join(set, " and "))
+	}
+	if spec.Access.Public != nil && (spec.Input.JobManifestFile != "" || spec.Input.WorkerPoolManifestFile != "") {
+		return fmt.Errorf("%s: field \"access.public\" is set for a job or a worker pool, allowed only for a service: "+
+			"only a service is invoked over HTTP", applicationWhere())
+	}
+	if len(set) == 0 {
 		spec.Input.ServiceManifestFile = DefaultServiceManifestFile
 	}
 	*s = spec
@@ -91,8 +124,11 @@ func (s *ApplicationSpec) Validate() error {
 		return fmt.Errorf("%s: field %q: %s", applicationWhere(), field, fmt.Sprintf(format, args...))
 	}
 	field, f, example := "input.serviceManifestFile", s.Input.ServiceManifestFile, DefaultServiceManifestFile
-	if s.IsJob() {
+	switch {
+	case s.IsJob():
 		field, f, example = "input.jobManifestFile", s.Input.JobManifestFile, "job.yaml"
+	case s.IsWorkerPool():
+		field, f, example = "input.workerPoolManifestFile", s.Input.WorkerPoolManifestFile, "worker-pool.yaml"
 	}
 	if f == "" {
 		return fail(field, "is empty, allowed a path relative to the application directory (default %q)", DefaultServiceManifestFile)
@@ -107,6 +143,12 @@ func (s *ApplicationSpec) Validate() error {
 		return fail("quickSync.timeout", "%q is not positive, allowed %s", time.Duration(s.QuickSync.Timeout).String(), timeoutAllowed)
 	}
 	return nil
+}
+
+// IsWorkerPool reports whether the application deploys a Cloud Run worker pool (input.workerPoolManifestFile
+// is set).
+func (s ApplicationSpec) IsWorkerPool() bool {
+	return s.Input.WorkerPoolManifestFile != ""
 }
 
 // IsJob reports whether the application deploys a Cloud Run job (input.jobManifestFile is set).

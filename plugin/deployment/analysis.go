@@ -48,6 +48,15 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	if err != nil {
 		return err
 	}
+	if pool, isPool, err := loadPoolRecord(ctx, store, t.Name); err != nil || isPool {
+		if err != nil {
+			return err
+		}
+		if err := poolThresholds(opts); err != nil {
+			return fmt.Errorf("invalid options of %s: %w", StageCloudRunAnalysis, err)
+		}
+		rec, found = &syncRecord{Service: pool.Pool, Revision: pool.Revision, Created: pool.Created, Traffic: pool.Split}, true
+	}
 	if !found {
 		return fmt.Errorf("%s did not run for deploy target %s in this deployment, so there is no new revision to analyse: put %s after %s (and %s)",
 			StageCloudRunSync, t.Name, StageCloudRunAnalysis, StageCloudRunSync, StageCloudRunPromote)

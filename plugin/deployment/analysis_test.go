@@ -3,6 +3,7 @@ package deployment
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/analysis"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
@@ -335,4 +338,50 @@ func TestAnalysis_VerdictAfterTheStagesOwnCancellationIsNotAnError(t *testing.T)
 	cancel(errors.New("the analysis of deploy target dt2 failed"))
 	display.set(ctx, &target.Target{Name: "dt1", Log: log}, "check 1/3 PASS")
 	assert.Empty(t, log.String())
+}
+
+func TestBaselineRevisions(t *testing.T) {
+	t.Parallel()
+	rec := &syncRecord{Revision: "web-3", Traffic: []trafficEntry{
+		{Revision: "web-1", Percent: 60}, {Revision: "web-2", Percent: 40}, {Revision: "web-1", Percent: 0, Tag: "stable"},
+		{Revision: "web-0", Percent: 0, Tag: "legacy"}, {Revision: "web-3", Percent: 0, Tag: "preview"},
+	}}
+	assert.Equal(t, []string{"web-1", "web-2"}, baselineRevisions(rec), "the revisions that served, once each; a 0% tag is no baseline")
+	rec.Created = true
+	assert.Empty(t, baselineRevisions(rec), "a service this deployment created has no baseline")
+}
+
+func TestLogAnalysisPlan(t *testing.T) {
+	t.Parallel()
+	opts := func(interval time.Duration) config.AnalysisStageOptions {
+		return config.AnalysisStageOptions{Duration: 2 * interval, Interval: interval, MinRequests: 5}
+	}
+	subject := analysis.Subject{Service: "web", Location: "asia-northeast1", New: "web-2"}
+	const hint = "Cloud Run writes its metrics once a minute"
+	testcases := []struct {
+		name     string
+		endpoint string
+		interval time.Duration
+		baseline []string
+		want     string
+		wantHint bool
+	}{
+		{name: "success: no baseline, sub-minute checks on Cloud Run", interval: 30 * time.Second,
+			want: "against no baseline (no other revision served before this deployment)", wantHint: true},
+		{name: "success: a baseline, one-minute checks on Cloud Run", interval: time.Minute, baseline: []string{"web-1"},
+			want: "against baseline web-1: 2 checks of 1m0s"},
+		{name: "success: sub-minute checks on another endpoint", endpoint: "127.0.0.1:1", interval: time.Second, baseline: []string{"web-1", "web-0"},
+			want: "against baseline web-1, web-0: 2 checks of 1s"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log := &recordLog{t: t}
+			s := subject
+			s.Baseline = tc.baseline
+			logAnalysisPlan(&target.Target{Config: config.DeployTargetConfig{Endpoint: tc.endpoint}, Log: log}, opts(tc.interval), s)
+			assert.Contains(t, log.String(), tc.want)
+			assert.Equal(t, tc.wantHint, strings.Contains(log.String(), hint), log.String())
+		})
+	}
 }

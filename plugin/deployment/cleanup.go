@@ -35,6 +35,12 @@ func (p *Plugin) executeCleanup(ctx context.Context, lp sdk.StageLogPersister, i
 }
 
 func (p *Plugin) cleanupTarget(ctx context.Context, t *target.Target, store metadataStore, opts config.CleanupStageOptions) error {
+	if pool, found, err := loadPoolRecord(ctx, store, t.Name); err != nil || found {
+		if err != nil {
+			return err
+		}
+		return p.cleanupPool(ctx, t, pool, opts)
+	}
 	rec, found, err := loadSyncRecord(ctx, store, t.Name)
 	if err != nil {
 		return err
@@ -79,8 +85,26 @@ type keptRevision struct {
 	reason string
 }
 
+// cleanupWords say what a workload's revisions share in the reasons of planCleanupOf.
+type cleanupWords struct {
+	// share says a revision's percentage: "serves %d%% of the traffic", "has %d%% of the instances".
+	share string
+	// rollback is why the rollback's revisions are kept.
+	rollback string
+}
+
+var (
+	serviceCleanupWords = cleanupWords{share: "serves %d%% of the traffic", rollback: "the rollback of this deployment routes traffic to it"}
+	poolCleanupWords    = cleanupWords{share: "has %d%% of the instances", rollback: "the rollback of this deployment gives it instances"}
+)
+
 // planCleanup splits revs into the revisions to keep (with the reason) and those to delete, oldest first.
 func planCleanup(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, opts config.CleanupStageOptions) ([]keptRevision, []*runpb.Revision) {
+	return planCleanupOf(svc, revs, rec, opts, serviceCleanupWords)
+}
+
+// planCleanupOf is planCleanup with the reasons in words; a worker pool is read as a service (poolAsService).
+func planCleanupOf(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, opts config.CleanupStageOptions, words cleanupWords) ([]keptRevision, []*runpb.Revision) {
 	protected := map[string][]string{}
 	protect := func(rev, reason string) {
 		if rev = naming.ShortName(rev); rev != "" && !slices.Contains(protected[rev], reason) {
@@ -94,7 +118,7 @@ func planCleanup(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, op
 			rev = latestReady
 		}
 		if t.GetPercent() > 0 {
-			protect(rev, fmt.Sprintf("serves %d%% of the traffic", t.GetPercent()))
+			protect(rev, fmt.Sprintf(words.share, t.GetPercent()))
 		}
 		if t.GetTag() != "" {
 			protect(rev, fmt.Sprintf("carries the tag %q", t.GetTag()))
@@ -104,7 +128,7 @@ func planCleanup(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, op
 	protect(latestReady, "latest ready revision")
 	for _, e := range rec.Traffic {
 		if e.Percent > 0 {
-			protect(e.Revision, "the rollback of this deployment routes traffic to it")
+			protect(e.Revision, words.rollback)
 		}
 	}
 	if opts.KeepLatest {

@@ -43,10 +43,15 @@ func imageVersions(images []string) ([]sdk.ArtifactVersion, error) {
 }
 
 // DetermineStrategy chooses quick sync when the change creates no new revision (the revision template is
-// unchanged, so only service-level settings such as labels, scaling or ingress change), and the pipeline
-// otherwise.
+// unchanged, so only service- or worker-pool-level settings such as labels, scaling or ingress change), and
+// the pipeline otherwise, including when the application changes kind.
 func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, input *sdk.DetermineStrategyInput[config.RawApplicationSpec]) (*sdk.DetermineStrategyResponse, error) {
 	req := input.Request
+	if target, err := app.Load(req.TargetDeploymentSource); err == nil && target.Pool != nil {
+		if err := checkPoolAnalysis(req.TargetDeploymentSource); err != nil {
+			return nil, err
+		}
+	}
 	if req.RunningDeploymentSource.CommitHash == "" {
 		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: "Sync with the pipeline because there is no running deployment to compare with"}, nil
 	}
@@ -61,6 +66,15 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 	if running.Job != nil || target.Job != nil {
 		return jobStrategy(running, target, req.Deployment), nil
 	}
+	settings := "service settings"
+	switch {
+	case running.Pool == nil && target.Pool != nil:
+		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: "Sync with the pipeline because the application changes from a service to a worker pool"}, nil
+	case running.Pool != nil && target.Pool == nil:
+		return &sdk.DetermineStrategyResponse{Strategy: sdk.SyncStrategyPipelineSync, Summary: "Sync with the pipeline because the application changes from a worker pool to a service"}, nil
+	case target.Pool != nil:
+		settings = "worker pool settings"
+	}
 	runningHash, err := running.TemplateHash(req.Deployment)
 	if err != nil {
 		return nil, fmt.Errorf("running commit: %w", err)
@@ -72,10 +86,10 @@ func (p *Plugin) DetermineStrategy(_ context.Context, _ *config.PluginConfig, in
 	if runningHash == targetHash {
 		return &sdk.DetermineStrategyResponse{
 			Strategy: sdk.SyncStrategyQuickSync,
-			Summary:  "Quick sync because the revision template is unchanged: no new revision, only service settings are updated",
+			Summary:  "Quick sync because the revision template is unchanged: no new revision, only " + settings + " are updated",
 		}, nil
 	}
-	from, to := strings.Join(running.Manifest.Images(), ", "), strings.Join(target.Manifest.Images(), ", ")
+	from, to := strings.Join(running.Images(), ", "), strings.Join(target.Images(), ", ")
 	if from != to {
 		return &sdk.DetermineStrategyResponse{
 			Strategy: sdk.SyncStrategyPipelineSync,

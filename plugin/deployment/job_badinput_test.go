@@ -53,7 +53,7 @@ func TestJobStages_BadInputFailsClearlyAndLeavesTheJobUnchanged(t *testing.T) {
 		{name: "fail: task timeout above 168 hours", job: strings.Replace(v2, "timeout: 60s", "timeout: 604801s", 1),
 			wantFirst: `Invalid application configuration: manifest job.yaml: field "template.template.timeout": "604801s" is out of range, allowed 1s to 604800s (168 hours; omit it for 600s)`},
 		// Application config.
-		{name: "fail: a service and a job", app: jobAppWith("        jobManifestFile: job.yaml\n        serviceManifestFile: service.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "a service and a job in one application"}},
+		{name: "fail: a service and a job", app: jobAppWith("        jobManifestFile: job.yaml\n        serviceManifestFile: service.yaml\n"), wantLogs: []string{"app.pipecd.yaml", `fields "input.serviceManifestFile" and "input.jobManifestFile" are set together: an application deploys one service, one job or one worker pool`}},
 		{name: "fail: job manifest outside the application", app: jobAppWith("        jobManifestFile: ../job.yaml\n"), wantLogs: []string{"app.pipecd.yaml", "input.jobManifestFile", "outside the application directory"}},
 		{name: "fail: input.image with two containers", app: jobAppWith("        jobManifestFile: job.yaml\n        image: gcr.io/p/report:v3\n"),
 			job: strings.Replace(v2, "        args: [\"--all\"]\n", "        args: [\"--all\"]\n      - name: proxy\n        image: gcr.io/p/proxy:v1\n", 1), wantLogs: []string{"input.image", "the job has 2 containers"}},

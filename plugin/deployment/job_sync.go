@@ -85,6 +85,11 @@ func loadJobApp(lp sdk.StageLogPersister, input *sdk.ExecuteStageInput[config.Ra
 		lp.Errorf("Invalid application configuration: %v", err)
 		return nil, false
 	}
+	if src.Pool != nil {
+		lp.Errorf("%s deploys a job, but this application is a worker pool (input.workerPoolManifestFile %s): use %s, %s and %s for a worker pool",
+			input.Request.StageName, src.Spec.Input.WorkerPoolManifestFile, StageCloudRunSync, StageCloudRunPromote, StageCloudRunRollback)
+		return nil, false
+	}
 	if src.Job == nil {
 		lp.Errorf("%s deploys a job, but this application is a service (input.serviceManifestFile %s): name a job manifest in input.jobManifestFile, or use %s for a service",
 			input.Request.StageName, src.Spec.Input.ServiceManifestFile, StageCloudRunSync)

@@ -31,6 +31,13 @@ func (p *Plugin) executePromote(ctx context.Context, lp sdk.StageLogPersister, i
 	store := p.metadata(input.Client)
 	load := sync.OnceValues(func() (*app.Source, error) { return app.Load(input.Request.TargetDeploymentSource) })
 	return target.ForEach(ctx, p.registry, lp, dts, func(ctx context.Context, t *target.Target) error {
+		pool, found, err := p.deployPoolForPromote(ctx, t, store, input, load)
+		if err != nil || found {
+			if err != nil {
+				return err
+			}
+			return p.promotePool(ctx, t, pool, opts.Percent.Int())
+		}
 		rec, err := p.deployForPromote(ctx, t, store, input, load)
 		if err != nil {
 			return err
@@ -67,6 +74,33 @@ func (p *Plugin) deployForPromote(ctx context.Context, t *target.Target, store m
 		err = fmt.Errorf("deploying the new revision left no record in the deployment metadata of deploy target %s", t.Name)
 	}
 	return rec, err
+}
+
+// deployPoolForPromote returns the pool record of this deployment on t; found is false when the
+// application is not a worker pool. Without a record, it first deploys the new revision at 0%, as
+// deployForPromote does for a service.
+func (p *Plugin) deployPoolForPromote(ctx context.Context, t *target.Target, store metadataStore, input *sdk.ExecuteStageInput[config.RawApplicationSpec], load func() (*app.Source, error)) (*poolRecord, bool, error) {
+	if rec, found, err := loadPoolRecord(ctx, store, t.Name); err != nil || found {
+		return rec, found, err
+	}
+	if _, found, err := loadSyncRecord(ctx, store, t.Name); err != nil || found {
+		return nil, false, err
+	}
+	src, err := load()
+	if err != nil || src.Pool == nil {
+		return nil, false, nil // deployForPromote reports it
+	}
+	t.Log.Infof("No %s ran in this deployment: deploying the new revision without instances first, as %s with skipTrafficShift does", StageCloudRunSync, StageCloudRunSync)
+	opts := config.DefaultSyncStageOptions()
+	opts.SkipTrafficShift = true
+	if err := p.syncPoolTarget(ctx, t, store, poolJob{src: src, d: input.Request.Deployment, opts: opts}); err != nil {
+		return nil, false, err
+	}
+	rec, found, err := loadPoolRecord(ctx, store, t.Name)
+	if err == nil && !found {
+		err = fmt.Errorf("deploying the new revision left no record in the deployment metadata of deploy target %s", t.Name)
+	}
+	return rec, found, err
 }
 
 func (p *Plugin) promoteTarget(ctx context.Context, t *target.Target, rec *syncRecord, percent int) error {

@@ -60,6 +60,12 @@ func rollbackOptions(ctx context.Context, store metadataStore, input *sdk.Execut
 }
 
 func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store metadataStore, opts config.RollbackStageOptions) error {
+	if pool, found, err := loadPoolRecord(ctx, store, t.Name); err != nil || found {
+		if err != nil {
+			return err
+		}
+		return p.rollbackPool(ctx, t, pool, opts)
+	}
 	if job, found, err := loadRecord[jobRecord](ctx, store, t.Name, jobRecordKey(t.Name)); err != nil || found {
 		if err != nil {
 			return err
@@ -100,7 +106,7 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 	}
 	var before, after []*runpb.TrafficTarget
 	var service serviceRestore
-	err = p.retryRestore(ctx, t, id, func() error {
+	err = p.retryRestore(ctx, t, "service "+id, func() error {
 		return p.writeService(ctx, t, rec.Service, nil, func(live *runpb.Service) error {
 			next, err := rollbackTraffic(live, rec, revision)
 			if err != nil {
@@ -141,6 +147,20 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 		t.Log.Infof("The deployment metadata has no record of the service before the deployment (written by an older plugin version): only the traffic is restored")
 	}
 	t.Log.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
+	if len(pre.GetMultiRegionSettings().GetRegions()) > 0 {
+		if restored, err := t.Client.GetService(ctx, rec.Service); err == nil {
+			reportRegions(ctx, t, restored)
+		}
+	}
+	if rec.Public != nil {
+		names := map[string]string{}
+		for region := range rec.Public {
+			names[region] = naming.ServiceName(t.Config.Project, region, id)
+		}
+		if err := p.setPublicIn(ctx, t, names, rec.Public); err != nil {
+			return fmt.Errorf("the service and its traffic were restored but its public access was not: %w", err)
+		}
+	}
 	if unusable != nil {
 		return fmt.Errorf("%w. The service was restored as it was before the deployment instead: fix the option and run the rollback again to route to another revision", unusable)
 	}

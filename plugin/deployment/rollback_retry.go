@@ -18,8 +18,8 @@ import (
 // retryRestore runs restore, the rollback's read-and-write, again while it fails with an internal or a
 // transient error, waiting one poll interval at first and up to eight, until rollbackBudget has passed since
 // the first attempt. Trying again is safe: each attempt reads the service again and writes with its etag,
-// so a write that did go through is seen and not repeated.
-func (p *Plugin) retryRestore(ctx context.Context, t *target.Target, id string, restore func() error) error {
+// so a write that did go through is seen and not repeated. what names the workload, e.g. "service web".
+func (p *Plugin) retryRestore(ctx context.Context, t *target.Target, what string, restore func() error) error {
 	start, delay := time.Now(), p.pollInterval
 	for attempt := 1; ; attempt++ {
 		err := restore()
@@ -27,11 +27,11 @@ func (p *Plugin) retryRestore(ctx context.Context, t *target.Target, id string, 
 			return err
 		}
 		if time.Since(start)+delay > p.rollbackBudget {
-			return fmt.Errorf("gave up restoring service %s after %d attempts in %s: %w", id, attempt, time.Since(start).Round(time.Millisecond), err)
+			return fmt.Errorf("gave up restoring %s after %d attempts in %s: %w", what, attempt, time.Since(start).Round(time.Millisecond), err)
 		}
-		t.Log.Infof("Restoring service %s failed (attempt %d), trying again in %s: %v", id, attempt, delay, err)
+		t.Log.Infof("Restoring %s failed (attempt %d), trying again in %s: %v", what, attempt, delay, err)
 		if err := sleepCtx(ctx, delay); err != nil {
-			return fmt.Errorf("stopped restoring service %s: %w", id, err)
+			return fmt.Errorf("stopped restoring %s: %w", what, err)
 		}
 		delay = min(2*delay, 8*p.pollInterval)
 	}

@@ -14,8 +14,8 @@ import (
 // errRevisionUnusable marks a CLOUDRUN_ROLLBACK `revision` that Cloud Run would refuse to route to.
 var errRevisionUnusable = errors.New("cannot take the traffic")
 
-// checkRollbackRevision checks, before anything is written, that revision exists, belongs to service and is
-// ready. An unusable revision is an error wrapping errRevisionUnusable that names the revisions of the
+// checkRollbackRevision checks, before anything is written, that revision exists, belongs to service (a
+// service's or a worker pool's full name) and is ready. An unusable revision is an error wrapping errRevisionUnusable that names the revisions of the
 // service that could take the traffic; any other error means the check itself failed.
 func checkRollbackRevision(ctx context.Context, t *target.Target, service, revision string) error {
 	rev, err := t.Client.GetRevision(ctx, naming.FullRevisionName(service, revision))
@@ -25,7 +25,7 @@ func checkRollbackRevision(ctx context.Context, t *target.Target, service, revis
 		why = "does not exist"
 	case err != nil:
 		return err
-	case naming.ShortName(rev.GetService()) != naming.ShortName(service):
+	case !strings.Contains(service, "/workerPools/") && naming.ShortName(rev.GetService()) != naming.ShortName(service):
 		why = "belongs to service " + naming.ShortName(rev.GetService())
 	default:
 		ready, msg := provider.RevisionReadiness(rev)
@@ -44,6 +44,6 @@ func checkRollbackRevision(ctx context.Context, t *target.Target, service, revis
 			usable = append(usable, naming.ShortName(r.GetName()))
 		}
 	}
-	return fmt.Errorf("option \"revision\" of %s: revision %s %s, so it %w; the ready revisions of service %s are: %s",
-		StageCloudRunRollback, revision, why, errRevisionUnusable, naming.ShortName(service), strings.Join(usable, ", "))
+	return fmt.Errorf("option \"revision\" of %s: revision %s %s, so it %w; the ready revisions of %s %s are: %s",
+		StageCloudRunRollback, revision, why, errRevisionUnusable, ownerKind(service), naming.ShortName(service), strings.Join(usable, ", "))
 }

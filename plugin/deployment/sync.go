@@ -46,6 +46,9 @@ func (p *Plugin) executeSync(ctx context.Context, lp sdk.StageLogPersister, inpu
 		logInvalidOptions(lp, input, err)
 		return sdk.StageStatusFailure
 	}
+	if src.Pool != nil {
+		return p.syncPools(ctx, lp, input, dts, src, opts, quick)
+	}
 	lp.Infof("Deploying commit %s, image %s", naming.ShortCommit(src.Commit), strings.Join(src.Manifest.Images(), ", "))
 	var running *app.Source
 	if input.Request.RunningDeploymentSource.ApplicationConfig != nil {
@@ -149,7 +152,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target.Target, store metadat
 		return "", err
 	}
 	if plan.Mode != syncplan.Update {
-		return p.deployFresh(ctx, t, store, job.opts, plan)
+		return p.deployFresh(ctx, t, store, job, plan)
 	}
 	return p.deployUpdate(ctx, t, store, job, plan)
 }
@@ -168,9 +171,15 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err != nil {
 		return "", err
 	}
+	var public map[string]bool // nil: access.public is not set, the IAM policy is left alone
+	if job.src.Spec.Access.Public != nil {
+		if public, err = accessBefore(ctx, t, regionalNames(t, want.Service), true); err != nil {
+			return "", err
+		}
+	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{
 		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: plan.Tag,
-		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre,
+		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre, Public: public,
 	})
 	if err != nil {
 		return "", err
@@ -201,6 +210,12 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), job.opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
+	if public := job.src.Spec.Access.Public; public != nil {
+		names := regionalNames(t, want.Service)
+		if err := p.setPublicIn(ctx, t, names, everywhere(names, *public)); err != nil {
+			return "", fmt.Errorf("revision %s is ready but %w; the traffic is unchanged", revision, err)
+		}
+	}
 
 	var after *runpb.Service
 	err = p.writeService(ctx, t, name, nil, func(live *runpb.Service) error {
@@ -226,6 +241,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", revision, err)
 	}
 	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
+	reportRegions(ctx, t, after)
 	t.Log.Successf("Deployed revision %s of service %s", revision, want.ID)
 
 	if job.opts.Prune {
@@ -239,9 +255,14 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 // deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. plan.Live is
 // nil when the service does not exist yet (first deployment); otherwise it has never had a ready revision
 // (for example after a failed first deployment), so there is no traffic to protect or to restore.
-func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan) (string, error) {
-	want := plan.Want
+func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, job syncJob, plan *syncplan.Plan) (string, error) {
+	want, opts := plan.Want, job.opts
 	name := want.Service.GetName()
+	if job.src.Spec.Access.Public != nil {
+		if _, err := accessBefore(ctx, t, regionalNames(t, want.Service), false); err != nil {
+			return "", err
+		}
+	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: plan.Tag})
 	if err != nil {
 		return "", err
@@ -271,11 +292,18 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
+	if public := job.src.Spec.Access.Public; public != nil {
+		names := regionalNames(t, want.Service)
+		if err := p.setPublicIn(ctx, t, names, everywhere(names, *public)); err != nil {
+			return "", fmt.Errorf("revision %s is ready but %w", revision, err)
+		}
+	}
 	after, err := t.Client.GetService(ctx, name)
 	if err != nil {
 		return "", err
 	}
 	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Table(after.GetTraffic()))
+	reportRegions(ctx, t, after)
 	t.Log.Successf("Created service %s with revision %s", want.ID, revision)
 	return url, nil
 }
@@ -380,6 +408,9 @@ func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision strin
 				t.Log.Successf("Revision %s is ready", short)
 				return nil
 			case provider.ReadinessFailed:
+				if ownerKind(revision) == "worker pool" {
+					return fmt.Errorf("revision %s failed to become ready: %s. The instance split was not changed. Fix the worker pool manifest (image, command, environment, resources) and deploy again%s", short, msg, logsHint(rev))
+				}
 				return fmt.Errorf("revision %s failed to become ready: %s. The traffic was not changed. Fix the service manifest (image, port, command, environment, resources) and deploy again%s", short, msg, logsHint(rev))
 			}
 			if msg != last && msg != "" {
@@ -396,7 +427,7 @@ func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision strin
 		}
 		if err := sleepCtx(wctx, p.pollInterval); err != nil {
 			if errors.Is(err, errReadinessTimeout) {
-				return fmt.Errorf("revision %s did not become ready within %s (last status: %s). The traffic was not changed. Check the revision's logs, or raise the stage option \"timeout\"", short, timeout, orUnknown(last))
+				return fmt.Errorf("revision %s did not become ready within %s (last status: %s). The %s was not changed. Check the revision's logs, or raise the stage option \"timeout\"", short, timeout, orUnknown(last), moved(revision))
 			}
 			return fmt.Errorf("stopped waiting for revision %s: %w", short, err)
 		}
@@ -411,6 +442,9 @@ var errReadinessTimeout = errors.New("readiness timeout")
 // waiting.
 func vanished(ctx context.Context, t *target.Target, revision string) error {
 	service, short := revision[:strings.LastIndex(revision, "/revisions/")], naming.ShortName(revision)
+	if ownerKind(service) == "worker pool" {
+		return poolVanished(ctx, t, service, short)
+	}
 	svc, err := t.Client.GetService(ctx, service)
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
@@ -423,6 +457,30 @@ func vanished(ctx context.Context, t *target.Target, revision string) error {
 		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: service %s asks for it but it does not exist (deleted outside PipeCD). Deploy again", short, naming.ShortName(service))
 	}
 	return nil
+}
+
+// poolVanished is vanished for a worker pool's revision.
+func poolVanished(ctx context.Context, t *target.Target, name, short string) error {
+	pool, err := t.Client.GetWorkerPool(ctx, name)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return fmt.Errorf("worker pool %s disappeared while waiting for revision %s to become ready (deleted outside PipeCD, or the Cloud Run endpoint lost its state): %w. Deploy again to create it", naming.ShortName(name), short, err)
+	case err != nil:
+		return nil
+	case pool.GetTemplate().GetRevision() != short:
+		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: worker pool %s now asks for revision %q, someone changed it outside PipeCD. Deploy again", short, naming.ShortName(name), pool.GetTemplate().GetRevision())
+	case !pool.GetReconciling():
+		return fmt.Errorf("revision %s disappeared while waiting for it to become ready: worker pool %s asks for it but it does not exist (deleted outside PipeCD). Deploy again", short, naming.ShortName(name))
+	}
+	return nil
+}
+
+// moved names what a deployment moves between revisions of the owner of revision: traffic, or instances.
+func moved(revision string) string {
+	if ownerKind(revision) == "worker pool" {
+		return "instance split"
+	}
+	return "traffic"
 }
 
 func logsHint(rev *runpb.Revision) string {

@@ -58,7 +58,7 @@ func TestDecodeJob(t *testing.T) {
 		{name: "success: JSON", data: `{"name": "migrate", "template": {"template": {"containers": [{"image": "gcr.io/p/m:v1"}]}}}`},
 		{name: "fail: a service manifest", data: "kind: Service\n" + v2Job, wantErr: []string{`kind "Service" is not supported, allowed Job`, "input.serviceManifestFile"}},
 		{name: "fail: a Knative service", data: "apiVersion: serving.knative.dev/v1\n" + v2Job, wantErr: []string{`apiVersion "serving.knative.dev/v1" is not supported`, "run.googleapis.com/v1"}},
-		{name: "fail: a service and a job in one file", data: v2Job + "---\nkind: Service\nname: web\n", wantErr: []string{"found 2 YAML documents", "a service and a job are two applications"}},
+		{name: "fail: a service and a job in one file", data: v2Job + "---\nkind: Service\nname: web\n", wantErr: []string{"found 2 YAML documents", "a service, a job and a worker pool are separate applications"}},
 		{name: "fail: unknown field", data: strings.Replace(v2Job, "taskCount", "taskCont", 1), wantErr: []string{`unknown field "template.taskCont"`, `did you mean "taskCount"`}},
 		{name: "fail: output-only field", data: "executionCount: 3\n" + v2Job, wantErr: []string{`field "executionCount" is output only`}},
 		{name: "fail: no container", data: "name: migrate\ntemplate: {template: {}}\n", wantErr: []string{`field "template.template.containers" needs at least one container`}},

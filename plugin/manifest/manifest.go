@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -42,8 +43,9 @@ const (
 	// FormatKnative is a Knative serving.knative.dev/v1 Service, as used by PipeCD v0 and
 	// `gcloud run services replace`; it is converted to a v2 Service.
 	FormatKnative Format = "serving.knative.dev/v1"
-	// FormatKnativeJob is a Cloud Run Admin API v1 Job (run.googleapis.com/v1, kind: Job), as written by
-	// `gcloud run jobs describe --format export`; it is converted to a v2 Job.
+	// FormatKnativeJob is a Cloud Run Admin API v1 Job or WorkerPool (run.googleapis.com/v1, kind: Job or
+	// WorkerPool), as written by `gcloud run jobs describe --format export` and `gcloud beta run
+	// worker-pools describe --format export`; it is converted to a v2 Job or WorkerPool.
 	FormatKnativeJob Format = "run.googleapis.com/v1"
 )
 
@@ -169,7 +171,7 @@ func YAMLToJSON(data []byte) ([]byte, error) {
 // parseDocument parses data, one YAML or JSON document, into a JSON object; kind names what it should describe.
 func parseDocument(data []byte, kind string) (map[string]any, error) {
 	if docs := nonEmptyDocuments(data); docs > 1 {
-		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one %s (a service and a job are two applications)", docs, kind)
+		return nil, fmt.Errorf("found %d YAML documents, allowed exactly one %s (a service, a job and a worker pool are separate applications)", docs, kind)
 	}
 	jsonData, err := YAMLToJSON(data)
 	if err != nil {
@@ -186,27 +188,33 @@ func parseDocument(data []byte, kind string) (map[string]any, error) {
 
 // The kinds of manifest, as their kind field says.
 const (
-	kindService = "Service"
-	kindJob     = "Job"
+	kindService    = "Service"
+	kindJob        = "Job"
+	kindWorkerPool = "WorkerPool"
 )
 
-// detectFormat tells the format of a manifest of kind from apiVersion and kind. A manifest of the other
+// kindInputs are the kinds of manifest, what they describe and the input field of app.pipecd.yaml that
+// names a manifest of that kind.
+var kindInputs = map[string]struct{ what, field string }{
+	kindService:    {"a Cloud Run service", "input.serviceManifestFile"},
+	kindJob:        {"a Cloud Run job", "input.jobManifestFile"},
+	kindWorkerPool: {"a Cloud Run worker pool", "input.workerPoolManifestFile"},
+}
+
+// detectFormat tells the format of a manifest of kind from apiVersion and kind. A manifest of another
 // kind is an error that says which input field takes it.
 func detectFormat(obj map[string]any, kind string) (Format, error) {
 	apiVersion, hasVersion := obj["apiVersion"]
 	if k, hasKind := obj["kind"]; hasKind && k != kind {
 		err := fmt.Errorf("kind %v is not supported, allowed %s", quote(k), kind)
-		switch k {
-		case kindJob:
-			err = fmt.Errorf("%w; this is a Cloud Run job: name its manifest in input.jobManifestFile instead of input.serviceManifestFile", err)
-		case kindService:
-			err = fmt.Errorf("%w; this is a Cloud Run service: name its manifest in input.serviceManifestFile instead of input.jobManifestFile", err)
+		if other, ok := k.(string); ok && kindInputs[other].field != "" {
+			err = fmt.Errorf("%w; this is %s: name its manifest in %s instead of %s", err, kindInputs[other].what, kindInputs[other].field, kindInputs[kind].field)
 		}
 		return "", err
 	}
 	v1, v1Name := FormatKnative, "Knative Service"
-	if kind == kindJob {
-		v1, v1Name = FormatKnativeJob, "Cloud Run Admin API v1 Job"
+	if kind != kindService {
+		v1, v1Name = FormatKnativeJob, "Cloud Run Admin API v1 "+kind
 	}
 	switch {
 	case !hasVersion || apiVersion == string(FormatCloudRunV2):
@@ -266,12 +274,16 @@ func fileErrorf(file, format string, args ...any) error {
 }
 
 // Validate checks what the plugin needs: a valid service name, a template with at least one
-// container, and a valid image on every container.
+// container, and a valid image on every container; and refuses the combinations Cloud Run documents as
+// invalid (see combinations.go).
 func (m *Manifest) Validate() error {
 	if _, _, _, err := services.split(m.File, m.service.GetName()); err != nil {
 		return err
 	}
-	return validateContainers(m.File, "template.containers", m.service.GetTemplate().GetContainers())
+	if err := validateContainers(m.File, "template.containers", m.service.GetTemplate().GetContainers()); err != nil {
+		return err
+	}
+	return validateCombinations(m.File, m.service)
 }
 
 // validateContainers checks that there is at least one container and that every one has a valid image;
@@ -294,8 +306,8 @@ func validateContainers(file, field string, containers []*runpb.Container) error
 
 // resource is how one kind of Cloud Run resource is named.
 type resource struct {
-	kind       string // "service" or "job"
-	collection string // the collection in a full name: "services" or "jobs"
+	kind       string // "service", "job" or "worker pool"
+	collection string // the collection in a full name: "services", "jobs" or "workerPools"
 	example    string // an ID for messages
 	id         *regexp.Regexp
 	idRule     string
@@ -303,8 +315,9 @@ type resource struct {
 }
 
 var (
-	services = newResource("service", "services", "my-svc", servicePattern, "at most 49 characters")
-	jobs     = newResource("job", "jobs", "my-job", jobPattern, "at most 63 characters")
+	services    = newResource("service", "services", "my-svc", servicePattern, "at most 49 characters")
+	jobs        = newResource("job", "jobs", "my-job", jobPattern, "at most 63 characters")
+	workerPools = newResource("worker pool", "workerPools", "my-pool", servicePattern, "at most 49 characters")
 )
 
 func newResource(kind, collection, example string, id *regexp.Regexp, length string) resource {
@@ -367,14 +380,32 @@ func (m *Manifest) Proto() *runpb.Service {
 // Service returns a copy of the Service with its full name
 // "projects/{project}/locations/{region}/services/{id}" for the deploy target's project and region
 // (see resource.locate).
+// A multi-region service (multiRegionSettings) is written through one of its regions, so the deploy
+// target's region must be one of them.
 func (m *Manifest) Service(project, region string) (*runpb.Service, error) {
 	name, err := services.locate(m.File, m.service.GetName(), m.where, project, region)
 	if err != nil {
 		return nil, err
 	}
+	if regions := m.service.GetMultiRegionSettings().GetRegions(); len(regions) > 0 && !slices.Contains(regions, region) {
+		return nil, m.errorf("field %q lists %s without the deploy target's region %q, allowed a list that includes it: "+
+			"a multi-region service is deployed through one of its regions", "multiRegionSettings.regions", strings.Join(regions, ", "), region)
+	}
 	svc := m.Proto()
 	svc.Name = name
 	return svc, nil
+}
+
+// Regions returns the regions of a multi-region service other than region (the deploy target's), in the
+// order the manifest lists them; none for a single-region service.
+func (m *Manifest) Regions(region string) []string {
+	var out []string
+	for _, r := range m.service.GetMultiRegionSettings().GetRegions() {
+		if r != region && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // sameProject compares two project IDs or two project numbers; an ID and a number may be the same project.

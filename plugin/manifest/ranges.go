@@ -41,6 +41,10 @@ var jobRanges = append([]fieldRange{
 	{path: "template.template.timeout", min: 1, max: maxTaskTimeoutSeconds, duration: true, unset: "168 hours; omit it for 600s"},
 }, containerRanges("template.template.containers[]")...)
 
+// Ranges of a v2 WorkerPool: those of its containers' ports and probes, as for a service (a pool's
+// manualInstanceCount is checked by WorkerPoolManifest.Validate).
+var poolRanges = containerRanges("template.containers[]")
+
 // maxTaskCount is Cloud Run's limit on the tasks of one execution.
 const maxTaskCount = 10000
 

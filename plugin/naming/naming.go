@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -45,7 +44,7 @@ const MaxRevisionGeneration = 5
 // gives a different one. The name fits Cloud Run's rules (at most 63 characters, starts with
 // "{service}-"); for long service names the commit part is shortened first, never the hash.
 // service is the short service ID (not the full resource name).
-func RevisionName(service, commit string, template *runpb.RevisionTemplate) (string, error) {
+func RevisionName(service, commit string, template RevisionTemplate) (string, error) {
 	return RevisionNameAt(service, commit, template, 1)
 }
 
@@ -56,7 +55,7 @@ func RevisionName(service, commit string, template *runpb.RevisionTemplate) (str
 // not give a deleted revision's name again. The commit part is shortened further when the
 // suffix would not fit in 63 characters; the hash is kept, so the names of one template stay
 // recognisable by SameTemplate.
-func RevisionNameAt(service, commit string, template *runpb.RevisionTemplate, generation int) (string, error) {
+func RevisionNameAt(service, commit string, template RevisionTemplate, generation int) (string, error) {
 	if generation < 1 || generation > MaxRevisionGeneration {
 		return "", fmt.Errorf("revision name generation %d is out of range: allowed 1 to %d", generation, MaxRevisionGeneration)
 	}
@@ -67,7 +66,7 @@ func RevisionNameAt(service, commit string, template *runpb.RevisionTemplate, ge
 	if err != nil {
 		return "", err
 	}
-	if template == nil {
+	if template == nil || !template.ProtoReflect().IsValid() {
 		return "", fmt.Errorf("revision template is missing")
 	}
 	h, err := TemplateHash(template)
@@ -117,12 +116,19 @@ func splitGeneration(revision string) (string, int) {
 	return revision[:i], gen
 }
 
+// RevisionTemplate is a service's or a worker pool's revision template (*runpb.RevisionTemplate or
+// *runpb.WorkerPoolRevisionTemplate): both name the revision they create in a field "revision".
+type RevisionTemplate interface {
+	proto.Message
+	GetRevision() string
+}
+
 // TemplateHash returns a lowercase base32 SHA-256 of template with its revision field cleared
 // (so the hash does not depend on the name the plugin gives the revision). It is stable for a
 // given build of the plugin; Cloud Run never sees it except inside revision names.
-func TemplateHash(template *runpb.RevisionTemplate) (string, error) {
-	t := proto.Clone(template).(*runpb.RevisionTemplate)
-	t.Revision = ""
+func TemplateHash(template RevisionTemplate) (string, error) {
+	t := proto.Clone(template)
+	t.ProtoReflect().Clear(t.ProtoReflect().Descriptor().Fields().ByName("revision"))
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(t)
 	if err != nil {
 		return "", fmt.Errorf("failed to marshal the revision template: %w", err)

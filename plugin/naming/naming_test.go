@@ -248,3 +248,22 @@ func TestShortCommit(t *testing.T) {
 	assert.Equal(t, "abc", ShortCommit("abc"))
 	assert.Equal(t, "(unknown)", ShortCommit(""))
 }
+
+// TestRevisionNameOfWorkerPool: a worker pool's revision template is named by the same rule.
+func TestRevisionNameOfWorkerPool(t *testing.T) {
+	t.Parallel()
+	tmpl := func(image, revision string) *runpb.WorkerPoolRevisionTemplate {
+		return &runpb.WorkerPoolRevisionTemplate{Revision: revision, Containers: []*runpb.Container{{Image: image}}}
+	}
+	a, err := RevisionName("consumer", "0123456789abcdef", tmpl("img:v1", ""))
+	require.NoError(t, err)
+	named, err := RevisionName("consumer", "0123456789abcdef", tmpl("img:v1", "consumer-whatever"))
+	require.NoError(t, err)
+	assert.Equal(t, a, named, "the revision field is not part of the hash")
+	assert.Regexp(t, `^consumer-0123456-[a-z2-7]{8}$`, a)
+	b, err := RevisionName("consumer", "0123456789abcdef", tmpl("img:v2", ""))
+	require.NoError(t, err)
+	assert.NotEqual(t, a, b)
+	_, err = RevisionName("consumer", "0123456789abcdef", (*runpb.WorkerPoolRevisionTemplate)(nil))
+	assert.ErrorContains(t, err, "revision template is missing")
+}

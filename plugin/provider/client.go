@@ -54,6 +54,7 @@ type Client struct {
 	jobs         *run.JobsClient
 	executions   *run.ExecutionsClient
 	tasks        *run.TasksClient
+	pools        *run.WorkerPoolsClient
 	pollInterval time.Duration
 	readTimeout  time.Duration
 	writeTimeout time.Duration
@@ -149,6 +150,10 @@ func NewClient(ctx context.Context, cfg config.DeployTargetConfig, opts ...Optio
 		_ = errors.Join(services.Close(), revisions.Close())
 		return nil, err
 	}
+	if err := c.connectWorkerPools(ctx, clientOpts); err != nil {
+		_ = errors.Join(services.Close(), revisions.Close(), c.jobs.Close(), c.executions.Close(), c.tasks.Close())
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -178,7 +183,7 @@ func clientOptions(cfg config.DeployTargetConfig) ([]option.ClientOption, error)
 func (c *Client) Close() error {
 	c.metricsMu.Lock()
 	defer c.metricsMu.Unlock()
-	errs := []error{c.services.Close(), c.revisions.Close(), c.jobs.Close(), c.executions.Close(), c.tasks.Close()}
+	errs := []error{c.services.Close(), c.revisions.Close(), c.jobs.Close(), c.executions.Close(), c.tasks.Close(), c.pools.Close()}
 	if c.metrics != nil {
 		errs = append(errs, c.metrics.Close())
 	}
@@ -279,10 +284,11 @@ func (c *Client) GetRevision(ctx context.Context, name string) (*runpb.Revision,
 	return rev, err
 }
 
-// ListRevisions returns every revision of the service, in the order Cloud Run lists them.
+// ListRevisions returns every revision of the service or worker pool (full name), in the order Cloud Run
+// lists them.
 func (c *Client) ListRevisions(ctx context.Context, service string) ([]*runpb.Revision, error) {
 	var revs []*runpb.Revision
-	err := c.do(ctx, c.readTimeout, "list revisions of service", service, func(ctx context.Context) (err error) {
+	err := c.do(ctx, c.readTimeout, "list revisions of "+ownerKind(service), service, func(ctx context.Context) (err error) {
 		revs, err = collect(c.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: service}), 0)
 		return err
 	})

@@ -11,7 +11,7 @@ import (
 // Sentinel errors that callers check with errors.Is. Every error returned by Client wraps one of them
 // (or none, for codes that need no special handling) inside an *Error.
 var (
-	// ErrNotFound means the service, revision, job, execution or operation does not exist.
+	// ErrNotFound means the service, worker pool, revision, job, execution or operation does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means the resource changed since it was read (etag mismatch, ABORTED):
 	// re-read it and re-apply the change.

@@ -30,3 +30,12 @@ func withoutName(svc *runpb.Service) *runpb.Service {
 	c.Name = ""
 	return c
 }
+
+// ownerKind names what owns the revisions under name: "worker pool" for projects/…/workerPools/…, else
+// "service".
+func ownerKind(name string) string {
+	if strings.Contains(name, "/workerPools/") {
+		return "worker pool"
+	}
+	return "service"
+}

@@ -43,6 +43,15 @@ func (r runner) run(ctx context.Context, pkg string) ([]mutant, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Outside the workspace the plugin's own go.sum must hold every module fakerun's packages need; tidy the
+	// run's copy so that the run builds what the workspace builds, whether or not the module files are tidy.
+	tidy := exec.CommandContext(ctx, "go", "mod", "tidy", "-modfile="+modfile)
+	tidy.Dir = filepath.Join(r.root, "plugin")
+	tidy.Env = append(os.Environ(), "GOWORK=off")
+	tidy.Stdout, tidy.Stderr = r.log, r.log
+	if err := tidy.Run(); err != nil {
+		return nil, fmt.Errorf("go mod tidy for the run's module file: %w", err)
+	}
 	out := filepath.Join(scratch, "gremlins.json")
 	// Only the package's own tests run for each mutant (gremlins' default outside --integration); one worker,
 	// since the tests of a package already use the machine.

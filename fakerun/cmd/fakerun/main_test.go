@@ -188,7 +188,7 @@ func TestRun(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{ // as README.md shows for grpcurl list
 		"google.cloud.run.v2.Executions", "google.cloud.run.v2.Jobs", "google.cloud.run.v2.Revisions",
-		"google.cloud.run.v2.Services", "google.cloud.run.v2.Tasks", "google.longrunning.Operations",
+		"google.cloud.run.v2.Services", "google.cloud.run.v2.Tasks", "google.cloud.run.v2.WorkerPools", "google.longrunning.Operations",
 		"google.monitoring.v3.MetricService", "grpc.health.v1.Health",
 		"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
 	}, names)

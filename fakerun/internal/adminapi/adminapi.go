@@ -22,6 +22,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/faults"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/console"
@@ -35,6 +36,7 @@ var adminEndpoints = []string{
 	"GET    /_fakerun/console/ (the web console, read-only)",
 	"GET    /_fakerun/healthz",
 	"GET    /_fakerun/state",
+	"GET    /_fakerun/instances?workerPool=projects/p/locations/l/workerPools/w",
 	"POST   /_fakerun/reset",
 	"GET    /_fakerun/calls[?method=UpdateService]",
 	"DELETE /_fakerun/calls",
@@ -66,6 +68,7 @@ func New(knobs Knobs, consoleHandler http.Handler) http.Handler {
 	mux.Handle("GET "+console.Prefix, consoleHandler)
 	mux.HandleFunc("GET /_fakerun/healthz", a.healthz)
 	mux.HandleFunc("GET /_fakerun/state", a.state)
+	mux.HandleFunc("GET /_fakerun/instances", a.instances)
 	mux.HandleFunc("POST /_fakerun/reset", a.reset)
 	mux.HandleFunc("GET /_fakerun/calls", a.calls)
 	mux.HandleFunc("DELETE /_fakerun/calls", a.resetCalls)
@@ -94,6 +97,7 @@ func New(knobs Knobs, consoleHandler http.Handler) http.Handler {
 // Knobs are the test knobs the admin API exposes (the root package's Server).
 type Knobs interface {
 	State() *control.State
+	Instances(poolName string) (map[string]int32, error)
 	Reset()
 	Calls() []faults.Call
 	ResetCalls()
@@ -186,6 +190,22 @@ func (a *admin) healthz(w http.ResponseWriter, _ *http.Request) {
 
 func (a *admin) state(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, a.srv.State())
+}
+
+// instances answers the instances per revision of one worker pool (query parameter workerPool, a full
+// name), or of every pool by name without it.
+func (a *admin) instances(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("workerPool")
+	if name == "" {
+		writeJSON(w, http.StatusOK, a.srv.State().Instances)
+		return
+	}
+	counts, err := a.srv.Instances(name)
+	if err != nil {
+		writeError(w, http.StatusNotFound, fmt.Errorf("query parameter %q: %s", "workerPool", status.Convert(err).Message()))
+		return
+	}
+	writeJSON(w, http.StatusOK, counts)
 }
 
 func (a *admin) reset(w http.ResponseWriter, _ *http.Request) {

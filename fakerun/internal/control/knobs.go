@@ -191,17 +191,27 @@ type State struct {
 	Jobs       []*runpb.Job                  // by name
 	Executions map[string][]*runpb.Execution // by job name, newest first
 	Operations []*longrunningpb.Operation    // oldest first
+	// WorkerPools are by name, WorkerPoolRevisions by pool name (newest first), and Instances by pool name
+	// then short revision name: the instances each revision runs under the pool's applied split.
+	WorkerPools         []*runpb.WorkerPool
+	WorkerPoolRevisions map[string][]*runpb.Revision
+	Instances           map[string]map[string]int32
 }
 
-// MarshalJSON renders the state as {"services":[…],"revisions":{…},"jobs":[…],"executions":{…},"operations":[…]}.
+// MarshalJSON renders the state as {"services":[…],"revisions":{…},"jobs":[…],"executions":{…},"operations":[…],
+// "workerPools":[…],"workerPoolRevisions":{…},"instances":{…}}.
 func (st *State) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Services   []json.RawMessage            `json:"services"`
-		Revisions  map[string][]json.RawMessage `json:"revisions"`
-		Jobs       []json.RawMessage            `json:"jobs"`
-		Executions map[string][]json.RawMessage `json:"executions"`
-		Operations []json.RawMessage            `json:"operations"`
-	}{rawList(st.Services), rawLists(st.Revisions), rawList(st.Jobs), rawLists(st.Executions), rawList(st.Operations)})
+		Services            []json.RawMessage            `json:"services"`
+		Revisions           map[string][]json.RawMessage `json:"revisions"`
+		Jobs                []json.RawMessage            `json:"jobs"`
+		Executions          map[string][]json.RawMessage `json:"executions"`
+		Operations          []json.RawMessage            `json:"operations"`
+		WorkerPools         []json.RawMessage            `json:"workerPools"`
+		WorkerPoolRevisions map[string][]json.RawMessage `json:"workerPoolRevisions"`
+		Instances           map[string]map[string]int32  `json:"instances"`
+	}{rawList(st.Services), rawLists(st.Revisions), rawList(st.Jobs), rawLists(st.Executions), rawList(st.Operations),
+		rawList(st.WorkerPools), rawLists(st.WorkerPoolRevisions), st.Instances})
 }
 
 // rawList renders messages with protojson (null for one that fails).
@@ -226,7 +236,7 @@ func rawLists[M proto.Message](byKey map[string][]M) map[string][]json.RawMessag
 	return out
 }
 
-// State returns a copy of all services, revisions, jobs, executions and operations.
+// State returns a copy of all services, revisions, jobs, executions, operations and worker pools.
 func (s *Server) State() *State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,6 +251,13 @@ func (s *Server) State() *State {
 	}
 	slices.SortFunc(st.Services, func(a, b *runpb.Service) int { return strings.Compare(a.GetName(), b.GetName()) })
 	st.Jobs, st.Executions = s.jobCopiesLocked()
+	st.WorkerPoolRevisions = map[string][]*runpb.Revision{}
+	for name, pool := range s.pools.pools {
+		st.WorkerPools = append(st.WorkerPools, proto.Clone(pool.wp).(*runpb.WorkerPool))
+		st.WorkerPoolRevisions[name] = s.poolRevisionCopiesLocked(pool)
+	}
+	slices.SortFunc(st.WorkerPools, func(a, b *runpb.WorkerPool) int { return strings.Compare(a.GetName(), b.GetName()) })
+	st.Instances = s.allInstancesLocked()
 	for _, op := range s.sortedOperationsLocked("") {
 		st.Operations = append(st.Operations, proto.Clone(op.op).(*longrunningpb.Operation))
 	}

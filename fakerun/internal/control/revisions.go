@@ -16,7 +16,11 @@ import (
 func (s *Server) GetRevision(_ context.Context, req *runpb.GetRevisionRequest) (*runpb.Revision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.revisionLocked(req.GetName())
+	revisionOf := s.revisionLocked
+	if rules.IsWorkerPoolResource(req.GetName()) {
+		revisionOf = s.poolRevisionLocked
+	}
+	r, err := revisionOf(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -42,10 +46,15 @@ func revisionNotFound(serviceName, short string) error {
 	return rules.NotFound("REVISION", short, serviceName[:strings.Index(serviceName, "/services/")])
 }
 
-// ListRevisions lists a service's revisions newest first; the service "-"
+// ListRevisions lists a service's or a worker pool's revisions newest first; the service "-"
 // lists every service of the location, by service name. With show_deleted,
 // deleted revisions that have not expired are listed among them.
 func (s *Server) ListRevisions(_ context.Context, req *runpb.ListRevisionsRequest) (*runpb.ListRevisionsResponse, error) {
+	if rules.IsWorkerPoolResource(req.GetParent()) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.listPoolRevisionsLocked(req)
+	}
 	project, region, id, err := rules.ParseServiceName("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -109,6 +118,9 @@ func (s *Server) ListRevisions(_ context.Context, req *runpb.ListRevisionsReques
 func (s *Server) DeleteRevision(_ context.Context, req *runpb.DeleteRevisionRequest) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if rules.IsWorkerPoolResource(req.GetName()) {
+		return s.deletePoolRevisionLocked(req)
+	}
 	r, err := s.revisionLocked(req.GetName())
 	if err != nil {
 		return nil, err

@@ -21,7 +21,8 @@ import (
 type operation struct {
 	op       *longrunningpb.Operation // copy-on-write, like service.svc
 	location string
-	service  *service
+	service  *service    // the service a rollout publishes, or
+	pool     *workerPool // the worker pool it publishes
 	// generation of the service this rollout publishes when it completes.
 	generation int64
 	// waitFor must all become ready; any failing fails the operation.
@@ -64,6 +65,9 @@ func (s *Server) setRevisionStateLocked(r *revision, st revState, reason runpb.C
 // parts, so callers outside RPC handlers must clone it.
 // Must be called with s.mu held.
 func (s *Server) revisionProtoLocked(r *revision) *runpb.Revision {
+	if r.pool != nil {
+		return s.poolRevisionProtoLocked(r)
+	}
 	st := s.revisionStateLocked(r)
 	t := r.template
 	svc := r.service
@@ -99,15 +103,21 @@ func (s *Server) revisionProtoLocked(r *revision) *runpb.Revision {
 		Creator: creator,
 		Etag:    r.etag,
 	}
+	rev.Conditions = revisionConditions(r, st)
+	return rev
+}
+
+// revisionConditions are the Ready, ContainerReady and ResourcesAvailable conditions of a revision in state st.
+func revisionConditions(r *revision, st revState) []*runpb.Condition {
 	switch st {
 	case revPending:
-		rev.Conditions = []*runpb.Condition{
+		return []*runpb.Condition{
 			condition("Ready", runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", r.createTime),
 			condition("ContainerReady", runpb.Condition_CONDITION_RECONCILING, "", r.createTime),
 			condition("ResourcesAvailable", runpb.Condition_CONDITION_RECONCILING, "", r.createTime),
 		}
 	case revReady:
-		rev.Conditions = []*runpb.Condition{
+		return []*runpb.Condition{
 			condition("Ready", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt),
 			condition("ContainerReady", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt),
 			condition("ResourcesAvailable", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt),
@@ -117,10 +127,10 @@ func (s *Server) revisionProtoLocked(r *revision) *runpb.Revision {
 		ready.Reasons = &runpb.Condition_Reason{Reason: r.failReason}
 		container := condition("ContainerReady", runpb.Condition_CONDITION_FAILED, r.failMsg, r.changedAt)
 		container.Reasons = &runpb.Condition_Reason{Reason: r.failReason}
-		rev.Conditions = []*runpb.Condition{ready, container,
+		return []*runpb.Condition{ready, container,
 			condition("ResourcesAvailable", runpb.Condition_CONDITION_SUCCEEDED, "", r.changedAt)}
 	}
-	return rev
+	return nil
 }
 
 // notReadyMessage is Cloud Run's rollout error for a revision that failed.
@@ -163,13 +173,21 @@ func (s *Server) settleLocked() {
 // advanceLocked completes or fails op if its revisions allow it and reports
 // whether op is done. Must be called with s.mu held.
 func (s *Server) advanceLocked(op *operation) bool {
-	if op.service.deleted {
+	if op.pool != nil && op.pool.deleted {
+		s.finishLocked(op, status.New(codes.Aborted, fmt.Sprintf("Worker pool '%s' was deleted while the operation was running.", op.pool.id)), nil)
+		return true
+	}
+	if op.service != nil && op.service.deleted {
 		s.finishLocked(op, status.New(codes.Aborted, fmt.Sprintf("Service '%s' was deleted while the operation was running.", op.service.id)), nil)
 		return true
 	}
 	if op.missing != "" {
+		what := "traffic to route"
+		if op.pool != nil {
+			what = "instance splits to point"
+		}
 		s.failRolloutLocked(op, status.New(codes.Internal, fmt.Sprintf(
-			"Revision '%s' does not exist or is deleted. Update all traffic to route to currently available revisions.", op.missing)))
+			"Revision '%s' does not exist or is deleted. Update all %s to currently available revisions.", op.missing, what)))
 		return true
 	}
 	for _, r := range op.waitFor {
@@ -191,15 +209,19 @@ func (s *Server) advanceLocked(op *operation) bool {
 // completeRolloutLocked publishes the observed state of op's generation if
 // it is still the newest, then finishes op. Must be called with s.mu held.
 func (s *Server) completeRolloutLocked(op *operation) {
-	svc := op.service
 	at := op.created
 	for _, r := range append(slices.Clip(op.waitFor), op.follow) {
 		if r != nil && r.changedAt.After(at) {
 			at = r.changedAt
 		}
 	}
+	if op.pool != nil {
+		s.completePoolRolloutLocked(op, at)
+		return
+	}
+	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
-		next := proto.Clone(svc.svc).(*runpb.Service)
+		next := shallowCopy(svc.svc)
 		statuses, serving := s.trafficStatusesLocked(svc, next.GetTraffic())
 		next.TrafficStatuses = statuses
 		if serving != nil {
@@ -221,10 +243,14 @@ func (s *Server) completeRolloutLocked(op *operation) {
 // newest) and fails op; traffic and latest_ready_revision keep their last
 // serving state. Must be called with s.mu held.
 func (s *Server) failRolloutLocked(op *operation, st *status.Status) {
+	if op.pool != nil {
+		s.failPoolRolloutLocked(op, st)
+		return
+	}
 	svc := op.service
 	if svc.svc.GetGeneration() == op.generation {
 		at := s.nowLocked()
-		next := proto.Clone(svc.svc).(*runpb.Service)
+		next := shallowCopy(svc.svc)
 		next.Reconciling = false
 		next.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_FAILED, st.Message(), at)
 		next.Conditions = []*runpb.Condition{
@@ -258,12 +284,9 @@ func (s *Server) finishLocked(op *operation, st *status.Status, response proto.M
 // generation and settles it at once when nothing has to wait.
 // Must be called with s.mu held.
 func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow *revision, missing string) (*longrunningpb.Operation, error) {
-	meta, err := anypb.New(svc.svc)
-	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
-	op := &operation{
-		op:         &longrunningpb.Operation{Name: svc.location + "/operations/" + s.newUIDLocked(), Metadata: meta},
+	started := svc.svc // the metadata until done: marshalled only when op does not succeed at once
+	op, err := s.registerRolloutLocked(&operation{
+		op:         &longrunningpb.Operation{Name: svc.location + "/operations/" + s.newUIDLocked()},
 		location:   svc.location,
 		service:    svc,
 		generation: svc.svc.GetGeneration(),
@@ -271,7 +294,21 @@ func (s *Server) startOperationLocked(svc *service, waitFor []*revision, follow 
 		follow:     follow,
 		missing:    missing,
 		created:    s.nowLocked(),
+	})
+	if err != nil || op.GetMetadata() != nil {
+		return op, err
 	}
+	meta, err := anypb.New(started)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	op.Metadata = meta
+	return op, nil
+}
+
+// registerRolloutLocked registers a rollout operation of a service or a worker pool and settles it at
+// once when nothing has to wait. Must be called with s.mu held.
+func (s *Server) registerRolloutLocked(op *operation) (*longrunningpb.Operation, error) {
 	s.opSeq++
 	op.seq = s.opSeq
 	s.operations[op.op.GetName()] = op

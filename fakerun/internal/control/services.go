@@ -145,6 +145,9 @@ func validateService(id string, svc *runpb.Service) error {
 	if err := rules.ValidateRevisionTemplate("service.template", svc.GetTemplate()); err != nil {
 		return err
 	}
+	if err := rules.ValidateServiceFields(svc); err != nil {
+		return err
+	}
 	return validateTraffic(id, svc.GetTraffic())
 }
 
@@ -378,27 +381,48 @@ func (s *Server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemp
 // template t, named by t.revision or automatically {service}-{generation}-{xyz}.
 // Must be called with s.mu held.
 func (s *Server) newRevisionLocked(svc *service, generation int64, t *runpb.RevisionTemplate) (*revision, error) {
-	name := t.GetRevision()
-	if name == "" {
-		for name == "" || s.revisions[rules.RevisionName(svc.name, name)] != nil || svc.deletedRevisions[name] {
-			name = fmt.Sprintf("%s-%05d-%s", svc.id, generation, s.randomLettersLocked(3))
-		}
-	} else if !strings.HasPrefix(name, svc.id+"-") || len(name) > 63 || !rules.DnsLabelPattern.MatchString(name) {
-		return nil, rules.InvalidArgument("service.template.revision", fmt.Sprintf(
-			"revision name %q must start with the service name followed by a hyphen (%q), use only lowercase letters, digits and hyphens, not end with a hyphen, and have at most 63 characters", name, svc.id+"-"))
-	} else if s.revisions[rules.RevisionName(svc.name, name)] != nil {
-		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", name)
-	} else if svc.deletedRevisions[name] {
-		return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' was deleted; the name of a deleted revision cannot be reused.", name)
+	name, err := s.revisionIDLocked(svc.name, svc.id, "service", svc.deletedRevisions, generation, t.GetRevision())
+	if err != nil {
+		return nil, err
 	}
 	tmpl := proto.Clone(t).(*runpb.RevisionTemplate)
 	tmpl.Revision = name
+	r := s.startRevisionLocked(rules.RevisionName(svc.name, name), tmpl)
+	r.service = svc
+	return r, nil
+}
+
+// revisionIDLocked returns the short name of a new revision of the service or worker pool named owner
+// (kind "service" or "worker_pool"): requested when given and free, else {id}-{generation}-{xyz}. A
+// requested name must start with the owner's id and a hyphen and never have been used, even by a
+// deleted revision. Must be called with s.mu held.
+func (s *Server) revisionIDLocked(owner, id, kind string, deleted map[string]bool, generation int64, requested string) (string, error) {
+	name := requested
+	switch {
+	case name == "":
+		for name == "" || s.revisions[rules.RevisionName(owner, name)] != nil || deleted[name] {
+			name = fmt.Sprintf("%s-%05d-%s", id, generation, s.randomLettersLocked(3))
+		}
+	case !strings.HasPrefix(name, id+"-") || len(name) > 63 || !rules.DnsLabelPattern.MatchString(name):
+		return "", rules.InvalidArgument(kind+".template.revision", fmt.Sprintf(
+			"revision name %q must start with the %s name followed by a hyphen (%q), use only lowercase letters, digits and hyphens, not end with a hyphen, and have at most 63 characters",
+			name, strings.ReplaceAll(kind, "_", " "), id+"-"))
+	case s.revisions[rules.RevisionName(owner, name)] != nil:
+		return "", status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", name)
+	case deleted[name]:
+		return "", status.Errorf(codes.AlreadyExists, "Revision named '%s' was deleted; the name of a deleted revision cannot be reused.", name)
+	}
+	return name, nil
+}
+
+// startRevisionLocked builds a revision named name (full) running tmpl, pending readiness as the server's
+// readiness settings and the behaviours of its image or name say. Must be called with s.mu held.
+func (s *Server) startRevisionLocked(name string, tmpl *runpb.RevisionTemplate) *revision {
 	now := s.nowLocked()
 	r := &revision{
-		name:       rules.RevisionName(svc.name, name),
+		name:       name,
 		uid:        s.newUIDLocked(),
 		etag:       s.newEtagLocked(),
-		service:    svc,
 		template:   tmpl,
 		createTime: now,
 		readyAt:    now.Add(s.readinessDelay),
@@ -411,7 +435,7 @@ func (s *Server) newRevisionLocked(svc *service, generation int64, t *runpb.Revi
 	if d := s.behaviorLocked(r).ReadinessDelay; d > 0 {
 		r.readyAt, r.manual = now.Add(d), false
 	}
-	return r, nil
+	return r
 }
 
 // addRevisionLocked registers r and, above the revision cap, deletes the

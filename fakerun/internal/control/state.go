@@ -59,6 +59,7 @@ type Server struct {
 	deletedServices map[string][]*runpb.Service
 	operations      map[string]*operation
 	jobs            *jobStore    // jobs, executions and their pending operations
+	pools           *poolStore   // worker pools; their revisions are in revisions too
 	iam             *iam.Store   // the IAM policies of services and jobs
 	opSeq           int64        // last operation sequence number
 	pending         []*operation // operations not done yet, oldest first
@@ -102,20 +103,23 @@ const (
 
 // revision is one immutable revision template plus its readiness.
 type revision struct {
-	name       string // full resource name
-	uid        string
-	seq        int64 // creation order within the service
-	etag       string
-	service    *service
-	template   *runpb.RevisionTemplate // never modified after creation
-	createTime time.Time
-	readyAt    time.Time // when it becomes ready unless manual
-	manual     bool
-	failImage  string // non-empty: the revision fails at readyAt because of this image
-	state      revState
-	changedAt  time.Time // when state last changed
-	failReason runpb.Condition_CommonReason
-	failMsg    string
+	name     string // full resource name
+	uid      string
+	seq      int64 // creation order within the service
+	etag     string
+	service  *service                // nil for a worker pool's revision
+	template *runpb.RevisionTemplate // never modified after creation; a pool revision's containers
+	// pool and poolTemplate are set for a worker pool's revision instead of service.
+	pool         *workerPool
+	poolTemplate *runpb.WorkerPoolRevisionTemplate // never modified after creation
+	createTime   time.Time
+	readyAt      time.Time // when it becomes ready unless manual
+	manual       bool
+	failImage    string // non-empty: the revision fails at readyAt because of this image
+	state        revState
+	changedAt    time.Time // when state last changed
+	failReason   runpb.Condition_CommonReason
+	failMsg      string
 }
 
 // New returns an empty control plane configured by cfg, which Reset returns to.
@@ -141,6 +145,7 @@ func (s *Server) resetLocked() {
 	s.deletedServices = map[string][]*runpb.Service{}
 	s.operations = map[string]*operation{}
 	s.jobs = newJobStore()
+	s.pools = newPoolStore()
 	s.iam = iam.NewStore()
 	s.pending = nil
 	s.dirty = false

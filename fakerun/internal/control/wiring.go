@@ -13,7 +13,7 @@ type JobsAPI interface {
 	runpb.TasksServer
 }
 
-// Register serves the Admin API v2 (Services, Revisions, Jobs, Executions, Tasks) and Operations on gs;
+// Register serves the Admin API v2 (Services, Revisions, Jobs, Executions, Tasks, WorkerPools) and Operations on gs;
 // tasks runs the tasks of docker-mode executions. It returns the jobs API it registered, for the rooms
 // that are views of it (the v1 API); s itself is the Services and Revisions API.
 func (s *Server) Register(gs *grpc.Server, tasks *TaskRunner) JobsAPI {
@@ -23,6 +23,7 @@ func (s *Server) Register(gs *grpc.Server, tasks *TaskRunner) JobsAPI {
 	runpb.RegisterJobsServer(gs, jobs)
 	runpb.RegisterExecutionsServer(gs, jobs)
 	runpb.RegisterTasksServer(gs, jobs)
+	runpb.RegisterWorkerPoolsServer(gs, &workerPoolsServer{srv: s})
 	longrunningpb.RegisterOperationsServer(gs, s)
 	return jobs
 }

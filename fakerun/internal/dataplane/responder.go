@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun/internal/control"
@@ -50,12 +51,39 @@ type Handler struct {
 	router     Router
 	store      Recorder
 	containers Backends
+	backends   *http.Transport // to proxied backends and containers, keeping connections open between requests
+	buffers    bufferPool      // the proxy's copy buffers
+	// checkInvokers makes a request without a bearer token to a service that is not public a 403.
+	checkInvokers bool
 }
 
-// New returns the data plane over a control plane, a metrics store and the docker containers.
-func New(router Router, store Recorder, containers Backends) *Handler {
-	return &Handler{router: router, store: store, containers: containers}
+// maxIdlePerBackend is how many idle connections to one backend are kept: at least the callers of a
+// busy test, so that proxied requests do not open a connection each (http.DefaultTransport keeps 2).
+const maxIdlePerBackend = 64
+
+// New returns the data plane over a control plane, a metrics store and the docker containers; with
+// checkInvokers, requests to a service that is not public need a bearer token, as on Cloud Run.
+func New(router Router, store Recorder, containers Backends, checkInvokers bool) *Handler {
+	backends := http.DefaultTransport.(*http.Transport).Clone()
+	backends.MaxIdleConnsPerHost = maxIdlePerBackend
+	return &Handler{router: router, store: store, containers: containers, backends: backends, checkInvokers: checkInvokers,
+		buffers: bufferPool{pool: sync.Pool{New: func() any { return new([proxyBufferSize]byte) }}}}
 }
+
+// Close closes the idle connections to backends.
+func (d *Handler) Close() {
+	d.backends.CloseIdleConnections()
+}
+
+// proxyBufferSize is the size of the proxy's copy buffers, httputil.ReverseProxy's default.
+const proxyBufferSize = 32 << 10
+
+// bufferPool reuses the proxy's copy buffers (httputil.BufferPool), which ReverseProxy would otherwise
+// allocate for every request.
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return p.pool.Get().(*[proxyBufferSize]byte)[:] }
+func (p *bufferPool) Put(b []byte) { p.pool.Put((*[proxyBufferSize]byte)(b)) }
 
 // ServeHTTP routes one request to a revision and answers for it.
 func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +94,10 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case control.RouteNoRevision:
 		errorPage(w, http.StatusServiceUnavailable, "The service has no ready revision to serve this request.")
+		return
+	}
+	if d.checkInvokers && !tgt.Invokable && !hasBearer(r) {
+		forbidden(w, r) // refused in front of the service: no revision answers, nothing is recorded
 		return
 	}
 
@@ -101,13 +133,13 @@ func (d *Handler) answer(w http.ResponseWriter, r *http.Request, tgt control.Tar
 		if err != nil { // validated when set
 			return errorPage(w, http.StatusInternalServerError, err.Error())
 		}
-		return proxy(w, r, tgt, backend)
+		return d.proxy(w, r, tgt, backend)
 	case tgt.Behavior.Docker:
 		backend, err := d.containers.Backend(r.Context(), tgt.DockerRevision())
 		if err != nil {
 			return errorPage(w, http.StatusServiceUnavailable, fmt.Sprintf("fakerun: revision %s has no container: %v", tgt.Resource.RevisionName, err))
 		}
-		return proxy(w, r, tgt, backend)
+		return d.proxy(w, r, tgt, backend)
 	default:
 		return hello(w, tgt)
 	}
@@ -143,9 +175,11 @@ func errorPage(w http.ResponseWriter, code int, msg string) int {
 // proxy forwards r to backend with the headers Cloud Run's front end adds
 // and the container contract as X-Fakerun-K-* headers, and returns the
 // backend's status (503 when it does not answer).
-func proxy(w http.ResponseWriter, r *http.Request, t control.Target, backend *url.URL) int {
+func (d *Handler) proxy(w http.ResponseWriter, r *http.Request, t control.Target, backend *url.URL) int {
 	code := http.StatusServiceUnavailable
 	rp := &httputil.ReverseProxy{
+		Transport:  d.backends,
+		BufferPool: &d.buffers,
 		ModifyResponse: func(resp *http.Response) error {
 			code = resp.StatusCode
 			return nil

@@ -22,6 +22,7 @@ var Methods = []string{
 	"CreateJob", "GetJob", "ListJobs", "UpdateJob", "DeleteJob", "RunJob",
 	"GetExecution", "ListExecutions", "DeleteExecution", "CancelExecution",
 	"GetTask", "ListTasks",
+	"CreateWorkerPool", "GetWorkerPool", "ListWorkerPools", "UpdateWorkerPool", "DeleteWorkerPool",
 	"GetOperation", "ListOperations", "DeleteOperation", "WaitOperation", "CancelOperation",
 	"ListTimeSeries", "CreateTimeSeries", "GetMetricDescriptor", "ListMetricDescriptors",
 }

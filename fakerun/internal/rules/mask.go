@@ -5,16 +5,14 @@ import (
 	"strings"
 	"unicode"
 
-	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// serviceFields describes runpb.Service once.
-var serviceFields = (&runpb.Service{}).ProtoReflect().Descriptor().Fields()
-
-// applyMask copies the fields named by paths from src into dst. Paths may
-// be snake_case or lowerCamelCase; "*" replaces every writable field.
-func ApplyMask(dst, src *runpb.Service, paths []string) error {
+// ApplyMask copies the fields named by paths from src into dst, two messages of one type (a Service or a
+// WorkerPool). Paths may be snake_case or lowerCamelCase; "*" replaces every writable field.
+func ApplyMask(dst, src proto.Message, paths []string) error {
+	md := dst.ProtoReflect().Descriptor()
 	for _, path := range paths {
 		if path == "*" {
 			ReplaceWritable(dst, src)
@@ -22,11 +20,11 @@ func ApplyMask(dst, src *runpb.Service, paths []string) error {
 		}
 		segments := strings.Split(path, ".")
 		d, s := dst.ProtoReflect(), src.ProtoReflect()
-		fields := serviceFields
+		fields := md.Fields()
 		for i, seg := range segments {
 			fd := fields.ByName(protoreflect.Name(SnakeCase(seg)))
 			if fd == nil {
-				return InvalidArgument("update_mask", fmt.Sprintf("unknown field %q in path %q of google.cloud.run.v2.Service", seg, path))
+				return InvalidArgument("update_mask", fmt.Sprintf("unknown field %q in path %q of %s", seg, path, md.FullName()))
 			}
 			if i == 0 && !Writable(fd) {
 				return InvalidArgument("update_mask", fmt.Sprintf("field %q is output only or immutable and cannot be updated", seg))

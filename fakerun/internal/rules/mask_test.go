@@ -58,6 +58,7 @@ func TestApplyMask(t *testing.T) {
 
 // TestWritable is not parallel: testing.AllocsPerRun refuses parallel tests.
 func TestWritable(t *testing.T) {
+	serviceFields := (&runpb.Service{}).ProtoReflect().Descriptor().Fields()
 	var names []string
 	for i := range serviceFields.Len() {
 		if fd := serviceFields.Get(i); Writable(fd) {
