@@ -107,8 +107,8 @@ tidy: ## go mod tidy in every module.
 ##@ Run
 
 .PHONY: demo
-demo: ## The main job: a canary gated by CLOUDRUN_ANALYSIS against fakerun, with live progress (SCENARIO=bad-canary: rolled back).
-	go -C e2e run ./cmd/demo $(if $(SCENARIO),-scenario $(SCENARIO))
+demo: ## The main job: a canary gated by CLOUDRUN_ANALYSIS against fakerun, with live progress (SCENARIO=bad-canary: rolled back; PIPED=real: on pipedv1 and the in-memory control plane).
+	go -C e2e run ./cmd/demo $(if $(SCENARIO),-scenario $(SCENARIO)) $(if $(PIPED),-piped $(PIPED))
 
 ##@ Tools
 

@@ -47,6 +47,15 @@ type flags struct {
 	scenario       string
 	analysisScale  float64
 	loadRate       int
+	piped          string
+}
+
+// appFiles is the demo's application: its service manifest (file name, content at v2 and at v1), service and
+// image.
+type appFiles struct {
+	manifestFile, manifest, v1 string
+	serviceID, serviceName     string
+	image                      string
 }
 
 func main() {
@@ -58,12 +67,19 @@ func main() {
 	flag.StringVar(&f.previousImage, "previous-image", "", "image of the first (quick sync) deployment (default: the manifest's image with tag v1)")
 	flag.Float64Var(&f.timeScale, "wait-scale", 1, "factor applied to WAIT durations")
 	flag.DurationVar(&f.readinessDelay, "readiness-delay", time.Second, "in-process fakerun: time a new revision takes to become ready")
-	flag.DurationVar(&f.timeout, "timeout", 3*time.Minute, "give up after this long")
+	flag.DurationVar(&f.timeout, "timeout", 0, "give up after this long (default 3m; 8m with -piped real, which builds pipedv1 and waits on its loops)")
 	flag.StringVar(&f.scenario, "scenario", scenarioGood, "good: a healthy v2 passes the analysis; bad-canary: v2 answers 20% 503 and is rolled back")
 	flag.Float64Var(&f.analysisScale, "analysis-scale", 0.01, "factor applied to the durations of CLOUDRUN_ANALYSIS (10m of analysis take 6s)")
 	flag.IntVar(&f.loadRate, "load-rate", 1000, "requests per second fakerun's load generator sends to the service during the canary")
+	flag.StringVar(&f.piped, "piped", pipedStandIn, "stand-in: the e2e stand-in drives the plugin; real: pipedv1 (built from the pinned module) and the in-memory control plane")
 	flag.Parse()
 
+	if f.timeout == 0 {
+		f.timeout = 3 * time.Minute
+		if f.piped == pipedReal {
+			f.timeout = 8 * time.Minute
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -80,6 +96,9 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 	if f.scenario != scenarioGood && f.scenario != scenarioBadCanary {
 		return fmt.Errorf("-scenario %q: allowed %s or %s", f.scenario, scenarioGood, scenarioBadCanary)
 	}
+	if f.piped != pipedStandIn && f.piped != pipedReal {
+		return fmt.Errorf("-piped %q: allowed %s or %s", f.piped, pipedStandIn, pipedReal)
+	}
 	if f.app == "" {
 		root, err := piped.RepoRoot()
 		if err != nil {
@@ -94,17 +113,6 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 	if f.previousImage == "" {
 		f.previousImage = withTag(image, "v1")
 	}
-
-	p.step("Building the plugin")
-	t := time.Now()
-	bin, err := piped.BuildPlugin()
-	if err != nil {
-		return err
-	}
-	if os.Getenv(piped.PluginBinaryEnv) == "" {
-		defer func() { _ = os.RemoveAll(filepath.Dir(bin)) }()
-	}
-	p.done("built %s in %s", bin, since(t))
 
 	addr := f.fakerunAddr
 	if addr == "" {
@@ -132,6 +140,29 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 		return err
 	}
 	defer func() { _ = reader.Close() }()
+	serviceName := naming.ServiceName(f.project, f.region, serviceID)
+	if f.piped == pipedReal {
+		app := appFiles{
+			manifestFile: manifestFile, manifest: manifest, v1: strings.Replace(manifest, image, f.previousImage, 1),
+			serviceID: serviceID, serviceName: serviceName, image: image,
+		}
+		if err := runReal(ctx, f, p, app, addr, reader); err != nil {
+			return err
+		}
+		p.line("\nDone in %s.", since(start))
+		return nil
+	}
+
+	p.step("Building the plugin")
+	t := time.Now()
+	bin, err := piped.BuildPlugin()
+	if err != nil {
+		return err
+	}
+	if os.Getenv(piped.PluginBinaryEnv) == "" {
+		defer func() { _ = os.RemoveAll(filepath.Dir(bin)) }()
+	}
+	p.done("built %s in %s", bin, since(t))
 
 	pd, err := piped.New(ctx,
 		piped.WithPluginBinary(bin),
@@ -145,7 +176,6 @@ func run(ctx context.Context, f flags, out io.Writer) error {
 	defer pd.Close()
 	p.step("Plugin %q started (pid %d) with deploy target \"local\" → %s (%s/%s)", pd.PluginName(), pd.PluginPID(), addr, f.project, f.region)
 
-	serviceName := naming.ServiceName(f.project, f.region, serviceID)
 	showTraffic := func() {
 		readCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
