@@ -81,9 +81,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
 	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, ctl.Now)))
-	jobs := ctl.Register(gs, tasks)
+	jobs, workerPools := ctl.Register(gs, tasks)
 	// The Admin API v1 that gcloud speaks: a view of the v2 API, chosen by Host.
-	v1 := knative.NewHandler(knative.Backend{Services: ctl, Revisions: ctl, Jobs: jobs, Executions: jobs, Tasks: jobs})
+	v1 := knative.NewHandler(knative.Backend{Services: ctl, Revisions: ctl, Jobs: jobs, Executions: jobs, Tasks: jobs, WorkerPools: workerPools})
 	monitoring := metrics.NewService(store)
 	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
