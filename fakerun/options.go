@@ -19,6 +19,8 @@ type config struct {
 	retention      time.Duration
 	ingestionDelay time.Duration
 	faults         map[string][]Fault
+	// noInvokerCheck lets requests without a bearer token reach services that are not public.
+	noInvokerCheck bool
 }
 
 func defaultConfig() *config {
@@ -148,6 +150,17 @@ func WithMetricsRetention(d time.Duration) Option {
 			return fmt.Errorf("fakerun: WithMetricsRetention: retention must be positive, got %s", d)
 		}
 		c.retention = d
+		return nil
+	}
+}
+
+// WithoutInvokerCheck lets every request reach every service, as if all were public. By default, as on
+// Cloud Run, a request to a service that is neither public (allUsers holds roles/run.invoker) nor
+// invokerIamDisabled needs an "Authorization: Bearer TOKEN" header (any token) or gets 403; the traffic
+// client and the load generator send one.
+func WithoutInvokerCheck() Option {
+	return func(c *config) error {
+		c.noInvokerCheck = true
 		return nil
 	}
 }

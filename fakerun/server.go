@@ -107,7 +107,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	split := listener.New(l)
 	s := &Server{control: ctl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, pools: pools, tasks: tasks, grpc: gs, mux: mux, listener: split}
-	s.serving = dataplane.New(ctl, store, containers)
+	s.serving = dataplane.New(ctl, store, containers, !cfg.noInvokerCheck)
 	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
 	s.loads = dataplane.NewGenerator(s.trafficClient)
 	s.http = &http.Server{Handler: dataplane.NewHostRouter(s.serving, v1, mux), ReadHeaderTimeout: 10 * time.Second}

@@ -166,6 +166,7 @@ func TestServingURLs(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, "http://"+srv.Addr()+"/", nil)
 		require.NoError(t, err)
 		req.Host = svc.GetUri()[len("https://"):]
+		req.Header.Set("Authorization", "Bearer token")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		_ = resp.Body.Close()
@@ -179,6 +180,7 @@ func TestServingURLs(t *testing.T) {
 			req, err := http.NewRequest(http.MethodGet, "http://"+srv.Addr()+"/v2/"+testSvc, nil)
 			require.NoError(t, err)
 			req.Host = h
+			req.Header.Set("Authorization", "Bearer token")
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			body, err := io.ReadAll(resp.Body)

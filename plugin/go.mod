@@ -20,7 +20,6 @@ require (
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.1 // indirect
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect
-	cloud.google.com/go/iam v1.14.0 // indirect
 	cloud.google.com/go/longrunning v1.5.0 // indirect
 	cloud.google.com/go/profiler v0.3.1 // indirect
 	connectrpc.com/connect v1.19.1 // indirect
@@ -74,16 +73,17 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
-	google.golang.org/genproto v0.0.0-20261012220534-4341edf3f941 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261026165753-2ffab32bce7e // indirect
 )
 
 require (
+	cloud.google.com/go/iam v1.14.0
 	cloud.google.com/go/monitoring v1.32.1
 	github.com/google/go-cmp v0.7.0
 	github.com/pipecd-cloudrun/cloudrun/fakerun v0.0.0
 	github.com/tidwall/gjson v1.18.0
 	golang.org/x/oauth2 v0.37.0
+	google.golang.org/genproto v0.0.0-20261012220534-4341edf3f941
 )
 
 replace github.com/pipecd-cloudrun/cloudrun/fakerun => ../fakerun

@@ -38,7 +38,7 @@ func TestApplicationConfigErrorsNameThePlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := spec.Decode("app.pipecd.yaml")
-	want := `app.pipecd.yaml: application spec.plugins.run-tokyo: unknown field "inputs", allowed fields: input, quickSync`
+	want := `app.pipecd.yaml: application spec.plugins.run-tokyo: unknown field "inputs", allowed fields: access, input, quickSync`
 	if err == nil || err.Error() != want {
 		t.Errorf("Decode error = %v, want %s", err, want)
 	}

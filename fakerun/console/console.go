@@ -152,7 +152,7 @@ func locationName(r *http.Request) string {
 }
 
 // visit sends a request to a service or tag URL through fakerun's router,
-// so that the console's links to them open in a browser.
+// so that the console's links to them open in a browser, with a bearer token (the invoker check).
 func (c *console) visit(w http.ResponseWriter, r *http.Request) {
 	host := r.PathValue("host")
 	if !strings.HasSuffix(host, ".run.app") {
@@ -163,6 +163,7 @@ func (c *console) visit(w http.ResponseWriter, r *http.Request) {
 	out.Host = host
 	out.URL.Path = "/" + r.PathValue("path")
 	out.URL.RawPath = ""
+	out.Header.Set("Authorization", "Bearer console") // the console's user invokes as an authorised invoker would
 	c.src.TrafficHandler().ServeHTTP(w, out)
 }
 

@@ -24,6 +24,16 @@ type ApplicationSpec struct {
 	Input Input `json:"input"`
 	// QuickSync configures the CLOUDRUN_SYNC stage of a quick sync.
 	QuickSync QuickSyncOptions `json:"quickSync"`
+	// Access says who may invoke the service.
+	Access Access `json:"access"`
+}
+
+// Access says who may invoke the service (pipecd#3765).
+type Access struct {
+	// Public, when set, is whether anyone (allUsers) holds roles/run.invoker on the service: CLOUDRUN_SYNC
+	// grants or revokes it in the service's IAM policy, keeping every other binding. Default: nil, the
+	// policy is left as it is.
+	Public *bool `json:"public,omitempty"`
 }
 
 // Input says where the service, job or worker pool manifest is and how to adjust it. An application
@@ -76,6 +86,9 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 			boolField("prune", &spec.QuickSync.Prune),
 			timeoutField("timeout", &spec.QuickSync.Timeout),
 		),
+		objectField("access",
+			optionalBoolField("public", &spec.Access.Public),
+		),
 	); err != nil {
 		return err
 	}
@@ -92,6 +105,10 @@ func (s *ApplicationSpec) UnmarshalJSON(data []byte) error {
 	if len(set) > 1 {
 		return fmt.Errorf("%s: fields %s are set together: an application deploys one service, one job or one worker pool, "+
 			"allowed one of them (make the others separate applications)", applicationWhere(), strings.Join(set, " and "))
+	}
+	if spec.Access.Public != nil && (spec.Input.JobManifestFile != "" || spec.Input.WorkerPoolManifestFile != "") {
+		return fmt.Errorf("%s: field \"access.public\" is set for a job or a worker pool, allowed only for a service: "+
+			"only a service is invoked over HTTP", applicationWhere())
 	}
 	if len(set) == 0 {
 		spec.Input.ServiceManifestFile = DefaultServiceManifestFile

@@ -89,13 +89,20 @@ func TestApplicationSpec(t *testing.T) {
 		{name: "success: empty manifest file name means default", raw: `{"input": {"serviceManifestFile": ""}}`, want: defaults},
 		{
 			name: "success: every field",
-			raw:  `{"input": {"serviceManifestFile": "run/svc.json", "image": "localhost:5000/app:v2"}, "quickSync": {"prune": true, "timeout": "2m"}}`,
+			raw:  `{"input": {"serviceManifestFile": "run/svc.json", "image": "localhost:5000/app:v2"}, "quickSync": {"prune": true, "timeout": "2m"}, "access": {"public": true}}`,
 			want: ApplicationSpec{
 				Input:     Input{ServiceManifestFile: "run/svc.json", Image: "localhost:5000/app:v2"},
 				QuickSync: QuickSyncOptions{Prune: true, Timeout: unit.Duration(2 * time.Minute)},
+				Access:    Access{Public: new(true)},
 			},
 		},
-		{name: "fail: unknown top-level field", raw: `{"inputs": {}}`, wantErr: `application spec.plugins.cloudrun: unknown field "inputs", allowed fields: input, quickSync`},
+		{name: "success: access.public false revokes public access", raw: `{"access": {"public": false}}`, want: ApplicationSpec{Input: defaults.Input, QuickSync: defaults.QuickSync, Access: Access{Public: new(false)}}},
+		{name: "success: access without public leaves the policy alone", raw: `{"access": {}}`, want: defaults},
+		{name: "fail: access.public not a boolean", raw: `{"access": {"public": "yes"}}`, wantErr: `field "access.public": "yes" is not a boolean, allowed true or false`},
+		{name: "fail: unknown access field", raw: `{"access": {"invokers": ["allUsers"]}}`, wantErr: `unknown field "access.invokers", allowed fields: public`},
+		{name: "fail: access.public for a job", raw: `{"input": {"jobManifestFile": "job.yaml"}, "access": {"public": true}}`, wantErr: `field "access.public" is set for a job or a worker pool, allowed only for a service`},
+		{name: "fail: access.public for a worker pool", raw: `{"input": {"workerPoolManifestFile": "pool.yaml"}, "access": {"public": true}}`, wantErr: `field "access.public" is set for a job or a worker pool, allowed only for a service`},
+		{name: "fail: unknown top-level field", raw: `{"inputs": {}}`, wantErr: `application spec.plugins.cloudrun: unknown field "inputs", allowed fields: access, input, quickSync`},
 		{name: "fail: unknown input field", raw: `{"input": {"manifest": "a.yaml"}}`, wantErr: `unknown field "input.manifest", allowed fields: image, jobManifestFile, serviceManifestFile, workerPoolManifestFile`},
 		{
 			name: "success: a job",

@@ -30,6 +30,21 @@ func boolField(name string, dst *bool) field {
 	return field{name, func(o *object) error { return o.bool(name, dst) }}
 }
 
+// optionalBoolField decodes a boolean field that may be left out: dst stays nil when it is absent.
+func optionalBoolField(name string, dst **bool) field {
+	return field{name, func(o *object) error {
+		if o.value(name) == nil {
+			return nil
+		}
+		v := new(bool)
+		if err := o.bool(name, v); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}}
+}
+
 func stringField(name string, dst *string) field {
 	return field{name, func(o *object) error { return o.string(name, dst) }}
 }

@@ -54,5 +54,5 @@ func TestRawApplicationSpec(t *testing.T) {
 	require.ErrorContains(t, err, `app.pipecd.yaml: application spec.plugins.cloudrun: field "input.serviceManifestFile": "../x.yaml" is outside the application directory`)
 	require.NoError(t, json.Unmarshal([]byte(`{"inputs": {}}`), &s))
 	_, err = s.Decode("app.pipecd.yaml")
-	require.ErrorContains(t, err, `app.pipecd.yaml: application spec.plugins.cloudrun: unknown field "inputs", allowed fields: input, quickSync`)
+	require.ErrorContains(t, err, `app.pipecd.yaml: application spec.plugins.cloudrun: unknown field "inputs", allowed fields: access, input, quickSync`)
 }

@@ -44,6 +44,10 @@ type syncRecord struct {
 	// ROLLBACK writes back its template (with its revision name), labels, annotations and other settings.
 	// Records written by older plugin versions have none: then only the traffic is restored.
 	Before json.RawMessage `json:"before,omitempty"`
+	// Public is whether allUsers held roles/run.invoker on the service before the deployment, by region (the
+	// deploy target's, and the others of a multi-region service); nil when access.public is not set (the
+	// deployment leaves the IAM policy alone) or the deployment created the service.
+	Public map[string]bool `json:"public,omitempty"`
 }
 
 // encodeService is the JSON form of svc kept in a syncRecord, without its traffic.

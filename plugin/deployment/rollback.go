@@ -147,6 +147,20 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 		t.Log.Infof("The deployment metadata has no record of the service before the deployment (written by an older plugin version): only the traffic is restored")
 	}
 	t.Log.Infof("Traffic of service %s:\n%s", id, traffic.Render(before, after))
+	if len(pre.GetMultiRegionSettings().GetRegions()) > 0 {
+		if restored, err := t.Client.GetService(ctx, rec.Service); err == nil {
+			reportRegions(ctx, t, restored)
+		}
+	}
+	if rec.Public != nil {
+		names := map[string]string{}
+		for region := range rec.Public {
+			names[region] = naming.ServiceName(t.Config.Project, region, id)
+		}
+		if err := p.setPublicIn(ctx, t, names, rec.Public); err != nil {
+			return fmt.Errorf("the service and its traffic were restored but its public access was not: %w", err)
+		}
+	}
 	if unusable != nil {
 		return fmt.Errorf("%w. The service was restored as it was before the deployment instead: fix the option and run the rollback again to route to another revision", unusable)
 	}

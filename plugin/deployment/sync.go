@@ -152,7 +152,7 @@ func (p *Plugin) syncTarget(ctx context.Context, t *target.Target, store metadat
 		return "", err
 	}
 	if plan.Mode != syncplan.Update {
-		return p.deployFresh(ctx, t, store, job.opts, plan)
+		return p.deployFresh(ctx, t, store, job, plan)
 	}
 	return p.deployUpdate(ctx, t, store, job, plan)
 }
@@ -171,9 +171,15 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err != nil {
 		return "", err
 	}
+	var public map[string]bool // nil: access.public is not set, the IAM policy is left alone
+	if job.src.Spec.Access.Public != nil {
+		if public, err = accessBefore(ctx, t, regionalNames(t, want.Service), true); err != nil {
+			return "", err
+		}
+	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{
 		Service: name, Revision: plan.Revision(), Traffic: toEntries(before), PreviewTag: plan.Tag,
-		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre,
+		CommitLabel: want.Service.GetLabels()[provider.LabelCommitHash], Before: pre, Public: public,
 	})
 	if err != nil {
 		return "", err
@@ -204,6 +210,12 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), job.opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
+	if public := job.src.Spec.Access.Public; public != nil {
+		names := regionalNames(t, want.Service)
+		if err := p.setPublicIn(ctx, t, names, everywhere(names, *public)); err != nil {
+			return "", fmt.Errorf("revision %s is ready but %w; the traffic is unchanged", revision, err)
+		}
+	}
 
 	var after *runpb.Service
 	err = p.writeService(ctx, t, name, nil, func(live *runpb.Service) error {
@@ -229,6 +241,7 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 		return "", fmt.Errorf("revision %s is ready but routing traffic to it failed: %w", revision, err)
 	}
 	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Render(fromEntries(rec.Traffic), after.GetTraffic()))
+	reportRegions(ctx, t, after)
 	t.Log.Successf("Deployed revision %s of service %s", revision, want.ID)
 
 	if job.opts.Prune {
@@ -242,9 +255,14 @@ func (p *Plugin) deployUpdate(ctx context.Context, t *target.Target, store metad
 // deployFresh deploys to a service that serves nothing: 100% of the traffic to the new revision. plan.Live is
 // nil when the service does not exist yet (first deployment); otherwise it has never had a ready revision
 // (for example after a failed first deployment), so there is no traffic to protect or to restore.
-func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, opts config.SyncStageOptions, plan *syncplan.Plan) (string, error) {
-	want := plan.Want
+func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metadataStore, job syncJob, plan *syncplan.Plan) (string, error) {
+	want, opts := plan.Want, job.opts
 	name := want.Service.GetName()
+	if job.src.Spec.Access.Public != nil {
+		if _, err := accessBefore(ctx, t, regionalNames(t, want.Service), false); err != nil {
+			return "", err
+		}
+	}
 	rec, err := saveSyncRecordOnce(ctx, store, t.Name, &syncRecord{Service: name, Revision: plan.Revision(), Created: true, PreviewTag: plan.Tag})
 	if err != nil {
 		return "", err
@@ -274,11 +292,18 @@ func (p *Plugin) deployFresh(ctx context.Context, t *target.Target, store metada
 	if err := p.waitReady(ctx, t, naming.FullRevisionName(name, revision), opts.Timeout.Duration()); err != nil {
 		return "", err
 	}
+	if public := job.src.Spec.Access.Public; public != nil {
+		names := regionalNames(t, want.Service)
+		if err := p.setPublicIn(ctx, t, names, everywhere(names, *public)); err != nil {
+			return "", fmt.Errorf("revision %s is ready but %w", revision, err)
+		}
+	}
 	after, err := t.Client.GetService(ctx, name)
 	if err != nil {
 		return "", err
 	}
 	url := reportDeployed(t, after, want.ID, revision, plan.Tag, traffic.Table(after.GetTraffic()))
+	reportRegions(ctx, t, after)
 	t.Log.Successf("Created service %s with revision %s", want.ID, revision)
 	return url, nil
 }

@@ -36,13 +36,14 @@ var ignoredKeyPrefixes = []string{
 	"goog-",
 }
 
-// keyedLists are the lists whose items are matched by their name rather than their position, and in
-// which an item that only the live service has is a difference (Cloud Run never adds one by itself).
-var keyedLists = map[protoreflect.FullName]bool{
-	(&runpb.Container{}).ProtoReflect().Descriptor().FullName():   true,
-	(&runpb.EnvVar{}).ProtoReflect().Descriptor().FullName():      true,
-	(&runpb.Volume{}).ProtoReflect().Descriptor().FullName():      true,
-	(&runpb.VolumeMount{}).ProtoReflect().Descriptor().FullName(): true,
+// keyedLists are the lists whose items are matched by a key field rather than their position, and in
+// which an item that only the live service has is a difference (Cloud Run never adds one by itself). A
+// volume mount is keyed by its path: one volume may be mounted at several paths.
+var keyedLists = map[protoreflect.FullName]protoreflect.Name{
+	(&runpb.Container{}).ProtoReflect().Descriptor().FullName():   "name",
+	(&runpb.EnvVar{}).ProtoReflect().Descriptor().FullName():      "name",
+	(&runpb.Volume{}).ProtoReflect().Descriptor().FullName():      "name",
+	(&runpb.VolumeMount{}).ProtoReflect().Descriptor().FullName(): "mount_path",
 }
 
 // Difference is one field whose wanted value (in git, or in the target commit) differs from the one
@@ -206,7 +207,7 @@ func project(live, git protoreflect.Message) {
 				return true // lists of strings (command, args) are compared as they are
 			}
 			gl := git.Get(fd).List()
-			keyed := keyedLists[fd.Message().FullName()]
+			_, keyed := keyedLists[fd.Message().FullName()]
 			if gl.Len() == 0 && !keyed {
 				clear = append(clear, fd)
 				return true
@@ -231,12 +232,12 @@ func project(live, git protoreflect.Message) {
 	}
 }
 
-// itemName returns the name of a keyed list item, or "".
+// itemName returns the key of a keyed list item (see keyedLists), or "".
 func itemName(m protoreflect.Message, keyed bool) string {
 	if !keyed {
 		return ""
 	}
-	if fd := m.Descriptor().Fields().ByName("name"); fd != nil {
+	if fd := m.Descriptor().Fields().ByName(keyedLists[m.Descriptor().FullName()]); fd != nil {
 		return m.Get(fd).String()
 	}
 	return ""
@@ -293,6 +294,7 @@ func diffMessages(path string, git, live protoreflect.Message, out *[]Difference
 			diffLists(p, fd, git.Get(fd).List(), live.Get(fd).List(), out)
 		case fd.Kind() == protoreflect.MessageKind && !wellKnown(fd) && git.Has(fd) && live.Has(fd):
 			diffMessages(p, git.Get(fd).Message(), live.Get(fd).Message(), out)
+		case quantityFields[fd.FullName()] && sameQuantity(git.Get(fd).String(), live.Get(fd).String()):
 		default:
 			if gv, lv := fieldJSON(git, fd), fieldJSON(live, fd); gv != lv {
 				*out = append(*out, Difference{Path: p, Want: gv, Have: lv})
@@ -325,6 +327,11 @@ func diffMaps(path string, git, live protoreflect.Map, out *[]Difference) {
 	}
 }
 
+// quantityFields are the string fields holding a quantity, compared by amount like resource limits.
+var quantityFields = map[protoreflect.FullName]bool{
+	(&runpb.EmptyDirVolumeSource{}).ProtoReflect().Descriptor().Fields().ByName("size_limit").FullName(): true,
+}
+
 var quantityPattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$`)
 
 var quantitySuffixes = map[string]float64{
@@ -345,7 +352,7 @@ func sameQuantity(a, b string) bool {
 }
 
 func diffLists(path string, fd protoreflect.FieldDescriptor, git, live protoreflect.List, out *[]Difference) {
-	keyed := keyedLists[fd.Message().FullName()]
+	_, keyed := keyedLists[fd.Message().FullName()]
 	used := make([]bool, live.Len())
 	for i, j := range pair(git, live, keyed) {
 		g := git.Get(i).Message()

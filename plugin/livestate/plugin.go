@@ -29,11 +29,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
+	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
@@ -77,29 +81,29 @@ func (p *Plugin) GetLivestate(ctx context.Context, _ *config.PluginConfig, dts [
 	for _, dt := range dts {
 		resources, state := p.targetState(ctx, dt, src)
 		resp.LiveState.Resources = append(resp.LiveState.Resources, resources...)
-		states = append(states, state)
+		states = append(states, state...)
 	}
 	resp.SyncState = combine(states)
 	return resp, nil
 }
 
-// target returns the resources and the sync state of one deploy target.
-func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig], src *app.Source) ([]sdk.ResourceState, targetSync) {
-	invalid := func(err error) ([]sdk.ResourceState, targetSync) {
-		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dt.Name), reason: err.Error()}
-	}
-	unknown := func(err error) ([]sdk.ResourceState, targetSync) {
-		return nil, targetSync{status: sdk.ApplicationSyncStateUnknown, short: fmt.Sprintf("Cannot read the live state of deploy target %s", dt.Name), reason: err.Error()}
+// targetState returns the resources and the sync state of one deploy target: of each region of a
+// multi-region service (the deploy target's first), else of the deploy target's region.
+func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.RawDeployTargetConfig], src *app.Source) ([]sdk.ResourceState, []targetSync) {
+	invalid := func(err error) ([]sdk.ResourceState, []targetSync) {
+		return nil, []targetSync{{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dt.Name), reason: err.Error()}}
 	}
 	cfg, err := target.Decode(dt)
 	if err != nil {
 		return invalid(err)
 	}
 	if src.Job != nil {
-		return p.jobState(ctx, dt.Name, cfg, src)
+		resources, state := p.jobState(ctx, dt.Name, cfg, src)
+		return resources, []targetSync{state}
 	}
 	if src.Pool != nil {
-		return p.poolState(ctx, dt.Name, cfg, src)
+		resources, state := p.poolState(ctx, dt.Name, cfg, src)
+		return resources, []targetSync{state}
 	}
 	git, err := src.Manifest.Service(cfg.Project, cfg.Region)
 	if err != nil {
@@ -107,24 +111,79 @@ func (p *Plugin) targetState(ctx context.Context, dt *sdk.DeployTarget[config.Ra
 	}
 	client, err := target.Connect(ctx, p.registry, dt.Name, cfg)
 	if err != nil {
-		return unknown(err)
+		return nil, []targetSync{cannotRead(dt.Name, err)}
 	}
+	resources, state := p.regionState(ctx, client, dt.Name, dt.Name, cfg.Project, cfg.Region, src, git)
+	states := []targetSync{state}
+	for _, region := range src.Manifest.Regions(cfg.Region) {
+		regional := proto.Clone(git).(*runpb.Service)
+		regional.Name = naming.ServiceName(cfg.Project, region, src.Manifest.ServiceID())
+		r, state := p.regionState(ctx, client, dt.Name, fmt.Sprintf("%s (region %s of the multi-region service)", dt.Name, region), cfg.Project, region, src, regional)
+		resources = append(resources, r...)
+		states = append(states, state)
+	}
+	return resources, states
+}
+
+// cannotRead is the sync state of a deploy target (where) whose live state cannot be read.
+func cannotRead(where string, err error) targetSync {
+	return targetSync{status: sdk.ApplicationSyncStateUnknown, short: fmt.Sprintf("Cannot read the live state of deploy target %s", where), reason: err.Error()}
+}
+
+// regionState returns the resources and the sync state of the service git in project and region on deploy
+// target dt; where names the deploy target, and the region when it is not the deploy target's, in messages.
+func (p *Plugin) regionState(ctx context.Context, client *provider.Client, dt, where, project, region string, src *app.Source, git *runpb.Service) ([]sdk.ResourceState, targetSync) {
 	live, err := client.GetService(ctx, git.GetName())
 	if errors.Is(err, provider.ErrNotFound) {
 		id := naming.ShortName(git.GetName())
 		return nil, targetSync{
 			status: sdk.ApplicationSyncStateOutOfSync,
-			short:  fmt.Sprintf("Service %s does not exist in project %s, region %s", id, cfg.Project, cfg.Region),
+			short:  fmt.Sprintf("Service %s does not exist in project %s, region %s", id, project, region),
 			reason: fmt.Sprintf("Deploy target %s: service %s (%s) does not exist. Deploy the application to create it, or check the service name in %s and the project and region of the deploy target.",
-				dt.Name, id, git.GetName(), src.Manifest.File),
+				where, id, git.GetName(), src.Manifest.File),
 		}
 	}
 	if err != nil {
-		return unknown(err)
+		return nil, cannotRead(where, err)
 	}
-	resources, err := resourceStates(ctx, client, dt.Name, live)
+	resources, err := resourceStates(ctx, client, dt, live)
 	if err != nil {
-		return unknown(err)
+		return nil, cannotRead(where, err)
 	}
-	return resources, serviceSync(dt.Name, src.Commit, git, live)
+	access, err := readAccess(ctx, client, live.GetName(), src.Spec.Access.Public)
+	if err != nil {
+		return nil, cannotRead(where, err)
+	}
+	if access.managed {
+		resources[0].ResourceMetadata["public"] = strconv.FormatBool(access.live)
+	}
+	resources[0].ResourceMetadata["region"] = region
+	return resources, serviceSync(where, src.Commit, git, live, access)
+}
+
+// access is what access.public says (want, when managed) and whether allUsers holds roles/run.invoker on
+// the live service.
+type access struct {
+	managed, want, live bool
+}
+
+// readAccess reads the public access of the service; none is managed when access.public is not set, since
+// the plugin then leaves the IAM policy alone.
+func readAccess(ctx context.Context, client *provider.Client, name string, want *bool) (access, error) {
+	if want == nil {
+		return access{}, nil
+	}
+	policy, err := client.GetServiceIAMPolicy(ctx, name)
+	if err != nil {
+		return access{}, err
+	}
+	return access{managed: true, want: *want, live: provider.IsPublic(policy)}, nil
+}
+
+// differences is the difference of public access, if any, named by its application config field.
+func (a access) differences() []diff.Difference {
+	if !a.managed || a.want == a.live {
+		return nil
+	}
+	return []diff.Difference{{Path: "access.public", Want: strconv.FormatBool(a.want), Have: strconv.FormatBool(a.live)}}
 }

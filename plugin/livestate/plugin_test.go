@@ -279,6 +279,8 @@ func TestGetLivestateSyncState(t *testing.T) {
 			name: "fail: sidecar container added out of band",
 			arrange: func(t *testing.T, f *fixture) sdk.DeploymentSource[config.RawApplicationSpec] {
 				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, func(s *runpb.Service) {
+					// With a sidecar, exactly one container declares the port Cloud Run sends requests to.
+					s.Template.Containers[0].Ports = []*runpb.ContainerPort{{ContainerPort: 8080}}
 					s.Template.Containers = append(s.Template.Containers, &runpb.Container{Name: "proxy", Image: "envoyproxy/envoy:v1"})
 				}, nil)
 				return fakeenv.ManifestSource(t, fakeenv.CommitV1, fakeenv.ManifestV1)

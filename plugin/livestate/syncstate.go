@@ -44,14 +44,16 @@ func outOfSync[T proto.Message](kind, target, id, commit string, c *diff.Compari
 
 // serviceSync compares the service in git (commit) with the live one of a deploy target.
 //
-// The revision template and the service settings must match git (see Compare). The traffic is the
+// The revision template and the service settings must match git (see Compare), and so must public access
+// when access.public is set. The traffic is the
 // plugin's business, not git's: it is in sync when the revision running git's template serves all of
 // it, or, while the live service carries the commit being compared (the plugin applied it, so a canary
 // of that commit is in progress or was stopped half-way), any split of it. Any other split was made
 // outside PipeCD, for example by a manual rollback in the console.
-func serviceSync(target, commit string, git, live *runpb.Service) targetSync {
+func serviceSync(target, commit string, git, live *runpb.Service, public access) targetSync {
 	id := naming.ShortName(live.GetName())
 	c := diff.Compare(git, live)
+	c.Differences = append(c.Differences, public.differences()...)
 	if !c.InSync() {
 		return outOfSync("service", target, id, commit, c)
 	}

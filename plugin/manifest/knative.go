@@ -48,6 +48,8 @@ var knativeIgnoredAnnotations = []string{
 	"run.googleapis.com/ingress-status",
 	"run.googleapis.com/urls",
 	"client.knative.dev/user-image",
+	"run.googleapis.com/build-name",
+	"run.googleapis.com/build-id",
 }
 
 // knativeIgnoredTemplateLabels are revision template labels that Cloud Run or gcloud set:
@@ -211,6 +213,8 @@ func (c *knativeConverter) userLabels(path string, labels map[string]string) map
 //	run.googleapis.com/default-url-disabled           → defaultUriDisabled
 //	run.googleapis.com/iap-enabled                    → iapEnabled
 //	run.googleapis.com/custom-audiences               → customAudiences (a JSON list of strings)
+//	run.googleapis.com/regions                        → multiRegionSettings.regions (comma-separated)
+//	run.googleapis.com/build-*                        → buildConfig (see buildAnnotations)
 func serviceAnnotations(a *kannotations, svc *runpb.Service) {
 	if v, ok := oneOf(a, "run.googleapis.com/ingress", knativeIngress); ok {
 		svc.Ingress = v
@@ -244,6 +248,8 @@ func serviceAnnotations(a *kannotations, svc *runpb.Service) {
 			a.p.invalid(a.pathOf("run.googleapis.com/custom-audiences"), v, `a JSON list of strings such as '["https://example.com"]'`)
 		}
 	}
+	svc.MultiRegionSettings = multiRegion(a)
+	svc.BuildConfig = buildAnnotations(a)
 }
 
 // binaryAuthorization converts run.googleapis.com/binary-authorization and

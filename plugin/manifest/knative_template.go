@@ -32,6 +32,9 @@ func (c *knativeConverter) template(o *kobject) *runpb.RevisionTemplate {
 	t.NodeSelector = nodeSelector(spec)
 	t.Volumes = c.templateVolumes(spec.objects("volumes"))
 	t.Containers = c.containers(spec)
+	if rc := spec.str("runtimeClassName"); rc != "" && rc != baseImageRuntimeClass {
+		c.p.add(spec.pathOf("runtimeClassName"), "%q cannot be converted, allowed %q (set with run.googleapis.com/base-images)", rc, baseImageRuntimeClass)
+	}
 	spec.done()
 	o.done()
 
@@ -101,6 +104,8 @@ func (c *knativeConverter) secret(name string) string {
 //	run.googleapis.com/gpu-zonal-redundancy-disabled    → template.gpuZonalRedundancyDisabled
 //	run.googleapis.com/health-check-disabled            → template.healthCheckDisabled
 //	run.googleapis.com/secrets                          → secret names (see secretAliases)
+//	run.googleapis.com/mesh                             → template.serviceMesh.mesh
+//	run.googleapis.com/base-images                      → containers[].baseImageUri (JSON object by container name)
 func (c *knativeConverter) templateAnnotations(a *kannotations, t *runpb.RevisionTemplate) {
 	scaling := &runpb.RevisionScaling{
 		MinInstanceCount: a.integer32("autoscaling.knative.dev/minScale"),
@@ -140,6 +145,8 @@ func (c *knativeConverter) templateAnnotations(a *kannotations, t *runpb.Revisio
 	c.containerDependencies(a, t.Containers)
 	t.GpuZonalRedundancyDisabled = optionalBoolean(a, "run.googleapis.com/gpu-zonal-redundancy-disabled")
 	t.HealthCheckDisabled = a.boolean("run.googleapis.com/health-check-disabled")
+	t.ServiceMesh = serviceMesh(a)
+	c.baseImages(a, t.Containers)
 }
 
 // optionalBoolean takes a "true"/"false" annotation; nil when it is absent.

@@ -25,6 +25,7 @@ func TestDecodeKnative(t *testing.T) {
 		{name: "success: secrets in env and volumes, with aliases", file: "secrets"},
 		{name: "success: probes", file: "probes"},
 		{name: "success: every supported annotation, volumes and traffic", file: "annotations"},
+		{name: "success: the fields of 2024-26: build from source, mesh, regions, base images, GPU, manual scaling", file: "newer"},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,6 +206,16 @@ func TestDecodeKnativeErrors(t *testing.T) {
 			wantErr: `field "metadata.labels[\"tier\"]": 1 is invalid, allowed a string`},
 		{name: "fail: latestRevision not a boolean", data: knative("", "") + "  traffic: [{latestRevision: 'yes', percent: 100}]\n",
 			wantErr: `field "spec.traffic[0].latestRevision": "yes" is invalid, allowed true or false`},
+		{name: "fail: base image of an unknown container", data: knative("", "") + "    metadata: {annotations: {run.googleapis.com/base-images: '{\"db\":\"us-docker.pkg.dev/b\"}'}}\n",
+			wantErr: `"run.googleapis.com/base-images\"]": names container "db", which spec.template.spec.containers does not have`},
+		{name: "fail: bad base images", data: knative("", "") + "    metadata: {annotations: {run.googleapis.com/base-images: 'nodejs22'}}\n",
+			wantErr: `"run.googleapis.com/base-images\"]": "nodejs22" is invalid, allowed a JSON object such as`},
+		{name: "fail: runtime class other than automatic base image updates", data: knative("", "runtimeClassName: gvisor"),
+			wantErr: `field "spec.template.spec.runtimeClassName": "gvisor" cannot be converted, allowed "run.googleapis.com/linux-base-image-update"`},
+		{name: "fail: empty regions", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a, annotations: {run.googleapis.com/regions: ','}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			wantErr: `"run.googleapis.com/regions\"]": "," is invalid, allowed comma-separated regions such as "us-central1,europe-west1"`},
+		{name: "fail: bad build environment variables", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a, annotations: {run.googleapis.com/build-environment-variables: 'A=b'}}\nspec: {template: {spec: {containers: [{image: a}]}}}\n",
+			wantErr: `"run.googleapis.com/build-environment-variables\"]": "A=b" is invalid, allowed a JSON object of strings`},
 		{name: "fail: spec is a list", data: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\nspec: [a]\n", wantErr: `field "spec": ["a"] is invalid, allowed an object`},
 	}
 	for _, tc := range testcases {

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -273,12 +274,16 @@ func fileErrorf(file, format string, args ...any) error {
 }
 
 // Validate checks what the plugin needs: a valid service name, a template with at least one
-// container, and a valid image on every container.
+// container, and a valid image on every container; and refuses the combinations Cloud Run documents as
+// invalid (see combinations.go).
 func (m *Manifest) Validate() error {
 	if _, _, _, err := services.split(m.File, m.service.GetName()); err != nil {
 		return err
 	}
-	return validateContainers(m.File, "template.containers", m.service.GetTemplate().GetContainers())
+	if err := validateContainers(m.File, "template.containers", m.service.GetTemplate().GetContainers()); err != nil {
+		return err
+	}
+	return validateCombinations(m.File, m.service)
 }
 
 // validateContainers checks that there is at least one container and that every one has a valid image;
@@ -375,14 +380,32 @@ func (m *Manifest) Proto() *runpb.Service {
 // Service returns a copy of the Service with its full name
 // "projects/{project}/locations/{region}/services/{id}" for the deploy target's project and region
 // (see resource.locate).
+// A multi-region service (multiRegionSettings) is written through one of its regions, so the deploy
+// target's region must be one of them.
 func (m *Manifest) Service(project, region string) (*runpb.Service, error) {
 	name, err := services.locate(m.File, m.service.GetName(), m.where, project, region)
 	if err != nil {
 		return nil, err
 	}
+	if regions := m.service.GetMultiRegionSettings().GetRegions(); len(regions) > 0 && !slices.Contains(regions, region) {
+		return nil, m.errorf("field %q lists %s without the deploy target's region %q, allowed a list that includes it: "+
+			"a multi-region service is deployed through one of its regions", "multiRegionSettings.regions", strings.Join(regions, ", "), region)
+	}
 	svc := m.Proto()
 	svc.Name = name
 	return svc, nil
+}
+
+// Regions returns the regions of a multi-region service other than region (the deploy target's), in the
+// order the manifest lists them; none for a single-region service.
+func (m *Manifest) Regions(region string) []string {
+	var out []string
+	for _, r := range m.service.GetMultiRegionSettings().GetRegions() {
+		if r != region && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // sameProject compares two project IDs or two project numbers; an ID and a number may be the same project.

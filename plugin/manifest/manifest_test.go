@@ -191,6 +191,41 @@ func TestService(t *testing.T) {
 	}
 }
 
+func TestServiceMultiRegion(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name        string
+		regions     string
+		wantRegions []string
+		wantErr     string
+	}{
+		{name: "success: single region", regions: ""},
+		{name: "success: the deploy target's region and two others", regions: "[europe-west1, us-central1, asia-northeast1]", wantRegions: []string{"europe-west1", "asia-northeast1"}},
+		{name: "success: a region listed twice counts once", regions: "[us-central1, europe-west1, europe-west1]", wantRegions: []string{"europe-west1"}},
+		{name: "fail: without the deploy target's region", regions: "[europe-west1, asia-northeast1]",
+			wantErr: `manifest svc.yaml: field "multiRegionSettings.regions" lists europe-west1, asia-northeast1 without the deploy target's region "us-central1", allowed a list that includes it`},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data := "name: s\ntemplate: {containers: [{image: x}]}\n"
+			if tc.regions != "" {
+				data += "multiRegionSettings: {regions: " + tc.regions + "}\n"
+			}
+			m, err := Decode("svc.yaml", []byte(data))
+			require.NoError(t, err)
+			_, err = m.Service("p", "us-central1")
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantRegions, m.Regions("us-central1"))
+		})
+	}
+}
+
 func TestSetImage(t *testing.T) {
 	t.Parallel()
 	testcases := []struct {
@@ -202,8 +237,6 @@ func TestSetImage(t *testing.T) {
 	}{
 		{name: "success: only container", containers: "[{image: a:v1}]", image: "localhost:5000/a:v2", want: []string{"localhost:5000/a:v2"}},
 		{name: "success: ingress container", containers: "[{image: side:1}, {image: a:v1, ports: [{containerPort: 8080}]}]", image: "a:v2", want: []string{"side:1", "a:v2"}},
-		{name: "fail: ambiguous without ports", containers: "[{image: a:v1}, {image: b:v1}]", image: "a:v2", wantErr: "cannot apply input.image: the service has 2 containers and 0 of them declare ports"},
-		{name: "fail: ambiguous with ports", containers: "[{image: a:v1, ports: [{containerPort: 1}]}, {image: b:v1, ports: [{containerPort: 2}]}]", image: "a:v2", wantErr: "2 of them declare ports"},
 		{name: "fail: invalid image", containers: "[{image: a:v1}]", image: "a:", wantErr: `manifest svc.yaml: cannot apply input.image: image "a:" is not a valid reference`},
 	}
 	for _, tc := range testcases {

@@ -139,7 +139,7 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	if notice := pv.want.Renamed(pv.running, cfg.Region); notice != "" {
 		pv.add(levelWarn, "%s", notice)
 	}
-	noChange := pv.summarize(id, rev, cmp, live, newRevision)
+	noChange := pv.summarize(id, rev, cmp, live, newRevision, pv.previewAccess(ctx, client, want.GetName(), live))
 	fmt.Fprintf(&pv.detail, "%s\n\n", pv.summary.String())
 	switch {
 	case cmp == nil:
@@ -176,9 +176,13 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	}
 }
 
-// summarize writes the one-line summary and reports whether nothing changes.
-func (pv *preview) summarize(id, rev string, cmp *diff.Comparison[*runpb.Service], live *runpb.Service, newRevision bool) bool {
+// summarize writes the one-line summary, with the change of public access (access, "" for none), and
+// reports whether nothing changes.
+func (pv *preview) summarize(id, rev string, cmp *diff.Comparison[*runpb.Service], live *runpb.Service, newRevision bool, access string) bool {
 	images := strings.Join(pv.want.Manifest.Images(), ", ")
+	if access != "" {
+		defer pv.summary.WriteString("; " + access)
+	}
 	switch {
 	case live == nil:
 		fmt.Fprintf(&pv.summary, "New service %s with revision %s, image %s", id, rev, images)
@@ -208,10 +212,10 @@ func (pv *preview) summarize(id, rev string, cmp *diff.Comparison[*runpb.Service
 		fmt.Fprintf(&pv.summary, "; traffic change: revision %s from %d%% to 100%%", rev, percent)
 		changed = true
 	}
-	if !changed {
+	if !changed && access == "" {
 		fmt.Fprintf(&pv.summary, ": no change, service %s already runs revision %s", id, rev)
 	}
-	return !changed
+	return !changed && access == ""
 }
 
 // orLatest returns the live template's revision name, or the latest created revision when the template

@@ -17,7 +17,8 @@ import (
 // Cloud Run requires of a private service (https://cloud.google.com/run/docs/authenticating/service-to-service);
 // the identity needs roles/run.invoker on the service. With a custom endpoint the requests go to that
 // endpoint with the URL's host as Host (fakerun serves the services' URLs on its own port); with
-// insecure, over plain HTTP and without a token.
+// insecure, over plain HTTP with a placeholder bearer token: there are no credentials to mint one from, and
+// fakerun checks that an invoker sends a token, not its signature.
 func (c *Client) Invoker(ctx context.Context, audience string) (*http.Client, error) {
 	var base http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
 	if c.customEndpoint != "" {
@@ -28,7 +29,7 @@ func (c *Client) Invoker(ctx context.Context, audience string) (*http.Client, er
 		base = endpointTransport{scheme: scheme, endpoint: c.customEndpoint, base: base}
 	}
 	if c.insecure {
-		return &http.Client{Transport: base}, nil
+		return &http.Client{Transport: placeholderToken{base: base}}, nil
 	}
 	var opts []option.ClientOption
 	if c.credentialsFile != "" {
@@ -61,5 +62,19 @@ func (t endpointTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	u := *req.URL
 	u.Scheme, u.Host = t.scheme, t.endpoint
 	out.URL = &u
+	return t.base.RoundTrip(out)
+}
+
+// placeholderToken sends "Authorization: Bearer insecure" with every request that carries no token of its own.
+type placeholderToken struct {
+	base http.RoundTripper
+}
+
+func (t placeholderToken) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") != "" {
+		return t.base.RoundTrip(req)
+	}
+	out := req.Clone(req.Context())
+	out.Header.Set("Authorization", "Bearer insecure")
 	return t.base.RoundTrip(out)
 }

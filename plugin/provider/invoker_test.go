@@ -63,3 +63,35 @@ func TestQueryPromQL(t *testing.T) {
 		` (supported: selectors with label matchers, rate, increase, histogram_quantile, vector, sum/min/max/avg/count with by or without, + - * / and or between scalars and vectors, parentheses and unary minus)`+
 		` (fix the promql query of the CLOUDRUN_ANALYSIS stage options according to the message)`, err.Error())
 }
+
+// fakerun's invoker check refuses a request without a token to a private service: the insecure invoker
+// sends a placeholder, and keeps a token of the caller's own.
+func TestInvoker_InsecureEndpointSendsAPlaceholderToken(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t)
+	svc, err := c.CreateService(t.Context(), testService("v1"))
+	require.NoError(t, err)
+	svc, err = c.GetService(t.Context(), svc.GetName())
+	require.NoError(t, err)
+	client, err := c.Invoker(t.Context(), svc.GetUri())
+	require.NoError(t, err)
+
+	for _, token := range []string{"", "Bearer mine"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, svc.GetUri()+"/", nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", token)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "token %q", token)
+	}
+
+	anonymous, err := http.NewRequestWithContext(t.Context(), http.MethodGet, svc.GetUri()+"/", nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Transport: client.Transport.(placeholderToken).base}).Do(anonymous)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "without the placeholder fakerun refuses the request")
+}

@@ -22,6 +22,7 @@ type config struct {
 	addr            string // host:port to listen on
 	readinessDelay  time.Duration
 	manualReadiness bool
+	noInvokerCheck  bool // -invoker-check=false
 	failingImages   []string
 	behaviors       fakerun.Behaviors
 	seed            uint64
@@ -40,6 +41,9 @@ func (c config) options() []fakerun.Option {
 	// After WithBehaviors: a failing image keeps the rest of its behaviour.
 	if c.manualReadiness {
 		opts = append(opts, fakerun.WithManualReadiness())
+	}
+	if c.noInvokerCheck {
+		opts = append(opts, fakerun.WithoutInvokerCheck())
 	}
 	for _, img := range c.failingImages {
 		opts = append(opts, fakerun.WithFailingImage(img))
@@ -64,6 +68,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.String("addr", "", "host:port to listen on, instead of -host and -port")
 	fs.String("readiness-delay", "0s", "time a new revision takes to become ready, e.g. 2s")
 	fs.Bool("manual-readiness", false, "keep new revisions pending until marked ready or failed over the admin API")
+	fs.Bool("invoker-check", true, "answer 403, as Cloud Run does, to a request without an 'Authorization: Bearer TOKEN' header (any token) to a service that is neither public nor invokerIamDisabled; false lets every request through")
 	fs.String("failing-images", "", "comma-separated container images whose revisions never become ready (short for -behaviors '{\"images\":{\"IMAGE\":{\"fail\":true}}}')")
 	fs.String("behaviors", "", `what revisions and job tasks do, by image and revision, as JSON: {"images":{"IMAGE":{"errorRate":0.2,"errorCode":503,"latency":"50ms","jitter":"10ms","latencyPercentiles":{"50":"20ms","99":"200ms"},"backend":"http://127.0.0.1:9000","docker":false,"fail":false,"task":{"duration":"30s","exitCode":1,"failTasks":[0],"failAttempts":1,"failureRate":0.1}}},"revisions":{"REVISION":{…}}}`)
 	fs.String("seed", "1", "seed of the data plane's randomness (traffic split, error rates, latency draws)")
@@ -83,7 +88,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 			"An in-memory fake of the Cloud Run Admin API v2 and of Cloud Monitoring's MetricService, on one port:\n"+
 			"gRPC and REST for both APIs, the admin API under /_fakerun/, and the services themselves: a request\n"+
 			"whose Host is a service or tag URL fakerun reports (*.run.app) is routed by the traffic split and\n"+
-			"answered, e.g. curl -H 'Host: svc-abcdefghij-uc.a.run.app' http://127.0.0.1:8080/\n"+
+			"answered, e.g. curl -H 'Host: svc-abcdefghij-uc.a.run.app' -H 'Authorization: Bearer any' http://127.0.0.1:8080/\n"+
 			"A read-only web console shows the services, their traffic, revisions and live request charts:\n"+
 			"open http://127.0.0.1:8080/_fakerun/console/ (with -port 8080) in a browser.\n"+
 			"Every flag falls back to the FAKERUN_* variable named after it (-readiness-delay: FAKERUN_READINESS_DELAY); flags win.\n\nFlags:")
@@ -122,6 +127,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if c.manualReadiness, err = strconv.ParseBool(raw); err != nil {
 		return config{}, fmt.Errorf("%s: invalid value %q; want true or false", source, raw)
 	}
+	raw, source = value("invoker-check")
+	check, err := strconv.ParseBool(raw)
+	if err != nil {
+		return config{}, fmt.Errorf("%s: invalid value %q; want true or false", source, raw)
+	}
+	c.noInvokerCheck = !check
 	raw, _ = value("failing-images")
 	for img := range strings.SplitSeq(raw, ",") {
 		if img = strings.TrimSpace(img); img != "" {

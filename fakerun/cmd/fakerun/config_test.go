@@ -30,16 +30,16 @@ func TestParseConfig(t *testing.T) {
 		{name: "success: defaults listen on loopback 8080", want: defaults},
 		{
 			name: "success: every flag",
-			args: []string{"-host", "0.0.0.0", "-port", "9090", "-readiness-delay", "1.5s", "-manual-readiness",
+			args: []string{"-host", "0.0.0.0", "-port", "9090", "-readiness-delay", "1.5s", "-manual-readiness", "-invoker-check=false",
 				"-failing-images", "img:bad, other:bad ,", "-log-level", "debug"},
-			want: config{addr: "0.0.0.0:9090", readinessDelay: 1500 * time.Millisecond, manualReadiness: true,
+			want: config{addr: "0.0.0.0:9090", readinessDelay: 1500 * time.Millisecond, manualReadiness: true, noInvokerCheck: true,
 				failingImages: []string{"img:bad", "other:bad"}, compat: defaultCompat, logLevel: slog.LevelDebug},
 		},
 		{
 			name: "success: environment fallbacks",
 			env: map[string]string{"FAKERUN_HOST": "0.0.0.0", "FAKERUN_PORT": "7000", "FAKERUN_READINESS_DELAY": "2s",
-				"FAKERUN_MANUAL_READINESS": "true", "FAKERUN_FAILING_IMAGES": "img:bad", "FAKERUN_LOG_LEVEL": "WARN"},
-			want: config{addr: "0.0.0.0:7000", readinessDelay: 2 * time.Second, manualReadiness: true,
+				"FAKERUN_MANUAL_READINESS": "true", "FAKERUN_FAILING_IMAGES": "img:bad", "FAKERUN_LOG_LEVEL": "WARN", "FAKERUN_INVOKER_CHECK": "false"},
+			want: config{addr: "0.0.0.0:7000", readinessDelay: 2 * time.Second, manualReadiness: true, noInvokerCheck: true,
 				failingImages: []string{"img:bad"}, compat: defaultCompat, logLevel: slog.LevelWarn},
 		},
 		{
@@ -93,6 +93,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "fail: behaviour with an unknown field", args: []string{"-behaviors", `{"images":{"x":{"errorRat":1}}}`},
 			wantErr: `flag -behaviors: json: unknown field "errorRat"`},
 		{name: "fail: bad seed", args: []string{"-seed", "-1"}, wantErr: `flag -seed: invalid seed "-1"`},
+		{name: "fail: bad invoker check", env: map[string]string{"FAKERUN_INVOKER_CHECK": "sometimes"}, wantErr: `FAKERUN_INVOKER_CHECK: invalid value "sometimes"; want true or false`},
 		{name: "fail: bad ingestion delay", env: map[string]string{"FAKERUN_INGESTION_DELAY": "-1s"}, wantErr: `FAKERUN_INGESTION_DELAY: invalid ingestion delay "-1s"; want a non-negative duration such as 0s or 3m`},
 		{name: "fail: bad retention", env: map[string]string{"FAKERUN_METRICS_RETENTION": "0s"}, wantErr: `FAKERUN_METRICS_RETENTION: invalid retention "0s"`},
 		{name: "fail: load without a service URL", args: []string{"-load", `{"url":"http://localhost/","rate":1,"duration":"1s"}`},

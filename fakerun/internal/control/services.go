@@ -145,6 +145,9 @@ func validateService(id string, svc *runpb.Service) error {
 	if err := rules.ValidateRevisionTemplate("service.template", svc.GetTemplate()); err != nil {
 		return err
 	}
+	if err := rules.ValidateServiceFields(svc); err != nil {
+		return err
+	}
 	return validateTraffic(id, svc.GetTraffic())
 }
 

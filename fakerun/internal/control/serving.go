@@ -60,6 +60,9 @@ type Target struct {
 	Fail      bool          // answer with Behavior's error code
 	Latency   time.Duration // modelled: knobs' latency for this request
 	Trace     string        // X-Cloud-Trace-Context for proxied requests
+	// Invokable is true when anyone may invoke the service: invoker IAM disabled, or allUsers holds
+	// roles/run.invoker in its IAM policy.
+	Invokable bool
 }
 
 // RouteResult is why no revision answers a request.
@@ -123,6 +126,7 @@ func (s *Server) routeLocked(host string) (Target, RouteResult) {
 		return Target{}, RouteNoRevision
 	}
 	t := s.targetLocked(r)
+	t.Invokable = svc.svc.GetInvokerIamDisabled() || s.iam.Public(svc.name)
 	t.Fail = t.Behavior.ErrorRate > 0 && s.serveRng.Float64() < t.Behavior.ErrorRate
 	t.Latency = s.drawLatencyLocked(t.Behavior)
 	if t.Behavior.Backend != "" || t.Behavior.Docker {

@@ -197,7 +197,8 @@ func (g *Generator) Close() {
 }
 
 // trafficTransport sends requests for service and tag URLs to the server's
-// own address over plain HTTP, keeping the URL's host in the Host header.
+// own address over plain HTTP, keeping the URL's host in the Host header, with a bearer token unless the
+// request has one (the invoker check).
 type trafficTransport struct {
 	addr string
 	base http.RoundTripper
@@ -209,6 +210,9 @@ func (t trafficTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	out := r.Clone(r.Context())
 	out.Host = r.URL.Host
+	if out.Header.Get("Authorization") == "" && out.Header.Get("X-Serverless-Authorization") == "" {
+		out.Header.Set("Authorization", "Bearer "+InvokerToken) // an authorised invoker, as a real client with an ID token
+	}
 	out.URL.Scheme, out.URL.Host = "http", t.addr
 	return t.base.RoundTrip(out)
 }

@@ -53,17 +53,20 @@ type Handler struct {
 	containers Backends
 	backends   *http.Transport // to proxied backends and containers, keeping connections open between requests
 	buffers    bufferPool      // the proxy's copy buffers
+	// checkInvokers makes a request without a bearer token to a service that is not public a 403.
+	checkInvokers bool
 }
 
 // maxIdlePerBackend is how many idle connections to one backend are kept: at least the callers of a
 // busy test, so that proxied requests do not open a connection each (http.DefaultTransport keeps 2).
 const maxIdlePerBackend = 64
 
-// New returns the data plane over a control plane, a metrics store and the docker containers.
-func New(router Router, store Recorder, containers Backends) *Handler {
+// New returns the data plane over a control plane, a metrics store and the docker containers; with
+// checkInvokers, requests to a service that is not public need a bearer token, as on Cloud Run.
+func New(router Router, store Recorder, containers Backends, checkInvokers bool) *Handler {
 	backends := http.DefaultTransport.(*http.Transport).Clone()
 	backends.MaxIdleConnsPerHost = maxIdlePerBackend
-	return &Handler{router: router, store: store, containers: containers, backends: backends,
+	return &Handler{router: router, store: store, containers: containers, backends: backends, checkInvokers: checkInvokers,
 		buffers: bufferPool{pool: sync.Pool{New: func() any { return new([proxyBufferSize]byte) }}}}
 }
 
@@ -91,6 +94,10 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case control.RouteNoRevision:
 		errorPage(w, http.StatusServiceUnavailable, "The service has no ready revision to serve this request.")
+		return
+	}
+	if d.checkInvokers && !tgt.Invokable && !hasBearer(r) {
+		forbidden(w, r) // refused in front of the service: no revision answers, nothing is recorded
 		return
 	}
 

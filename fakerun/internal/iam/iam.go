@@ -87,6 +87,19 @@ func (s *Store) Set(resource string, policy *iampb.Policy, mask *fieldmaskpb.Fie
 	return proto.Clone(next).(*iampb.Policy), nil
 }
 
+// Public reports whether anyone may invoke resource: its policy grants roles/run.invoker to allUsers without
+// a condition.
+func (s *Store) Public(resource string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.policies[resource].GetBindings() {
+		if b.GetRole() == "roles/run.invoker" && b.GetCondition() == nil && slices.Contains(b.GetMembers(), "allUsers") {
+			return true
+		}
+	}
+	return false
+}
+
 // Forget drops the policy of a deleted resource, so a new resource of the same name starts empty.
 func (s *Store) Forget(resource string) {
 	s.mu.Lock()
