@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -15,6 +16,7 @@ import (
 	"github.com/pipe-cd/pipecd/pkg/model"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
@@ -321,6 +323,52 @@ var _ = Describe("gcloud CLI [gcloud]", Label("gcloud", "fakerun-only"), func() 
 		g.ok(ctx, "run", "jobs", "delete", "batch")
 		_, err = jobs.GetJob(ctx, &runpb.GetJobRequest{Name: jobName})
 		Expect(status.Code(err)).To(Equal(codes.NotFound))
+	})
+
+	It("lists and describes worker pools with gcloud beta, as the v2 API has them", func(ctx SpecContext) {
+		g := newGcloudFake()
+		pools, err := run.NewWorkerPoolsClient(ctx, g.srv.ClientOptions()...)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(pools.Close)
+		template := func(rev string) *runpb.WorkerPoolRevisionTemplate {
+			return &runpb.WorkerPoolRevisionTemplate{Revision: rev, Containers: []*runpb.Container{{Image: gcloudImage}}}
+		}
+		op, err := pools.CreateWorkerPool(ctx, &runpb.CreateWorkerPoolRequest{
+			Parent: "projects/" + gcloudProject + "/locations/" + gcloudRegion, WorkerPoolId: "consumer",
+			WorkerPool: &runpb.WorkerPool{Template: template("consumer-v1"), Scaling: &runpb.WorkerPoolScaling{ManualInstanceCount: proto.Int32(4)}},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		wp, err := op.Wait(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		wp.Template = template("consumer-v2")
+		wp.InstanceSplits = []*runpb.InstanceSplit{
+			{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: "consumer-v2", Percent: 25},
+			{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: "consumer-v1", Percent: 75},
+		}
+		uop, err := pools.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: wp})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = uop.Wait(ctx)
+		Expect(err).NotTo(HaveOccurred())
+
+		By("gcloud beta run worker-pools list, in the region and across regions")
+		stdout, _ := g.ok(ctx, "beta", "run", "worker-pools", "list", "--region="+gcloudRegion, "--format=value(metadata.name,region)")
+		Expect(stdout).To(Equal("consumer\t" + gcloudRegion + "\n"))
+		global := &gcloudFake{srv: g.srv, env: slices.DeleteFunc(slices.Clone(g.env), func(kv string) bool { return strings.HasPrefix(kv, "CLOUDSDK_RUN_REGION=") })}
+		stdout, _ = global.ok(ctx, "beta", "run", "worker-pools", "list", "--format=value(metadata.name,region)")
+		Expect(stdout).To(Equal("consumer\t" + gcloudRegion + "\n"))
+
+		By("gcloud beta run worker-pools describe: the split, the applied split and the instance count")
+		stdout, _ = g.ok(ctx, "beta", "run", "worker-pools", "describe", "consumer",
+			"--format=value(status.latestReadyRevisionName,status.instanceSplits.map().extract(revisionName,percent).flatten(),metadata.annotations['run.googleapis.com/manualInstanceCount'])")
+		Expect(stdout).To(Equal("consumer-v2\tconsumer-v2,25,consumer-v1,75\t4\n"))
+		stdout, _ = g.ok(ctx, "beta", "run", "worker-pools", "describe", "consumer")
+		Expect(stdout).To(ContainSubstring("Scaling: Manual (Instances: 4)"))
+		Expect(stdout).To(MatchRegexp(`25%\s+consumer-v2`))
+		Expect(stdout).To(MatchRegexp(`75%\s+consumer-v1`))
+
+		By("a pool that does not exist is gcloud's NOT_FOUND")
+		_, stderr := g.gcloud(ctx, true, "beta", "run", "worker-pools", "describe", "nope")
+		Expect(stderr).To(ContainSubstring("nope"))
 	})
 
 	It("hands a gcloud-deployed service to the plugin through its export, and gcloud reads the plugin's deployments", func(ctx SpecContext) {

@@ -38,6 +38,7 @@ type Server struct {
 	monitoring *metrics.Service
 	serving    *dataplane.Handler
 	containers *docker.Services    // containers of docker-mode revisions
+	pools      *docker.Pools       // containers of docker-mode worker pool instances
 	tasks      *control.TaskRunner // containers of docker-mode job tasks
 	loads      *dataplane.Generator
 	// trafficClient sends service and tag URLs to this server.
@@ -72,15 +73,17 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	tasks := control.NewTaskRunner(ctl, engine)
 	containers := docker.NewServices(engine, ctl)
+	pools := docker.NewPools(engine, ctl)
 	closeDocker := func() {
 		tasks.Close()
 		containers.Close()
+		pools.Close()
 	}
 	injector, calls := faults.NewInjector(cfg.faults), faults.NewLog()
 	gs := grpc.NewServer(grpc.UnaryInterceptor(faults.Interceptor(injector, calls, ctl.Now)))
-	jobs := ctl.Register(gs, tasks)
+	jobs, workerPools := ctl.Register(gs, tasks)
 	// The Admin API v1 that gcloud speaks: a view of the v2 API, chosen by Host.
-	v1 := knative.NewHandler(knative.Backend{Services: ctl, Revisions: ctl, Jobs: jobs, Executions: jobs, Tasks: jobs})
+	v1 := knative.NewHandler(knative.Backend{Services: ctl, Revisions: ctl, Jobs: jobs, Executions: jobs, Tasks: jobs, WorkerPools: workerPools})
 	monitoring := metrics.NewService(store)
 	monitoringpb.RegisterMetricServiceServer(gs, monitoring)
 	// The standard health service (always SERVING) for container probes and load tests; it bypasses
@@ -103,7 +106,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("fakerun: listening on %s: %w", cfg.address, err)
 	}
 	split := listener.New(l)
-	s := &Server{control: ctl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, tasks: tasks, grpc: gs, mux: mux, listener: split}
+	s := &Server{control: ctl, cfg: cfg, faults: injector, calls: calls, metrics: store, monitoring: monitoring, containers: containers, pools: pools, tasks: tasks, grpc: gs, mux: mux, listener: split}
 	s.serving = dataplane.New(ctl, store, containers, !cfg.noInvokerCheck)
 	s.trafficClient = dataplane.NewTrafficClient(s.Addr())
 	s.loads = dataplane.NewGenerator(s.trafficClient)
@@ -149,6 +152,7 @@ func (s *Server) Close() error {
 		s.serving.Close()
 		s.tasks.Close()
 		s.containers.Close()
+		s.pools.Close()
 	})
 	return s.closeErr
 }

@@ -230,3 +230,26 @@ func (s *Server) anyDockerLocked() bool {
 	}
 	return false
 }
+
+// DockerPoolRevisions returns the ready worker pool revisions with instances under their pool's applied
+// split whose behaviour is Docker, by full name, with their instance counts: the ones that need containers.
+func (s *Server) DockerPoolRevisions() map[string]docker.PoolRevision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]docker.PoolRevision{}
+	if !s.anyDockerLocked() {
+		return out
+	}
+	s.settleLocked()
+	for _, pool := range s.pools.pools {
+		for short, n := range s.poolInstancesLocked(pool) {
+			r := s.revisions[rules.RevisionName(pool.name, short)]
+			if r == nil || s.revisionStateLocked(r) != revReady || !s.behaviorLocked(r).Docker {
+				continue
+			}
+			out[r.name] = docker.PoolRevision{Name: r.name, Image: servingImage(r.template),
+				Container: servingContainer(r.template), Pool: pool.id, Short: short, Instances: int(n)}
+		}
+	}
+	return out
+}

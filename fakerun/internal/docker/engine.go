@@ -1,6 +1,7 @@
 // Package docker runs revisions and job tasks as containers on the local Docker engine, over the Engine
 // API with net/http: the containers of serving revisions whose behaviour is Docker (reconciled with what
-// serves) and one container per task attempt.
+// serves), the instances of worker pool revisions (reconciled with the applied instance split) and one
+// container per task attempt.
 package docker
 
 import (

@@ -91,7 +91,7 @@ func (m *Services) reconcile() {
 	for name, c := range m.running {
 		if _, ok := want[name]; !ok {
 			delete(m.running, name)
-			go m.remove(c)
+			go m.engine.remove(c)
 		}
 	}
 }
@@ -132,7 +132,7 @@ func (m *Services) startLocked(t Revision) *container {
 				delete(m.running, t.Name) // retried by the next request or reconciliation
 			}
 			m.mu.Unlock()
-			m.remove(c)
+			m.engine.remove(c)
 		}
 	}()
 	return c
@@ -218,15 +218,15 @@ func (m *Services) run(ctx context.Context, c *container, t Revision) (*url.URL,
 }
 
 // remove stops and deletes c once it has started (or failed to).
-func (m *Services) remove(c *container) {
+func (m *Engine) remove(c *container) {
 	<-c.ready
 	if c.id == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), (stopGrace+10)*time.Second)
 	defer cancel()
-	_ = m.engine.Call(ctx, http.MethodPost, "/containers/"+c.id+"/stop?t="+strconv.Itoa(stopGrace), nil, nil)
-	_ = m.engine.Call(ctx, http.MethodDelete, "/containers/"+c.id+"?force=true", nil, nil)
+	_ = m.Call(ctx, http.MethodPost, "/containers/"+c.id+"/stop?t="+strconv.Itoa(stopGrace), nil, nil)
+	_ = m.Call(ctx, http.MethodDelete, "/containers/"+c.id+"?force=true", nil, nil)
 }
 
 // Close stops the loop and removes every container.
@@ -244,7 +244,7 @@ func (m *Services) Close() {
 	<-m.done
 	var wg sync.WaitGroup
 	for _, c := range running {
-		wg.Go(func() { m.remove(c) })
+		wg.Go(func() { m.engine.remove(c) })
 	}
 	wg.Wait()
 }

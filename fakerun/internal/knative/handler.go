@@ -18,11 +18,12 @@ import (
 
 // Backend is the v2 API the v1 API is a view of.
 type Backend struct {
-	Services   runpb.ServicesServer
-	Revisions  runpb.RevisionsServer
-	Jobs       runpb.JobsServer
-	Executions runpb.ExecutionsServer
-	Tasks      runpb.TasksServer
+	Services    runpb.ServicesServer
+	Revisions   runpb.RevisionsServer
+	Jobs        runpb.JobsServer
+	Executions  runpb.ExecutionsServer
+	Tasks       runpb.TasksServer
+	WorkerPools runpb.WorkerPoolsServer
 }
 
 // APIHost is the host of Cloud Run's global endpoint; regional endpoints are {region}-APIHost.
@@ -33,10 +34,13 @@ const APIHost = "run.googleapis.com"
 const ResourceManagerHost = "cloudresourcemanager.googleapis.com"
 
 // Serves reports whether a request for host (lower case, without port or trailing dot) and path belongs
-// to the v1 API: any path of a regional host, /v1/ paths of the global host, and Cloud Resource
-// Manager's /v1/projects/{id}.
+// to the v1 API: any path of a regional host, /v1/ paths and the worker pool list of the global host,
+// and Cloud Resource Manager's /v1/projects/{id}.
 func Serves(host, path string) bool {
-	if host == APIHost || host == ResourceManagerHost {
+	if host == APIHost {
+		return strings.HasPrefix(path, "/v1/") || (strings.HasPrefix(path, "/apis/run.googleapis.com/v1/namespaces/") && strings.HasSuffix(path, "/workerpools"))
+	}
+	if host == ResourceManagerHost {
 		return strings.HasPrefix(path, "/v1/")
 	}
 	return regionOf(host) != ""
@@ -66,6 +70,7 @@ func (h *Handler) Serves(host, path string) bool { return Serves(host, path) }
 // ServeHTTP dispatches on the host's region and the path:
 //
 //	/apis/serving.knative.dev/v1/namespaces/{ns}/{services|revisions|routes|configurations}[/{name}]
+//	/apis/run.googleapis.com/v1/namespaces/{ns}/{jobs|executions|tasks|workerpools}[/{name}]
 //	/v1/projects/{p}/locations
 //	/v1/projects/{p}/locations/{l}/services[/{s}]
 //	/v1/projects/{p}/locations/{l}/services/{s}:{getIamPolicy|setIamPolicy|testIamPermissions}
@@ -117,12 +122,18 @@ func (h *Handler) serve(r *http.Request, region string) (any, error) {
 		}
 		return h.serveServing(ctx, r, region, ns, kind, name)
 	case len(segs) >= 6 && segs[0] == "apis" && segs[1] == "run.googleapis.com" && segs[2] == "v1" && segs[3] == "namespaces":
-		if region == "" || len(segs) > 7 {
+		if len(segs) > 7 {
 			return nil, notFoundPath(r.URL.Path)
 		}
 		var name string
 		if len(segs) == 7 {
 			name = segs[6]
+		}
+		switch {
+		case segs[5] == "workerpools" && h.b.WorkerPools != nil && (region != "" || len(segs) == 6):
+			return h.serveWorkerPools(ctx, region, segs[4], name, r.Method)
+		case region == "":
+			return nil, notFoundPath(r.URL.Path)
 		}
 		return h.serveJobs(ctx, r, region, segs[4], segs[5], name)
 	case len(segs) == 4 && segs[0] == "v1" && segs[1] == "projects" && segs[3] == "locations" && r.Method == http.MethodGet:
