@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
+	"github.com/pipecd-cloudrun/cloudrun/e2e/pipedv1"
 	"github.com/pipecd-cloudrun/cloudrun/e2e/release"
 )
 
@@ -61,7 +62,11 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	SetDefaultEventuallyTimeout(30 * time.Second)
 }, NodeTimeout(10*time.Minute))
 
-var _ = SynchronizedAfterSuite(func() {}, func() {
+var _ = SynchronizedAfterSuite(func() {
+	if pipedBinary != "" && os.Getenv(pipedv1.BinaryEnv) == "" {
+		Expect(os.RemoveAll(filepath.Dir(pipedBinary))).To(Succeed())
+	}
+}, func() {
 	Expect(os.RemoveAll(dist)).To(Succeed())
 })
 

@@ -19,9 +19,13 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/e2e/target"
 )
 
+// pipedBinary is pipedv1 as this process built it (pipedv1.Build), removed after the suite.
+var pipedBinary string
+
 var _ = Describe("The real piped installing the release [install] [piped]", Label("install", "piped"), func() {
 	It("installs the plugin from the release's oci:// artifact and deploys by quick sync through it", func(ctx SpecContext) {
-		bin, err := pipedv1.Build()
+		var err error
+		pipedBinary, err = pipedv1.Build()
 		Expect(err).NotTo(HaveOccurred())
 		url := serve(ctx, "oci") // piped inherits SSL_CERT_FILE, trusting the registry
 		fr, err := target.NewFakerun()
@@ -46,7 +50,7 @@ var _ = Describe("The real piped installing the release [install] [piped]", Labe
 
 		By("starting pipedv1 with the plugin at " + url)
 		pd, err := pipedv1.Start(ctx, dir, pipedv1.Config{
-			Binary: bin, ControlPlane: cp.Addr(), ProjectID: p.ProjectID, PipedID: p.ID, PipedKey: p.Key, Repo: repo,
+			Binary: pipedBinary, ControlPlane: cp.Addr(), ProjectID: p.ProjectID, PipedID: p.ID, PipedKey: p.Key, Repo: repo,
 			Plugins: []pipedv1.Plugin{{Name: "cloudrun", URL: url, DeployTargets: []piped.DeployTarget{{Name: "local", Config: fr.DeployTargetConfig(region)}}}},
 		})
 		Expect(err).NotTo(HaveOccurred())
