@@ -56,15 +56,20 @@ func TestDockerModeWorkerPoolInstancesFollowTheSplit(t *testing.T) {
 	tmpl.Containers[0].Env = []*runpb.EnvVar{{Name: "FOO", Values: &runpb.EnvVar_Value{Value: "bar"}}}
 	wp := createPool(t, c, &runpb.WorkerPool{Template: tmpl, Scaling: instances(4)})
 	follows([2]int{4, 0}) // 100/0
-	ids := e.containers(v1)
-	out, err := e.do(http.MethodGet, "/containers/"+ids[0]+"/json", "", nil)
-	require.NoError(t, err)
 	var info struct {
 		Config struct{ Env []string }
 		State  struct{ Running bool }
 	}
-	require.NoError(t, json.Unmarshal(out, &info))
-	assert.True(t, info.State.Running)
+	// The reconciler runs on its own loop, so a container listed a moment ago may be gone when it is
+	// inspected: list and inspect again until a running container answers.
+	require.Eventually(t, func() bool {
+		ids := e.containers(v1)
+		if len(ids) == 0 {
+			return false
+		}
+		out, err := e.do(http.MethodGet, "/containers/"+ids[0]+"/json", "", nil)
+		return err == nil && json.Unmarshal(out, &info) == nil && info.State.Running
+	}, time.Minute, 100*time.Millisecond, "a running container of wp-v1")
 	assert.Subset(t, info.Config.Env, []string{"CLOUD_RUN_WORKER_POOL=wp", "CLOUD_RUN_WORKER_POOL_REVISION=wp-v1", "FOO=bar"})
 
 	wp.Template = poolTemplate("wp-v2", tag)
