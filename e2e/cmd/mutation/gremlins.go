@@ -16,7 +16,7 @@ import (
 //
 // gremlins copies only the module directory to a scratch directory, so the plugin's `replace => ../fakerun`
 // would point nowhere there. Each run therefore uses a module file of its own (go -modfile) whose replace names
-// fakerun by its absolute path, with the workspace off.
+// fakerun by its absolute path, with the workspace off. gremlins runs go through the wrapper of coverwrap.go.
 type runner struct {
 	root        string
 	gremlins    string
@@ -58,7 +58,13 @@ func (r runner) run(ctx context.Context, pkg string) ([]mutant, error) {
 	cmd := exec.CommandContext(ctx, r.gremlins, "unleash", "--workers", "1",
 		"--timeout-coefficient", strconv.Itoa(r.coefficient), "--output", out, "./"+pkg)
 	cmd.Dir = filepath.Join(r.root, "plugin")
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-modfile="+modfile)
+	bin := filepath.Join(scratch, "bin")
+	if err := os.Mkdir(bin, 0o700); err != nil {
+		return nil, err
+	}
+	if cmd.Env, err = installGoWrapper(bin, append(os.Environ(), "GOWORK=off", "GOFLAGS=-modfile="+modfile)); err != nil {
+		return nil, fmt.Errorf("go wrapper for gremlins: %w", err)
+	}
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("gremlins on plugin/%s: %w", pkg, err)

@@ -16,6 +16,9 @@ import (
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "go" {
+		os.Exit(runGoWrapper(os.Args[1:])) // gremlins' go, see coverwrap.go
+	}
 	root := flag.String("root", "..", "repository root (holding plugin/ and fakerun/)")
 	gremlins := flag.String("gremlins", "", "gremlins binary")
 	packages := flag.String("packages", "", "comma-separated plugin packages to measure (default: every package with a target)")
