@@ -2,7 +2,14 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +17,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
@@ -286,6 +294,8 @@ func TestClient_ReplaceService(t *testing.T) {
 	assert.Equal(t, "web-v2", replaced.GetTemplate().GetRevision())
 	_, err = c.ReplaceService(t.Context(), v2)
 	require.ErrorIs(t, err, ErrConflict, "a replacement based on a stale read is refused")
+	_, err = c.CreateService(t.Context(), v2)
+	require.ErrorIs(t, err, ErrAlreadyExists)
 
 	svc, err = c.GetService(t.Context(), name)
 	require.NoError(t, err)
@@ -294,4 +304,51 @@ func TestClient_ReplaceService(t *testing.T) {
 	_, err = c.ReplaceService(t.Context(), broken)
 	require.ErrorIs(t, err, ErrOperationFailed, "the operation failed on the missing image")
 	require.ErrorContains(t, err, "gcr.io/p/web:broken")
+}
+
+// writeKeyFile writes a service-account key file with a key made for the test.
+func writeKeyFile(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	data, err := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "p", "private_key_id": "1", "client_id": "1",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "sa@p.iam.gserviceaccount.com", "token_uri": "https://oauth2.googleapis.com/token",
+	})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "sa.json")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	return path
+}
+
+// On Google Cloud (no insecure) the invoker and the Prometheus client use TLS and the deploy target's key file.
+func TestClient_SecureEndpointClients(t *testing.T) {
+	t.Parallel()
+	key := writeKeyFile(t)
+	missing := filepath.Join(t.TempDir(), "absent.json")
+
+	c := &Client{customEndpoint: "run.example.test", credentialsFile: key}
+	hc, base, err := c.prometheusClient(t.Context())
+	require.NoError(t, err)
+	require.NotNil(t, hc)
+	assert.Equal(t, "https://run.example.test", base, "a custom endpoint is reached over TLS")
+	invoker, err := c.Invoker(t.Context(), "https://web-abc.a.run.app")
+	require.NoError(t, err)
+	transport, ok := invoker.Transport.(*oauth2.Transport)
+	require.True(t, ok, "requests carry an ID token, got %T", invoker.Transport)
+	assert.Equal(t, endpointTransport{scheme: "https", endpoint: "run.example.test", base: transport.Base.(endpointTransport).base}, transport.Base)
+
+	_, base, err = (&Client{credentialsFile: key}).prometheusClient(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, prometheusEndpoint, base, "without a custom endpoint, Google's")
+
+	for _, c := range []*Client{{credentialsFile: missing}, {customEndpoint: "run.example.test", credentialsFile: missing}} {
+		_, _, err = c.prometheusClient(t.Context())
+		require.ErrorContains(t, err, `credentialsFile "`+missing+`" cannot be read`)
+		_, err = c.Invoker(t.Context(), "https://web-abc.a.run.app")
+		require.ErrorContains(t, err, `credentialsFile "`+missing+`" cannot be read`)
+	}
 }
