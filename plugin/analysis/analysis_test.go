@@ -93,6 +93,9 @@ func TestDistribution_Percentile(t *testing.T) {
 	explicit := &distribution.Distribution_BucketOptions{Options: &distribution.Distribution_BucketOptions_ExplicitBuckets{
 		ExplicitBuckets: &distribution.Distribution_BucketOptions_Explicit{Bounds: []float64{0, 50, 100}},
 	}}
+	linear := &distribution.Distribution_BucketOptions{Options: &distribution.Distribution_BucketOptions_LinearBuckets{
+		LinearBuckets: &distribution.Distribution_BucketOptions_Linear{NumFiniteBuckets: 2, Width: 10, Offset: 5},
+	}}
 	testcases := []struct {
 		name   string
 		points []*distribution.Distribution
@@ -108,6 +111,18 @@ func TestDistribution_Percentile(t *testing.T) {
 			{Count: 5, BucketOptions: exp, BucketCounts: []int64{0, 0, 0, 5}},
 		}, 90, 720 * time.Millisecond},
 		{"no buckets: the mean", []*distribution.Distribution{{Count: 3, Mean: 42}}, 99, 42 * time.Millisecond},
+		// Linear buckets [5,15), [15,25): the underflow [0,5) holds 2 of 8, so p25 is the end of the underflow.
+		{"linear with underflow", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 25, 5 * time.Millisecond},
+		{"linear", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 50, 10 * time.Millisecond},
+		// Buckets starting at the same bound sort by their end, whatever the order of the points: the mean
+		// [100,100] before [100,200), so the 2nd of 2 values is halfway into [100,200).
+		{"same start, sorted by end", []*distribution.Distribution{
+			{Count: 1, BucketOptions: exp, BucketCounts: []int64{0, 1}},
+			{Count: 1, Mean: 100},
+		}, 75, 150 * time.Millisecond},
+		{"explicit overflow", []*distribution.Distribution{{Count: 2, BucketOptions: explicit, BucketCounts: []int64{0, 0, 0, 2}}}, 50, 100 * time.Millisecond},
+		{"empty point ignored", []*distribution.Distribution{{Count: 0, Mean: 999}, {Count: 1, Mean: 10}}, 99, 10 * time.Millisecond},
+		{"zero-count bucket ignored", []*distribution.Distribution{{Count: 2, BucketOptions: exp, BucketCounts: []int64{0, 0, 2}}}, 0, 200 * time.Millisecond},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +148,22 @@ func TestReduce(t *testing.T) {
 		assert.Equal(t, CustomValue{Value: want, Points: 3}, Reduce(series, reducer), reducer)
 	}
 	assert.Equal(t, CustomValue{}, Reduce(nil, config.ReduceSum))
+}
+
+// TestReduceValueTypes: a custom metric may be a double, a bool (true counts 1) or a distribution (its mean).
+func TestReduceValueTypes(t *testing.T) {
+	t.Parallel()
+	point := func(v *monitoringpb.TypedValue) *monitoringpb.Point { return &monitoringpb.Point{Value: v} }
+	series := []*monitoringpb.TimeSeries{{Points: []*monitoringpb.Point{
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DoubleValue{DoubleValue: 0.25}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_BoolValue{BoolValue: true}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_BoolValue{BoolValue: false}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DistributionValue{DistributionValue: &distribution.Distribution{Count: 2, Mean: 7.5}}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_StringValue{StringValue: "9"}}),
+	}}}
+	assert.Equal(t, CustomValue{Value: 8.75, Points: 5}, Reduce(series, config.ReduceSum))
+	assert.Equal(t, CustomValue{Value: 0, Points: 5}, Reduce(series, config.ReduceMin))
+	assert.Equal(t, CustomValue{Value: 7.5, Points: 5}, Reduce(series, config.ReduceMax))
 }
 
 func TestJudge(t *testing.T) {
