@@ -58,7 +58,11 @@ func (r runner) run(ctx context.Context, pkg string) ([]mutant, error) {
 	cmd := exec.CommandContext(ctx, r.gremlins, "unleash", "--workers", "1",
 		"--timeout-coefficient", strconv.Itoa(r.coefficient), "--output", out, "./"+pkg)
 	cmd.Dir = filepath.Join(r.root, "plugin")
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-modfile="+modfile)
+	env, err := shimGo(scratch, append(os.Environ(), "GOWORK=off", "GOFLAGS=-modfile="+modfile))
+	if err != nil {
+		return nil, fmt.Errorf("go command for gremlins: %w", err)
+	}
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("gremlins on plugin/%s: %w", pkg, err)

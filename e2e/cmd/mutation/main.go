@@ -16,6 +16,9 @@ import (
 )
 
 func main() {
+	if realGo := os.Getenv(realGoEnv); realGo != "" {
+		os.Exit(runAsGo(realGo, os.Args[1:]))
+	}
 	root := flag.String("root", "..", "repository root (holding plugin/ and fakerun/)")
 	gremlins := flag.String("gremlins", "", "gremlins binary")
 	packages := flag.String("packages", "", "comma-separated plugin packages to measure (default: every package with a target)")
