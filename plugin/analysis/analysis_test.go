@@ -23,6 +23,8 @@ func TestSubject_Filter(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, `metric.type = "run.googleapis.com/request_count" AND resource.type = "cloud_run_revision" AND resource.labels.location = "asia-northeast1" AND resource.labels.service_name = "web" AND resource.labels.revision_name = one_of("web-2", "web-1")`,
 		subject.Filter(RequestCount))
+	split := Subject{Location: "l", Service: "web", New: "web-3", Baseline: []string{"web-1", "web-2"}}
+	assert.Contains(t, split.Filter(RequestLatencies), `resource.labels.revision_name = one_of("web-3", "web-1", "web-2")`, "a baseline of two revisions")
 }
 
 func TestQueries(t *testing.T) {
@@ -148,6 +150,7 @@ func TestReduce(t *testing.T) {
 		assert.Equal(t, CustomValue{Value: want, Points: 3}, Reduce(series, reducer), reducer)
 	}
 	assert.Equal(t, CustomValue{}, Reduce(nil, config.ReduceSum))
+	assert.Equal(t, CustomValue{}, Reduce(nil, config.ReduceMean), "the mean of no points is no value, not NaN")
 }
 
 // TestReduceValueTypes: a custom metric may be a double, a bool (true counts 1) or a distribution (its mean).
