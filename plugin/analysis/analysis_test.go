@@ -116,6 +116,8 @@ func TestDistribution_Percentile(t *testing.T) {
 		// Linear buckets [5,15), [15,25): the underflow [0,5) holds 2 of 8, so p25 is the end of the underflow.
 		{"linear with underflow", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 25, 5 * time.Millisecond},
 		{"linear", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 50, 10 * time.Millisecond},
+		// The rank falls on the end of [5,15), followed by an empty bucket: 15ms, not the next bucket's start.
+		{"rank at the end of a bucket before a gap", []*distribution.Distribution{{Count: 4, BucketOptions: linear, BucketCounts: []int64{0, 2, 0, 2}}}, 50, 15 * time.Millisecond},
 		// Buckets starting at the same bound sort by their end, whatever the order of the points: the mean
 		// [100,100] before [100,200), so the 2nd of 2 values is halfway into [100,200).
 		{"same start, sorted by end", []*distribution.Distribution{
