@@ -116,6 +116,15 @@ func TestDistribution_Percentile(t *testing.T) {
 		// Linear buckets [5,15), [15,25): the underflow [0,5) holds 2 of 8, so p25 is the end of the underflow.
 		{"linear with underflow", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 25, 5 * time.Millisecond},
 		{"linear", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 50, 10 * time.Millisecond},
+		// Two points of one layout: [5,15) holds 1 + 3 values, so the 2nd of 4 is halfway into it, in either order.
+		{"points of one layout merge their buckets", []*distribution.Distribution{
+			{Count: 1, BucketOptions: linear, BucketCounts: []int64{0, 1}},
+			{Count: 3, BucketOptions: linear, BucketCounts: []int64{0, 3}},
+		}, 50, 10 * time.Millisecond},
+		{"points of one layout merge their buckets, other order", []*distribution.Distribution{
+			{Count: 3, BucketOptions: linear, BucketCounts: []int64{0, 3}},
+			{Count: 1, BucketOptions: linear, BucketCounts: []int64{0, 1}},
+		}, 50, 10 * time.Millisecond},
 		// The rank falls on the end of [5,15), followed by an empty bucket: 15ms, not the next bucket's start.
 		{"rank at the end of a bucket before a gap", []*distribution.Distribution{{Count: 4, BucketOptions: linear, BucketCounts: []int64{0, 2, 0, 2}}}, 50, 15 * time.Millisecond},
 		// Buckets starting at the same bound sort by their end, whatever the order of the points: the mean
