@@ -80,7 +80,7 @@ func (s *Server) Route(host string) (t Target, res RouteResult, start time.Time,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, res = s.routeLocked(host)
-	return t, res, s.nowLocked(), s.cfg.Clock == nil && !s.ownFrozen
+	return t, res, s.nowLocked(), s.cfg.Clock == nil && !s.clock.frozen
 }
 
 // routeLocked picks the revision for a request to host (lower case, without

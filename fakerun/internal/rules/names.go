@@ -36,8 +36,15 @@ func ParseLocation(field, name string) (project, location string, err error) {
 
 // parseServiceName splits "projects/{p}/locations/{l}/services/{s}".
 func ParseServiceName(field, name string) (project, location, id string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "services" ||
+	var parts [6]string // split without allocating: every RPC on a service parses its name
+	rest, n := name, 0
+	for ; n < len(parts); n++ {
+		var more bool
+		if parts[n], rest, more = strings.Cut(rest, "/"); !more {
+			break
+		}
+	}
+	if n != 5 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "services" ||
 		parts[1] == "" || parts[3] == "" || parts[5] == "" {
 		return "", "", "", InvalidArgument(field, fmt.Sprintf("%q is not a service name of the form projects/{project}/locations/{location}/services/{service}", name))
 	}
