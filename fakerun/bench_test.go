@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,11 +148,13 @@ func (g bareGRPC) check(int) error {
 }
 
 // callRate makes calls with benchCallers concurrent callers for d of real
-// time and returns the calls per second. call gets the caller's index.
-func callRate(b *testing.B, d time.Duration, call func(caller int) error) float64 {
+// time and returns the calls per second and the process CPU time (user and
+// system) per call. call gets the caller's index.
+func callRate(b *testing.B, d time.Duration, call func(caller int) error) (rate float64, cpuPerCall time.Duration) {
 	b.Helper()
 	var calls atomic.Int64
 	var wg sync.WaitGroup
+	cpu := processCPU(b)
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	for i := range benchCallers {
@@ -166,28 +169,58 @@ func callRate(b *testing.B, d time.Duration, call func(caller int) error) float6
 		})
 	}
 	wg.Wait()
-	return float64(calls.Load()) / time.Since(start).Seconds()
+	n := max(calls.Load(), 1)
+	return float64(n) / time.Since(start).Seconds(), (processCPU(b) - cpu) / time.Duration(n)
+}
+
+// processCPU returns the CPU time the process has used, user and system.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // ratioRounds and ratioWindow size rateRatio's measurement.
 const (
-	ratioRounds = 7
+	ratioRounds = 11
 	ratioWindow = 100 * time.Millisecond
 )
 
-// rateRatio returns target's call rate over baseline's, both with
-// benchCallers callers: the median of ratioRounds rounds, each measuring
-// baseline then target for ratioWindow, so that both see the same load on a
-// shared machine.
-func rateRatio(b *testing.B, baseline, target func(caller int) error) float64 {
+// ratio compares a target's calls to a baseline's, measured in the same
+// run: wall is the target's call rate over the baseline's; cpu is the
+// baseline's CPU time per call over the target's (client and server, both
+// in this process), the same ratio on a machine where the calls have the
+// cores to themselves, which on a shared one leaves out the time spent
+// waiting for a core.
+type ratio struct{ wall, cpu float64 }
+
+// rateRatio measures target against baseline, both with benchCallers
+// callers: the medians of ratioRounds rounds, each measuring baseline then
+// target for ratioWindow, so that both see the same load on a shared machine.
+func rateRatio(b *testing.B, baseline, target func(caller int) error) ratio {
 	b.Helper()
-	ratios := make([]float64, ratioRounds)
-	for i := range ratios {
-		base := callRate(b, ratioWindow, baseline)
-		ratios[i] = callRate(b, ratioWindow, target) / base
+	walls, cpus := make([]float64, ratioRounds), make([]float64, ratioRounds)
+	for i := range walls {
+		baseRate, baseCPU := callRate(b, ratioWindow, baseline)
+		rate, cpu := callRate(b, ratioWindow, target)
+		walls[i], cpus[i] = rate/baseRate, float64(baseCPU)/float64(max(cpu, 1))
 	}
-	slices.Sort(ratios)
-	return ratios[len(ratios)/2]
+	slices.Sort(walls)
+	slices.Sort(cpus)
+	return ratio{wall: walls[len(walls)/2], cpu: cpus[len(cpus)/2]}
+}
+
+// inverse returns the baseline's ratio to the target's (an overhead).
+func (r ratio) inverse() ratio { return ratio{wall: 1 / r.wall, cpu: 1 / r.cpu} }
+
+// report reports r's wall-clock ratio as unit and its CPU ratio as
+// "cpu-"+unit.
+func (r ratio) report(b *testing.B, unit string) {
+	b.ReportMetric(r.wall, unit)
+	b.ReportMetric(r.cpu, "cpu-"+unit)
 }
 
 // seedBenchServices seeds benchCallers services with the given number of
@@ -216,7 +249,7 @@ func BenchmarkBareGRPC(b *testing.B) {
 func benchAgainstBare(b *testing.B, unit, allocTarget string, baseline, call func(caller int) error) {
 	b.Helper()
 	runCallers(b, benchCallers, call)
-	b.ReportMetric(rateRatio(b, baseline, call), unit)
+	rateRatio(b, baseline, call).report(b, unit)
 	b.ReportMetric(allocsPerCall(b, call)-allocsPerCall(b, baseline), "allocs-over-bare"+allocTarget)
 }
 

@@ -25,6 +25,12 @@ func RevisionName(serviceName, revision string) string {
 	return serviceName + "/revisions/" + revision
 }
 
+// AppendRevisionName appends RevisionName(serviceName, revision) to dst, for lookups that build the
+// name in a stack buffer.
+func AppendRevisionName(dst []byte, serviceName, revision string) []byte {
+	return append(append(append(dst, serviceName...), "/revisions/"...), revision...)
+}
+
 // parseLocation splits "projects/{p}/locations/{l}".
 func ParseLocation(field, name string) (project, location string, err error) {
 	parts := strings.Split(name, "/")
