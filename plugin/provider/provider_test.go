@@ -76,7 +76,7 @@ func TestSplitServiceName(t *testing.T) {
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			parent, id, err := splitServiceName(tc.in)
+			parent, id, err := splitName(tc.in, "service", "services")
 			if tc.wantErr {
 				require.Error(t, err)
 				return
