@@ -25,8 +25,10 @@ import (
 // The serving benchmarks, run by `make bench`, print the figures the data
 // plane and the Monitoring API are held to on 2 cores: requests through the
 // router with the built-in responder at ≥ 0.9× a bare net/http handler
-// measured in the same run, proxy mode's overhead over a direct request ≤ 1.2×, ListTimeSeries over 1 hour of per-second data
-// for 10 revisions in ≤20 ms, and the heap held per recorded point.
+// measured in the same run, proxy mode's overhead over a direct request
+// ≤ 1.2× (ratios also as CPU time per call, the "cpu-" figures),
+// ListTimeSeries over 1 hour of per-second data for 10 revisions in ≤20 ms,
+// and the heap held per recorded point.
 
 // httpGet sends GET url with client, as a request for host when host is
 // not empty, with a bearer token as fakerun's traffic client sends, and
