@@ -193,28 +193,19 @@ func (c *Client) Close() error {
 
 // GetService returns the service, or an error wrapping ErrNotFound.
 func (c *Client) GetService(ctx context.Context, name string) (*runpb.Service, error) {
-	var svc *runpb.Service
-	err := c.do(ctx, c.readTimeout, "get service", name, func(ctx context.Context) (err error) {
-		svc, err = c.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
-		return err
+	return call(ctx, c, c.readTimeout, "get service", name, func(ctx context.Context) (*runpb.Service, error) {
+		return c.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 	})
-	return svc, err
 }
 
 // CreateService creates svc (its Name is the full resource name) without waiting for the new revision to
 // become ready. It returns the Service reported by the operation (see reported). An error wrapping
 // ErrOperationFailed means Cloud Run accepted the request but its operation has already failed.
 func (c *Client) CreateService(ctx context.Context, svc *runpb.Service) (*runpb.Service, error) {
-	parent, id, err := splitServiceName(svc.GetName())
+	op, err := create(ctx, c, svc, "service", "services", func(ctx context.Context, parent, id string, body *runpb.Service) (*run.CreateServiceOperation, error) {
+		return c.services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: body})
+	})
 	if err != nil {
-		return nil, err
-	}
-	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc)}
-	var op *run.CreateServiceOperation
-	if err := c.do(ctx, c.writeTimeout, "create service", svc.GetName(), func(ctx context.Context) (err error) {
-		op, err = c.services.CreateService(ctx, req)
-		return err
-	}); err != nil {
 		return nil, err
 	}
 	return reported[runpb.Service](ctx, op, "create service", svc.GetName())
@@ -241,19 +232,11 @@ func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb
 // Cloud Run accepts the request, else its objection, translated and retried like every other call. The
 // operation of a validate_only request is not waited for: Cloud Run does not keep it.
 func (c *Client) ValidateService(ctx context.Context, svc *runpb.Service, create bool) error {
-	if !create {
-		return c.do(ctx, c.writeTimeout, "validate the update of service", svc.GetName(), func(ctx context.Context) error {
-			_, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc, ValidateOnly: true})
-			return err
-		})
-	}
-	parent, id, err := splitServiceName(svc.GetName())
-	if err != nil {
+	return validate(ctx, c, svc, "service", "services", create, func(ctx context.Context) error {
+		_, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc, ValidateOnly: true})
 		return err
-	}
-	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc), ValidateOnly: true}
-	return c.do(ctx, c.writeTimeout, "validate the creation of service", svc.GetName(), func(ctx context.Context) error {
-		_, err := c.services.CreateService(ctx, req)
+	}, func(ctx context.Context, parent, id string, body *runpb.Service) error {
+		_, err := c.services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: body, ValidateOnly: true})
 		return err
 	})
 }
