@@ -2,9 +2,11 @@ package diff
 
 import (
 	"testing"
+	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -118,6 +120,13 @@ func TestCompare(t *testing.T) {
 			name:      "fail: command set out of band",
 			live:      func(s *runpb.Service) { s.Template.Containers[0].Command = []string{"/bin/sh"} },
 			wantPaths: []string{"template.containers[app].command"},
+		},
+		{
+			// A duration is compared as a whole: the seconds live has and git leaves unset are not a default.
+			name:      "fail: timeout changed, git setting only nanoseconds",
+			git:       func(s *runpb.Service) { s.Template.Timeout = durationpb.New(500 * time.Millisecond) },
+			live:      func(s *runpb.Service) { s.Template.Timeout = durationpb.New(1500 * time.Millisecond) },
+			wantPaths: []string{"template.timeout"},
 		},
 		{
 			name:      "fail: label removed",
