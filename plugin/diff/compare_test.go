@@ -182,6 +182,24 @@ func TestUnifiedDiff(t *testing.T) {
 			want: "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n@@ -7,4 +7,4 @@\n 6\n 7\n 8\n-z\n+Z\n",
 		},
 		{
+			name: "success: changes 6 lines apart share one hunk, as diff -u prints them",
+			a:    "a\n1\n2\n3\n4\n5\n6\nz\n",
+			b:    "A\n1\n2\n3\n4\n5\n6\nZ\n",
+			want: "--- a\n+++ b\n@@ -1,8 +1,8 @@\n-a\n+A\n 1\n 2\n 3\n 4\n 5\n 6\n-z\n+Z\n",
+		},
+		{
+			name: "success: changes 7 lines apart make two hunks, as diff -u prints them",
+			a:    "a\n1\n2\n3\n4\n5\n6\n7\nz\n",
+			b:    "A\n1\n2\n3\n4\n5\n6\n7\nZ\n",
+			want: "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n@@ -6,4 +6,4 @@\n 5\n 6\n 7\n-z\n+Z\n",
+		},
+		{
+			name: "success: to nothing",
+			a:    "x\n",
+			b:    "",
+			want: "--- a\n+++ b\n@@ -1,1 +0,0 @@\n-x\n",
+		},
+		{
 			name: "success: from nothing",
 			a:    "",
 			b:    "x\n",
