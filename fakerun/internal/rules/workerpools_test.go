@@ -21,6 +21,7 @@ func TestInstanceCounts(t *testing.T) {
 		{"four instances at 10%: the canary gets none", 4, []int32{10, 90}, []int32{0, 4}},
 		{"largest remainder", 3, []int32{50, 50}, []int32{2, 1}},
 		{"three shares", 7, []int32{33, 33, 34}, []int32{2, 2, 3}},
+		{"the largest remainder, not the largest share", 3, []int32{70, 30}, []int32{2, 1}},
 		{"zero percent gets nothing", 5, []int32{0, 100}, []int32{0, 5}},
 		{"no instances", 0, []int32{50, 50}, []int32{0, 0}},
 		{"one instance goes to the largest share", 1, []int32{10, 90}, []int32{0, 1}},
