@@ -87,6 +87,9 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	if err := validateService(id, next); err != nil {
 		return nil, err
 	}
+	if err := s.checkRegionsLocked(project, region, id, next, nil); err != nil {
+		return nil, err
+	}
 	next.Name = svc.name
 	next.Uid = s.newUIDLocked()
 	next.Generation = 1
@@ -94,8 +97,7 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	next.UpdateTime = next.CreateTime
 	next.Creator, next.LastModifier = creator, creator
 	next.Etag = s.newEtagLocked()
-	next.Uri = serviceURI(project, region, id, "")
-	next.Urls = []string{"https://" + id + "-" + projectNumber(project) + "." + region + ".run.app", next.Uri}
+	next.Uri, next.Urls = serviceURLs(project, region, id)
 	markReconciling(next, now)
 	rev, err := s.newRevisionLocked(svc, 1, next.GetTemplate())
 	if err != nil {
@@ -107,15 +109,29 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 		return validateOnlyOperation(location, next)
 	}
 	svc.svc = next
+	s.registerServiceLocked(svc)
+	s.addRevisionLocked(svc, rev)
+	if err := s.replicateLocked(svc, nil, rev); err != nil {
+		return nil, err
+	}
+	return s.startOperationLocked(svc, waitFor, follow, missing)
+}
+
+// serviceURLs returns the uri and urls of a service: its deterministic URL and the project-number one.
+func serviceURLs(project, region, id string) (string, []string) {
+	uri := serviceURI(project, region, id, "")
+	return uri, []string{"https://" + id + "-" + projectNumber(project) + "." + region + ".run.app", uri}
+}
+
+// registerServiceLocked stores svc (svc.svc set) by name, hosts and location. Must be called with s.mu held.
+func (s *Server) registerServiceLocked(svc *service) {
 	s.services[svc.name] = svc
-	for _, h := range serviceHosts(next) {
+	for _, h := range serviceHosts(svc.svc) {
 		s.hosts[h] = svc
 	}
-	names := s.serviceIndex[location]
+	names := s.serviceIndex[svc.location]
 	i, _ := slices.BinarySearch(names, svc.name)
-	s.serviceIndex[location] = slices.Insert(names, i, svc.name)
-	s.addRevisionLocked(svc, rev)
-	return s.startOperationLocked(svc, waitFor, follow, missing)
+	s.serviceIndex[svc.location] = slices.Insert(names, i, svc.name)
 }
 
 // normalizeService fills the defaults Cloud Run stores for empty fields.
@@ -298,7 +314,10 @@ func (s *Server) serviceKindLocked(svc *service) revisionedKind[*runpb.Service, 
 			if s.cfg.Compat.AcceptFullRevisionNames {
 				shortenRevisionNames(svc.name, next.GetTraffic())
 			}
-			return validateService(svc.id, next)
+			if err := validateService(svc.id, next); err != nil {
+				return err
+			}
+			return s.checkRegionsLocked(svc.project, svc.region, svc.id, next, svc.svc)
 		},
 		template:         (*runpb.Service).GetTemplate,
 		revisionTemplate: func(r *revision) *runpb.RevisionTemplate { return r.template },
@@ -308,9 +327,13 @@ func (s *Server) serviceKindLocked(svc *service) revisionedKind[*runpb.Service, 
 		markReconciling: markReconciling,
 		commit: func(next *runpb.Service, rev *revision) (*longrunningpb.Operation, error) {
 			waitFor, follow, missing := s.trafficWaitsLocked(svc, next.GetTraffic(), rev)
+			before := svc.svc.GetMultiRegionSettings().GetRegions()
 			svc.svc = next
 			if rev != nil {
 				s.addRevisionLocked(svc, rev)
+			}
+			if err := s.replicateLocked(svc, before, rev); err != nil {
+				return nil, err
 			}
 			return s.startOperationLocked(svc, waitFor, follow, missing)
 		},
@@ -436,13 +459,20 @@ func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "service", req.GetEtag(), svc.svc.GetEtag(), svc.id); err != nil {
 		return nil, err
 	}
-	now := s.nowLocked()
-	resp := proto.Clone(svc.svc).(*runpb.Service)
-	resp.DeleteTime = timestamppb.New(now)
-	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
 	if req.GetValidateOnly() {
-		return validateOnlyOperation(svc.location, resp)
+		return validateOnlyOperation(svc.location, deletedView(svc.svc, s.nowLocked()))
 	}
+	for _, c := range s.multiRegionCopiesLocked(svc) {
+		s.deleteServiceLocked(c)
+	}
+	resp := s.deleteServiceLocked(svc)
+	return s.doneOperationLocked(svc.location, resp)
+}
+
+// deleteServiceLocked deletes svc and its revisions, keeps it for show_deleted and returns it as deleted.
+// Must be called with s.mu held.
+func (s *Server) deleteServiceLocked(svc *service) *runpb.Service {
+	resp := deletedView(svc.svc, s.nowLocked())
 	delete(s.services, svc.name)
 	s.iam.Forget(svc.name)
 	s.deletedServices[svc.location] = append(s.deletedServices[svc.location], resp)
@@ -459,5 +489,13 @@ func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 	svc.revisions = nil
 	svc.deleted = true
 	s.dirty = true
-	return s.doneOperationLocked(svc.location, resp)
+	return resp
+}
+
+// deletedView is svc as a delete at now answers it, with delete_time and expire_time.
+func deletedView(svc *runpb.Service, now time.Time) *runpb.Service {
+	resp := proto.Clone(svc).(*runpb.Service)
+	resp.DeleteTime = timestamppb.New(now)
+	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
+	return resp
 }
