@@ -40,12 +40,12 @@ func TestJudgeLatency_NearestRankP99(t *testing.T) {
 			wantProblem: "p99 latency 120ms over 2 answers, expected <= 99ms"},
 		{
 			name:    "success: unanswered requests are left out",
-			answers: append(answered(20), Answer{Number: 2, Latency: -1}, Answer{Number: 3, Latency: 500 * time.Millisecond}),
+			answers: append(answered(20), Answer{Number: 2}, Answer{Number: 3, Latency: 500 * time.Millisecond}),
 			limit:   &limit, wantP99: 20 * time.Millisecond,
 		},
-		{name: "fail: nothing answered", answers: []Answer{{Number: 1, Latency: -1}}, limit: &limit,
+		{name: "fail: nothing answered", answers: []Answer{{Number: 1}}, limit: &limit,
 			wantProblem: "no request was answered, so the latency cannot be judged"},
-		{name: "success: nothing answered, no limit", answers: []Answer{{Number: 1, Latency: -1}}},
+		{name: "success: nothing answered, no limit", answers: []Answer{{Number: 1}}},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
