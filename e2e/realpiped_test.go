@@ -98,6 +98,7 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 			"CLOUDRUN_PROMOTE NOT_STARTED_YET", "CLOUDRUN_CANARY_CLEANUP NOT_STARTED_YET", "CLOUDRUN_ROLLBACK SUCCESS",
 		}), rp.report(ctx, d))
 		Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(MatchRegexp(`failed the analysis at check 1/3 .*errorRate`))
+		Expect(d.StatusReason).To(Equal("Failed while executing stage "+plannedStage(d, "CLOUDRUN_ANALYSIS").Id), "piped names the stage by its ID")
 
 		By("checking that piped's automatic rollback restored the service exactly")
 		svc := rp.service(AnalysisExample, region)
