@@ -7,17 +7,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func TestDecodeVerifyStageOptions(t *testing.T) {
 	t.Parallel()
-	testcases := []struct {
-		name    string
-		raw     string
-		want    VerifyStageOptions
-		wantErr string
-	}{
+	testDecode(t, DecodeVerifyStageOptions, []decodeCase[VerifyStageOptions]{
 		{
 			name: "success: defaults",
 			raw:  ``,
@@ -53,20 +47,7 @@ func TestDecodeVerifyStageOptions(t *testing.T) {
 		{name: "fail: json unknown field", raw: `{"expect": {"body": {"json": [{"path": "a", "is": 1}]}}}`, wantErr: `unknown field "expect.body.json[0].is", allowed fields: equals, path`},
 		{name: "fail: latency", raw: `{"expect": {"latency": {"p99": 500}}}`, wantErr: `field "expect.latency.p99": 500 is not a duration`},
 		{name: "fail: header name", raw: `{"headers": {"X Smoke": "1"}}`, wantErr: `field "headers": "X Smoke" is not a header name`},
-	}
-	for _, tc := range testcases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodeVerifyStageOptions([]byte(tc.raw))
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
+	})
 }
 
 func TestVerifyStageOptions_Total(t *testing.T) {
