@@ -80,14 +80,14 @@ func BenchmarkScaling(b *testing.B) {
 		many := newScaledFake(b, services)
 		b.Run(fmt.Sprintf("services=%d/GetService", services), func(b *testing.B) {
 			runCallers(b, benchCallers, many.get)
-			b.ReportMetric(rateRatio(b, many.get, one.get), "latency-x-1-service(≤1.5)")
+			rateRatio(b, many.get, one.get).report(b, "latency-x-1-service(≤1.5)")
 			b.ReportMetric(float64(many.heap)/(1<<20), "heap-MiB(≤512)")
 			b.ReportMetric(float64(many.heap)/float64(services), "heap-B/service")
 			b.ReportMetric(float64(many.heap)/float64(services*scalingRevisions), "heap-B/revision")
 		})
 		b.Run(fmt.Sprintf("services=%d/UpdateService", services), func(b *testing.B) {
 			runCallers(b, benchCallers, many.updater())
-			b.ReportMetric(rateRatio(b, many.updater(), one.updater()), "latency-x-1-service(≤1.5)")
+			rateRatio(b, many.updater(), one.updater()).report(b, "latency-x-1-service(≤1.5)")
 		})
 	}
 }

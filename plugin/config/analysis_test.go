@@ -44,6 +44,12 @@ func TestDecodeAnalysisStageOptions(t *testing.T) {
 				{PromQL: &PromQLMetric{Query: "sum(up)", Min: ptr(1.0)}, DryRun: true},
 			}},
 		},
+		{
+			name: "success: no error allowed, at most 100% more than the baseline",
+			raw:  `{"duration": "10m", "metrics": [{"errorRate": {"max": "0%", "maxIncrease": 100}}]}`,
+			want: defaults(AnalysisMetric{ErrorRate: &ErrorRateMetric{Max: ptr(0.0), MaxIncrease: ptr(1.0)}}),
+		},
+		{name: "fail: negative percentage", raw: `{"duration": "1m", "metrics": [{"errorRate": {"max": "-1%"}}]}`, wantErr: `field "metrics[0].errorRate.max": "-1%" is not allowed`},
 		{name: "fail: empty", raw: ``, wantErr: `CLOUDRUN_ANALYSIS: field "duration" is required, allowed a positive duration such as "5m"`},
 		{name: "fail: no metrics", raw: `{"duration": "1m"}`, wantErr: `CLOUDRUN_ANALYSIS: field "metrics" is required, allowed a list of errorRate, latency, custom or promql thresholds`},
 		{name: "fail: unknown field", raw: `{"duration": "1m", "threshold": 1}`, wantErr: `CLOUDRUN_ANALYSIS: unknown field "threshold", allowed fields: consecutiveErrorLimit, duration, failureLimit, inconclusiveLimit, ingestionDelay, initialDelay, interval, metrics, minRequests, onInconclusive`},

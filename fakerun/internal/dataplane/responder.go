@@ -53,6 +53,7 @@ type Handler struct {
 	containers Backends
 	backends   *http.Transport // to proxied backends and containers, keeping connections open between requests
 	buffers    bufferPool      // the proxy's copy buffers
+	parsed     sync.Map        // Behavior.Backend → its *url.URL, which the proxy only reads
 	// checkInvokers makes a request without a bearer token to a service that is not public a 403.
 	checkInvokers bool
 }
@@ -102,9 +103,8 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	h := w.Header()
-	h.Set(HeaderService, tgt.Resource.ServiceName)
-	h.Set(HeaderRevision, tgt.Resource.RevisionName)
-	h.Set(HeaderImage, tgt.Image)
+	named := []string{tgt.Resource.ServiceName, tgt.Resource.RevisionName, tgt.Image} // one allocation for the three
+	h[HeaderService], h[HeaderRevision], h[HeaderImage] = named[0:1:1], named[1:2:2], named[2:3:3]
 	if realTime && tgt.Latency > 0 {
 		t := time.NewTimer(tgt.Latency)
 		select {
@@ -129,7 +129,7 @@ func (d *Handler) answer(w http.ResponseWriter, r *http.Request, tgt control.Tar
 	case tgt.Fail:
 		return errorPage(w, errorCode(tgt), "fakerun: injected error (Behavior.ErrorRate)")
 	case tgt.Behavior.Backend != "":
-		backend, err := url.Parse(tgt.Behavior.Backend)
+		backend, err := d.backendURL(tgt.Behavior.Backend)
 		if err != nil { // validated when set
 			return errorPage(w, http.StatusInternalServerError, err.Error())
 		}
@@ -145,6 +145,19 @@ func (d *Handler) answer(w http.ResponseWriter, r *http.Request, tgt control.Tar
 	}
 }
 
+// backendURL returns the parsed Behavior.Backend, parsing each backend once.
+func (d *Handler) backendURL(backend string) (*url.URL, error) {
+	if u, ok := d.parsed.Load(backend); ok {
+		return u.(*url.URL), nil
+	}
+	u, err := url.Parse(backend)
+	if err != nil {
+		return nil, err
+	}
+	d.parsed.Store(backend, u)
+	return u, nil
+}
+
 // errorCode is the status of an injected error.
 func errorCode(t control.Target) int {
 	if t.Behavior.ErrorCode == 0 {
@@ -153,13 +166,19 @@ func errorCode(t control.Target) int {
 	return t.Behavior.ErrorCode
 }
 
+// textPlain is hello's Content-Type header value, shared by every answer (net/http only reads it).
+var textPlain = []string{"text/plain; charset=utf-8"}
+
 // hello answers like Google's hello sample container: 200 and a short text
 // naming the service, revision and image.
 func hello(w http.ResponseWriter, t control.Target) int {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = textPlain
 	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprintf(w, "Hello from fakerun! It's running.\nservice: %s\nrevision: %s\nimage: %s\n",
-		t.Resource.ServiceName, t.Resource.RevisionName, t.Image)
+	body := make([]byte, 0, 64+len(t.Resource.ServiceName)+len(t.Resource.RevisionName)+len(t.Image))
+	body = append(body, "Hello from fakerun! It's running.\nservice: "...)
+	body = append(append(body, t.Resource.ServiceName...), "\nrevision: "...)
+	body = append(append(body, t.Resource.RevisionName...), "\nimage: "...)
+	_, _ = w.Write(append(append(body, t.Image...), '\n'))
 	return http.StatusOK
 }
 

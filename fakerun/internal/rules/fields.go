@@ -69,9 +69,14 @@ func ReplaceWritable(dst, src proto.Message) {
 }
 
 // SameWritable reports whether a and b agree on every writable field.
+// Fields are compared in place, without copying the writable fields out.
 func SameWritable(a, b proto.Message) bool {
-	x, y := a.ProtoReflect().New().Interface(), b.ProtoReflect().New().Interface()
-	ReplaceWritable(x, a)
-	ReplaceWritable(y, b)
-	return proto.Equal(x, y)
+	x, y := a.ProtoReflect(), b.ProtoReflect()
+	for _, fd := range writableOf(x.Descriptor()).fields {
+		has := x.Has(fd)
+		if has != y.Has(fd) || has && !x.Get(fd).Equal(y.Get(fd)) {
+			return false
+		}
+	}
+	return true
 }
