@@ -90,6 +90,7 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	if err := s.checkRegionsLocked(project, region, id, next, nil); err != nil {
 		return nil, err
 	}
+	applyServiceDefaults(next)
 	next.Name = svc.name
 	next.Uid = s.newUIDLocked()
 	next.Generation = 1
@@ -325,7 +326,11 @@ func (s *Server) serviceKindLocked(svc *service) revisionedKind[*runpb.Service, 
 			if err := validateService(svc.id, next); err != nil {
 				return err
 			}
-			return s.checkRegionsLocked(svc.project, svc.region, svc.id, next, svc.svc)
+			if err := s.checkRegionsLocked(svc.project, svc.region, svc.id, next, svc.svc); err != nil {
+				return err
+			}
+			applyServiceDefaults(next)
+			return nil
 		},
 		template:         (*runpb.Service).GetTemplate,
 		revisionTemplate: func(r *revision) *runpb.RevisionTemplate { return r.template },
