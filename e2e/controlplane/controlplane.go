@@ -153,9 +153,6 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 // Addr is the host:port piped's apiAddress names.
 func (c *ControlPlane) Addr() string { return c.lis.Addr().String() }
 
-// ProjectID is the control plane's project.
-func (c *ControlPlane) ProjectID() string { return c.projectID }
-
 // Close stops the server.
 func (c *ControlPlane) Close() {
 	c.server.Stop()
@@ -195,12 +192,6 @@ func (c *ControlPlane) AddPiped(ctx context.Context, name string) (Piped, error)
 		return Piped{}, fmt.Errorf("add piped %s: %w", name, err)
 	}
 	return Piped{ID: p.Id, ProjectID: c.projectID, Key: key}, nil
-}
-
-// GetPiped returns a piped as the control plane stores it (with what ReportPipedMeta sent: version, config,
-// plugins, repositories).
-func (c *ControlPlane) GetPiped(ctx context.Context, id string) (*model.Piped, error) {
-	return c.pipeds.Get(ctx, id)
 }
 
 // Application is what registering an application takes, as the console's "Add application" form.
@@ -244,12 +235,6 @@ func (c *ControlPlane) AddApplication(ctx context.Context, in Application) (stri
 		return "", fmt.Errorf("add application %s: %w", in.Name, err)
 	}
 	return app.Id, nil
-}
-
-// GetApplication returns an application with what piped reported about it: its sync state, whether it is
-// deploying, and its most recent deployments.
-func (c *ControlPlane) GetApplication(ctx context.Context, id string) (*model.Application, error) {
-	return c.applications.Get(ctx, id)
 }
 
 // Sync asks piped to deploy the application's head commit, as the console's SYNC button does; strategy

@@ -136,7 +136,7 @@ func (p *Piped) source(ctx context.Context, s Source) (*common.DeploymentSource,
 		PipedId:               PipedID,
 		ProjectId:             ProjectID,
 		GitPath:               gitPath,
-		DeployTargetsByPlugin: map[string]*model.DeployTargets{p.opts.pluginName: {DeployTargets: s.DeployTargets}},
+		DeployTargetsByPlugin: map[string]*model.DeployTargets{pluginName: {DeployTargets: s.DeployTargets}},
 	}
 	return ds.ToPluginDeploySource(), app, cleanup, nil
 }

@@ -34,12 +34,9 @@ const (
 type options struct {
 	binary        string
 	waitBinary    string
-	pluginName    string
-	pluginConfig  map[string]any
 	deployTargets []DeployTarget
 	timeScale     float64
 	grace         time.Duration
-	logger        *zap.Logger
 }
 
 // Option configures a Piped.
@@ -47,16 +44,6 @@ type Option func(*options)
 
 // WithPluginBinary runs the plugin binary at path instead of building it (see BuildPlugin).
 func WithPluginBinary(path string) Option { return func(o *options) { o.binary = path } }
-
-// WithWaitPluginBinary runs the WAIT stage plugin at path instead of building e2e/cmd/waitplugin (see
-// BuildWaitPlugin).
-func WithWaitPluginBinary(path string) Option { return func(o *options) { o.waitBinary = path } }
-
-// WithPluginName sets the plugin name (the key under spec.plugins in app.pipecd.yaml). Default "cloudrun".
-func WithPluginName(name string) Option { return func(o *options) { o.pluginName = name } }
-
-// WithPluginConfig sets the plugin's own config (spec.plugins[].config in piped.yaml). Default none.
-func WithPluginConfig(cfg map[string]any) Option { return func(o *options) { o.pluginConfig = cfg } }
 
 // WithDeployTargets sets the plugin's deploy targets. At least one is required.
 func WithDeployTargets(dts ...DeployTarget) Option {
@@ -69,9 +56,6 @@ func WithTimeScale(f float64) Option { return func(o *options) { o.timeScale = f
 
 // WithGracePeriod sets how long Close waits after SIGTERM before killing the plugin. Default 10s.
 func WithGracePeriod(d time.Duration) Option { return func(o *options) { o.grace = d } }
-
-// WithLogger sets the logger of piped's PluginService. Default: no logs.
-func WithLogger(l *zap.Logger) Option { return func(o *options) { o.logger = l } }
 
 // Piped runs the plugin and the wait plugin as processes and drives deployments through them.
 type Piped struct {
@@ -103,7 +87,7 @@ type runningSource struct {
 
 // New starts piped's PluginService, then the plugin and the wait plugin, and waits until both serve.
 func New(ctx context.Context, opts ...Option) (*Piped, error) {
-	o := options{pluginName: "cloudrun", timeScale: 1, grace: 10 * time.Second, logger: zap.NewNop()}
+	o := options{timeScale: 1, grace: 10 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -139,7 +123,7 @@ func New(ctx context.Context, opts ...Option) (*Piped, error) {
 	p.cp.onLog = p.dispatchLog
 	p.builtin = &builtinStages{cp: p.cp, logf: p.builtinLog}
 
-	svc, server, lis, err := servePluginService(p.cp, filepath.Join(workDir, "tools"), o.logger)
+	svc, server, lis, err := servePluginService(p.cp, filepath.Join(workDir, "tools"), zap.NewNop())
 	if err != nil {
 		_ = os.RemoveAll(workDir)
 		return nil, err
@@ -150,9 +134,8 @@ func New(ctx context.Context, opts ...Option) (*Piped, error) {
 		serviceAddr: lis.Addr().String(),
 		grace:       o.grace,
 		cfg: pluginConfig{
-			Name:          o.pluginName,
+			Name:          pluginName,
 			URL:           "file://" + o.binary,
-			Config:        o.pluginConfig,
 			DeployTargets: o.deployTargets,
 		},
 	}
@@ -173,12 +156,15 @@ func New(ctx context.Context, opts ...Option) (*Piped, error) {
 	return p, nil
 }
 
+// pluginName is the Cloud Run plugin's name under spec.plugins, as in examples/piped-config.yaml.
+const pluginName = "cloudrun"
+
 // waitPluginName is the wait plugin's name under spec.plugins, as in examples/piped-config.yaml.
 const waitPluginName = "wait"
 
 // startPlugins starts the plugin and the wait plugin, connects to both and fetches their stages.
 func (p *Piped) startPlugins(ctx context.Context) error {
-	cli, err := connectPlugin(ctx, p.opts.pluginName, p.proc)
+	cli, err := connectPlugin(ctx, pluginName, p.proc)
 	if err != nil {
 		return err
 	}
@@ -188,7 +174,7 @@ func (p *Piped) startPlugins(ctx context.Context) error {
 		return err
 	}
 	registry, err := plugin.NewPluginRegistry(ctx, []plugin.Plugin{
-		{Name: p.opts.pluginName, Cli: cli},
+		{Name: pluginName, Cli: cli},
 		{Name: waitPluginName, Cli: waitCli},
 		{Name: builtinPluginName, Cli: p.builtin},
 	})
@@ -241,7 +227,7 @@ func (p *Piped) PluginOutput() string {
 }
 
 // PluginName returns the plugin name used in deploy_targets_by_plugin and spec.plugins.
-func (p *Piped) PluginName() string { return p.opts.pluginName }
+func (p *Piped) PluginName() string { return pluginName }
 
 // KillPlugin kills the plugin and the wait plugin with SIGKILL, as when the machine running piped and its
 // plugins goes down: the stages in flight keep their status and their runs end as Terminated, to be continued

@@ -103,7 +103,7 @@ func (p *Piped) plan(ctx context.Context, d Deployment) (*Run, error) {
 		PipedId:               PipedID,
 		ProjectId:             ProjectID,
 		GitPath:               gitPath,
-		DeployTargetsByPlugin: map[string]*model.DeployTargets{p.opts.pluginName: {DeployTargets: d.DeployTargets}},
+		DeployTargetsByPlugin: map[string]*model.DeployTargets{pluginName: {DeployTargets: d.DeployTargets}},
 		Labels:                cfg.Spec.Labels,
 		Trigger: &model.DeploymentTrigger{
 			Commit: &model.Commit{
