@@ -59,12 +59,18 @@ func (p *Plugin) cleanupTarget(ctx context.Context, t *target.Target, store meta
 		return err
 	}
 	keep, remove := planCleanup(svc, revs, rec, opts)
+	return applyCleanup(ctx, t, "service", id, keep, remove, opts.KeepCount, serviceCleanupWords)
+}
+
+// applyCleanup logs the kept revisions and deletes the removed ones of the workload kind ("service",
+// "worker pool") id. A revision Cloud Run refuses to delete (FAILED_PRECONDITION) is kept.
+func applyCleanup(ctx context.Context, t *target.Target, kind, id string, keep []keptRevision, remove []*runpb.Revision, keepCount int, words cleanupWords) error {
 	for _, k := range keep {
 		t.Log.Infof("Keeping revision %s: %s", k.name, k.reason)
 	}
 	deleted := 0
 	for _, rev := range remove {
-		t.Log.Infof("Deleting revision %s: older than the %d newest and serves no traffic", naming.ShortName(rev.GetName()), opts.KeepCount)
+		t.Log.Infof("Deleting revision %s: older than the %d newest and %s", naming.ShortName(rev.GetName()), keepCount, words.idle)
 		err := t.Client.DeleteRevision(ctx, rev.GetName(), rev.GetEtag())
 		var perr *provider.Error
 		if errors.As(err, &perr) && perr.Code == codes.FailedPrecondition {
@@ -76,7 +82,7 @@ func (p *Plugin) cleanupTarget(ctx context.Context, t *target.Target, store meta
 		}
 		deleted++
 	}
-	t.Log.Successf("Cleaned up service %s: deleted %d revision(s), kept %d", id, deleted, len(keep)+len(remove)-deleted)
+	t.Log.Successf("Cleaned up %s %s: deleted %d revision(s), kept %d", kind, id, deleted, len(keep)+len(remove)-deleted)
 	return nil
 }
 
@@ -91,11 +97,13 @@ type cleanupWords struct {
 	share string
 	// rollback is why the rollback's revisions are kept.
 	rollback string
+	// idle says why a deleted revision is not needed: "serves no traffic", "has no instances".
+	idle string
 }
 
 var (
-	serviceCleanupWords = cleanupWords{share: "serves %d%% of the traffic", rollback: "the rollback of this deployment routes traffic to it"}
-	poolCleanupWords    = cleanupWords{share: "has %d%% of the instances", rollback: "the rollback of this deployment gives it instances"}
+	serviceCleanupWords = cleanupWords{share: "serves %d%% of the traffic", rollback: "the rollback of this deployment routes traffic to it", idle: "serves no traffic"}
+	poolCleanupWords    = cleanupWords{share: "has %d%% of the instances", rollback: "the rollback of this deployment gives it instances", idle: "has no instances"}
 )
 
 // planCleanup splits revs into the revisions to keep (with the reason) and those to delete, oldest first.

@@ -2,15 +2,12 @@ package deployment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -66,25 +63,7 @@ func (p *Plugin) cleanupPool(ctx context.Context, t *target.Target, rec *poolRec
 		return err
 	}
 	keep, remove := planCleanupOf(poolAsService(pool), revs, &syncRecord{Revision: rec.Revision, Traffic: rec.Split}, opts, poolCleanupWords)
-	for _, k := range keep {
-		t.Log.Infof("Keeping revision %s: %s", k.name, k.reason)
-	}
-	deleted := 0
-	for _, rev := range remove {
-		t.Log.Infof("Deleting revision %s: older than the %d newest and has no instances", naming.ShortName(rev.GetName()), opts.KeepCount)
-		err := t.Client.DeleteRevision(ctx, rev.GetName(), rev.GetEtag())
-		var perr *provider.Error
-		if errors.As(err, &perr) && perr.Code == codes.FailedPrecondition {
-			t.Log.Infof("Cloud Run refused to delete revision %s, so it is kept: %s", naming.ShortName(rev.GetName()), perr.Message)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		deleted++
-	}
-	t.Log.Successf("Cleaned up worker pool %s: deleted %d revision(s), kept %d", id, deleted, len(keep)+len(remove)-deleted)
-	return nil
+	return applyCleanup(ctx, t, "worker pool", id, keep, remove, opts.KeepCount, poolCleanupWords)
 }
 
 // poolAsService is the worker pool as planCleanup reads a service: its split as traffic, its applied split

@@ -12,7 +12,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -81,7 +80,7 @@ func (p *Plugin) rollbackPool(ctx context.Context, t *target.Target, rec *poolRe
 			if err != nil {
 				return err
 			}
-			return p.waitPoolSettled(ctx, t, rec.Pool, got)
+			return waitSettled(ctx, p.pollInterval, "worker pool", rec.Pool, got, t.Client.GetWorkerPool)
 		})
 	})
 	if errors.Is(err, provider.ErrNotFound) {
@@ -102,24 +101,6 @@ func (p *Plugin) rollbackPool(ctx context.Context, t *target.Target, rec *poolRe
 		t.Log.Successf("Rolled back worker pool %s: 100%% of the instances to revision %s", id, revision)
 	} else {
 		t.Log.Successf("Rolled back worker pool %s: the instance split is as it was before the deployment", id)
-	}
-	return nil
-}
-
-// waitPoolSettled waits until Cloud Run has rolled out the update that reported got, as waitSettled does
-// for a service.
-func (p *Plugin) waitPoolSettled(ctx context.Context, t *target.Target, name string, got *runpb.WorkerPool) error {
-	for got == nil || got.GetReconciling() {
-		if err := stagetime.Sleep(ctx, p.pollInterval); err != nil {
-			return fmt.Errorf("stopped waiting for worker pool %s to apply the rollback: %w", naming.ShortName(name), err)
-		}
-		var err error
-		if got, err = t.Client.GetWorkerPool(ctx, name); err != nil {
-			return err
-		}
-	}
-	if c := got.GetTerminalCondition(); c.GetState() == runpb.Condition_CONDITION_FAILED {
-		return fmt.Errorf("worker pool %s did not apply the rollback: %s", naming.ShortName(name), c.GetMessage())
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -128,7 +129,7 @@ func (p *Plugin) rollbackTarget(ctx context.Context, t *target.Target, store met
 			if err != nil {
 				return err
 			}
-			return p.waitSettled(ctx, t, rec.Service, got)
+			return waitSettled(ctx, p.pollInterval, "service", rec.Service, got, t.Client.GetService)
 		})
 	})
 	if errors.Is(err, provider.ErrNotFound) {
@@ -203,21 +204,28 @@ func restoreOf(live *runpb.Service, rec *syncRecord, pre *runpb.Service, hasPre 
 	return restoreForeign
 }
 
+// settling is what waitSettled reads of a service or a worker pool.
+type settling[R any] interface {
+	*R
+	GetReconciling() bool
+	GetTerminalCondition() *runpb.Condition
+}
+
 // waitSettled waits until Cloud Run has rolled out the update that reported got: at once when the
-// update's operation was done (got is its result), else by reading the service until it no longer
-// reconciles.
-func (p *Plugin) waitSettled(ctx context.Context, t *target.Target, name string, got *runpb.Service) error {
+// update's operation was done (got is its result), else by reading the resource with get until it no
+// longer reconciles. kind ("service", "worker pool") names the resource in errors.
+func waitSettled[R any, P settling[R]](ctx context.Context, interval time.Duration, kind, name string, got P, get func(context.Context, string) (P, error)) error {
 	for got == nil || got.GetReconciling() {
-		if err := stagetime.Sleep(ctx, p.pollInterval); err != nil {
-			return fmt.Errorf("stopped waiting for service %s to apply the rollback: %w", naming.ShortName(name), err)
+		if err := stagetime.Sleep(ctx, interval); err != nil {
+			return fmt.Errorf("stopped waiting for %s %s to apply the rollback: %w", kind, naming.ShortName(name), err)
 		}
 		var err error
-		if got, err = t.Client.GetService(ctx, name); err != nil {
+		if got, err = get(ctx, name); err != nil {
 			return err
 		}
 	}
 	if c := got.GetTerminalCondition(); c.GetState() == runpb.Condition_CONDITION_FAILED {
-		return fmt.Errorf("service %s did not apply the rollback: %s", naming.ShortName(name), c.GetMessage())
+		return fmt.Errorf("%s %s did not apply the rollback: %s", kind, naming.ShortName(name), c.GetMessage())
 	}
 	return nil
 }
