@@ -56,6 +56,18 @@ func bothPoolTransports(t *testing.T, f func(t *testing.T, srv *Server, c poolCl
 	}
 }
 
+// grpcPools starts a server with opts and a gRPC worker pools client to it.
+func grpcPools(t *testing.T, opts ...Option) (*Server, *run.WorkerPoolsClient) {
+	t.Helper()
+	srv, err := NewServer(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	pools, err := run.NewWorkerPoolsClient(t.Context(), srv.ClientOptions()...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pools.Close() })
+	return srv, pools
+}
+
 func poolTemplate(revision, image string) *runpb.WorkerPoolRevisionTemplate {
 	return &runpb.WorkerPoolRevisionTemplate{Revision: revision, Containers: []*runpb.Container{{Image: image}}}
 }
@@ -318,12 +330,7 @@ func TestWorkerPoolFailingRevision(t *testing.T) {
 // TestWorkerPoolReconcilingWhileRevisionPending: with manual readiness the rollout waits and the pool
 // reports reconciling until the revision is ready.
 func TestWorkerPoolReconcilingWhileRevisionPending(t *testing.T) {
-	srv, err := NewServer(WithManualReadiness())
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Close()) })
-	pools, err := run.NewWorkerPoolsClient(t.Context(), srv.ClientOptions()...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = pools.Close() })
+	srv, pools := grpcPools(t, WithManualReadiness())
 	op, err := pools.CreateWorkerPool(t.Context(), &runpb.CreateWorkerPoolRequest{Parent: testParent, WorkerPoolId: "wp",
 		WorkerPool: &runpb.WorkerPool{Template: poolTemplate("wp-v1", "img:v1"), Scaling: instances(3)}})
 	require.NoError(t, err)
@@ -346,12 +353,7 @@ func TestWorkerPoolReconcilingWhileRevisionPending(t *testing.T) {
 }
 
 func TestAdminInstances(t *testing.T) {
-	srv, err := NewServer()
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Close()) })
-	pools, err := run.NewWorkerPoolsClient(t.Context(), srv.ClientOptions()...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = pools.Close() })
+	srv, pools := grpcPools(t)
 	op, err := pools.CreateWorkerPool(t.Context(), &runpb.CreateWorkerPoolRequest{Parent: testParent, WorkerPoolId: "wp",
 		WorkerPool: &runpb.WorkerPool{Template: poolTemplate("wp-v1", "img:v1"), Scaling: instances(3)}})
 	require.NoError(t, err)
