@@ -23,6 +23,8 @@ func TestSubject_Filter(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, `metric.type = "run.googleapis.com/request_count" AND resource.type = "cloud_run_revision" AND resource.labels.location = "asia-northeast1" AND resource.labels.service_name = "web" AND resource.labels.revision_name = one_of("web-2", "web-1")`,
 		subject.Filter(RequestCount))
+	split := Subject{Location: "l", Service: "web", New: "web-3", Baseline: []string{"web-1", "web-2"}}
+	assert.Contains(t, split.Filter(RequestLatencies), `resource.labels.revision_name = one_of("web-3", "web-1", "web-2")`, "a baseline of two revisions")
 }
 
 func TestQueries(t *testing.T) {
@@ -93,6 +95,9 @@ func TestDistribution_Percentile(t *testing.T) {
 	explicit := &distribution.Distribution_BucketOptions{Options: &distribution.Distribution_BucketOptions_ExplicitBuckets{
 		ExplicitBuckets: &distribution.Distribution_BucketOptions_Explicit{Bounds: []float64{0, 50, 100}},
 	}}
+	linear := &distribution.Distribution_BucketOptions{Options: &distribution.Distribution_BucketOptions_LinearBuckets{
+		LinearBuckets: &distribution.Distribution_BucketOptions_Linear{NumFiniteBuckets: 2, Width: 10, Offset: 5},
+	}}
 	testcases := []struct {
 		name   string
 		points []*distribution.Distribution
@@ -108,6 +113,29 @@ func TestDistribution_Percentile(t *testing.T) {
 			{Count: 5, BucketOptions: exp, BucketCounts: []int64{0, 0, 0, 5}},
 		}, 90, 720 * time.Millisecond},
 		{"no buckets: the mean", []*distribution.Distribution{{Count: 3, Mean: 42}}, 99, 42 * time.Millisecond},
+		// Linear buckets [5,15), [15,25): the underflow [0,5) holds 2 of 8, so p25 is the end of the underflow.
+		{"linear with underflow", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 25, 5 * time.Millisecond},
+		{"linear", []*distribution.Distribution{{Count: 8, BucketOptions: linear, BucketCounts: []int64{2, 4, 2}}}, 50, 10 * time.Millisecond},
+		// Two points of one layout: [5,15) holds 1 + 3 values, so the 2nd of 4 is halfway into it, in either order.
+		{"points of one layout merge their buckets", []*distribution.Distribution{
+			{Count: 1, BucketOptions: linear, BucketCounts: []int64{0, 1}},
+			{Count: 3, BucketOptions: linear, BucketCounts: []int64{0, 3}},
+		}, 50, 10 * time.Millisecond},
+		{"points of one layout merge their buckets, other order", []*distribution.Distribution{
+			{Count: 3, BucketOptions: linear, BucketCounts: []int64{0, 3}},
+			{Count: 1, BucketOptions: linear, BucketCounts: []int64{0, 1}},
+		}, 50, 10 * time.Millisecond},
+		// The rank falls on the end of [5,15), followed by an empty bucket: 15ms, not the next bucket's start.
+		{"rank at the end of a bucket before a gap", []*distribution.Distribution{{Count: 4, BucketOptions: linear, BucketCounts: []int64{0, 2, 0, 2}}}, 50, 15 * time.Millisecond},
+		// Buckets starting at the same bound sort by their end, whatever the order of the points: the mean
+		// [100,100] before [100,200), so the 2nd of 2 values is halfway into [100,200).
+		{"same start, sorted by end", []*distribution.Distribution{
+			{Count: 1, BucketOptions: exp, BucketCounts: []int64{0, 1}},
+			{Count: 1, Mean: 100},
+		}, 75, 150 * time.Millisecond},
+		{"explicit overflow", []*distribution.Distribution{{Count: 2, BucketOptions: explicit, BucketCounts: []int64{0, 0, 0, 2}}}, 50, 100 * time.Millisecond},
+		{"empty point ignored", []*distribution.Distribution{{Count: 0, Mean: 999}, {Count: 1, Mean: 10}}, 99, 10 * time.Millisecond},
+		{"zero-count bucket ignored", []*distribution.Distribution{{Count: 2, BucketOptions: exp, BucketCounts: []int64{0, 0, 2}}}, 0, 200 * time.Millisecond},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +161,23 @@ func TestReduce(t *testing.T) {
 		assert.Equal(t, CustomValue{Value: want, Points: 3}, Reduce(series, reducer), reducer)
 	}
 	assert.Equal(t, CustomValue{}, Reduce(nil, config.ReduceSum))
+	assert.Equal(t, CustomValue{}, Reduce(nil, config.ReduceMean), "the mean of no points is no value, not NaN")
+}
+
+// TestReduceValueTypes: a custom metric may be a double, a bool (true counts 1) or a distribution (its mean).
+func TestReduceValueTypes(t *testing.T) {
+	t.Parallel()
+	point := func(v *monitoringpb.TypedValue) *monitoringpb.Point { return &monitoringpb.Point{Value: v} }
+	series := []*monitoringpb.TimeSeries{{Points: []*monitoringpb.Point{
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DoubleValue{DoubleValue: 0.25}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_BoolValue{BoolValue: true}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_BoolValue{BoolValue: false}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DistributionValue{DistributionValue: &distribution.Distribution{Count: 2, Mean: 7.5}}}),
+		point(&monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_StringValue{StringValue: "9"}}),
+	}}}
+	assert.Equal(t, CustomValue{Value: 8.75, Points: 5}, Reduce(series, config.ReduceSum))
+	assert.Equal(t, CustomValue{Value: 0, Points: 5}, Reduce(series, config.ReduceMin))
+	assert.Equal(t, CustomValue{Value: 7.5, Points: 5}, Reduce(series, config.ReduceMax))
 }
 
 func TestJudge(t *testing.T) {
@@ -207,6 +252,9 @@ func TestJudge(t *testing.T) {
 			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql within bounds", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.99, Points: 1}), Pass, []Verdict{Pass}, ""},
 		{"promql below min", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.5, Points: 1}), Fail, []Verdict{Fail}, "promql 0.5, allowed >= 0.95 (q)"},
+		{"custom metric whose values were not read", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
+			window(sample(0, 0), nil), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql whose value was not read", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql without value", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql NaN", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: math.NaN(), Points: 1}), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql with several series", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: 0, Points: 2}), Fail, []Verdict{Fail},
@@ -331,4 +379,33 @@ func TestInconclusions_Reasons(t *testing.T) {
 		{NoRequests, "the new revision served 0 requests in check 2/3"},
 		{NoLatency, "the new revision had requests but no latency point in check 3/3: Cloud Monitoring has not written them (yet); a longer ingestionDelay gives it time"},
 	}, in.Reasons(opts))
+}
+
+// TestInconclusions_BaselineAndPromQL: a baseline with too few requests and a PromQL query without a value are
+// told apart from the new revision's causes; minRequests 0 still asks for one request.
+func TestInconclusions_BaselineAndPromQL(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{Duration: 2 * time.Second, Interval: time.Second, Metrics: []config.AnalysisMetric{
+		{ErrorRate: &config.ErrorRateMetric{MaxIncrease: ptr(0.01)}},
+		{PromQL: &config.PromQLMetric{Query: "sum(up)", Min: ptr(1.0)}},
+	}}
+	var in Inconclusions
+	in.Add(Judge(opts, 1, Window{New: Sample{Requests: 50}, Baseline: &Sample{}, Custom: make([]CustomValue, 2)}))
+	in.Add(Judge(opts, 2, Window{New: Sample{Requests: 50}, Baseline: &Sample{Requests: 50}, Custom: []CustomValue{{}, {Value: math.NaN(), Points: 1}}}))
+	assert.Equal(t, []Reason{
+		{TooFewRequests, "the baseline answered fewer than minRequests (1) requests in check 1/2: send the service more traffic or lower minRequests"},
+		{NoValue, "the PromQL query sum(up) gave no value in checks 1, 2/2: check its metric names and labels, and that the new revision had traffic"},
+	}, in.Reasons(opts))
+}
+
+// TestLatencyFormat: one decimal below 10ms either way, whole milliseconds from 10ms, no "-0.0".
+func TestLatencyFormat(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "-10ms", signedMs(-10*time.Millisecond))
+	assert.Equal(t, "-9.5ms", signedMs(-9500*time.Microsecond))
+	assert.Equal(t, "+10ms", signedMs(10*time.Millisecond))
+	assert.Equal(t, "+9.9ms", signedMs(9900*time.Microsecond))
+	assert.Equal(t, "+0.0ms", signedMs(-40*time.Microsecond))
+	assert.Equal(t, "250ms", ms(250*time.Millisecond))
+	assert.Equal(t, "0.5ms", ms(500*time.Microsecond))
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -55,13 +56,17 @@ func (d *Distribution) Percentile(p float64) (v time.Duration, ok bool) {
 	if d.count == 0 {
 		return 0, false
 	}
-	bs := slices.Clone(d.buckets)
-	slices.SortStableFunc(bs, func(a, b bucket) int {
-		if a.lo != b.lo {
-			return cmpFloat(a.lo, b.lo)
-		}
-		return cmpFloat(a.hi, b.hi)
-	})
+	// The points of one layout (one per alignment period, one per revision) hold the same ranges: a range
+	// is one bucket with all their values, or the interpolation inside it would depend on the points' order.
+	merged := map[[2]float64]int64{}
+	for _, b := range d.buckets {
+		merged[[2]float64{b.lo, b.hi}] += b.n
+	}
+	bs := make([]bucket, 0, len(merged))
+	for r, n := range merged {
+		bs = append(bs, bucket{lo: r[0], hi: r[1], n: n})
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(a.hi, b.hi)) })
 	rank := p / 100 * float64(d.count)
 	var seen float64
 	ms := bs[len(bs)-1].hi
@@ -73,16 +78,6 @@ func (d *Distribution) Percentile(p float64) (v time.Duration, ok bool) {
 		seen += float64(b.n)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), true
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // bounds returns the range of bucket i of a layout: bucket 0 is the underflow (from 0, as latencies are

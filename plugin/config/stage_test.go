@@ -11,14 +11,47 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// decodeCase is one case of a stage options decoder's table: raw decodes to exactly want, or fails with an
+// error containing wantErr.
+type decodeCase[T any] struct {
+	name    string
+	raw     string
+	want    T
+	wantErr string
+}
+
+// testDecode runs every case through decode.
+func testDecode[T any](t *testing.T, decode func([]byte) (T, error), testcases []decodeCase[T]) {
+	t.Helper()
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decode([]byte(tc.raw))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// validated decodes with decode and validates what it decoded, as options built in code are validated.
+func validated[T interface{ Validate() error }](decode func([]byte) (T, error)) func([]byte) (T, error) {
+	return func(raw []byte) (T, error) {
+		opts, err := decode(raw)
+		if err != nil {
+			return opts, err
+		}
+		return opts, opts.Validate()
+	}
+}
+
 func TestDecodeSyncStageOptions(t *testing.T) {
 	t.Parallel()
-	testcases := []struct {
-		name    string
-		raw     string
-		want    SyncStageOptions
-		wantErr string
-	}{
+	testDecode(t, validated(DecodeSyncStageOptions), []decodeCase[SyncStageOptions]{
 		{name: "success: nil means defaults", raw: "", want: SyncStageOptions{Timeout: unit.Duration(10 * time.Minute)}},
 		{name: "success: null means defaults", raw: "null", want: SyncStageOptions{Timeout: unit.Duration(10 * time.Minute)}},
 		{name: "success: empty object means defaults", raw: "{}", want: SyncStageOptions{Timeout: unit.Duration(10 * time.Minute)}},
@@ -39,31 +72,15 @@ func TestDecodeSyncStageOptions(t *testing.T) {
 		{name: "fail: timeout zero", raw: `{"timeout": "0s"}`, wantErr: `field "timeout": "0s" is not positive`},
 		{name: "fail: timeout negative", raw: `{"timeout": "-1m"}`, wantErr: `field "timeout": "-1m0s" is not positive`},
 		{name: "fail: broken JSON", raw: `{"prune": tru`, wantErr: `CLOUDRUN_SYNC: invalid JSON`},
-	}
-	for _, tc := range testcases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodeSyncStageOptions([]byte(tc.raw))
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-			require.NoError(t, got.Validate())
-		})
-	}
+	})
 }
 
 func TestDecodePromoteStageOptions(t *testing.T) {
 	t.Parallel()
-	testcases := []struct {
-		name    string
-		raw     string
-		want    unit.Percentage
-		wantErr string
-	}{
+	testDecode(t, func(raw []byte) (unit.Percentage, error) {
+		opts, err := validated(DecodePromoteStageOptions)(raw)
+		return opts.Percent, err
+	}, []decodeCase[unit.Percentage]{
 		{name: "success: integer", raw: `{"percent": 10}`, want: unit.Percentage{Number: 10}},
 		{name: "success: string with suffix", raw: `{"percent": "10%"}`, want: unit.Percentage{Number: 10, HasSuffix: true}},
 		{name: "success: string without suffix", raw: `{"percent": "25"}`, want: unit.Percentage{Number: 25}},
@@ -81,31 +98,12 @@ func TestDecodePromoteStageOptions(t *testing.T) {
 		{name: "fail: explicit plus sign", raw: `{"percent": "+5"}`, wantErr: `field "percent": "+5" is not a percentage`},
 		{name: "fail: long value is shortened", raw: `{"percent": "` + strings.Repeat("9", 60) + `x"}`, wantErr: `field "percent": "` + strings.Repeat("9", 39) + `... is not a percentage`},
 		{name: "fail: unknown field", raw: `{"percent": 10, "percentage": 10}`, wantErr: `CLOUDRUN_PROMOTE: unknown field "percentage", allowed fields: percent`},
-	}
-	for _, tc := range testcases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodePromoteStageOptions([]byte(tc.raw))
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got.Percent)
-			require.NoError(t, got.Validate())
-		})
-	}
+	})
 }
 
 func TestDecodeRollbackStageOptions(t *testing.T) {
 	t.Parallel()
-	testcases := []struct {
-		name    string
-		raw     string
-		want    RollbackStageOptions
-		wantErr string
-	}{
+	testDecode(t, DecodeRollbackStageOptions, []decodeCase[RollbackStageOptions]{
 		{name: "success: nil restores the pre-deploy state", raw: ``, want: RollbackStageOptions{}},
 		{name: "success: revision", raw: `{"revision": "app-00001-abc"}`, want: RollbackStageOptions{Revision: "app-00001-abc"}},
 		{name: "fail: full resource name", raw: `{"revision": "projects/p/locations/r/services/s/revisions/s-1"}`, wantErr: `CLOUDRUN_ROLLBACK: field "revision": "projects/p/locations/r/services/s/revisions/s-1" is not a revision name`},
@@ -113,30 +111,12 @@ func TestDecodeRollbackStageOptions(t *testing.T) {
 		{name: "fail: number", raw: `{"revision": 1}`, wantErr: `CLOUDRUN_ROLLBACK: field "revision": 1 is not a string`},
 		{name: "fail: unknown field", raw: `{"rev": "a"}`, wantErr: `CLOUDRUN_ROLLBACK: unknown field "rev", allowed fields: revision`},
 		{name: "fail: not an object", raw: `"app-1"`, wantErr: `CLOUDRUN_ROLLBACK: must be an object`},
-	}
-	for _, tc := range testcases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodeRollbackStageOptions([]byte(tc.raw))
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
+	})
 }
 
 func TestDecodeCleanupStageOptions(t *testing.T) {
 	t.Parallel()
-	testcases := []struct {
-		name    string
-		raw     string
-		want    CleanupStageOptions
-		wantErr string
-	}{
+	testDecode(t, DecodeCleanupStageOptions, []decodeCase[CleanupStageOptions]{
 		{name: "success: nil means defaults", raw: ``, want: CleanupStageOptions{KeepCount: 5, KeepLatest: true}},
 		{name: "success: every field", raw: `{"keepCount": 1, "keepLatest": false}`, want: CleanupStageOptions{KeepCount: 1, KeepLatest: false}},
 		{name: "fail: zero", raw: `{"keepCount": 0}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: field "keepCount": 0 is out of range, allowed an integer >= 1`},
@@ -144,20 +124,7 @@ func TestDecodeCleanupStageOptions(t *testing.T) {
 		{name: "fail: fraction", raw: `{"keepCount": 2.5}`, wantErr: `field "keepCount": 2.5 is not an integer`},
 		{name: "fail: keepLatest as string", raw: `{"keepLatest": "no"}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: field "keepLatest": "no" is not a boolean`},
 		{name: "fail: unknown field", raw: `{"keep": 3}`, wantErr: `CLOUDRUN_CANARY_CLEANUP: unknown field "keep", allowed fields: keepCount, keepLatest`},
-	}
-	for _, tc := range testcases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodeCleanupStageOptions([]byte(tc.raw))
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
+	})
 }
 
 // TestStageOptionsValidate covers options built in code rather than decoded, e.g. by the plugin's quick sync.

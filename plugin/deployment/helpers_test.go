@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc/status"
 
@@ -136,6 +138,8 @@ type env struct {
 	// files are more files of the application directory, by name.
 	files  map[string]string
 	commit string
+	// logger is the plugin's log; default zaptest's.
+	logger *zap.Logger
 	// runningCommit, runningApp and runningService are the commit and files of the previous deployment.
 	runningCommit, runningApp, runningService string
 }
@@ -262,7 +266,7 @@ func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stag
 			Deployment:              sdk.Deployment{ID: "deploy-" + e.commit, ApplicationID: "app-1", ApplicationName: "web", PipedID: "piped-1"},
 		},
 		Client: sdk.NewClient(nil, "cloudrun", "app-1", "stage-1", lp, nil),
-		Logger: zaptest.NewLogger(e.t),
+		Logger: cmp.Or(e.logger, zaptest.NewLogger(e.t)),
 	}
 	resp, err := e.plugin.ExecuteStage(ctx, &config.PluginConfig{}, e.dts, input)
 	require.NoError(e.t, err)

@@ -2,7 +2,6 @@ package livestate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
 // Resource types of a job application.
@@ -30,33 +28,13 @@ const executionsShown = 5
 
 // jobState returns the resources and the sync state of a job application on one deploy target.
 func (p *Plugin) jobState(ctx context.Context, dtName string, cfg config.DeployTargetConfig, src *app.Source) ([]sdk.ResourceState, targetSync) {
-	git, err := src.Job.Job(cfg.Project, cfg.Region)
-	if err != nil {
-		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dtName), reason: err.Error()}
-	}
-	unknown := func(err error) ([]sdk.ResourceState, targetSync) {
-		return nil, targetSync{status: sdk.ApplicationSyncStateUnknown, short: fmt.Sprintf("Cannot read the live state of deploy target %s", dtName), reason: err.Error()}
-	}
-	client, err := target.Connect(ctx, p.registry, dtName, cfg)
-	if err != nil {
-		return unknown(err)
-	}
-	id := naming.ShortName(git.GetName())
-	live, err := client.GetJob(ctx, git.GetName())
-	if errors.Is(err, provider.ErrNotFound) {
-		return nil, targetSync{
-			status: sdk.ApplicationSyncStateOutOfSync,
-			short:  fmt.Sprintf("Job %s does not exist in project %s, region %s", id, cfg.Project, cfg.Region),
-			reason: fmt.Sprintf("Deploy target %s: job %s (%s) does not exist. Deploy the application to create it, or check the job name in %s and the project and region of the deploy target.",
-				dtName, id, git.GetName(), src.Job.File),
-		}
-	}
-	if err != nil {
-		return unknown(err)
+	client, git, live, failed := readLive(ctx, p, dtName, cfg, "job", src.Job.File, src.Job.Job, (*provider.Client).GetJob)
+	if failed != nil {
+		return nil, *failed
 	}
 	execs, err := client.ListExecutions(ctx, live.GetName(), executionsShown)
 	if err != nil {
-		return unknown(err)
+		return nil, unknownSync(dtName, err)
 	}
 	resources := []sdk.ResourceState{jobResource(dtName, live)}
 	for _, e := range execs {

@@ -2,7 +2,6 @@ package livestate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -24,33 +22,13 @@ const ResourceTypeWorkerPool = "WorkerPool"
 
 // poolState returns the resources and the sync state of a worker pool application on one deploy target.
 func (p *Plugin) poolState(ctx context.Context, dtName string, cfg config.DeployTargetConfig, src *app.Source) ([]sdk.ResourceState, targetSync) {
-	git, err := src.Pool.WorkerPool(cfg.Project, cfg.Region)
-	if err != nil {
-		return nil, targetSync{status: sdk.ApplicationSyncStateInvalidConfig, short: fmt.Sprintf("Invalid configuration for deploy target %s", dtName), reason: err.Error()}
-	}
-	unknown := func(err error) ([]sdk.ResourceState, targetSync) {
-		return nil, targetSync{status: sdk.ApplicationSyncStateUnknown, short: fmt.Sprintf("Cannot read the live state of deploy target %s", dtName), reason: err.Error()}
-	}
-	client, err := target.Connect(ctx, p.registry, dtName, cfg)
-	if err != nil {
-		return unknown(err)
-	}
-	id := naming.ShortName(git.GetName())
-	live, err := client.GetWorkerPool(ctx, git.GetName())
-	if errors.Is(err, provider.ErrNotFound) {
-		return nil, targetSync{
-			status: sdk.ApplicationSyncStateOutOfSync,
-			short:  fmt.Sprintf("Worker pool %s does not exist in project %s, region %s", id, cfg.Project, cfg.Region),
-			reason: fmt.Sprintf("Deploy target %s: worker pool %s (%s) does not exist. Deploy the application to create it, or check the worker pool name in %s and the project and region of the deploy target.",
-				dtName, id, git.GetName(), src.Pool.File),
-		}
-	}
-	if err != nil {
-		return unknown(err)
+	client, git, live, failed := readLive(ctx, p, dtName, cfg, "worker pool", src.Pool.File, src.Pool.WorkerPool, (*provider.Client).GetWorkerPool)
+	if failed != nil {
+		return nil, *failed
 	}
 	revs, err := client.ListRevisions(ctx, live.GetName())
 	if err != nil {
-		return unknown(err)
+		return nil, unknownSync(dtName, err)
 	}
 	shares := poolShares(live)
 	resources := []sdk.ResourceState{poolResource(dtName, live, shares)}

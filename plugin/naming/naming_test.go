@@ -267,3 +267,15 @@ func TestRevisionNameOfWorkerPool(t *testing.T) {
 	_, err = RevisionName("consumer", "0123456789abcdef", (*runpb.WorkerPoolRevisionTemplate)(nil))
 	assert.ErrorContains(t, err, "revision template is missing")
 }
+
+func TestResourceNames(t *testing.T) {
+	t.Parallel()
+	svc := ServiceName("proj", "europe-west1", "web")
+	assert.Equal(t, "projects/proj/locations/europe-west1/services/web", svc)
+	assert.Equal(t, "projects/proj/locations/europe-west1/jobs/batch", JobName("proj", "europe-west1", "batch"))
+	rev := FullRevisionName(svc, "web-0b13751-abcdefgh")
+	assert.Equal(t, "projects/proj/locations/europe-west1/services/web/revisions/web-0b13751-abcdefgh", rev)
+	assert.Equal(t, "web-0b13751-abcdefgh", ShortName(rev))
+	assert.Equal(t, "web", ShortName(svc))
+	assert.Equal(t, "web", ShortName("web"))
+}

@@ -98,14 +98,8 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	if err != nil {
 		return cannot(err)
 	}
-	client, err := target.Connect(ctx, pv.plugin.registry, pv.target, cfg)
+	client, live, err := readLive(ctx, pv, cfg, want.GetName(), (*provider.Client).GetService)
 	if err != nil {
-		return cannot(err)
-	}
-	live, err := client.GetService(ctx, want.GetName())
-	if errors.Is(err, provider.ErrNotFound) {
-		live = nil
-	} else if err != nil {
 		return cannot(err)
 	}
 	desired, err := pv.want.Desired(cfg, pv.deployment)
@@ -119,18 +113,13 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	id, rev := desired.ID, plan.Revision()
 
 	// What changes, against the running commit when known, else against the live service.
-	var cmp *diff.Comparison[*runpb.Service]
-	before := "live service " + id
-	switch {
-	case pv.running != nil && pv.running.Manifest != nil:
-		running, err := pv.running.Manifest.Service(cfg.Project, cfg.Region)
-		if err != nil {
-			return cannot(fmt.Errorf("running commit %s: %w", naming.ShortCommit(pv.running.Commit), err))
-		}
-		cmp = diff.CompareManifests(running, want)
-		before = "running commit " + naming.ShortCommit(pv.running.Commit)
-	case live != nil:
-		cmp = diff.Compare(want, live)
+	var running func() (*runpb.Service, error)
+	if pv.running != nil && pv.running.Manifest != nil {
+		running = func() (*runpb.Service, error) { return pv.running.Manifest.Service(cfg.Project, cfg.Region) }
+	}
+	cmp, before, err := compare(pv, want, live, "live service "+id, running, diff.CompareManifests, diff.Compare)
+	if err != nil {
+		return cannot(err)
 	}
 	after := "target commit " + naming.ShortCommit(pv.want.Commit)
 
@@ -141,39 +130,14 @@ func (pv *preview) run(ctx context.Context, dt *sdk.DeployTarget[config.RawDeplo
 	}
 	noChange := pv.summarize(id, rev, cmp, live, newRevision, pv.previewAccess(ctx, client, want.GetName(), live))
 	fmt.Fprintf(&pv.detail, "%s\n\n", pv.summary.String())
-	switch {
-	case cmp == nil:
-		pv.detail.WriteString(diff.UnifiedDiff("(no service)", after, "", diff.ManifestYAML(diff.View(want))))
-	case cmp.InSync():
-		fmt.Fprintf(&pv.detail, "The manifest of the %s is the same as the %s.\n", after, before)
-	default:
-		pv.detail.WriteString(diff.UnifiedDiff(before, after, diff.ManifestYAML(cmp.Have), diff.ManifestYAML(cmp.Want)))
-	}
+	writeChange(pv, cmp, "(no service)", before, after, diff.View(want))
 
 	if live != nil {
 		fmt.Fprintf(&pv.detail, "\nTraffic now: %s\n", traffic.DescribeShares(traffic.Serving(live)))
 	}
 
 	pv.preflight(ctx, client, plan, id, live, newRevision)
-	pv.detail.WriteString("\nPre-flight checks:\n")
-	problems := 0
-	for _, f := range pv.findings {
-		fmt.Fprintf(&pv.detail, "  %s\n", f)
-		if f.level != levelOK {
-			problems++
-		}
-	}
-	summary := pv.summary.String()
-	if problems > 0 {
-		summary += fmt.Sprintf(" (pre-flight: %d warning(s) or error(s))", problems)
-	}
-	return sdk.PlanPreviewResult{
-		DeployTarget: pv.target,
-		Summary:      summary,
-		NoChange:     noChange,
-		Details:      []byte(pv.detail.String()),
-		DiffLanguage: "diff",
-	}
+	return pv.result(noChange)
 }
 
 // summarize writes the one-line summary, with the change of public access (access, "" for none), and

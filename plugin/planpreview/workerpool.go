@@ -2,7 +2,6 @@ package planpreview
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
 
@@ -26,30 +24,26 @@ func (pv *preview) runPool(ctx context.Context, cfg config.DeployTargetConfig, c
 		return cannot(err)
 	}
 	want, id := desired.Pool, desired.ID
-	client, err := target.Connect(ctx, pv.plugin.registry, pv.target, cfg)
+	client, live, err := readLive(ctx, pv, cfg, want.GetName(), (*provider.Client).GetWorkerPool)
 	if err != nil {
 		return cannot(err)
 	}
-	live, err := client.GetWorkerPool(ctx, want.GetName())
-	if errors.Is(err, provider.ErrNotFound) {
-		live = nil
-	} else if err != nil {
+
+	var running func() (*runpb.WorkerPool, error)
+	if pv.running != nil && pv.running.Pool != nil {
+		running = func() (*runpb.WorkerPool, error) {
+			d, err := pv.running.DesiredPool(cfg, pv.deployment)
+			if err != nil {
+				return nil, err
+			}
+			return d.Pool, nil
+		}
+	}
+	cmp, before, err := compare(pv, want, live, "live worker pool "+id, running, diff.ComparePoolManifests, diff.ComparePool)
+	if err != nil {
 		return cannot(err)
 	}
-
-	var cmp *diff.Comparison[*runpb.WorkerPool]
-	before, after := "live worker pool "+id, "target commit "+naming.ShortCommit(pv.want.Commit)
-	switch {
-	case pv.running != nil && pv.running.Pool != nil:
-		running, err := pv.running.DesiredPool(cfg, pv.deployment)
-		if err != nil {
-			return cannot(fmt.Errorf("running commit %s: %w", naming.ShortCommit(pv.running.Commit), err))
-		}
-		cmp = diff.ComparePoolManifests(running.Pool, want)
-		before = "running commit " + naming.ShortCommit(pv.running.Commit)
-	case live != nil:
-		cmp = diff.ComparePool(want, live)
-	}
+	after := "target commit " + naming.ShortCommit(pv.want.Commit)
 
 	images := strings.Join(pv.want.Images(), ", ")
 	noChange := false
@@ -66,14 +60,7 @@ func (pv *preview) runPool(ctx context.Context, cfg config.DeployTargetConfig, c
 		}
 	}
 	fmt.Fprintf(&pv.detail, "Deploy target %s: worker pool %s in project %s, region %s\n%s\n\n", pv.target, id, cfg.Project, cfg.Region, pv.summary.String())
-	switch {
-	case cmp == nil:
-		pv.detail.WriteString(diff.UnifiedDiff("(no worker pool)", after, "", diff.ManifestYAML(diff.PoolView(want))))
-	case cmp.InSync():
-		fmt.Fprintf(&pv.detail, "The manifest of the %s is the same as the %s.\n", after, before)
-	default:
-		pv.detail.WriteString(diff.UnifiedDiff(before, after, diff.ManifestYAML(cmp.Have), diff.ManifestYAML(cmp.Want)))
-	}
+	writeChange(pv, cmp, "(no worker pool)", before, after, diff.PoolView(want))
 
 	check := want
 	split := []*runpb.TrafficTarget{traffic.Revision(desired.Revision, 100, "")}
@@ -91,13 +78,6 @@ func (pv *preview) runPool(ctx context.Context, cfg config.DeployTargetConfig, c
 	if check.InstanceSplits, err = traffic.ToSplits(split); err != nil {
 		return cannot(err)
 	}
-	pv.detail.WriteString("\nPre-flight checks:\n")
-	summary := pv.summary.String()
-	if err := client.ValidateWorkerPool(ctx, check, live == nil); err != nil {
-		fmt.Fprintf(&pv.detail, "  %s\n", finding{level: levelError, text: "Cloud Run refuses the worker pool (validate_only): " + err.Error()})
-		summary += " (pre-flight: 1 warning(s) or error(s))"
-	} else {
-		fmt.Fprintf(&pv.detail, "  %s\n", finding{level: levelOK, text: "Cloud Run accepts the worker pool (validate_only)"})
-	}
-	return sdk.PlanPreviewResult{DeployTarget: pv.target, Summary: summary, NoChange: noChange, Details: []byte(pv.detail.String()), DiffLanguage: "diff"}
+	pv.validated("worker pool", client.ValidateWorkerPool(ctx, check, live == nil))
+	return pv.result(noChange)
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 )
 
 // Default timeouts and retries. They are Google's own per-call timeouts for the Cloud Run Admin API, and a
@@ -192,28 +193,19 @@ func (c *Client) Close() error {
 
 // GetService returns the service, or an error wrapping ErrNotFound.
 func (c *Client) GetService(ctx context.Context, name string) (*runpb.Service, error) {
-	var svc *runpb.Service
-	err := c.do(ctx, c.readTimeout, "get service", name, func(ctx context.Context) (err error) {
-		svc, err = c.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
-		return err
+	return call(ctx, c, c.readTimeout, "get service", name, func(ctx context.Context) (*runpb.Service, error) {
+		return c.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 	})
-	return svc, err
 }
 
 // CreateService creates svc (its Name is the full resource name) without waiting for the new revision to
 // become ready. It returns the Service reported by the operation (see reported). An error wrapping
 // ErrOperationFailed means Cloud Run accepted the request but its operation has already failed.
 func (c *Client) CreateService(ctx context.Context, svc *runpb.Service) (*runpb.Service, error) {
-	parent, id, err := splitServiceName(svc.GetName())
+	op, err := create(ctx, c, svc, "service", "services", func(ctx context.Context, parent, id string, body *runpb.Service) (*run.CreateServiceOperation, error) {
+		return c.services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: body})
+	})
 	if err != nil {
-		return nil, err
-	}
-	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc)}
-	var op *run.CreateServiceOperation
-	if err := c.do(ctx, c.writeTimeout, "create service", svc.GetName(), func(ctx context.Context) (err error) {
-		op, err = c.services.CreateService(ctx, req)
-		return err
-	}); err != nil {
 		return nil, err
 	}
 	return reported[runpb.Service](ctx, op, "create service", svc.GetName())
@@ -240,19 +232,11 @@ func (c *Client) ReplaceService(ctx context.Context, svc *runpb.Service) (*runpb
 // Cloud Run accepts the request, else its objection, translated and retried like every other call. The
 // operation of a validate_only request is not waited for: Cloud Run does not keep it.
 func (c *Client) ValidateService(ctx context.Context, svc *runpb.Service, create bool) error {
-	if !create {
-		return c.do(ctx, c.writeTimeout, "validate the update of service", svc.GetName(), func(ctx context.Context) error {
-			_, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc, ValidateOnly: true})
-			return err
-		})
-	}
-	parent, id, err := splitServiceName(svc.GetName())
-	if err != nil {
+	return validate(ctx, c, svc, "service", "services", create, func(ctx context.Context) error {
+		_, err := c.services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: svc, ValidateOnly: true})
 		return err
-	}
-	req := &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: withoutName(svc), ValidateOnly: true}
-	return c.do(ctx, c.writeTimeout, "validate the creation of service", svc.GetName(), func(ctx context.Context) error {
-		_, err := c.services.CreateService(ctx, req)
+	}, func(ctx context.Context, parent, id string, body *runpb.Service) error {
+		_, err := c.services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: body, ValidateOnly: true})
 		return err
 	})
 }
@@ -339,9 +323,12 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource str
 func (c *Client) send(ctx context.Context, api string, timeout time.Duration, op, resource string, call func(context.Context) error) error {
 	start := time.Now()
 	delay := c.retryInitial
+	span := stagetime.From(ctx)
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, timeout)
+		began := span.Now()
 		err := call(actx)
+		span.EndCall(began)
 		timedOut := actx.Err() != nil // the attempt's own timeout passed: no answer in time
 		cancel()
 		if err == nil {
@@ -361,7 +348,7 @@ func (c *Client) send(ctx context.Context, api string, timeout time.Duration, op
 			return translate(op, resource, err)
 		}
 		noticeRetry(ctx, api, op, resource, err, delay, attempt, c.maxAttempts)
-		if err := sleep(ctx, delay); err != nil {
+		if err := stagetime.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("failed to %s %s: %w", op, resource, err)
 		}
 		delay = min(2*delay, c.retryMax)
@@ -434,21 +421,9 @@ func wait[T any](ctx context.Context, c *Client, op operation[T], what, resource
 		if op.Done() {
 			continue
 		}
-		if err := sleep(ctx, c.pollInterval); err != nil {
+		if err := stagetime.Sleep(ctx, c.pollInterval); err != nil {
 			return nil, fmt.Errorf("failed to wait for the operation to %s %s: %w", what, resource, err)
 		}
-	}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }
 

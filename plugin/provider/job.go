@@ -8,7 +8,6 @@ import (
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/option"
-	"google.golang.org/protobuf/proto"
 )
 
 // connectJobs creates the clients of jobs, their executions and the executions' tasks.
@@ -36,26 +35,17 @@ func (c *Client) connectJobs(ctx context.Context, opts []option.ClientOption) er
 
 // GetJob returns the job, or an error wrapping ErrNotFound.
 func (c *Client) GetJob(ctx context.Context, name string) (*runpb.Job, error) {
-	var job *runpb.Job
-	err := c.do(ctx, c.readTimeout, "get job", name, func(ctx context.Context) (err error) {
-		job, err = c.jobs.GetJob(ctx, &runpb.GetJobRequest{Name: name})
-		return err
+	return call(ctx, c, c.readTimeout, "get job", name, func(ctx context.Context) (*runpb.Job, error) {
+		return c.jobs.GetJob(ctx, &runpb.GetJobRequest{Name: name})
 	})
-	return job, err
 }
 
 // CreateJob creates job (its Name is the full resource name) and waits until Cloud Run has applied it.
 func (c *Client) CreateJob(ctx context.Context, job *runpb.Job) (*runpb.Job, error) {
-	parent, id, err := splitName(job.GetName(), "job", "jobs")
+	op, err := create(ctx, c, job, "job", "jobs", func(ctx context.Context, parent, id string, body *runpb.Job) (*run.CreateJobOperation, error) {
+		return c.jobs.CreateJob(ctx, &runpb.CreateJobRequest{Parent: parent, JobId: id, Job: body})
+	})
 	if err != nil {
-		return nil, err
-	}
-	req := &runpb.CreateJobRequest{Parent: parent, JobId: id, Job: jobWithoutName(job)}
-	var op *run.CreateJobOperation
-	if err := c.do(ctx, c.writeTimeout, "create job", job.GetName(), func(ctx context.Context) (err error) {
-		op, err = c.jobs.CreateJob(ctx, req)
-		return err
-	}); err != nil {
 		return nil, err
 	}
 	return wait[runpb.Job](ctx, c, op, "create job", job.GetName())
@@ -78,19 +68,11 @@ func (c *Client) ReplaceJob(ctx context.Context, job *runpb.Job) (*runpb.Job, er
 // ValidateJob asks Cloud Run to check job without applying it (validate_only): a creation when create is
 // true, else a replacement as ReplaceJob sends it. It returns nil when Cloud Run accepts the request.
 func (c *Client) ValidateJob(ctx context.Context, job *runpb.Job, create bool) error {
-	if !create {
-		return c.do(ctx, c.writeTimeout, "validate the update of job", job.GetName(), func(ctx context.Context) error {
-			_, err := c.jobs.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: job, ValidateOnly: true})
-			return err
-		})
-	}
-	parent, id, err := splitName(job.GetName(), "job", "jobs")
-	if err != nil {
+	return validate(ctx, c, job, "job", "jobs", create, func(ctx context.Context) error {
+		_, err := c.jobs.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: job, ValidateOnly: true})
 		return err
-	}
-	req := &runpb.CreateJobRequest{Parent: parent, JobId: id, Job: jobWithoutName(job), ValidateOnly: true}
-	return c.do(ctx, c.writeTimeout, "validate the creation of job", job.GetName(), func(ctx context.Context) error {
-		_, err := c.jobs.CreateJob(ctx, req)
+	}, func(ctx context.Context, parent, id string, body *runpb.Job) error {
+		_, err := c.jobs.CreateJob(ctx, &runpb.CreateJobRequest{Parent: parent, JobId: id, Job: body, ValidateOnly: true})
 		return err
 	})
 }
@@ -163,11 +145,4 @@ func (c *Client) ListTasks(ctx context.Context, execution string) ([]*runpb.Task
 		return err
 	})
 	return out, err
-}
-
-// jobWithoutName returns a copy of job with an empty name, as CreateJob requires.
-func jobWithoutName(job *runpb.Job) *runpb.Job {
-	c := proto.Clone(job).(*runpb.Job)
-	c.Name = ""
-	return c
 }

@@ -8,7 +8,6 @@ import (
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/option"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
@@ -26,28 +25,19 @@ func (c *Client) connectWorkerPools(ctx context.Context, opts []option.ClientOpt
 
 // GetWorkerPool returns the worker pool, or an error wrapping ErrNotFound.
 func (c *Client) GetWorkerPool(ctx context.Context, name string) (*runpb.WorkerPool, error) {
-	var pool *runpb.WorkerPool
-	err := c.do(ctx, c.readTimeout, "get worker pool", name, func(ctx context.Context) (err error) {
-		pool, err = c.pools.GetWorkerPool(ctx, &runpb.GetWorkerPoolRequest{Name: name})
-		return err
+	return call(ctx, c, c.readTimeout, "get worker pool", name, func(ctx context.Context) (*runpb.WorkerPool, error) {
+		return c.pools.GetWorkerPool(ctx, &runpb.GetWorkerPoolRequest{Name: name})
 	})
-	return pool, err
 }
 
 // CreateWorkerPool creates pool (its Name is the full resource name) without waiting for the new revision
 // to become ready, as CreateService does. An error wrapping ErrOperationFailed means Cloud Run accepted the
 // request but its operation has already failed.
 func (c *Client) CreateWorkerPool(ctx context.Context, pool *runpb.WorkerPool) (*runpb.WorkerPool, error) {
-	parent, id, err := splitName(pool.GetName(), "worker pool", "workerPools")
+	op, err := create(ctx, c, pool, "worker pool", "workerPools", func(ctx context.Context, parent, id string, body *runpb.WorkerPool) (*run.CreateWorkerPoolOperation, error) {
+		return c.pools.CreateWorkerPool(ctx, &runpb.CreateWorkerPoolRequest{Parent: parent, WorkerPoolId: id, WorkerPool: body})
+	})
 	if err != nil {
-		return nil, err
-	}
-	req := &runpb.CreateWorkerPoolRequest{Parent: parent, WorkerPoolId: id, WorkerPool: poolWithoutName(pool)}
-	var op *run.CreateWorkerPoolOperation
-	if err := c.do(ctx, c.writeTimeout, "create worker pool", pool.GetName(), func(ctx context.Context) (err error) {
-		op, err = c.pools.CreateWorkerPool(ctx, req)
-		return err
-	}); err != nil {
 		return nil, err
 	}
 	return reported[runpb.WorkerPool](ctx, op, "create worker pool", pool.GetName())
@@ -70,19 +60,11 @@ func (c *Client) ReplaceWorkerPool(ctx context.Context, pool *runpb.WorkerPool) 
 // ValidateWorkerPool asks Cloud Run to check pool without applying it (validate_only): a creation when
 // create is true, else a replacement as ReplaceWorkerPool sends it.
 func (c *Client) ValidateWorkerPool(ctx context.Context, pool *runpb.WorkerPool, create bool) error {
-	if !create {
-		return c.do(ctx, c.writeTimeout, "validate the update of worker pool", pool.GetName(), func(ctx context.Context) error {
-			_, err := c.pools.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: pool, ValidateOnly: true})
-			return err
-		})
-	}
-	parent, id, err := splitName(pool.GetName(), "worker pool", "workerPools")
-	if err != nil {
+	return validate(ctx, c, pool, "worker pool", "workerPools", create, func(ctx context.Context) error {
+		_, err := c.pools.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: pool, ValidateOnly: true})
 		return err
-	}
-	req := &runpb.CreateWorkerPoolRequest{Parent: parent, WorkerPoolId: id, WorkerPool: poolWithoutName(pool), ValidateOnly: true}
-	return c.do(ctx, c.writeTimeout, "validate the creation of worker pool", pool.GetName(), func(ctx context.Context) error {
-		_, err := c.pools.CreateWorkerPool(ctx, req)
+	}, func(ctx context.Context, parent, id string, body *runpb.WorkerPool) error {
+		_, err := c.pools.CreateWorkerPool(ctx, &runpb.CreateWorkerPoolRequest{Parent: parent, WorkerPoolId: id, WorkerPool: body, ValidateOnly: true})
 		return err
 	})
 }
@@ -119,11 +101,4 @@ func (c *Client) DeleteWorkerPool(ctx context.Context, name, etag string) error 
 		return nil
 	}
 	return err
-}
-
-// poolWithoutName returns a copy of pool with an empty name, as CreateWorkerPool requires.
-func poolWithoutName(pool *runpb.WorkerPool) *runpb.WorkerPool {
-	c := proto.Clone(pool).(*runpb.WorkerPool)
-	c.Name = ""
-	return c
 }

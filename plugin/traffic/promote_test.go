@@ -48,6 +48,8 @@ func TestPromote(t *testing.T) {
 			want: block(rev("new", 25, ""), rev("s-1", 75, ""))},
 		{name: "success: out-of-band traffic holds everything and percent is 0", current: block(rev("hotfix", 100, "")), baseline: block(rev("s-1", 100, "")), percent: 0,
 			want: block(rev("hotfix", 100, ""))},
+		{name: "success: out-of-band traffic holds everything, no baseline, percent 0", current: block(rev("hotfix", 100, "")), percent: 0,
+			want: block(rev("hotfix", 100, ""))},
 		{name: "fail: out-of-band traffic holds everything", current: block(rev("hotfix", 100, "")), baseline: block(rev("s-1", 100, "")), percent: 10,
 			wantErr: "cannot give the new revision 10%: revisions outside this deployment (hotfix 100%) hold all the traffic"},
 		{name: "fail: first deployment below 100%", current: block(rev("new", 100, "")), percent: 50,

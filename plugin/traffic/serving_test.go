@@ -60,3 +60,35 @@ func TestServing(t *testing.T) {
 		})
 	}
 }
+
+func TestDescribeShares(t *testing.T) {
+	t.Parallel()
+	testcases := []struct {
+		name   string
+		shares []Share
+		want   string
+	}{
+		{
+			name: "success: percentages and tags, pending revisions left out",
+			shares: []Share{
+				{Revision: "web-a", Percent: 90},
+				{Revision: "web-b", Percent: 10, Tags: []string{"canary", "next"}},
+				{Revision: "web-c", Tags: []string{"preview"}, Pending: true},
+			},
+			want: "web-a 90%, web-b 10% (tag canary, next)",
+		},
+		{name: "success: only pending revisions", shares: []Share{{Revision: "web-c", Pending: true}}, want: "no revision serves traffic"},
+		{name: "success: no revision", want: "no revision serves traffic"},
+	}
+	for _, tc := range testcases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, DescribeShares(tc.shares))
+		})
+	}
+}
+
+func TestShareOfMissingRevision(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, int32(0), ShareOf([]Share{{Revision: "web-a", Percent: 100}}, "web-b"))
+}

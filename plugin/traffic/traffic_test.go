@@ -255,4 +255,22 @@ func TestNilEntriesAreIgnored(t *testing.T) {
 	require.ErrorContains(t, err, "traffic[0] is empty")
 	assert.NotEmpty(t, Render(withNil, withNil))
 	assert.True(t, Equal(block(nil), block(nil)))
+	split, err := ToSplits(block(nil, rev("a", 100, "")))
+	require.NoError(t, err)
+	assert.Len(t, split, 1)
+}
+
+func TestLive(t *testing.T) {
+	t.Parallel()
+	svc := &runpb.Service{
+		Name:                "projects/p/locations/r/services/web",
+		LatestReadyRevision: "projects/p/locations/r/services/web/revisions/web-b",
+		Traffic:             block(rev("web-a", 20, ""), latest(80, "prod")),
+	}
+	cur, err := Live(svc)
+	require.NoError(t, err)
+	assertSame(t, block(rev("web-a", 20, ""), rev("web-b", 80, "prod")), cur)
+
+	_, err = Live(&runpb.Service{Name: "projects/p/locations/r/services/web", Traffic: block(latest(100, ""))})
+	assert.EqualError(t, err, "service web: cannot pin the traffic to the latest ready revision: the service has no ready revision; fix or delete the service, then deploy again")
 }

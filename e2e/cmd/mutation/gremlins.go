@@ -33,41 +33,59 @@ type mutant struct {
 	Status string
 }
 
+// run measures pkg: a package of the plugin ("traffic"), or of fakerun when it starts with "fakerun/"
+// ("fakerun/internal/rules").
 func (r runner) run(ctx context.Context, pkg string) ([]mutant, error) {
-	scratch, err := os.MkdirTemp("", "mutation-"+pkg+"-")
+	scratch, err := os.MkdirTemp("", "mutation-"+strings.ReplaceAll(pkg, "/", "-")+"-")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(scratch) }()
-	modfile, err := r.writeModfile(scratch)
-	if err != nil {
-		return nil, err
-	}
-	// Outside the workspace the plugin's own go.sum must hold every module fakerun's packages need; tidy the
-	// run's copy so that the run builds what the workspace builds, whether or not the module files are tidy.
-	tidy := exec.CommandContext(ctx, "go", "mod", "tidy", "-modfile="+modfile)
-	tidy.Dir = filepath.Join(r.root, "plugin")
-	tidy.Env = append(os.Environ(), "GOWORK=off")
-	tidy.Stdout, tidy.Stderr = r.log, r.log
-	if err := tidy.Run(); err != nil {
-		return nil, fmt.Errorf("go mod tidy for the run's module file: %w", err)
+	module, dir := modulePackage(pkg)
+	env := append(os.Environ(), "GOWORK=off")
+	if module == "plugin" {
+		modfile, err := r.writeModfile(scratch)
+		if err != nil {
+			return nil, err
+		}
+		// Outside the workspace the plugin's own go.sum must hold every module fakerun's packages need; tidy
+		// the run's copy so that the run builds what the workspace builds, whether or not the module files are
+		// tidy.
+		tidy := exec.CommandContext(ctx, "go", "mod", "tidy", "-modfile="+modfile)
+		tidy.Dir = filepath.Join(r.root, "plugin")
+		tidy.Env = env
+		tidy.Stdout, tidy.Stderr = r.log, r.log
+		if err := tidy.Run(); err != nil {
+			return nil, fmt.Errorf("go mod tidy for the run's module file: %w", err)
+		}
+		env = append(env, "GOFLAGS=-modfile="+modfile)
 	}
 	out := filepath.Join(scratch, "gremlins.json")
 	// Only the package's own tests run for each mutant (gremlins' default outside --integration); one worker,
 	// since the tests of a package already use the machine.
 	cmd := exec.CommandContext(ctx, r.gremlins, "unleash", "--workers", "1",
-		"--timeout-coefficient", strconv.Itoa(r.coefficient), "--output", out, "./"+pkg)
-	cmd.Dir = filepath.Join(r.root, "plugin")
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-modfile="+modfile)
+		"--timeout-coefficient", strconv.Itoa(r.coefficient), "--output", out, "./"+dir)
+	cmd.Dir = filepath.Join(r.root, module)
+	if cmd.Env, err = shimGo(scratch, env); err != nil {
+		return nil, fmt.Errorf("go command for gremlins: %w", err)
+	}
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("gremlins on plugin/%s: %w", pkg, err)
+		return nil, fmt.Errorf("gremlins on %s/%s: %w", module, dir, err)
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {
 		return nil, err
 	}
 	return parseReport(data, pkg)
+}
+
+// modulePackage splits pkg into its module's directory and its directory in the module.
+func modulePackage(pkg string) (module, dir string) {
+	if rest, ok := strings.CutPrefix(pkg, "fakerun/"); ok {
+		return "fakerun", rest
+	}
+	return "plugin", pkg
 }
 
 // writeModfile writes the plugin's go.mod and go.sum into dir with fakerun replaced by its absolute path.
@@ -107,7 +125,7 @@ func parseReport(data []byte, pkg string) ([]mutant, error) {
 		} `json:"files"`
 	}
 	if err := json.Unmarshal(data, &rep); err != nil {
-		return nil, fmt.Errorf("gremlins report for plugin/%s: %w", pkg, err)
+		return nil, fmt.Errorf("gremlins report for %s: %w", pkg, err)
 	}
 	var out []mutant
 	for _, f := range rep.Files {

@@ -16,9 +16,12 @@ import (
 )
 
 func main() {
+	if realGo := os.Getenv(realGoEnv); realGo != "" {
+		os.Exit(runAsGo(realGo, os.Args[1:]))
+	}
 	root := flag.String("root", "..", "repository root (holding plugin/ and fakerun/)")
 	gremlins := flag.String("gremlins", "", "gremlins binary")
-	packages := flag.String("packages", "", "comma-separated plugin packages to measure (default: every package with a target)")
+	packages := flag.String("packages", "", "comma-separated packages to measure, fakerun's as fakerun/internal/rules (default: every package with a target)")
 	equivalents := flag.String("equivalents", "", "equivalent mutants file (default: <root>/plugin/mutation-equivalents.txt)")
 	coefficient := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
 	flag.Parse()
@@ -45,7 +48,7 @@ func main() {
 	r := runner{root: absRoot, gremlins: *gremlins, coefficient: *coefficient, log: os.Stderr}
 	var results []result
 	for _, t := range selected {
-		fmt.Fprintf(os.Stderr, "== gremlins plugin/%s\n", t.pkg)
+		fmt.Fprintf(os.Stderr, "== gremlins %s\n", t.pkg)
 		mutants, err := r.run(ctx, t.pkg)
 		if err != nil {
 			fail(err)
@@ -66,10 +69,17 @@ func fail(v any) {
 	os.Exit(2)
 }
 
-// selectTargets returns the targets named in list (comma-separated), or every target when list is empty.
+// selectTargets returns the targets named in list (comma-separated), or when list is empty every target
+// not measured only by name.
 func selectTargets(list string) ([]target, error) {
 	if list == "" {
-		return targets, nil
+		var out []target
+		for _, t := range targets {
+			if !t.byName {
+				out = append(out, t)
+			}
+		}
+		return out, nil
 	}
 	var out []target
 	for name := range strings.SplitSeq(list, ",") {

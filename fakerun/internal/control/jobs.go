@@ -374,13 +374,7 @@ func (s *jobsServer) UpdateJob(_ context.Context, req *runpb.UpdateJobRequest) (
 	s.settleLocked()
 	j := s.jobs.jobs[req.GetJob().GetName()]
 	if j == nil {
-		if !req.GetAllowMissing() {
-			return nil, rules.JobNotFound(req.GetJob().GetName())
-		}
-		if region == "-" {
-			return nil, rules.InvalidArgument("job.name", "the location must not be the '-' wildcard")
-		}
-		if err := rules.ValidateJobID("job.name", id); err != nil {
+		if err := missingForUpdate(req.GetAllowMissing(), "job.name", req.GetJob().GetName(), region, id, rules.JobNotFound, rules.ValidateJobID); err != nil {
 			return nil, err
 		}
 		return s.createJobLocked(project, region, id, req.GetJob(), req.GetValidateOnly())
@@ -398,10 +392,7 @@ func (s *jobsServer) UpdateJob(_ context.Context, req *runpb.UpdateJobRequest) (
 		return s.doneOperationLocked(j.location, s.jobProtoLocked(j))
 	}
 	now := s.nowLocked()
-	next.Generation++
-	next.UpdateTime = timestamppb.New(now)
-	next.LastModifier = creator
-	next.Etag = s.newEtagLocked()
+	stampUpdate(next, now, s.newEtagLocked(), nil)
 	markJobReconciling(next, now)
 	if req.GetValidateOnly() {
 		return validateOnlyOperation(j.location, next)

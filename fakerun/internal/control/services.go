@@ -87,6 +87,10 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	if err := validateService(id, next); err != nil {
 		return nil, err
 	}
+	if err := s.checkRegionsLocked(project, region, id, next, nil); err != nil {
+		return nil, err
+	}
+	applyServiceDefaults(next)
 	next.Name = svc.name
 	next.Uid = s.newUIDLocked()
 	next.Generation = 1
@@ -94,8 +98,7 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	next.UpdateTime = next.CreateTime
 	next.Creator, next.LastModifier = creator, creator
 	next.Etag = s.newEtagLocked()
-	next.Uri = serviceURI(project, region, id, "")
-	next.Urls = []string{"https://" + id + "-" + projectNumber(project) + "." + region + ".run.app", next.Uri}
+	next.Uri, next.Urls = serviceURLs(project, region, id)
 	markReconciling(next, now)
 	rev, err := s.newRevisionLocked(svc, 1, next.GetTemplate())
 	if err != nil {
@@ -107,15 +110,29 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 		return validateOnlyOperation(location, next)
 	}
 	svc.svc = next
+	s.registerServiceLocked(svc)
+	s.addRevisionLocked(svc, rev)
+	if err := s.replicateLocked(svc, nil, rev); err != nil {
+		return nil, err
+	}
+	return s.startOperationLocked(svc, waitFor, follow, missing)
+}
+
+// serviceURLs returns the uri and urls of a service: its deterministic URL and the project-number one.
+func serviceURLs(project, region, id string) (string, []string) {
+	uri := serviceURI(project, region, id, "")
+	return uri, []string{"https://" + id + "-" + projectNumber(project) + "." + region + ".run.app", uri}
+}
+
+// registerServiceLocked stores svc (svc.svc set) by name, hosts and location. Must be called with s.mu held.
+func (s *Server) registerServiceLocked(svc *service) {
 	s.services[svc.name] = svc
-	for _, h := range serviceHosts(next) {
+	for _, h := range serviceHosts(svc.svc) {
 		s.hosts[h] = svc
 	}
-	names := s.serviceIndex[location]
+	names := s.serviceIndex[svc.location]
 	i, _ := slices.BinarySearch(names, svc.name)
-	s.serviceIndex[location] = slices.Insert(names, i, svc.name)
-	s.addRevisionLocked(svc, rev)
-	return s.startOperationLocked(svc, waitFor, follow, missing)
+	s.serviceIndex[svc.location] = slices.Insert(names, i, svc.name)
 }
 
 // normalizeService fills the defaults Cloud Run stores for empty fields.
@@ -154,10 +171,18 @@ func validateService(id string, svc *runpb.Service) error {
 // markReconciling sets the conditions of a service whose rollout started.
 func markReconciling(svc *runpb.Service, now time.Time) {
 	svc.Reconciling = true
-	svc.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", now)
+	setServiceConditions(svc, runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", "", now)
+}
+
+// setServiceConditions sets svc's terminal Ready condition (with readyMsg) and its RoutesReady and
+// ConfigurationsReady conditions (with msg) to state, changed at at. The three share one timestamp,
+// which, like every stored message, is never changed in place.
+func setServiceConditions(svc *runpb.Service, state runpb.Condition_State, readyMsg, msg string, at time.Time) {
+	ts := timestamppb.New(at)
+	svc.TerminalCondition = &runpb.Condition{Type: "Ready", State: state, Message: readyMsg, LastTransitionTime: ts}
 	svc.Conditions = []*runpb.Condition{
-		condition("RoutesReady", runpb.Condition_CONDITION_RECONCILING, "", now),
-		condition("ConfigurationsReady", runpb.Condition_CONDITION_RECONCILING, "", now),
+		{Type: "RoutesReady", State: state, Message: msg, LastTransitionTime: ts},
+		{Type: "ConfigurationsReady", State: state, Message: msg, LastTransitionTime: ts},
 	}
 }
 
@@ -277,13 +302,7 @@ func (s *Server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 	s.settleLocked()
 	svc := s.services[req.GetService().GetName()]
 	if svc == nil {
-		if !req.GetAllowMissing() {
-			return nil, rules.ServiceNotFound(req.GetService().GetName())
-		}
-		if region == "-" {
-			return nil, rules.InvalidArgument("service.name", "the location must not be the '-' wildcard")
-		}
-		if err := validateServiceID("service.name", id); err != nil {
+		if err := missingForUpdate(req.GetAllowMissing(), "service.name", req.GetService().GetName(), region, id, rules.ServiceNotFound, validateServiceID); err != nil {
 			return nil, err
 		}
 		return s.createLocked(project, region, id, req.GetService(), req.GetValidateOnly())
@@ -291,90 +310,47 @@ func (s *Server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "service", req.GetService().GetEtag(), svc.svc.GetEtag(), id); err != nil {
 		return nil, err
 	}
-	if s.cfg.Compat.RejectUpdateWhileReconciling {
-		if op := s.pendingRolloutLocked(svc); op != nil {
-			return nil, status.Errorf(codes.Aborted, "Service '%s' is still being updated by operation '%s'; wait for it to finish, then retry.", id, op.op.GetName())
-		}
-	}
-	in := proto.Clone(req.GetService()).(*runpb.Service)
-	next := proto.Clone(svc.svc).(*runpb.Service)
-	if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 {
-		if err := rules.ApplyMask(next, in, paths); err != nil {
-			return nil, err
-		}
-	} else {
-		rules.ReplaceWritable(next, in)
-	}
-	normalizeService(next)
-	if s.cfg.Compat.AcceptFullRevisionNames {
-		shortenRevisionNames(svc.name, next.GetTraffic())
-	}
-	if err := validateService(id, next); err != nil {
-		return nil, err
-	}
-	creates, err := s.updateCreatesRevisionLocked(svc, next.GetTemplate())
-	if err != nil {
-		return nil, err
-	}
-	if !creates && req.GetForceNewRevision() {
-		if name := next.GetTemplate().GetRevision(); name != "" {
-			return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' already exists; force_new_revision needs a template that names a new revision or none.", name)
-		}
-		creates = true
-	}
-	var rev *revision
-	if creates {
-		if rev, err = s.newRevisionLocked(svc, svc.svc.GetGeneration()+1, next.GetTemplate()); err != nil {
-			return nil, err
-		}
-	}
-	if rev == nil && !s.cfg.Compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, svc.svc) {
-		// Nothing to change: no new generation, answer with the service as is.
-		return s.doneOperationLocked(svc.location, svc.svc)
-	}
-	now := s.nowLocked()
-	next.Generation++
-	next.UpdateTime = timestamppb.New(now)
-	next.LastModifier = creator
-	next.Etag = s.newEtagLocked()
-	markReconciling(next, now)
-	waitFor, follow, missing := s.trafficWaitsLocked(svc, next.GetTraffic(), rev)
-	if rev != nil {
-		next.LatestCreatedRevision = rev.name
-	}
-	if req.GetValidateOnly() {
-		return validateOnlyOperation(svc.location, next)
-	}
-	svc.svc = next
-	if rev != nil {
-		s.addRevisionLocked(svc, rev)
-	}
-	return s.startOperationLocked(svc, waitFor, follow, missing)
+	return updateRevisionedLocked(s, s.serviceKindLocked(svc), req.GetService(), req.GetUpdateMask().GetPaths(), req.GetForceNewRevision(), req.GetValidateOnly())
 }
 
-// updateCreatesRevisionLocked reports whether an update of svc to template t
-// creates a revision: not when t equals the current template (t naming no
-// revision, or the current one), nor when t names an existing revision with
-// the same template; an existing revision with another template is an error.
-// Must be called with s.mu held.
-func (s *Server) updateCreatesRevisionLocked(svc *service, t *runpb.RevisionTemplate) (bool, error) {
-	if t.GetRevision() == "" {
-		cur := svc.svc.GetTemplate()
-		if cur.GetRevision() == "" {
-			return !proto.Equal(t, cur), nil
-		}
-		t.Revision = cur.GetRevision()
-		same := proto.Equal(t, cur)
-		t.Revision = ""
-		return !same, nil
+// serviceKindLocked is svc's side of the update path shared with worker pools. Must be called with s.mu held.
+func (s *Server) serviceKindLocked(svc *service) revisionedKind[*runpb.Service, *runpb.RevisionTemplate] {
+	return revisionedKind[*runpb.Service, *runpb.RevisionTemplate]{
+		title: "Service", id: svc.id, owner: svc.name, location: svc.location, cur: svc.svc,
+		pending: func() *operation { return s.pendingRolloutLocked(svc) },
+		prepare: func(next *runpb.Service) error {
+			normalizeService(next)
+			if s.cfg.Compat.AcceptFullRevisionNames {
+				shortenRevisionNames(svc.name, next.GetTraffic())
+			}
+			if err := validateService(svc.id, next); err != nil {
+				return err
+			}
+			if err := s.checkRegionsLocked(svc.project, svc.region, svc.id, next, svc.svc); err != nil {
+				return err
+			}
+			applyServiceDefaults(next)
+			return nil
+		},
+		template:         (*runpb.Service).GetTemplate,
+		revisionTemplate: func(r *revision) *runpb.RevisionTemplate { return r.template },
+		newRevision: func(generation int64, t *runpb.RevisionTemplate) (*revision, error) {
+			return s.newRevisionLocked(svc, generation, t)
+		},
+		markReconciling: markReconciling,
+		commit: func(next *runpb.Service, rev *revision) (*longrunningpb.Operation, error) {
+			waitFor, follow, missing := s.trafficWaitsLocked(svc, next.GetTraffic(), rev)
+			before := svc.svc.GetMultiRegionSettings().GetRegions()
+			svc.svc = next
+			if rev != nil {
+				s.addRevisionLocked(svc, rev)
+			}
+			if err := s.replicateLocked(svc, before, rev); err != nil {
+				return nil, err
+			}
+			return s.startOperationLocked(svc, waitFor, follow, missing)
+		},
 	}
-	if existing := s.revisions[rules.RevisionName(svc.name, t.GetRevision())]; existing != nil {
-		if proto.Equal(existing.template, t) {
-			return false, nil
-		}
-		return false, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", t.GetRevision())
-	}
-	return true, nil
 }
 
 // newRevisionLocked builds (without registering) a revision of svc from
@@ -496,13 +472,20 @@ func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "service", req.GetEtag(), svc.svc.GetEtag(), svc.id); err != nil {
 		return nil, err
 	}
-	now := s.nowLocked()
-	resp := proto.Clone(svc.svc).(*runpb.Service)
-	resp.DeleteTime = timestamppb.New(now)
-	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
 	if req.GetValidateOnly() {
-		return validateOnlyOperation(svc.location, resp)
+		return validateOnlyOperation(svc.location, deletedView(svc.svc, s.nowLocked()))
 	}
+	for _, c := range s.multiRegionCopiesLocked(svc) {
+		s.deleteServiceLocked(c)
+	}
+	resp := s.deleteServiceLocked(svc)
+	return s.doneOperationLocked(svc.location, resp)
+}
+
+// deleteServiceLocked deletes svc and its revisions, keeps it for show_deleted and returns it as deleted.
+// Must be called with s.mu held.
+func (s *Server) deleteServiceLocked(svc *service) *runpb.Service {
+	resp := deletedView(svc.svc, s.nowLocked())
 	delete(s.services, svc.name)
 	s.iam.Forget(svc.name)
 	s.deletedServices[svc.location] = append(s.deletedServices[svc.location], resp)
@@ -519,5 +502,13 @@ func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 	svc.revisions = nil
 	svc.deleted = true
 	s.dirty = true
-	return s.doneOperationLocked(svc.location, resp)
+	return resp
+}
+
+// deletedView is svc as a delete at now answers it, with delete_time and expire_time.
+func deletedView(svc *runpb.Service, now time.Time) *runpb.Service {
+	resp := proto.Clone(svc).(*runpb.Service)
+	resp.DeleteTime = timestamppb.New(now)
+	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
+	return resp
 }

@@ -280,13 +280,7 @@ func (w *workerPoolsServer) UpdateWorkerPool(_ context.Context, req *runpb.Updat
 	s.settleLocked()
 	pool := s.pools.pools[req.GetWorkerPool().GetName()]
 	if pool == nil {
-		if !req.GetAllowMissing() {
-			return nil, rules.WorkerPoolNotFound(req.GetWorkerPool().GetName())
-		}
-		if region == "-" {
-			return nil, rules.InvalidArgument("worker_pool.name", "the location must not be the '-' wildcard")
-		}
-		if err := validatePoolID("worker_pool.name", id); err != nil {
+		if err := missingForUpdate(req.GetAllowMissing(), "worker_pool.name", req.GetWorkerPool().GetName(), region, id, rules.WorkerPoolNotFound, validatePoolID); err != nil {
 			return nil, err
 		}
 		return s.createPoolLocked(project, region, id, req.GetWorkerPool(), req.GetValidateOnly())
@@ -294,83 +288,33 @@ func (w *workerPoolsServer) UpdateWorkerPool(_ context.Context, req *runpb.Updat
 	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "worker pool", req.GetWorkerPool().GetEtag(), pool.wp.GetEtag(), id); err != nil {
 		return nil, err
 	}
-	if s.cfg.Compat.RejectUpdateWhileReconciling {
-		if op := s.pendingPoolRolloutLocked(pool); op != nil {
-			return nil, status.Errorf(codes.Aborted, "Worker pool '%s' is still being updated by operation '%s'; wait for it to finish, then retry.", id, op.op.GetName())
-		}
-	}
-	in := proto.Clone(req.GetWorkerPool()).(*runpb.WorkerPool)
-	next := proto.Clone(pool.wp).(*runpb.WorkerPool)
-	if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 {
-		if err := rules.ApplyMask(next, in, paths); err != nil {
-			return nil, err
-		}
-	} else {
-		rules.ReplaceWritable(next, in)
-	}
-	normalizePool(next)
-	if err := validatePool(next); err != nil {
-		return nil, err
-	}
-	creates, err := s.poolUpdateCreatesRevisionLocked(pool, next.GetTemplate())
-	if err != nil {
-		return nil, err
-	}
-	if !creates && req.GetForceNewRevision() {
-		if name := next.GetTemplate().GetRevision(); name != "" {
-			return nil, status.Errorf(codes.AlreadyExists, "Revision named '%s' already exists; force_new_revision needs a template that names a new revision or none.", name)
-		}
-		creates = true
-	}
-	var rev *revision
-	if creates {
-		if rev, err = s.newPoolRevisionLocked(pool, pool.wp.GetGeneration()+1, next.GetTemplate()); err != nil {
-			return nil, err
-		}
-	}
-	if rev == nil && !s.cfg.Compat.BumpGenerationOnNoOpUpdate && rules.SameWritable(next, pool.wp) {
-		return s.doneOperationLocked(pool.location, pool.wp)
-	}
-	now := s.nowLocked()
-	next.Generation++
-	next.UpdateTime = timestamppb.New(now)
-	next.LastModifier = creator
-	next.Etag = s.newEtagLocked()
-	markPoolReconciling(next, now)
-	waitFor, follow, missing := s.splitWaitsLocked(pool, next.GetInstanceSplits(), rev)
-	if rev != nil {
-		next.LatestCreatedRevision = rev.name
-	}
-	if req.GetValidateOnly() {
-		return validateOnlyOperation(pool.location, next)
-	}
-	pool.wp = next
-	if rev != nil {
-		s.addPoolRevisionLocked(pool, rev)
-	}
-	return s.startPoolOperationLocked(pool, waitFor, follow, missing)
+	return updateRevisionedLocked(s, s.poolKindLocked(pool), req.GetWorkerPool(), req.GetUpdateMask().GetPaths(), req.GetForceNewRevision(), req.GetValidateOnly())
 }
 
-// poolUpdateCreatesRevisionLocked reports whether an update of pool to template t creates a revision, by
-// the rule of updateCreatesRevisionLocked. Must be called with s.mu held.
-func (s *Server) poolUpdateCreatesRevisionLocked(pool *workerPool, t *runpb.WorkerPoolRevisionTemplate) (bool, error) {
-	if t.GetRevision() == "" {
-		cur := pool.wp.GetTemplate()
-		if cur.GetRevision() == "" {
-			return !proto.Equal(t, cur), nil
-		}
-		t.Revision = cur.GetRevision()
-		same := proto.Equal(t, cur)
-		t.Revision = ""
-		return !same, nil
+// poolKindLocked is pool's side of the update path shared with services. Must be called with s.mu held.
+func (s *Server) poolKindLocked(pool *workerPool) revisionedKind[*runpb.WorkerPool, *runpb.WorkerPoolRevisionTemplate] {
+	return revisionedKind[*runpb.WorkerPool, *runpb.WorkerPoolRevisionTemplate]{
+		title: "Worker pool", id: pool.id, owner: pool.name, location: pool.location, cur: pool.wp,
+		pending: func() *operation { return s.pendingPoolRolloutLocked(pool) },
+		prepare: func(next *runpb.WorkerPool) error {
+			normalizePool(next)
+			return validatePool(next)
+		},
+		template:         (*runpb.WorkerPool).GetTemplate,
+		revisionTemplate: func(r *revision) *runpb.WorkerPoolRevisionTemplate { return r.poolTemplate },
+		newRevision: func(generation int64, t *runpb.WorkerPoolRevisionTemplate) (*revision, error) {
+			return s.newPoolRevisionLocked(pool, generation, t)
+		},
+		markReconciling: markPoolReconciling,
+		commit: func(next *runpb.WorkerPool, rev *revision) (*longrunningpb.Operation, error) {
+			waitFor, follow, missing := s.splitWaitsLocked(pool, next.GetInstanceSplits(), rev)
+			pool.wp = next
+			if rev != nil {
+				s.addPoolRevisionLocked(pool, rev)
+			}
+			return s.startPoolOperationLocked(pool, waitFor, follow, missing)
+		},
 	}
-	if existing := s.revisions[rules.RevisionName(pool.name, t.GetRevision())]; existing != nil {
-		if proto.Equal(existing.poolTemplate, t) {
-			return false, nil
-		}
-		return false, status.Errorf(codes.AlreadyExists, "Revision named '%s' with different configuration already exists.", t.GetRevision())
-	}
-	return true, nil
 }
 
 func (w *workerPoolsServer) DeleteWorkerPool(_ context.Context, req *runpb.DeleteWorkerPoolRequest) (*longrunningpb.Operation, error) {
