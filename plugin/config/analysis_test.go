@@ -98,6 +98,7 @@ func TestDecodeAnalysisStageOptions(t *testing.T) {
 			}(),
 		},
 		{name: "fail: an integer too large", raw: `{"duration": "1m", "failureLimit": 2147483648, ` + errorRate + `}`, wantErr: `field "failureLimit": 2147483648 is not an integer`},
+		{name: "fail: the smallest integer is an integer, out of range", raw: `{"duration": "1m", "failureLimit": -2147483648, ` + errorRate + `}`, wantErr: `field "failureLimit": -2147483648 is out of range, allowed an integer >= 0`},
 		{name: "fail: an integer too small", raw: `{"duration": "1m", "failureLimit": -2147483649, ` + errorRate + `}`, wantErr: `field "failureLimit": -2147483649 is not an integer`},
 		{name: "fail: a 40-character value is shown whole", raw: `{"duration": "1m", "metrics": [{"errorRate": {"max": "` + strings.Repeat("9", 38) + `"}}]}`,
 			wantErr: `field "metrics[0].errorRate.max": "` + strings.Repeat("9", 38) + `" is not allowed`},
