@@ -149,7 +149,8 @@ const (
 // plugin process built without the race detector, after timing single canaries: the plugin's peak RSS, its
 // goroutines before, during and after, each deployment's time against its single time, and CPU per deployment.
 func TestHundredDeployments(t *testing.T) {
-	const rssTarget = 64 << 10 // kB
+	const rssTarget = 64 << 10      // kB
+	t.Setenv(stagetime.EnvVar, "1") // to tell the plugin's share of the slowest deployment
 	b := newBenchTargets(t, loadTargets)
 	type app struct{ id, service, target string }
 	var apps []app
@@ -158,17 +159,25 @@ func TestHundredDeployments(t *testing.T) {
 			apps = append(apps, app{id: fmt.Sprintf("svc-%02d-dt-%02d", j, i), service: fmt.Sprintf("svc-%02d", j), target: b.targets[i]})
 		}
 	}
+	// planning is how long each deployment of the 100 took to plan (piped.Start), by deployment ID.
+	planning := map[string]time.Duration{}
+	var planningMu sync.Mutex
 	deploy := func(a app, image string, strategy model.SyncStrategy) (*piped.Run, time.Time) {
 		start := time.Now()
 		run, err := b.pd.Start(t.Context(), piped.Deployment{AppDir: b.app, AppID: a.id, Files: b.files(a.service, image),
 			DeployTargets: []string{a.target}, SyncStrategy: strategy})
 		require.NoError(t, err)
+		planningMu.Lock()
+		planning[run.ID()] = time.Since(start)
+		planningMu.Unlock()
 		return run, start
 	}
+	var results sync.Map // deployment ID → *piped.Result
 	wait := func(run *piped.Run, start time.Time) time.Duration {
 		res, err := run.Wait()
 		require.NoError(t, err)
 		require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, "%s", res.Report())
+		results.Store(res.DeploymentID, res)
 		return time.Since(start)
 	}
 
@@ -205,8 +214,10 @@ func TestHundredDeployments(t *testing.T) {
 		}
 	}()
 	times := make([]time.Duration, len(apps))
+	ids := make([]string, len(apps))
 	for i, a := range apps {
 		run, start := deploy(a, "v3", model.SyncStrategy_PIPELINE)
+		ids[i] = run.ID()
 		wg.Go(func() { times[i] = wait(run, start) })
 	}
 	wg.Wait()
@@ -222,12 +233,27 @@ func TestHundredDeployments(t *testing.T) {
 	hwm, err := framework.PeakRSS(b.pd.PluginPID())
 	require.NoError(t, err)
 	slowest := slices.Max(times)
+	slowestID := ids[slices.Index(times, slowest)]
+	var inPlugin float64 // ms inside the plugin's ExecuteStage, over the slowest deployment's stages
+	for _, st := range stageTimings(t, b.pd.PluginOutput()) {
+		if st.Deployment == slowestID {
+			inPlugin += st.TotalMS
+		}
+	}
+	res, _ := results.Load(slowestID)
+	var stages time.Duration // the stages as the stand-in piped saw them, the SDK's log flush included
+	for _, s := range res.(*piped.Result).Executed() {
+		stages += s.Latency()
+	}
 	bound := 2*single + readinessDelay
 
 	fmt.Printf("\n%d canaries at once (%d services × %d deploy targets, readiness delay %s) through one plugin process:\n",
 		len(apps), loadServices, loadTargets, readinessDelay)
 	fmt.Printf("  single canary (median of %d alone): %s; slowest of the %d: %s; median: %s\n", len(singles), single.Round(time.Millisecond),
 		len(apps), slowest.Round(time.Millisecond), median(times).Round(time.Millisecond))
+	fmt.Printf("  the slowest: planned in %s; its stages took %s as piped saw them (the SDK holds each stage's reply until its\n"+
+		"  log flush, every 5 s), of which %.0f ms inside the plugin's ExecuteStage (the readiness delay included)\n",
+		planning[slowestID].Round(time.Millisecond), stages.Round(time.Millisecond), inPlugin)
 	fmt.Printf("  idle: %s; peak during: %s; after: %s\n", idle, peak, after)
 	fmt.Printf("  peak RSS (VmHWM) over the process's life: %.1f MiB; CPU: %.2f s in all, %.3f s per deployment\n",
 		float64(hwm)/1024, cpu, cpu/float64(len(apps)))
