@@ -108,6 +108,7 @@ func expectAnalysisRolledBack(ctx context.Context, e *Environment, res *piped.Re
 	GinkgoHelper()
 	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 	Expect(analysisStage(res).Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
+	Expect(res.StatusReason).To(Equal("Failed while executing stage "+analysisStage(res).ID), "as pipedv1 says it: the stage's ID")
 	executed := res.Executed()
 	last := executed[len(executed)-1]
 	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())

@@ -98,6 +98,7 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 			"CLOUDRUN_PROMOTE NOT_STARTED_YET", "CLOUDRUN_CANARY_CLEANUP NOT_STARTED_YET", "CLOUDRUN_ROLLBACK SUCCESS",
 		}), rp.report(ctx, d))
 		Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(MatchRegexp(`failed the analysis at check 1/3 .*errorRate`))
+		Expect(d.StatusReason).To(Equal("Failed while executing stage "+plannedStage(d, "CLOUDRUN_ANALYSIS").Id), "piped names the stage by its ID")
 
 		By("checking that piped's automatic rollback restored the service exactly")
 		svc := rp.service(AnalysisExample, region)
@@ -209,6 +210,24 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		cmd, err := rp.CP.GetCommand(ctx, id)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cmd.IsHandled()).To(BeFalse())
+	})
+
+	// pipedv1 at the pinned version keeps a commit's AUTO strategy in the deployment it plans as a quick sync
+	// (pipecd#6274), so its scheduler looks for the quick-sync stage's configuration in spec.pipeline: an
+	// application with a pipeline gets stage 0's `with`, and one without (examples/quicksync) fails before
+	// any plugin runs a stage. Such an application deploys by a SYNC command only. This spec pins that down:
+	// when pipecd is bumped past a fix, it fails, and it is to become "deploys examples/quicksync on a commit".
+	It("fails a commit's deployment of an application without a pipeline before the plugin runs a stage (pinned pipedv1)", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"quicksync"}, OnCommit: true})
+
+		By("letting piped deploy examples/quicksync's first commit")
+		d := rp.waitDeployment(ctx, "quicksync", 0)
+		Expect(d.Trigger.SyncStrategy).To(Equal(model.SyncStrategy_AUTO))
+		Expect(d.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), rp.report(ctx, d))
+		Expect(stageStatuses(d)).To(Equal([]string{"CLOUDRUN_SYNC FAILURE", "CLOUDRUN_ROLLBACK FAILURE"}), rp.report(ctx, d))
+		Expect(d.StatusReason).To(Equal("Failed while executing stage " + plannedStage(d, "CLOUDRUN_SYNC").Id))
+		Expect(rp.Piped.Output()).To(MatchRegexp(`Unable to find the stage configuration.*"stage-name": "CLOUDRUN_SYNC"`))
+		Expect(rp.Fakerun.Server().State().Services).To(BeEmpty(), "no stage ran")
 	})
 
 	It("deploys a job and runs it", func(ctx SpecContext) {

@@ -27,9 +27,10 @@ import (
 // figure, the target the fake is held to on 2 cores (in the unit, e.g.
 // "x-bare-grpc(≥0.8)"): GetService at ≥ 0.8× and a traffic UpdateService
 // (its operation included) at ≥ 0.6× the rate of the same call to a bare
-// gRPC server answering the same messages, measured interleaved; allocs/op
-// and the allocations beyond the bare call's beside them, which are stable
-// where timings on a shared machine are not; a full list of 1,000
+// gRPC server answering the same messages, measured interleaved, as call
+// rates and ("cpu-" figures) as CPU time per call; allocs/op and the
+// allocations beyond the bare call's beside them, which are stable where
+// timings on a shared machine are not; a full list of 1,000
 // revisions in ≤ 10 ms; ≤ 4 KiB of heap per revision at 1,000 services ×
 // 100 revisions. Calls go over loopback gRPC through the generated
 // stubs (the baseline's client stack) or the official

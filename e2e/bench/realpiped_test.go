@@ -117,6 +117,16 @@ func TestRealPipedOverhead(t *testing.T) {
 		fmt.Printf("%-10s %-22s %8s\n", "added", name, (real[name].done - standIn[name].done).Round(100*time.Millisecond))
 	}
 	fmt.Println(real["canary by commit"].row("pipedv1", "canary by commit"))
+	for _, name := range []string{"quick sync", "canary"} {
+		inform("real piped adds per "+name+" (SYNC command)", fmt.Sprintf("%s (%s against the stand-in's %s)",
+			(real[name].done-standIn[name].done).Round(100*time.Millisecond), real[name].done.Round(100*time.Millisecond), standIn[name].done.Round(100*time.Millisecond)))
+	}
+	inform("real piped SYNC → planned, commit → planned, planned → running", fmt.Sprintf("%s, %s, %s",
+		real["canary"].planned.Round(100*time.Millisecond), real["canary by commit"].planned.Round(100*time.Millisecond),
+		(real["canary"].running-real["canary"].planned).Round(100*time.Millisecond)))
+	inform("stage log lag, stand-in and real piped (mean)", fmt.Sprintf("%s, %s",
+		mean(append(standIn["quick sync"].lags, standIn["canary"].lags...)).Round(100*time.Millisecond),
+		mean(append(real["quick sync"].lags, real["canary"].lags...)).Round(100*time.Millisecond)))
 	fmt.Printf("(log lag: a line's arrival at piped minus its creation time, which has a one-second resolution; 1st log lag:\n" +
 		"a stage's first line's arrival minus the stage's start as piped reported it)\n")
 }

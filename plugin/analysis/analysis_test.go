@@ -252,6 +252,9 @@ func TestJudge(t *testing.T) {
 			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql within bounds", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.99, Points: 1}), Pass, []Verdict{Pass}, ""},
 		{"promql below min", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.5, Points: 1}), Fail, []Verdict{Fail}, "promql 0.5, allowed >= 0.95 (q)"},
+		{"custom metric whose values were not read", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
+			window(sample(0, 0), nil), Inconclusive, []Verdict{Inconclusive}, ""},
+		{"promql whose value was not read", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql without value", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql NaN", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: math.NaN(), Points: 1}), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql with several series", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: 0, Points: 2}), Fail, []Verdict{Fail},
@@ -376,4 +379,33 @@ func TestInconclusions_Reasons(t *testing.T) {
 		{NoRequests, "the new revision served 0 requests in check 2/3"},
 		{NoLatency, "the new revision had requests but no latency point in check 3/3: Cloud Monitoring has not written them (yet); a longer ingestionDelay gives it time"},
 	}, in.Reasons(opts))
+}
+
+// TestInconclusions_BaselineAndPromQL: a baseline with too few requests and a PromQL query without a value are
+// told apart from the new revision's causes; minRequests 0 still asks for one request.
+func TestInconclusions_BaselineAndPromQL(t *testing.T) {
+	t.Parallel()
+	opts := config.AnalysisStageOptions{Duration: 2 * time.Second, Interval: time.Second, Metrics: []config.AnalysisMetric{
+		{ErrorRate: &config.ErrorRateMetric{MaxIncrease: ptr(0.01)}},
+		{PromQL: &config.PromQLMetric{Query: "sum(up)", Min: ptr(1.0)}},
+	}}
+	var in Inconclusions
+	in.Add(Judge(opts, 1, Window{New: Sample{Requests: 50}, Baseline: &Sample{}, Custom: make([]CustomValue, 2)}))
+	in.Add(Judge(opts, 2, Window{New: Sample{Requests: 50}, Baseline: &Sample{Requests: 50}, Custom: []CustomValue{{}, {Value: math.NaN(), Points: 1}}}))
+	assert.Equal(t, []Reason{
+		{TooFewRequests, "the baseline answered fewer than minRequests (1) requests in check 1/2: send the service more traffic or lower minRequests"},
+		{NoValue, "the PromQL query sum(up) gave no value in checks 1, 2/2: check its metric names and labels, and that the new revision had traffic"},
+	}, in.Reasons(opts))
+}
+
+// TestLatencyFormat: one decimal below 10ms either way, whole milliseconds from 10ms, no "-0.0".
+func TestLatencyFormat(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "-10ms", signedMs(-10*time.Millisecond))
+	assert.Equal(t, "-9.5ms", signedMs(-9500*time.Microsecond))
+	assert.Equal(t, "+10ms", signedMs(10*time.Millisecond))
+	assert.Equal(t, "+9.9ms", signedMs(9900*time.Microsecond))
+	assert.Equal(t, "+0.0ms", signedMs(-40*time.Microsecond))
+	assert.Equal(t, "250ms", ms(250*time.Millisecond))
+	assert.Equal(t, "0.5ms", ms(500*time.Microsecond))
 }

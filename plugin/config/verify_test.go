@@ -46,6 +46,10 @@ func TestDecodeVerifyStageOptions(t *testing.T) {
 		{name: "fail: json without equals", raw: `{"expect": {"body": {"json": {"path": "a"}}}}`, wantErr: `field "expect.body.json.equals": is required`},
 		{name: "fail: json unknown field", raw: `{"expect": {"body": {"json": [{"path": "a", "is": 1}]}}}`, wantErr: `unknown field "expect.body.json[0].is", allowed fields: equals, path`},
 		{name: "fail: latency", raw: `{"expect": {"latency": {"p99": 500}}}`, wantErr: `field "expect.latency.p99": 500 is not a duration`},
+		{name: "fail: no status", raw: `{"expect": {"status": []}}`, wantErr: `field "expect.status": is empty, allowed a status such as 200`},
+		{name: "fail: json without path", raw: `{"expect": {"body": {"json": [{"equals": 1}]}}}`, wantErr: `field "expect.body.json[0].path": is required, allowed a GJSON path`},
+		{name: "fail: json path not a string", raw: `{"expect": {"body": {"json": {"path": 3, "equals": 1}}}}`, wantErr: `field "expect.body.json.path": 3 is not a string`},
+		{name: "fail: requests as string", raw: `{"requests": "3"}`, wantErr: `field "requests": "3" is not an integer, allowed an integer from 1 to 10000`},
 		{name: "fail: header name", raw: `{"headers": {"X Smoke": "1"}}`, wantErr: `field "headers": "X Smoke" is not a header name`},
 	})
 }

@@ -2,9 +2,11 @@ package diff
 
 import (
 	"testing"
+	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -120,6 +122,13 @@ func TestCompare(t *testing.T) {
 			wantPaths: []string{"template.containers[app].command"},
 		},
 		{
+			// A duration is compared as a whole: the seconds live has and git leaves unset are not a default.
+			name:      "fail: timeout changed, git setting only nanoseconds",
+			git:       func(s *runpb.Service) { s.Template.Timeout = durationpb.New(500 * time.Millisecond) },
+			live:      func(s *runpb.Service) { s.Template.Timeout = durationpb.New(1500 * time.Millisecond) },
+			wantPaths: []string{"template.timeout"},
+		},
+		{
 			name:      "fail: label removed",
 			live:      func(s *runpb.Service) { delete(s.Labels, "team") },
 			wantPaths: []string{"labels[team]"},
@@ -171,6 +180,24 @@ func TestUnifiedDiff(t *testing.T) {
 			a:    "a\n1\n2\n3\n4\n5\n6\n7\n8\nz\n",
 			b:    "A\n1\n2\n3\n4\n5\n6\n7\n8\nZ\n",
 			want: "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n@@ -7,4 +7,4 @@\n 6\n 7\n 8\n-z\n+Z\n",
+		},
+		{
+			name: "success: changes 6 lines apart share one hunk, as diff -u prints them",
+			a:    "a\n1\n2\n3\n4\n5\n6\nz\n",
+			b:    "A\n1\n2\n3\n4\n5\n6\nZ\n",
+			want: "--- a\n+++ b\n@@ -1,8 +1,8 @@\n-a\n+A\n 1\n 2\n 3\n 4\n 5\n 6\n-z\n+Z\n",
+		},
+		{
+			name: "success: changes 7 lines apart make two hunks, as diff -u prints them",
+			a:    "a\n1\n2\n3\n4\n5\n6\n7\nz\n",
+			b:    "A\n1\n2\n3\n4\n5\n6\n7\nZ\n",
+			want: "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n@@ -6,4 +6,4 @@\n 5\n 6\n 7\n-z\n+Z\n",
+		},
+		{
+			name: "success: to nothing",
+			a:    "x\n",
+			b:    "",
+			want: "--- a\n+++ b\n@@ -1,1 +0,0 @@\n-x\n",
 		},
 		{
 			name: "success: from nothing",

@@ -110,9 +110,28 @@ func TestCompareManifestsAddedContainer(t *testing.T) {
 	assert.True(t, strings.HasPrefix(d.Want, `{"name":"sidecar","image":"s:v1"`), d.Want)
 	assert.True(t, strings.HasSuffix(d.Want, "..."), d.Want)
 
+	after.Template.Containers[1].Args = []string{strings.Repeat("x", 155)}
+	c = CompareManifests(before, after)
+	require.Len(t, c.Differences, 1)
+	assert.Equal(t, `{"name":"sidecar","image":"s:v1","args":["`+strings.Repeat("x", 155)+`"]}`, c.Differences[0].Want, "200 characters are shown whole")
+
 	c = CompareManifests(after, before)
 	require.Len(t, c.Differences, 1)
 	assert.Equal(t, Difference{Path: "template.containers[sidecar]", Want: notSet, Have: c.Differences[0].Have}, c.Differences[0])
+}
+
+// TestCompareUnnamedItemsBeyondLive: an unnamed item of git past the end of the live list is missing live.
+func TestCompareUnnamedItemsBeyondLive(t *testing.T) {
+	t.Parallel()
+	svc := func(ports ...int32) *runpb.Service {
+		c := &runpb.Container{Name: "app", Image: "a:v1"}
+		for _, p := range ports {
+			c.Ports = append(c.Ports, &runpb.ContainerPort{ContainerPort: p})
+		}
+		return &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{c}}}
+	}
+	c := Compare(svc(8080, 9090), svc(8080))
+	assert.Equal(t, []Difference{{Path: "template.containers[app].ports[1]", Want: `{"containerPort":9090}`, Have: notSet}}, c.Differences)
 }
 
 func TestManifestYAML(t *testing.T) {
@@ -142,4 +161,16 @@ func TestUnifiedDiffOfLongTexts(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got, "--- a\n+++ b\n@@ -1,4001 +1,1 @@\n-x\n"), got[:40])
 	assert.True(t, strings.HasSuffix(got, "-x\n+y\n"))
 	assert.Equal(t, maxDiffLines+1, strings.Count(got, "\n-x"))
+
+	long := strings.Repeat("y\n", maxDiffLines+1)
+	got = UnifiedDiff("a", "b", "", long)
+	assert.True(t, strings.HasPrefix(got, "--- a\n+++ b\n@@ -0,0 +1,4001 @@\n+y\n"), got[:40])
+
+	// Up to maxDiffLines lines the texts are compared line by line: the common line is kept as context.
+	atLimit := strings.Repeat("x\n", maxDiffLines-1) + "z\n"
+	got = UnifiedDiff("a", "b", "z\n", atLimit)
+	assert.True(t, strings.HasPrefix(got, "--- a\n+++ b\n@@ -1,1 +1,4000 @@\n+x\n"), got[:40])
+	assert.True(t, strings.HasSuffix(got, "+x\n z\n"), got[len(got)-20:])
+	got = UnifiedDiff("a", "b", atLimit, "z\n")
+	assert.True(t, strings.HasSuffix(got, "-x\n z\n"), got[len(got)-20:])
 }

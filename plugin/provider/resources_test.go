@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 )
 
@@ -351,4 +352,25 @@ func TestClient_SecureEndpointClients(t *testing.T) {
 		_, err = c.Invoker(t.Context(), "https://web-abc.a.run.app")
 		require.ErrorContains(t, err, `credentialsFile "`+missing+`" cannot be read`)
 	}
+}
+
+// Each retry is announced with the wait before it, which doubles up to the maximum, and its attempt number.
+func TestClient_RetryNoticesSayTheBackoff(t *testing.T) {
+	t.Parallel()
+	srv, err := fakerun.NewServer(fakerun.WithFault("GetService", fakerun.Fault{Code: codes.Unavailable}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	c, err := NewClient(t.Context(), config.DeployTargetConfig{Endpoint: srv.Addr(), Insecure: true}, WithRetry(time.Millisecond, 3*time.Millisecond, 4))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+
+	var notices []string
+	_, err = c.GetService(WithRetryNotice(t.Context(), func(s string) { notices = append(notices, s) }), naming.ServiceName("p", "r", "web"))
+	require.ErrorIs(t, err, ErrTransient)
+	assert.Equal(t, []string{
+		"Cloud Run answered unavailable to get service web; retrying in 1ms (attempt 2 of 4)",
+		"Cloud Run answered unavailable to get service web; retrying in 2ms (attempt 3 of 4)",
+		"Cloud Run answered unavailable to get service web; retrying in 3ms (attempt 4 of 4)",
+	}, notices)
+	assert.Equal(t, 4, countCalls(srv, "GetService"))
 }

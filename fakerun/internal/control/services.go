@@ -90,6 +90,7 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	if err := s.checkRegionsLocked(project, region, id, next, nil); err != nil {
 		return nil, err
 	}
+	applyServiceDefaults(next)
 	next.Name = svc.name
 	next.Uid = s.newUIDLocked()
 	next.Generation = 1
@@ -170,10 +171,18 @@ func validateService(id string, svc *runpb.Service) error {
 // markReconciling sets the conditions of a service whose rollout started.
 func markReconciling(svc *runpb.Service, now time.Time) {
 	svc.Reconciling = true
-	svc.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", now)
+	setServiceConditions(svc, runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", "", now)
+}
+
+// setServiceConditions sets svc's terminal Ready condition (with readyMsg) and its RoutesReady and
+// ConfigurationsReady conditions (with msg) to state, changed at at. The three share one timestamp,
+// which, like every stored message, is never changed in place.
+func setServiceConditions(svc *runpb.Service, state runpb.Condition_State, readyMsg, msg string, at time.Time) {
+	ts := timestamppb.New(at)
+	svc.TerminalCondition = &runpb.Condition{Type: "Ready", State: state, Message: readyMsg, LastTransitionTime: ts}
 	svc.Conditions = []*runpb.Condition{
-		condition("RoutesReady", runpb.Condition_CONDITION_RECONCILING, "", now),
-		condition("ConfigurationsReady", runpb.Condition_CONDITION_RECONCILING, "", now),
+		{Type: "RoutesReady", State: state, Message: msg, LastTransitionTime: ts},
+		{Type: "ConfigurationsReady", State: state, Message: msg, LastTransitionTime: ts},
 	}
 }
 
@@ -317,7 +326,11 @@ func (s *Server) serviceKindLocked(svc *service) revisionedKind[*runpb.Service, 
 			if err := validateService(svc.id, next); err != nil {
 				return err
 			}
-			return s.checkRegionsLocked(svc.project, svc.region, svc.id, next, svc.svc)
+			if err := s.checkRegionsLocked(svc.project, svc.region, svc.id, next, svc.svc); err != nil {
+				return err
+			}
+			applyServiceDefaults(next)
+			return nil
 		},
 		template:         (*runpb.Service).GetTemplate,
 		revisionTemplate: func(r *revision) *runpb.RevisionTemplate { return r.template },

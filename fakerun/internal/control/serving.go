@@ -24,18 +24,23 @@ func serviceHosts(svc *runpb.Service) []string {
 	return hosts
 }
 
-// servingImage is the image of the container that receives requests: the
-// one with a port, else the first.
+// servingImage is the image of the ingress container.
 func servingImage(t *runpb.RevisionTemplate) string {
+	return ingressContainer(t).GetImage()
+}
+
+// ingressContainer is the container that receives requests: the one with a port, else the first; nil
+// without containers.
+func ingressContainer(t *runpb.RevisionTemplate) *runpb.Container {
 	for _, c := range t.GetContainers() {
 		if len(c.GetPorts()) > 0 {
-			return c.GetImage()
+			return c
 		}
 	}
-	if cs := t.GetContainers(); len(cs) > 0 {
-		return cs[0].GetImage()
+	if len(t.GetContainers()) > 0 {
+		return t.Containers[0]
 	}
-	return ""
+	return nil
 }
 
 // servingContainer is the container servingImage names, or nil.

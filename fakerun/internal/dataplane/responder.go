@@ -51,9 +51,9 @@ type Handler struct {
 	router     Router
 	store      Recorder
 	containers Backends
-	backends   *http.Transport // to proxied backends and containers, keeping connections open between requests
-	buffers    bufferPool      // the proxy's copy buffers
-	parsed     sync.Map        // Behavior.Backend → its *url.URL, which the proxy only reads
+	backends   *http.Transport     // to proxied backends and containers, keeping connections open between requests
+	buffers    httputil.BufferPool // the proxy's copy buffers
+	parsed     sync.Map            // Behavior.Backend → its *url.URL, which the proxy only reads
 	// checkInvokers makes a request without a bearer token to a service that is not public a 403.
 	checkInvokers bool
 }
@@ -68,7 +68,7 @@ func New(router Router, store Recorder, containers Backends, checkInvokers bool)
 	backends := http.DefaultTransport.(*http.Transport).Clone()
 	backends.MaxIdleConnsPerHost = maxIdlePerBackend
 	return &Handler{router: router, store: store, containers: containers, backends: backends, checkInvokers: checkInvokers,
-		buffers: bufferPool{pool: sync.Pool{New: func() any { return new([proxyBufferSize]byte) }}}}
+		buffers: NewBufferPool()}
 }
 
 // Close closes the idle connections to backends.
@@ -82,6 +82,11 @@ const proxyBufferSize = 32 << 10
 // bufferPool reuses the proxy's copy buffers (httputil.BufferPool), which ReverseProxy would otherwise
 // allocate for every request.
 type bufferPool struct{ pool sync.Pool }
+
+// NewBufferPool returns a pool of the proxy's copy buffers for an httputil.ReverseProxy.
+func NewBufferPool() httputil.BufferPool {
+	return &bufferPool{pool: sync.Pool{New: func() any { return new([proxyBufferSize]byte) }}}
+}
 
 func (p *bufferPool) Get() []byte  { return p.pool.Get().(*[proxyBufferSize]byte)[:] }
 func (p *bufferPool) Put(b []byte) { p.pool.Put((*[proxyBufferSize]byte)(b)) }
@@ -198,7 +203,7 @@ func (d *Handler) proxy(w http.ResponseWriter, r *http.Request, t control.Target
 	code := http.StatusServiceUnavailable
 	rp := &httputil.ReverseProxy{
 		Transport:  d.backends,
-		BufferPool: &d.buffers,
+		BufferPool: d.buffers,
 		ModifyResponse: func(resp *http.Response) error {
 			code = resp.StatusCode
 			return nil
@@ -207,13 +212,14 @@ func (d *Handler) proxy(w http.ResponseWriter, r *http.Request, t control.Target
 			pr.SetURL(backend)
 			pr.Out.Host = pr.In.Host // Cloud Run passes the service's host on
 			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-Proto", "https") // fakerun stands in for TLS termination
+			// One allocation for the values; the keys are canonical.
+			vals := []string{"https", t.Resource.ServiceName, t.Resource.RevisionName, t.Resource.ConfigurationName, t.Trace}
+			h := pr.Out.Header
+			h["X-Forwarded-Proto"] = vals[0:1:1] // fakerun stands in for TLS termination
+			h["X-Fakerun-K-Service"], h["X-Fakerun-K-Revision"], h["X-Fakerun-K-Configuration"] = vals[1:2:2], vals[2:3:3], vals[3:4:4]
 			if pr.In.Header.Get("X-Cloud-Trace-Context") == "" {
-				pr.Out.Header.Set("X-Cloud-Trace-Context", t.Trace)
+				h["X-Cloud-Trace-Context"] = vals[4:5:5]
 			}
-			pr.Out.Header.Set("X-Fakerun-K-Service", t.Resource.ServiceName)
-			pr.Out.Header.Set("X-Fakerun-K-Revision", t.Resource.RevisionName)
-			pr.Out.Header.Set("X-Fakerun-K-Configuration", t.Resource.ConfigurationName)
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			code = errorPage(w, http.StatusServiceUnavailable, fmt.Sprintf("fakerun: the backend %s of revision %s did not answer: %v", backend, t.Resource.RevisionName, err))

@@ -7,6 +7,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -34,6 +35,10 @@ func TestValidateServiceFields(t *testing.T) {
 		{name: "fail: GPU with 2 CPU", svc: `{"template": ` + fmt.Sprintf(gpu, "false", "2", "16Gi", "1") + `}`, wantErr: "a GPU needs at least 4 CPU"},
 		{name: "fail: GPU with 8Gi", svc: `{"template": ` + fmt.Sprintf(gpu, "false", "4", "8Gi", "1") + `}`, wantErr: "a GPU needs at least 16Gi of memory"},
 		{name: "fail: two GPUs", svc: `{"template": ` + fmt.Sprintf(gpu, "false", "4", "16Gi", "2") + `}`, wantErr: "the only supported nvidia.com/gpu value is '1'"},
+		{name: "fail: GPU on two containers", svc: `{"template": {"nodeSelector": {"accelerator": "nvidia-l4"}, "containers": [` +
+			`{"image": "a", "ports": [{"containerPort": 8080}], "resources": {"cpuIdle": false, "limits": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}}},` +
+			`{"image": "b", "resources": {"cpuIdle": false, "limits": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}}}]}}`,
+			wantErr: "Invalid value for field 'service.template.containers[1].resources.limits': the GPU can only be attached to one container"},
 		{name: "fail: accelerator without a GPU", svc: `{"template": {"nodeSelector": {"accelerator": "nvidia-l4"}, "containers": [{"image": "a"}]}}`,
 			wantErr: "an accelerator needs a container with the nvidia.com/gpu limit"},
 		{name: "fail: GPU without an accelerator", svc: `{"template": {"containers": [{"image": "a", "resources": {"limits": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}}}]}}`,
@@ -54,4 +59,19 @@ func TestValidateServiceFields(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
+}
+
+// TestInvalidArgumentNamesTheField: clients read the field from the google.rpc.BadRequest detail, as Cloud Run
+// sends it.
+func TestInvalidArgumentNamesTheField(t *testing.T) {
+	t.Parallel()
+	st := status.Convert(InvalidArgument("service.template.timeout", "must be at most 3600s"))
+	assert.Equal(t, codes.InvalidArgument, st.Code())
+	assert.Equal(t, "Invalid value for field 'service.template.timeout': must be at most 3600s", st.Message())
+	require.Len(t, st.Details(), 1)
+	bad, ok := st.Details()[0].(*errdetails.BadRequest)
+	require.True(t, ok, "%T", st.Details()[0])
+	require.Len(t, bad.GetFieldViolations(), 1)
+	assert.Equal(t, "service.template.timeout", bad.GetFieldViolations()[0].GetField())
+	assert.Equal(t, "must be at most 3600s", bad.GetFieldViolations()[0].GetDescription())
 }

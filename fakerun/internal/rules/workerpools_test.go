@@ -21,6 +21,7 @@ func TestInstanceCounts(t *testing.T) {
 		{"four instances at 10%: the canary gets none", 4, []int32{10, 90}, []int32{0, 4}},
 		{"largest remainder", 3, []int32{50, 50}, []int32{2, 1}},
 		{"three shares", 7, []int32{33, 33, 34}, []int32{2, 2, 3}},
+		{"the largest remainder, not the largest share", 3, []int32{70, 30}, []int32{2, 1}},
 		{"zero percent gets nothing", 5, []int32{0, 100}, []int32{0, 5}},
 		{"no instances", 0, []int32{50, 50}, []int32{0, 0}},
 		{"one instance goes to the largest share", 1, []int32{10, 90}, []int32{0, 1}},
@@ -36,6 +37,7 @@ func TestValidateInstanceSplits(t *testing.T) {
 	latest := runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_LATEST
 	require.NoError(t, ValidateInstanceSplits(nil))
 	require.NoError(t, ValidateInstanceSplits([]*runpb.InstanceSplit{{Type: rev, Revision: "a", Percent: 10}, {Type: latest, Percent: 90}}))
+	require.NoError(t, ValidateInstanceSplits([]*runpb.InstanceSplit{{Type: rev, Revision: "a"}, {Type: latest, Percent: 100}}), "a 0% entry")
 	for _, tc := range []struct {
 		name   string
 		splits []*runpb.InstanceSplit
@@ -45,6 +47,8 @@ func TestValidateInstanceSplits(t *testing.T) {
 			"Invalid value for field 'worker_pool.instance_splits': instance split percentages must add up to 100, got 90"},
 		{"negative", []*runpb.InstanceSplit{{Type: rev, Revision: "a", Percent: -10}, {Type: rev, Revision: "b", Percent: 110}},
 			"Invalid value for field 'worker_pool.instance_splits[0].percent': percent must be between 0 and 100, got -10"},
+		{"above 100", []*runpb.InstanceSplit{{Type: rev, Revision: "a", Percent: 101}},
+			"Invalid value for field 'worker_pool.instance_splits[0].percent': percent must be between 0 and 100, got 101"},
 		{"revision without a name", []*runpb.InstanceSplit{{Type: rev, Percent: 100}},
 			"Invalid value for field 'worker_pool.instance_splits[0].revision': an entry of type INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION must name a revision"},
 		{"latest with a name", []*runpb.InstanceSplit{{Type: latest, Revision: "a", Percent: 100}},
