@@ -74,3 +74,19 @@ func TestWithoutEmptyKeepsAZeroPercent(t *testing.T) {
 	assert.Equal(t, map[string]string{"percent": "0", "uri": "https://x"},
 		withoutEmpty(map[string]string{"percent": "0", "generation": "0", "tags": "", "uri": "https://x"}))
 }
+
+// A pool whose template names no revision (gcloud lets Cloud Run name it) runs git's template as its latest
+// created revision.
+func TestPoolSyncWithoutRevisionName(t *testing.T) {
+	t.Parallel()
+	pool := func() *runpb.WorkerPool {
+		return &runpb.WorkerPool{
+			Name:                  "projects/p/locations/l/workerPools/consumer",
+			Template:              &runpb.WorkerPoolRevisionTemplate{Containers: []*runpb.Container{{Image: "gcr.io/p/consumer:v1"}}},
+			LatestCreatedRevision: "projects/p/locations/l/workerPools/consumer/revisions/consumer-00001-abc",
+		}
+	}
+	got := poolSync("dt", "1111111", pool(), pool(), []traffic.Share{{Revision: "consumer-00001-abc", Percent: 100}})
+	assert.Equal(t, sdk.ApplicationSyncStateSynced, got.status, got.reason)
+	assert.Equal(t, "Worker pool consumer runs git's revision consumer-00001-abc with all the instances", got.short)
+}
