@@ -15,6 +15,22 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
 
+// liveSyncState returns a reader of the sync state of r's application, as the livestate plugin on registry
+// reports it.
+func liveSyncState(t *testing.T, r deployment.StageRunner, registry *provider.Registry) func() sdk.ApplicationSyncState {
+	t.Helper()
+	live := livestate.NewPlugin(registry)
+	return func() sdk.ApplicationSyncState {
+		t.Helper()
+		resp, err := live.GetLivestate(t.Context(), &config.PluginConfig{}, r.DeployTargets(), &sdk.GetLivestateInput[config.RawApplicationSpec]{
+			Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{PipedID: "piped-1", ApplicationID: "app-1", ApplicationName: "web", DeploymentSource: r.Source()},
+			Logger:  zaptest.NewLogger(t),
+		})
+		require.NoError(t, err)
+		return resp.SyncState
+	}
+}
+
 // After a failed canary is rolled back, the service runs the template from before the deployment, so
 // live state at the failed commit is OUT_OF_SYNC: git's head is not what runs.
 func TestRollback_LiveStateIsOutOfSyncAfterARolledBackCanary(t *testing.T) {
@@ -25,15 +41,7 @@ func TestRollback_LiveStateIsOutOfSyncAfterARolledBackCanary(t *testing.T) {
 	r := deployment.NewStageRunner(t, f)
 	registry := provider.NewRegistry()
 	t.Cleanup(func() { _ = registry.Close() })
-	live := livestate.NewPlugin(registry)
-	syncState := func() sdk.ApplicationSyncState {
-		resp, err := live.GetLivestate(t.Context(), &config.PluginConfig{}, r.DeployTargets(), &sdk.GetLivestateInput[config.RawApplicationSpec]{
-			Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{PipedID: "piped-1", ApplicationID: "app-1", ApplicationName: "web", DeploymentSource: r.Source()},
-			Logger:  zaptest.NewLogger(t),
-		})
-		require.NoError(t, err)
-		return resp.SyncState
-	}
+	syncState := liveSyncState(t, r, registry)
 
 	r.Deploy("1111111aaaa", deployment.QuickSyncApp, deployment.ServiceYAML("gcr.io/p/web:v1"))
 	status, log := r.Run(deployment.StageCloudRunSync, "", true)

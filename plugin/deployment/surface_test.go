@@ -9,7 +9,6 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/api"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -18,7 +17,6 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/deployment"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/diff"
-	"github.com/pipecd-cloudrun/cloudrun/plugin/livestate"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
 )
@@ -192,15 +190,7 @@ func TestEveryFieldRoundTrip(t *testing.T) {
 			r := deployment.NewStageRunner(t, f)
 			registry := provider.NewRegistry()
 			t.Cleanup(func() { _ = registry.Close() })
-			live := livestate.NewPlugin(registry)
-			syncState := func() sdk.ApplicationSyncState {
-				resp, err := live.GetLivestate(t.Context(), &config.PluginConfig{}, r.DeployTargets(), &sdk.GetLivestateInput[config.RawApplicationSpec]{
-					Request: sdk.GetLivestateRequest[config.RawApplicationSpec]{PipedID: "piped-1", ApplicationID: "app-1", ApplicationName: "web", DeploymentSource: r.Source()},
-					Logger:  zaptest.NewLogger(t),
-				})
-				require.NoError(t, err)
-				return resp.SyncState
-			}
+			syncState := liveSyncState(t, r, registry)
 			name := naming.ServiceName("proj", "asia-northeast1", "web")
 			first := surfaceManifest(tc.service, tc.template, tc.containers)
 
