@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 )
@@ -22,8 +21,7 @@ type Pools struct {
 	mu      sync.Mutex
 	running map[string][]*container // by revision full name, one per instance
 	closed  bool
-	stop    chan struct{}
-	done    chan struct{}
+	loop    *loop
 }
 
 // PoolRevision is a worker pool revision to run as Instances containers: its full name, image and
@@ -44,25 +42,9 @@ type PoolSource interface {
 
 // NewPools starts reconciling pool instance containers with source's revisions on engine.
 func NewPools(engine *Engine, source PoolSource) *Pools {
-	m := &Pools{source: source, engine: engine, running: map[string][]*container{},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go m.loop()
+	m := &Pools{source: source, engine: engine, running: map[string][]*container{}}
+	m.loop = startLoop(m.reconcile)
 	return m
-}
-
-// loop reconciles containers with the pools' instances until close.
-func (m *Pools) loop() {
-	defer close(m.done)
-	t := time.NewTicker(reconcileEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			m.reconcile()
-		}
-	}
 }
 
 // reconcile starts the missing instances of every revision and stops those beyond its count, newest first.
@@ -165,13 +147,10 @@ func (m *Pools) Close() {
 	running := m.running
 	m.running = map[string][]*container{}
 	m.mu.Unlock()
-	close(m.stop)
-	<-m.done
-	var wg sync.WaitGroup
+	m.loop.halt()
+	var all []*container
 	for _, cs := range running {
-		for _, c := range cs {
-			wg.Go(func() { m.engine.remove(c) })
-		}
+		all = append(all, cs...)
 	}
-	wg.Wait()
+	m.engine.removeAll(all)
 }

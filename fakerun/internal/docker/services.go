@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -25,8 +27,7 @@ type Services struct {
 	mu      sync.Mutex
 	running map[string]*container // by revision full name
 	closed  bool
-	stop    chan struct{}
-	done    chan struct{}
+	loop    *loop
 }
 
 // container is one started (or starting) container.
@@ -54,25 +55,9 @@ type Source interface {
 
 // NewServices starts reconciling containers with source's revisions on engine.
 func NewServices(engine *Engine, source Source) *Services {
-	m := &Services{source: source, engine: engine, running: map[string]*container{},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go m.loop()
+	m := &Services{source: source, engine: engine, running: map[string]*container{}}
+	m.loop = startLoop(m.reconcile)
 	return m
-}
-
-// loop reconciles containers with the serving revisions until close.
-func (m *Services) loop() {
-	defer close(m.done)
-	t := time.NewTicker(reconcileEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			m.reconcile()
-		}
-	}
 }
 
 // reconcile starts containers for serving Docker revisions and stops the rest.
@@ -240,11 +225,6 @@ func (m *Services) Close() {
 	running := m.running
 	m.running = map[string]*container{}
 	m.mu.Unlock()
-	close(m.stop)
-	<-m.done
-	var wg sync.WaitGroup
-	for _, c := range running {
-		wg.Go(func() { m.engine.remove(c) })
-	}
-	wg.Wait()
+	m.loop.halt()
+	m.engine.removeAll(slices.Collect(maps.Values(running)))
 }
