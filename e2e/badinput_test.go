@@ -5,10 +5,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/pipe-cd/pipecd/pkg/model"
 
 	. "github.com/pipecd-cloudrun/cloudrun/e2e/framework"
-	"github.com/pipecd-cloudrun/cloudrun/e2e/piped"
 )
 
 var _ = Describe("Bad inputs [badinput]", Label("badinput", "fakerun-only"), func() {
@@ -21,26 +19,7 @@ var _ = Describe("Bad inputs [badinput]", Label("badinput", "fakerun-only"), fun
 
 			By("deploying the bad input to the deploy target " + target)
 			res, err := e.Piped.Deploy(ctx, DeployInput{App: "canary", Commit: Commit(), Files: files(e), DeployTargets: []string{target}}.Deployment())
-			if err != nil {
-				// Rejected while planning (BuildPipelineSyncStages): piped fails the deployment before any stage.
-				for _, w := range wantInLog {
-					Expect(err.Error()).To(ContainSubstring(w))
-				}
-			} else {
-				e.Keep(res)
-				Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
-				var failed *piped.StageRecord
-				for _, s := range res.Executed() {
-					if s.Status == model.StageStatus_STAGE_FAILURE && !s.Rollback {
-						failed = &s
-						break
-					}
-				}
-				Expect(failed).NotTo(BeNil(), "%s", res.Report())
-				for _, w := range wantInLog {
-					Expect(failed.LogText()).To(ContainSubstring(w), "%s", res.Report())
-				}
-			}
+			expectDeploymentRefused(e, res, err, wantInLog)
 
 			By("checking the traffic is unchanged and the plugin still runs")
 			svc := e.Service(ctx, "canary")

@@ -81,6 +81,32 @@ func expectPluginAlive(e *Environment) {
 	Expect(syscall.Kill(e.Piped.PluginPID(), 0)).To(Succeed(), "the plugin process is still running")
 }
 
+// expectDeploymentRefused checks that a deployment of bad input failed with each of wantInLog in its
+// message: in err when piped refused it while planning, before any stage, else in the log of its first
+// failed stage that is not a rollback.
+func expectDeploymentRefused(e *Environment, res *piped.Result, err error, wantInLog []string) {
+	GinkgoHelper()
+	if err != nil {
+		for _, w := range wantInLog {
+			Expect(err.Error()).To(ContainSubstring(w))
+		}
+		return
+	}
+	e.Keep(res)
+	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
+	var failed *piped.StageRecord
+	for _, s := range res.Executed() {
+		if s.Status == model.StageStatus_STAGE_FAILURE && !s.Rollback {
+			failed = &s
+			break
+		}
+	}
+	Expect(failed).NotTo(BeNil(), "%s", res.Report())
+	for _, w := range wantInLog {
+		Expect(failed.LogText()).To(ContainSubstring(w), "%s", res.Report())
+	}
+}
+
 // resourcesByName indexes a live state's resources by name.
 func resourcesByName(res *livestate.GetLivestateResponse) map[string]*model.ResourceState {
 	out := map[string]*model.ResourceState{}

@@ -304,26 +304,7 @@ var _ = Describe("Worker pool bad inputs [workerpools]", Label("workerpools", "b
 
 			By("deploying the bad input")
 			res, err := e.Piped.Deploy(ctx, DeployInput{App: poolApp, Commit: Commit(), Files: files()}.Deployment())
-			if err != nil {
-				// Refused while planning: piped fails the deployment before any stage.
-				for _, w := range wantInLog {
-					Expect(err.Error()).To(ContainSubstring(w))
-				}
-			} else {
-				e.Keep(res)
-				Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
-				var failed *piped.StageRecord
-				for _, s := range res.Executed() {
-					if s.Status == model.StageStatus_STAGE_FAILURE && !s.Rollback {
-						failed = &s
-						break
-					}
-				}
-				Expect(failed).NotTo(BeNil(), "%s", res.Report())
-				for _, w := range wantInLog {
-					Expect(failed.LogText()).To(ContainSubstring(w), "%s", res.Report())
-				}
-			}
+			expectDeploymentRefused(e, res, err, wantInLog)
 
 			By("checking nothing was written to the worker pool")
 			for _, c := range e.Fakerun.Calls() {
