@@ -20,8 +20,23 @@ ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(TOOLS)/actionlint
 GREMLINS_VERSION := v0.6.0
 GREMLINS := $(TOOLS)/gremlins
-# Ginkgo processes for the end-to-end suites: specs mostly wait on I/O, so more than the core count pays off.
-E2E_PROCS ?= 4
+# Ginkgo processes for the end-to-end suites: specs mostly wait (readiness, analysis windows, polling), so four
+# times the core count pays off (the same 19 specs: 151 s with 4 processes, 93 s with 8).
+E2E_PROCS ?= 8
+# Ginkgo processes for the main suite's real-piped specs (label piped), run beside the others: they mostly wait
+# on pipedv1's own polling loops.
+E2E_PIPED_PROCS ?= 5
+# Ginkgo processes for each of the other suites (container, install, examples/pipeline-testing, ...).
+E2E_OTHER_PROCS ?= 4
+# Each Ginkgo run's own limit, its compilation included.
+E2E_TIMEOUT ?= 20m
+PIPED_LABEL := piped
+# The label filter of one of the main suite's two runs: LABELS (when set) and $(1).
+e2e_labels = $(if $(LABELS),($(LABELS)) && $(1),$(1))
+# What test-e2e builds once and hands every suite ($$E2E_*_BINARY), and where each Ginkgo run writes its output
+# and JSON report (per-spec durations).
+E2E_BIN := $(BIN)/e2e
+E2E_LOGS := $(CURDIR)/.artifacts/test-e2e
 FUZZTIME ?= 5s
 export TESTCONTAINERS_RYUK_DISABLED := true
 
@@ -65,19 +80,31 @@ test-unit: ## Unit tests of fakerun and plugin with the race detector, recording
 
 .PHONY: test-fuzz
 test-fuzz: ## Run each fuzz target briefly (FUZZTIME, default 5s).
-	@for pkg in $$(go -C plugin list ./...); do \
-	  for f in $$(go -C plugin test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== fuzz $$pkg $$f"; go -C plugin test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
+	@go -C plugin test -list '^Fuzz' ./... | awk '/^Fuzz/ { f[n++] = $$1 } /^ok / { for (i = 0; i < n; i++) print $$2, f[i]; n = 0 }' | \
+	while read -r pkg f; do \
+	  echo "== fuzz $$pkg $$f"; go -C plugin test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg </dev/null; \
 	done
 
 .PHONY: test-e2e
 test-e2e: $(GINKGO) ## End-to-end Ginkgo suites (and examples/pipeline-testing's specs) against a coverage-instrumented plugin (LABELS= or FOCUS= narrow them).
-	rm -rf $(COVER)/e2e && mkdir -p $(COVER)/e2e
-	go build -race -cover -coverpkg=$(MODULE_PREFIX)/plugin/... -o $(BIN)/cloudrun-plugin-cover ./plugin
-	cd e2e && E2E_PLUGIN_BINARY=$(BIN)/cloudrun-plugin-cover GOCOVERDIR=$(COVER)/e2e \
-	  $(GINKGO) -r --race --procs=$(E2E_PROCS) --timeout=20m --poll-progress-after=120s \
-	  $(if $(LABELS),--label-filter='$(LABELS)') $(if $(FOCUS),--focus='$(FOCUS)') ./... ../examples/pipeline-testing/...
+	rm -rf $(COVER)/e2e $(E2E_LOGS) && mkdir -p $(COVER)/e2e $(E2E_BIN) $(E2E_LOGS)
+	@echo "== build once for every suite: the plugin (race, coverage), the wait plugin, pipedv1, the main suite"
+	go build -race -cover -coverpkg=$(MODULE_PREFIX)/plugin/... -o $(E2E_BIN)/cloudrun-plugin-cover ./plugin & p1=$$!; \
+	go -C e2e build -o $(E2E_BIN)/wait-plugin ./cmd/waitplugin & p2=$$!; \
+	CGO_ENABLED=0 go -C e2e build -o $(E2E_BIN)/pipedv1 github.com/pipe-cd/pipecd/cmd/pipedv1 & p3=$$!; \
+	(cd e2e && $(GINKGO) build --race ./) & p4=$$!; \
+	wait $$p1 && wait $$p2 && wait $$p3 && wait $$p4
+	@echo "== three concurrent Ginkgo runs; each prints its output when it ends (live: tail -f .artifacts/test-e2e/*.log)"
+	cd e2e && export E2E_PLUGIN_BINARY=$(E2E_BIN)/cloudrun-plugin-cover E2E_WAIT_PLUGIN_BINARY=$(E2E_BIN)/wait-plugin \
+	  E2E_PIPED_BINARY=$(E2E_BIN)/pipedv1 GOCOVERDIR=$(COVER)/e2e; \
+	run() { name=$$1; shift; start=$$SECONDS; \
+	  if $(GINKGO) --race --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --silence-skips --output-dir=$(E2E_LOGS) --json-report=$$name.json \
+	    $(if $(FOCUS),--focus='$(FOCUS)') "$$@" >$(E2E_LOGS)/$$name.log 2>&1; then rc=0; else rc=$$?; fi; \
+	  cat $(E2E_LOGS)/$$name.log; echo "== $$name: exit $$rc after $$((SECONDS - start))s"; return $$rc; }; \
+	run main --procs=$(E2E_PROCS) --label-filter='$(call e2e_labels,!$(PIPED_LABEL))' ./e2e.test & p1=$$!; \
+	run piped --procs=$(E2E_PIPED_PROCS) --label-filter='$(call e2e_labels,$(PIPED_LABEL))' ./e2e.test & p2=$$!; \
+	run others -r --keep-going --procs=$(E2E_OTHER_PROCS) $(if $(LABELS),--label-filter='$(LABELS)') $$(ls -d */) ../examples/pipeline-testing & p3=$$!; \
+	rc=0; for p in $$p1 $$p2 $$p3; do wait $$p || rc=1; done; exit $$rc
 
 .PHONY: cover
 cover: ## Print coverage by component from the last `make test` (running it if needed); fail below the floors.
@@ -89,9 +116,12 @@ mutation: $(GREMLINS) ## Mutation score of each plugin package (PACKAGES=traffic
 	go -C e2e run ./cmd/mutation -root $(CURDIR) -gremlins $(GREMLINS) $(if $(PACKAGES),-packages $(PACKAGES)) $(if $(TIMEOUT_COEFFICIENT),-timeout-coefficient $(TIMEOUT_COEFFICIENT))
 
 .PHONY: bench
-bench: ## Print fakerun throughput, memory and latency figures, and the plugin's RPCs, lag and RSS per stage.
-	go -C fakerun test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 30m ./...
-	E2E_BENCH=1 go -C e2e test -count=1 -v -run . ./bench/
+bench: ## Print fakerun's and the plugin's performance figures (stage time, 100 deployments, startup, image size), then a table of each against its target.
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory fakerun-image; \
+	  else echo "no Docker engine: the fakerun image is not built and its size not measured"; fi
+	out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	  go -C fakerun test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 30m ./... | tee "$$out"; \
+	  E2E_BENCH=1 E2E_BENCH_FAKERUN="$$out" go -C e2e test -count=1 -v -timeout 30m -run . ./bench/
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## gofmt, go mod tidy -diff, go vet and golangci-lint on every module; actionlint on the workflows.

@@ -108,6 +108,7 @@ func expectAnalysisRolledBack(ctx context.Context, e *Environment, res *piped.Re
 	GinkgoHelper()
 	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 	Expect(analysisStage(res).Status).To(Equal(model.StageStatus_STAGE_FAILURE), "%s", res.Report())
+	Expect(res.StatusReason).To(Equal("Failed while executing stage "+analysisStage(res).ID), "as pipedv1 says it: the stage's ID")
 	executed := res.Executed()
 	last := executed[len(executed)-1]
 	Expect(last.Name).To(Equal("CLOUDRUN_ROLLBACK"), "%s", res.Report())
@@ -178,7 +179,7 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		log := analysisStage(res).LogText()
 		Expect(log).To(ContainSubstring("0 requests to the new revision, fewer than minRequests 10"))
-		Expect(firstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(0 passed, 0 failed, 3 inconclusive\): ` +
+		Expect(FirstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(0 passed, 0 failed, 3 inconclusive\): ` +
 			`the new revision served 0 requests in checks 1, 2, 3/3; it gets 10% of the traffic now \(.*\): send service canary-analysis traffic during the analysis; ` +
 			`to pass an inconclusive analysis, set onInconclusive: pass$`))
 
@@ -228,7 +229,7 @@ var _ = Describe("Analysis [analysis]", Label("analysis", "fakerun-only"), func(
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		expectAnalysisRolledBack(ctx, e, res, secondRegion, before) // revision names do not depend on the region
 		log := analysisStage(res).LogText()
-		Expect(firstErrorLine(analysisStage(res))).To(MatchRegexp(`^\[second\] revision \S+ failed the analysis at check 1/3 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate`))
+		Expect(FirstErrorLine(analysisStage(res))).To(MatchRegexp(`^\[second\] revision \S+ failed the analysis at check 1/3 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate`))
 		Expect(log).To(ContainSubstring("[local] the analysis stopped"))
 		Expect(log).NotTo(ContainSubstring("Could not show the verdict"))
 		for _, l := range analysisStage(res).Logs {

@@ -127,7 +127,9 @@ func deployed(stderr string) string {
 	return rev
 }
 
-var _ = Describe("gcloud CLI [gcloud]", Label("gcloud", "fakerun-only"), func() {
+// The suite's longest specs (every gcloud command starts Python): scheduled first, so that none is left running
+// alone at the end of a parallel run.
+var _ = Describe("gcloud CLI [gcloud]", Label("gcloud", "fakerun-only"), SpecPriority(1), func() {
 	It("deploys, tags, updates a service and moves its traffic as gcloud users do", func(ctx SpecContext) {
 		g := newGcloudFake()
 

@@ -27,7 +27,7 @@ func firstLineOf(res *piped.Result, planErr error) string {
 		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
 		for _, s := range res.Executed() {
 			if s.Status == model.StageStatus_STAGE_FAILURE {
-				text = firstErrorLine(s)
+				text = FirstErrorLine(s)
 				break
 			}
 		}
@@ -98,7 +98,7 @@ var _ = Describe("Hostile inputs [hostile]", Label("hostile", "fakerun-only"), f
 		By("judging a custom metric that nobody writes")
 		res := e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV2, "      - name: CLOUDRUN_PROMOTE\n        with:\n          percent: 50", nothing)})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
-		Expect(firstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(\d passed, 0 failed, [1-3] inconclusive\): ` +
+		Expect(FirstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(\d passed, 0 failed, [1-3] inconclusive\): ` +
 			`the custom filter metric\.type = "custom\.googleapis\.com/nothing" matched no time series in checks? [\d, ]+/3: check its metric\.type and labels, and that something writes the metric; ` +
 			`to pass an inconclusive analysis, set onInconclusive: pass$`))
 		Expect(analysisStage(res).LogText()).NotTo(ContainSubstring("lower minRequests"))
@@ -112,7 +112,7 @@ var _ = Describe("Hostile inputs [hostile]", Label("hostile", "fakerun-only"), f
 		res = e.Deploy(ctx, DeployInput{App: AnalysisExample, Files: AnalysisFiles(ImageV3), Hooks: hooks})
 		expectAnalysisRolledBack(ctx, e, res, region, before)
 		// The first window may still hold a few requests answered before the move: only the last check is sure to see none.
-		Expect(firstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(\d passed, 0 failed, [1-3] inconclusive\): ` +
+		Expect(FirstErrorLine(analysisStage(res))).To(MatchRegexp(`^the analysis of revision \S+ is inconclusive \(\d passed, 0 failed, [1-3] inconclusive\): ` +
 			`(the new revision answered fewer than minRequests \(10\) requests in check 1/3: send the service more traffic or lower minRequests; )?` +
 			`the new revision served 0 requests in checks? [\d, ]*3/3; it gets 0% of the traffic now \(` + regexp.QuoteMeta(v1) + ` 100%.*\): the traffic was moved away from it; ` +
 			`to pass an inconclusive analysis, set onInconclusive: pass$`))

@@ -52,8 +52,9 @@ type realPipedInput struct {
 	DeployTargets []string
 	// Files are extra files committed with the examples (path → content), e.g. a changed app.pipecd.yaml.
 	Files map[string]string
-	// OnCommit makes piped's trigger look for new commits every 2 s; otherwise it looks once an hour, and
-	// only SYNC commands deploy (the first commit of a new application would trigger a deployment at once).
+	// OnCommit makes piped's trigger look for new commits every second, so that piped deploys each
+	// application's first commit as soon as it starts, and every later commit; otherwise it looks once an hour,
+	// and only SYNC commands deploy.
 	OnCommit bool
 	// WithoutWaitPlugin leaves the wait plugin out of piped.yaml.
 	WithoutWaitPlugin bool
@@ -125,7 +126,7 @@ func newRealPiped(ctx context.Context, in realPipedInput) *realPiped {
 	}
 	syncInterval := time.Hour
 	if in.OnCommit {
-		syncInterval = 2 * time.Second
+		syncInterval = time.Second
 	}
 	pipedDir := dir + "/piped"
 	Expect(mkdir(pipedDir)).To(Succeed())
@@ -217,13 +218,26 @@ func (rp *realPiped) waitDeployment(ctx context.Context, app string, n int) *mod
 // waits for the command to be handled.
 func (rp *realPiped) sync(ctx context.Context, app string, strategy model.SyncStrategy) {
 	GinkgoHelper()
-	id, err := rp.CP.Sync(ctx, rp.Apps[app], strategy)
-	Expect(err).NotTo(HaveOccurred())
+	rp.syncAll(ctx, map[string]model.SyncStrategy{app: strategy})
+}
+
+// syncAll sends a SYNC command with its strategy for each app at once, then waits for piped to handle them
+// (its trigger handles the commands it has seen every 10 s: one after the other, each would wait for a turn).
+func (rp *realPiped) syncAll(ctx context.Context, strategies map[string]model.SyncStrategy) {
+	GinkgoHelper()
+	ids := make([]string, 0, len(strategies))
+	for app, strategy := range strategies {
+		id, err := rp.CP.Sync(ctx, rp.Apps[app], strategy)
+		Expect(err).NotTo(HaveOccurred())
+		ids = append(ids, id)
+	}
 	wctx, cancel := context.WithTimeout(ctx, realPipedDeployment)
 	defer cancel()
-	cmd, err := rp.CP.WaitCommandHandled(wctx, id)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cmd.Status).To(Equal(model.CommandStatus_COMMAND_SUCCEEDED))
+	for _, id := range ids {
+		cmd, err := rp.CP.WaitCommandHandled(wctx, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Status).To(Equal(model.CommandStatus_COMMAND_SUCCEEDED))
+	}
 }
 
 // commit commits files (paths relative to the app's directory) to the app and returns the commit hash.
@@ -265,6 +279,15 @@ func (rp *realPiped) shippedService(name string) *runpb.Service {
 	svc, err := rp.Fakerun.Server().Service("projects/demo-project/locations/asia-northeast1/services/" + name)
 	Expect(err).NotTo(HaveOccurred())
 	return svc
+}
+
+// shippedPool returns examples/worker-pool's worker pool as deployed to the "local" deploy target of
+// examples/piped-config.yaml.
+func (rp *realPiped) shippedPool() *runpb.WorkerPool {
+	GinkgoHelper()
+	wp, err := rp.Fakerun.Server().WorkerPool("projects/demo-project/locations/asia-northeast1/workerPools/" + poolApp)
+	Expect(err).NotTo(HaveOccurred())
+	return wp
 }
 
 // stageStatuses are a deployment's stages as "NAME STATUS", in the order piped planned them.

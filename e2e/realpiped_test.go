@@ -86,12 +86,11 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 	})
 
 	It("rolls back a bad canary that fails its analysis, restoring the exact traffic, template and tags", func(ctx SpecContext) {
-		rp := newRealPiped(ctx, realPipedInput{Apps: []string{AnalysisExample}, FakerunOptions: analysisBehaviors()})
+		rp := newAnalysisPiped(ctx)
 		v1, before, beforeSvc := rp.deployAnalysisV1(ctx, 2*time.Minute)
 
-		By("running the canary of an image answering 20% 503")
+		By("committing the canary of an image answering 20% 503")
 		rp.commit(ctx, AnalysisExample, "Deploy a bad canary", AnalysisFiles(imageErrors))
-		rp.sync(ctx, AnalysisExample, model.SyncStrategy_AUTO)
 		d := rp.waitDeployment(ctx, AnalysisExample, 1)
 		Expect(d.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), rp.report(ctx, d))
 		Expect(stageStatuses(d)).To(Equal([]string{
@@ -99,6 +98,7 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 			"CLOUDRUN_PROMOTE NOT_STARTED_YET", "CLOUDRUN_CANARY_CLEANUP NOT_STARTED_YET", "CLOUDRUN_ROLLBACK SUCCESS",
 		}), rp.report(ctx, d))
 		Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(MatchRegexp(`failed the analysis at check 1/3 .*errorRate`))
+		Expect(d.StatusReason).To(Equal("Failed while executing stage "+plannedStage(d, "CLOUDRUN_ANALYSIS").Id), "piped names the stage by its ID")
 
 		By("checking that piped's automatic rollback restored the service exactly")
 		svc := rp.service(AnalysisExample, region)
@@ -109,12 +109,11 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 	})
 
 	It("passes the canary-analysis pipeline of a healthy revision to 100%", func(ctx SpecContext) {
-		rp := newRealPiped(ctx, realPipedInput{Apps: []string{AnalysisExample}, FakerunOptions: analysisBehaviors()})
+		rp := newAnalysisPiped(ctx)
 		rp.deployAnalysisV1(ctx, 2*time.Minute)
 
-		By("running the canary of v2 with its analysis at 10%")
+		By("committing the canary of v2, with its analysis at 10%")
 		rp.commit(ctx, AnalysisExample, "Deploy v2", AnalysisFiles(ImageV2))
-		rp.sync(ctx, AnalysisExample, model.SyncStrategy_AUTO)
 		d := rp.waitDeployment(ctx, AnalysisExample, 1)
 		rp.expectSuccess(ctx, d)
 		Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(ContainSubstring("passed the analysis: 3 checks, 3 passed, 0 failed, 0 inconclusive"))
@@ -193,9 +192,9 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 	// is bumped past a fix, it fails, and it is to become "answers a plan preview naming the traffic change"
 	// (the plugin's own plan preview is covered by planpreview_test.go on the stand-in).
 	It("dies of a nil pointer when asked for a plan preview (pinned pipedv1)", func(ctx SpecContext) {
-		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: canaryAtV1()})
-		// Without a deployment, the plan preview names the application as a first deployment, asking no plugin.
-		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
+		// Without a deployment, the plan preview names the application as a first deployment, asking no plugin:
+		// piped deploys the application's first commit.
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"canary"}, Files: canaryAtV1(), OnCommit: true})
 		rp.expectSuccess(ctx, rp.waitDeployment(ctx, "canary", 0))
 
 		By("asking for the plan preview of a pull request changing the image, as pipectl plan-preview does")
@@ -213,6 +212,24 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		Expect(cmd.IsHandled()).To(BeFalse())
 	})
 
+	// pipedv1 at the pinned version keeps a commit's AUTO strategy in the deployment it plans as a quick sync
+	// (pipecd#6274), so its scheduler looks for the quick-sync stage's configuration in spec.pipeline: an
+	// application with a pipeline gets stage 0's `with`, and one without (examples/quicksync) fails before
+	// any plugin runs a stage. Such an application deploys by a SYNC command only. This spec pins that down:
+	// when pipecd is bumped past a fix, it fails, and it is to become "deploys examples/quicksync on a commit".
+	It("fails a commit's deployment of an application without a pipeline before the plugin runs a stage (pinned pipedv1)", func(ctx SpecContext) {
+		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"quicksync"}, OnCommit: true})
+
+		By("letting piped deploy examples/quicksync's first commit")
+		d := rp.waitDeployment(ctx, "quicksync", 0)
+		Expect(d.Trigger.SyncStrategy).To(Equal(model.SyncStrategy_AUTO))
+		Expect(d.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), rp.report(ctx, d))
+		Expect(stageStatuses(d)).To(Equal([]string{"CLOUDRUN_SYNC FAILURE", "CLOUDRUN_ROLLBACK FAILURE"}), rp.report(ctx, d))
+		Expect(d.StatusReason).To(Equal("Failed while executing stage " + plannedStage(d, "CLOUDRUN_SYNC").Id))
+		Expect(rp.Piped.Output()).To(MatchRegexp(`Unable to find the stage configuration.*"stage-name": "CLOUDRUN_SYNC"`))
+		Expect(rp.Fakerun.Server().State().Services).To(BeEmpty(), "no stage ran")
+	})
+
 	It("deploys a job and runs it", func(ctx SpecContext) {
 		rp := newRealPiped(ctx, realPipedInput{Apps: []string{"job"}})
 		rp.sync(ctx, "job", model.SyncStrategy_PIPELINE)
@@ -226,36 +243,66 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 	})
 
 	It("deploys every example application with examples/piped-config.yaml as shipped, in one piped", func(ctx SpecContext) {
+		// The analyses of canary-analysis and canary-verified last 10 minutes and read points 3 minutes old, and
+		// the plugin waits for them in real time: their committed app.pipecd.yaml has the analysis scaled down
+		// to 3 checks of 1 s read at once (AnalysisFiles, verifiedFiles; fakerun's points are per second and
+		// visible at once). Everything else is as shipped, WAIT a tenth of its duration by the wait plugin's
+		// timeScale.
+		v1Files := map[string]string{"canary/service.yaml": Manifest("canary", ImageV1), "knative-v0/service.yaml": Manifest("knative-v0", ImageV1)}
+		for f, c := range AnalysisFiles(ImageV1) {
+			v1Files[AnalysisExample+"/"+f] = c
+		}
+		for f, c := range verifiedFiles(ImageV1, migrateImage) {
+			v1Files[verifiedExample+"/"+f] = c
+		}
+		Expect(shippedExamples).To(ConsistOf(ExampleApps()), "every example application of examples/")
 		rp := newRealPiped(ctx, realPipedInput{
-			Apps:          []string{"quicksync", "job", "canary", "knative-v0"},
-			ShippedConfig: true,
-			Files:         map[string]string{"canary/service.yaml": Manifest("canary", ImageV1), "knative-v0/service.yaml": Manifest("knative-v0", ImageV1)},
+			Apps:           shippedExamples,
+			ShippedConfig:  true,
+			Files:          v1Files,
+			FakerunOptions: analysisBehaviors(),
 		})
 
 		By("syncing every application at once: a first deployment each")
-		rp.sync(ctx, "quicksync", model.SyncStrategy_QUICK_SYNC)
-		rp.sync(ctx, "job", model.SyncStrategy_PIPELINE)
-		rp.sync(ctx, "canary", model.SyncStrategy_QUICK_SYNC)
-		rp.sync(ctx, "knative-v0", model.SyncStrategy_QUICK_SYNC)
-		for _, app := range []string{"quicksync", "job", "canary", "knative-v0"} {
+		first := map[string]model.SyncStrategy{}
+		for _, app := range shippedExamples {
+			first[app] = model.SyncStrategy_QUICK_SYNC
+		}
+		first["job"] = model.SyncStrategy_PIPELINE
+		rp.syncAll(ctx, first)
+		for _, app := range shippedExamples {
 			rp.expectSuccess(ctx, rp.waitDeployment(ctx, app, 0))
 		}
 		Expect(LiveTraffic(rp.shippedService("quicksync"))).To(Equal(Routes(Route(ShortName(rp.shippedService("quicksync").GetLatestReadyRevision()), 100, ""))))
 		st := rp.Fakerun.Server().State()
-		Expect(st.Jobs).To(HaveLen(1))
+		Expect(st.Jobs).To(ConsistOf(HaveField("Name", HaveSuffix("/jobs/job"))), "the job; canary-verified's migration runs only in its pipeline")
 		Expect(st.Executions[st.Jobs[0].GetName()]).To(ConsistOf(HaveField("SucceededCount", BeEquivalentTo(1))))
 		v1 := map[string]string{}
-		for _, app := range []string{"canary", "knative-v0"} {
-			v1[app] = ShortName(rp.shippedService(app).GetLatestReadyRevision())
+		for _, app := range []string{"canary", "knative-v0", AnalysisExample, verifiedExample} {
+			svc := rp.shippedService(app)
+			v1[app] = ShortName(svc.GetLatestReadyRevision())
+			if app == AnalysisExample || app == verifiedExample {
+				// The analyses judge the requests the new revision answers at 10%: 300 a second to the service.
+				_, err := rp.Fakerun.Server().StartLoad(fakerun.Load{URL: svc.GetUri(), Rate: 300, Duration: realPipedDeployment})
+				Expect(err).NotTo(HaveOccurred())
+			}
 		}
+		v1[poolApp] = ShortName(rp.shippedPool().GetLatestReadyRevision())
+		Expect(rp.Fakerun.Server().Instances(rp.shippedPool().GetName())).To(Equal(map[string]int32{v1[poolApp]: 10}))
 
-		By("committing v2 of the canary applications and running their pipelines, WAIT by the wait plugin")
-		c, err := rp.Repo.Commit(ctx, "Deploy v2", map[string]string{
+		By("committing v2 of every pipeline application and running their pipelines, WAIT by the wait plugin")
+		v2Files := map[string]string{
 			"canary/service.yaml": Manifest("canary", ImageV2), "knative-v0/service.yaml": Manifest("knative-v0", ImageV2),
-		})
+			poolApp + "/worker-pool.yaml": poolFiles(ImageV2)["worker-pool.yaml"],
+		}
+		for f, c := range AnalysisFiles(ImageV2) {
+			v2Files[AnalysisExample+"/"+f] = c
+		}
+		for f, c := range verifiedFiles(ImageV2, migrateImage) {
+			v2Files[verifiedExample+"/"+f] = c
+		}
+		c, err := rp.Repo.Commit(ctx, "Deploy v2", v2Files)
 		Expect(err).NotTo(HaveOccurred())
-		rp.sync(ctx, "canary", model.SyncStrategy_AUTO)
-		rp.sync(ctx, "knative-v0", model.SyncStrategy_AUTO)
 		want := map[string][]string{
 			"canary": {
 				"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "WAIT SUCCESS", "CLOUDRUN_PROMOTE SUCCESS",
@@ -265,24 +312,61 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 				"CLOUDRUN_PROMOTE SUCCESS", "WAIT SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "WAIT SUCCESS",
 				"CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET",
 			},
+			AnalysisExample: {
+				"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_ANALYSIS SUCCESS", "CLOUDRUN_PROMOTE SUCCESS",
+				"CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_CANARY_CLEANUP SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET",
+			},
+			verifiedExample: {
+				"CLOUDRUN_JOB_HOOK SUCCESS", "CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_VERIFY SUCCESS", "CLOUDRUN_PROMOTE SUCCESS",
+				"CLOUDRUN_ANALYSIS SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET",
+			},
+			poolApp: {
+				"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_PROMOTE SUCCESS", "CLOUDRUN_PROMOTE SUCCESS",
+				"CLOUDRUN_CANARY_CLEANUP SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET",
+			},
 		}
+		second := map[string]model.SyncStrategy{}
+		for app := range want {
+			second[app] = model.SyncStrategy_AUTO
+		}
+		rp.syncAll(ctx, second)
 		for app, stages := range want {
 			d := rp.waitDeployment(ctx, app, 1)
 			rp.expectSuccess(ctx, d)
 			Expect(stageStatuses(d)).To(Equal(stages), app)
+			if app == poolApp {
+				wp := rp.shippedPool()
+				v2 := ShortName(wp.GetLatestReadyRevision())
+				Expect(v2).NotTo(Equal(v1[app]))
+				Expect(wp.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV2))
+				Expect(splitEntries(wp.GetInstanceSplits())).To(Equal([]string{v2 + ":100"}))
+				Expect(rp.Fakerun.Server().Instances(wp.GetName())).To(Equal(map[string]int32{v2: 10}))
+				continue
+			}
 			svc := rp.shippedService(app)
 			v2 := ShortName(svc.GetLatestReadyRevision())
 			Expect(v2).NotTo(Equal(v1[app]), app)
 			Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV2), app)
 			traffic := Routes(Route(v2, 100, ""))
-			if app == "canary" {
-				// CLOUDRUN_CANARY_CLEANUP keeps the preview tag of the commit (on 0%).
+			if previewTagged(app) {
+				// CLOUDRUN_SYNC's tag: true gives the commit's preview tag, which stays (on 0%).
 				traffic = Routes(Route(v2, 0, PreviewTag(c)), Route(v2, 100, ""))
 			}
 			Expect(LiveTraffic(svc)).To(Equal(traffic), app)
 		}
+		verified := rp.waitDeployment(ctx, verifiedExample, 1)
+		Expect(strings.Join(rp.logs(ctx, verified, plannedStage(verified, "CLOUDRUN_VERIFY")), "\n")).To(ContainSubstring("20 of 20 requests answered as expected"))
+		for _, app := range []string{AnalysisExample, verifiedExample} {
+			d := rp.waitDeployment(ctx, app, 1)
+			Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(ContainSubstring("passed the analysis: 3 checks, 3 passed"), app)
+		}
+		migrations := rp.Fakerun.Server().State().Executions["projects/demo-project/locations/asia-northeast1/jobs/canary-verified-migrate"]
+		Expect(migrations).To(ConsistOf(HaveField("SucceededCount", BeEquivalentTo(1))), "canary-verified's migration ran once")
 	})
 })
+
+// shippedExamples are every example application, deployed by the spec on examples/piped-config.yaml as shipped.
+var shippedExamples = []string{"quicksync", "job", "canary", "knative-v0", AnalysisExample, verifiedExample, poolApp}
 
 // canaryAtV1 is examples/canary at v1 (it ships at v2), as realPipedInput.Files.
 func canaryAtV1() map[string]string {
@@ -297,14 +381,26 @@ func analysisBehaviors() []fakerun.Option {
 	}})}
 }
 
-// deployAnalysisV1 quick-syncs v1 of examples/canary-analysis (scaled down), sends it 300 requests a second for
-// load, and returns v1's revision, its traffic block and the service.
+// newAnalysisPiped starts a real piped with examples/canary-analysis at v1, its analysis scaled down, deployed
+// on every commit (the spec is not about the trigger: a commit starts a deployment sooner than a SYNC command,
+// see e2e/README.md).
+func newAnalysisPiped(ctx context.Context) *realPiped {
+	GinkgoHelper()
+	files := map[string]string{}
+	for f, c := range AnalysisFiles(ImageV1) {
+		files[AnalysisExample+"/"+f] = c
+	}
+	return newRealPiped(ctx, realPipedInput{Apps: []string{AnalysisExample}, Files: files, OnCommit: true, FakerunOptions: analysisBehaviors()})
+}
+
+// deployAnalysisV1 waits for piped to deploy v1 of examples/canary-analysis, its first commit (a quick sync),
+// sends it 300 requests a second for load, and returns v1's revision, its traffic block and the service.
 func (rp *realPiped) deployAnalysisV1(ctx context.Context, load time.Duration) (string, []string, *runpb.Service) {
 	GinkgoHelper()
-	By("quick-syncing v1 and sending it 300 requests a second")
-	rp.commit(ctx, AnalysisExample, "Scale the analysis down", AnalysisFiles(ImageV1))
-	rp.sync(ctx, AnalysisExample, model.SyncStrategy_QUICK_SYNC)
-	rp.expectSuccess(ctx, rp.waitDeployment(ctx, AnalysisExample, 0))
+	By("letting piped deploy v1, and sending it 300 requests a second")
+	d := rp.waitDeployment(ctx, AnalysisExample, 0)
+	rp.expectSuccess(ctx, d)
+	Expect(stageStatuses(d)).To(Equal([]string{"CLOUDRUN_SYNC SUCCESS", "CLOUDRUN_ROLLBACK NOT_STARTED_YET"}), "a first deployment is a quick sync")
 	svc := rp.service(AnalysisExample, region)
 	v1 := ShortName(svc.GetLatestReadyRevision())
 	if load > 0 {

@@ -139,6 +139,28 @@ var _ = Describe("Every field of the service [surface]", Label("surface", "faker
 			template: "sessionAffinity: true\n  healthCheckDisabled: true", nextTemplate: "sessionAffinity: false",
 			edit: func(s *runpb.Service) { s.Template.SessionAffinity = false }, path: "template.sessionAffinity",
 		}),
+		Entry("automatic scaling bounds (service and revision) and defaultUriDisabled", surfaceField{
+			service:      "scaling: {minInstanceCount: 1, maxInstanceCount: 5}\ndefaultUriDisabled: true",
+			nextService:  "scaling: {minInstanceCount: 2, maxInstanceCount: 5}\ndefaultUriDisabled: true",
+			template:     "scaling: {minInstanceCount: 1}",
+			nextTemplate: "scaling: {minInstanceCount: 1}",
+			edit:         func(s *runpb.Service) { s.Scaling.MinInstanceCount = 3 }, path: "scaling.minInstanceCount",
+		}),
+		Entry("timeout, concurrency and execution environment", surfaceField{
+			template:     "timeout: 60s\n  maxInstanceRequestConcurrency: 20\n  executionEnvironment: EXECUTION_ENVIRONMENT_GEN2",
+			nextTemplate: "timeout: 90s\n  maxInstanceRequestConcurrency: 20\n  executionEnvironment: EXECUTION_ENVIRONMENT_GEN2",
+			edit:         func(s *runpb.Service) { s.Template.MaxInstanceRequestConcurrency = 40 }, path: "template.maxInstanceRequestConcurrency",
+		}),
+		Entry("resources: limits, cpuIdle and startupCpuBoost", surfaceField{
+			containers:   "- {name: app, image: " + ImageV1 + ", ports: [{containerPort: 8080}], resources: {cpuIdle: true, startupCpuBoost: true, limits: {cpu: '2', memory: 1Gi}}}",
+			nextTemplate: "timeout: 30s",
+			edit:         func(s *runpb.Service) { s.Template.Containers[0].Resources.StartupCpuBoost = false }, path: "template.containers[app].resources.startupCpuBoost",
+		}),
+		Entry("a container left to the server defaults (port, resources, startup probe, concurrency, timeout, scaling)", surfaceField{
+			containers:   "- {name: app, image: " + ImageV1 + "}",
+			nextTemplate: "timeout: 30s",
+			edit:         func(s *runpb.Service) { s.Template.Containers[0].Image = ImageV2 }, path: "template.containers[app].image",
+		}),
 		Entry("buildConfig", surfaceField{
 			service:     "buildConfig: {sourceLocation: gs://b/fn.zip, functionTarget: handle, baseImage: nodejs22}",
 			nextService: "buildConfig: {sourceLocation: gs://b/fn-2.zip, functionTarget: handle, baseImage: nodejs22}",

@@ -131,12 +131,18 @@ var _ = Describe("Verify, hooks and gates [verify]", Label("verify", "fakerun-on
 		deployVerifiedV1(ctx, e, 30*time.Second)
 
 		By("deploying v2 through the whole pipeline")
-		res := e.Deploy(ctx, DeployInput{App: verifiedExample, Files: verifiedFiles(ImageV2, migrateImage)})
+		c := Commit()
+		res := e.Deploy(ctx, DeployInput{App: verifiedExample, Commit: c, Files: verifiedFiles(ImageV2, migrateImage)})
 		ExpectSuccess(res)
 		Expect(StageNames(res.Executed())).To(Equal([]string{"CLOUDRUN_JOB_HOOK", "CLOUDRUN_SYNC", "CLOUDRUN_VERIFY", "CLOUDRUN_PROMOTE", "CLOUDRUN_ANALYSIS", "CLOUDRUN_PROMOTE"}))
+
+		By("checking the revision the deployment created runs " + ImageV2 + " with all the traffic and its preview tag")
+		v2 := DeployedRevision(res)
+		want := Routes(Route(v2, 100, ""), Route(v2, 0, PreviewTag(c)))
 		svc := e.Service(ctx, verifiedExample)
-		v2 := ShortName(svc.GetLatestReadyRevision())
-		Expect(LiveTraffic(svc)).To(ContainElement(Route(v2, 100, "")))
+		Expect(Traffic(svc.GetTraffic())).To(Equal(want))
+		Expect(LiveTraffic(svc)).To(Equal(want))
+		Expect(e.Revision(ctx, verifiedExample, v2).GetContainers()[0].GetImage()).To(Equal(ImageV2))
 
 		By("checking what each step did")
 		migration := j.latest(ctx, j.get(ctx, e.Target.Project(), "canary-verified-migrate"))
@@ -157,11 +163,11 @@ var _ = Describe("Verify, hooks and gates [verify]", Label("verify", "fakerun-on
 				trafficAtVerify = LiveTraffic(e.Service(context.Background(), verifiedExample))
 			}
 		}}
-		res := e.Deploy(ctx, DeployInput{App: verifiedExample, Files: verifiedFiles(imageBroken, migrateImage), Hooks: hooks})
+		c := Commit()
+		res := e.Deploy(ctx, DeployInput{App: verifiedExample, Commit: c, Files: verifiedFiles(imageBroken, migrateImage), Hooks: hooks})
 		expectFailedAndRestored(ctx, e, res, "CLOUDRUN_VERIFY", before)
 		v1 := ShortName(before.GetLatestReadyRevision())
-		Expect(trafficAtVerify).To(HaveLen(2), "the users' traffic never reached the new revision")
-		Expect(trafficAtVerify).To(ContainElement(Route(v1, 100, "")), "the users' traffic never reached the new revision")
+		Expect(trafficAtVerify).To(Equal(Routes(Route(v1, 100, ""), Route(DeployedRevision(res), 0, PreviewTag(c)))), "the users' traffic never reached the new revision")
 		Expect(stage(res, "CLOUDRUN_VERIFY").LogText()).To(MatchRegexp(`failed the verification at its tag URL \(20 of 20 requests not as expected\), before any traffic moved to it:\n  - request 1/20 GET https://\S+---canary-verified-\S+/: status 500, expected 200`))
 		Expect(StageNames(res.Executed())).NotTo(ContainElement("CLOUDRUN_PROMOTE"))
 	})

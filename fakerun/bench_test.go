@@ -3,10 +3,12 @@ package fakerun
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,17 +16,21 @@ import (
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // The benchmarks below are run by `make bench` and print, beside each
 // figure, the target the fake is held to on 2 cores (in the unit, e.g.
 // "x-bare-grpc(≥0.8)"): GetService at ≥ 0.8× and a traffic UpdateService
-// (its operation included) at ≥ 0.6× the rate of a bare gRPC health check
-// on the same server, measured interleaved; allocs/op beside them, which are
-// stable where timings on a shared machine are not; a full list of 1,000
+// (its operation included) at ≥ 0.6× the rate of the same call to a bare
+// gRPC server answering the same messages, measured interleaved, as call
+// rates and ("cpu-" figures) as CPU time per call; allocs/op and the
+// allocations beyond the bare call's beside them, which are stable where
+// timings on a shared machine are not; a full list of 1,000
 // revisions in ≤ 10 ms; ≤ 4 KiB of heap per revision at 1,000 services ×
 // 100 revisions. Calls go over loopback gRPC through the generated
 // stubs (the baseline's client stack) or the official
@@ -143,11 +149,13 @@ func (g bareGRPC) check(int) error {
 }
 
 // callRate makes calls with benchCallers concurrent callers for d of real
-// time and returns the calls per second. call gets the caller's index.
-func callRate(b *testing.B, d time.Duration, call func(caller int) error) float64 {
+// time and returns the calls per second and the process CPU time (user and
+// system) per call. call gets the caller's index.
+func callRate(b *testing.B, d time.Duration, call func(caller int) error) (rate float64, cpuPerCall time.Duration) {
 	b.Helper()
 	var calls atomic.Int64
 	var wg sync.WaitGroup
+	cpu := processCPU(b)
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	for i := range benchCallers {
@@ -162,28 +170,58 @@ func callRate(b *testing.B, d time.Duration, call func(caller int) error) float6
 		})
 	}
 	wg.Wait()
-	return float64(calls.Load()) / time.Since(start).Seconds()
+	n := max(calls.Load(), 1)
+	return float64(n) / time.Since(start).Seconds(), (processCPU(b) - cpu) / time.Duration(n)
+}
+
+// processCPU returns the CPU time the process has used, user and system.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // ratioRounds and ratioWindow size rateRatio's measurement.
 const (
-	ratioRounds = 7
+	ratioRounds = 11
 	ratioWindow = 100 * time.Millisecond
 )
 
-// rateRatio returns target's call rate over baseline's, both with
-// benchCallers callers: the median of ratioRounds rounds, each measuring
-// baseline then target for ratioWindow, so that both see the same load on a
-// shared machine.
-func rateRatio(b *testing.B, baseline, target func(caller int) error) float64 {
+// ratio compares a target's calls to a baseline's, measured in the same
+// run: wall is the target's call rate over the baseline's; cpu is the
+// baseline's CPU time per call over the target's (client and server, both
+// in this process), the same ratio on a machine where the calls have the
+// cores to themselves, which on a shared one leaves out the time spent
+// waiting for a core.
+type ratio struct{ wall, cpu float64 }
+
+// rateRatio measures target against baseline, both with benchCallers
+// callers: the medians of ratioRounds rounds, each measuring baseline then
+// target for ratioWindow, so that both see the same load on a shared machine.
+func rateRatio(b *testing.B, baseline, target func(caller int) error) ratio {
 	b.Helper()
-	ratios := make([]float64, ratioRounds)
-	for i := range ratios {
-		base := callRate(b, ratioWindow, baseline)
-		ratios[i] = callRate(b, ratioWindow, target) / base
+	walls, cpus := make([]float64, ratioRounds), make([]float64, ratioRounds)
+	for i := range walls {
+		baseRate, baseCPU := callRate(b, ratioWindow, baseline)
+		rate, cpu := callRate(b, ratioWindow, target)
+		walls[i], cpus[i] = rate/baseRate, float64(baseCPU)/float64(max(cpu, 1))
 	}
-	slices.Sort(ratios)
-	return ratios[len(ratios)/2]
+	slices.Sort(walls)
+	slices.Sort(cpus)
+	return ratio{wall: walls[len(walls)/2], cpu: cpus[len(cpus)/2]}
+}
+
+// inverse returns the baseline's ratio to the target's (an overhead).
+func (r ratio) inverse() ratio { return ratio{wall: 1 / r.wall, cpu: 1 / r.cpu} }
+
+// report reports r's wall-clock ratio as unit and its CPU ratio as
+// "cpu-"+unit.
+func (r ratio) report(b *testing.B, unit string) {
+	b.ReportMetric(r.wall, unit)
+	b.ReportMetric(r.cpu, "cpu-"+unit)
 }
 
 // seedBenchServices seeds benchCallers services with the given number of
@@ -206,31 +244,114 @@ func BenchmarkBareGRPC(b *testing.B) {
 }
 
 // benchAgainstBare runs b.N calls with benchCallers callers, then reports
-// their rate over bare gRPC round trips to srv's as unit.
-func benchAgainstBare(b *testing.B, srv *Server, unit string, call func(caller int) error) {
+// their rate over the same call's to bare (baseline) as unit, and the
+// allocations each call makes beyond the baseline's as "allocs-over-bare"
+// with the given target.
+func benchAgainstBare(b *testing.B, unit, allocTarget string, baseline, call func(caller int) error) {
 	b.Helper()
 	runCallers(b, benchCallers, call)
-	b.ReportMetric(rateRatio(b, newBareGRPC(b, srv).check, call), unit)
+	rateRatio(b, baseline, call).report(b, unit)
+	b.ReportMetric(allocsPerCall(b, call)-allocsPerCall(b, baseline), "allocs-over-bare"+allocTarget)
+}
+
+// allocsPerCallRuns is how many calls allocsPerCall averages over.
+const allocsPerCallRuns = 500
+
+// allocsPerCall returns the heap allocations of the whole process (client
+// and server) per call, made one at a time by caller 0.
+func allocsPerCall(b *testing.B, call func(caller int) error) float64 {
+	b.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range allocsPerCallRuns {
+		if err := call(0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / allocsPerCallRuns
+}
+
+// bareServices is the baseline's Cloud Run Services API: a plain gRPC
+// server (no interceptor, state, lock, faults or call log) answering
+// GetService and UpdateService with messages recorded from the fake, so
+// that a ratio over it compares the same messages over the same transport
+// and client stack, and measures the fake's own handling of a call.
+type bareServices struct {
+	runpb.UnimplementedServicesServer
+	services map[string]*runpb.Service               // by name
+	updates  map[bareUpdate]*longrunningpb.Operation // the fake's done operations
+}
+
+// bareUpdate keys an update answer: the service and the tag its traffic sets.
+type bareUpdate struct{ name, tag string }
+
+func (s *bareServices) GetService(_ context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
+	if svc := s.services[req.GetName()]; svc != nil {
+		return svc, nil
+	}
+	return nil, status.Errorf(codes.NotFound, "bare: no recorded service %s", req.GetName())
+}
+
+func (s *bareServices) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
+	key := bareUpdate{req.GetService().GetName(), req.GetService().GetTraffic()[0].GetTag()}
+	if op := s.updates[key]; op != nil {
+		return op, nil
+	}
+	return nil, status.Errorf(codes.NotFound, "bare: no recorded update of %s to tag %q", key.name, key.tag)
+}
+
+// newBareServices serves answers on a plain gRPC server on loopback and
+// returns a stub connection to it.
+func newBareServices(b *testing.B, answers *bareServices) bareGRPC {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	runpb.RegisterServicesServer(gs, answers)
+	go func() { _ = gs.Serve(l) }()
+	b.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return bareGRPC{services: runpb.NewServicesClient(conn), operations: longrunningpb.NewOperationsClient(conn)}
 }
 
 // BenchmarkGetService: GetService/s with 8 concurrent callers on 8 services,
-// the ratio to bare gRPC round trips on the same server (target ≥ 0.8), and
-// allocs/op (target ≤ 100 beyond BenchmarkBareGRPC's, the transport's
-// share). "stub" calls through the generated stub, the baseline's client
-// stack, so the ratio measures the fake; "official-client" through
-// run.ServicesClient, for what a user's code pays.
+// the ratio to the same call to bare gRPC answering the same services
+// (bareServices), measured interleaved (target ≥ 0.8), and the
+// allocations per call beyond the bare call's (target ≤ 100). "stub" calls
+// through the generated stub, the baseline's client stack; "official-client"
+// through run.ServicesClient, for what a user's code pays (its ratio is to
+// the bare call through the stub).
 func BenchmarkGetService(b *testing.B) {
 	srv, services, _ := newBenchFake(b)
 	names := seedBenchServices(b, srv, 3)
-	bare := newBareGRPC(b, srv)
-	b.Run("stub", func(b *testing.B) {
-		benchAgainstBare(b, srv, "x-bare-grpc(≥0.8)", func(caller int) error {
-			_, err := bare.services.GetService(context.Background(), &runpb.GetServiceRequest{Name: names[caller]})
+	stub := newBareGRPC(b, srv)
+	answers := &bareServices{services: map[string]*runpb.Service{}}
+	for _, name := range names {
+		svc, err := stub.services.GetService(context.Background(), &runpb.GetServiceRequest{Name: name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		answers.services[name] = svc
+	}
+	bare := newBareServices(b, answers)
+	getter := func(g bareGRPC) func(caller int) error {
+		return func(caller int) error {
+			_, err := g.services.GetService(context.Background(), &runpb.GetServiceRequest{Name: names[caller]})
 			return err
-		})
+		}
+	}
+	b.Run("stub", func(b *testing.B) {
+		benchAgainstBare(b, "x-bare-grpc(≥0.8)", "(≤100)", getter(bare), getter(stub))
 	})
 	b.Run("official-client", func(b *testing.B) {
-		benchAgainstBare(b, srv, "x-bare-grpc", func(caller int) error {
+		benchAgainstBare(b, "x-bare-grpc", "", getter(bare), func(caller int) error {
 			_, err := services.GetService(context.Background(), &runpb.GetServiceRequest{Name: names[caller]})
 			return err
 		})
@@ -280,28 +401,57 @@ func (g bareGRPC) updateByStub(req *runpb.UpdateServiceRequest) (*runpb.Service,
 	return &svc, nil
 }
 
+// recordUpdates makes, through stub, the two traffic updates
+// trafficFlipper alternates between on each of names and records the done
+// operations the fake answers as a bare server's answers.
+func recordUpdates(b *testing.B, stub bareGRPC, names []string) *bareServices {
+	b.Helper()
+	answers := &bareServices{updates: map[bareUpdate]*longrunningpb.Operation{}}
+	var flipper trafficFlipper
+	for caller, name := range names {
+		for range 2 {
+			req, tag := flipper.next(caller, name)
+			op, err := stub.services.UpdateService(context.Background(), req)
+			if err == nil && !op.GetDone() {
+				op, err = stub.operations.WaitOperation(context.Background(), &longrunningpb.WaitOperationRequest{Name: op.GetName()})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			answers.updates[bareUpdate{name, tag}] = op
+		}
+	}
+	return answers
+}
+
 // BenchmarkUpdateTraffic: traffic-only UpdateService/s, 8 concurrent
 // callers each on its own service, waiting for each operation and reading
-// the service it answers; the ratio to bare gRPC round trips (target ≥ 0.6).
+// the service it answers; the ratio to the same calls to bare gRPC answering
+// the fake's recorded operations (bareServices), measured interleaved
+// (target ≥ 0.6), and the allocations per call beyond the bare call's.
 // "stub" and "official-client" as in BenchmarkGetService.
 func BenchmarkUpdateTraffic(b *testing.B) {
 	srv, services, _ := newBenchFake(b)
 	names := seedBenchServices(b, srv, 2)
-	bare := newBareGRPC(b, srv)
-	b.Run("stub", func(b *testing.B) {
+	stub := newBareGRPC(b, srv)
+	bare := newBareServices(b, recordUpdates(b, stub, names))
+	updater := func(g bareGRPC) func(caller int) error {
 		var flipper trafficFlipper
-		benchAgainstBare(b, srv, "x-bare-grpc(≥0.6)", func(caller int) error {
+		return func(caller int) error {
 			req, tag := flipper.next(caller, names[caller])
-			svc, err := bare.updateByStub(req)
+			svc, err := g.updateByStub(req)
 			if err != nil {
 				return err
 			}
 			return checkTag(svc, tag)
-		})
+		}
+	}
+	b.Run("stub", func(b *testing.B) {
+		benchAgainstBare(b, "x-bare-grpc(≥0.6)", "", updater(bare), updater(stub))
 	})
 	b.Run("official-client", func(b *testing.B) {
 		var flipper trafficFlipper
-		benchAgainstBare(b, srv, "x-bare-grpc", func(caller int) error {
+		benchAgainstBare(b, "x-bare-grpc", "", updater(bare), func(caller int) error {
 			req, tag := flipper.next(caller, names[caller])
 			op, err := services.UpdateService(context.Background(), req)
 			if err != nil {

@@ -129,3 +129,25 @@ func TestLimitsApplyOnUpdate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before.GetEtag(), after.GetEtag())
 }
+
+// Cloud Run's documentation (container health checks, readiness probes) puts no container restriction on
+// readiness probes and the protos say only "Readiness probe to be used for health checks": a readiness
+// probe on a sidecar is accepted and stored with its defaults, not refused.
+func TestReadinessProbeOnSidecarAccepted(t *testing.T) {
+	t.Parallel()
+	_, c := newFake(t)
+	probe := &runpb.Probe{ProbeType: &runpb.Probe_HttpGet{HttpGet: &runpb.HTTPGetAction{Path: "/ready", Port: 9090}}}
+	op, err := c.services.CreateService(t.Context(), &runpb.CreateServiceRequest{Parent: testParent, ServiceId: "svc", Service: &runpb.Service{
+		Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{
+			{Name: "app", Image: "img:1", Ports: []*runpb.ContainerPort{{ContainerPort: 8080}}},
+			{Name: "proxy", Image: "img:2", ReadinessProbe: probe},
+		}},
+	}})
+	require.NoError(t, err)
+	svc, err := op.Wait(t.Context())
+	require.NoError(t, err)
+	got := svc.GetTemplate().GetContainers()[1].GetReadinessProbe()
+	assert.Equal(t, "/ready", got.GetHttpGet().GetPath())
+	assert.Equal(t, int32(9090), got.GetHttpGet().GetPort())
+	assert.Equal(t, int32(10), got.GetPeriodSeconds())
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,9 +30,18 @@ type bench struct {
 	srv *fakerun.Server
 	pd  *piped.Piped
 	app string
+	// targets are the names of the plugin's deploy targets.
+	targets []string
 }
 
+// newBench runs the plugin with one deploy target on a new fakerun.
 func newBench(t *testing.T, opts ...fakerun.Option) *bench {
+	t.Helper()
+	return newBenchTargets(t, 1, opts...)
+}
+
+// newBenchTargets runs the plugin with n deploy targets on a new fakerun, each its own project.
+func newBenchTargets(t *testing.T, n int, opts ...fakerun.Option) *bench {
 	t.Helper()
 	if os.Getenv("E2E_BENCH") == "" {
 		t.Skip("set E2E_BENCH=1 to run the measurements")
@@ -42,11 +50,20 @@ func newBench(t *testing.T, opts ...fakerun.Option) *bench {
 	fr, err := target.NewFakerun(opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, fr.Close()) })
-	pd, err := piped.New(t.Context(), framework.PipedOptions("",
-		piped.DeployTarget{Name: framework.LocalDeployTarget, Config: fr.DeployTargetConfig(fr.Region())})...)
+	dts := []piped.DeployTarget{{Name: framework.LocalDeployTarget, Config: fr.DeployTargetConfig(fr.Region())}}
+	for i := 1; i < n; i++ {
+		cfg := fr.DeployTargetConfig(fr.Region())
+		cfg["project"] = fmt.Sprintf("%s-%02d", fr.Project(), i)
+		dts = append(dts, piped.DeployTarget{Name: fmt.Sprintf("dt-%02d", i), Config: cfg})
+	}
+	pd, err := piped.New(t.Context(), framework.PipedOptions("", dts...)...)
 	require.NoError(t, err)
 	t.Cleanup(pd.Close)
-	return &bench{t: t, srv: fr.Server(), pd: pd, app: framework.AppDir("canary")}
+	b := &bench{t: t, srv: fr.Server(), pd: pd, app: framework.AppDir("canary")}
+	for _, dt := range dts {
+		b.targets = append(b.targets, dt.Name)
+	}
+	return b
 }
 
 // files returns the canary example renamed to service name at image (a tag of Google's sample image).
@@ -89,19 +106,13 @@ func printCalls(title string, rows []framework.Snapshot) {
 	}
 }
 
-func TestRPCsPerStageAndLatency(t *testing.T) {
+func TestRPCsPerStage(t *testing.T) {
 	b := newBench(t)
 	b.deploy(piped.Deployment{AppDir: b.app, Files: b.files("canary", "v1")})
 	rec := b.stageCalls()
 	res := b.deploy(piped.Deployment{AppDir: b.app, Files: b.files("canary", "v2"), Hooks: rec.Hooks(piped.Hooks{})})
 	require.Equal(t, model.DeploymentStatus_DEPLOYMENT_SUCCESS, res.Status, "%s", res.Report())
 	printCalls("Cloud Run RPCs per stage of the canary pipeline (readiness delay 0):", rec.Snapshots())
-
-	fmt.Printf("\nStage latency of the canary pipeline (plugin time from log timestamps, 1 s resolution):\n")
-	for _, s := range res.Executed() {
-		fmt.Printf("  %-25s total %7s  plugin ≈%7s  log flush ≈%7s\n", s.Name, s.Latency().Round(time.Millisecond),
-			s.PluginTime().Round(time.Millisecond), s.FlushWait().Round(time.Millisecond))
-	}
 
 	rec = b.stageCalls()
 	hooks := rec.Hooks(piped.Hooks{OnStageStart: func(r *piped.Run, s piped.StageRecord) {
@@ -160,21 +171,4 @@ func TestReadinessDetectionLag(t *testing.T) {
 	fmt.Printf("\nReadiness detection with a %s readiness delay:\n", delay)
 	fmt.Printf("  first poll after the revision became ready: %s late; %d readiness polls during SYNC; SYNC took %s\n",
 		detected.Sub(ready).Round(time.Millisecond), polls, sync.Stage.Latency().Round(time.Millisecond))
-}
-
-func TestPeakRSSDuringTenDeployments(t *testing.T) {
-	b := newBench(t)
-	var wg sync.WaitGroup
-	for _, image := range []string{"v1", "v2"} {
-		for i := range 10 {
-			name := fmt.Sprintf("svc-%02d", i)
-			run, err := b.pd.Start(b.t.Context(), piped.Deployment{AppDir: b.app, AppID: name, Files: b.files(name, image)})
-			require.NoError(t, err)
-			wg.Go(func() { _, _ = run.Wait() })
-		}
-		wg.Wait()
-	}
-	rss, err := framework.PeakRSS(b.pd.PluginPID())
-	require.NoError(t, err)
-	fmt.Printf("\nPlugin peak RSS (VmHWM) after 10 concurrent quick syncs and 10 concurrent canaries: %d kB\n", rss)
 }

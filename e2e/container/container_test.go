@@ -125,10 +125,10 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 
 		By("checking the stage failed on its timeout and CLOUDRUN_ROLLBACK succeeded")
 		Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_FAILURE), "%s", res.Report())
-		Expect(res.StatusReason).To(Equal("Timed out while executing stage CLOUDRUN_PROMOTE"))
 		executed := res.Executed()
 		Expect(StageNames(executed)).To(Equal([]string{"CLOUDRUN_SYNC", "CLOUDRUN_PROMOTE", "CLOUDRUN_ROLLBACK"}))
 		promote, rollback := executed[1], executed[2]
+		Expect(res.StatusReason).To(Equal("Timed out while executing stage " + promote.ID))
 		Expect(promote.Status).To(Equal(model.StageStatus_STAGE_FAILURE))
 		Expect(promote.Finished.Sub(pausedAt)).To(BeNumerically("<", stageTimeout+10*time.Second), "the stage ended soon after its timeout")
 		Expect(rollback.Status).To(Equal(model.StageStatus_STAGE_SUCCESS), rollback.LogText())

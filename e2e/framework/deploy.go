@@ -90,6 +90,16 @@ func ExpectSuccess(res *piped.Result) {
 	Expect(res.Status).To(Equal(model.DeploymentStatus_DEPLOYMENT_SUCCESS), "%s", res.Report())
 }
 
+// FirstErrorLine is the first line a stage logged as an error: what the user reads first ("" when none).
+func FirstErrorLine(st piped.StageRecord) string {
+	for _, l := range st.Logs {
+		if l.Severity == model.LogSeverity_ERROR {
+			return l.Text
+		}
+	}
+	return ""
+}
+
 // StageNames lists the names of stages, in order.
 func StageNames(stages []piped.StageRecord) []string {
 	out := make([]string, 0, len(stages))

@@ -47,9 +47,6 @@ func Routes(routes ...string) []string {
 	return out
 }
 
-// TrafficSum returns the total percent of a service's traffic.
-func TrafficSum(svc *runpb.Service) int { return int(traffic.Sum(svc.GetTraffic())) }
-
 // RevisionTarget is a REVISION traffic target, for SetTraffic.
 func RevisionTarget(revision string, percent int32, tag string) *runpb.TrafficTarget {
 	return traffic.Revision(revision, percent, tag)

@@ -14,6 +14,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pipe-cd/pipecd/pkg/plugin/api/v1alpha1/deployment"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // PluginBinaryEnv names the environment variable that points at a prebuilt plugin binary; when it is set,
@@ -248,4 +252,42 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// MeasurePluginStartup starts another copy of the plugin with the running one's binary and config on a free
+// port, and returns the time from starting its process to its answer to a first RPC (FetchDefinedStages,
+// sent as soon as its port accepts a connection, which is tried every millisecond). The copy is stopped
+// before returning.
+func (p *Piped) MeasurePluginStartup(ctx context.Context) (time.Duration, error) {
+	proc := &process{binary: p.proc.binary, serviceAddr: p.proc.serviceAddr, grace: p.proc.grace, cfg: p.proc.cfg}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := proc.start(); err != nil {
+		return 0, err
+	}
+	defer proc.stop()
+	for {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", proc.addr())
+		if err == nil {
+			_ = conn.Close()
+			break
+		}
+		select {
+		case <-proc.done():
+			return 0, fmt.Errorf("the plugin exited before serving:\n%s", proc.logs())
+		case <-ctx.Done():
+			return 0, fmt.Errorf("the plugin did not serve on %s: %w\n%s", proc.addr(), ctx.Err(), proc.logs())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	conn, err := grpc.NewClient(proc.addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := deployment.NewDeploymentServiceClient(conn).FetchDefinedStages(ctx, &deployment.FetchDefinedStagesRequest{}, grpc.WaitForReady(true)); err != nil {
+		return 0, fmt.Errorf("the plugin did not answer FetchDefinedStages: %w\n%s", err, proc.logs())
+	}
+	return time.Since(start), nil
 }

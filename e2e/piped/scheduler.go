@@ -98,10 +98,10 @@ stages:
 		case model.StageStatus_STAGE_SUCCESS, model.StageStatus_STAGE_SKIPPED:
 			continue
 		case model.StageStatus_STAGE_CANCELLED:
-			status, reason = model.DeploymentStatus_DEPLOYMENT_CANCELLED, fmt.Sprintf("Deployment was cancelled while executing stage %s", ps.Name)
+			status, reason = model.DeploymentStatus_DEPLOYMENT_CANCELLED, fmt.Sprintf("Deployment was cancelled while executing stage %s", ps.Id)
 			break stages
 		case model.StageStatus_STAGE_FAILURE:
-			status, reason = model.DeploymentStatus_DEPLOYMENT_FAILURE, fmt.Sprintf("Failed while executing stage %s", ps.Name)
+			status, reason = model.DeploymentStatus_DEPLOYMENT_FAILURE, fmt.Sprintf("Failed while executing stage %s", ps.Id)
 			break stages
 		case model.StageStatus_STAGE_EXITED:
 			break stages
@@ -140,13 +140,13 @@ stages:
 		case model.StageStatus_STAGE_EXITED:
 			break stages
 		case model.StageStatus_STAGE_CANCELLED:
-			status, reason = model.DeploymentStatus_DEPLOYMENT_CANCELLED, fmt.Sprintf("Cancelled while executing stage %s", ps.Name)
+			status, reason = model.DeploymentStatus_DEPLOYMENT_CANCELLED, fmt.Sprintf("Cancelled while executing stage %s", ps.Id)
 			break stages
 		case model.StageStatus_STAGE_FAILURE:
 			status = model.DeploymentStatus_DEPLOYMENT_FAILURE
-			reason = fmt.Sprintf("Failed while executing stage %s", ps.Name)
+			reason = fmt.Sprintf("Failed while executing stage %s", ps.Id)
 			if sig.get() == stopTimeout {
-				reason = fmt.Sprintf("Timed out while executing stage %s", ps.Name)
+				reason = fmt.Sprintf("Timed out while executing stage %s", ps.Id)
 			}
 			break stages
 		}

@@ -58,7 +58,11 @@ type TargetResult struct {
 
 func (r *Result) fill(out *piped.Result) {
 	r.Status = strings.TrimPrefix(out.Status.String(), "DEPLOYMENT_")
+	// piped names a stage by its ID in the deployment's status reason; a report names it by its name.
 	r.Reason = out.StatusReason
+	for _, s := range out.Stages {
+		r.Reason = strings.ReplaceAll(r.Reason, s.ID, s.Name)
+	}
 	r.Strategy = out.Strategy.String()
 	for _, s := range out.Executed() {
 		log := s.LogText()

@@ -125,7 +125,7 @@ type distPoint struct {
 // Record adds one request to request_count and request_latencies.
 func (st *Store) Record(r Request) {
 	end := r.Time.Unix() + 1
-	class := strconv.Itoa(r.Code/100) + "xx"
+	code, class := codeLabels(r.Code)
 	ms := float64(r.Latency) / float64(time.Millisecond)
 	cutoff := st.now().Add(-st.retention).Unix() // before locking: the clock has its own lock
 	st.mu.Lock()
@@ -133,7 +133,7 @@ func (st *Store) Record(r Request) {
 	if end <= cutoff {
 		return
 	}
-	cs := st.seriesLocked(seriesKey{metric: RequestCount, resource: r.Resource, code: strconv.Itoa(r.Code), class: class})
+	cs := st.seriesLocked(seriesKey{metric: RequestCount, resource: r.Resource, code: code, class: class})
 	i := pointIndex(cs.counts, end, func(p countPoint) int64 { return p.end })
 	if i == len(cs.counts) || cs.counts[i].end != end {
 		cs.counts = slices.Insert(cs.counts, i, countPoint{end: end})
@@ -150,6 +150,23 @@ func (st *Store) Record(r Request) {
 		st.records = 0
 		st.sweepLocked(cutoff)
 	}
+}
+
+// codeLabel and classLabel hold the response_code and response_code_class labels of the status codes
+// 0–599, so that recording a request formats neither.
+var codeLabel, classLabel = func() (codes, classes [600]string) {
+	for c := range codes {
+		codes[c], classes[c] = strconv.Itoa(c), strconv.Itoa(c/100)+"xx"
+	}
+	return codes, classes
+}()
+
+// codeLabels returns the response_code and response_code_class labels of status code c.
+func codeLabels(c int) (code, class string) {
+	if c >= 0 && c < len(codeLabel) {
+		return codeLabel[c], classLabel[c]
+	}
+	return strconv.Itoa(c), strconv.Itoa(c/100) + "xx"
 }
 
 // pointIndex finds where a point ending at end is or belongs; points

@@ -6,7 +6,6 @@ import (
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	run "cloud.google.com/go/run/apiv2"
-	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,16 +181,9 @@ func TestAccessPublic_MultiRegionEveryRegion(t *testing.T) {
 	e.deploy("1111111aaaa", quickSyncApp, fmt.Sprintf(manifest, "gcr.io/p/web:v1"))
 	status, log := e.run(StageCloudRunSync, "", quick)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
-	// Cloud Run's copy of the service in the other region, with an invoker of its own.
-	svc, err := f.Service(serviceName())
-	require.NoError(t, err)
-	copyOp, err := c.CreateService(t.Context(), &runpb.CreateServiceRequest{Parent: "projects/" + testProject + "/locations/europe-west1", ServiceId: "web",
-		Service: &runpb.Service{Template: svc.GetTemplate(), MultiRegionSettings: svc.GetMultiRegionSettings()}})
-	require.NoError(t, err)
-	_, err = copyOp.Wait(t.Context())
-	require.NoError(t, err)
+	// The service in the other region (fakerun, as Cloud Run, deploys it there too), with an invoker of its own.
 	own := []*iampb.Binding{{Role: "roles/run.invoker", Members: []string{"user:eu@example.com"}}}
-	_, err = c.SetIamPolicy(t.Context(), &iampb.SetIamPolicyRequest{Resource: europe, Policy: &iampb.Policy{Bindings: own}})
+	_, err := c.SetIamPolicy(t.Context(), &iampb.SetIamPolicyRequest{Resource: europe, Policy: &iampb.Policy{Bindings: own}})
 	require.NoError(t, err)
 	europePolicy := func() []*iampb.Binding {
 		p, err := c.GetIamPolicy(t.Context(), &iampb.GetIamPolicyRequest{Resource: europe})

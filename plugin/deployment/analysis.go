@@ -16,6 +16,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
@@ -73,7 +74,7 @@ func (p *Plugin) analyseTarget(ctx context.Context, t *target.Target, store meta
 	for n := 1; n <= checks; n++ {
 		from := first.Add(time.Duration(n-1) * opts.Interval)
 		to := from.Add(opts.Interval)
-		if err := sleepCtx(ctx, time.Until(to.Add(opts.IngestionDelay))); err != nil {
+		if err := stagetime.Sleep(ctx, time.Until(to.Add(opts.IngestionDelay))); err != nil {
 			return fmt.Errorf("the analysis stopped before check %d/%d: %w", n, checks, err)
 		}
 		w, err := readWindow(ctx, t, opts, subject, from, to)

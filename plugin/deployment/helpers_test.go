@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc/status"
 
@@ -86,13 +88,18 @@ type recordLog struct {
 	t     *testing.T
 	mu    sync.Mutex
 	lines []string
+	// onLine, when set, sees each line as the stage writes it: a test acts at a point of the stage with it.
+	onLine func(line string)
 }
 
 func (l *recordLog) add(level, s string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.lines = append(l.lines, level+" "+s)
+	l.mu.Unlock()
 	l.t.Log(level, s)
+	if l.onLine != nil {
+		l.onLine(level + " " + s)
+	}
 }
 
 func (l *recordLog) String() string {
@@ -136,6 +143,10 @@ type env struct {
 	// files are more files of the application directory, by name.
 	files  map[string]string
 	commit string
+	// logger is the plugin's log; default zaptest's.
+	logger *zap.Logger
+	// onLine, when set, sees each stage log line as it is written (see recordLog).
+	onLine func(line string)
 	// runningCommit, runningApp and runningService are the commit and files of the previous deployment.
 	runningCommit, runningApp, runningService string
 }
@@ -248,7 +259,7 @@ func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stag
 	for k, v := range stageMetadata {
 		e.store.stage[k] = v
 	}
-	lp := &recordLog{t: e.t}
+	lp := &recordLog{t: e.t, onLine: e.onLine}
 	running := sdk.DeploymentSource[config.RawApplicationSpec]{CommitHash: e.runningCommit}
 	if e.runningCommit != "" {
 		running = e.source(e.runningCommit, e.runningApp, e.runningService)
@@ -262,7 +273,7 @@ func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stag
 			Deployment:              sdk.Deployment{ID: "deploy-" + e.commit, ApplicationID: "app-1", ApplicationName: "web", PipedID: "piped-1"},
 		},
 		Client: sdk.NewClient(nil, "cloudrun", "app-1", "stage-1", lp, nil),
-		Logger: zaptest.NewLogger(e.t),
+		Logger: cmp.Or(e.logger, zaptest.NewLogger(e.t)),
 	}
 	resp, err := e.plugin.ExecuteStage(ctx, &config.PluginConfig{}, e.dts, input)
 	require.NoError(e.t, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
@@ -122,7 +123,7 @@ func (p *Plugin) waitExecution(ctx context.Context, t *target.Target, exec *runp
 		if exec.GetCompletionTime() != nil {
 			return exec, nil
 		}
-		if err := sleepCtx(wctx, p.pollInterval); err != nil {
+		if err := stagetime.Sleep(wctx, p.pollInterval); err != nil {
 			return exec, err
 		}
 		got, err := t.Client.GetExecution(wctx, name)

@@ -18,6 +18,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/manifest"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 )
 
@@ -188,7 +189,7 @@ func (p *Plugin) waitJobSettled(ctx context.Context, t *target.Target, job *runp
 	wctx, cancel := context.WithTimeoutCause(ctx, timeout, errReadinessTimeout)
 	defer cancel()
 	for job.GetReconciling() {
-		if err := sleepCtx(wctx, p.pollInterval); err != nil {
+		if err := stagetime.Sleep(wctx, p.pollInterval); err != nil {
 			if errors.Is(err, errReadinessTimeout) {
 				return nil, fmt.Errorf("job %s was not applied by Cloud Run within %s; raise the stage option \"timeout\"", naming.ShortName(name), timeout)
 			}

@@ -6,6 +6,7 @@ package deployment
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 )
 
 var _ sdk.DeploymentPlugin[config.PluginConfig, config.RawDeployTargetConfig, config.RawApplicationSpec] = (*Plugin)(nil)
@@ -38,6 +40,8 @@ type Plugin struct {
 	rollbackBudget time.Duration
 	// metadata returns the store for cross-stage state; production uses the SDK client itself.
 	metadata func(*sdk.Client) metadataStore
+	// stageTiming makes ExecuteStage log where each stage's time went (see package stagetime).
+	stageTiming bool
 }
 
 // NewPlugin returns the plugin; it takes the Cloud Run client of each deploy target from registry, which
@@ -49,6 +53,7 @@ func NewPlugin(registry *provider.Registry) *Plugin {
 		writeAttempts:  defaultWriteAttempts,
 		rollbackBudget: defaultRollbackBudget,
 		metadata:       func(c *sdk.Client) metadataStore { return c },
+		stageTiming:    os.Getenv(stagetime.EnvVar) != "",
 	}
 }
 
@@ -83,6 +88,11 @@ func (p *Plugin) BuildPipelineSyncStages(_ context.Context, _ *config.PluginConf
 func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts []*sdk.DeployTarget[config.RawDeployTargetConfig], input *sdk.ExecuteStageInput[config.RawApplicationSpec]) (resp *sdk.ExecuteStageResponse, err error) {
 	if input.Logger == nil {
 		input.Logger = zap.NewNop()
+	}
+	if p.stageTiming {
+		var span *stagetime.Span
+		ctx, span = stagetime.Start(ctx)
+		defer logTiming(input, span)
 	}
 	var lp sdk.StageLogPersister = zapLog{input.Logger}
 	defer func() {
@@ -122,6 +132,16 @@ func (p *Plugin) ExecuteStage(ctx context.Context, _ *config.PluginConfig, dts [
 		return nil, fmt.Errorf("unsupported stage %q: the Cloud Run plugin executes %v", input.Request.StageName, allStages)
 	}
 	return &sdk.ExecuteStageResponse{Status: run(ctx, lp, input, dts)}, nil
+}
+
+// logTiming writes the figures of span, the stage of input, to the plugin's log.
+func logTiming(input *sdk.ExecuteStageInput[config.RawApplicationSpec], span *stagetime.Span) {
+	fields := append([]zap.Field{
+		zap.String(stagetime.FieldStage, input.Request.StageName),
+		zap.Int(stagetime.FieldStageIndex, input.Request.StageIndex),
+		zap.String(stagetime.FieldDeployment, input.Request.Deployment.ID),
+	}, span.End().Fields()...)
+	input.Logger.Info(stagetime.Message, fields...)
 }
 
 // stageFunc runs one stage on all deploy targets and returns its status.

@@ -12,6 +12,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -109,7 +110,7 @@ func (p *Plugin) rollbackPool(ctx context.Context, t *target.Target, rec *poolRe
 // for a service.
 func (p *Plugin) waitPoolSettled(ctx context.Context, t *target.Target, name string, got *runpb.WorkerPool) error {
 	for got == nil || got.GetReconciling() {
-		if err := sleepCtx(ctx, p.pollInterval); err != nil {
+		if err := stagetime.Sleep(ctx, p.pollInterval); err != nil {
 			return fmt.Errorf("stopped waiting for worker pool %s to apply the rollback: %w", naming.ShortName(name), err)
 		}
 		var err error

@@ -13,6 +13,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -207,7 +208,7 @@ func restoreOf(live *runpb.Service, rec *syncRecord, pre *runpb.Service, hasPre 
 // reconciles.
 func (p *Plugin) waitSettled(ctx context.Context, t *target.Target, name string, got *runpb.Service) error {
 	for got == nil || got.GetReconciling() {
-		if err := sleepCtx(ctx, p.pollInterval); err != nil {
+		if err := stagetime.Sleep(ctx, p.pollInterval); err != nil {
 			return fmt.Errorf("stopped waiting for service %s to apply the rollback: %w", naming.ShortName(name), err)
 		}
 		var err error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
 )
@@ -30,7 +31,7 @@ func (p *Plugin) retryRestore(ctx context.Context, t *target.Target, what string
 			return fmt.Errorf("gave up restoring %s after %d attempts in %s: %w", what, attempt, time.Since(start).Round(time.Millisecond), err)
 		}
 		t.Log.Infof("Restoring %s failed (attempt %d), trying again in %s: %v", what, attempt, delay, err)
-		if err := sleepCtx(ctx, delay); err != nil {
+		if err := stagetime.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("stopped restoring %s: %w", what, err)
 		}
 		delay = min(2*delay, 8*p.pollInterval)

@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"testing"
+	"time"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
@@ -25,6 +26,7 @@ func TestRollback_RetriesInternalErrorsUntilItRestores(t *testing.T) {
 	f := newFake(t)
 	e := newEnv(t, f)
 	revA, _ := halfWay(t, e)
+	e.plugin.rollbackBudget = 2 * time.Second // three attempts fit even when each one is slow (loaded, race-instrumented)
 
 	f.ResetCalls()
 	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Internal, Times: 2})
@@ -41,6 +43,9 @@ func TestRollback_PersistentInternalErrorSaysWhatIsLeftAndHowToFinish(t *testing
 	e := newEnv(t, f)
 	revA, revB := halfWay(t, e)
 	before := trafficOf(t, f)
+	// A budget of many attempts' length, so that a slow (loaded, race-instrumented) attempt still leaves room
+	// for the retries this test counts.
+	e.plugin.rollbackBudget = 2 * time.Second
 
 	f.ResetCalls()
 	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Internal})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/genproto/googleapis/api"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -131,6 +132,50 @@ func TestEveryFieldRoundTrip(t *testing.T) {
 		{
 			name: "ingress and description", service: "ingress: INGRESS_TRAFFIC_INTERNAL_ONLY\ndescription: web", nextService: "ingress: INGRESS_TRAFFIC_ALL",
 			edit: func(s *runpb.Service) { s.Ingress = runpb.IngressTraffic_INGRESS_TRAFFIC_ALL }, wantPath: "ingress",
+		},
+		{
+			name:         "resources: startupCpuBoost and cpuIdle",
+			containers:   "- {name: app, image: gcr.io/p/web:v1, ports: [{containerPort: 8080}], resources: {cpuIdle: true, startupCpuBoost: true, limits: {cpu: '2', memory: 1Gi}}}",
+			nextTemplate: "timeout: 30s",
+			edit:         func(s *runpb.Service) { s.Template.Containers[0].Resources.StartupCpuBoost = false }, wantPath: "template.containers[app].resources.startupCpuBoost",
+		},
+		{
+			name:         "template settings: vpcAccess, executionEnvironment",
+			template:     "vpcAccess: {connector: projects/proj/locations/asia-northeast1/connectors/c1, egress: PRIVATE_RANGES_ONLY}\n  executionEnvironment: EXECUTION_ENVIRONMENT_GEN2",
+			nextTemplate: "vpcAccess: {connector: projects/proj/locations/asia-northeast1/connectors/c2, egress: PRIVATE_RANGES_ONLY}\n  executionEnvironment: EXECUTION_ENVIRONMENT_GEN2",
+			edit: func(s *runpb.Service) {
+				s.Template.ExecutionEnvironment = runpb.ExecutionEnvironment_EXECUTION_ENVIRONMENT_GEN1
+			}, wantPath: "template.executionEnvironment",
+		},
+		{
+			name:         "containers: env, command, args, workingDir",
+			containers:   "- {name: app, image: gcr.io/p/web:v1, ports: [{containerPort: 8080}], env: [{name: MODE, value: a}], command: [/app], args: [--x], workingDir: /srv}",
+			nextTemplate: "timeout: 30s",
+			edit:         func(s *runpb.Service) { s.Template.Containers[0].WorkingDir = "/tmp" }, wantPath: "template.containers[app].workingDir",
+		},
+		{
+			name: "launchStage and binaryAuthorization", service: "launchStage: BETA\nbinaryAuthorization: {useDefault: true}", nextService: "launchStage: GA\nbinaryAuthorization: {useDefault: true}",
+			edit: func(s *runpb.Service) { s.LaunchStage = api.LaunchStage_ALPHA }, wantPath: "launchStage",
+		},
+		{
+			name:         "baseImageUri (automatic base image updates)",
+			containers:   "- {name: app, image: gcr.io/p/web:v1, ports: [{containerPort: 8080}], baseImageUri: us-central1-docker.pkg.dev/serverless-runtimes/google-22/runtimes/nodejs22}",
+			nextTemplate: "timeout: 30s",
+			edit: func(s *runpb.Service) {
+				s.Template.Containers[0].BaseImageUri = "us-central1-docker.pkg.dev/serverless-runtimes/google-22/runtimes/nodejs20"
+			}, wantPath: "template.containers[app].baseImageUri",
+		},
+		{
+			name:         "encryptionKey",
+			template:     "encryptionKey: projects/proj/locations/asia-northeast1/keyRings/r/cryptoKeys/k1",
+			nextTemplate: "encryptionKey: projects/proj/locations/asia-northeast1/keyRings/r/cryptoKeys/k2",
+			edit: func(s *runpb.Service) {
+				s.Template.EncryptionKey = "projects/proj/locations/asia-northeast1/keyRings/r/cryptoKeys/k3"
+			}, wantPath: "template.encryptionKey",
+		},
+		{
+			name: "functionalType and sshEnabled", service: "functionalType: FUNCTIONAL_TYPE_MCP_SERVER\nsshEnabled: true", nextService: "functionalType: FUNCTIONAL_TYPE_MCP_SERVER\nsshEnabled: false",
+			edit: func(s *runpb.Service) { s.SshEnabled = proto.Bool(false) }, wantPath: "sshEnabled",
 		},
 		{
 			name: "template settings: timeout, concurrency, service account", template: "timeout: 60s\n  maxInstanceRequestConcurrency: 40\n  serviceAccount: run@proj.iam.gserviceaccount.com",

@@ -16,6 +16,7 @@ import (
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/provider"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/syncplan"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/target"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/traffic"
@@ -425,7 +426,7 @@ func (p *Plugin) waitReady(ctx context.Context, t *target.Target, revision strin
 		default:
 			return err
 		}
-		if err := sleepCtx(wctx, p.pollInterval); err != nil {
+		if err := stagetime.Sleep(wctx, p.pollInterval); err != nil {
 			if errors.Is(err, errReadinessTimeout) {
 				return fmt.Errorf("revision %s did not become ready within %s (last status: %s). The %s was not changed. Check the revision's logs, or raise the stage option \"timeout\"", short, timeout, orUnknown(last), moved(revision))
 			}
@@ -495,16 +496,4 @@ func orUnknown(s string) string {
 		return "pending"
 	}
 	return s
-}
-
-// sleepCtx waits for d or until ctx ends, returning the cause.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

@@ -30,19 +30,23 @@ func TestGetLivestateMultiRegion(t *testing.T) {
 		{name: "the other region runs another image", other: func(s *runpb.Service) { s.Template.Containers[0].Image = "gcr.io/proj/hello:v9" },
 			wantStatus: sdk.ApplicationSyncStateOutOfSync, wantShort: "Service hello differs from git: template.containers[app].image",
 			wantReason: "Deploy target dt1 (region europe-west1 of the multi-region service): service hello differs from git"},
-		{name: "the other region has no service", wantStatus: sdk.ApplicationSyncStateOutOfSync,
+		{name: "the other region has no service (the live service lists one region)", wantStatus: sdk.ApplicationSyncStateOutOfSync,
 			wantShort: "Service hello does not exist in project proj, region europe-west1"},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			f.Deploy(manifest, fakeenv.CommitV1, nil, nil)
-			if tc.other != nil {
+			if tc.other == nil {
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+			} else {
+				// fakerun, as Cloud Run, applies the service to every region; a write through europe-west1
+				// applies to both.
+				f.Deploy(manifest, fakeenv.CommitV1, nil, nil)
 				svc, rev := fakeenv.Desired(t, manifest, fakeenv.CommitV1, tc.other)
 				svc.Name = naming.ServiceName(fakeenv.Project, "europe-west1", "hello")
 				svc.Traffic = []*runpb.TrafficTarget{traffic.Revision(rev, 100, "")}
-				_, err := f.Client.CreateService(t.Context(), svc)
+				_, err := f.Client.ReplaceService(t.Context(), svc)
 				require.NoError(t, err)
 			}
 

@@ -247,6 +247,9 @@ func TestCheckHeadroom(t *testing.T) {
 		{count: 10, want: "[ok] revisions: 10 of 1000 after the deployment, 990 left"},
 		{count: 950, newRevision: true, want: "[warning] revisions: 951 of 1000 after the deployment, only 49 left"},
 		{count: 1000, newRevision: true, want: "[warning] revisions: 1001 after the deployment, over Cloud Run's limit of 1000"},
+		{count: 1000, want: "[warning] revisions: 1000 of 1000 after the deployment, only 0 left"},
+		{count: 900, want: "[ok] revisions: 900 of 1000 after the deployment, 100 left"},
+		{count: 900, newRevision: true, want: "[warning] revisions: 901 of 1000 after the deployment, only 99 left"},
 	}
 	for _, tc := range testcases {
 		t.Run(fmt.Sprintf("success: %d revisions", tc.count), func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/pipecd-cloudrun/cloudrun/plugin/config"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/naming"
+	"github.com/pipecd-cloudrun/cloudrun/plugin/stagetime"
 )
 
 // Default timeouts and retries. They are Google's own per-call timeouts for the Cloud Run Admin API, and a
@@ -322,9 +323,12 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, resource str
 func (c *Client) send(ctx context.Context, api string, timeout time.Duration, op, resource string, call func(context.Context) error) error {
 	start := time.Now()
 	delay := c.retryInitial
+	span := stagetime.From(ctx)
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, timeout)
+		began := span.Now()
 		err := call(actx)
+		span.EndCall(began)
 		timedOut := actx.Err() != nil // the attempt's own timeout passed: no answer in time
 		cancel()
 		if err == nil {
@@ -344,7 +348,7 @@ func (c *Client) send(ctx context.Context, api string, timeout time.Duration, op
 			return translate(op, resource, err)
 		}
 		noticeRetry(ctx, api, op, resource, err, delay, attempt, c.maxAttempts)
-		if err := sleep(ctx, delay); err != nil {
+		if err := stagetime.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("failed to %s %s: %w", op, resource, err)
 		}
 		delay = min(2*delay, c.retryMax)
@@ -417,21 +421,9 @@ func wait[T any](ctx context.Context, c *Client, op operation[T], what, resource
 		if op.Done() {
 			continue
 		}
-		if err := sleep(ctx, c.pollInterval); err != nil {
+		if err := stagetime.Sleep(ctx, c.pollInterval); err != nil {
 			return nil, fmt.Errorf("failed to wait for the operation to %s %s: %w", what, resource, err)
 		}
-	}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }
 

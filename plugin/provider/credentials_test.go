@@ -23,6 +23,7 @@ func TestNewClientNamesAMalformedCredentialsFileWithoutItsContent(t *testing.T) 
 		{name: "not JSON", content: secret + " key", wantErr: "it is not valid JSON (10 bytes, invalid at byte 1)"},
 		{name: "a list", content: `["` + secret + `"]`, wantErr: "it is not a JSON object of strings"},
 		{name: "an OAuth client file", content: `{"installed": {"client_secret": "` + secret + `"}}`, wantErr: `field "type" is not "service_account"`},
+		{name: "no client email", content: `{"type": "service_account", "private_key": "` + secret + `"}`, wantErr: `field "client_email" is missing`},
 		{name: "no private key", content: `{"type": "service_account", "client_email": "sa@p.iam.gserviceaccount.com", "private_key_id": "` + secret + `"}`, wantErr: `field "private_key" is missing`},
 		{name: "empty file", content: "", wantErr: "it is not valid JSON (0 bytes"},
 	}

@@ -127,6 +127,15 @@ func TestRevisionReadiness(t *testing.T) {
 			want:    ReadinessFailed,
 			wantMsg: "Image 'gcr.io/p/x:v9' not found.; ContainerHealthy: no container (reason HEALTH_CHECK_CONTAINER_ERROR)",
 		},
+		{
+			name: "fail: no message, a common reason",
+			rev: &runpb.Revision{Conditions: []*runpb.Condition{
+				{Type: "Ready", State: runpb.Condition_CONDITION_FAILED, Reasons: &runpb.Condition_Reason{Reason: runpb.Condition_REVISION_FAILED}},
+				{Type: "ContainerHealthy", State: runpb.Condition_CONDITION_FAILED, Severity: runpb.Condition_ERROR},
+			}},
+			want:    ReadinessFailed,
+			wantMsg: "the revision is not ready (reason REVISION_FAILED)",
+		},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,7 +26,8 @@ const maxBody = 1 << 20
 // Answer is what one request got.
 type Answer struct {
 	// Number counts from 1.
-	Number  int
+	Number int
+	// Status is 0 when no answer came; Latency is then 0 too.
 	Status  int
 	Latency time.Duration
 	// Problems say what differed from the expectations; none when the answer passed.
@@ -120,7 +121,6 @@ func ask(ctx context.Context, client *http.Client, url string, n int, opts confi
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		a.Latency = -1
 		a.Problems = append(a.Problems, fmt.Sprintf("no answer within %s: %v", opts.Timeout, err))
 		return a
 	}
@@ -204,7 +204,7 @@ func excerpt(body []byte) string {
 func (r *Report) judgeLatency(limit *time.Duration) {
 	var lat []time.Duration
 	for _, a := range r.Answers {
-		if a.Latency >= 0 && a.Status != 0 {
+		if a.Status != 0 {
 			lat = append(lat, a.Latency)
 		}
 	}

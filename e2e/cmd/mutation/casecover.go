@@ -74,8 +74,8 @@ func runAsGo(realGo string, args []string) int {
 	return 0
 }
 
-// addCaseBlocks appends to the profile at path a covered block for each case condition the tests
-// evaluated, in the module at dir.
+// addCaseBlocks appends to the profile at path a covered block for each case condition and each function
+// literal's tail (see funcTailBlocks) the tests evaluated, in the module at dir.
 func addCaseBlocks(path, dir string) error {
 	profiles, err := cover.ParseProfiles(path)
 	if err != nil {
@@ -100,6 +100,11 @@ func addCaseBlocks(path, dir string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
+		tails, err := funcTailBlocks(src, p.Blocks)
+		if err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		blocks = append(blocks, tails...)
 		for _, b := range blocks {
 			lines = append(lines, fmt.Sprintf("%s:%d.%d,%d.%d 0 1\n", p.FileName, b.StartLine, b.StartCol, b.EndLine, b.EndCol))
 		}
@@ -163,4 +168,32 @@ func caseBlocks(src []byte, blocks []cover.ProfileBlock) ([]cover.ProfileBlock, 
 // after reports whether line:col is at or after p.
 func after(line, col int, p token.Position) bool {
 	return line > p.Line || line == p.Line && col >= p.Column
+}
+
+// funcTailBlocks returns a block for the code between the end of each function literal of src and a covered
+// block starting after it on the same line. Go's profile has no block for that code either: in
+// `if err := do(func() error { ... }); err != nil {` the condition lies between the literal's block and the
+// body's. When the body ran, the condition was evaluated.
+func funcTailBlocks(src []byte, blocks []cover.ProfileBlock) ([]cover.ProfileBlock, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	var out []cover.ProfileBlock
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.FuncLit)
+		if !ok {
+			return true
+		}
+		end := fset.Position(lit.End())
+		i := slices.IndexFunc(blocks, func(b cover.ProfileBlock) bool {
+			return b.Count > 0 && b.StartLine == end.Line && b.StartCol > end.Column
+		})
+		if i >= 0 {
+			out = append(out, cover.ProfileBlock{StartLine: end.Line, StartCol: end.Column, EndLine: end.Line, EndCol: blocks[i].StartCol, Count: 1})
+		}
+		return true
+	})
+	return out, nil
 }

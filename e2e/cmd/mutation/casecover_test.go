@@ -100,3 +100,26 @@ func TestAddCaseBlocks(t *testing.T) {
 		{StartLine: 20, StartCol: 15, EndLine: 21, EndCol: 16, NumStmt: 1, Count: 0},
 	}, profiles[0].Blocks)
 }
+
+const funcLitSource = `package p
+
+func create(do func(func() error) error) error {
+	if err := do(func() error {
+		return nil
+	}); err != nil {
+		return err
+	}
+	return nil
+}
+`
+
+func TestFuncTailBlocks(t *testing.T) {
+	t.Parallel()
+	// The literal ends at 6:3; the body of the if starts at 6:17.
+	got, err := funcTailBlocks([]byte(funcLitSource), []cover.ProfileBlock{block(6, 17, 8, 3)})
+	require.NoError(t, err)
+	assert.Equal(t, []cover.ProfileBlock{block(6, 3, 6, 17)}, got, "the body ran: the condition was evaluated")
+	got, err = funcTailBlocks([]byte(funcLitSource), []cover.ProfileBlock{{StartLine: 6, StartCol: 17, EndLine: 8, EndCol: 3}})
+	require.NoError(t, err)
+	assert.Empty(t, got, "the body never ran")
+}

@@ -14,7 +14,7 @@ func TestSelectTargets(t *testing.T) {
 	for _, tg := range all {
 		assert.False(t, tg.byName, "%s is measured only by name", tg.pkg)
 	}
-	assert.Len(t, all, 11, "the plugin's packages")
+	assert.Len(t, all, 12, "the plugin's packages")
 	named, err := selectTargets("traffic, fakerun/internal/rules")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"traffic", "fakerun/internal/rules"}, []string{named[0].pkg, named[1].pkg})

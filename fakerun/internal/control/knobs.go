@@ -102,7 +102,7 @@ func (s *Server) AddFailingImage(image string) {
 func (s *Server) SetNow(t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ownFrozen, s.ownNow = true, t
+	s.clock.set(func(c *clock) { c.frozen, c.at = true, t })
 }
 
 // Advance moves the server's own clock forward by d (frozen or not).
@@ -110,11 +110,13 @@ func (s *Server) SetNow(t time.Time) {
 func (s *Server) Advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ownFrozen {
-		s.ownNow = s.ownNow.Add(d)
-	} else {
-		s.ownOffset += d
-	}
+	s.clock.set(func(c *clock) {
+		if c.frozen {
+			c.at = c.at.Add(d)
+		} else {
+			c.offset += d
+		}
+	})
 }
 
 // FailingImages returns the images whose revisions fail, sorted (see AddFailingImage).
@@ -145,7 +147,7 @@ type ClockStatus struct {
 func (s *Server) Clock() ClockStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return ClockStatus{Now: s.nowLocked(), Frozen: s.ownFrozen, Injected: s.cfg.Clock != nil}
+	return ClockStatus{Now: s.nowLocked(), Frozen: s.clock.frozen, Injected: s.cfg.Clock != nil}
 }
 
 // Service returns a copy of the named service (full resource name).

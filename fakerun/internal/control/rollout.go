@@ -229,11 +229,7 @@ func (s *Server) completeRolloutLocked(op *operation) {
 		}
 		next.ObservedGeneration = op.generation
 		next.Reconciling = false
-		next.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_SUCCEEDED, "", at)
-		next.Conditions = []*runpb.Condition{
-			condition("RoutesReady", runpb.Condition_CONDITION_SUCCEEDED, "", at),
-			condition("ConfigurationsReady", runpb.Condition_CONDITION_SUCCEEDED, "", at),
-		}
+		setServiceConditions(next, runpb.Condition_CONDITION_SUCCEEDED, "", "", at)
 		svc.svc = next
 	}
 	s.finishLocked(op, nil, svc.svc)
@@ -252,11 +248,7 @@ func (s *Server) failRolloutLocked(op *operation, st *status.Status) {
 		at := s.nowLocked()
 		next := shallowCopy(svc.svc)
 		next.Reconciling = false
-		next.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_FAILED, st.Message(), at)
-		next.Conditions = []*runpb.Condition{
-			condition("RoutesReady", runpb.Condition_CONDITION_FAILED, st.Message(), at),
-			condition("ConfigurationsReady", runpb.Condition_CONDITION_FAILED, st.Message(), at),
-		}
+		setServiceConditions(next, runpb.Condition_CONDITION_FAILED, st.Message(), st.Message(), at)
 		svc.svc = next
 	}
 	s.finishLocked(op, st, nil)

@@ -25,12 +25,9 @@ const creator = "fakerun@example.com"
 const deletedRetention = 30 * 24 * time.Hour
 
 func (s *Server) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
-	project, region, err := rules.ParseLocation("parent", req.GetParent())
+	project, region, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	id := req.GetServiceId()
 	if id != "" {
@@ -87,6 +84,10 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	if err := validateService(id, next); err != nil {
 		return nil, err
 	}
+	if err := s.checkRegionsLocked(project, region, id, next, nil); err != nil {
+		return nil, err
+	}
+	applyServiceDefaults(next)
 	next.Name = svc.name
 	next.Uid = s.newUIDLocked()
 	next.Generation = 1
@@ -94,8 +95,7 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 	next.UpdateTime = next.CreateTime
 	next.Creator, next.LastModifier = creator, creator
 	next.Etag = s.newEtagLocked()
-	next.Uri = serviceURI(project, region, id, "")
-	next.Urls = []string{"https://" + id + "-" + projectNumber(project) + "." + region + ".run.app", next.Uri}
+	next.Uri, next.Urls = serviceURLs(project, region, id)
 	markReconciling(next, now)
 	rev, err := s.newRevisionLocked(svc, 1, next.GetTemplate())
 	if err != nil {
@@ -107,15 +107,29 @@ func (s *Server) createLocked(project, region, id string, in *runpb.Service, val
 		return validateOnlyOperation(location, next)
 	}
 	svc.svc = next
+	s.registerServiceLocked(svc)
+	s.addRevisionLocked(svc, rev)
+	if err := s.replicateLocked(svc, nil, rev); err != nil {
+		return nil, err
+	}
+	return s.startOperationLocked(svc, waitFor, follow, missing)
+}
+
+// serviceURLs returns the uri and urls of a service: its deterministic URL and the project-number one.
+func serviceURLs(project, region, id string) (string, []string) {
+	uri := serviceURI(project, region, id, "")
+	return uri, []string{"https://" + id + "-" + projectNumber(project) + "." + region + ".run.app", uri}
+}
+
+// registerServiceLocked stores svc (svc.svc set) by name, hosts and location. Must be called with s.mu held.
+func (s *Server) registerServiceLocked(svc *service) {
 	s.services[svc.name] = svc
-	for _, h := range serviceHosts(next) {
+	for _, h := range serviceHosts(svc.svc) {
 		s.hosts[h] = svc
 	}
-	names := s.serviceIndex[location]
+	names := s.serviceIndex[svc.location]
 	i, _ := slices.BinarySearch(names, svc.name)
-	s.serviceIndex[location] = slices.Insert(names, i, svc.name)
-	s.addRevisionLocked(svc, rev)
-	return s.startOperationLocked(svc, waitFor, follow, missing)
+	s.serviceIndex[svc.location] = slices.Insert(names, i, svc.name)
 }
 
 // normalizeService fills the defaults Cloud Run stores for empty fields.
@@ -154,10 +168,18 @@ func validateService(id string, svc *runpb.Service) error {
 // markReconciling sets the conditions of a service whose rollout started.
 func markReconciling(svc *runpb.Service, now time.Time) {
 	svc.Reconciling = true
-	svc.TerminalCondition = condition("Ready", runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", now)
+	setServiceConditions(svc, runpb.Condition_CONDITION_RECONCILING, "Deploying revision.", "", now)
+}
+
+// setServiceConditions sets svc's terminal Ready condition (with readyMsg) and its RoutesReady and
+// ConfigurationsReady conditions (with msg) to state, changed at at. The three share one timestamp,
+// which, like every stored message, is never changed in place.
+func setServiceConditions(svc *runpb.Service, state runpb.Condition_State, readyMsg, msg string, at time.Time) {
+	ts := timestamppb.New(at)
+	svc.TerminalCondition = &runpb.Condition{Type: "Ready", State: state, Message: readyMsg, LastTransitionTime: ts}
 	svc.Conditions = []*runpb.Condition{
-		condition("RoutesReady", runpb.Condition_CONDITION_RECONCILING, "", now),
-		condition("ConfigurationsReady", runpb.Condition_CONDITION_RECONCILING, "", now),
+		{Type: "RoutesReady", State: state, Message: msg, LastTransitionTime: ts},
+		{Type: "ConfigurationsReady", State: state, Message: msg, LastTransitionTime: ts},
 	}
 }
 
@@ -228,12 +250,9 @@ func (s *Server) serviceLocked(name string) (*service, error) {
 }
 
 func (s *Server) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
-	_, region, err := rules.ParseLocation("parent", req.GetParent())
+	_, _, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -298,7 +317,14 @@ func (s *Server) serviceKindLocked(svc *service) revisionedKind[*runpb.Service, 
 			if s.cfg.Compat.AcceptFullRevisionNames {
 				shortenRevisionNames(svc.name, next.GetTraffic())
 			}
-			return validateService(svc.id, next)
+			if err := validateService(svc.id, next); err != nil {
+				return err
+			}
+			if err := s.checkRegionsLocked(svc.project, svc.region, svc.id, next, svc.svc); err != nil {
+				return err
+			}
+			applyServiceDefaults(next)
+			return nil
 		},
 		template:         (*runpb.Service).GetTemplate,
 		revisionTemplate: func(r *revision) *runpb.RevisionTemplate { return r.template },
@@ -308,9 +334,13 @@ func (s *Server) serviceKindLocked(svc *service) revisionedKind[*runpb.Service, 
 		markReconciling: markReconciling,
 		commit: func(next *runpb.Service, rev *revision) (*longrunningpb.Operation, error) {
 			waitFor, follow, missing := s.trafficWaitsLocked(svc, next.GetTraffic(), rev)
+			before := svc.svc.GetMultiRegionSettings().GetRegions()
 			svc.svc = next
 			if rev != nil {
 				s.addRevisionLocked(svc, rev)
+			}
+			if err := s.replicateLocked(svc, before, rev); err != nil {
+				return nil, err
 			}
 			return s.startOperationLocked(svc, waitFor, follow, missing)
 		},
@@ -436,13 +466,20 @@ func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 	if err := rules.CheckEtag(s.cfg.Compat.etagMismatchCode(), "service", req.GetEtag(), svc.svc.GetEtag(), svc.id); err != nil {
 		return nil, err
 	}
-	now := s.nowLocked()
-	resp := proto.Clone(svc.svc).(*runpb.Service)
-	resp.DeleteTime = timestamppb.New(now)
-	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
 	if req.GetValidateOnly() {
-		return validateOnlyOperation(svc.location, resp)
+		return validateOnlyOperation(svc.location, deletedView(svc.svc, s.nowLocked()))
 	}
+	for _, c := range s.multiRegionCopiesLocked(svc) {
+		s.deleteServiceLocked(c)
+	}
+	resp := s.deleteServiceLocked(svc)
+	return s.doneOperationLocked(svc.location, resp)
+}
+
+// deleteServiceLocked deletes svc and its revisions, keeps it for show_deleted and returns it as deleted.
+// Must be called with s.mu held.
+func (s *Server) deleteServiceLocked(svc *service) *runpb.Service {
+	resp := deletedView(svc.svc, s.nowLocked())
 	delete(s.services, svc.name)
 	s.iam.Forget(svc.name)
 	s.deletedServices[svc.location] = append(s.deletedServices[svc.location], resp)
@@ -459,5 +496,13 @@ func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 	svc.revisions = nil
 	svc.deleted = true
 	s.dirty = true
-	return s.doneOperationLocked(svc.location, resp)
+	return resp
+}
+
+// deletedView is svc as a delete at now answers it, with delete_time and expire_time.
+func deletedView(svc *runpb.Service, now time.Time) *runpb.Service {
+	resp := proto.Clone(svc).(*runpb.Service)
+	resp.DeleteTime = timestamppb.New(now)
+	resp.ExpireTime = timestamppb.New(now.Add(deletedRetention))
+	return resp
 }

@@ -1,7 +1,7 @@
 package control
 
 import (
-	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -24,18 +24,23 @@ func serviceHosts(svc *runpb.Service) []string {
 	return hosts
 }
 
-// servingImage is the image of the container that receives requests: the
-// one with a port, else the first.
+// servingImage is the image of the ingress container.
 func servingImage(t *runpb.RevisionTemplate) string {
+	return ingressContainer(t).GetImage()
+}
+
+// ingressContainer is the container that receives requests: the one with a port, else the first; nil
+// without containers.
+func ingressContainer(t *runpb.RevisionTemplate) *runpb.Container {
 	for _, c := range t.GetContainers() {
 		if len(c.GetPorts()) > 0 {
-			return c.GetImage()
+			return c
 		}
 	}
-	if cs := t.GetContainers(); len(cs) > 0 {
-		return cs[0].GetImage()
+	if len(t.GetContainers()) > 0 {
+		return t.Containers[0]
 	}
-	return ""
+	return nil
 }
 
 // servingContainer is the container servingImage names, or nil.
@@ -80,7 +85,7 @@ func (s *Server) Route(host string) (t Target, res RouteResult, start time.Time,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, res = s.routeLocked(host)
-	return t, res, s.nowLocked(), s.cfg.Clock == nil && !s.ownFrozen
+	return t, res, s.nowLocked(), s.cfg.Clock == nil && !s.clock.frozen
 }
 
 // routeLocked picks the revision for a request to host (lower case, without
@@ -139,7 +144,8 @@ func (s *Server) routeLocked(host string) (Target, RouteResult) {
 // the newest ready one), or nil. Must be called with s.mu held.
 func (s *Server) statusRevisionLocked(svc *service, st *runpb.TrafficTargetStatus) *revision {
 	if st.GetType() == runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION {
-		return s.revisions[rules.RevisionName(svc.name, st.GetRevision())]
+		var buf [256]byte // the full name built on the stack: a lookup per routed request
+		return s.revisions[string(rules.AppendRevisionName(buf[:0], svc.name, st.GetRevision()))]
 	}
 	return s.latestReadyLocked(svc)
 }
@@ -192,7 +198,20 @@ func (s *Server) drawLatencyLocked(b behavior.Behavior) time.Duration {
 // newTraceLocked returns an X-Cloud-Trace-Context value: TRACE_ID/SPAN_ID;o=1.
 // Must be called with s.mu held.
 func (s *Server) newTraceLocked() string {
-	return fmt.Sprintf("%016x%016x/%s;o=1", s.serveRng.Uint64(), s.serveRng.Uint64(), strconv.FormatUint(s.serveRng.Uint64()>>1, 10))
+	b := make([]byte, 0, 64)
+	for range 2 {
+		v := s.serveRng.Uint64()
+		b = append(b, "0000000000000000"[:16-hexDigits(v)]...)
+		b = strconv.AppendUint(b, v, 16)
+	}
+	b = append(b, '/')
+	b = strconv.AppendUint(b, s.serveRng.Uint64()>>1, 10)
+	return string(append(b, ";o=1"...))
+}
+
+// hexDigits is the number of hex digits of v.
+func hexDigits(v uint64) int {
+	return max(1, (bits.Len64(v)+3)/4)
 }
 
 // DockerRevisions returns the ready revisions that serve (a percentage or a tag) and whose behaviour is

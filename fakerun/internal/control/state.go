@@ -1,7 +1,7 @@
 package control
 
 import (
-	"fmt"
+	"encoding/hex"
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
@@ -38,11 +38,7 @@ type Server struct {
 
 	mu sync.Mutex
 
-	// clock: cfg.Clock when set, else the server's own clock (real time
-	// shifted by ownOffset, or frozen at ownNow after SetNow).
-	ownFrozen bool
-	ownNow    time.Time
-	ownOffset time.Duration
+	clock clock
 
 	readinessDelay time.Duration
 	manualReady    bool
@@ -124,14 +120,14 @@ type revision struct {
 
 // New returns an empty control plane configured by cfg, which Reset returns to.
 func New(cfg *Config) *Server {
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, clock: clock{injected: cfg.Clock}}
 	s.resetLocked()
 	return s
 }
 
 // resetLocked drops all state and restores the options given to NewServer.
 func (s *Server) resetLocked() {
-	s.ownFrozen, s.ownNow, s.ownOffset = false, time.Time{}, 0
+	s.clock.set(func(c *clock) { c.frozen, c.at, c.offset = false, time.Time{}, 0 })
 	s.readinessDelay = s.cfg.ReadinessDelay
 	s.manualReady = s.cfg.ManualReady
 	s.behaviors = behavior.Behaviors{}
@@ -151,23 +147,48 @@ func (s *Server) resetLocked() {
 	s.dirty = false
 }
 
-// Now reads the server clock.
+// clock is the server clock: the injected one (cfg.Clock) when set, else the server's own (real time
+// shifted by offset, or frozen at at after SetNow). It has its own lock so that Now (each RPC's call-log
+// entry, each request's latency) does not wait for the server's; it changes only under both, so the
+// time does not jump under a holder of s.mu, who may read its fields directly. Injected clocks are
+// called under its lock, one at a time.
+type clock struct {
+	mu       sync.Mutex
+	injected func() time.Time
+	frozen   bool
+	at       time.Time
+	offset   time.Duration
+}
+
+// now reads the clock.
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.injected != nil:
+		return c.injected()
+	case c.frozen:
+		return c.at
+	default:
+		return time.Now().Add(c.offset)
+	}
+}
+
+// set changes the clock with change; the server's lock is held.
+func (c *clock) set(change func(*clock)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	change(c)
+}
+
+// Now reads the server clock without waiting for the server's lock.
 func (s *Server) Now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.nowLocked()
+	return s.clock.now()
 }
 
 // nowLocked reads the server clock. Must be called with s.mu held.
 func (s *Server) nowLocked() time.Time {
-	switch {
-	case s.cfg.Clock != nil:
-		return s.cfg.Clock()
-	case s.ownFrozen:
-		return s.ownNow
-	default:
-		return time.Now().Add(s.ownOffset)
-	}
+	return s.clock.now()
 }
 
 // newUIDLocked returns a random (seeded, hence reproducible) UUIDv4 string.
@@ -181,7 +202,14 @@ func (s *Server) newUIDLocked() string {
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte // 8-4-4-4-12 hex digits
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
 
 // newEtagLocked returns a fresh quoted etag, as Cloud Run's etags are quoted strings.

@@ -36,33 +36,33 @@ func validateTraffic(serviceID string, traffic []*runpb.TrafficTarget) error {
 	sum := 0
 	tags := make(map[string]int, len(traffic))
 	for i, t := range traffic {
-		field := fmt.Sprintf("service.traffic[%d]", i)
+		field := func(sub string) string { return fmt.Sprintf("service.traffic[%d]%s", i, sub) } // built only for an error
 		if t.GetPercent() < 0 || t.GetPercent() > 100 {
-			return rules.InvalidArgument(field+".percent", fmt.Sprintf("percent must be between 0 and 100, got %d", t.GetPercent()))
+			return rules.InvalidArgument(field(".percent"), fmt.Sprintf("percent must be between 0 and 100, got %d", t.GetPercent()))
 		}
 		sum += int(t.GetPercent())
 		switch t.GetType() {
 		case runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED:
 		case runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION:
 			if t.GetRevision() == "" {
-				return rules.InvalidArgument(field+".revision", "a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION must name a revision")
+				return rules.InvalidArgument(field(".revision"), "a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION must name a revision")
 			}
 		case runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST:
 			if t.GetRevision() != "" {
-				return rules.InvalidArgument(field+".revision", fmt.Sprintf("a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST must not name a revision, got %q", t.GetRevision()))
+				return rules.InvalidArgument(field(".revision"), fmt.Sprintf("a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST must not name a revision, got %q", t.GetRevision()))
 			}
 		default:
-			return rules.InvalidArgument(field+".type", fmt.Sprintf("unknown traffic type %d; allowed: TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST (1), TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION (2)", t.GetType()))
+			return rules.InvalidArgument(field(".type"), fmt.Sprintf("unknown traffic type %d; allowed: TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST (1), TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION (2)", t.GetType()))
 		}
 		if tag := t.GetTag(); tag != "" {
 			if len(tag) < 3 || !rules.DnsLabelPattern.MatchString(tag) {
-				return rules.InvalidArgument(field+".tag", fmt.Sprintf("tag %q must be at least 3 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen", tag))
+				return rules.InvalidArgument(field(".tag"), fmt.Sprintf("tag %q must be at least 3 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen", tag))
 			}
 			if len(tag)+len(serviceID) > maxTagAndServiceLen {
-				return rules.InvalidArgument(field+".tag", fmt.Sprintf("Combined traffic tag and service name cannot exceed %d characters (tag %q, service %q).", maxTagAndServiceLen, tag, serviceID))
+				return rules.InvalidArgument(field(".tag"), fmt.Sprintf("Combined traffic tag and service name cannot exceed %d characters (tag %q, service %q).", maxTagAndServiceLen, tag, serviceID))
 			}
 			if j, dup := tags[tag]; dup {
-				return rules.InvalidArgument(field+".tag", fmt.Sprintf("tag %q is already used by service.traffic[%d]; tags must be unique", tag, j))
+				return rules.InvalidArgument(field(".tag"), fmt.Sprintf("tag %q is already used by service.traffic[%d]; tags must be unique", tag, j))
 			}
 			tags[tag] = i
 		}

@@ -12,8 +12,10 @@ const RunHostSuffix = ".run.app"
 // CanonicalHost is a Host header as DNS compares it: lower case, without the port and the trailing dot
 // of a fully qualified name.
 func CanonicalHost(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if strings.IndexByte(host, ':') >= 0 { // SplitHostPort allocates an error for a host without a port
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	return strings.TrimSuffix(strings.ToLower(host), ".")
 }

@@ -51,8 +51,9 @@ type Handler struct {
 	router     Router
 	store      Recorder
 	containers Backends
-	backends   *http.Transport // to proxied backends and containers, keeping connections open between requests
-	buffers    bufferPool      // the proxy's copy buffers
+	backends   *http.Transport     // to proxied backends and containers, keeping connections open between requests
+	buffers    httputil.BufferPool // the proxy's copy buffers
+	parsed     sync.Map            // Behavior.Backend → its *url.URL, which the proxy only reads
 	// checkInvokers makes a request without a bearer token to a service that is not public a 403.
 	checkInvokers bool
 }
@@ -67,7 +68,7 @@ func New(router Router, store Recorder, containers Backends, checkInvokers bool)
 	backends := http.DefaultTransport.(*http.Transport).Clone()
 	backends.MaxIdleConnsPerHost = maxIdlePerBackend
 	return &Handler{router: router, store: store, containers: containers, backends: backends, checkInvokers: checkInvokers,
-		buffers: bufferPool{pool: sync.Pool{New: func() any { return new([proxyBufferSize]byte) }}}}
+		buffers: NewBufferPool()}
 }
 
 // Close closes the idle connections to backends.
@@ -81,6 +82,11 @@ const proxyBufferSize = 32 << 10
 // bufferPool reuses the proxy's copy buffers (httputil.BufferPool), which ReverseProxy would otherwise
 // allocate for every request.
 type bufferPool struct{ pool sync.Pool }
+
+// NewBufferPool returns a pool of the proxy's copy buffers for an httputil.ReverseProxy.
+func NewBufferPool() httputil.BufferPool {
+	return &bufferPool{pool: sync.Pool{New: func() any { return new([proxyBufferSize]byte) }}}
+}
 
 func (p *bufferPool) Get() []byte  { return p.pool.Get().(*[proxyBufferSize]byte)[:] }
 func (p *bufferPool) Put(b []byte) { p.pool.Put((*[proxyBufferSize]byte)(b)) }
@@ -102,9 +108,8 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	h := w.Header()
-	h.Set(HeaderService, tgt.Resource.ServiceName)
-	h.Set(HeaderRevision, tgt.Resource.RevisionName)
-	h.Set(HeaderImage, tgt.Image)
+	named := []string{tgt.Resource.ServiceName, tgt.Resource.RevisionName, tgt.Image} // one allocation for the three
+	h[HeaderService], h[HeaderRevision], h[HeaderImage] = named[0:1:1], named[1:2:2], named[2:3:3]
 	if realTime && tgt.Latency > 0 {
 		t := time.NewTimer(tgt.Latency)
 		select {
@@ -129,7 +134,7 @@ func (d *Handler) answer(w http.ResponseWriter, r *http.Request, tgt control.Tar
 	case tgt.Fail:
 		return errorPage(w, errorCode(tgt), "fakerun: injected error (Behavior.ErrorRate)")
 	case tgt.Behavior.Backend != "":
-		backend, err := url.Parse(tgt.Behavior.Backend)
+		backend, err := d.backendURL(tgt.Behavior.Backend)
 		if err != nil { // validated when set
 			return errorPage(w, http.StatusInternalServerError, err.Error())
 		}
@@ -145,6 +150,19 @@ func (d *Handler) answer(w http.ResponseWriter, r *http.Request, tgt control.Tar
 	}
 }
 
+// backendURL returns the parsed Behavior.Backend, parsing each backend once.
+func (d *Handler) backendURL(backend string) (*url.URL, error) {
+	if u, ok := d.parsed.Load(backend); ok {
+		return u.(*url.URL), nil
+	}
+	u, err := url.Parse(backend)
+	if err != nil {
+		return nil, err
+	}
+	d.parsed.Store(backend, u)
+	return u, nil
+}
+
 // errorCode is the status of an injected error.
 func errorCode(t control.Target) int {
 	if t.Behavior.ErrorCode == 0 {
@@ -153,13 +171,19 @@ func errorCode(t control.Target) int {
 	return t.Behavior.ErrorCode
 }
 
+// textPlain is hello's Content-Type header value, shared by every answer (net/http only reads it).
+var textPlain = []string{"text/plain; charset=utf-8"}
+
 // hello answers like Google's hello sample container: 200 and a short text
 // naming the service, revision and image.
 func hello(w http.ResponseWriter, t control.Target) int {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = textPlain
 	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprintf(w, "Hello from fakerun! It's running.\nservice: %s\nrevision: %s\nimage: %s\n",
-		t.Resource.ServiceName, t.Resource.RevisionName, t.Image)
+	body := make([]byte, 0, 64+len(t.Resource.ServiceName)+len(t.Resource.RevisionName)+len(t.Image))
+	body = append(body, "Hello from fakerun! It's running.\nservice: "...)
+	body = append(append(body, t.Resource.ServiceName...), "\nrevision: "...)
+	body = append(append(body, t.Resource.RevisionName...), "\nimage: "...)
+	_, _ = w.Write(append(append(body, t.Image...), '\n'))
 	return http.StatusOK
 }
 
@@ -179,7 +203,7 @@ func (d *Handler) proxy(w http.ResponseWriter, r *http.Request, t control.Target
 	code := http.StatusServiceUnavailable
 	rp := &httputil.ReverseProxy{
 		Transport:  d.backends,
-		BufferPool: &d.buffers,
+		BufferPool: d.buffers,
 		ModifyResponse: func(resp *http.Response) error {
 			code = resp.StatusCode
 			return nil
@@ -188,13 +212,14 @@ func (d *Handler) proxy(w http.ResponseWriter, r *http.Request, t control.Target
 			pr.SetURL(backend)
 			pr.Out.Host = pr.In.Host // Cloud Run passes the service's host on
 			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-Proto", "https") // fakerun stands in for TLS termination
+			// One allocation for the values; the keys are canonical.
+			vals := []string{"https", t.Resource.ServiceName, t.Resource.RevisionName, t.Resource.ConfigurationName, t.Trace}
+			h := pr.Out.Header
+			h["X-Forwarded-Proto"] = vals[0:1:1] // fakerun stands in for TLS termination
+			h["X-Fakerun-K-Service"], h["X-Fakerun-K-Revision"], h["X-Fakerun-K-Configuration"] = vals[1:2:2], vals[2:3:3], vals[3:4:4]
 			if pr.In.Header.Get("X-Cloud-Trace-Context") == "" {
-				pr.Out.Header.Set("X-Cloud-Trace-Context", t.Trace)
+				h["X-Cloud-Trace-Context"] = vals[4:5:5]
 			}
-			pr.Out.Header.Set("X-Fakerun-K-Service", t.Resource.ServiceName)
-			pr.Out.Header.Set("X-Fakerun-K-Revision", t.Resource.RevisionName)
-			pr.Out.Header.Set("X-Fakerun-K-Configuration", t.Resource.ConfigurationName)
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			code = errorPage(w, http.StatusServiceUnavailable, fmt.Sprintf("fakerun: the backend %s of revision %s did not answer: %v", backend, t.Resource.RevisionName, err))

@@ -91,8 +91,9 @@ func (m *Pools) reconcile() {
 	}
 }
 
-// startLocked starts instance i of r in the background. A container that fails to start is dropped from
-// running, to be retried by the next reconciliation. Must be called with m.mu held.
+// startLocked starts instance i of r in the background. A container that fails to start is removed from
+// the engine, then dropped from running, to be retried by the next reconciliation: it holds its slot until
+// it is gone, so a revision never has more containers than instances. Must be called with m.mu held.
 func (m *Pools) startLocked(r PoolRevision, i int) *container {
 	c := &container{ready: make(chan struct{})}
 	go func() {
@@ -103,6 +104,7 @@ func (m *Pools) startLocked(r PoolRevision, i int) *container {
 		if c.err == nil {
 			return
 		}
+		m.engine.remove(c)
 		m.mu.Lock()
 		cs := m.running[r.Name]
 		for j, x := range cs {
@@ -111,7 +113,6 @@ func (m *Pools) startLocked(r PoolRevision, i int) *container {
 			}
 		}
 		m.mu.Unlock()
-		m.engine.remove(c)
 	}()
 	return c
 }

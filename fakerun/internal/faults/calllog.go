@@ -23,13 +23,14 @@ type Call struct {
 // callLogLimit bounds memory: the log keeps at least the last callLogLimit calls.
 const callLogLimit = 10000
 
-// Log is the log of answered calls, safe for concurrent use. Waiters block on changed, which is closed and replaced on every
-// record, so a wait that found nothing under mu cannot miss the call that comes next.
+// Log is the log of answered calls, safe for concurrent use. Waiters block on changed, which the next record closes and
+// replaces, so a wait that found nothing under mu cannot miss the call that comes next.
 type Log struct {
 	mu      sync.Mutex
 	calls   []Call
 	seq     uint64        // Seq of the last recorded call
-	changed chan struct{} // closed when a call is recorded
+	changed chan struct{} // closed when a call is recorded, if watched
+	watched bool          // a Wait holds changed
 }
 
 // NewLog returns an empty log.
@@ -46,8 +47,10 @@ func (l *Log) Record(method string, req proto.Message, code codes.Code, at time.
 	}
 	l.seq++
 	l.calls = append(l.calls, Call{Method: method, Request: req, Code: code, Time: at, Seq: l.seq})
-	close(l.changed)
-	l.changed = make(chan struct{})
+	if l.watched { // else nobody waits on changed: keep it
+		close(l.changed)
+		l.changed, l.watched = make(chan struct{}), false
+	}
 }
 
 // Snapshot returns copies of the logged calls, oldest first.
@@ -87,6 +90,7 @@ func (l *Log) Wait(ctx context.Context, method string, after uint64) (Call, erro
 			}
 		}
 		changed := l.changed
+		l.watched = true
 		l.mu.Unlock()
 		select {
 		case <-changed:

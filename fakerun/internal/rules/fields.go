@@ -44,10 +44,25 @@ func writableOf(md protoreflect.MessageDescriptor) *writableSet {
 			set.numbers[fd.Number()] = true
 		}
 	}
+	// Scalars first, then lists and maps, then singular messages: SameWritable stops at the first field
+	// that differs, so a traffic change is found before the template is compared in depth.
+	slices.SortStableFunc(set.fields, func(a, b protoreflect.FieldDescriptor) int { return compareCost(a) - compareCost(b) })
 	writableMu.Lock()
 	writableByMessage[md.FullName()] = set
 	writableMu.Unlock()
 	return set
+}
+
+// compareCost ranks how much comparing two values of fd may cost.
+func compareCost(fd protoreflect.FieldDescriptor) int {
+	switch {
+	case fd.IsList() || fd.IsMap():
+		return 1
+	case fd.Message() != nil:
+		return 2
+	default:
+		return 0
+	}
 }
 
 // Writable reports whether clients may set fd.
@@ -69,9 +84,14 @@ func ReplaceWritable(dst, src proto.Message) {
 }
 
 // SameWritable reports whether a and b agree on every writable field.
+// Fields are compared in place, without copying the writable fields out.
 func SameWritable(a, b proto.Message) bool {
-	x, y := a.ProtoReflect().New().Interface(), b.ProtoReflect().New().Interface()
-	ReplaceWritable(x, a)
-	ReplaceWritable(y, b)
-	return proto.Equal(x, y)
+	x, y := a.ProtoReflect(), b.ProtoReflect()
+	for _, fd := range writableOf(x.Descriptor()).fields {
+		has := x.Has(fd)
+		if has != y.Has(fd) || has && !x.Get(fd).Equal(y.Get(fd)) {
+			return false
+		}
+	}
+	return true
 }

@@ -25,6 +25,12 @@ func RevisionName(serviceName, revision string) string {
 	return serviceName + "/revisions/" + revision
 }
 
+// AppendRevisionName appends RevisionName(serviceName, revision) to dst, for lookups that build the
+// name in a stack buffer.
+func AppendRevisionName(dst []byte, serviceName, revision string) []byte {
+	return append(append(append(dst, serviceName...), "/revisions/"...), revision...)
+}
+
 // parseLocation splits "projects/{p}/locations/{l}".
 func ParseLocation(field, name string) (project, location string, err error) {
 	parts := strings.Split(name, "/")
@@ -34,10 +40,27 @@ func ParseLocation(field, name string) (project, location string, err error) {
 	return parts[1], parts[3], nil
 }
 
+// ParseConcreteLocation is ParseLocation for a request that needs one location: it refuses the '-'
+// wildcard, which only reads across locations allow.
+func ParseConcreteLocation(field, name string) (project, location string, err error) {
+	project, location, err = ParseLocation(field, name)
+	if err == nil && location == "-" {
+		return "", "", InvalidArgument(field, "the location must not be the '-' wildcard")
+	}
+	return project, location, err
+}
+
 // parseServiceName splits "projects/{p}/locations/{l}/services/{s}".
 func ParseServiceName(field, name string) (project, location, id string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "services" ||
+	var parts [6]string // split without allocating: every RPC on a service parses its name
+	rest, n := name, 0
+	for ; n < len(parts); n++ {
+		var more bool
+		if parts[n], rest, more = strings.Cut(rest, "/"); !more {
+			break
+		}
+	}
+	if n != 5 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "services" ||
 		parts[1] == "" || parts[3] == "" || parts[5] == "" {
 		return "", "", "", InvalidArgument(field, fmt.Sprintf("%q is not a service name of the form projects/{project}/locations/{location}/services/{service}", name))
 	}

@@ -71,10 +71,10 @@ func validateGPU(t *runpb.RevisionTemplate) error {
 	if res.GetCpuIdle() {
 		return InvalidArgument(at+".cpu_idle", "a GPU needs CPU always allocated (instance-based billing)")
 	}
-	if cpu, ok := quantity(res.GetLimits()["cpu"]); !ok || cpu < gpuMinCPU {
+	if cpu, ok := Quantity(res.GetLimits()["cpu"]); !ok || cpu < gpuMinCPU {
 		return InvalidArgument(at+".limits", "a GPU needs at least 4 CPU")
 	}
-	if mem, ok := quantity(res.GetLimits()["memory"]); !ok || mem < gpuMinMemory {
+	if mem, ok := Quantity(res.GetLimits()["memory"]); !ok || mem < gpuMinMemory {
 		return InvalidArgument(at+".limits", "a GPU needs at least 16Gi of memory")
 	}
 	return nil
@@ -87,8 +87,8 @@ var quantitySuffixes = map[string]float64{
 	"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
 }
 
-// quantity is the amount of a resource quantity such as "4", "4000m" or "16Gi".
-func quantity(s string) (float64, bool) {
+// Quantity is the amount of a resource quantity such as "4", "4000m" or "16Gi".
+func Quantity(s string) (float64, bool) {
 	m := quantityPattern.FindStringSubmatch(s)
 	if m == nil {
 		return 0, false

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -68,7 +69,7 @@ func ValidateLabels(field string, labels map[string]string) error {
 	if len(labels) > maxLabels {
 		return InvalidArgument(field, fmt.Sprintf("at most %d labels are allowed, got %d", maxLabels, len(labels)))
 	}
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
+	return firstKeyError(labels, func(k string) error {
 		if ns := reservedNamespace(k); ns != "" {
 			return InvalidArgument(field, fmt.Sprintf("label %q uses the reserved namespace %s; Cloud Run API v2 rejects labels in the run.googleapis.com, cloud.googleapis.com, serving.knative.dev and autoscaling.knative.dev namespaces", k, ns))
 		}
@@ -78,6 +79,22 @@ func ValidateLabels(field string, labels map[string]string) error {
 		if v := labels[k]; utf8.RuneCountInString(v) > maxLabelLen || !labelValuePattern.MatchString(v) {
 			return InvalidArgument(field, fmt.Sprintf("value %q of label %q must be at most %d lowercase letters, digits, underscores or dashes", v, k, maxLabelLen))
 		}
+		return nil
+	})
+}
+
+// firstKeyError returns check's error for the first key of m, in sorted
+// order, that check rejects, or nil. The keys are sorted only once one is
+// rejected, so that valid maps cost no allocation.
+func firstKeyError(m map[string]string, check func(key string) error) error {
+	for k := range m {
+		if check(k) != nil {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				if err := check(k); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -85,8 +102,7 @@ func ValidateLabels(field string, labels map[string]string) error {
 // validateAnnotations checks an annotations map against the reserved
 // namespaces and Kubernetes' rules for annotation keys and total size.
 func ValidateAnnotations(field string, annotations map[string]string) error {
-	size := 0
-	for _, k := range slices.Sorted(maps.Keys(annotations)) {
+	err := firstKeyError(annotations, func(k string) error {
 		if ns := reservedNamespace(k); ns != "" {
 			return InvalidArgument(field, fmt.Sprintf("annotation %q uses the reserved namespace %s; Cloud Run API v2 rejects annotations in the run.googleapis.com, cloud.googleapis.com, serving.knative.dev and autoscaling.knative.dev namespaces", k, ns))
 		}
@@ -100,7 +116,14 @@ func ValidateAnnotations(field string, annotations map[string]string) error {
 		if len(name) > maxAnnotationNameLen || !annotationNamePattern.MatchString(name) {
 			return InvalidArgument(field, fmt.Sprintf("annotation key %q: the name %q must be 1 to %d letters, digits, '-', '_' or '.', beginning and ending with a letter or digit", k, name, maxAnnotationNameLen))
 		}
-		size += len(k) + len(annotations[k])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	size := 0
+	for k, v := range annotations {
+		size += len(k) + len(v)
 	}
 	if size > maxAnnotationsSize {
 		return InvalidArgument(field, fmt.Sprintf("annotations take %d bytes; keys and values together must not exceed %d bytes", size, maxAnnotationsSize))
@@ -123,20 +146,54 @@ func validateContainers(field string, containers []*runpb.Container) error {
 		return InvalidArgument(field, "at least one container is required")
 	}
 	for i, c := range containers {
-		at := fmt.Sprintf("%s[%d]", field, i)
+		at := func(sub string) string { return fmt.Sprintf("%s[%d]%s", field, i, sub) } // built only for an error
 		if c.GetImage() == "" {
-			return InvalidArgument(at+".image", "a container image is required")
+			return InvalidArgument(at(".image"), "a container image is required")
 		}
-		if _, err := reference.Parse(c.GetImage()); err != nil {
-			return InvalidArgument(at+".image", fmt.Sprintf("Expected an image path like [host/]repo-path[:tag and/or @digest], but obtained %q (%v)", c.GetImage(), err))
+		if err := parseImage(c.GetImage()); err != nil {
+			return InvalidArgument(at(".image"), fmt.Sprintf("Expected an image path like [host/]repo-path[:tag and/or @digest], but obtained %q (%v)", c.GetImage(), err))
 		}
 		if n := c.GetName(); n != "" && (len(n) > maxDNSLabelLen || !rfc1123LabelPattern.MatchString(n)) {
-			return InvalidArgument(at+".name", fmt.Sprintf("container name %q must be a DNS label (RFC 1123): at most %d lowercase letters, digits and hyphens, beginning and ending with a letter or digit", n, maxDNSLabelLen))
+			return InvalidArgument(at(".name"), fmt.Sprintf("container name %q must be a DNS label (RFC 1123): at most %d lowercase letters, digits and hyphens, beginning and ending with a letter or digit", n, maxDNSLabelLen))
 		}
-		if err := validateEnv(at+".env", c.GetEnv()); err != nil {
-			return err
+		if len(c.GetEnv()) > 0 {
+			if err := validateEnv(at(".env"), c.GetEnv()); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+// parsedImages remembers the image references reference.Parse accepted: the
+// answer depends on the string alone, and an update that keeps its images
+// (a traffic change) then skips the parser's regular expressions. It is
+// emptied when it holds parsedImagesLimit references.
+var parsedImages = struct {
+	sync.Mutex
+	ok map[string]struct{}
+}{ok: map[string]struct{}{}}
+
+// parsedImagesLimit bounds parsedImages.
+const parsedImagesLimit = 4096
+
+// parseImage returns reference.Parse's error for image, or nil.
+func parseImage(image string) error {
+	parsedImages.Lock()
+	_, ok := parsedImages.ok[image]
+	parsedImages.Unlock()
+	if ok {
+		return nil
+	}
+	if _, err := reference.Parse(image); err != nil {
+		return err
+	}
+	parsedImages.Lock()
+	defer parsedImages.Unlock()
+	if len(parsedImages.ok) >= parsedImagesLimit {
+		clear(parsedImages.ok)
+	}
+	parsedImages.ok[image] = struct{}{}
 	return nil
 }
 
@@ -146,21 +203,21 @@ func validateEnv(field string, env []*runpb.EnvVar) error {
 		return InvalidArgument(field, fmt.Sprintf("at most %d environment variables are allowed per container, got %d", maxEnvVars, len(env)))
 	}
 	for i, e := range env {
-		at := fmt.Sprintf("%s[%d]", field, i)
+		at := func(sub string) string { return fmt.Sprintf("%s[%d]%s", field, i, sub) } // built only for an error
 		name := e.GetName()
 		switch {
 		case name == "":
-			return InvalidArgument(at+".name", "an environment variable name is required")
+			return InvalidArgument(at(".name"), "an environment variable name is required")
 		case strings.Contains(name, "="):
-			return InvalidArgument(at+".name", fmt.Sprintf("environment variable name %q must not contain '='", name))
+			return InvalidArgument(at(".name"), fmt.Sprintf("environment variable name %q must not contain '='", name))
 		case utf8.RuneCountInString(name) > maxEnvLen:
-			return InvalidArgument(at+".name", fmt.Sprintf("an environment variable name must not exceed %d characters", maxEnvLen))
+			return InvalidArgument(at(".name"), fmt.Sprintf("an environment variable name must not exceed %d characters", maxEnvLen))
 		}
 		if slices.Contains(reservedEnvNames, name) {
-			return InvalidArgument(at+".name", fmt.Sprintf("environment variable %s is reserved (%s are set by Cloud Run) and cannot be set", name, strings.Join(reservedEnvNames, ", ")))
+			return InvalidArgument(at(".name"), fmt.Sprintf("environment variable %s is reserved (%s are set by Cloud Run) and cannot be set", name, strings.Join(reservedEnvNames, ", ")))
 		}
 		if len(e.GetValue()) > maxEnvLen {
-			return InvalidArgument(at+".value", fmt.Sprintf("the value of %s has %d bytes; at most %d are allowed", name, len(e.GetValue()), maxEnvLen))
+			return InvalidArgument(at(".value"), fmt.Sprintf("the value of %s has %d bytes; at most %d are allowed", name, len(e.GetValue()), maxEnvLen))
 		}
 	}
 	return nil
