@@ -176,6 +176,28 @@ func TestEveryFieldRoundTrip(t *testing.T) {
 			edit: func(s *runpb.Service) { s.SshEnabled = proto.Bool(false) }, wantPath: "sshEnabled",
 		},
 		{
+			name: "template client and clientVersion", template: "client: cloud-console\n  clientVersion: '1'", nextTemplate: "client: cloud-console\n  clientVersion: '2'",
+			edit: func(s *runpb.Service) { s.Template.ClientVersion = "3" }, wantPath: "template.clientVersion",
+		},
+		{
+			name: "revision scaling: cpuUtilization, concurrencyUtilization", template: "scaling: {cpuUtilization: 0.6, concurrencyUtilization: 0.7}", nextTemplate: "scaling: {cpuUtilization: 0.8}",
+			edit: func(s *runpb.Service) { s.Template.Scaling.CpuUtilization = proto.Float32(0.9) }, wantPath: "template.scaling.cpuUtilization",
+		},
+		{
+			name:         "workloadIdentityConfig and ambientNetworking",
+			template:     "workloadIdentityConfig: {identity: run@proj.iam.gserviceaccount.com, identityType: IDENTITY_TYPE_SERVICE_ACCOUNT}\n  ambientNetworking: {enabled: true, ambientScope: AMBIENT_SCOPE_REGIONAL}",
+			nextTemplate: "ambientNetworking: {enabled: true, ambientScope: AMBIENT_SCOPE_GLOBAL}",
+			edit: func(s *runpb.Service) {
+				s.Template.AmbientNetworking.AmbientScope = runpb.AmbientScope_AMBIENT_SCOPE_GLOBAL
+			}, wantPath: "template.ambientNetworking.ambientScope",
+		},
+		{
+			name:         "containers: sandboxLauncher",
+			containers:   "- {name: app, image: gcr.io/p/web:v1, ports: [{containerPort: 8080}], sandboxLauncher: true}",
+			nextTemplate: "timeout: 30s",
+			edit:         func(s *runpb.Service) { s.Template.Containers[0].SandboxLauncher = proto.Bool(false) }, wantPath: "template.containers[app].sandboxLauncher",
+		},
+		{
 			name: "template settings: timeout, concurrency, service account", template: "timeout: 60s\n  maxInstanceRequestConcurrency: 40\n  serviceAccount: run@proj.iam.gserviceaccount.com",
 			nextTemplate: "timeout: 30s",
 			edit:         func(s *runpb.Service) { s.Template.Timeout = durationpb.New(90e9) }, wantPath: "template.timeout",

@@ -50,7 +50,7 @@ func TestPromote(t *testing.T) {
 			want: block(rev("hotfix", 100, ""))},
 		{name: "success: out-of-band traffic holds everything, no baseline, percent 0", current: block(rev("hotfix", 100, "")), percent: 0,
 			want: block(rev("hotfix", 100, ""))},
-		{name: "fail: out-of-band traffic holds everything", current: block(rev("hotfix", 100, "")), baseline: block(rev("s-1", 100, "")), percent: 10,
+		{name: "fail: out-of-band traffic holds everything", current: block(rev("hotfix", 100, ""), rev("s-0", 0, "blue")), baseline: block(rev("s-1", 100, "")), percent: 10,
 			wantErr: "cannot give the new revision 10%: revisions outside this deployment (hotfix 100%) hold all the traffic"},
 		{name: "fail: first deployment below 100%", current: block(rev("new", 100, "")), percent: 50,
 			wantErr: "cannot keep 50% of the traffic on the previous revisions: none served traffic before this deployment"},

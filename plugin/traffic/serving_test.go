@@ -42,6 +42,19 @@ func TestServing(t *testing.T) {
 			},
 		},
 		{
+			name: "success: a requested revision with traffic but no tag is pending, one at 0% without a tag is not listed",
+			svc: &runpb.Service{
+				LatestReadyRevision: "projects/p/locations/l/services/s/revisions/s-2",
+				Traffic: []*runpb.TrafficTarget{
+					{Type: revisionType, Revision: "s-2", Percent: 40},
+					{Type: revisionType, Revision: "s-4", Percent: 60},
+					{Type: revisionType, Revision: "s-5"},
+				},
+				TrafficStatuses: []*runpb.TrafficTargetStatus{{Type: latestType, Percent: 100}},
+			},
+			want: []Share{{Revision: "s-2", Percent: 100}, {Revision: "s-4", Pending: true}},
+		},
+		{
 			name: "success: requested traffic while Cloud Run reports none",
 			svc: &runpb.Service{Traffic: []*runpb.TrafficTarget{
 				{Type: revisionType, Revision: "s-1", Percent: 100},

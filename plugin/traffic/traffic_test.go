@@ -48,6 +48,12 @@ func TestPin(t *testing.T) {
 			traffic: block(&runpb.TrafficTarget{Revision: "s-0", Percent: 100}),
 			want:    block(rev("s-0", 100, "")),
 		},
+		{
+			name:    "success: an entry without type or revision follows the latest ready revision",
+			traffic: block(&runpb.TrafficTarget{Percent: 100}),
+			latest:  "s-1",
+			want:    block(rev("s-1", 100, "")),
+		},
 		{name: "success: already pinned needs no latest", traffic: block(rev("s-0", 100, "")), want: block(rev("s-0", 100, ""))},
 		{name: "fail: latest entry without a ready revision", traffic: block(latest(100, "")), wantErr: "the service has no ready revision"},
 		{name: "fail: empty traffic without a ready revision", wantErr: "the service has no ready revision"},

@@ -65,3 +65,21 @@ func TestTaskBehaviorAttempts(t *testing.T) {
 		})
 	}
 }
+
+// TestTaskBehaviorJSONOneField: a task behaviour that sets one field keeps it through a round trip, and the
+// zero value writes no "task".
+func TestTaskBehaviorJSONOneField(t *testing.T) {
+	t.Parallel()
+	for _, task := range []TaskBehavior{
+		{Duration: time.Second}, {ExitCode: 3}, {FailTasks: []int{1}}, {FailAttempts: 2}, {FailureRate: 0.25},
+	} {
+		out, err := json.Marshal(Behavior{Task: task})
+		require.NoError(t, err)
+		var back Behavior
+		require.NoError(t, json.Unmarshal(out, &back), "%s", out)
+		assert.Equal(t, task, back.Task, "%s", out)
+	}
+	out, err := json.Marshal(Behavior{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{}`, string(out))
+}
