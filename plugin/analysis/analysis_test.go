@@ -251,6 +251,8 @@ func TestJudge(t *testing.T) {
 		{"custom without points", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
 			window(sample(0, 0), nil, CustomValue{}), Inconclusive, []Verdict{Inconclusive}, ""},
 		{"promql within bounds", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.99, Points: 1}), Pass, []Verdict{Pass}, ""},
+		{"promql at both bounds", opts(promql(ptr(0.95), ptr(0.95))), window(sample(0, 0), nil, CustomValue{Value: 0.95, Points: 1}), Pass, []Verdict{Pass}, ""},
+		{"promql above max", opts(promql(nil, ptr(1.0))), window(sample(0, 0), nil, CustomValue{Value: 1.5, Points: 1}), Fail, []Verdict{Fail}, "promql 1.5, allowed <= 1 (q)"},
 		{"promql below min", opts(promql(ptr(0.95), nil)), window(sample(0, 0), nil, CustomValue{Value: 0.5, Points: 1}), Fail, []Verdict{Fail}, "promql 0.5, allowed >= 0.95 (q)"},
 		{"custom metric whose values were not read", opts(config.AnalysisMetric{Custom: &config.CustomMetric{Filter: "f", Reduce: config.ReduceSum, Max: ptr(0.0)}}),
 			window(sample(0, 0), nil), Inconclusive, []Verdict{Inconclusive}, ""},

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +88,22 @@ func TestDecodeAnalysisStageOptions(t *testing.T) {
 		{name: "fail: metric null", raw: `{"duration": "1m", "metrics": [{"errorRate": null}]}`, wantErr: `field "metrics[0]": must be an object with one of custom, errorRate, latency, promql`},
 		{name: "fail: custom reducer not a string", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"a\"", "reduce": 1, "max": 1}}]}`, wantErr: `field "metrics[0].custom.reduce": 1 is not a string`},
 		{name: "fail: promql unknown field", raw: `{"duration": "1m", "metrics": [{"promql": {"query": "up", "max": 1, "step": "1m"}}]}`, wantErr: `unknown field "metrics[0].promql.step", allowed fields: dryRun, max, min, query`},
+		{
+			name: "success: the largest integer",
+			raw:  `{"duration": "10m", "failureLimit": 2147483647, ` + errorRate + `}`,
+			want: func() AnalysisStageOptions {
+				o := defaults(AnalysisMetric{ErrorRate: &ErrorRateMetric{Max: ptr(0.01)}})
+				o.FailureLimit = math.MaxInt32
+				return o
+			}(),
+		},
+		{name: "fail: an integer too large", raw: `{"duration": "1m", "failureLimit": 2147483648, ` + errorRate + `}`, wantErr: `field "failureLimit": 2147483648 is not an integer`},
+		{name: "fail: the smallest integer is an integer, out of range", raw: `{"duration": "1m", "failureLimit": -2147483648, ` + errorRate + `}`, wantErr: `field "failureLimit": -2147483648 is out of range, allowed an integer >= 0`},
+		{name: "fail: an integer too small", raw: `{"duration": "1m", "failureLimit": -2147483649, ` + errorRate + `}`, wantErr: `field "failureLimit": -2147483649 is not an integer`},
+		{name: "fail: a 40-character value is shown whole", raw: `{"duration": "1m", "metrics": [{"errorRate": {"max": "` + strings.Repeat("9", 38) + `"}}]}`,
+			wantErr: `field "metrics[0].errorRate.max": "` + strings.Repeat("9", 38) + `" is not allowed`},
+		{name: "fail: a longer value is cut", raw: `{"duration": "1m", "metrics": [{"errorRate": {"max": "` + strings.Repeat("9", 39) + `"}}]}`,
+			wantErr: `field "metrics[0].errorRate.max": "` + strings.Repeat("9", 39) + `... is not allowed`},
 		{name: "fail: negative latency", raw: `{"duration": "1m", "metrics": [{"latency": {"max": "-1ms"}}]}`, wantErr: `field "metrics[0].latency.max": "-1ms" is out of range, allowed a duration >= 0 such as "800ms"`},
 		{name: "fail: latency as number", raw: `{"duration": "1m", "metrics": [{"latency": {"max": 800}}]}`, wantErr: `field "metrics[0].latency.max": 800 is not a duration, allowed a duration >= 0 such as "800ms"`},
 		{name: "fail: custom without metric type", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "resource.type = \"x\"", "max": 1}}]}`, wantErr: `field "metrics[0].custom.filter": "resource.type = \"x\"" names no metric`},

@@ -41,6 +41,18 @@ func TestDecodeDeployTargetConfig(t *testing.T) {
 		{name: "fail: endpoint with scheme", raw: `{"project": "p", "region": "us-central1", "endpoint": "http://localhost:80"}`, wantErr: `field "endpoint": "http://localhost:80" must not have a scheme, allowed "host:port"`},
 		{name: "fail: endpoint without port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost"}`, wantErr: `"localhost" is not host:port`},
 		{name: "fail: endpoint bad port", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost:99999"}`, wantErr: `has an invalid port`},
+		{name: "fail: endpoint port 0", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost:0"}`, wantErr: `field "endpoint": "localhost:0" has an invalid port`},
+		{name: "fail: endpoint port 65536", raw: `{"project": "p", "region": "us-central1", "endpoint": "localhost:65536"}`, wantErr: `field "endpoint": "localhost:65536" has an invalid port`},
+		{
+			name: "success: the lowest port",
+			raw:  `{"project": "p", "region": "us-central1", "endpoint": "localhost:1"}`,
+			want: DeployTargetConfig{Project: "p", Region: "us-central1", Endpoint: "localhost:1"},
+		},
+		{
+			name: "success: the highest port",
+			raw:  `{"project": "p", "region": "us-central1", "endpoint": "localhost:65535"}`,
+			want: DeployTargetConfig{Project: "p", Region: "us-central1", Endpoint: "localhost:65535"},
+		},
 		{name: "fail: unknown field", raw: `{"project": "p", "region": "us-central1", "credentialFile": "x"}`, wantErr: `deploy target config: unknown field "credentialFile", allowed fields: credentialsFile, endpoint, insecure, project, region`},
 		{name: "fail: project not a string", raw: `{"project": true, "region": "us-central1"}`, wantErr: `field "project": true is not a string`},
 		{name: "fail: insecure as string", raw: `{"project": "p", "region": "us-central1", "endpoint": "127.0.0.1:8080", "insecure": "true"}`, wantErr: `deploy target config: field "insecure": "true" is not a boolean, allowed true or false`},

@@ -42,6 +42,8 @@ func TestDecodeJobRunStageOptions(t *testing.T) {
 			},
 		},
 		{name: "success: null task count keeps the job's", raw: `{"taskCount": null}`, want: defaults},
+		{name: "success: one task", raw: `{"taskCount": 1}`, want: JobRunStageOptions{TaskCount: 1, Timeout: defaults.Timeout}},
+		{name: "success: the most tasks", raw: `{"taskCount": 10000}`, want: JobRunStageOptions{TaskCount: 10000, Timeout: defaults.Timeout}},
 		{name: "fail: task count zero", raw: `{"taskCount": 0}`, wantErr: `CLOUDRUN_JOB_RUN: field "taskCount": 0 is out of range, allowed an integer from 1 to 10000 (omit it to keep the job's task count)`},
 		{name: "success: empty args clear the job's", raw: `{"args": []}`, want: JobRunStageOptions{Args: []string{}, Timeout: defaults.Timeout}},
 		{name: "fail: unknown field", raw: `{"tasks": 3}`, wantErr: `CLOUDRUN_JOB_RUN: unknown field "tasks", allowed fields: args, container, env, taskCount, taskTimeout, timeout`},

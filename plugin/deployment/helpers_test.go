@@ -88,13 +88,18 @@ type recordLog struct {
 	t     *testing.T
 	mu    sync.Mutex
 	lines []string
+	// onLine, when set, sees each line as the stage writes it: a test acts at a point of the stage with it.
+	onLine func(line string)
 }
 
 func (l *recordLog) add(level, s string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.lines = append(l.lines, level+" "+s)
+	l.mu.Unlock()
 	l.t.Log(level, s)
+	if l.onLine != nil {
+		l.onLine(level + " " + s)
+	}
 }
 
 func (l *recordLog) String() string {
@@ -140,6 +145,8 @@ type env struct {
 	commit string
 	// logger is the plugin's log; default zaptest's.
 	logger *zap.Logger
+	// onLine, when set, sees each stage log line as it is written (see recordLog).
+	onLine func(line string)
 	// runningCommit, runningApp and runningService are the commit and files of the previous deployment.
 	runningCommit, runningApp, runningService string
 }
@@ -252,7 +259,7 @@ func (e *env) runCtx(ctx context.Context, stage string, stageConfig string, stag
 	for k, v := range stageMetadata {
 		e.store.stage[k] = v
 	}
-	lp := &recordLog{t: e.t}
+	lp := &recordLog{t: e.t, onLine: e.onLine}
 	running := sdk.DeploymentSource[config.RawApplicationSpec]{CommitHash: e.runningCommit}
 	if e.runningCommit != "" {
 		running = e.source(e.runningCommit, e.runningApp, e.runningService)

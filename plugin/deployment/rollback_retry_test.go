@@ -26,6 +26,7 @@ func TestRollback_RetriesInternalErrorsUntilItRestores(t *testing.T) {
 	f := newFake(t)
 	e := newEnv(t, f)
 	revA, _ := halfWay(t, e)
+	e.plugin.rollbackBudget = 2 * time.Second // three attempts fit even when each one is slow (loaded, race-instrumented)
 
 	f.ResetCalls()
 	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Internal, Times: 2})

@@ -194,6 +194,12 @@ func TestUnifiedDiff(t *testing.T) {
 			want: "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n@@ -6,4 +6,4 @@\n 5\n 6\n 7\n-z\n+Z\n",
 		},
 		{
+			name: "success: unchanged lines after the last hunk are left out",
+			a:    "a\n1\n2\n3\n4\n5\n",
+			b:    "A\n1\n2\n3\n4\n5\n",
+			want: "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n",
+		},
+		{
 			name: "success: to nothing",
 			a:    "x\n",
 			b:    "",

@@ -79,12 +79,9 @@ type jobOperation struct {
 }
 
 func (s *jobsServer) CreateJob(_ context.Context, req *runpb.CreateJobRequest) (*longrunningpb.Operation, error) {
-	project, region, err := rules.ParseLocation("parent", req.GetParent())
+	project, region, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	if req.GetJob() == nil {
 		return nil, rules.InvalidArgument("job", "a job is required")
@@ -339,12 +336,9 @@ func (s *Server) jobProtoLocked(j *job) *runpb.Job {
 
 // ListJobs lists a location's jobs, newest first.
 func (s *jobsServer) ListJobs(_ context.Context, req *runpb.ListJobsRequest) (*runpb.ListJobsResponse, error) {
-	_, region, err := rules.ParseLocation("parent", req.GetParent())
+	_, _, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -25,12 +25,9 @@ const creator = "fakerun@example.com"
 const deletedRetention = 30 * 24 * time.Hour
 
 func (s *Server) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
-	project, region, err := rules.ParseLocation("parent", req.GetParent())
+	project, region, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	id := req.GetServiceId()
 	if id != "" {
@@ -253,12 +250,9 @@ func (s *Server) serviceLocked(name string) (*service, error) {
 }
 
 func (s *Server) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
-	_, region, err := rules.ParseLocation("parent", req.GetParent())
+	_, _, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -56,12 +56,9 @@ type workerPoolsServer struct {
 
 func (w *workerPoolsServer) CreateWorkerPool(_ context.Context, req *runpb.CreateWorkerPoolRequest) (*longrunningpb.Operation, error) {
 	s := w.srv
-	project, region, err := rules.ParseLocation("parent", req.GetParent())
+	project, region, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	id := req.GetWorkerPoolId()
 	if id != "" {
@@ -233,12 +230,9 @@ func (s *Server) poolLocked(name string) (*workerPool, error) {
 
 func (w *workerPoolsServer) ListWorkerPools(_ context.Context, req *runpb.ListWorkerPoolsRequest) (*runpb.ListWorkerPoolsResponse, error) {
 	s := w.srv
-	_, region, err := rules.ParseLocation("parent", req.GetParent())
+	_, _, err := rules.ParseConcreteLocation("parent", req.GetParent())
 	if err != nil {
 		return nil, err
-	}
-	if region == "-" {
-		return nil, rules.InvalidArgument("parent", "the location must not be the '-' wildcard")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

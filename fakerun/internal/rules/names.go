@@ -40,6 +40,16 @@ func ParseLocation(field, name string) (project, location string, err error) {
 	return parts[1], parts[3], nil
 }
 
+// ParseConcreteLocation is ParseLocation for a request that needs one location: it refuses the '-'
+// wildcard, which only reads across locations allow.
+func ParseConcreteLocation(field, name string) (project, location string, err error) {
+	project, location, err = ParseLocation(field, name)
+	if err == nil && location == "-" {
+		return "", "", InvalidArgument(field, "the location must not be the '-' wildcard")
+	}
+	return project, location, err
+}
+
 // parseServiceName splits "projects/{p}/locations/{l}/services/{s}".
 func ParseServiceName(field, name string) (project, location, id string, err error) {
 	var parts [6]string // split without allocating: every RPC on a service parses its name
