@@ -8,8 +8,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -373,4 +377,38 @@ func TestClient_RetryNoticesSayTheBackoff(t *testing.T) {
 		"Cloud Run answered unavailable to get service web; retrying in 3ms (attempt 4 of 4)",
 	}, notices)
 	assert.Equal(t, 4, countCalls(srv, "GetService"))
+}
+
+// An execution that has already failed when RunJob returns is returned, not its failure: the caller reads
+// how it ended from the execution.
+func TestClient_RunJobReturnsAnExecutionThatAlreadyFailed(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		"gcr.io/p/migrate:v1": {Task: fakerun.TaskBehavior{ExitCode: 2}},
+	}}))
+	_, err := c.CreateJob(t.Context(), testJobSpec("v1"))
+	require.NoError(t, err)
+	exec, err := c.RunJob(t.Context(), testJob, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, exec.GetName())
+	got, err := c.GetExecution(t.Context(), exec.GetName())
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), got.GetFailedCount(), "both tasks failed at once")
+}
+
+// The query is evaluated at the given instant to the millisecond, as Prometheus's time parameter in seconds.
+func TestQueryPromQL_SendsTheInstant(t *testing.T) {
+	t.Parallel()
+	var form url.Values
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil {
+			form = r.PostForm
+		}
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}`))
+	}))
+	t.Cleanup(prom.Close)
+	c := &Client{insecure: true, customEndpoint: strings.TrimPrefix(prom.URL, "http://"), readTimeout: time.Second, maxAttempts: 1}
+	_, err := c.QueryPromQL(t.Context(), "p", "up", time.UnixMilli(1700000000123))
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"query": {"up"}, "time": {"1700000000.123"}}, form)
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,13 +54,14 @@ func shimGo(dir string, env []string) ([]string, error) {
 }
 
 // runAsGo runs the real go with args; after a test run writing a coverage profile, it adds the blocks of the
-// case conditions to it. It returns the exit code.
+// case conditions to it. It returns the exit code, 2 for tests that did not build (see exitCode).
 func runAsGo(realGo string, args []string) int {
 	cmd := exec.Command(realGo, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	var out bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, io.MultiWriter(os.Stdout, &out), io.MultiWriter(os.Stderr, &out)
 	if err := cmd.Run(); err != nil {
 		if exit := (*exec.ExitError)(nil); errors.As(err, &exit) {
-			return exit.ExitCode()
+			return exitCode(args, exit.ExitCode(), out.Bytes())
 		}
 		fmt.Fprintln(os.Stderr, "mutation (as go):", err)
 		return 2
@@ -72,6 +75,17 @@ func runAsGo(realGo string, args []string) int {
 		return 2
 	}
 	return 0
+}
+
+// exitCode is the exit code gremlins gets for a go command that exited with code and printed out. go test
+// exits with 1 both when a test fails and when the package does not build, and gremlins counts 1 as a killed
+// mutant, 2 as one that is not viable: a mutant that does not compile (a string "+" turned into "-") would be
+// counted killed. Tests that did not build therefore exit with 2.
+func exitCode(args []string, code int, out []byte) int {
+	if code == 1 && len(args) > 0 && args[0] == "test" && bytes.Contains(out, []byte("[build failed]")) {
+		return 2
+	}
+	return code
 }
 
 // addCaseBlocks appends to the profile at path a covered block for each case condition and each function

@@ -123,3 +123,11 @@ func TestFuncTailBlocks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got, "the body never ran")
 }
+
+func TestExitCodeTellsABuildFailureFromAFailedTest(t *testing.T) {
+	t.Parallel()
+	test := []string{"test", "-timeout", "1m", "-failfast", "example.com/m/p"}
+	assert.Equal(t, 2, exitCode(test, 1, []byte("# example.com/m/p\np/x.go:3:9: invalid operation\nFAIL\texample.com/m/p [build failed]\n")), "not viable")
+	assert.Equal(t, 1, exitCode(test, 1, []byte("--- FAIL: TestX (0.00s)\nFAIL\texample.com/m/p\t0.01s\n")), "killed")
+	assert.Equal(t, 1, exitCode([]string{"build", "./..."}, 1, []byte("[build failed]")), "only go test is translated")
+}
