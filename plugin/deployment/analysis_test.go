@@ -315,9 +315,10 @@ func TestAnalysis_OneBadRegionFailsTheStage(t *testing.T) {
 
 	status, log := e.run(StageCloudRunAnalysis, `{"duration": "3s", "interval": "1s", "ingestionDelay": "0s", "minRequests": 5, "metrics": [{"errorRate": {"max": "5%"}}]}`, nil)
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
-	// The first error line is the failing target's verdict; the target it stopped says so after it, at info
+	// The first error line is the failing target's verdict (at check 1 unless a loaded machine sent too few
+	// requests in the first window, which is then inconclusive); the target it stopped says so after it, at info
 	// level, and nothing complains about the cancellation the stage caused itself.
-	assert.Regexp(t, `^\[dt2\] revision \S+ failed the analysis at check 1/3 \(0 passed, 1 failed, 0 inconclusive; failureLimit 0\): errorRate`, log.firstError())
+	assert.Regexp(t, `^\[dt2\] revision \S+ failed the analysis at check [1-3]/3 \(0 passed, 1 failed, [0-2] inconclusive; failureLimit 0\): errorRate`, log.firstError())
 	assert.Regexp(t, `(?s)ERROR \[dt2\] revision .*\nINFO \[dt1\] the analysis stopped (before|at) check \d/3: the analysis of deploy target dt2 failed`, log.String())
 	assert.NotContains(t, log.String(), "ERROR [dt1]")
 	assert.NotContains(t, log.String(), "Could not show the verdict")
