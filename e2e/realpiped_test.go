@@ -59,7 +59,7 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		v1 := ShortName(rp.service("canary", region).GetLatestReadyRevision())
 
 		By("committing v2")
-		rp.commit(ctx, "canary", "Deploy v2", WithImage("canary", ImageV2))
+		c := rp.commit(ctx, "canary", "Deploy v2", WithImage("canary", ImageV2))
 		d = rp.waitDeployment(ctx, "canary", 1)
 		rp.expectSuccess(ctx, d)
 		Expect(stageStatuses(d)).To(Equal([]string{
@@ -70,7 +70,7 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		svc := rp.service("canary", region)
 		v2 := ShortName(svc.GetLatestReadyRevision())
 		Expect(v2).NotTo(Equal(v1))
-		Expect(LiveTraffic(svc)).To(ContainElement(Route(v2, 100, "")))
+		Expect(LiveTraffic(svc)).To(Equal(Routes(Route(v2, 100, ""), Route(v2, 0, PreviewTag(c)))))
 	})
 
 	It("refuses to plan a pipeline whose stage has no plugin, with piped's message", func(ctx SpecContext) {
@@ -113,12 +113,13 @@ var _ = Describe("The real piped [piped]", Label(realPipedLabel, "fakerun-only")
 		rp.deployAnalysisV1(ctx, 2*time.Minute)
 
 		By("committing the canary of v2, with its analysis at 10%")
-		rp.commit(ctx, AnalysisExample, "Deploy v2", AnalysisFiles(ImageV2))
+		c := rp.commit(ctx, AnalysisExample, "Deploy v2", AnalysisFiles(ImageV2))
 		d := rp.waitDeployment(ctx, AnalysisExample, 1)
 		rp.expectSuccess(ctx, d)
 		Expect(strings.Join(rp.logs(ctx, d, plannedStage(d, "CLOUDRUN_ANALYSIS")), "\n")).To(ContainSubstring("passed the analysis: 3 checks, 3 passed, 0 failed, 0 inconclusive"))
 		svc := rp.service(AnalysisExample, region)
-		Expect(LiveTraffic(svc)).To(ContainElement(Route(ShortName(svc.GetLatestReadyRevision()), 100, "")))
+		v2 := ShortName(svc.GetLatestReadyRevision())
+		Expect(LiveTraffic(svc)).To(Equal(Routes(Route(v2, 100, ""), Route(v2, 0, PreviewTag(c)))))
 	})
 
 	// PipeCD's scheduler at the pinned version reads the status of the ExecuteStage response that the cancel

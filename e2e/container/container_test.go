@@ -175,7 +175,8 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 
 		By("running the canary pipeline for v2: a first deployment as far as Cloud Run can tell")
 		start := time.Now()
-		res := e.Deploy(ctx, DeployInput{App: "canary", Commit: Commit()})
+		c := Commit()
+		res := e.Deploy(ctx, DeployInput{App: "canary", Commit: c})
 		Expect(time.Since(start)).To(BeNumerically("<", time.Minute), "no stage hung on the restarted fake")
 		ExpectSuccess(res)
 		executed := res.Executed()
@@ -190,7 +191,7 @@ var _ = Describe("fakerun in a container [container]", Label("container"), func(
 		svc := e.Service(ctx, "canary")
 		v2 := ShortName(svc.GetLatestReadyRevision())
 		Expect(RevisionNames(e.Revisions(ctx, "canary"))).To(ConsistOf(v2), "only the new revision exists")
-		Expect(Traffic(svc.GetTraffic())).To(ContainElement(Route(v2, 100, "")))
+		Expect(Traffic(svc.GetTraffic())).To(Equal(Routes(Route(v2, 100, ""), Route(v2, 0, PreviewTag(c)))))
 		Expect(svc.GetTemplate().GetContainers()[0].GetImage()).To(Equal(ImageV2))
 	}, SpecTimeout(IntervalContainerSpec))
 
