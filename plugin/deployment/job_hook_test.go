@@ -107,16 +107,12 @@ func TestJobHook_PlaceholdersNeedASync(t *testing.T) {
 
 func TestJobHook_CancellingTheStageCancelsTheExecution(t *testing.T) {
 	t.Parallel()
-	_, e, client := newHookEnv(t, jobImageSlow)
+	f, e, client := newHookEnv(t, jobImageSlow)
 	e.deploy("1111111aaaa", canaryApp, serviceYAML("gcr.io/p/web:v1"))
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		defer cancel() // as piped does when the stage is cancelled: once the execution runs
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if job, err := client.GetJob(ctx, jobName()); err == nil && job.GetLatestCreatedExecution() != nil {
-				return
-			}
-		}
+		defer cancel()                            // as piped does when the stage is cancelled, once the execution runs
+		_, _ = f.WaitForCall(ctx, "GetExecution") // the plugin polls the execution it started
 	}()
 	status, log := e.runCtx(ctx, StageCloudRunJobHook, `{"jobManifestFile": "report.job.yaml"}`, nil)
 	assert.Equal(t, sdk.StageStatusFailure, status)
