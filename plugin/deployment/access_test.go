@@ -6,10 +6,12 @@ import (
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/google/go-cmp/cmp"
@@ -201,4 +203,34 @@ func TestAccessPublic_MultiRegionEveryRegion(t *testing.T) {
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 	assert.Empty(t, bindings(policyOf(t, c)))
 	assert.Empty(t, cmp.Diff(own, europePolicy(), protocmp.Transform()), "each region's policy is restored")
+}
+
+// A deployment that adds a region to a public service: the new region has no service (and no policy) before
+// the deployment, so it counts as not public then; the deployment makes it public there too, and the rollback,
+// which takes the region away again, restores the deploy target's region's policy.
+func TestAccessPublic_RegionAddedByTheDeployment(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newEnv(t, f)
+	c := iamClient(t, f)
+	europe := naming.ServiceName(testProject, "europe-west1", "web")
+	public := []*iampb.Binding{{Role: "roles/run.invoker", Members: []string{"allUsers"}}}
+
+	e.deploy("1111111aaaa", publicApp(true), serviceYAML("gcr.io/p/web:v1"))
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+
+	e.deploy("2222222bbbb", publicApp(true), "name: web\nmultiRegionSettings: {regions: ["+testRegion+", europe-west1]}\ntemplate:\n  containers:\n  - {image: gcr.io/p/web:v2, ports: [{containerPort: 8080}]}\n")
+	status, log = e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Empty(t, cmp.Diff(public, bindings(policyOf(t, c)), protocmp.Transform()))
+	p, err := c.GetIamPolicy(t.Context(), &iampb.GetIamPolicyRequest{Resource: europe})
+	require.NoError(t, err)
+	assert.Empty(t, cmp.Diff(public, p.GetBindings(), protocmp.Transform()), "the added region is public too")
+
+	status, log = e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Empty(t, cmp.Diff(public, bindings(policyOf(t, c)), protocmp.Transform()), "the deploy target's region stays public")
+	_, err = c.GetService(t.Context(), &runpb.GetServiceRequest{Name: europe})
+	assert.Equal(t, codes.NotFound, grpcstatus.Code(err), "the rollback took the added region away: %v", err)
 }
