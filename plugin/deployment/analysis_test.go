@@ -81,6 +81,7 @@ func TestAnalysis_HealthyCanaryPasses(t *testing.T) {
 	assert.Regexp(t, revOld+` +baseline +\d+ +0\.00%`, log.String())
 	assert.Contains(t, log.String(), "Revision "+revNew+" passed the analysis: 2 checks, 2 passed, 0 failed, 0 inconclusive")
 	assert.NotContains(t, log.String(), "inconclusive checks are within inconclusiveLimit", "no inconclusive check to explain")
+	assert.NotContains(t, log.String(), "initialDelay 0s", "no initial delay to announce")
 	assert.Equal(t, "Analysis: PASS (2 passed, 0 failed, 0 inconclusive)", e.store.stage[sdk.MetadataKeyStageDisplay])
 	// One query per metric type and check: request_count and request_latencies.
 	assert.Equal(t, map[string]int{"ListTimeSeries": 4}, callCounts(f))
