@@ -95,6 +95,9 @@ type keptRevision struct {
 type cleanupWords struct {
 	// share says a revision's percentage: "serves %d%% of the traffic", "has %d%% of the instances".
 	share string
+	// named says why a revision the traffic block names at 0% without a tag is kept: Cloud Run refuses to
+	// delete it ("actively serving").
+	named string
 	// rollback is why the rollback's revisions are kept.
 	rollback string
 	// idle says why a deleted revision is not needed: "serves no traffic", "has no instances".
@@ -102,8 +105,8 @@ type cleanupWords struct {
 }
 
 var (
-	serviceCleanupWords = cleanupWords{share: "serves %d%% of the traffic", rollback: "the rollback of this deployment routes traffic to it", idle: "serves no traffic"}
-	poolCleanupWords    = cleanupWords{share: "has %d%% of the instances", rollback: "the rollback of this deployment gives it instances", idle: "has no instances"}
+	serviceCleanupWords = cleanupWords{share: "serves %d%% of the traffic", named: "named at 0% in the traffic block", rollback: "the rollback of this deployment routes traffic to it", idle: "serves no traffic"}
+	poolCleanupWords    = cleanupWords{share: "has %d%% of the instances", named: "named at 0% in the instance split", rollback: "the rollback of this deployment gives it instances", idle: "has no instances"}
 )
 
 // planCleanup splits revs into the revisions to keep (with the reason) and those to delete, oldest first.
@@ -120,13 +123,16 @@ func planCleanupOf(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, 
 		}
 	}
 	latestReady := naming.ShortName(svc.GetLatestReadyRevision())
-	for _, t := range append(traffic.Clone(svc.GetTraffic()), statusTargets(svc)...) {
+	for i, t := range append(traffic.Clone(svc.GetTraffic()), statusTargets(svc)...) {
 		rev := t.GetRevision()
 		if traffic.IsLatest(t) {
 			rev = latestReady
 		}
-		if t.GetPercent() > 0 {
+		switch {
+		case t.GetPercent() > 0:
 			protect(rev, fmt.Sprintf(words.share, t.GetPercent()))
+		case t.GetTag() == "" && i < len(svc.GetTraffic()):
+			protect(rev, words.named)
 		}
 		if t.GetTag() != "" {
 			protect(rev, fmt.Sprintf("carries the tag %q", t.GetTag()))

@@ -79,6 +79,24 @@ func TestPlanCleanup(t *testing.T) {
 				"web-c": "serves 20% of the traffic",
 			},
 		},
+		{
+			name: "success: an entry at 0% without a tag protects its revision, an observed one does not",
+			svc: &runpb.Service{
+				Traffic:               []*runpb.TrafficTarget{traffic.Revision("web-f", 100, ""), traffic.Revision("web-c", 0, "")},
+				TrafficStatuses:       []*runpb.TrafficTargetStatus{{Revision: "web-f", Percent: 100}, {Revision: "web-a", Percent: 0}},
+				LatestCreatedRevision: naming.FullRevisionName(svcName, "web-f"),
+				LatestReadyRevision:   naming.FullRevisionName(svcName, "web-f"),
+			},
+			rec:        &syncRecord{Revision: "web-f"},
+			opts:       config.CleanupStageOptions{KeepCount: 1},
+			wantDelete: []string{"web-a", "web-d"},
+			wantReason: map[string]string{
+				"web-f": "serves 100% of the traffic",
+				"web-e": "one of the 1 newest (keepCount)",
+				"web-c": "named at 0% in the traffic block",
+				"web-b": "not created by PipeCD",
+			},
+		},
 	}
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
