@@ -50,11 +50,11 @@ func TestPlanCleanup(t *testing.T) {
 				LatestCreatedRevision: naming.FullRevisionName(svcName, "web-f"),
 				LatestReadyRevision:   naming.FullRevisionName(svcName, "web-f"),
 			},
-			rec:        &syncRecord{Revision: "web-f", Traffic: []trafficEntry{{Revision: "web-e", Percent: 100}}},
+			rec:        &syncRecord{Revision: "web-f", Traffic: []trafficEntry{{Revision: "web-e", Percent: 100}, {Revision: "web-c", Tag: "stable"}}},
 			opts:       config.CleanupStageOptions{KeepCount: 1, KeepLatest: true},
 			wantDelete: []string{"web-a"},
 			wantReason: map[string]string{
-				"web-f": "serves 100% of the traffic",
+				"web-f": "serves 100% of the traffic, latest created revision, latest ready revision, deployed by this deployment",
 				"web-e": "the rollback of this deployment routes traffic to it",
 				"web-d": "one of the 1 newest (keepCount)",
 				"web-c": `carries the tag "stable"`,
@@ -91,7 +91,7 @@ func TestPlanCleanup(t *testing.T) {
 			opts:       config.CleanupStageOptions{KeepCount: 1},
 			wantDelete: []string{"web-a", "web-d"},
 			wantReason: map[string]string{
-				"web-f": "serves 100% of the traffic",
+				"web-f": "serves 100% of the traffic, latest created revision, latest ready revision",
 				"web-e": "one of the 1 newest (keepCount)",
 				"web-c": "named at 0% in the traffic block",
 				"web-b": "not created by PipeCD",
@@ -112,7 +112,7 @@ func TestPlanCleanup(t *testing.T) {
 				reasons[k.name] = k.reason
 			}
 			for name, want := range tc.wantReason {
-				assert.Contains(t, reasons[name], want, name)
+				assert.Equal(t, want, reasons[name], name)
 			}
 		})
 	}
