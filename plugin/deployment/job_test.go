@@ -3,6 +3,7 @@ package deployment
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
@@ -137,6 +139,53 @@ func TestJobRun_SucceedsWithOverridesAndStreamsProgress(t *testing.T) {
 	assert.Equal(t, []string{"--all"}, job.GetTemplate().GetTemplate().GetContainers()[0].GetArgs(), "the job itself is unchanged")
 }
 
+// Each override the stage options give is said in the log and reaches the execution, and nothing else does.
+func TestJobRun_OverridesAreLoggedAndApplied(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, opts, wantLog string
+		wantArgs            []string
+		wantEnv             []string
+		wantTasks           int32
+		wantTimeout         time.Duration
+	}{
+		{
+			name: "env only", opts: `{"env": {"B": "2", "A": "1"}}`, wantLog: "Running job report with overrides: env A, B\n",
+			wantArgs: []string{"--all"}, wantEnv: []string{"A=1", "B=2"}, wantTasks: 2, wantTimeout: time.Minute,
+		},
+		{
+			name: "empty args clear the job's", opts: `{"args": []}`, wantLog: "Running job report with overrides: args []\n",
+			wantArgs: []string{}, wantTasks: 2, wantTimeout: time.Minute,
+		},
+		{
+			name: "task count and timeout", opts: `{"taskCount": 1, "taskTimeout": "30s"}`,
+			wantLog:  "Running job report with overrides: 1 task(s), task timeout 30s\n",
+			wantArgs: []string{"--all"}, wantTasks: 1, wantTimeout: 30 * time.Second,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, client := newJobEnv(t)
+			e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
+			require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+
+			status, log := e.run(StageCloudRunJobRun, tc.opts, nil)
+			require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+			assert.Contains(t, log.String(), tc.wantLog)
+			exec := latestExecution(t, client)
+			c := exec.GetTemplate().GetContainers()[0]
+			assert.Equal(t, tc.wantArgs, append([]string{}, c.GetArgs()...))
+			var env []string
+			for _, v := range c.GetEnv() {
+				env = append(env, v.GetName()+"="+v.GetValue())
+			}
+			assert.Equal(t, tc.wantEnv, env)
+			assert.Equal(t, tc.wantTasks, exec.GetTaskCount())
+			assert.Equal(t, tc.wantTimeout, exec.GetTemplate().GetTimeout().AsDuration())
+		})
+	}
+}
+
 func TestJobRun_FailureNamesTasksAndRollbackRestoresTheTemplate(t *testing.T) {
 	t.Parallel()
 	e, client := newJobEnv(t)
@@ -206,6 +255,64 @@ func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
 	assert.Contains(t, log.String(), "the stage was cancelled while execution")
 	assert.Contains(t, log.String(), "the execution was cancelled")
 	expectCancelled(t, client)
+}
+
+// Cloud Run refusing to show the running execution fails the stage naming why, and the execution, which the
+// stage can no longer follow, is cancelled.
+func TestJobRun_AnExecutionThatCannotBeReadFailsNamingWhyAndIsCancelled(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e.fakes[0].InjectFault("GetExecution", fakerun.Fault{Code: codes.PermissionDenied, Message: "Permission 'run.executions.get' denied", Times: 1})
+
+	status, log := e.run(StageCloudRunJobRun, "", nil)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Regexp(t, `^waiting for execution report-[a-z0-9]+ failed: .*Permission 'run.executions.get' denied.*; the execution was cancelled`, log.firstError())
+	expectCancelled(t, client)
+}
+
+// An execution cancelled behind the stage's back (in the console, with gcloud) fails the stage saying so,
+// with no list of failed tasks: none failed.
+func TestJobRun_AnExecutionCancelledElsewhereFailsTheStage(t *testing.T) {
+	t.Parallel()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	cancelled := make(chan error, 1)
+	go func() {
+		call, err := e.fakes[0].WaitForCall(t.Context(), "GetExecution") // the stage follows the execution
+		if err == nil {
+			_, err = client.CancelExecution(t.Context(), call.Request.(*runpb.GetExecutionRequest).GetName())
+		}
+		cancelled <- err
+	}()
+
+	status, log := e.run(StageCloudRunJobRun, "", nil)
+	require.NoError(t, <-cancelled)
+	require.Equal(t, sdk.StageStatusFailure, status, log.String())
+	assert.Regexp(t, `^execution report-[a-z0-9]+ failed: Execution 'report-[a-z0-9]+' was cancelled\.$`, log.firstError())
+	assert.NotContains(t, log.String(), "Failed tasks")
+}
+
+// The error lists ten failed tasks at most, then counts the rest.
+func TestJobRun_FailedTasksAreListedUpToTen(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakerun.WithBehaviors(fakerun.Behaviors{Images: map[string]fakerun.Behavior{
+		jobImageFailing: {Task: fakerun.TaskBehavior{ExitCode: 3, FailTasks: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}},
+	}}))
+	e := newEnv(t, f)
+	e.manifestFile = "job.yaml"
+	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageFailing))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	for tasks, more := range map[int]string{10: "", 11: "\n  - and 1 more"} {
+		status, log := e.run(StageCloudRunJobRun, fmt.Sprintf(`{"taskCount": %d}`, tasks), nil)
+		require.Equal(t, sdk.StageStatusFailure, status, log.String())
+		listed := regexp.MustCompile(fmt.Sprintf(`Failed tasks \(%d of %d\):((?:\n  - task \d+ \([a-z0-9-]+\): exit code 3: [^\n]+)+)((?:\n  - and \d+ more)?)`, tasks, tasks)).FindStringSubmatch(log.String())
+		require.NotNil(t, listed, log.String())
+		assert.Equal(t, 10, strings.Count(listed[1], "\n"), "tasks listed")
+		assert.Equal(t, more, listed[2])
+	}
 }
 
 func TestJobRun_TimeoutCancelsTheExecution(t *testing.T) {
