@@ -76,6 +76,15 @@ func newJobEnv(t *testing.T, opts ...fakerun.Option) (*env, *provider.Client) {
 	return e, client
 }
 
+// newSyncedJob is newJobEnv with the job of image created by CLOUDRUN_JOB_SYNC.
+func newSyncedJob(t *testing.T, image string) (*env, *provider.Client) {
+	t.Helper()
+	e, client := newJobEnv(t)
+	e.deploy("1111111aaaa", jobApp, jobYAML(image))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	return e, client
+}
+
 func getJob(t *testing.T, client *provider.Client) *runpb.Job {
 	t.Helper()
 	job, err := client.GetJob(t.Context(), jobName())
@@ -120,9 +129,7 @@ func TestJobSync_CreatesThenUpdates(t *testing.T) {
 
 func TestJobRun_SucceedsWithOverridesAndStreamsProgress(t *testing.T) {
 	t.Parallel()
-	e, client := newJobEnv(t)
-	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e, client := newSyncedJob(t, jobImageV1)
 
 	status, log := e.run(StageCloudRunJobRun, `{"args": ["--dry-run"], "env": {"MODE": "smoke"}, "taskCount": 3}`, nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
@@ -165,9 +172,7 @@ func TestJobRun_OverridesAreLoggedAndApplied(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e, client := newJobEnv(t)
-			e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
-			require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+			e, client := newSyncedJob(t, jobImageV1)
 
 			status, log := e.run(StageCloudRunJobRun, tc.opts, nil)
 			require.Equal(t, sdk.StageStatusSuccess, status, log.String())
@@ -188,9 +193,7 @@ func TestJobRun_OverridesAreLoggedAndApplied(t *testing.T) {
 
 func TestJobRun_FailureNamesTasksAndRollbackRestoresTheTemplate(t *testing.T) {
 	t.Parallel()
-	e, client := newJobEnv(t)
-	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e, client := newSyncedJob(t, jobImageV1)
 	before := getJob(t, client)
 
 	e.deploy("2222222bbbb", jobApp, strings.Replace(jobYAML(jobImageFailing), "team: data", "team: analytics", 1))
@@ -241,9 +244,7 @@ func TestJobRun_RunJobOperationDoneAtStart(t *testing.T) {
 
 func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
 	t.Parallel()
-	e, client := newJobEnv(t)
-	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e, client := newSyncedJob(t, jobImageSlow)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
@@ -261,9 +262,7 @@ func TestJobRun_CancellingTheStageCancelsTheExecution(t *testing.T) {
 // stage can no longer follow, is cancelled.
 func TestJobRun_AnExecutionThatCannotBeReadFailsNamingWhyAndIsCancelled(t *testing.T) {
 	t.Parallel()
-	e, client := newJobEnv(t)
-	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e, client := newSyncedJob(t, jobImageSlow)
 	e.fakes[0].InjectFault("GetExecution", fakerun.Fault{Code: codes.PermissionDenied, Message: "Permission 'run.executions.get' denied", Times: 1})
 
 	status, log := e.run(StageCloudRunJobRun, "", nil)
@@ -276,9 +275,7 @@ func TestJobRun_AnExecutionThatCannotBeReadFailsNamingWhyAndIsCancelled(t *testi
 // with no list of failed tasks: none failed.
 func TestJobRun_AnExecutionCancelledElsewhereFailsTheStage(t *testing.T) {
 	t.Parallel()
-	e, client := newJobEnv(t)
-	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e, client := newSyncedJob(t, jobImageSlow)
 	cancelled := make(chan error, 1)
 	go func() {
 		call, err := e.fakes[0].WaitForCall(t.Context(), "GetExecution") // the stage follows the execution
@@ -317,9 +314,7 @@ func TestJobRun_FailedTasksAreListedUpToTen(t *testing.T) {
 
 func TestJobRun_TimeoutCancelsTheExecution(t *testing.T) {
 	t.Parallel()
-	e, client := newJobEnv(t)
-	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageSlow))
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e, client := newSyncedJob(t, jobImageSlow)
 	status, log := e.run(StageCloudRunJobRun, `{"timeout": "200ms"}`, nil)
 	assert.Equal(t, sdk.StageStatusFailure, status)
 	assert.Contains(t, log.String(), "did not finish within 200ms")
@@ -338,9 +333,7 @@ func expectCancelled(t *testing.T, client *provider.Client) {
 
 func TestJobRollback_FirstDeploymentLeavesTheJob(t *testing.T) {
 	t.Parallel()
-	e, client := newJobEnv(t)
-	e.deploy("1111111aaaa", jobApp, jobYAML(jobImageV1))
-	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	e, client := newSyncedJob(t, jobImageV1)
 	status, log := e.run(StageCloudRunRollback, "", nil)
 	require.Equal(t, sdk.StageStatusSuccess, status)
 	assert.Contains(t, log.String(), "gcloud run jobs delete report --region "+testRegion)
