@@ -99,7 +99,9 @@ func TestJobSync_CreatesThenUpdates(t *testing.T) {
 	status, log := e.run(StageCloudRunJobSync, "", nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 	assert.Contains(t, log.String(), "Job report does not exist yet: creating it")
+	assert.Contains(t, log.String(), "Created job report: image "+jobImageV1+", 2 task(s)")
 	v1 := getJob(t, client)
+	assert.Equal(t, int64(1), v1.GetGeneration(), "created in one write")
 	assert.Equal(t, jobImageV1, v1.GetTemplate().GetTemplate().GetContainers()[0].GetImage())
 	assert.Equal(t, "1111111aaaa", v1.GetLabels()[provider.LabelCommitHash])
 	assert.Equal(t, "data", v1.GetLabels()["team"])
@@ -147,6 +149,21 @@ func TestJobRun_SucceedsWithOverridesAndStreamsProgress(t *testing.T) {
 }
 
 // Each override the stage options give is said in the log and reaches the execution, and nothing else does.
+// A job created between the stage's read and its create (an earlier run of the stage, or someone else) is
+// updated instead.
+func TestJobSync_AJobCreatedMeanwhileIsUpdated(t *testing.T) {
+	t.Parallel()
+	e, client := newSyncedJob(t, jobImageV1)
+	e.fakes[0].InjectFault("GetJob", fakerun.Fault{Code: codes.NotFound, Times: 1}) // the read misses the job
+
+	e.deploy("2222222bbbb", jobApp, jobYAML(jobImageV2))
+	status, log := e.run(StageCloudRunJobSync, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "Job report was created meanwhile (an earlier run of this stage, or someone else): updating it instead")
+	assert.Contains(t, log.String(), "Updated job report: image "+jobImageV2)
+	assert.Equal(t, jobImageV2, getJob(t, client).GetTemplate().GetTemplate().GetContainers()[0].GetImage())
+}
+
 func TestJobRun_OverridesAreLoggedAndApplied(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
