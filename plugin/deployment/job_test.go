@@ -348,6 +348,24 @@ func expectCancelled(t *testing.T, client *provider.Client) {
 	assert.Equal(t, int32(0), exec.GetRunningCount())
 }
 
+// Someone deploying the job after this deployment's JOB_SYNC wins: the rollback leaves their job as it is.
+func TestJobRollback_LeavesAJobSomeoneDeployedMeanwhile(t *testing.T) {
+	t.Parallel()
+	e, client := newSyncedJob(t, jobImageV1)
+	e.deploy("2222222bbbb", jobApp, jobYAML(jobImageV2))
+	require.Equal(t, sdk.StageStatusSuccess, first(e.run(StageCloudRunJobSync, "", nil)))
+	theirs := getJob(t, client)
+	theirs.Labels[provider.LabelCommitHash] = "3333333cccc"
+	theirs.GetTemplate().GetTemplate().GetContainers()[0].Image = "gcr.io/p/report:theirs"
+	_, err := client.ReplaceJob(t.Context(), theirs)
+	require.NoError(t, err)
+
+	status, log := e.run(StageCloudRunRollback, "", nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), `Job report no longer carries the commit this deployment applied (commit label "3333333cccc", not "2222222bbbb"): someone deployed meanwhile, so it is left as it is`)
+	assert.Equal(t, "gcr.io/p/report:theirs", getJob(t, client).GetTemplate().GetTemplate().GetContainers()[0].GetImage())
+}
+
 func TestJobRollback_FirstDeploymentLeavesTheJob(t *testing.T) {
 	t.Parallel()
 	e, client := newSyncedJob(t, jobImageV1)
