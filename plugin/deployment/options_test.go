@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"errors"
 	"testing"
 
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
@@ -97,4 +98,19 @@ func TestRollback_BadOptionsStillRestoreTheRecordedState(t *testing.T) {
 	got, err := f.Service(serviceName())
 	require.NoError(t, err)
 	assert.Equal(t, revA, got.GetTemplate().GetRevision())
+}
+
+// Options that fail to decode when the stage runs are reported at the application config file piped read,
+// app.pipecd.yaml when piped does not say.
+func TestInvalidOptionsNameTheApplicationConfigFile(t *testing.T) {
+	t.Parallel()
+	for file, want := range map[string]string{"": "app.pipecd.yaml", "web.pipecd.yaml": "web.pipecd.yaml"} {
+		log := &recordLog{t: t}
+		input := &sdk.ExecuteStageInput[config.RawApplicationSpec]{Request: sdk.ExecuteStageRequest[config.RawApplicationSpec]{
+			StageIndex:             3,
+			TargetDeploymentSource: sdk.DeploymentSource[config.RawApplicationSpec]{ApplicationConfigFilename: file},
+		}}
+		logInvalidOptions(log, input, errors.New(`CLOUDRUN_PROMOTE: field "percent": 101 is out of range`))
+		assert.Equal(t, "Invalid stage options in "+want+` spec.pipeline.stages[3]: CLOUDRUN_PROMOTE: field "percent": 101 is out of range`, log.firstError())
+	}
 }

@@ -35,6 +35,11 @@ func TestBuildPipelineStages(t *testing.T) {
 			},
 		},
 		{
+			name: "success: the smallest index wherever it comes in the request",
+			req:  sdk.BuildPipelineSyncStagesRequest{Rollback: true, Stages: []sdk.StageConfig{{Index: 5, Name: StageCloudRunPromote, Config: percent10}, {Index: 2, Name: StageCloudRunSync}}},
+			want: []sdk.PipelineStage{{Index: 5, Name: StageCloudRunPromote}, {Index: 2, Name: StageCloudRunSync}, {Index: 2, Name: StageCloudRunRollback, Rollback: true}},
+		},
+		{
 			name: "success: stages after other plugins' stages",
 			req:  sdk.BuildPipelineSyncStagesRequest{Rollback: true, Stages: []sdk.StageConfig{{Index: 2, Name: StageCloudRunSync}, {Index: 5, Name: StageCloudRunPromote, Config: percent10}}},
 			want: []sdk.PipelineStage{{Index: 2, Name: StageCloudRunSync}, {Index: 5, Name: StageCloudRunPromote}, {Index: 2, Name: StageCloudRunRollback, Rollback: true}},

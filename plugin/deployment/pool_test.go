@@ -131,6 +131,7 @@ func TestPool_CanaryByInstanceSplit(t *testing.T) {
 		f.ResetCalls()
 		status, log = e.run(StageCloudRunPromote, `{"percent": `+step.percent+`}`, nil)
 		require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+		assert.Contains(t, log.String(), "Instance split of worker pool consumer:\n", "the stage shows the split it made")
 		assert.ElementsMatch(t, step.split, splitOf(t, f), "after PROMOTE %s", step.percent)
 		assert.Equal(t, step.instances, instancesOf(t, f), "after PROMOTE %s", step.percent)
 		assert.Equal(t, map[string]int{"GetWorkerPool": 1, "UpdateWorkerPool": 1}, callCounts(f), "PROMOTE %s", step.percent)
