@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/google/go-cmp/cmp"
 	sdk "github.com/pipe-cd/piped-plugin-sdk-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/pipecd-cloudrun/cloudrun/fakerun"
 	"github.com/pipecd-cloudrun/cloudrun/plugin/app"
@@ -390,4 +392,35 @@ func TestPool_JobStagesRefuseAPool(t *testing.T) {
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
 	assert.Contains(t, log.String(), "CLOUDRUN_JOB_SYNC deploys a job, but this application is a worker pool (input.workerPoolManifestFile pool.yaml): use CLOUDRUN_SYNC, CLOUDRUN_PROMOTE and CLOUDRUN_ROLLBACK for a worker pool")
 	assert.Empty(t, f.Calls())
+}
+
+// A worker pool reads as a service for cleanup: its split as the traffic, its applied split as the traffic
+// statuses, a LATEST entry staying LATEST and a REVISION entry naming its revision.
+func TestPoolAsService(t *testing.T) {
+	t.Parallel()
+	const (
+		latest   = runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_LATEST
+		revision = runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION
+	)
+	got := poolAsService(&runpb.WorkerPool{
+		Name:                  "pools/consumer",
+		InstanceSplits:        []*runpb.InstanceSplit{{Type: revision, Revision: "consumer-a", Percent: 60}, {Type: latest, Percent: 40}},
+		InstanceSplitStatuses: []*runpb.InstanceSplitStatus{{Type: revision, Revision: "consumer-a", Percent: 60}, {Type: latest, Revision: "consumer-b", Percent: 40}},
+		LatestReadyRevision:   "consumer-b",
+		LatestCreatedRevision: "consumer-c",
+	})
+	want := &runpb.Service{
+		Name: "pools/consumer",
+		Traffic: []*runpb.TrafficTarget{
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: "consumer-a", Percent: 60},
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Percent: 40},
+		},
+		TrafficStatuses: []*runpb.TrafficTargetStatus{
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: "consumer-a", Percent: 60},
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Revision: "consumer-b", Percent: 40},
+		},
+		LatestReadyRevision:   "consumer-b",
+		LatestCreatedRevision: "consumer-c",
+	}
+	assert.Empty(t, cmp.Diff(want, got, protocmp.Transform()))
 }
