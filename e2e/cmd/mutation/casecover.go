@@ -119,6 +119,7 @@ func addCaseBlocks(path, dir string) error {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
 		blocks = append(blocks, tails...)
+		blocks = append(blocks, varBlocks(src)...)
 		for _, b := range blocks {
 			lines = append(lines, fmt.Sprintf("%s:%d.%d,%d.%d 0 1\n", p.FileName, b.StartLine, b.StartCol, b.EndLine, b.EndCol))
 		}
@@ -129,6 +130,42 @@ func addCaseBlocks(path, dir string) error {
 	}
 	_, err = f.WriteString(strings.Join(lines, ""))
 	return errors.Join(err, f.Close())
+}
+
+// varBlocks returns a block for the values of each package-level var of src. Go's profile has none, yet a
+// package's vars are initialised whenever its test binary starts, so their mutants are reached by any run
+// of its tests (an error message built with "+" is then found not viable rather than not covered). A value
+// holding a function literal is left out: its body runs only when called.
+func varBlocks(src []byte) []cover.ProfileBlock {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil // caseBlocks has reported the same parse error
+	}
+	var out []cover.ProfileBlock
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.VAR {
+			continue
+		}
+		for _, spec := range g.Specs {
+			if v := spec.(*ast.ValueSpec); len(v.Values) > 0 && !hasFuncLit(v) {
+				start, end := fset.Position(v.Values[0].Pos()), fset.Position(v.Values[len(v.Values)-1].End())
+				out = append(out, cover.ProfileBlock{StartLine: start.Line, StartCol: start.Column, EndLine: end.Line, EndCol: end.Column, Count: 1})
+			}
+		}
+	}
+	return out
+}
+
+func hasFuncLit(n ast.Node) bool {
+	found := false
+	ast.Inspect(n, func(n ast.Node) bool {
+		_, lit := n.(*ast.FuncLit)
+		found = found || lit
+		return !found
+	})
+	return found
 }
 
 // caseBlocks returns a block from the first condition to the colon of each case of src whose conditions

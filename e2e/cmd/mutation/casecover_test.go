@@ -131,3 +131,25 @@ func TestExitCodeTellsABuildFailureFromAFailedTest(t *testing.T) {
 	assert.Equal(t, 1, exitCode(test, 1, []byte("--- FAIL: TestX (0.00s)\nFAIL\texample.com/m/p\t0.01s\n")), "killed")
 	assert.Equal(t, 1, exitCode([]string{"build", "./..."}, 1, []byte("[build failed]")), "only go test is translated")
 }
+
+const varSource = `package p
+
+import "errors"
+
+const limit = 10 * 2
+
+var errEmpty = errors.New("nothing to do: add a " +
+	"stage")
+
+var (
+	names    = []string{"a"}
+	declared []string
+	lazy     = func() int { return 1 + 1 }
+)
+`
+
+func TestVarBlocks(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, []cover.ProfileBlock{block(7, 16, 8, 10), block(11, 13, 11, 26)}, varBlocks([]byte(varSource)),
+		"the values of package-level vars, initialised when the test binary starts; not constants, vars without a value or function literals")
+}
