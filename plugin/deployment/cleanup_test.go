@@ -83,7 +83,7 @@ func TestPlanCleanup(t *testing.T) {
 			name: "success: an entry at 0% without a tag protects its revision, an observed one does not",
 			svc: &runpb.Service{
 				Traffic:               []*runpb.TrafficTarget{traffic.Revision("web-f", 100, ""), traffic.Revision("web-c", 0, "")},
-				TrafficStatuses:       []*runpb.TrafficTargetStatus{{Revision: "web-f", Percent: 100}, {Revision: "web-a", Percent: 0}},
+				TrafficStatuses:       []*runpb.TrafficTargetStatus{{Revision: "web-a", Percent: 0}, {Revision: "web-f", Percent: 100}},
 				LatestCreatedRevision: naming.FullRevisionName(svcName, "web-f"),
 				LatestReadyRevision:   naming.FullRevisionName(svcName, "web-f"),
 			},
