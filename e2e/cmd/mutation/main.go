@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +26,7 @@ func main() {
 	packages := flag.String("packages", "", "comma-separated packages to measure, fakerun's as fakerun/internal/rules (default: every package with a target)")
 	equivalents := flag.String("equivalents", "", "equivalent mutants file (default: <root>/plugin/mutation-equivalents.txt)")
 	coefficient := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
+	exclude := flag.String("exclude", "", "a regular expression of the files (package/file.go) left out, to split a slow package over runs")
 	flag.Parse()
 	if *gremlins == "" {
 		fail("-gremlins is required")
@@ -45,7 +48,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	r := runner{root: absRoot, gremlins: *gremlins, coefficient: *coefficient, log: os.Stderr}
+	excluded, err := regexp.Compile(*exclude)
+	if err != nil {
+		fail(fmt.Errorf("-exclude: %w", err))
+	}
+	r := runner{root: absRoot, gremlins: *gremlins, coefficient: *coefficient, exclude: *exclude, log: os.Stderr}
 	var results []result
 	for _, t := range selected {
 		fmt.Fprintf(os.Stderr, "== gremlins %s\n", t.pkg)
@@ -55,7 +62,11 @@ func main() {
 		}
 		results = append(results, tally(t, mutants, equiv))
 	}
-	ok, err := report(os.Stdout, results, equiv.unused(selected))
+	stale := equiv.unused(selected)
+	if *exclude != "" {
+		stale = slices.DeleteFunc(stale, func(e equivalent) bool { return excluded.MatchString(e.file) })
+	}
+	ok, err := report(os.Stdout, results, stale)
 	if err != nil {
 		fail(err)
 	}
