@@ -134,6 +134,7 @@ func TestPool_CanaryByInstanceSplit(t *testing.T) {
 		status, log = e.run(StageCloudRunPromote, `{"percent": `+step.percent+`}`, nil)
 		require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 		assert.Contains(t, log.String(), "Instance split of worker pool consumer:\n", "the stage shows the split it made")
+		assert.Regexp(t, `(?m)^\s*`+revB+` .*→ [█░]+ +`+step.split[0][len(revB)+1:]+`%$`, log.String(), "the new revision's share after PROMOTE %s", step.percent)
 		assert.ElementsMatch(t, step.split, splitOf(t, f), "after PROMOTE %s", step.percent)
 		assert.Equal(t, step.instances, instancesOf(t, f), "after PROMOTE %s", step.percent)
 		assert.Equal(t, map[string]int{"GetWorkerPool": 1, "UpdateWorkerPool": 1}, callCounts(f), "PROMOTE %s", step.percent)
@@ -423,4 +424,22 @@ func TestPoolAsService(t *testing.T) {
 		LatestCreatedRevision: "consumer-c",
 	}
 	assert.Empty(t, cmp.Diff(want, got, protocmp.Transform()))
+}
+
+// CLOUDRUN_SYNC run again in the same deployment (piped retrying it after a plugin restart) finds its
+// template applied and does not apply it again.
+func TestPool_SyncRunAgainAppliesTheTemplateOnce(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newPoolEnv(t, f)
+	quickSyncPoolV1(t, e)
+	e.deploy("2222222bbbb", poolCanaryApp, poolYAML("gcr.io/p/consumer:v2"))
+	status, log := e.run(StageCloudRunSync, `{"skipTrafficShift": true}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+
+	f.ResetCalls()
+	status, log = e.run(StageCloudRunSync, `{"skipTrafficShift": true}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "The worker pool already runs this template (an earlier run of this stage applied it); not applying it again")
+	assert.NotContains(t, callCounts(f), "UpdateWorkerPool")
 }
