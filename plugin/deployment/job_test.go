@@ -221,6 +221,7 @@ func TestJobRun_FailureNamesTasksAndRollbackRestoresTheTemplate(t *testing.T) {
 	assert.Contains(t, log.String(), "Failed tasks (1 of 2):")
 	assert.Regexp(t, `task 1 \(report-[a-z0-9]+-task1\): exit code 3: The container exited with an exit code of 3\.`, log.String())
 	assert.NotContains(t, log.String(), "task 0 (")
+	assert.Regexp(t, `\nLogs: https://console\.cloud\.google\.com/logs/viewer\?project=proj&advancedFilter=\S+report-[a-z0-9]+%22(\n|$)`, log.String(), "where to read the execution's logs")
 
 	status, log = e.run(StageCloudRunRollback, "", nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
