@@ -443,3 +443,20 @@ func TestPool_SyncRunAgainAppliesTheTemplateOnce(t *testing.T) {
 	assert.Contains(t, log.String(), "The worker pool already runs this template (an earlier run of this stage applied it); not applying it again")
 	assert.NotContains(t, callCounts(f), "UpdateWorkerPool")
 }
+
+// A pipeline whose PROMOTE comes without a CLOUDRUN_SYNC before it (a PipeCD v0 pipeline) deploys the new
+// pool revision without instances first, then moves the share.
+func TestPool_PromoteWithoutSyncDeploysTheRevisionFirst(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newPoolEnv(t, f)
+	revA := quickSyncPoolV1(t, e)
+	e.deploy("2222222bbbb", poolCanaryApp, poolYAML("gcr.io/p/consumer:v2"))
+	revB := e.poolRevisionFor()
+
+	status, log := e.run(StageCloudRunPromote, `{"percent": 10}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "No CLOUDRUN_SYNC ran in this deployment: deploying the new revision without instances first, as CLOUDRUN_SYNC with skipTrafficShift does")
+	assert.ElementsMatch(t, []string{revB + ":10", revA + ":90"}, splitOf(t, f))
+	assert.Equal(t, map[string]int32{revA: 9, revB: 1}, instancesOf(t, f))
+}
