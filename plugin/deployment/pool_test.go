@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -459,4 +460,22 @@ func TestPool_PromoteWithoutSyncDeploysTheRevisionFirst(t *testing.T) {
 	assert.Contains(t, log.String(), "No CLOUDRUN_SYNC ran in this deployment: deploying the new revision without instances first, as CLOUDRUN_SYNC with skipTrafficShift does")
 	assert.ElementsMatch(t, []string{revB + ":10", revA + ":90"}, splitOf(t, f))
 	assert.Equal(t, map[string]int32{revA: 9, revB: 1}, instancesOf(t, f))
+}
+
+// A renamed pool: the deployment creates the pool of the new name and says that the old one keeps running.
+func TestPool_RenamedPoolLeavesTheOldOneRunning(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	e := newPoolEnv(t, f)
+	revA := quickSyncPoolV1(t, e)
+	e.deploy("2222222bbbb", poolQuickApp, strings.Replace(poolYAML("gcr.io/p/consumer:v2"), "name: consumer\n", "name: consumer-renamed\n", 1))
+
+	status, log := e.run(StageCloudRunSync, "", quick)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "The worker pool is renamed: the running commit 1111111 deploys worker pool consumer, this commit deploys worker pool consumer-renamed. "+
+		"This deployment creates or updates consumer-renamed and leaves consumer as it is, still running its instances")
+	assert.Equal(t, []string{revA + ":100"}, splitOf(t, f), "the old pool keeps its split")
+	renamed, err := f.WorkerPool(strings.Replace(poolName(), "/consumer", "/consumer-renamed", 1))
+	require.NoError(t, err)
+	assert.Equal(t, "gcr.io/p/consumer:v2", renamed.GetTemplate().GetContainers()[0].GetImage())
 }
