@@ -104,11 +104,20 @@ func TestWrites_RetryAbortedWithAFreshRead(t *testing.T) {
 	}
 
 	// A service that keeps changing makes the stage give up after writeAttempts.
+	f.ResetCalls()
 	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Aborted})
 	status, log = e.run(StageCloudRunPromote, `{"percent": 50}`, nil)
 	require.Equal(t, sdk.StageStatusFailure, status, log.String())
 	assert.Contains(t, log.String(), "gave up after 5 attempts")
+	assert.Equal(t, 5, callCounts(f)["UpdateService"])
 	assert.Contains(t, trafficOf(t, f), revB+":10")
+
+	// The last of the attempts still counts.
+	f.ClearFaults()
+	f.InjectFault("UpdateService", fakerun.Fault{Code: codes.Aborted, Times: 4})
+	status, log = e.run(StageCloudRunPromote, `{"percent": 50}`, nil)
+	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, trafficOf(t, f), revB+":50")
 }
 
 func TestCalls_RetryTransientErrors(t *testing.T) {
