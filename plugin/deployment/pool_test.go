@@ -114,6 +114,7 @@ func TestPool_CanaryByInstanceSplit(t *testing.T) {
 	assert.Equal(t, []string{revA + ":100"}, splitOf(t, f))
 	assert.Equal(t, map[string]int32{revA: 10}, instancesOf(t, f))
 	assert.Contains(t, log.String(), "Worker pool consumer does not exist yet: creating it with revision "+revA)
+	assert.Contains(t, log.String(), "SUCCESS Created worker pool consumer with revision "+revA)
 
 	e.deploy("2222222bbbb", poolCanaryApp, poolYAML("gcr.io/p/consumer:v2"))
 	revB := e.poolRevisionFor()
@@ -435,8 +436,10 @@ func TestPool_SyncRunAgainAppliesTheTemplateOnce(t *testing.T) {
 	e := newPoolEnv(t, f)
 	quickSyncPoolV1(t, e)
 	e.deploy("2222222bbbb", poolCanaryApp, poolYAML("gcr.io/p/consumer:v2"))
+	revB := e.poolRevisionFor()
 	status, log := e.run(StageCloudRunSync, `{"skipTrafficShift": true}`, nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
+	assert.Contains(t, log.String(), "SUCCESS Deployed revision "+revB+" of worker pool consumer")
 
 	f.ResetCalls()
 	status, log = e.run(StageCloudRunSync, `{"skipTrafficShift": true}`, nil)
