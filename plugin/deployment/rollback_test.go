@@ -207,11 +207,12 @@ func TestRollback_RestoresTheTemplateOfAFailedCanary(t *testing.T) {
 	assert.Equal(t, map[string]int{"GetService": 1, "UpdateService": 1}, callCounts(f))
 	assert.Contains(t, log.String(), "Restored the service as it was before the deployment: revision template "+revA+" (image gcr.io/p/web:v1)")
 
-	// Running the rollback again changes nothing.
+	// Running the rollback again changes nothing, and does not take its own restore for someone else's deploy.
 	f.ResetCalls()
 	status, log = e.run(StageCloudRunRollback, "", nil)
 	require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 	assert.Equal(t, map[string]int{"GetService": 1}, callCounts(f))
+	assert.NotContains(t, log.String(), "someone deployed meanwhile")
 }
 
 func TestRollback_KeepsATemplateDeployedMeanwhile(t *testing.T) {
