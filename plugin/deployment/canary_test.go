@@ -35,6 +35,7 @@ func TestCanary_SyncPromoteCleanup(t *testing.T) {
 	assert.Contains(t, log.String(), "Preview URL of revision "+revB+": https://"+tag+"---web-")
 	assert.Contains(t, e.store.stage[sdk.MetadataKeyStageDisplay], "https://"+tag+"---web-")
 	assert.Contains(t, e.store.stage[previewURLMetadataKey+"dt1"], "https://"+tag+"---web-")
+	assert.Empty(t, log.firstError(), "no error line")
 	calls := callCounts(f)
 	assert.LessOrEqual(t, calls["GetService"]+calls["UpdateService"]+calls["CreateService"], 4, calls)
 
