@@ -109,6 +109,7 @@ func TestDecodeAnalysisStageOptions(t *testing.T) {
 		{name: "fail: custom without metric type", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "resource.type = \"x\"", "max": 1}}]}`, wantErr: `field "metrics[0].custom.filter": "resource.type = \"x\"" names no metric`},
 		{name: "fail: custom reducer", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"a\"", "reduce": "p99", "max": 1}}]}`, wantErr: `field "metrics[0].custom.reduce": "p99" is not allowed, allowed sum, mean, max, min`},
 		{name: "fail: promql without query", raw: `{"duration": "1m", "metrics": [{"promql": {"max": 1}}]}`, wantErr: `field "metrics[0].promql.query": is required, allowed a PromQL query that gives one value`},
+		{name: "fail: custom without threshold", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"a\""}}]}`, wantErr: `field "metrics[0].custom": sets no threshold, allowed fields with a threshold: max, min`},
 		{name: "fail: promql without threshold", raw: `{"duration": "1m", "metrics": [{"promql": {"query": "up"}}]}`, wantErr: `field "metrics[0].promql": sets no threshold, allowed fields with a threshold: max, min`},
 		{name: "fail: custom threshold as string", raw: `{"duration": "1m", "metrics": [{"custom": {"filter": "metric.type = \"a\"", "max": "1"}}]}`, wantErr: `field "metrics[0].custom.max": "1" is not a number, allowed a number`},
 	}
