@@ -22,6 +22,9 @@ import (
 func TestGetPlanPreview(t *testing.T) {
 	t.Parallel()
 	revV2, revEnv := revisionFor(t, fakeenv.ManifestV2, fakeenv.CommitV2), revisionFor(t, strings.Replace(fakeenv.ManifestV1, "value: hi", "value: hello", 1), fakeenv.CommitV2)
+	// longName is v2 of a service whose name (46 characters) makes revision names of 63, Cloud Run's limit.
+	longName := strings.Replace(fakeenv.ManifestV2, "name: hello", "name: "+strings.Repeat("s", 46), 1)
+	revLong := revisionFor(t, longName, fakeenv.CommitV2)
 	testcases := []struct {
 		name string
 		// arrange builds the live state and returns the target fakeenv.Source (and the running one, if any).
@@ -68,6 +71,15 @@ func TestGetPlanPreview(t *testing.T) {
 			},
 			wantSummary: "New revision " + revEnv + " with image gcr.io/proj/hello:v1 (same image; changes template.containers[app].env[GREETING].value)",
 			wantDetails: []string{"-      value: hi\n+      value: hello\n", "[ok] Cloud Run accepts the update"},
+		},
+		{
+			name: "success: image and service settings change",
+			arrange: func(t *testing.T, f *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
+				f.Deploy(fakeenv.ManifestV1, fakeenv.CommitV1, nil, nil)
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, strings.Replace(fakeenv.ManifestV2, "team: web", "team: ops", 1)), nil
+			},
+			wantSummary: "New revision " + revV2 + " with image gcr.io/proj/hello:v2 (was gcr.io/proj/hello:v1); service settings change: labels[team]",
+			wantDetails: []string{"-  team: web\n+  team: ops\n", "-    image: gcr.io/proj/hello:v1\n+    image: gcr.io/proj/hello:v2\n"},
 		},
 		{
 			name: "success: service settings only",
@@ -169,6 +181,15 @@ func TestGetPlanPreview(t *testing.T) {
 			notDetails: []string{"[error]"},
 		},
 		{
+			name: "success: a revision name of exactly 63 characters is accepted",
+			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
+				return fakeenv.ManifestSource(t, fakeenv.CommitV2, longName), nil
+			},
+			wantSummary: "(pre-flight: 1 warning(s) or error(s))", // the preview tag's, as below
+			wantDetails: []string{"[ok] revision name " + revLong + ": 63 characters, at most 63 allowed"},
+			notDetails:  []string{"[error]"},
+		},
+		{
 			name: "fail: service name too long for a preview tag",
 			arrange: func(t *testing.T, _ *fixture) (sdk.DeploymentSource[config.RawApplicationSpec], *sdk.DeploymentSource[config.RawApplicationSpec]) {
 				return fakeenv.ManifestSource(t, fakeenv.CommitV2, strings.Replace(fakeenv.ManifestV2, "name: hello", "name: "+strings.Repeat("s", 44), 1)), nil
@@ -189,6 +210,9 @@ func TestGetPlanPreview(t *testing.T) {
 			assert.Equal(t, "dt1", got.DeployTarget)
 			require.NotEmpty(t, tc.wantSummary, "every case states its summary")
 			assert.Contains(t, got.Summary, tc.wantSummary, details)
+			if !strings.Contains(tc.wantSummary, "service settings change") {
+				assert.NotContains(t, got.Summary, "service settings change", "a summary names only the settings that change")
+			}
 			assert.Equal(t, tc.wantNoChange, got.NoChange)
 			assert.Equal(t, "diff", got.DiffLanguage)
 			for _, want := range tc.wantDetails {
