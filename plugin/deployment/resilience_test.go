@@ -157,6 +157,7 @@ func TestSync_FailingRevisionLeavesTrafficUnchanged(t *testing.T) {
 	assert.Contains(t, log.String(), "failed to become ready: Image 'gcr.io/p/web:broken' not found.")
 	assert.Contains(t, log.String(), "The traffic was not changed")
 	assert.Equal(t, []string{revA + ":100"}, trafficOf(t, f))
+	assert.Empty(t, e.store.stage[sdk.MetadataKeyStageDisplay], "no preview to show")
 
 	// Rollback after the failure keeps the traffic where it is.
 	status, log = e.run(StageCloudRunRollback, "", quick)
