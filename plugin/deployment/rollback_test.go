@@ -206,6 +206,7 @@ func TestRollback_RestoresTheTemplateOfAFailedCanary(t *testing.T) {
 	assert.Len(t, f.Revisions(serviceName()), revisions, "re-sending the old template under its name creates no revision")
 	assert.Equal(t, map[string]int{"GetService": 1, "UpdateService": 1}, callCounts(f))
 	assert.Contains(t, log.String(), "Restored the service as it was before the deployment: revision template "+revA+" (image gcr.io/p/web:v1)")
+	assert.Contains(t, log.String(), "SUCCESS Rolled back service web: the traffic is as it was before the deployment")
 
 	// Running the rollback again changes nothing, and does not take its own restore for someone else's deploy.
 	f.ResetCalls()
