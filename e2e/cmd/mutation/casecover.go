@@ -110,16 +110,11 @@ func addCaseBlocks(path, dir string) error {
 		if err != nil {
 			return err
 		}
-		blocks, err := caseBlocks(src, p.Blocks)
+		parsed, err := parseSource(src)
 		if err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
-		tails, err := funcTailBlocks(src, p.Blocks)
-		if err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
-		}
-		blocks = append(blocks, tails...)
-		blocks = append(blocks, varBlocks(src)...)
+		blocks := slices.Concat(caseBlocks(parsed, p.Blocks), funcTailBlocks(parsed, p.Blocks), varBlocks(parsed))
 		for _, b := range blocks {
 			lines = append(lines, fmt.Sprintf("%s:%d.%d,%d.%d 0 1\n", p.FileName, b.StartLine, b.StartCol, b.EndLine, b.EndCol))
 		}
@@ -132,25 +127,32 @@ func addCaseBlocks(path, dir string) error {
 	return errors.Join(err, f.Close())
 }
 
+// source is a parsed Go file, read once for every kind of block the profile lacks.
+type source struct {
+	fset *token.FileSet
+	file *ast.File
+}
+
+func parseSource(src []byte) (source, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
+	return source{fset: fset, file: f}, err
+}
+
 // varBlocks returns a block for the values of each package-level var of src. Go's profile has none, yet a
 // package's vars are initialised whenever its test binary starts, so their mutants are reached by any run
 // of its tests (an error message built with "+" is then found not viable rather than not covered). A value
 // holding a function literal is left out: its body runs only when called.
-func varBlocks(src []byte) []cover.ProfileBlock {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
-	if err != nil {
-		return nil // caseBlocks has reported the same parse error
-	}
+func varBlocks(src source) []cover.ProfileBlock {
 	var out []cover.ProfileBlock
-	for _, d := range f.Decls {
+	for _, d := range src.file.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.VAR {
 			continue
 		}
 		for _, spec := range g.Specs {
 			if v := spec.(*ast.ValueSpec); len(v.Values) > 0 && !hasFuncLit(v) {
-				start, end := fset.Position(v.Values[0].Pos()), fset.Position(v.Values[len(v.Values)-1].End())
+				start, end := src.fset.Position(v.Values[0].Pos()), src.fset.Position(v.Values[len(v.Values)-1].End())
 				out = append(out, cover.ProfileBlock{StartLine: start.Line, StartCol: start.Column, EndLine: end.Line, EndCol: end.Column, Count: 1})
 			}
 		}
@@ -170,12 +172,8 @@ func hasFuncLit(n ast.Node) bool {
 
 // caseBlocks returns a block from the first condition to the colon of each case of src whose conditions
 // the covered blocks show evaluated.
-func caseBlocks(src []byte, blocks []cover.ProfileBlock) ([]cover.ProfileBlock, error) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
-	if err != nil {
-		return nil, err
-	}
+func caseBlocks(src source, blocks []cover.ProfileBlock) []cover.ProfileBlock {
+	fset := src.fset
 	ran := func(clause *ast.CaseClause) bool {
 		from, to := fset.Position(clause.Colon), fset.Position(clause.End())
 		return slices.ContainsFunc(blocks, func(b cover.ProfileBlock) bool {
@@ -183,7 +181,7 @@ func caseBlocks(src []byte, blocks []cover.ProfileBlock) ([]cover.ProfileBlock, 
 		})
 	}
 	var out []cover.ProfileBlock
-	ast.Inspect(f, func(n ast.Node) bool {
+	ast.Inspect(src.file, func(n ast.Node) bool {
 		var body *ast.BlockStmt
 		switch s := n.(type) {
 		case *ast.SwitchStmt:
@@ -213,7 +211,7 @@ func caseBlocks(src []byte, blocks []cover.ProfileBlock) ([]cover.ProfileBlock, 
 		}
 		return true
 	})
-	return out, nil
+	return out
 }
 
 // after reports whether line:col is at or after p.
@@ -225,19 +223,14 @@ func after(line, col int, p token.Position) bool {
 // block starting after it on the same line. Go's profile has no block for that code either: in
 // `if err := do(func() error { ... }); err != nil {` the condition lies between the literal's block and the
 // body's. When the body ran, the condition was evaluated.
-func funcTailBlocks(src []byte, blocks []cover.ProfileBlock) ([]cover.ProfileBlock, error) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
-	if err != nil {
-		return nil, err
-	}
+func funcTailBlocks(src source, blocks []cover.ProfileBlock) []cover.ProfileBlock {
 	var out []cover.ProfileBlock
-	ast.Inspect(f, func(n ast.Node) bool {
+	ast.Inspect(src.file, func(n ast.Node) bool {
 		lit, ok := n.(*ast.FuncLit)
 		if !ok {
 			return true
 		}
-		end := fset.Position(lit.End())
+		end := src.fset.Position(lit.End())
 		i := slices.IndexFunc(blocks, func(b cover.ProfileBlock) bool {
 			return b.Count > 0 && b.StartLine == end.Line && b.StartCol > end.Column
 		})
@@ -246,5 +239,5 @@ func funcTailBlocks(src []byte, blocks []cover.ProfileBlock) ([]cover.ProfileBlo
 		}
 		return true
 	})
-	return out, nil
+	return out
 }

@@ -36,6 +36,13 @@ func kind(n int) string {
 }
 `
 
+func mustParse(t *testing.T, src string) source {
+	t.Helper()
+	parsed, err := parseSource([]byte(src))
+	require.NoError(t, err)
+	return parsed
+}
+
 // block is a covered block from the first line:col to the second.
 func block(sl, sc, el, ec int) cover.ProfileBlock {
 	return cover.ProfileBlock{StartLine: sl, StartCol: sc, EndLine: el, EndCol: ec, Count: 1}
@@ -73,8 +80,7 @@ func TestCaseBlocks(t *testing.T) {
 	for _, tc := range testcases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := caseBlocks([]byte(switchSource), tc.covered)
-			require.NoError(t, err)
+			got := caseBlocks(mustParse(t, switchSource), tc.covered)
 			assert.Equal(t, tc.want, got)
 		})
 	}
@@ -116,11 +122,9 @@ func create(do func(func() error) error) error {
 func TestFuncTailBlocks(t *testing.T) {
 	t.Parallel()
 	// The literal ends at 6:3; the body of the if starts at 6:17.
-	got, err := funcTailBlocks([]byte(funcLitSource), []cover.ProfileBlock{block(6, 17, 8, 3)})
-	require.NoError(t, err)
+	got := funcTailBlocks(mustParse(t, funcLitSource), []cover.ProfileBlock{block(6, 17, 8, 3)})
 	assert.Equal(t, []cover.ProfileBlock{block(6, 3, 6, 17)}, got, "the body ran: the condition was evaluated")
-	got, err = funcTailBlocks([]byte(funcLitSource), []cover.ProfileBlock{{StartLine: 6, StartCol: 17, EndLine: 8, EndCol: 3}})
-	require.NoError(t, err)
+	got = funcTailBlocks(mustParse(t, funcLitSource), []cover.ProfileBlock{{StartLine: 6, StartCol: 17, EndLine: 8, EndCol: 3}})
 	assert.Empty(t, got, "the body never ran")
 }
 
@@ -150,6 +154,6 @@ var (
 
 func TestVarBlocks(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, []cover.ProfileBlock{block(7, 16, 8, 10), block(11, 13, 11, 26)}, varBlocks([]byte(varSource)),
+	assert.Equal(t, []cover.ProfileBlock{block(7, 16, 8, 10), block(11, 13, 11, 26)}, varBlocks(mustParse(t, varSource)),
 		"the values of package-level vars, initialised when the test binary starts; not constants, vars without a value or function literals")
 }
