@@ -131,7 +131,7 @@ func planCleanupOf(svc *runpb.Service, revs []*runpb.Revision, rec *syncRecord, 
 		switch {
 		case t.GetPercent() > 0:
 			protect(rev, fmt.Sprintf(words.share, t.GetPercent()))
-		case t.GetTag() == "" && i < len(svc.GetTraffic()):
+		case t.GetTag() == "" && i < len(svc.GetTraffic()): // the traffic block's own entry, not a status
 			protect(rev, words.named)
 		}
 		if t.GetTag() != "" {
