@@ -136,7 +136,7 @@ func TestPool_CanaryByInstanceSplit(t *testing.T) {
 		status, log = e.run(StageCloudRunPromote, `{"percent": `+step.percent+`}`, nil)
 		require.Equal(t, sdk.StageStatusSuccess, status, log.String())
 		assert.Contains(t, log.String(), "Instance split of worker pool consumer:\n", "the stage shows the split it made")
-		assert.Regexp(t, `(?m)^\s*`+revB+` .*→ [█░]+ +`+step.split[0][len(revB)+1:]+`%$`, log.String(), "the new revision's share after PROMOTE %s", step.percent)
+		assert.Regexp(t, `(?m)^\s*`+revB+` .*→ [█░]+ +`+strings.TrimPrefix(step.split[0], revB+":")+`%$`, log.String(), "the new revision's share after PROMOTE %s", step.percent)
 		assert.ElementsMatch(t, step.split, splitOf(t, f), "after PROMOTE %s", step.percent)
 		assert.Equal(t, step.instances, instancesOf(t, f), "after PROMOTE %s", step.percent)
 		assert.Equal(t, map[string]int{"GetWorkerPool": 1, "UpdateWorkerPool": 1}, callCounts(f), "PROMOTE %s", step.percent)
